@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// The ./fivetran command line: declares commands and options and wires each to a plain async function.
+// Errors a user can cause end with one line and a non-zero exit; nothing else lives here.
+import {Command, InvalidArgumentError} from 'commander';
+import {ConnectorError} from '../sdk/errors.js';
+
+const program = new Command('fivetran')
+  .description('Create, test, run, deploy and watch a fleet of Fivetran custom connectors on Google Cloud Functions')
+  .showHelpAfterError('(run ./fivetran --help for usage)');
+
+const int = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be a whole number');
+  return n;
+};
+
+program
+  .command('bootstrap')
+  .description('install dependencies (idempotent; ./fivetran does it on first use)')
+  .action(() => {
+    console.error('fivetran: dependencies are up to date');
+  });
+
+program
+  .command('test')
+  .description('lint, type-check and run the whole test suite (what CI runs)')
+  .argument('[filters...]', 'only test files matching these filters')
+  .option('--skip-lint', 'skip lint and type-check')
+  .action(async (filters: string[], opts: {skipLint?: boolean}) => {
+    const {runTests} = await import('./test-command.js');
+    await runTests({vitestArgs: filters, skipLint: opts.skipLint});
+  });
+
+program
+  .command('serve')
+  .description('serve a connector (or a deploy.yaml function) on functions-framework, as the deployed function answers')
+  .argument('<target>', 'connector folder or function name')
+  .option('--port <n>', 'port to listen on', int, 8080)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .action(async (target: string, opts: {port: number; host: string}) => {
+    const {serveFunction} = await import('./serve.js');
+    const {url} = await serveFunction({target, port: opts.port, host: opts.host});
+    console.error(`fivetran: serving ${target} at ${url} (POST JSON {state, secrets}); Ctrl-C to stop`);
+  });
+
+// (command groups are added below by their modules' owners; keep each to declarations and one call)
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    const exitCode = (error as {exitCode?: number}).exitCode;
+    const known = error instanceof ConnectorError || (error instanceof Error && typeof exitCode === 'number');
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`fivetran: ${known ? message : `unexpected error: ${message}`}`);
+    if (!known && process.env.DEBUG && error instanceof Error) console.error(error.stack);
+    process.exitCode = typeof exitCode === 'number' && exitCode > 0 ? exitCode : 1;
+  }
+}
+
+await main();

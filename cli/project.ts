@@ -1,0 +1,162 @@
+// The project on disk: its root, its connectors, and deploy.yaml (validated with messages that name the
+// function and the key). Every command resolves paths through here so `cwd` can be any folder of a project.
+import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs';
+import path from 'node:path';
+import {pathToFileURL} from 'node:url';
+import {parseDocument} from 'yaml';
+import {z} from 'zod';
+import type {Connector} from '../sdk/connector.js';
+import {CliConfigError} from './errors.js';
+
+/** The folder holding package.json and connectors/, searching upward from cwd. */
+export function projectRoot(cwd: string = process.cwd()): string {
+  let dir = path.resolve(cwd);
+  for (;;) {
+    if (existsSync(path.join(dir, 'connectors')) && existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new CliConfigError(`no fivetran project found at or above ${cwd}; run this inside the repository (the folder with connectors/)`);
+    dir = parent;
+  }
+}
+
+export const CONNECTOR_NAME_RULE = /^[a-z][a-z0-9_]{0,62}$/;
+export const CONNECTOR_NAME_HELP = 'a lowercase letter, then lowercase letters, digits or _ (at most 63 characters)';
+
+/** Connector folders: connectors/<name>/index.ts. */
+export function listConnectorNames(root: string): string[] {
+  const dir = path.join(root, 'connectors');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => CONNECTOR_NAME_RULE.test(name) && existsSync(path.join(dir, name, 'index.ts')) && statSync(path.join(dir, name)).isDirectory())
+    .sort();
+}
+
+/** Imports connectors/<name>/index.ts and returns its `connector` export. */
+export async function loadConnector(root: string, name: string): Promise<Connector> {
+  const file = path.join(root, 'connectors', name, 'index.ts');
+  if (!existsSync(file)) {
+    const known = listConnectorNames(root);
+    throw new CliConfigError(`unknown connector "${name}"; known connectors: ${known.join(', ') || '(none)'}`);
+  }
+  const module = (await import(pathToFileURL(file).href)) as {connector?: Connector};
+  if (!module.connector) throw new CliConfigError(`connectors/${name}/index.ts does not export \`connector\` (export const connector = defineConnector(...))`);
+  return module.connector;
+}
+
+export const FUNCTION_NAME_RULE = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+export const FUNCTION_NAME_HELP = 'letters, digits, - and _, starting with a letter, at most 63 characters';
+
+const AirflowSchema = z.strictObject({
+  connector_id: z.string().min(1, {error: 'must be the Fivetran connection id'}),
+  schedule: z.string().min(1, {error: 'must be a cron expression or an Airflow preset like @daily'}),
+  owner: z.string().optional(),
+  retries: z.number().int().min(0).optional(),
+  sensor: z.boolean().optional(),
+});
+
+const FunctionEntrySchema = z.strictObject({
+  connector: z.string({error: 'is required: the folder under connectors/'}),
+  environment: z.string({error: 'is required: dev, prod, ... (the CircleCI context fivetran-<environment>)'}).regex(/^[a-z][a-z0-9-]*$/, {error: 'must be lowercase letters, digits and -'}),
+  region: z.string().regex(/^[a-z]+-[a-z]+\d+$/, {error: 'must be a Cloud Functions region like us-central1'}).optional(),
+  memory: z.union([z.number().int().positive(), z.string().regex(/^\d+(Mi|Gi|MB|GB|M|G)?$/, {error: 'must be like 256Mi, 1Gi or 512MB'})]).optional(),
+  timeout: z.union([z.number().int().positive().max(3600), z.string().regex(/^\d+s?$/, {error: 'must be seconds like 540s'})]).optional(),
+  runtime: z.enum(['nodejs20', 'nodejs22'], {error: 'must be nodejs20 or nodejs22'}).optional(),
+  service_account: z.string().regex(/^[^@\s]+@[^@\s]+$/, {error: 'must be a service account email'}).optional(),
+  max_instances: z.number().int().positive().optional(),
+  response_cap_bytes: z.number().int().positive().optional(),
+  airflow: AirflowSchema.optional(),
+});
+
+export type FunctionEntry = z.infer<typeof FunctionEntrySchema>;
+export interface DeployFunction extends FunctionEntry {
+  name: string;
+}
+
+export const DEPLOY_DEFAULTS = {region: 'us-central1', memory: '256Mi', timeout: '540s', runtime: 'nodejs20'} as const;
+
+/** Memory in MB from `256Mi`, `1Gi`, `512MB` or a number of MB. */
+export function memoryMb(memory: string | number | undefined): number {
+  const value = memory ?? DEPLOY_DEFAULTS.memory;
+  if (typeof value === 'number') return value;
+  const match = /^(\d+)(Mi|Gi|MB|GB|M|G)?$/.exec(value);
+  if (!match) throw new CliConfigError(`memory "${value}" must be like 256Mi, 1Gi or 512MB`);
+  const n = Number(match[1]);
+  return match[2] && match[2].startsWith('G') ? n * 1024 : n;
+}
+
+/** Timeout in seconds from `540s` or a number. */
+export function timeoutSeconds(timeout: string | number | undefined): number {
+  const value = timeout ?? DEPLOY_DEFAULTS.timeout;
+  return typeof value === 'number' ? value : Number(value.replace(/s$/, ''));
+}
+
+export function deployFile(root: string): string {
+  return path.join(root, 'deploy.yaml');
+}
+
+/** Reads and validates deploy.yaml; functions sorted by name. Throws CliConfigError naming the problem. */
+export function loadDeployConfig(root: string, file = deployFile(root)): DeployFunction[] {
+  if (!existsSync(file)) throw new CliConfigError(`${path.relative(root, file) || file} not found; create it with one entry per function, e.g. "my-function: {connector: freshness, environment: dev}"`);
+  return parseDeployConfig(readFileSync(file, 'utf8'), listConnectorNames(root), path.relative(root, file) || 'deploy.yaml');
+}
+
+export function parseDeployConfig(text: string, connectors: readonly string[], label = 'deploy.yaml'): DeployFunction[] {
+  const doc = parseDocument(text, {prettyErrors: false});
+  if (doc.errors.length) {
+    const first = doc.errors[0]!;
+    const line = first.linePos?.[0]?.line;
+    throw new CliConfigError(`${label}${line ? ` line ${line}` : ''} is not valid YAML: ${first.message.split('\n')[0]}`);
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) {
+    throw new CliConfigError(`${label} defines no functions (it is empty or all commented out); add an entry like "my-function: {connector: freshness, environment: dev}"`);
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new CliConfigError(`${label} must be a mapping of function names to {connector, environment}; found a ${Array.isArray(data) ? 'list' : typeof data}`);
+  }
+  const functions: DeployFunction[] = [];
+  const problems: string[] = [];
+  for (const [name, entry] of Object.entries(data as Record<string, unknown>)) {
+    if (!FUNCTION_NAME_RULE.test(name)) {
+      problems.push(`function name "${name}" is invalid: use ${FUNCTION_NAME_HELP}`);
+      continue;
+    }
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      problems.push(`${name} must be a mapping with connector and environment`);
+      continue;
+    }
+    const result = FunctionEntrySchema.safeParse(entry);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        if (issue.code === 'unrecognized_keys') {
+          const allowed = Object.keys(FunctionEntrySchema.shape).join(', ');
+          const where = issue.path.length ? `${name}.${issue.path.join('.')}` : name;
+          problems.push(`${where} has unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: ${issue.path.length ? Object.keys(AirflowSchema.shape).join(', ') : allowed})`);
+        } else {
+          const key = issue.path.join('.');
+          const message = issue.message.replace(/^Invalid input:?\s*/i, '').replace(/,?\s*received .*$/i, '');
+          problems.push(`${name}.${key} ${message.startsWith('is ') || message.startsWith('must') ? message : `must be ${message.replace(/^expected /, '')}`}`);
+        }
+      }
+      continue;
+    }
+    if (!connectors.includes(result.data.connector)) {
+      problems.push(`${name}.connector "${result.data.connector}" is not a connector folder; known connectors: ${connectors.join(', ') || '(none)'}`);
+      continue;
+    }
+    functions.push({name, ...result.data});
+  }
+  if (problems.length) throw new CliConfigError(`${label}: ${problems.join('; ')}`);
+  return functions.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** A function of deploy.yaml by name, or a connector used directly (for sync/serve). */
+export function resolveTarget(root: string, nameOrConnector: string): {functionName: string; connector: string; entry?: DeployFunction} {
+  const functions = existsSync(deployFile(root)) ? loadDeployConfig(root) : [];
+  const entry = functions.find((fn) => fn.name === nameOrConnector);
+  if (entry) return {functionName: entry.name, connector: entry.connector, entry};
+  if (listConnectorNames(root).includes(nameOrConnector)) return {functionName: nameOrConnector, connector: nameOrConnector};
+  throw new CliConfigError(
+    `"${nameOrConnector}" is neither a function in deploy.yaml (${functions.map((f) => f.name).join(', ') || 'none'}) nor a connector (${listConnectorNames(root).join(', ') || 'none'})`,
+  );
+}

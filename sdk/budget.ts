@@ -1,0 +1,110 @@
+// The live budgets of one function call: response bytes, time to the deadline, and memory headroom.
+// Connectors size their batches from them; the Function adapter stops at the first checkpoint after one
+// is spent. Limits come from the deployment (environment variables set by ./fivetran deploy) or defaults.
+
+export const DEFAULT_RESPONSE_CAP_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_TIMEOUT_SECONDS = 60;
+export const DEFAULT_MEMORY_MB = 256;
+
+export interface BudgetLimits {
+  /** maximum response body size in bytes (FIVETRAN_RESPONSE_CAP_BYTES; default 8 MiB) */
+  responseCapBytes: number;
+  /** the function's timeout in seconds (FUNCTION_TIMEOUT_SECONDS; default 60) */
+  timeoutSeconds: number;
+  /** the function's memory limit in MB (FUNCTION_MEMORY_MB; default 256) */
+  memoryMb: number;
+  /** time kept in reserve before the deadline to serialize and send the response */
+  reserveMs: number;
+  /** share of the memory limit above which the call is under pressure */
+  memoryPressureRatio: number;
+}
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new Error(`${name}=${raw} is not a positive number; fix the deployment's environment variables`);
+  }
+  return value;
+}
+
+/** Limits from the environment (what ./fivetran deploy sets), with overrides. */
+export function limitsFromEnv(overrides: Partial<BudgetLimits> = {}): BudgetLimits {
+  const timeoutSeconds = overrides.timeoutSeconds ?? envNumber('FUNCTION_TIMEOUT_SECONDS', DEFAULT_TIMEOUT_SECONDS);
+  return {
+    responseCapBytes: overrides.responseCapBytes ?? envNumber('FIVETRAN_RESPONSE_CAP_BYTES', DEFAULT_RESPONSE_CAP_BYTES),
+    timeoutSeconds,
+    memoryMb: overrides.memoryMb ?? envNumber('FUNCTION_MEMORY_MB', DEFAULT_MEMORY_MB),
+    reserveMs: overrides.reserveMs ?? Math.min(10_000, Math.max(1_000, timeoutSeconds * 1000 * 0.15)),
+    memoryPressureRatio: overrides.memoryPressureRatio ?? 0.75,
+  };
+}
+
+export type BudgetReason = 'response_bytes' | 'deadline' | 'memory';
+
+export class Budget {
+  readonly limits: BudgetLimits;
+  readonly startedAt: number;
+  private usedBytes = 0;
+  private readonly now: () => number;
+
+  constructor(limits: BudgetLimits, options: {now?: () => number; startedAt?: number} = {}) {
+    this.limits = limits;
+    this.now = options.now ?? Date.now;
+    this.startedAt = options.startedAt ?? this.now();
+  }
+
+  /** Called by the adapter as records are added to the response. */
+  addBytes(bytes: number): void {
+    this.usedBytes += bytes;
+  }
+
+  get bytesUsed(): number {
+    return this.usedBytes;
+  }
+
+  bytesLeft(): number {
+    return Math.max(0, this.limits.responseCapBytes - this.usedBytes);
+  }
+
+  deadline(): number {
+    return this.startedAt + this.limits.timeoutSeconds * 1000 - this.limits.reserveMs;
+  }
+
+  timeLeftMs(): number {
+    return Math.max(0, this.deadline() - this.now());
+  }
+
+  elapsedMs(): number {
+    return this.now() - this.startedAt;
+  }
+
+  memoryLimitBytes(): number {
+    return this.limits.memoryMb * 1024 * 1024;
+  }
+
+  memoryUsedBytes(): number {
+    return process.memoryUsage.rss();
+  }
+
+  /** Bytes of memory left before the pressure threshold (may be negative). */
+  memoryHeadroomBytes(): number {
+    return this.memoryLimitBytes() * this.limits.memoryPressureRatio - this.memoryUsedBytes();
+  }
+
+  underMemoryPressure(): boolean {
+    return this.memoryHeadroomBytes() <= 0;
+  }
+
+  /**
+   * Why the call should stop now, or null. `nextBytes` is the expected size of the next batch: stopping
+   * before it would overflow the response is better than dropping it.
+   */
+  exhausted(nextBytes = 0): BudgetReason | null {
+    if (this.usedBytes + nextBytes >= this.limits.responseCapBytes * 0.95) return 'response_bytes';
+    if (this.timeLeftMs() <= 0) return 'deadline';
+    if (this.underMemoryPressure()) return 'memory';
+    return null;
+  }
+}

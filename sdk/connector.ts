@@ -1,0 +1,59 @@
+// defineConnector: the protocol-neutral connector model. A connector declares its secrets (zod), its tables,
+// a setup `test` and a `sync` generator; adapters (Cloud Functions HTTP, Partner SDK gRPC, the local
+// emulator) turn it into a transport. Nothing here holds data between calls.
+import type {z} from 'zod';
+import type {Budget} from './budget.js';
+import type {Logger} from './log.js';
+import type {SecretsSchema} from './secrets.js';
+import type {Emit, State, TableSpec} from './types.js';
+
+export interface TestContext<S> {
+  secrets: S;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+export interface SyncContext<S> extends TestContext<S> {
+  /** the state of the last committed response; {} on the first sync */
+  state: State;
+  budget: Budget;
+  syncId: string | undefined;
+}
+
+export interface SetupTest {
+  name: string;
+  label: string;
+}
+
+export interface ConnectorDefinition<Schema extends SecretsSchema> {
+  /** folder name under connectors/ (snake_case) */
+  name: string;
+  description?: string;
+  secrets: Schema;
+  /** tables known ahead of time; others may be declared during sync with `declareTable` */
+  tables?: Record<string, TableSpec>;
+  /** setup tests listed in configuration forms; `test` runs them all (or the named one) */
+  setupTests?: SetupTest[];
+  /** the setup test: credentials and connectivity. Throw a ConnectorError with a clear message on failure. */
+  test(ctx: TestContext<z.infer<Schema>> & {testName?: string}): Promise<void>;
+  /** emits records and checkpoints; resumes from `ctx.state` */
+  sync(ctx: SyncContext<z.infer<Schema>>): AsyncIterable<Emit>;
+}
+
+export interface Connector<Schema extends SecretsSchema = SecretsSchema> extends ConnectorDefinition<Schema> {
+  tables: Record<string, TableSpec>;
+  setupTests: SetupTest[];
+}
+
+const NAME_RULE = /^[a-z][a-z0-9_]{0,62}$/;
+
+export function defineConnector<Schema extends SecretsSchema>(definition: ConnectorDefinition<Schema>): Connector<Schema> {
+  if (!NAME_RULE.test(definition.name)) {
+    throw new Error(`connector name "${definition.name}" must be snake_case: a lowercase letter, then lowercase letters, digits or _ (at most 63)`);
+  }
+  return {
+    ...definition,
+    tables: definition.tables ?? {},
+    setupTests: definition.setupTests ?? [{name: 'connection', label: 'Check the credentials and connectivity'}],
+  };
+}

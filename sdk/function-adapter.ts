@@ -1,0 +1,343 @@
+// The Cloud Functions adapter: one HTTP call = one response. It runs the connector's `sync`, gathers records
+// into the response, and stops at the first checkpoint after a budget is spent (response bytes, time to the
+// deadline, memory). Records after the last checkpoint of a stopped call are dropped; the next call resumes
+// from that checkpoint. `hasMore` is true only when the call stopped early with progress.
+import type {HttpFunction} from '@google-cloud/functions-framework';
+import {Budget, limitsFromEnv, type BudgetLimits, type BudgetReason} from './budget.js';
+import type {Connector} from './connector.js';
+import {ConnectorError, ProtocolError, RequestError, SecretsError, toErrorResponse} from './errors.js';
+import {Logger, redactText, type LogSink} from './log.js';
+import {parseSecrets, secretValues} from './secrets.js';
+import type {Row, State, TableSpec} from './types.js';
+
+export interface CallOptions {
+  /** budget overrides; defaults come from the environment (limitsFromEnv) */
+  limits?: Partial<BudgetLimits>;
+  sink?: LogSink;
+  now?: () => number;
+}
+
+export interface CallSummary {
+  hasMore: boolean;
+  stopReason: BudgetReason | 'finished' | 'source_error' | 'setup_test';
+  rows: Record<string, number>;
+  deletes: Record<string, number>;
+  bytes: number;
+  durationMs: number;
+}
+
+export interface CallResult {
+  status: number;
+  /** the serialized JSON body */
+  body: string;
+  summary?: CallSummary;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+}
+
+/** JSON for one row: bigint as a string, bytes as base64, dates as ISO-8601. */
+export function serializeRow(row: Row): string {
+  for (const key in row) {
+    const value = row[key];
+    if (typeof value === 'bigint' || value instanceof Uint8Array) return JSON.stringify(row, jsonReplacer);
+  }
+  return JSON.stringify(row);
+}
+
+function jsonReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const original = this[key];
+  if (original instanceof Uint8Array) return Buffer.from(original).toString('base64');
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+interface TableBuffer {
+  chunks: string[];
+  committedChunks: number;
+  rows: number;
+  committedRows: number;
+}
+
+/** Accumulates serialized rows per table; `commit` marks what a checkpoint covers, `dropPending` discards the rest. */
+class ResponseBuilder {
+  readonly inserts = new Map<string, TableBuffer>();
+  readonly deletes = new Map<string, TableBuffer>();
+  bytes = 0;
+  committedBytes = 0;
+
+  add(target: Map<string, TableBuffer>, table: string, json: string, count: number): void {
+    let buffer = target.get(table);
+    if (!buffer) {
+      buffer = {chunks: [], committedChunks: 0, rows: 0, committedRows: 0};
+      target.set(table, buffer);
+    }
+    buffer.chunks.push(json);
+    buffer.rows += count;
+    this.bytes += json.length + 1;
+  }
+
+  commit(): void {
+    for (const buffer of [...this.inserts.values(), ...this.deletes.values()]) {
+      buffer.committedChunks = buffer.chunks.length;
+      buffer.committedRows = buffer.rows;
+    }
+    this.committedBytes = this.bytes;
+  }
+
+  dropPending(): void {
+    for (const buffer of [...this.inserts.values(), ...this.deletes.values()]) {
+      buffer.chunks.length = buffer.committedChunks;
+      buffer.rows = buffer.committedRows;
+    }
+    this.bytes = this.committedBytes;
+  }
+
+  committedRowCount(): number {
+    let total = 0;
+    for (const buffer of [...this.inserts.values(), ...this.deletes.values()]) total += buffer.committedRows;
+    return total;
+  }
+
+  static section(target: Map<string, TableBuffer>): string {
+    const parts: string[] = [];
+    for (const [table, buffer] of target) {
+      if (buffer.rows === 0) continue;
+      parts.push(`${JSON.stringify(table)}:[${buffer.chunks.join(',')}]`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+
+  static counts(target: Map<string, TableBuffer>): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [table, buffer] of target) if (buffer.rows > 0) out[table] = buffer.rows;
+    return out;
+  }
+}
+
+function schemaEntry(spec: TableSpec | undefined): {primary_key?: string[]} {
+  return spec?.primaryKey && spec.primaryKey.length ? {primary_key: [...spec.primaryKey]} : {};
+}
+
+function emptyResponse(state: State): string {
+  return JSON.stringify({state, insert: {}, delete: {}, schema: {}, hasMore: false});
+}
+
+/** Validates the request envelope; returns its parts or throws RequestError/SecretsError. */
+export function readRequest(body: unknown): {state: State; secrets: Record<string, unknown>; syncId?: string; setupTest: boolean; agent?: string} {
+  if (!isPlainObject(body)) {
+    throw new RequestError('the request body must be a JSON object like {"state": {}, "secrets": {...}}; check the caller');
+  }
+  const {state, secrets, sync_id: syncId, setup_test: setupTest, agent} = body;
+  if (state !== undefined && state !== null && !isPlainObject(state)) throw new RequestError('"state" must be a JSON object; send {} on the first sync');
+  if (secrets !== undefined && secrets !== null && !isPlainObject(secrets)) throw new SecretsError('"secrets" must be a JSON object of key/value pairs; fix the connection setup');
+  if (syncId !== undefined && syncId !== null && typeof syncId !== 'string') throw new RequestError('"sync_id" must be a string');
+  if (setupTest !== undefined && setupTest !== null && typeof setupTest !== 'boolean') throw new RequestError('"setup_test" must be true or false');
+  return {
+    state: (state ?? {}) as State,
+    secrets: (secrets ?? {}) as Record<string, unknown>,
+    syncId: (syncId ?? undefined) as string | undefined,
+    setupTest: setupTest === true,
+    agent: typeof agent === 'string' ? agent : undefined,
+  };
+}
+
+/**
+ * Runs one Function call in-process: validates, runs `test` or `sync` within the budgets, and returns the
+ * status and serialized body. Never throws; failures become {errorMessage, errorType} bodies.
+ */
+export async function handleFunctionCall(connector: Connector, requestBody: unknown, options: CallOptions = {}): Promise<CallResult> {
+  const startedAt = (options.now ?? Date.now)();
+  const rawSecrets = isPlainObject(requestBody) && isPlainObject(requestBody.secrets) ? requestBody.secrets : {};
+  const redactions = secretValues(connector.secrets, rawSecrets);
+  const syncId = isPlainObject(requestBody) && typeof requestBody.sync_id === 'string' ? requestBody.sync_id : undefined;
+  const log = new Logger({connector: connector.name, syncId, redact: redactions, sink: options.sink});
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const request = readRequest(requestBody);
+    const {secrets, unknownKeys} = parseSecrets(connector.secrets, request.secrets);
+    if (unknownKeys.length) log.warn(`ignoring unknown secret keys: ${unknownKeys.join(', ')}`);
+    const budget = new Budget(limitsFromEnv(options.limits), {now: options.now, startedAt});
+    timer = setTimeout(() => controller.abort(new Error('the function deadline passed')), budget.limits.timeoutSeconds * 1000);
+    timer.unref();
+
+    if (request.setupTest) {
+      log.info('setup test started');
+      await connector.test({secrets, log, signal: controller.signal});
+      log.info('setup test passed');
+      return {status: 200, body: emptyResponse(request.state), summary: {hasMore: false, stopReason: 'setup_test', rows: {}, deletes: {}, bytes: 0, durationMs: Date.now() - startedAt}};
+    }
+    return await runSync(connector, {secrets, state: request.state, budget, log, syncId: request.syncId, signal: controller.signal});
+  } catch (error) {
+    const {status, body} = toErrorResponse(error, connector.name);
+    body.errorMessage = redactText(body.errorMessage, redactions);
+    log.log(status >= 500 ? 'ERROR' : 'WARNING', body.errorMessage, {
+      errorType: body.errorType,
+      ...(status >= 500 && error instanceof Error && !(error instanceof ConnectorError) ? {stack: error.stack} : {}),
+      ...(error instanceof Error && error.cause ? {cause: String(error.cause)} : {}),
+    });
+    return {status, body: JSON.stringify(body)};
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+async function runSync(
+  connector: Connector,
+  ctx: {secrets: unknown; state: State; budget: Budget; log: Logger; syncId: string | undefined; signal: AbortSignal},
+): Promise<CallResult> {
+  const {budget, log} = ctx;
+  const tables = new Map<string, TableSpec>(Object.entries(connector.tables));
+  const builder = new ResponseBuilder();
+  const inputStateJson = JSON.stringify(ctx.state);
+  let committedState: State = ctx.state;
+  let committedStateJson = inputStateJson;
+  let stopReason: CallSummary['stopReason'] = 'finished';
+  const cap = budget.limits.responseCapBytes;
+
+  const progress = () => builder.committedRowCount() > 0 || committedStateJson !== inputStateJson;
+  const specOf = (table: string): TableSpec => {
+    const spec = tables.get(table);
+    if (!spec) throw new ProtocolError(`${connector.name} emitted records for undeclared table "${table}"; list it in tables or yield declareTable() first`);
+    return spec;
+  };
+
+  const iterator = connector.sync({...ctx, secrets: ctx.secrets as never})[Symbol.asyncIterator]();
+  let stopped = false;
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      const item = next.value;
+      switch (item.kind) {
+        case 'table':
+          tables.set(item.table, item.spec);
+          break;
+        case 'upsert': {
+          specOf(item.table);
+          const json = serializeRow(item.row);
+          builder.add(builder.inserts, item.table, json, 1);
+          budget.addBytes(json.length + 1);
+          break;
+        }
+        case 'upsertJson':
+          specOf(item.table);
+          if (item.count > 0) {
+            builder.add(builder.inserts, item.table, item.json, item.count);
+            budget.addBytes(item.json.length + 1);
+          }
+          break;
+        case 'delete': {
+          const spec = specOf(item.table);
+          const key = spec.primaryKey ?? [];
+          if (!key.length) throw new ProtocolError(`${connector.name} deleted from "${item.table}", which has no primary key; declare one`);
+          const keys: Row = {};
+          for (const column of key) {
+            if (item.keys[column] === undefined) throw new ProtocolError(`${connector.name} deleted from "${item.table}" without primary key column "${column}"`);
+            keys[column] = item.keys[column];
+          }
+          const json = serializeRow(keys);
+          builder.add(builder.deletes, item.table, json, 1);
+          budget.addBytes(json.length + 1);
+          break;
+        }
+        case 'checkpoint': {
+          builder.commit();
+          committedState = item.state;
+          committedStateJson = JSON.stringify(item.state);
+          const reason = budget.exhausted(committedStateJson.length);
+          if (reason && progress()) {
+            stopReason = reason;
+            stopped = true;
+          }
+          break;
+        }
+        case 'warning':
+          log.warn(item.message);
+          break;
+      }
+      if (stopped) break;
+      if (builder.bytes + committedStateJson.length > cap) {
+        if (!progress()) {
+          throw new ProtocolError(
+            `${connector.name} emitted more than the response cap (${cap} bytes) before its first checkpoint; checkpoint after smaller batches or raise FIVETRAN_RESPONSE_CAP_BYTES`,
+          );
+        }
+        builder.dropPending();
+        stopReason = 'response_bytes';
+        stopped = true;
+        break;
+      }
+    }
+  } catch (error) {
+    // A retriable source failure after committed progress: answer what is committed and let Fivetran call
+    // again from that checkpoint rather than losing the work of this call.
+    if (error instanceof ConnectorError && error.retriable && progress()) {
+      log.warn(`stopping early after a retriable source error; the next call resumes from the last checkpoint: ${error.message}`);
+      stopReason = 'source_error';
+      stopped = true;
+    } else {
+      throw error;
+    }
+  } finally {
+    if (stopped) await iterator.return?.(undefined).catch(() => undefined);
+  }
+  if (stopped) builder.dropPending();
+  const hasMore = stopped;
+  const finalState = committedState;
+
+  const schema: Record<string, {primary_key?: string[]}> = {};
+  for (const [table, spec] of tables) schema[table] = schemaEntry(spec);
+  const softDelete = [...builder.deletes.keys()].filter((table) => tables.get(table)?.softDelete && (builder.deletes.get(table)?.rows ?? 0) > 0);
+
+  const body =
+    `{"state":${JSON.stringify(finalState)},"insert":${ResponseBuilder.section(builder.inserts)},"delete":${ResponseBuilder.section(builder.deletes)}` +
+    `,"schema":${JSON.stringify(schema)},"hasMore":${hasMore}${softDelete.length ? `,"softDelete":${JSON.stringify(softDelete)}` : ''}}`;
+  const summary: CallSummary = {
+    hasMore,
+    stopReason,
+    rows: ResponseBuilder.counts(builder.inserts),
+    deletes: ResponseBuilder.counts(builder.deletes),
+    bytes: body.length,
+    durationMs: budget.elapsedMs(),
+  };
+  log.info('call finished', {has_more: hasMore, stop_reason: stopReason, rows: summary.rows, deletes: summary.deletes, bytes: summary.bytes, duration_ms: summary.durationMs});
+  return {status: 200, body, summary};
+}
+
+/** Decodes what functions-framework hands us: parsed JSON, text, or raw bytes. */
+function decodeBody(body: unknown): unknown {
+  if (Buffer.isBuffer(body)) body = body.toString('utf8');
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body);
+    } catch {
+      throw new RequestError('the request body is not valid JSON; send a JSON object with Content-Type: application/json');
+    }
+  }
+  return body;
+}
+
+/** The Cloud Functions HTTP entry point of a connector: `export const main = createMain(connector)`. */
+export function createMain(connector: Connector, options: CallOptions = {}): HttpFunction {
+  return async (req, res) => {
+    let result: CallResult;
+    if (req.method !== 'POST') {
+      const {status, body} = toErrorResponse(new RequestError(`method ${req.method} is not allowed; Fivetran calls the function with POST`), connector.name);
+      result = {status, body: JSON.stringify(body)};
+    } else {
+      let decoded: unknown;
+      try {
+        decoded = decodeBody(req.body);
+      } catch (error) {
+        const {status, body} = toErrorResponse(error, connector.name);
+        res.status(status).type('application/json').send(JSON.stringify(body));
+        return;
+      }
+      result = await handleFunctionCall(connector, decoded, options);
+    }
+    res.status(result.status).type('application/json').send(result.body);
+  };
+}

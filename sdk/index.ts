@@ -1,0 +1,11 @@
+// The runtime every connector uses: the connector model, the Function adapter, budgets, logs, errors,
+// secrets fields, and PostgreSQL / Fivetran REST helpers.
+export * from './types.js';
+export * from './errors.js';
+export * from './log.js';
+export * from './secrets.js';
+export * from './budget.js';
+export * from './connector.js';
+export * from './function-adapter.js';
+export * from './retry.js';
+export {z} from 'zod';

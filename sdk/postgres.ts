@@ -1,0 +1,151 @@
+// PostgreSQL for connectors: one client per call (closed in finally), application_name and a statement
+// timeout on every session, quoted identifiers, read-only transactions for user-written SQL, and errors
+// mapped to messages a person can act on (which credential, which table, which permission).
+import pg from 'pg';
+import {AuthError, ConfigError, SourceError} from './errors.js';
+
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+export interface PostgresConfig {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+  sslmode?: SslMode;
+  /** PEM CA certificate for verify-ca / verify-full */
+  sslRootCert?: string;
+  applicationName: string;
+  statementTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+// pg returns int8 and numeric as strings already (exact); keep dates/timestamps as the server's text too, so
+// values keep their meaning (offsets, dates without time zones) instead of passing through JS Date.
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    // 1082 date, 1083 time, 1114 timestamp, 1184 timestamptz, 1266 timetz, 1186 interval
+    if (oid === 1082 || oid === 1083 || oid === 1114 || oid === 1184 || oid === 1266 || oid === 1186) return (value: string) => value;
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+function sslOptions(config: PostgresConfig): pg.ClientConfig['ssl'] {
+  switch (config.sslmode ?? 'prefer') {
+    case 'disable':
+    case 'allow':
+    case 'prefer':
+      return false;
+    case 'require':
+      return {rejectUnauthorized: false};
+    case 'verify-ca':
+      return {rejectUnauthorized: true, ca: config.sslRootCert, checkServerIdentity: () => undefined};
+    case 'verify-full':
+      return {rejectUnauthorized: true, ca: config.sslRootCert};
+  }
+}
+
+export function clientConfig(config: PostgresConfig): pg.ClientConfig {
+  return {
+    host: config.host,
+    port: config.port,
+    database: config.database,
+    user: config.user,
+    password: config.password,
+    ssl: sslOptions(config),
+    application_name: config.applicationName,
+    statement_timeout: config.statementTimeoutMs ?? 5 * 60_000,
+    connectionTimeoutMillis: config.connectTimeoutMs ?? 15_000,
+    types,
+  };
+}
+
+export async function connect(config: PostgresConfig): Promise<pg.Client> {
+  const client = new pg.Client(clientConfig(config));
+  // An idle client that loses its server emits 'error'; without a listener Node would crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw describePostgresError(error, config);
+  }
+  return client;
+}
+
+/** Runs `fn` with a fresh client and always closes it. */
+export async function withPostgres<T>(config: PostgresConfig, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(config);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Quotes an identifier from the catalog or from config: `my table` → `"my table"`. */
+export function quoteIdent(name: string): string {
+  if (name.includes('\0')) throw new ConfigError('an identifier must not contain a NUL character');
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `schema.table`, both quoted. */
+export function qualifiedName(schema: string, table: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+/** Runs user-written SQL in a READ ONLY transaction with a statement timeout; always ends the transaction. */
+export async function readOnly<T>(client: pg.Client, timeoutMs: number, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+const RETRIABLE_CODES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
+const RETRIABLE_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** True for failures a retry may fix: connection loss, serialization failures, deadlocks, admin shutdowns. */
+export function isRetriablePostgresError(error: unknown): boolean {
+  if (error instanceof SourceError) return error.retriable;
+  const code = (error as {code?: string} | null)?.code;
+  if (code && (RETRIABLE_CODES.has(code) || RETRIABLE_NODE_CODES.has(code))) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(message);
+}
+
+/** Maps a pg or network error to an error whose message says what to fix. Never includes the password. */
+export function describePostgresError(error: unknown, config: Pick<PostgresConfig, 'host' | 'port' | 'database' | 'user'>): Error {
+  if (error instanceof AuthError || error instanceof ConfigError || error instanceof SourceError) return error;
+  const code = (error as {code?: string} | null)?.code ?? '';
+  const raw = error instanceof Error ? error.message : String(error);
+  const where = `${config.host}:${config.port}/${config.database}`;
+  switch (code) {
+    case '28P01':
+    case '28000':
+      return new AuthError(`PostgreSQL rejected user "${config.user}" at ${where} (${raw}); check the user name and password`, {cause: error});
+    case '3D000':
+      return new ConfigError(`database "${config.database}" does not exist on ${config.host}:${config.port}; check the database name`, {cause: error});
+    case '42501':
+      return new AuthError(`permission denied for user "${config.user}" (${raw}); grant SELECT on the tables to this user`, {cause: error});
+    case '42P01':
+      return new ConfigError(`${raw}; check the table names in the configuration`, {cause: error});
+    case '42703':
+      return new ConfigError(`${raw}; check the column names in the configuration`, {cause: error});
+    case '57014':
+      return new SourceError(`a query ran past its statement timeout at ${where}; simplify the query or add an index`, {cause: error, retriable: false});
+    case 'ENOTFOUND':
+      return new ConfigError(`cannot resolve PostgreSQL host "${config.host}"; check the host name`, {cause: error});
+    case 'ECONNREFUSED':
+      return new SourceError(`PostgreSQL at ${config.host}:${config.port} refused the connection; check the host, the port and that the server accepts connections from Fivetran`, {cause: error, retriable: true});
+  }
+  if (code.startsWith('42')) return new ConfigError(`PostgreSQL rejected a query: ${raw}`, {cause: error});
+  return new SourceError(`PostgreSQL error at ${where}: ${raw}`, {cause: error, retriable: isRetriablePostgresError(error)});
+}
