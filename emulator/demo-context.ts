@@ -1,0 +1,53 @@
+// The contract between `./fivetran demo` and each connector's demo script (connectors/<name>/demo.ts).
+// The demo starts the services (embedded PostgreSQL, the Fivetran API simulator, the DuckDB warehouse),
+// then, for every function in deploy.yaml, imports its connector's demo.ts and calls `demo(ctx)`.
+// A connector's demo prepares its source, runs one or more syncs through ctx.sync, and prints what
+// happened with ctx.print. It throws to report a failure (the demo then exits non-zero).
+
+export interface DemoPostgres {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  /** a database created for this function alone */
+  database: string;
+  /** postgres://... URL of that database */
+  url: string;
+}
+
+export interface DemoApi {
+  /** base URL of the Fivetran REST API simulator (pass as fivetran_api_url) */
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  /** ids of connections the simulator knows, to point freshness at or to trigger */
+  connectionIds: string[];
+}
+
+export interface DemoSyncResult {
+  calls: number;
+  /** rows upserted per table over the whole sync */
+  rows: Record<string, number>;
+  deletes: Record<string, number>;
+  state: Record<string, unknown>;
+  durationMs: number;
+}
+
+export interface DemoContext {
+  /** the deploy.yaml function being demonstrated */
+  functionName: string;
+  connector: string;
+  root: string;
+  postgres: DemoPostgres;
+  api: DemoApi;
+  /** runs a full sync (all calls while hasMore) into the warehouse schema of this function */
+  sync(secrets: Record<string, unknown>, options?: {label?: string}): Promise<DemoSyncResult>;
+  /** runs SQL on the DuckDB warehouse and returns rows as objects */
+  warehouse(sql: string): Promise<Record<string, unknown>[]>;
+  /** the warehouse schema this function writes to */
+  schema: string;
+  /** prints one indented line under the function's heading */
+  print(line: string): void;
+}
+
+export type DemoScript = (ctx: DemoContext) => Promise<void>;
