@@ -32,6 +32,8 @@ export async function startEmbeddedPostgres(options: {dataDir: string; port?: nu
     password,
     port,
     persistent: false,
+    // As root, PostgreSQL must run as another user: create `postgres` if missing and give it the data folder.
+    createPostgresUser: process.getuid?.() === 0,
     onLog: () => undefined,
     onError: () => undefined,
     postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
