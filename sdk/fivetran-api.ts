@@ -95,9 +95,13 @@ export class FivetranApi {
     const maxRetryAfterMs = options.maxRetryAfterMs ?? 5 * 60_000;
     this.client = got.extend({
       prefixUrl: this.baseUrl,
-      username: options.apiKey,
-      password: options.apiSecret,
-      headers: {accept: 'application/json;version=2', 'user-agent': 'fivetran-functions-fleet'},
+      // The Authorization header is set directly: got's username/password would put the credentials in the
+      // URL, which then shows up in error messages.
+      headers: {
+        accept: 'application/json;version=2',
+        'user-agent': 'fivetran-functions-fleet',
+        authorization: `Basic ${Buffer.from(`${options.apiKey}:${options.apiSecret}`).toString('base64')}`,
+      },
       responseType: 'json',
       timeout: {request: options.timeoutMs ?? 30_000},
       retry: {
@@ -111,7 +115,8 @@ export class FivetranApi {
           const status = error.response?.statusCode;
           const retriable = status === undefined ? retryOptions.errorCodes.includes(error.code) : retryOptions.statusCodes.includes(status);
           if (!retriable) return 0;
-          if (retryAfter !== undefined) return retryAfter > maxRetryAfterMs ? 0 : retryAfter;
+          // 0 would mean "do not retry" to got, so Retry-After: 0 waits 1 ms
+          if (retryAfter !== undefined) return retryAfter > maxRetryAfterMs ? 0 : Math.max(1, retryAfter);
           return backoffDelay(attemptCount, baseDelayMs);
         },
       },

@@ -1,0 +1,79 @@
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {createTestDatabase, type TestDatabase} from '../test/support/postgres.js';
+import {AuthError, ConfigError, SourceError} from './errors.js';
+import {connect, describePostgresError, isRetriablePostgresError, qualifiedName, quoteIdent, readOnly, withPostgres, type PostgresConfig} from './postgres.js';
+
+let db: TestDatabase;
+let config: PostgresConfig;
+
+beforeAll(async () => {
+  db = await createTestDatabase('sdk_pg');
+  config = {host: db.host, port: db.port, database: db.database, user: db.user, password: db.password, sslmode: 'disable', applicationName: 'sdk-test', statementTimeoutMs: 2000};
+  await db.query(`CREATE TABLE "My Table" ("select" int primary key, "Order" text); INSERT INTO "My Table" VALUES (1, 'a')`);
+});
+afterAll(async () => db.drop());
+
+describe('postgres helpers', () => {
+  it('quotes identifiers so odd names work', async () => {
+    expect(quoteIdent('a"b')).toBe('"a""b"');
+    const rows = await withPostgres(config, async (client) => (await client.query(`SELECT ${quoteIdent('select')}, ${quoteIdent('Order')} FROM ${qualifiedName('public', 'My Table')}`)).rows);
+    expect(rows).toEqual([{select: 1, Order: 'a'}]);
+  });
+
+  it('sets application_name and the statement timeout on the session', async () => {
+    const row = await withPostgres(config, async (client) => (await client.query(`SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS timeout`)).rows[0]);
+    expect(row).toEqual({app: 'sdk-test', timeout: '2s'});
+  });
+
+  it('runs user SQL read-only: writes are refused', async () => {
+    const client = await connect(config);
+    try {
+      await expect(readOnly(client, 1000, (c) => c.query(`INSERT INTO "My Table" VALUES (2, 'b')`))).rejects.toMatchObject({code: '25006'});
+      const count = await client.query('SELECT count(*)::int AS n FROM "My Table"');
+      expect(count.rows[0].n).toBe(1);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('stops user SQL at the statement timeout', async () => {
+    const client = await connect(config);
+    try {
+      const error = await readOnly(client, 100, (c) => c.query('SELECT pg_sleep(2)')).catch((e: unknown) => e);
+      const described = describePostgresError(error, config);
+      expect(described).toBeInstanceOf(SourceError);
+      expect(described.message).toMatch(/statement timeout/);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('says which credential is wrong without the password', async () => {
+    const error = await connect({...config, password: 'definitely-wrong-pw'}).catch((e: unknown) => e);
+    // embedded PostgreSQL uses password auth; a server from DATABASE_URL may trust local connections
+    if (!process.env.DATABASE_URL) expect(error).toBeInstanceOf(AuthError);
+    if (error) {
+      expect(error).toBeInstanceOf(AuthError);
+      expect((error as Error).message).toContain(`user "${config.user}"`);
+      expect((error as Error).message).not.toContain('definitely-wrong-pw');
+    }
+    const missing = await connect({...config, database: 'no_such_db'}).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ConfigError);
+    expect((missing as Error).message).toContain('database "no_such_db" does not exist');
+  });
+
+  it('classifies a refused connection as retriable and a missing table as a config error', async () => {
+    const refused = await connect({...config, port: 1, connectTimeoutMs: 2000}).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SourceError);
+    expect(isRetriablePostgresError(refused)).toBe(true);
+    const missingTable = await withPostgres(config, (c) => c.query('SELECT * FROM no_such_table')).catch((e: unknown) => describePostgresError(e, config));
+    expect(missingTable).toBeInstanceOf(ConfigError);
+    expect(isRetriablePostgresError({code: '40001'})).toBe(true);
+    expect(isRetriablePostgresError({code: '42P01'})).toBe(false);
+  });
+
+  it('keeps timestamps, dates and numerics exact as text', async () => {
+    const row = await withPostgres(config, async (c) => (await c.query(`SELECT '2026-01-02 03:04:05.123456+02'::timestamptz AT TIME ZONE 'UTC' AS ts, '2026-01-02'::date AS d, 12345678901234567890.123::numeric AS n, 9007199254740993::int8 AS b`)).rows[0]);
+    expect(row).toEqual({ts: '2026-01-02 01:04:05.123456', d: '2026-01-02', n: '12345678901234567890.123', b: '9007199254740993'});
+  });
+});
