@@ -156,6 +156,7 @@ describe('handleFunctionCall', () => {
       secrets: z.object({password: field.secret(), user: field.text()}),
       tables: {t: {primaryKey: ['id']}},
       async test() {},
+      // eslint-disable-next-line require-yield -- it fails before emitting anything, on purpose
       async *sync({secrets: s, log}) {
         log.info(`connecting with ${s.password}`, {password: s.password});
         throw new Error(`login failed for ${s.user} with password ${s.password}`);
