@@ -1,0 +1,204 @@
+// One check of the account: read every connection (read-account.ts), derive its health (health.ts) and
+// tenant (tenants.ts), diff it against the previous check (events.ts), raise alerts (alerts.ts), and emit
+// the rows. A check may span several Function calls: it checkpoints after every page with the check's time
+// and the position of the next page, so a resumed call continues the same check (same checked_at) where the
+// last one stopped. The connector, `./fivetran monitor` and the tests all run checks through here.
+import type {Connection, FivetranApi} from '../../sdk/fivetran-api.js';
+import {checkpoint, upsert, type Emit, type State, type TableSpec} from '../../sdk/types.js';
+import {alertsFor, type AlertOptions} from './alerts.js';
+import {decodeEntry, diffConnection, encodeEntry, removedEvent, type CompactEntry, type ConnectionEvent} from './events.js';
+import {assessHealth, type HealthAssessment} from './health.js';
+import {chosenGroups, readConnectionPages, readGroups, type ReadPosition} from './read-account.js';
+import type {TenantMatcher} from './tenants.js';
+
+export interface CheckSettings extends AlertOptions {
+  /** only these groups; every group when empty */
+  groupIds: readonly string[];
+  tenant: TenantMatcher;
+  /** groups read at once when groupIds is set */
+  concurrency: number;
+}
+
+export interface MonitoringState {
+  /** the time of the last finished check */
+  last_checked_at?: string;
+  /** the check in progress: its time and where its next page starts */
+  check?: {checked_at: string; position: {cursor?: string; group_index?: number}};
+  /** per connection, what the previous check saw (events.ts) */
+  connections?: Record<string, CompactEntry>;
+}
+
+export const TABLES: Record<string, TableSpec> = {
+  groups: {
+    primaryKey: ['group_id'],
+    columns: {group_id: 'string', group_name: 'string', created_at: 'utc_datetime', tenant_id: 'string', checked_at: 'utc_datetime'},
+    description: 'Fivetran groups (destinations) as of the last check',
+  },
+  connections: {
+    primaryKey: ['checked_at', 'connection_id'],
+    columns: {
+      checked_at: 'utc_datetime', connection_id: 'string', group_id: 'string', group_name: 'string', schema_name: 'string', service: 'string',
+      tenant_id: 'string', setup_state: 'string', sync_state: 'string', update_state: 'string', paused: 'boolean', schedule_type: 'string',
+      sync_frequency: 'int', succeeded_at: 'utc_datetime', failed_at: 'utc_datetime', is_historical_sync: 'boolean', rescheduled_for: 'utc_datetime',
+      health: 'string', minutes_since_success: 'long', delay_minutes: 'long', task_message: 'string', warning_message: 'string',
+    },
+    description: 'one row per connection per check, with its derived health',
+  },
+  connection_events: {
+    primaryKey: ['connection_id', 'event_at', 'event_type'],
+    columns: {
+      connection_id: 'string', event_at: 'utc_datetime', event_type: 'string', checked_at: 'utc_datetime', group_id: 'string', tenant_id: 'string',
+      schema_name: 'string', previous_health: 'string', health: 'string', duration_seconds: 'long',
+    },
+    description: 'what changed since the previous check: failure, success (with duration), recovery, paused, unpaused, removed',
+  },
+  alerts: {
+    primaryKey: ['checked_at', 'connection_id', 'rule'],
+    columns: {
+      checked_at: 'utc_datetime', connection_id: 'string', rule: 'string', severity: 'string', tenant_id: 'string', group_id: 'string',
+      group_name: 'string', schema_name: 'string', service: 'string', since: 'utc_datetime', message: 'string',
+    },
+    description: 'one row per open problem per check: critical (broken, failing) or warning (delayed, frequent_failures, paused)',
+  },
+};
+
+export interface ConnectionRow {
+  checked_at: string;
+  connection_id: string;
+  group_id: string;
+  group_name: string | null;
+  schema_name: string;
+  service: string;
+  tenant_id: string | null;
+  setup_state: string | null;
+  sync_state: string | null;
+  update_state: string | null;
+  paused: boolean;
+  schedule_type: string | null;
+  sync_frequency: number | null;
+  succeeded_at: string | null;
+  failed_at: string | null;
+  is_historical_sync: boolean | null;
+  rescheduled_for: string | null;
+  health: HealthAssessment['health'];
+  minutes_since_success: number | null;
+  delay_minutes: number | null;
+  task_message: string | null;
+  warning_message: string | null;
+}
+
+export function connectionRow(connection: Connection, assessment: HealthAssessment, checkedAt: string, tenantId: string | null, groupName: string | null): ConnectionRow {
+  const status = connection.status ?? {};
+  return {
+    checked_at: checkedAt,
+    connection_id: connection.id,
+    group_id: connection.group_id,
+    group_name: groupName,
+    schema_name: connection.schema,
+    service: connection.service,
+    tenant_id: tenantId,
+    setup_state: status.setup_state ?? null,
+    sync_state: status.sync_state ?? null,
+    update_state: status.update_state ?? null,
+    paused: connection.paused === true,
+    schedule_type: connection.schedule_type ?? null,
+    sync_frequency: connection.sync_frequency ?? null,
+    succeeded_at: connection.succeeded_at ?? null,
+    failed_at: connection.failed_at ?? null,
+    is_historical_sync: status.is_historical_sync ?? null,
+    rescheduled_for: status.rescheduled_for ?? null,
+    health: assessment.health,
+    minutes_since_success: assessment.minutesSinceSuccess,
+    delay_minutes: assessment.delayMinutes,
+    task_message: status.tasks?.[0]?.message ?? null,
+    warning_message: status.warnings?.[0]?.message ?? null,
+  };
+}
+
+export type EventRow = ConnectionEvent & {group_id: string | null; tenant_id: string | null; schema_name: string | null};
+
+/**
+ * Runs (or resumes) one check and yields its rows and checkpoints. `now` is read once, when a check starts;
+ * a resumed check keeps the time of its first call.
+ */
+export async function* runCheck(api: FivetranApi, settings: CheckSettings, state: MonitoringState, now: () => number = Date.now): AsyncGenerator<Emit> {
+  const memory: Record<string, CompactEntry> = {...(state.connections ?? {})};
+  const groups = await readGroups(api);
+  const groupIds = settings.groupIds.length ? chosenGroups(settings.groupIds, groups) : [];
+  const groupNames = new Map(groups.map((group) => [group.id, group.name]));
+
+  // Resume the check in progress unless the group selection changed under it (its position would be wrong).
+  const resumable = state.check && (state.check.position.group_index !== undefined) === (groupIds.length > 0);
+  const checkedAt = resumable ? state.check!.checked_at : new Date(now()).toISOString();
+  const checkedAtMs = Date.parse(checkedAt);
+  const position: ReadPosition = resumable ? state.check!.position : {};
+  const diffOptions = {errorWindowHours: settings.errorWindowHours, maxRecentFailures: Math.max(1, settings.frequentFailureCount)};
+  const progress = (next: ReadPosition): MonitoringState => ({
+    ...(state.last_checked_at ? {last_checked_at: state.last_checked_at} : {}),
+    check: {checked_at: checkedAt, position: {...next}},
+    connections: {...memory},
+  });
+
+  if (!resumable) {
+    const wanted = groupIds.length ? new Set(groupIds) : null;
+    for (const group of groups) {
+      if (wanted && !wanted.has(group.id)) continue;
+      yield upsert('groups', {group_id: group.id, group_name: group.name, created_at: group.created_at ?? null, tenant_id: settings.tenant(null, group.name), checked_at: checkedAt});
+    }
+    yield checkpoint(progress({}) as State);
+  }
+
+  for await (const page of readConnectionPages(api, {groupIds, concurrency: settings.concurrency, resume: position})) {
+    for (const connection of page.connections) {
+      const groupName = groupNames.get(connection.group_id) ?? null;
+      const assessment = assessHealth(connection, checkedAtMs, settings);
+      const tenantId = settings.tenant(connection.schema, groupName);
+      const {events, memory: seen} = diffConnection(connection, assessment.health, decodeEntry(memory[connection.id]), checkedAtMs, diffOptions);
+      memory[connection.id] = encodeEntry(seen);
+      yield upsert('connections', {...connectionRow(connection, assessment, checkedAt, tenantId, groupName)});
+      for (const event of events) {
+        yield upsert('connection_events', {...event, group_id: connection.group_id, tenant_id: tenantId, schema_name: connection.schema});
+      }
+      for (const alert of alertsFor({connection, assessment, tenantId, groupName, recentFailures: seen.recentFailures}, checkedAt, settings)) {
+        yield upsert('alerts', {...alert});
+      }
+    }
+    if (page.next) yield checkpoint(progress(page.next) as State);
+  }
+
+  // Connections the previous check saw and this one did not were deleted (or left the chosen groups).
+  const checkSeconds = Math.floor(checkedAtMs / 1000);
+  for (const [id, entry] of Object.entries(memory)) {
+    const previous = decodeEntry(entry);
+    if (previous && previous.lastSeen >= checkSeconds) continue;
+    if (previous) yield upsert('connection_events', {...removedEvent(id, previous, checkedAtMs), group_id: null, tenant_id: null, schema_name: null});
+    delete memory[id];
+  }
+  yield checkpoint({last_checked_at: checkedAt, connections: {...memory}} as MonitoringState as State);
+}
+
+export interface CheckResult {
+  checkedAt: string;
+  groups: Record<string, unknown>[];
+  connections: ConnectionRow[];
+  events: EventRow[];
+  alerts: ReturnType<typeof alertsFor>;
+  state: MonitoringState;
+}
+
+/** Runs a whole check in memory (the CLI's way): every row, and the state to keep for the next check. */
+export async function collectCheck(api: FivetranApi, settings: CheckSettings, state: MonitoringState = {}, now: () => number = Date.now): Promise<CheckResult> {
+  const result: CheckResult = {checkedAt: '', groups: [], connections: [], events: [], alerts: [], state};
+  // The CLI always runs a whole check: a check left half-done by an interrupted run starts over.
+  const {check: _unfinished, ...fresh} = state;
+  for await (const item of runCheck(api, settings, fresh, now)) {
+    if (item.kind === 'checkpoint') result.state = item.state as unknown as MonitoringState;
+    if (item.kind !== 'upsert') continue;
+    if (item.table === 'groups') result.groups.push(item.row);
+    else if (item.table === 'connections') result.connections.push(item.row as unknown as ConnectionRow);
+    else if (item.table === 'connection_events') result.events.push(item.row as unknown as EventRow);
+    else if (item.table === 'alerts') result.alerts.push(item.row as unknown as CheckResult['alerts'][number]);
+  }
+  result.checkedAt = result.state.last_checked_at ?? new Date(now()).toISOString();
+  return result;
+}

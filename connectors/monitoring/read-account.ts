@@ -1,0 +1,111 @@
+// Reads a whole Fivetran account with the list endpoints (FIVETRAN.md §2): every list item carries the
+// connection's full details, so the account costs one request per 1,000 connections plus one per page of
+// groups, never one per connection. Two ways:
+//   - every group: `GET /v1/connections?limit=1000` pages, in order, resumable from the page cursor;
+//   - chosen groups: `GET /v1/groups/{id}/connections` for each, several groups at once (bounded), yielded in
+//     group order so a resumed read restarts from the first group not yet delivered.
+// Rate limits (429 with Retry-After) and 5xx are retried by FivetranApi.
+import {ConfigError} from '../../sdk/errors.js';
+import type {Connection, FivetranApi, Group} from '../../sdk/fivetran-api.js';
+
+export const MAX_PAGE_SIZE = 1000;
+
+export interface ReadPosition {
+  /** every-group mode: the cursor of the next page of /v1/connections */
+  cursor?: string;
+  /** chosen-groups mode: index of the next group (in the sorted group_ids) */
+  group_index?: number;
+}
+
+export interface AccountPage {
+  connections: Connection[];
+  /** where to continue after this page; null when the account has been read */
+  next: ReadPosition | null;
+}
+
+export interface ReadAccountOptions {
+  /** only these groups; all groups when absent or empty */
+  groupIds?: readonly string[];
+  /** groups read at once in chosen-groups mode (default 4) */
+  concurrency?: number;
+  /** where a previous call stopped */
+  resume?: ReadPosition;
+  pageSize?: number;
+}
+
+/** Every group of the account (one request per 1,000 groups). */
+export async function readGroups(api: FivetranApi, pageSize = MAX_PAGE_SIZE): Promise<Group[]> {
+  const groups: Group[] = [];
+  let cursor: string | undefined;
+  do {
+    const {data} = await api.request<{items?: Group[]; next_cursor?: string | null}>('GET', 'groups', {searchParams: {limit: pageSize, cursor}, what: 'the list of groups'});
+    groups.push(...(data.items ?? []));
+    cursor = data.next_cursor ?? undefined;
+  } while (cursor);
+  return groups;
+}
+
+/** Checks that every chosen group exists; returns them sorted (the order resumption relies on). */
+export function chosenGroups(groupIds: readonly string[], groups: readonly Group[]): string[] {
+  const known = new Set(groups.map((group) => group.id));
+  const unknown = groupIds.filter((id) => !known.has(id));
+  if (unknown.length) {
+    throw new ConfigError(`group_ids names groups this API key cannot see: ${unknown.join(', ')}; fix group_ids or leave it empty for every group`);
+  }
+  return [...new Set(groupIds)].sort();
+}
+
+async function readGroupConnections(api: FivetranApi, groupId: string, pageSize: number): Promise<Connection[]> {
+  const connections: Connection[] = [];
+  let cursor: string | undefined;
+  do {
+    const {data} = await api.request<{items?: Connection[]; next_cursor?: string | null}>('GET', `groups/${encodeURIComponent(groupId)}/connections`, {
+      searchParams: {limit: pageSize, cursor},
+      what: `the connections of group "${groupId}"`,
+    });
+    connections.push(...(data.items ?? []));
+    cursor = data.next_cursor ?? undefined;
+  } while (cursor);
+  return connections;
+}
+
+/** Pages of connections from `resume` on; each page says where the next one starts. */
+export async function* readConnectionPages(api: FivetranApi, options: ReadAccountOptions = {}): AsyncGenerator<AccountPage> {
+  const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, options.pageSize ?? MAX_PAGE_SIZE));
+  const groupIds = options.groupIds ?? [];
+  if (groupIds.length === 0) {
+    let cursor = options.resume?.cursor;
+    for (;;) {
+      const {data} = await api.request<{items?: Connection[]; next_cursor?: string | null}>('GET', 'connections', {
+        searchParams: {limit: pageSize, cursor},
+        what: 'the list of connections',
+      });
+      cursor = data.next_cursor ?? undefined;
+      yield {connections: data.items ?? [], next: cursor ? {cursor} : null};
+      if (!cursor) return;
+    }
+  }
+
+  // Chosen groups: a window of at most `concurrency` requests in flight, delivered in order, so memory and
+  // concurrency stay bounded and a stop after group i resumes at group i + 1.
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const start = options.resume?.group_index ?? 0;
+  const inFlight: Promise<Connection[]>[] = [];
+  let next = start;
+  const fill = () => {
+    while (inFlight.length < concurrency && next < groupIds.length) {
+      const promise = readGroupConnections(api, groupIds[next]!, pageSize);
+      // A rejection is observed when its turn comes; until then keep it from counting as unhandled.
+      promise.catch(() => undefined);
+      inFlight.push(promise);
+      next++;
+    }
+  };
+  fill();
+  for (let index = start; index < groupIds.length; index++) {
+    const connections = await inFlight.shift()!;
+    fill();
+    yield {connections, next: index + 1 < groupIds.length ? {group_index: index + 1} : null};
+  }
+  if (start >= groupIds.length) yield {connections: [], next: null};
+}
