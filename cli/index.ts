@@ -45,6 +45,53 @@ program
 
 // (command groups are added below by their modules' owners; keep each to declarations and one call)
 
+const connectorCommand = program.command('connector').description('create and list the connectors of the fleet');
+connectorCommand
+  .command('create')
+  .description('render templates/connector/ into a new connector folder (an example paging an HTTP JSON API, with tests)')
+  .argument('<name>', 'connector name: a lowercase letter, then lowercase letters, digits or _')
+  .option('--destination <dir>', "folder to create <name>/ in, inside the project (default: the project's connectors/)")
+  .action(async (name: string, opts: {destination?: string}) => {
+    const {createConnector} = await import('./connector.js');
+    await createConnector({name, destination: opts.destination});
+  });
+connectorCommand
+  .command('list')
+  .description('connectors with their description, tables and the deploy.yaml functions using them')
+  .option('--json', 'print JSON')
+  .action(async (opts: {json?: boolean}) => {
+    const {listConnectors} = await import('./connector.js');
+    await listConnectors({json: opts.json});
+  });
+
+const ciConfig = program.command('ci_config').description('the CircleCI config generated from deploy.yaml');
+ciConfig
+  .command('update')
+  .description('render templates/circleci/config.yml.hbs from deploy.yaml into .circleci/config.yml')
+  .option('--dry-run', 'print the config instead of writing it')
+  .action(async (opts: {dryRun?: boolean}) => {
+    const {updateCiConfig} = await import('./ci-config.js');
+    await updateCiConfig({dryRun: opts.dryRun});
+  });
+ciConfig
+  .command('check')
+  .description('fail, naming the difference, when .circleci/config.yml is not what update would write')
+  .action(async () => {
+    const {checkCiConfig} = await import('./ci-config.js');
+    await checkCiConfig();
+  });
+ciConfig
+  .command('changed')
+  .description('exit 0 when <function> needs deploying (its connector, sdk/, the lockfile or its deploy.yaml entry changed, or [deploy all]), 1 when not')
+  .argument('<function>', 'function name from deploy.yaml')
+  .option('--base <ref>', 'the commit last deployed from (default HEAD~1)')
+  .action(async (fn: string, opts: {base?: string}) => {
+    const {functionChanged} = await import('./ci-config.js');
+    const {deploy, reason} = await functionChanged({functionName: fn, base: opts.base});
+    console.error(`fivetran: ${reason}`);
+    if (!deploy) process.exitCode = 1;
+  });
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
