@@ -1,0 +1,146 @@
+// One freshness check, which may span several Function calls. The first call of a check analyses the query,
+// decides and triggers (trigger.ts), and checkpoints that together with the check's sync_events rows before
+// any row is read: the trigger is committed with the first response, so a later failure cannot make Fivetran
+// repeat the call and trigger twice, and every row of the check carries the same sync_triggered. Then the
+// rows are paged by keyset into data_freshness_monitor, each call resuming from the checkpointed id.
+import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert, type Budget, type Emit, type Row, type SyncContext, type TableSpec} from '../../sdk/index.js';
+import {connect} from '../../sdk/postgres.js';
+import {analyzeFreshness, keysetPage, type FreshnessQuery} from './analyze.js';
+import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS, type ApiTuning, type FreshnessSecrets} from './secrets.js';
+import {readState, toJson, type Analysis, type FreshnessState} from './state.js';
+import {triggerSync} from './trigger.js';
+
+export const MONITOR_TABLE = 'data_freshness_monitor';
+export const EVENTS_TABLE = 'sync_events';
+
+export const EVENTS_TABLE_SPEC: TableSpec = {
+  primaryKey: ['event_timestamp', 'connector_id'],
+  columns: {
+    event_timestamp: 'utc_datetime', connector_id: 'string', check_timestamp: 'utc_datetime', action: 'string',
+    outcome: 'string', http_status: 'int', attempts: 'int', message: 'string',
+  },
+  description: 'one row per decision and per Fivetran API call of every check',
+};
+
+/** Keyed by the configured id column, so declared at run time rather than in `tables`. */
+export function monitorTableSpec(idColumn: string): TableSpec {
+  return {
+    primaryKey: ['check_timestamp', idColumn],
+    columns: {check_timestamp: 'utc_datetime', stale_percentage: 'double', threshold_percent: 'double', sync_triggered: 'boolean'},
+    description: 'every row of freshness_query at each check, with the check\'s stale share and decision',
+  };
+}
+
+/** Rows read per query; a page is cheap to re-read, since the keyset predicate reaches the query's index. */
+export const PAGE_ROWS = 1000;
+
+export interface FreshnessOptions {
+  /** Fivetran API retry tuning (tests shorten the backoff) */
+  api?: ApiTuning;
+}
+
+export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options: FreshnessOptions = {}): AsyncGenerator<Emit> {
+  const {secrets, budget, log} = ctx;
+  let state = readState(ctx.state);
+  yield declareTable(MONITOR_TABLE, monitorTableSpec(secrets.id_column));
+
+  const config = postgresConfig(secrets);
+  const client = await connect(config);
+  try {
+    const query: FreshnessQuery = {
+      client,
+      sql: secrets.freshness_query,
+      idColumn: secrets.id_column,
+      timeoutMs: Math.min(QUERY_TIMEOUT_MS, Math.max(1000, budget.timeLeftMs())),
+      source: config,
+    };
+    let triggeredInThisCall = false;
+    if (!state.paging) {
+      const checkTimestamp = new Date().toISOString();
+      const analysis = await analyzeFreshness(query);
+      const result = await triggerSync({
+        api: fivetranApi(secrets, options.api),
+        connectionId: secrets.fivetran_connector_id,
+        checkTimestamp,
+        analysis,
+        thresholdPercent: secrets.stale_threshold_percent,
+        cooldownMinutes: secrets.cooldown_minutes,
+        lastTriggerTime: state.last_trigger_time,
+        force: secrets.force_sync,
+        dryRun: secrets.dry_run,
+        log,
+      });
+      for (const event of result.events) yield upsert(EVENTS_TABLE, {...event});
+      state = {
+        last_check_time: checkTimestamp,
+        last_trigger_time: result.triggeredAt ?? state.last_trigger_time,
+        last_analysis: {
+          check_timestamp: checkTimestamp,
+          total_rows: analysis.totalRows,
+          stale_rows: analysis.staleRows,
+          stale_percentage: analysis.stalePercentage,
+          threshold_percent: secrets.stale_threshold_percent,
+          decision: result.decision,
+          sync_triggered: result.triggeredAt !== null,
+        },
+        paging: {check_timestamp: checkTimestamp, after: null, rows_emitted: 0},
+      };
+      yield checkpoint(toJson(state));
+      triggeredInThisCall = result.triggeredAt !== null;
+    }
+    yield* monitorRows(query, state, budget, triggeredInThisCall);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The check's rows from its paging position on, checkpointed often enough that a call stops within its budget. */
+async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget: Budget, triggeredInThisCall: boolean): AsyncGenerator<Emit> {
+  const analysis = state.last_analysis as Analysis;
+  let {after, rows_emitted: emitted} = state.paging!;
+  const at = (position: typeof after, rows: number) =>
+    checkpoint(toJson({...state, paging: {check_timestamp: analysis.check_timestamp, after: position, rows_emitted: rows}}));
+  // The adapter stops at the first checkpoint past 95 % of the response cap and drops rows beyond the cap;
+  // checkpointing every 1/32 of the cap stops it in that window without losing a batch.
+  const checkpointEveryBytes = Math.max(1, Math.floor(budget.limits.responseCapBytes / 32));
+  let bytesAtCheckpoint = budget.bytesUsed;
+
+  for (;;) {
+    let rows: Row[];
+    try {
+      rows = await keysetPage(query, after, PAGE_ROWS);
+    } catch (error) {
+      // This call's checkpoint holds the trigger. A retriable error makes the adapter answer that checkpoint
+      // (with hasMore) rather than fail the call, after which Fivetran would repeat the check and the trigger.
+      if (triggeredInThisCall) {
+        throw new SourceError(`reading the rows of freshness_query failed after the sync was triggered; the next call resumes them: ${errorMessage(error)}`, {cause: error, retriable: true});
+      }
+      throw error;
+    }
+    for (const row of rows) {
+      yield upsert(MONITOR_TABLE, {
+        ...row,
+        check_timestamp: analysis.check_timestamp,
+        stale_percentage: analysis.stale_percentage,
+        threshold_percent: analysis.threshold_percent,
+        sync_triggered: analysis.sync_triggered,
+      });
+      after = pagingKey(row[query.idColumn], query.idColumn);
+      emitted++;
+      if (budget.bytesUsed - bytesAtCheckpoint >= checkpointEveryBytes) {
+        yield at(after, emitted);
+        bytesAtCheckpoint = budget.bytesUsed;
+      }
+    }
+    if (rows.length < PAGE_ROWS) break;
+    yield at(after, emitted);
+    bytesAtCheckpoint = budget.bytesUsed;
+  }
+  yield checkpoint(toJson({...state, paging: null}));
+}
+
+/** Ids go into the state as JSON: numbers stay numbers; bigint, numeric, text, uuid and dates arrive as text. */
+function pagingKey(value: unknown, idColumn: string): string | number {
+  if (typeof value === 'number' || typeof value === 'string') return value;
+  throw new ConfigError(`${idColumn} values of this type cannot be a paging key; return ${idColumn} as an integer, text, uuid or date (cast it in freshness_query)`);
+}

@@ -1,0 +1,51 @@
+// The freshness connector's state: when it last checked and last triggered, the analysis of the last check,
+// and, while a check's rows span several calls, the paging position. Fivetran stores it with the data of
+// the same response, so a failed call leaves the previous state untouched.
+import {RequestError, z, type State} from '../../sdk/index.js';
+
+const Analysis = z.object({
+  check_timestamp: z.string(),
+  total_rows: z.number(),
+  stale_rows: z.number(),
+  stale_percentage: z.number(),
+  threshold_percent: z.number(),
+  /** the action of the check's decision (trigger_sync, skip_cooldown, ...) */
+  decision: z.string(),
+  sync_triggered: z.boolean(),
+});
+
+const Paging = z.object({
+  /** the check whose rows are being emitted (that of last_analysis) */
+  check_timestamp: z.string(),
+  /** the id of the last row emitted; null before the first */
+  after: z.union([z.string(), z.number()]).nullable(),
+  rows_emitted: z.number(),
+});
+
+const FreshnessState = z.object({
+  last_check_time: z.string().nullable().default(null),
+  last_trigger_time: z.string().nullable().default(null),
+  last_analysis: Analysis.nullable().default(null),
+  paging: Paging.nullable().default(null),
+});
+
+export type Analysis = z.infer<typeof Analysis>;
+export type Paging = z.infer<typeof Paging>;
+export type FreshnessState = z.infer<typeof FreshnessState>;
+
+/** Parses the state Fivetran sends back; `{}` (the first sync) gives an empty state. */
+export function readState(state: State): FreshnessState {
+  const parsed = FreshnessState.safeParse(state);
+  if (!parsed.success) {
+    throw new RequestError(`the saved state is not the freshness connector's (${parsed.error.issues[0]?.path.join('.') || 'state'} is invalid); reset the connection's state in Fivetran`);
+  }
+  const value = parsed.data;
+  if (value.paging && value.paging.check_timestamp !== value.last_analysis?.check_timestamp) {
+    throw new RequestError("the saved state's paging position belongs to no saved analysis; reset the connection's state in Fivetran");
+  }
+  return value;
+}
+
+export function toJson(state: FreshnessState): State {
+  return state as unknown as State;
+}

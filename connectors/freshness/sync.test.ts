@@ -1,0 +1,257 @@
+// The freshness connector end to end through the Function adapter: a real PostgreSQL, the Fivetran API
+// mocked with nock (any request without an interceptor fails the call, so "no call was made" is checked too).
+import nock from 'nock';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {createFreshnessConnector} from './index.js';
+import {
+  API_URL, callOnce, CONNECTION_ID, connectionIs, freshnessSecrets, SETUP_SQL, statusTable, syncAccepted, syncAll,
+} from './test-support.js';
+
+const connector = createFreshnessConnector({api: {baseDelayMs: 1, retries: 2}});
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('freshness_sync');
+  await db.query(SETUP_SQL);
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+
+describe('freshness sync', () => {
+  it('triggers a sync when 30% of the demo companies are stale, and lands the check and the event', async () => {
+    connectionIs();
+    const trigger = syncAccepted();
+    const run = await syncAll(connector, freshnessSecrets(db));
+
+    expect(trigger.isDone()).toBe(true);
+    const [event, ...others] = run.rows('sync_events');
+    expect(others).toEqual([]);
+    expect(event).toMatchObject({connector_id: CONNECTION_ID, action: 'trigger_sync', outcome: 'succeeded', http_status: 200, attempts: 1});
+    expect(event!.message).toBe(`30.00% stale > 10% threshold → sync triggered (connection ${CONNECTION_ID})`);
+
+    const rows = run.rows('data_freshness_monitor');
+    expect(rows.map((row) => row.company_id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(rows.filter((row) => row.freshness_status === 'Stale data').map((row) => row.company_id)).toEqual([8, 9, 10]);
+    for (const row of rows) {
+      expect(row).toMatchObject({check_timestamp: event!.check_timestamp, stale_percentage: 30, threshold_percent: 10, sync_triggered: true});
+    }
+    expect(run.responses.at(-1)!.schema).toMatchObject({
+      data_freshness_monitor: {primary_key: ['check_timestamp', 'company_id']},
+      sync_events: {primary_key: ['event_timestamp', 'connector_id']},
+    });
+    expect(run.state).toEqual({
+      last_check_time: event!.check_timestamp,
+      last_trigger_time: event!.event_timestamp,
+      last_analysis: {
+        check_timestamp: event!.check_timestamp, total_rows: 10, stale_rows: 3, stale_percentage: 30, threshold_percent: 10,
+        decision: 'trigger_sync', sync_triggered: true,
+      },
+      paging: null,
+    });
+  });
+
+  it('skips a second check within the cooldown and keeps the last trigger time', async () => {
+    connectionIs();
+    syncAccepted();
+    const first = await syncAll(connector, freshnessSecrets(db));
+    const second = await syncAll(connector, freshnessSecrets(db), first.state);
+
+    const [event] = second.rows('sync_events');
+    expect(event).toMatchObject({action: 'skip_cooldown', outcome: 'skipped', http_status: null, attempts: 0});
+    expect(event!.message).toBe('last trigger 0 min ago is within the 60 min cooldown (30.00% stale > 10% threshold)');
+    expect(second.rows('data_freshness_monitor').every((row) => row.sync_triggered === false)).toBe(true);
+    expect(second.state.last_trigger_time).toBe(first.state.last_trigger_time);
+    expect(second.state.last_check_time).not.toBe(first.state.last_check_time);
+  });
+
+  it('triggers again once the cooldown has passed', async () => {
+    connectionIs();
+    syncAccepted();
+    const lastTrigger = minutesAgo(61);
+    const run = await syncAll(connector, freshnessSecrets(db), {last_trigger_time: lastTrigger});
+    expect(run.rows('sync_events').map((e) => e.action)).toEqual(['trigger_sync']);
+    expect(run.state.last_trigger_time).not.toBe(lastTrigger);
+  });
+
+  it('reports the minutes since the last trigger when skipping for the cooldown', async () => {
+    const run = await syncAll(connector, freshnessSecrets(db, {cooldown_minutes: '30'}), {last_trigger_time: minutesAgo(12.5)});
+    expect(run.rows('sync_events')[0]!.message).toMatch(/^last trigger 12 min ago is within the 30 min cooldown/);
+  });
+
+  it.each([
+    {name: 'exactly at the threshold (1 of 10 at 10%) does not trigger', stale: 1, fresh: 9, threshold: 10, triggers: false, percentage: 10},
+    {name: 'just above the threshold (1 of 10 at 9.99%) triggers', stale: 1, fresh: 9, threshold: 9.99, triggers: true, percentage: 10},
+    {name: 'nothing stale at a 0% threshold does not trigger', stale: 0, fresh: 10, threshold: 0, triggers: false, percentage: 0},
+    {name: 'a share that rounds to the threshold but is above it (1 of 3 at 33.33%) triggers', stale: 1, fresh: 2, threshold: 33.33, triggers: true, percentage: 33.33},
+    {name: 'a share that rounds up to the threshold but is below it (2 of 3 at 66.67%) does not trigger', stale: 2, fresh: 1, threshold: 66.67, triggers: false, percentage: 66.67},
+    {name: 'everything stale at a 100% threshold does not trigger', stale: 10, fresh: 0, threshold: 100, triggers: false, percentage: 100},
+  ])('$name', async ({stale, fresh, threshold, triggers, percentage}) => {
+    const query = await statusTable(db, stale, fresh);
+    if (triggers) {
+      connectionIs();
+      syncAccepted();
+    }
+    const run = await syncAll(connector, freshnessSecrets(db, {freshness_query: query, stale_threshold_percent: String(threshold)}));
+    expect(run.rows('sync_events').map((e) => e.action)).toEqual([triggers ? 'trigger_sync' : 'skip_below_threshold']);
+    expect(run.state.last_analysis).toMatchObject({stale_percentage: percentage, sync_triggered: triggers});
+    expect(run.rows('data_freshness_monitor')).toHaveLength(stale + fresh);
+  });
+
+  it('treats an empty result as 0% stale', async () => {
+    const query = await statusTable(db, 0, 0);
+    const run = await syncAll(connector, freshnessSecrets(db, {freshness_query: query}));
+    expect(run.rows('sync_events')).toMatchObject([{action: 'skip_below_threshold', message: '0.00% stale is not above the 10% threshold (0 of 0 rows)'}]);
+    expect(run.rows('data_freshness_monitor')).toEqual([]);
+    expect(run.state.last_analysis).toMatchObject({total_rows: 0, stale_rows: 0, stale_percentage: 0});
+  });
+
+  it('unpauses a paused connection before triggering its sync', async () => {
+    connectionIs({paused: true, sync_state: 'paused'});
+    const unpause = nock(API_URL).patch(`/v1/connections/${CONNECTION_ID}`, {paused: false}).reply(200, {code: 'Success', data: {id: CONNECTION_ID, paused: false}});
+    const trigger = syncAccepted();
+    const run = await syncAll(connector, freshnessSecrets(db));
+
+    expect(unpause.isDone() && trigger.isDone()).toBe(true);
+    const events = run.rows('sync_events');
+    expect(events).toMatchObject([
+      {action: 'unpause', outcome: 'succeeded', http_status: 200, attempts: 1},
+      {action: 'trigger_sync', outcome: 'succeeded', http_status: 200, attempts: 1},
+    ]);
+    expect(String(events[0]!.event_timestamp) < String(events[1]!.event_timestamp)).toBe(true);
+  });
+
+  it('skips when the connection is already syncing', async () => {
+    connectionIs({sync_state: 'syncing'});
+    const run = await syncAll(connector, freshnessSecrets(db));
+    expect(run.rows('sync_events')).toMatchObject([
+      {action: 'skip_already_syncing', outcome: 'skipped', http_status: 200, attempts: 1, message: `connection ${CONNECTION_ID} is already syncing (30.00% stale > 10% threshold)`},
+    ]);
+    expect(run.state.last_trigger_time).toBeNull();
+    expect(run.rows('data_freshness_monitor').every((row) => row.sync_triggered === false)).toBe(true);
+  });
+
+  it('restarts a running sync with force when force_sync is set', async () => {
+    connectionIs({sync_state: 'syncing'});
+    const trigger = syncAccepted(true);
+    const run = await syncAll(connector, freshnessSecrets(db, {force_sync: 'true'}));
+    expect(trigger.isDone()).toBe(true);
+    expect(run.rows('sync_events').map((e) => e.action)).toEqual(['trigger_sync']);
+  });
+
+  it('treats 409 from the trigger as already syncing', async () => {
+    connectionIs();
+    nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`).reply(409, {code: 'Conflict', message: 'sync already in progress'});
+    const run = await syncAll(connector, freshnessSecrets(db));
+    expect(run.rows('sync_events')).toMatchObject([{action: 'skip_already_syncing', outcome: 'conflict', http_status: 409, attempts: 1}]);
+    expect(run.state.last_trigger_time).toBeNull();
+    expect(run.state.last_analysis).toMatchObject({decision: 'skip_already_syncing', sync_triggered: false});
+  });
+
+  it('retries a 429 honouring Retry-After, then records the trigger with its attempts', async () => {
+    connectionIs();
+    nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`).reply(429, {code: 'TooManyRequests'}, {'Retry-After': '0'});
+    syncAccepted();
+    const run = await syncAll(connector, freshnessSecrets(db));
+    expect(run.rows('sync_events')).toMatchObject([{action: 'trigger_sync', outcome: 'succeeded', http_status: 200, attempts: 2}]);
+  });
+
+  it('fails the call when 500s outlast the retries, leaving the state as it was', async () => {
+    connectionIs();
+    const failing = nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`).times(3).reply(500, {code: 'InternalError', message: 'boom'});
+    const state = {last_check_time: minutesAgo(120), last_trigger_time: minutesAgo(120), last_analysis: null, paging: null};
+    const {status, body} = await callOnce(connector, {state, secrets: freshnessSecrets(db)});
+    expect(failing.isDone()).toBe(true);
+    expect(status).toBe(500);
+    expect(body.errorMessage).toBe(`Fivetran API answered 500 for sync of connection "${CONNECTION_ID}" after 3 attempts (InternalError: boom)`);
+    expect(body.state).toBeUndefined();
+  });
+
+  it('fails at once on 401 naming the API credentials', async () => {
+    const rejected = nock(API_URL).get(`/v1/connections/${CONNECTION_ID}`).once().reply(401, {code: 'Unauthorized'});
+    const {status, body} = await callOnce(connector, {state: {}, secrets: freshnessSecrets(db)});
+    expect(rejected.isDone()).toBe(true);
+    expect(status).toBe(500);
+    expect(body).toMatchObject({errorType: 'AuthenticationFailed'});
+    expect(body.errorMessage).toContain('check fivetran_api_key and fivetran_api_secret');
+  });
+
+  it('fails at once on 404 naming fivetran_connector_id', async () => {
+    nock(API_URL).get(`/v1/connections/${CONNECTION_ID}`).once().reply(404, {code: 'NotFound_Connection', message: 'not found'});
+    const {status, body} = await callOnce(connector, {state: {}, secrets: freshnessSecrets(db)});
+    expect(status).toBe(400);
+    expect(body.errorMessage).toBe(`Fivetran has no connection "${CONNECTION_ID}" that this API key can see (404); check fivetran_connector_id`);
+  });
+
+  it('records a dry run after reading the connection, and neither unpauses nor triggers', async () => {
+    connectionIs({paused: true, sync_state: 'paused'});
+    const run = await syncAll(connector, freshnessSecrets(db, {dry_run: 'true'}));
+    expect(run.rows('sync_events')).toMatchObject([{action: 'dry_run', outcome: 'skipped', http_status: 200, attempts: 1}]);
+    expect(run.rows('sync_events')[0]!.message).toBe(
+      `30.00% stale > 10% threshold; dry_run is on, so did not unpause connection and trigger a sync of connection ${CONNECTION_ID} (force: false)`,
+    );
+    expect(run.state).toMatchObject({last_trigger_time: null, last_analysis: {decision: 'dry_run', sync_triggered: false}});
+  });
+
+  it('fails with a message naming freshness_query when the query does not parse', async () => {
+    const {status, body} = await callOnce(connector, {state: {}, secrets: freshnessSecrets(db, {freshness_query: 'SELECT company_id, FROM customer_data'})});
+    expect(status).toBe(400);
+    expect(body.errorType).toBe('InvalidConfiguration');
+    expect(body.errorMessage).toBe('freshness_query failed: syntax error at or near "FROM"; fix the query');
+  });
+});
+
+describe('freshness paging', () => {
+  it('continues with hasMore under a small response cap, resuming by text id under one check_timestamp', async () => {
+    await db.query(`CREATE TABLE accounts (account_key text PRIMARY KEY, freshness_status text NOT NULL, note text)`);
+    // text ids whose order is not their insertion order, 40 % stale
+    await db.query(`INSERT INTO accounts SELECT 'acct-' || md5(i::text), CASE WHEN i % 5 < 2 THEN 'Stale data' ELSE 'Fresh data' END, repeat('x', 40) FROM generate_series(1, 60) AS i`);
+    connectionIs();
+    const trigger = syncAccepted();
+    const secrets = freshnessSecrets(db, {freshness_query: 'SELECT * FROM accounts', id_column: 'account_key'});
+    const run = await syncAll(connector, secrets, {}, {limits: {responseCapBytes: 2500}});
+
+    expect(trigger.isDone()).toBe(true);
+    expect(run.responses.length).toBeGreaterThan(3);
+    expect(run.responses.slice(0, -1).every((response) => response.hasMore)).toBe(true);
+    expect(run.responses.every((response) => JSON.stringify(response.insert).length <= 2500)).toBe(true);
+    expect(run.rows('sync_events').map((e) => e.action)).toEqual(['trigger_sync']);
+
+    const rows = run.rows('data_freshness_monitor');
+    const {rows: expected} = await db.query<{account_key: string}>('SELECT account_key FROM accounts ORDER BY account_key');
+    expect(rows.map((row) => row.account_key)).toEqual(expected.map((row) => row.account_key));
+    expect(new Set(rows.map((row) => row.check_timestamp)).size).toBe(1);
+    expect(rows.every((row) => row.sync_triggered === true && row.stale_percentage === 40)).toBe(true);
+    expect(run.responses.at(-1)!.schema.data_freshness_monitor).toEqual({primary_key: ['check_timestamp', 'account_key']});
+    expect(run.state.paging).toBeNull();
+  });
+
+  it('pages past the rows of one query by integer id', async () => {
+    await db.query(`CREATE TABLE many (id bigint PRIMARY KEY, freshness_status text NOT NULL)`);
+    await db.query(`INSERT INTO many SELECT i * 3, CASE WHEN i <= 250 THEN 'Stale data' ELSE 'Fresh data' END FROM generate_series(1, 2500) AS i`);
+    const run = await syncAll(connector, freshnessSecrets(db, {freshness_query: 'SELECT id, freshness_status FROM many', id_column: 'id'}));
+    const ids = run.rows('data_freshness_monitor').map((row) => Number(row.id));
+    expect(ids).toHaveLength(2500);
+    expect(ids.every((id, i) => id === (i + 1) * 3)).toBe(true);
+    expect(run.rows('sync_events').map((e) => e.action)).toEqual(['skip_below_threshold']);
+  });
+
+  it('keeps the trigger committed when reading the rows fails after it, so a retry cannot trigger twice', async () => {
+    // the division is only evaluated when rows are read, not by the aggregate
+    const query = `SELECT company_id, freshness_status, 100 / (company_id - 9) AS ratio FROM customer_data_freshness`;
+    connectionIs();
+    syncAccepted();
+    const first = await callOnce(connector, {state: {}, secrets: freshnessSecrets(db, {freshness_query: query})});
+    expect(first.status).toBe(200);
+    expect(first.body.hasMore).toBe(true);
+    expect(first.body.insert.sync_events).toMatchObject([{action: 'trigger_sync'}]);
+    expect(first.body.state.last_trigger_time).toBe(first.body.insert.sync_events![0]!.event_timestamp);
+
+    const retry = await callOnce(connector, {state: first.body.state, secrets: freshnessSecrets(db, {freshness_query: query})});
+    expect(retry.status).toBe(400);
+    expect(retry.body.errorMessage).toBe('freshness_query failed: division by zero; fix the query');
+  });
+});

@@ -1,0 +1,156 @@
+// The decision of one freshness check and the Fivetran API calls it leads to: below the threshold, within
+// the cooldown, already syncing or a dry run, nothing is sent; otherwise the connection is unpaused if
+// paused and a sync is triggered. Each decision and each call becomes one sync_events row.
+import {ConfigError, type Logger} from '../../sdk/index.js';
+import {FivetranApiError, type ApiResult, type Connection, type FivetranApi} from '../../sdk/fivetran-api.js';
+import type {FreshnessAnalysis} from './analyze.js';
+
+export type SyncAction = 'unpause' | 'trigger_sync' | 'skip_cooldown' | 'skip_already_syncing' | 'skip_below_threshold' | 'dry_run';
+/** succeeded: the API accepted the call; skipped: nothing was sent; conflict: the API answered 409 */
+export type SyncOutcome = 'succeeded' | 'skipped' | 'conflict';
+
+/** A row of sync_events. */
+export interface SyncEvent {
+  event_timestamp: string;
+  connector_id: string;
+  check_timestamp: string;
+  action: SyncAction;
+  outcome: SyncOutcome;
+  /** status of the API call the event is about, null when none was made */
+  http_status: number | null;
+  /** attempts of that call, retries included; 0 when none was made */
+  attempts: number;
+  message: string;
+}
+
+export interface TriggerRequest {
+  api: FivetranApi;
+  connectionId: string;
+  checkTimestamp: string;
+  analysis: FreshnessAnalysis;
+  thresholdPercent: number;
+  cooldownMinutes: number;
+  /** ISO time of the last trigger (from state), null if none */
+  lastTriggerTime: string | null;
+  force: boolean;
+  dryRun: boolean;
+  log: Logger;
+  now?: () => Date;
+}
+
+export interface TriggerResult {
+  /** the decision of the check: the action of its last event */
+  decision: SyncAction;
+  /** ISO time of the trigger when this check triggered a sync; null otherwise */
+  triggeredAt: string | null;
+  events: SyncEvent[];
+}
+
+/** Strictly above the threshold; compared on counts so that exactly 10 % never rounds its way over 10. */
+export function syncNeeded(analysis: FreshnessAnalysis, thresholdPercent: number): boolean {
+  return analysis.staleRows * 100 > thresholdPercent * analysis.totalRows;
+}
+
+export function formatPercent(value: number): string {
+  return `${value.toFixed(2)}%`;
+}
+
+/** Collects the events of one check. Timestamps strictly increase: they are half of the primary key. */
+class CheckEvents {
+  readonly events: SyncEvent[] = [];
+  private lastMs = 0;
+  constructor(private readonly request: TriggerRequest, private readonly now: () => Date) {}
+
+  add(action: SyncAction, outcome: SyncOutcome, message: string, call?: {status: number; attempts: number}): SyncEvent {
+    this.lastMs = Math.max(this.now().getTime(), this.lastMs + 1);
+    const event: SyncEvent = {
+      event_timestamp: new Date(this.lastMs).toISOString(),
+      connector_id: this.request.connectionId,
+      check_timestamp: this.request.checkTimestamp,
+      action,
+      outcome,
+      http_status: call?.status ?? null,
+      attempts: call?.attempts ?? 0,
+      message,
+    };
+    this.events.push(event);
+    this.request.log.info(`${action}: ${message}`, {action, outcome, http_status: event.http_status, attempts: event.attempts, connector_id: event.connector_id});
+    return event;
+  }
+}
+
+/** 404 from the API means the configured connection id is wrong; say so by its key name. */
+async function call<T>(connectionId: string, fn: () => Promise<ApiResult<T>>): Promise<ApiResult<T>> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof FivetranApiError && error.httpStatus === 404) {
+      throw new ConfigError(`Fivetran has no connection "${connectionId}" that this API key can see (404); check fivetran_connector_id`, {cause: error});
+    }
+    throw error;
+  }
+}
+
+/** The connection's details; also the setup test's proof that the id and the credentials are right. */
+export function findConnection(api: FivetranApi, connectionId: string): Promise<ApiResult<Connection>> {
+  return call(connectionId, () => api.getConnection(connectionId));
+}
+
+/**
+ * Decides and acts for one check. Throws on API failures (401/403/404 at once; 429/5xx/network after the
+ * client's retries) so that the call fails and nothing of the check is recorded half-way.
+ */
+export async function triggerSync(request: TriggerRequest): Promise<TriggerResult> {
+  const now = request.now ?? (() => new Date());
+  const {api, connectionId, analysis, thresholdPercent} = request;
+  const check = new CheckEvents(request, now);
+  const done = (triggeredAt: string | null = null): TriggerResult => ({decision: check.events.at(-1)!.action, triggeredAt, events: check.events});
+  const share = `${formatPercent(analysis.stalePercentage)} stale`;
+
+  if (!syncNeeded(analysis, thresholdPercent)) {
+    check.add('skip_below_threshold', 'skipped', `${share} is not above the ${thresholdPercent}% threshold (${analysis.staleRows} of ${analysis.totalRows} rows)`);
+    return done();
+  }
+  const reason = `${share} > ${thresholdPercent}% threshold`;
+
+  if (request.lastTriggerTime) {
+    const sinceMs = now().getTime() - Date.parse(request.lastTriggerTime);
+    if (sinceMs < request.cooldownMinutes * 60_000) {
+      const minutes = Math.max(0, Math.floor(sinceMs / 60_000));
+      check.add('skip_cooldown', 'skipped', `last trigger ${minutes} min ago is within the ${request.cooldownMinutes} min cooldown (${reason})`);
+      return done();
+    }
+  }
+
+  const connection = await findConnection(api, connectionId);
+  const syncing = connection.data.status?.sync_state === 'syncing';
+  // force restarts a running sync, which is what a user who sets force_sync asks for
+  if (syncing && !request.force) {
+    check.add('skip_already_syncing', 'skipped', `connection ${connectionId} is already syncing (${reason})`, connection);
+    return done();
+  }
+  const paused = connection.data.paused === true;
+
+  if (request.dryRun) {
+    const would = `${paused ? 'unpause connection and ' : ''}trigger a sync of connection ${connectionId} (force: ${request.force})`;
+    check.add('dry_run', 'skipped', `${reason}; dry_run is on, so did not ${would}`, connection);
+    return done();
+  }
+
+  if (paused) {
+    const unpaused = await call(connectionId, () => api.updateConnection(connectionId, {paused: false}));
+    check.add('unpause', 'succeeded', `unpaused connection ${connectionId} before triggering its sync`, unpaused);
+  }
+
+  try {
+    const triggered = await call(connectionId, () => api.triggerSync(connectionId, request.force));
+    const event = check.add('trigger_sync', 'succeeded', `${reason} → sync triggered (connection ${connectionId})`, triggered);
+    return done(event.event_timestamp);
+  } catch (error) {
+    if (error instanceof FivetranApiError && error.httpStatus === 409) {
+      check.add('skip_already_syncing', 'conflict', `the API answered 409: connection ${connectionId} is already syncing (${reason})`, {status: 409, attempts: error.attempts});
+      return done();
+    }
+    throw error;
+  }
+}
