@@ -1,0 +1,224 @@
+// Function bundles: one connector compiled by esbuild into a single self-contained ESM `index.js`, plus the
+// minimal package.json Cloud Functions needs to install and start it. A bundle holds its connector, the SDK
+// and their runtime dependencies, and nothing else: not another connector, not a dev dependency, not a
+// native module (those cannot be built into one file, and DuckDB belongs to the CLI, not to a function).
+import {existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs';
+import path from 'node:path';
+import {build, type Metafile, type Plugin} from 'esbuild';
+import {CliConfigError} from './errors.js';
+import {DEPLOY_DEFAULTS, listConnectorNames, type DeployFunction} from './project.js';
+
+/** Provided at runtime: Cloud Functions installs it from the bundle's package.json to start the function. */
+export const FUNCTIONS_FRAMEWORK = '@google-cloud/functions-framework';
+
+/**
+ * Imports left out of the bundle. `pg-native` is pg's optional native driver: pg requires it only when asked
+ * for `pg.native`, inside a try/catch, so leaving it unresolved keeps pure-JS pg working.
+ */
+const EXTERNAL = [FUNCTIONS_FRAMEWORK, `${FUNCTIONS_FRAMEWORK}/*`, 'pg-native'];
+
+/**
+ * CommonJS dependencies (pg, ...) call `require`, which an ES module lacks: esbuild's shim calls the global
+ * `require` if there is one, so the banner defines it from import.meta.url.
+ */
+const ESM_BANNER = "import {createRequire as __fivetranCreateRequire} from 'node:module';\nconst require = __fivetranCreateRequire(import.meta.url);";
+
+/** Packages whose code needs a compiled addon; named so the error says what to do instead. */
+const NATIVE_PACKAGES = /^@duckdb\/|^duckdb$|^better-sqlite3$|^libpq$/;
+
+export interface ConnectorBundle {
+  connector: string;
+  /** the ESM code of index.js */
+  code: string;
+  /** npm packages the bundle contains, sorted */
+  packages: string[];
+  /** source files the bundle contains, relative to the project root, sorted */
+  files: string[];
+}
+
+export interface FunctionBundle {
+  functionName: string;
+  connector: string;
+  /** the folder uploaded to Cloud Functions */
+  dir: string;
+  /** size of index.js in bytes */
+  bytes: number;
+}
+
+/** `nodejs20` → 20. */
+export function runtimeMajor(runtime: string | undefined): number {
+  const value = runtime ?? DEPLOY_DEFAULTS.runtime;
+  const match = /^nodejs(\d+)$/.exec(value);
+  if (!match) throw new CliConfigError(`runtime "${value}" must be like nodejs20`);
+  return Number(match[1]);
+}
+
+/** The npm package a bundled file comes from (`node_modules/@scope/name/...` → `@scope/name`), or null. */
+export function packageOf(file: string): string | null {
+  const normalized = file.split(path.sep).join('/');
+  const at = normalized.lastIndexOf('node_modules/');
+  if (at < 0) return null;
+  const parts = normalized.slice(at + 'node_modules/'.length).split('/');
+  if (!parts[0]) return null;
+  return parts[0].startsWith('@') && parts[1] ? `${parts[0]}/${parts[1]}` : parts[0];
+}
+
+function readPackageJson(file: string): {version?: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string>; gypfile?: boolean} {
+  return JSON.parse(readFileSync(file, 'utf8')) as never;
+}
+
+/** Refuses native addons at resolve time, naming the import and who made it. */
+function nativeModuleGuard(connector: string, root: string): Plugin {
+  const refuse = (what: string, importer: string) => ({
+    errors: [
+      {
+        text: `connector ${connector} imports ${what} (from ${path.relative(root, importer) || importer}), a native module; a Cloud Function bundle cannot contain native modules: keep it out of connectors/${connector} and the SDK code it uses`,
+      },
+    ],
+  });
+  return {
+    name: 'fivetran-native-module-guard',
+    setup(builder) {
+      builder.onResolve({filter: /\.node$/}, (args) => refuse(args.path, args.importer));
+      builder.onResolve({filter: NATIVE_PACKAGES}, (args) => refuse(args.path, args.importer));
+    },
+  };
+}
+
+/** The checks esbuild cannot make: what the bundle may not contain. */
+function checkContents(root: string, connector: string, metafile: Metafile, files: string[], packages: string[]): void {
+  const rootPackage = readPackageJson(path.join(root, 'package.json'));
+  const devOnly = packages.filter((name) => rootPackage.devDependencies?.[name] && !rootPackage.dependencies?.[name]);
+  if (devOnly.length) {
+    throw new CliConfigError(`connector ${connector} imports dev dependencies (${devOnly.join(', ')}), which a deployed function does not have; move test-only code out of connectors/${connector}/index.ts and what it imports`);
+  }
+  const native = packages.filter((name) => {
+    const dir = path.join(root, 'node_modules', name);
+    if (existsSync(path.join(dir, 'binding.gyp'))) return true;
+    const manifest = path.join(dir, 'package.json');
+    return existsSync(manifest) && readPackageJson(manifest).gypfile === true;
+  });
+  if (native.length) {
+    throw new CliConfigError(`connector ${connector} bundles native modules (${native.join(', ')}); a Cloud Function bundle cannot contain native modules`);
+  }
+  const own = realpathSync(path.join(root, 'connectors', connector)) + path.sep;
+  const others = listConnectorNames(root)
+    .filter((name) => name !== connector)
+    .map((name) => ({name, dir: realpathSync(path.join(root, 'connectors', name)) + path.sep}))
+    .filter((other) => !own.startsWith(other.dir));
+  for (const file of files) {
+    const absolute = path.resolve(root, file);
+    const other = others.find((o) => absolute.startsWith(o.dir) && !absolute.startsWith(own));
+    if (other) {
+      throw new CliConfigError(`connector ${connector} imports ${file} from connector ${other.name}; a function bundle holds one connector: move shared code to sdk/`);
+    }
+  }
+  const output = Object.values(metafile.outputs)[0];
+  if (!output?.exports.includes('main')) {
+    throw new CliConfigError(`connectors/${connector}/index.ts does not export \`main\`; add: export const main = createMain(connector);`);
+  }
+}
+
+/** Compiles connectors/<connector>/index.ts into one ESM file. Deterministic: same sources, same bytes. */
+export async function bundleConnector(root: string, connector: string, runtime: string = DEPLOY_DEFAULTS.runtime): Promise<ConnectorBundle> {
+  const entry = path.join(root, 'connectors', connector, 'index.ts');
+  if (!existsSync(entry)) {
+    throw new CliConfigError(`connectors/${connector}/index.ts not found; known connectors: ${listConnectorNames(root).join(', ') || '(none)'}`);
+  }
+  let result;
+  try {
+    result = await build({
+      entryPoints: [entry],
+      absWorkingDir: root,
+      outfile: 'index.js',
+      write: false,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: `node${runtimeMajor(runtime)}`,
+      external: EXTERNAL,
+      banner: {js: ESM_BANNER},
+      metafile: true,
+      legalComments: 'eof',
+      logLevel: 'silent',
+      plugins: [nativeModuleGuard(connector, root)],
+    });
+  } catch (error) {
+    const errors = (error as {errors?: {text: string; location?: {file: string; line: number} | null}[]}).errors;
+    if (!errors?.length) throw error;
+    const first = errors[0]!;
+    const where = first.location ? ` (${first.location.file}:${first.location.line})` : '';
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
+    throw new CliConfigError(`bundling connector ${connector} failed: ${first.text}${where}${more}`);
+  }
+  const output = result.outputFiles[0];
+  if (!output) throw new Error(`esbuild produced no output for connector ${connector}`);
+  const files = Object.keys(result.metafile.inputs).sort();
+  const packages = [...new Set(files.map(packageOf).filter((name): name is string => name !== null))].sort();
+  checkContents(root, connector, result.metafile, files, packages);
+  return {connector, code: output.text, packages, files};
+}
+
+/** The function's package.json: how Cloud Functions finds `main` and which framework it installs to serve it. */
+export function functionPackageJson(fn: Pick<DeployFunction, 'name' | 'connector' | 'runtime'>, root: string): Record<string, unknown> {
+  const rootPackage = readPackageJson(path.join(root, 'package.json'));
+  const framework = rootPackage.dependencies?.[FUNCTIONS_FRAMEWORK];
+  if (!framework) throw new CliConfigError(`package.json must list ${FUNCTIONS_FRAMEWORK} in dependencies; Cloud Functions needs it to serve the bundle`);
+  return {
+    name: fn.name.toLowerCase(),
+    version: rootPackage.version ?? '0.0.0',
+    private: true,
+    description: `Fivetran connector ${fn.connector}, bundled by ./fivetran deploy`,
+    type: 'module',
+    main: 'index.js',
+    engines: {node: `${runtimeMajor(fn.runtime)}.x`},
+    dependencies: {[FUNCTIONS_FRAMEWORK]: framework},
+  };
+}
+
+/** The folder a function's bundle is written to. */
+export function bundleDir(buildDir: string, functionName: string): string {
+  return path.join(buildDir, 'functions', functionName);
+}
+
+/** Replaces build/functions/<function>/ with index.js and package.json. */
+export function writeFunctionBundle(root: string, buildDir: string, fn: DeployFunction, bundle: ConnectorBundle): FunctionBundle {
+  const dir = bundleDir(buildDir, fn.name);
+  rmSync(dir, {recursive: true, force: true});
+  mkdirSync(dir, {recursive: true});
+  writeFileSync(path.join(dir, 'index.js'), bundle.code);
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify(functionPackageJson(fn, root), null, 2) + '\n');
+  return {functionName: fn.name, connector: fn.connector, dir, bytes: Buffer.byteLength(bundle.code)};
+}
+
+/**
+ * Builds the bundle of every function, compiling each connector once per runtime (functions of the same
+ * connector share its code and differ only in deployment settings). A failure is reported per function.
+ */
+export async function buildFunctionBundles(
+  root: string,
+  buildDir: string,
+  functions: readonly DeployFunction[],
+  onBuilt: (fn: DeployFunction, result: FunctionBundle | Error) => void = () => undefined,
+): Promise<Map<string, FunctionBundle | Error>> {
+  const compiled = new Map<string, Promise<ConnectorBundle>>();
+  const results = new Map<string, FunctionBundle | Error>();
+  for (const fn of functions) {
+    const key = `${fn.connector}\0${fn.runtime ?? DEPLOY_DEFAULTS.runtime}`;
+    let pending = compiled.get(key);
+    if (!pending) {
+      pending = bundleConnector(root, fn.connector, fn.runtime);
+      pending.catch(() => undefined);
+      compiled.set(key, pending);
+    }
+    let result: FunctionBundle | Error;
+    try {
+      result = writeFunctionBundle(root, buildDir, fn, await pending);
+    } catch (error) {
+      result = error instanceof Error ? error : new Error(String(error));
+    }
+    results.set(fn.name, result);
+    onBuilt(fn, result);
+  }
+  return results;
+}

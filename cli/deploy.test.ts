@@ -1,0 +1,350 @@
+// ./fivetran deploy against a fake `gcloud` that records its arguments, in a throwaway project whose
+// connector (test/fixtures/deploy/connectors/probe) reports the budgets it sees; the bundles it builds are
+// started on functions-framework and answer requests. The repository's own connectors are bundled and
+// served too.
+import {execFileSync} from 'node:child_process';
+import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {firstAnswer, post, startBundledFunction} from '../test/support/bundled-function.js';
+import {bundleConnector, functionPackageJson, writeFunctionBundle} from './bundle.js';
+import {deploy, findOnPath, gcloudDeployArgs, gcloudMessage, GCLOUD_INSTALL_HINT, selectFunctions, shellCommand} from './deploy.js';
+import {listConnectorNames, parseDeployConfig, type DeployFunction} from './project.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const DEPLOY_YAML = `
+probe-dev:
+  connector: probe
+  environment: dev
+probe-prod:
+  connector: probe
+  environment: prod
+  region: europe-west1
+  memory: 1Gi
+  timeout: 300s
+  runtime: nodejs22
+  service_account: fivetran-fn@acme-data.iam.gserviceaccount.com
+  max_instances: 5
+  response_cap_bytes: 4194304
+probe-fail:
+  connector: probe
+  environment: prod
+`;
+
+// Records its arguments (one JSON array a line) and fails for a function whose name contains "fail",
+// printing an error the way gcloud does.
+const FAKE_GCLOUD = `#!/usr/bin/env node
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+fs.appendFileSync(process.env.FAKE_GCLOUD_LOG, JSON.stringify(args) + '\\n');
+const name = args[2];
+if (name.includes('fail')) {
+  process.stderr.write('Preparing function...done.\\nERROR: (gcloud.functions.deploy) OperationError: code=3, message=Build failed: fake failure for ' + name + '\\n');
+  process.exit(1);
+}
+const region = args.find((a) => a.startsWith('--region=')).slice(9);
+const project = args.find((a) => a.startsWith('--project=')).slice(10);
+process.stdout.write('name: projects/' + project + '/locations/' + region + '/functions/' + name + '\\nstate: ACTIVE\\nurl: https://' + region + '-' + project + '.cloudfunctions.net/' + name + '\\n');
+`;
+
+let project: string;
+let binDir: string;
+let gcloudLog: string;
+
+/** A project whose connectors/probe is the fixture connector and whose sdk/ and node_modules/ are the repository's. */
+function makeProject(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-deploy-'));
+  cpSync(path.join(repo, 'package.json'), path.join(dir, 'package.json'));
+  cpSync(path.join(repo, 'tsconfig.json'), path.join(dir, 'tsconfig.json'));
+  symlinkSync(path.join(repo, 'sdk'), path.join(dir, 'sdk'));
+  symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
+  mkdirSync(path.join(dir, 'connectors'));
+  symlinkSync(path.join(repo, 'test', 'fixtures', 'deploy', 'connectors', 'probe'), path.join(dir, 'connectors', 'probe'));
+  writeFileSync(path.join(dir, 'deploy.yaml'), DEPLOY_YAML);
+  return dir;
+}
+
+function captured() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {out, err, stdout: (t: string) => void out.push(t), stderr: (t: string) => void err.push(t)};
+}
+
+function recordedCalls(): string[][] {
+  if (!existsSync(gcloudLog)) return [];
+  return readFileSync(gcloudLog, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as string[]);
+}
+
+function entries(): DeployFunction[] {
+  return parseDeployConfig(DEPLOY_YAML, ['probe']);
+}
+
+function entry(name: string): DeployFunction {
+  return entries().find((fn) => fn.name === name)!;
+}
+
+beforeAll(() => {
+  project = makeProject();
+  binDir = mkdtempSync(path.join(tmpdir(), 'fivetran-fake-gcloud-'));
+  gcloudLog = path.join(binDir, 'calls.jsonl');
+  writeFileSync(path.join(binDir, 'gcloud'), FAKE_GCLOUD);
+  chmodSync(path.join(binDir, 'gcloud'), 0o755);
+});
+
+afterAll(() => {
+  rmSync(project, {recursive: true, force: true});
+  rmSync(binDir, {recursive: true, force: true});
+});
+
+const fakeEnv = () => ({PATH: `${binDir}${path.delimiter}${process.env.PATH}`, GCLOUD_PROJECT: 'acme-data', FAKE_GCLOUD_LOG: gcloudLog});
+
+describe('gcloudDeployArgs', () => {
+  it('uses the documented defaults and tells the function its limits', () => {
+    expect(gcloudDeployArgs(entry('probe-dev'), 'acme-data')).toEqual([
+      'functions',
+      'deploy',
+      'probe-dev',
+      '--gen2',
+      '--runtime=nodejs20',
+      '--region=us-central1',
+      '--source=build/functions/probe-dev',
+      '--entry-point=main',
+      '--trigger-http',
+      '--no-allow-unauthenticated',
+      '--memory=256Mi',
+      '--timeout=540s',
+      '--set-env-vars=FUNCTION_MEMORY_MB=256,FUNCTION_TIMEOUT_SECONDS=540,FIVETRAN_RESPONSE_CAP_BYTES=8388608',
+      '--project=acme-data',
+      '--quiet',
+    ]);
+  });
+
+  it('takes every override from deploy.yaml', () => {
+    expect(gcloudDeployArgs(entry('probe-prod'), 'acme-data')).toEqual([
+      'functions',
+      'deploy',
+      'probe-prod',
+      '--gen2',
+      '--runtime=nodejs22',
+      '--region=europe-west1',
+      '--source=build/functions/probe-prod',
+      '--entry-point=main',
+      '--trigger-http',
+      '--no-allow-unauthenticated',
+      '--memory=1Gi',
+      '--timeout=300s',
+      '--set-env-vars=FUNCTION_MEMORY_MB=1024,FUNCTION_TIMEOUT_SECONDS=300,FIVETRAN_RESPONSE_CAP_BYTES=4194304',
+      '--max-instances=5',
+      '--service-account=fivetran-fn@acme-data.iam.gserviceaccount.com',
+      '--project=acme-data',
+      '--quiet',
+    ]);
+  });
+
+  it('states memory in MiB, the unit the function is told', () => {
+    const [fn] = parseDeployConfig('f: {connector: probe, environment: dev, memory: 512MB, timeout: 60}', ['probe']);
+    const args = gcloudDeployArgs(fn!, 'p');
+    expect(args).toContain('--memory=512Mi');
+    expect(args).toContain('--timeout=60s');
+    expect(args.find((a) => a.startsWith('--set-env-vars='))).toBe('--set-env-vars=FUNCTION_MEMORY_MB=512,FUNCTION_TIMEOUT_SECONDS=60,FIVETRAN_RESPONSE_CAP_BYTES=8388608');
+  });
+});
+
+describe('shellCommand', () => {
+  it('quotes arguments so a shell reads them back unchanged', () => {
+    const args = ['plain', 'with space', "it's", '$HOME', 'a"b', '--x=1,2', '', 'semi;colon', 'back\\slash'];
+    const printed = execFileSync('bash', ['-c', `printf '%s\\n' ${shellCommand(args)}`], {encoding: 'utf8'});
+    expect(printed.split('\n').slice(0, -1)).toEqual(args);
+  });
+
+  it('leaves a project read from the environment to the shell', () => {
+    const printed = execFileSync('bash', ['-c', `printf '%s\\n' ${shellCommand(['--project=$GCLOUD_PROJECT'])}`], {encoding: 'utf8', env: {...process.env, GCLOUD_PROJECT: 'from-env'}});
+    expect(printed).toBe('--project=from-env\n');
+  });
+});
+
+describe('selectFunctions', () => {
+  it('needs names, --all or --env', () => {
+    expect(() => selectFunctions(entries(), {})).toThrow('say what to deploy: function names from deploy.yaml, --all, or --env ENV');
+    expect(() => selectFunctions(entries(), {functions: ['probe-dev'], all: true})).toThrow('not both');
+  });
+
+  it('names the known functions when one is unknown', () => {
+    expect(() => selectFunctions(entries(), {functions: ['probe-dev', 'nope']})).toThrow('unknown function nope; deploy.yaml defines: probe-dev, probe-fail, probe-prod');
+  });
+
+  it('selects by environment', () => {
+    expect(selectFunctions(entries(), {environment: 'prod'}).map((fn) => fn.name)).toEqual(['probe-fail', 'probe-prod']);
+    expect(selectFunctions(entries(), {environment: 'prod', all: true}).map((fn) => fn.name)).toEqual(['probe-fail', 'probe-prod']);
+    expect(() => selectFunctions(entries(), {environment: 'staging'})).toThrow('no function has environment "staging" in deploy.yaml; environments: dev, prod');
+    expect(() => selectFunctions(entries(), {environment: 'prod', functions: ['probe-dev']})).toThrow('probe-dev is in environment dev, not prod');
+  });
+});
+
+describe('gcloudMessage', () => {
+  it("keeps gcloud's ERROR lines", () => {
+    expect(gcloudMessage('Preparing...\nERROR: (gcloud.functions.deploy) PERMISSION_DENIED: denied\n  on project x\n', 1)).toBe('ERROR: (gcloud.functions.deploy) PERMISSION_DENIED: denied on project x');
+    expect(gcloudMessage('', 2)).toBe('gcloud exited with code 2 without a message');
+  });
+});
+
+describe('deploy', () => {
+  it('deploys every function, reports the one gcloud failed with its message, and exits non-zero', async () => {
+    rmSync(gcloudLog, {force: true});
+    const io = captured();
+    const error = await deploy({all: true, cwd: project, env: fakeEnv(), stdout: io.stdout, stderr: io.stderr, concurrency: 2}).catch((e: unknown) => e);
+    expect(error).toMatchObject({name: 'CommandFailed', message: '1 of 3 deploys failed: probe-fail', exitCode: 1});
+
+    const calls = recordedCalls().sort((a, b) => a[2]!.localeCompare(b[2]!));
+    expect(calls).toEqual(['probe-dev', 'probe-fail', 'probe-prod'].map((name) => gcloudDeployArgs(entry(name), 'acme-data')));
+
+    const summary = io.out.join('');
+    expect(summary).toContain('deployed 2 of 3 functions');
+    expect(summary).toContain('✓ probe-dev  https://us-central1-acme-data.cloudfunctions.net/probe-dev');
+    expect(summary).toContain('✓ probe-prod  https://europe-west1-acme-data.cloudfunctions.net/probe-prod');
+    expect(summary).toContain('✗ probe-fail  ERROR: (gcloud.functions.deploy) OperationError: code=3, message=Build failed: fake failure for probe-fail');
+    expect(io.err.join('')).toContain('deploying probe-dev (probe, us-central1');
+    expect(readFileSync(path.join(project, 'build', 'deploy-logs', 'probe-fail.log'), 'utf8')).toContain('Preparing function...done.');
+  });
+
+  it('reports JSON results with --json', async () => {
+    rmSync(gcloudLog, {force: true});
+    const io = captured();
+    const results = await deploy({functions: ['probe-dev'], json: true, cwd: project, env: fakeEnv(), stdout: io.stdout, stderr: io.stderr});
+    expect(JSON.parse(io.out.join(''))).toEqual(JSON.parse(JSON.stringify(results)));
+    expect(results).toMatchObject([{function: 'probe-dev', connector: 'probe', environment: 'dev', status: 'deployed', url: 'https://us-central1-acme-data.cloudfunctions.net/probe-dev'}]);
+    expect(recordedCalls()).toHaveLength(1);
+  });
+
+  it('takes --project over GCLOUD_PROJECT', async () => {
+    rmSync(gcloudLog, {force: true});
+    const io = captured();
+    await deploy({functions: ['probe-dev'], project: 'other-project', cwd: project, env: fakeEnv(), stdout: io.stdout, stderr: io.stderr});
+    expect(recordedCalls()[0]).toContain('--project=other-project');
+  });
+
+  it('says what to install without gcloud and what to set without a project', async () => {
+    const io = captured();
+    const empty = mkdtempSync(path.join(tmpdir(), 'fivetran-no-gcloud-'));
+    try {
+      await expect(deploy({all: true, cwd: project, env: {PATH: empty, GCLOUD_PROJECT: 'acme-data'}, stderr: io.stderr})).rejects.toThrow(GCLOUD_INSTALL_HINT);
+      await expect(deploy({all: true, cwd: project, env: {PATH: binDir}, stderr: io.stderr})).rejects.toThrow('no Google Cloud project: set GCLOUD_PROJECT (or pass --project ID)');
+    } finally {
+      rmSync(empty, {recursive: true, force: true});
+    }
+    expect(findOnPath('gcloud', `/nonexistent${path.delimiter}${binDir}`)).toBe(path.join(binDir, 'gcloud'));
+  });
+
+  it('--dry-run builds the bundles and prints the commands without gcloud or a project', async () => {
+    rmSync(gcloudLog, {force: true});
+    const io = captured();
+    const results = await deploy({all: true, dryRun: true, cwd: project, env: {PATH: binDir, FAKE_GCLOUD_LOG: gcloudLog}, stdout: io.stdout, stderr: io.stderr});
+    expect(recordedCalls()).toEqual([]);
+    expect(results.map((r) => r.status)).toEqual(['built', 'built', 'built']);
+    const lines = io.out.join('').trim().split('\n');
+    expect(lines).toEqual(entries().map((fn) => shellCommand(['gcloud', ...gcloudDeployArgs(fn, '$GCLOUD_PROJECT')])));
+    expect(lines[0]).toContain(' --project="$GCLOUD_PROJECT" ');
+    expect(io.err.join('')).toContain('GCLOUD_PROJECT is not set');
+    for (const fn of entries()) {
+      const dir = path.join(project, 'build', 'functions', fn.name);
+      expect(JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'))).toEqual(functionPackageJson(fn, project));
+      expect(existsSync(path.join(dir, 'index.js'))).toBe(true);
+    }
+  });
+});
+
+describe('function bundles', () => {
+  it('holds one ESM file and a package.json with main, the Node engine and only the framework', async () => {
+    const pkg = functionPackageJson(entry('probe-prod'), project);
+    expect(pkg).toEqual({
+      name: 'probe-prod',
+      version: '0.1.0',
+      private: true,
+      description: 'Fivetran connector probe, bundled by ./fivetran deploy',
+      type: 'module',
+      main: 'index.js',
+      engines: {node: '22.x'},
+      dependencies: {'@google-cloud/functions-framework': '^5.0.5'},
+    });
+    const bundle = await bundleConnector(project, 'probe');
+    expect(bundle.packages).toContain('pg');
+    expect(bundle.packages).toContain('zod');
+    expect(bundle.packages).not.toContain('@google-cloud/functions-framework');
+    expect(bundle.files.filter((file) => file.includes('connectors/'))).toEqual([expect.stringMatching(/test\/fixtures\/deploy\/connectors\/probe\/index\.ts$/)]);
+    expect((await bundleConnector(project, 'probe')).code).toBe(bundle.code);
+  });
+
+  it('answers requests on functions-framework with the limits deploy gives it', async () => {
+    rmSync(gcloudLog, {force: true});
+    await deploy({functions: ['probe-prod'], cwd: project, env: fakeEnv(), stdout: () => undefined, stderr: () => undefined});
+    const setEnv = recordedCalls()[0]!.find((arg) => arg.startsWith('--set-env-vars='))!.slice('--set-env-vars='.length);
+    const env = Object.fromEntries(setEnv.split(',').map((pair) => pair.split('=') as [string, string]));
+    // The bundle runs from a folder with no node_modules: everything it needs is inside index.js.
+    const isolated = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-'));
+    cpSync(path.join(project, 'build', 'functions', 'probe-prod'), isolated, {recursive: true});
+    const fn = await startBundledFunction(repo, isolated, env);
+    try {
+      const bad = await firstAnswer(fn, {state: {}, secrets: {}});
+      expect(bad.status).toBe(400);
+      expect(bad.contentType).toContain('application/json');
+      expect(JSON.parse(bad.body)).toMatchObject({errorType: 'InvalidSecrets', errorMessage: expect.stringContaining('token')});
+
+      const good = await post(fn.url, {state: {}, secrets: {token: 'x'}});
+      expect(good.status).toBe(200);
+      expect(JSON.parse(good.body)).toEqual({
+        state: {done: true},
+        insert: {limits: [{id: 1, memory_mb: 1024, timeout_seconds: 300, response_cap_bytes: 4194304, quoted: '"Limits"'}]},
+        delete: {},
+        schema: {limits: {primary_key: ['id']}},
+        hasMore: false,
+      });
+    } finally {
+      await fn.stop();
+      rmSync(isolated, {recursive: true, force: true});
+    }
+  });
+
+  it('refuses native modules, other connectors and a connector without main', async () => {
+    const extra = (name: string, code: string) => {
+      mkdirSync(path.join(project, 'connectors', name), {recursive: true});
+      writeFileSync(path.join(project, 'connectors', name, 'index.ts'), code);
+    };
+    extra('native', "import {DuckDBInstance} from '@duckdb/node-api';\nexport const main = () => DuckDBInstance;\n");
+    extra('borrower', "import {connector} from '../probe/index.js';\nexport const main = () => connector;\n");
+    extra('nomain', 'export const handler = () => 1;\n');
+    try {
+      await expect(bundleConnector(project, 'native')).rejects.toThrow(/connector native imports @duckdb\/node-api \(from connectors\/native\/index\.ts\), a native module/);
+      await expect(bundleConnector(project, 'borrower')).rejects.toThrow(/connector borrower imports .*probe\/index\.ts from connector probe; a function bundle holds one connector: move shared code to sdk\//);
+      await expect(bundleConnector(project, 'nomain')).rejects.toThrow('connectors/nomain/index.ts does not export `main`; add: export const main = createMain(connector);');
+    } finally {
+      for (const name of ['native', 'borrower', 'nomain']) rmSync(path.join(project, 'connectors', name), {recursive: true, force: true});
+    }
+  });
+});
+
+describe("the repository's connectors", () => {
+  const connectors = listConnectorNames(repo);
+
+  it.each(connectors)('%s bundles without native modules and answers bad secrets with a 400', async (connector) => {
+    const bundle = await bundleConnector(repo, connector);
+    expect(bundle.packages.filter((name) => name.startsWith('@duckdb/'))).toEqual([]);
+    const dir = mkdtempSync(path.join(tmpdir(), `fivetran-bundle-${connector}-`));
+    writeFunctionBundle(repo, dir, {name: connector.replaceAll('_', '-'), connector, environment: 'test'}, bundle);
+    const fn = await startBundledFunction(repo, path.join(dir, 'functions', connector.replaceAll('_', '-')));
+    try {
+      const answer = await firstAnswer(fn, {state: {}, secrets: {}});
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.body)).toMatchObject({errorType: 'InvalidSecrets'});
+    } finally {
+      await fn.stop();
+      rmSync(dir, {recursive: true, force: true});
+    }
+  });
+});

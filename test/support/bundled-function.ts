@@ -1,0 +1,102 @@
+// Runs a built function bundle the way Cloud Functions does: a `node` process running functions-framework
+// on the bundle's folder (package.json `main`, target `main`). Used by the deploy tests and the cold-start
+// benchmark, which also times how long a fresh process takes to answer its first request.
+import {spawn, type ChildProcess} from 'node:child_process';
+import {request} from 'node:http';
+import {createServer} from 'node:net';
+import path from 'node:path';
+
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** The functions-framework command line (what the Cloud Functions Node.js runtime starts). */
+export function frameworkMain(root: string): string {
+  return path.join(root, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js');
+}
+
+/** A TCP port free right now on the loopback interface. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One POST with a JSON (or raw) body. */
+export function post(url: string, body: unknown): Promise<HttpAnswer> {
+  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, {method: 'POST', headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(payload)}}, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8')}));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export interface RunningProcess {
+  url: string;
+  child: ChildProcess;
+  /** stdout and stderr so far */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `node args...` and returns once the process exists; PORT is set to a free port. */
+export async function startProcess(args: string[], options: {cwd: string; env?: NodeJS.ProcessEnv}): Promise<RunningProcess & {port: number}> {
+  const port = await freePort();
+  const child = spawn(process.execPath, args.map((arg) => arg.replaceAll('{port}', String(port))), {
+    cwd: options.cwd,
+    env: {...process.env, ...options.env, PORT: String(port)},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/`,
+    child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * POSTs `body` until the process answers (connection refused means it is still starting) and returns the
+ * first answer. Fails if the process exits first or `timeoutMs` passes.
+ */
+export async function firstAnswer(proc: RunningProcess, body: unknown, timeoutMs = 20_000): Promise<HttpAnswer> {
+  const giveUpAt = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.child.exitCode !== null) throw new Error(`the function process exited with code ${proc.child.exitCode} before answering:\n${proc.output()}`);
+    try {
+      return await post(proc.url, body);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET') throw error;
+      if (Date.now() > giveUpAt) throw new Error(`the function process did not answer within ${timeoutMs} ms:\n${proc.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+}
+
+/** functions-framework serving the bundle in `dir` (index.js + package.json), with extra environment variables. */
+export function startBundledFunction(root: string, dir: string, env: Record<string, string> = {}): Promise<RunningProcess> {
+  return startProcess([frameworkMain(root), '--target=main', `--source=${dir}`, '--port={port}'], {cwd: dir, env: {NODE_ENV: 'production', ...env}});
+}
