@@ -22,8 +22,10 @@ export interface CheckSettings extends AlertOptions {
 export interface MonitoringState {
   /** the time of the last finished check */
   last_checked_at?: string;
-  /** the check in progress: its time and where its next page starts */
-  check?: {checked_at: string; position: {cursor?: string; group_index?: number}};
+  /** how many checks have finished */
+  checks?: number;
+  /** the check in progress: its time, its number and where its next page starts */
+  check?: {checked_at: string; number: number; position: {cursor?: string; group_index?: number}};
   /** per connection, what the previous check saw (events.ts) */
   connections?: Record<string, CompactEntry>;
 }
@@ -132,10 +134,12 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
   const checkedAt = resumable ? state.check!.checked_at : new Date(now()).toISOString();
   const checkedAtMs = Date.parse(checkedAt);
   const position: ReadPosition = resumable ? state.check!.position : {};
-  const diffOptions = {errorWindowHours: settings.errorWindowHours, maxRecentFailures: Math.max(1, settings.frequentFailureCount)};
+  const checkNumber = resumable ? state.check!.number : (state.checks ?? 0) + 1;
+  const diffOptions = {errorWindowHours: settings.errorWindowHours, maxRecentFailures: Math.max(1, settings.frequentFailureCount), checkNumber};
   const progress = (next: ReadPosition): MonitoringState => ({
     ...(state.last_checked_at ? {last_checked_at: state.last_checked_at} : {}),
-    check: {checked_at: checkedAt, position: {...next}},
+    checks: checkNumber - 1,
+    check: {checked_at: checkedAt, number: checkNumber, position: {...next}},
     connections: {...memory},
   });
 
@@ -167,14 +171,13 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
   }
 
   // Connections the previous check saw and this one did not were deleted (or left the chosen groups).
-  const checkSeconds = Math.floor(checkedAtMs / 1000);
   for (const [id, entry] of Object.entries(memory)) {
     const previous = decodeEntry(entry);
-    if (previous && previous.lastSeen >= checkSeconds) continue;
+    if (previous && previous.lastSeen === checkNumber) continue;
     if (previous) yield upsert('connection_events', {...removedEvent(id, previous, checkedAtMs), group_id: null, tenant_id: null, schema_name: null});
     delete memory[id];
   }
-  yield checkpoint({last_checked_at: checkedAt, connections: {...memory}} as MonitoringState as State);
+  yield checkpoint({last_checked_at: checkedAt, checks: checkNumber, connections: {...memory}} as MonitoringState as State);
 }
 
 export interface CheckResult {

@@ -7,7 +7,7 @@ import {assessHealth} from './health.js';
 const T0 = Date.parse('2026-01-10T12:00:00Z');
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 const sec = (minutes: number) => Math.floor((T0 + minutes * 60_000) / 1000);
-const OPTIONS = {errorWindowHours: 24, maxRecentFailures: 3};
+const OPTIONS = {errorWindowHours: 24, maxRecentFailures: 3, checkNumber: 1};
 
 function connection(patch: Partial<Connection> & {status?: Partial<Connection['status']>} = {}): Connection {
   const {status, ...rest} = patch;

@@ -7,7 +7,7 @@
 // timestamps in epoch seconds (0 = none); health as its index in HEALTHS; syncing_since = the first check
 // that saw the current sync running (the API gives no start time, so a success's duration is measured from
 // there: a lower bound, exact to the check interval); last_seen = the check that saw it last (to notice
-// removed connections); recent_failures = failure times inside the error window, for the frequent-failure rule.
+// removed connections; a check number, as two checks may fall in the same second); recent_failures = failure times inside the error window, for the frequent-failure rule.
 import type {Connection} from '../../sdk/fivetran-api.js';
 import {HEALTHS, timestampMs, type Health} from './health.js';
 
@@ -63,6 +63,8 @@ export interface DiffOptions {
   errorWindowHours: number;
   /** at most this many recent failures are remembered (all the frequent-failure rule needs) */
   maxRecentFailures: number;
+  /** the number of this check (1, 2, ...), kept as last_seen */
+  checkNumber: number;
 }
 
 /**
@@ -121,7 +123,7 @@ export function diffConnection(
   const syncingSince = syncing ? (previous?.syncingSince && previous.syncingSince > succeededAt && previous.syncingSince > failedAt ? previous.syncingSince : checkSeconds) : 0;
   return {
     events,
-    memory: {succeededAt, failedAt, paused, health, syncingSince, lastSeen: checkSeconds, recentFailures},
+    memory: {succeededAt, failedAt, paused, health, syncingSince, lastSeen: options.checkNumber, recentFailures},
   };
 }
 

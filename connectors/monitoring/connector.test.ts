@@ -1,0 +1,225 @@
+// The monitoring connector end to end through the Function adapter, against the Fivetran API simulator
+// (pagination, group selection, resumption, events across checks, secrets) and nock (429 handling).
+import nock from 'nock';
+import {afterEach, beforeAll, afterAll, describe, expect, it} from 'vitest';
+import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
+import {generateFleet} from '../../emulator/fleet.js';
+import {handleFunctionCall} from '../../sdk/function-adapter.js';
+import type {FunctionResponse, Row} from '../../sdk/types.js';
+import {connector} from './index.js';
+
+interface Call {
+  status: number;
+  body: FunctionResponse & {errorMessage?: string};
+  logs: string[];
+  raw: string;
+}
+
+async function call(body: unknown, limits?: {responseCapBytes?: number}): Promise<Call> {
+  const logs: string[] = [];
+  const result = await handleFunctionCall(connector, body, {limits, sink: (line) => logs.push(line)});
+  return {status: result.status, body: JSON.parse(result.body), logs, raw: result.body};
+}
+
+/** Calls while hasMore, as Fivetran does within one sync; returns every call. */
+async function syncAll(secrets: Record<string, unknown>, state: Record<string, unknown> = {}, limits?: {responseCapBytes?: number}): Promise<Call[]> {
+  const calls: Call[] = [];
+  for (;;) {
+    const result = await call({secrets, state}, limits);
+    calls.push(result);
+    if (result.status !== 200) throw new Error(`call failed: ${result.raw}`);
+    state = result.body.state;
+    if (!result.body.hasMore) return calls;
+    if (calls.length > 50) throw new Error('too many calls');
+  }
+}
+
+const rowsOf = (calls: Call[], table: string): Row[] => calls.flatMap((c) => c.body.insert[table] ?? []);
+const finalState = (calls: Call[]) => calls.at(-1)!.body.state;
+
+describe('monitoring connector against the API simulator', () => {
+  let sim: ApiSimulator;
+  let secrets: Record<string, unknown>;
+
+  beforeAll(async () => {
+    sim = await startApiSimulator({fleet: generateFleet({groups: 5, connectionsPerGroup: 500, seed: 11}), rateLimit: false});
+    secrets = {fivetran_api_key: sim.apiKey, fivetran_api_secret: sim.apiSecret, fivetran_api_url: sim.url, tenant_pattern: '^[a-z]+_([a-z]+)_'};
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  it('reads 2,500 connections in 3 list pages and lands one row per connection with its health and tenant', async () => {
+    sim.resetRequests();
+    const calls = await syncAll(secrets);
+    expect(sim.requestCount('GET /v1/connections')).toBe(3);
+    expect(sim.requestCount('GET /v1/groups')).toBe(1);
+    expect(sim.requestCount()).toBe(4);
+
+    const rows = rowsOf(calls, 'connections');
+    expect(rows).toHaveLength(2500);
+    expect(new Set(rows.map((r) => r.connection_id)).size).toBe(2500);
+    expect(new Set(rows.map((r) => r.checked_at)).size).toBe(1);
+    expect(rowsOf(calls, 'groups')).toHaveLength(5);
+
+    // the generator's intended health is what the rules derive; a rescheduled sync is healthy while within
+    // 2 × its frequency of the last success, delayed after (on an auto schedule)
+    const lateReschedule = (c: {sync_frequency: number; schedule_type: string}) => c.schedule_type === 'auto' && c.sync_frequency + 20 > 2 * c.sync_frequency;
+    const expected = new Map(sim.fleet.connections.map((c) => [c.id, c.health !== 'rescheduled' ? c.health : lateReschedule(c) ? 'delayed' : 'healthy']));
+    const mismatches = rows.filter((r) => expected.get(r.connection_id as string) !== r.health);
+    expect(mismatches).toEqual([]);
+
+    const sample = rows.find((r) => (r.schema_name as string).startsWith('gcf_finance_'))!;
+    expect(sample.tenant_id).toBe('finance');
+    expect(sample.group_name).toBe('finance');
+
+    const alerts = rowsOf(calls, 'alerts');
+    const critical = rows.filter((r) => r.health === 'broken' || r.health === 'failing').length;
+    expect(alerts.filter((a) => a.severity === 'critical')).toHaveLength(critical);
+    expect(alerts.filter((a) => a.rule === 'delayed')).toHaveLength(rows.filter((r) => r.health === 'delayed').length);
+    expect(alerts.filter((a) => a.rule === 'paused')).toHaveLength(rows.filter((r) => r.health === 'paused').length);
+    expect(finalState(calls)).toMatchObject({last_checked_at: rows[0]!.checked_at});
+    expect(finalState(calls)).not.toHaveProperty('check');
+  });
+
+  it('stops at the response cap with hasMore and resumes the same check from the next page', async () => {
+    const calls = await syncAll(secrets, {}, {responseCapBytes: 900_000});
+    expect(calls.length).toBeGreaterThan(1);
+    expect(calls[0]!.body.hasMore).toBe(true);
+    expect(calls[0]!.body.state).toMatchObject({check: {position: {cursor: expect.any(String)}}});
+    const rows = rowsOf(calls, 'connections');
+    expect(new Set(rows.map((r) => r.connection_id)).size).toBe(2500);
+    expect(rows).toHaveLength(2500);
+    expect(new Set(rows.map((r) => r.checked_at))).toEqual(new Set([calls[0]!.body.state.check && (calls[0]!.body.state.check as {checked_at: string}).checked_at]));
+  });
+
+  it('reads only the chosen groups, one list request per group', async () => {
+    const groups = sim.fleet.groups.slice(0, 3).map((g) => g.id);
+    sim.resetRequests();
+    const calls = await syncAll({...secrets, group_ids: groups.join(',')});
+    expect(sim.requestCount('GET /v1/groups/{group_id}/connections')).toBe(3);
+    expect(sim.requestCount('GET /v1/connections')).toBe(0);
+    const rows = rowsOf(calls, 'connections');
+    expect(rows).toHaveLength(1500);
+    expect(new Set(rows.map((r) => r.group_id))).toEqual(new Set(groups));
+    expect(rowsOf(calls, 'groups').map((g) => g.group_id).sort()).toEqual([...groups].sort());
+  });
+
+  it('rejects a group the key cannot see, naming it', async () => {
+    const result = await call({secrets: {...secrets, group_ids: 'no_such_group'}, state: {}});
+    expect(result.status).toBe(400);
+    expect(result.body.errorMessage).toMatch(/group_ids names groups this API key cannot see: no_such_group/);
+  });
+});
+
+describe('events and alerts across checks', () => {
+  let sim: ApiSimulator;
+  let secrets: Record<string, unknown>;
+
+  beforeAll(async () => {
+    sim = await startApiSimulator({fleet: generateFleet({groups: 1, connectionsPerGroup: 6, seed: 3, mix: {healthy: 1}}), rateLimit: false, syncDurationMs: 1000});
+    secrets = {fivetran_api_key: sim.apiKey, fivetran_api_secret: sim.apiSecret, fivetran_api_url: sim.url, frequent_failure_count: '2'};
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  async function finishSync(id: string): Promise<void> {
+    const response = await fetch(`${sim.url}/v1/connections/${id}/sync`, {
+      method: 'POST',
+      headers: {authorization: `Basic ${Buffer.from(`${sim.apiKey}:${sim.apiSecret}`).toString('base64')}`, 'content-type': 'application/json'},
+      body: '{}',
+    });
+    expect(response.status).toBe(200);
+    sim.advance(1500);
+  }
+
+  it('records failures, pauses, frequent failures, recovery and removal as events, and alerts on what is open', async () => {
+    const [a, b, c] = sim.fleet.connections.map((x) => x.id) as [string, string, string];
+    const first = await syncAll(secrets);
+    expect(rowsOf(first, 'connection_events')).toEqual([]);
+    expect(rowsOf(first, 'alerts')).toEqual([]);
+
+    sim.failNextSync(a, 'source timed out');
+    await finishSync(a);
+    sim.markPaused(b);
+    const second = await syncAll(secrets, finalState(first));
+    const events2 = rowsOf(second, 'connection_events').map((e) => [e.connection_id, e.event_type]);
+    expect(events2).toEqual(expect.arrayContaining([[a, 'failure'], [b, 'paused']]));
+    expect(events2).toHaveLength(2);
+    expect(rowsOf(second, 'alerts').map((x) => [x.connection_id, x.rule, x.severity]).sort()).toEqual([[a, 'failing', 'critical'], [b, 'paused', 'warning']]);
+
+    sim.failNextSync(a);
+    await finishSync(a);
+    const third = await syncAll(secrets, finalState(second));
+    expect(rowsOf(third, 'alerts').filter((x) => x.connection_id === a).map((x) => x.rule)).toEqual(['failing', 'frequent_failures']);
+
+    await finishSync(a);
+    sim.markPaused(b, false);
+    sim.fleet.connections.splice(sim.fleet.connections.findIndex((x) => x.id === c), 1);
+    const fourth = await syncAll(secrets, finalState(third));
+    const events4 = rowsOf(fourth, 'connection_events').map((e) => [e.connection_id, e.event_type]);
+    expect(events4).toEqual(expect.arrayContaining([[a, 'success'], [a, 'recovery'], [b, 'unpaused'], [c, 'removed']]));
+    expect(Object.keys(finalState(fourth).connections as object)).not.toContain(c);
+    // two failures are still inside the window: the warning stays until they age out
+    expect(rowsOf(fourth, 'alerts').map((x) => [x.connection_id, x.rule])).toEqual([[a, 'frequent_failures']]);
+  });
+});
+
+describe('setup test, rate limits and secrets', () => {
+  const API = 'https://api.fivetran.test';
+  const secrets = {fivetran_api_key: 'key_7c1f0aa9', fivetran_api_secret: 'secret_d41d8cd98f', fivetran_api_url: API};
+  afterEach(() => nock.cleanAll());
+
+  const list = (items: unknown[], next: string | null = null) => ({code: 'Success', data: {items, next_cursor: next}});
+  const conn = (id: string) => ({id, group_id: 'g1', service: 'postgres', schema: `s_${id}`, paused: false, schedule_type: 'auto', sync_frequency: 60, succeeded_at: new Date().toISOString(), failed_at: null, status: {setup_state: 'connected', sync_state: 'scheduled', update_state: 'on_schedule'}});
+
+  it('checks the credentials with one cheap request', async () => {
+    const scope = nock(API).get('/v1/groups').query({limit: '1'}).reply(200, list([{id: 'g1', name: 'prod'}]));
+    const result = await call({secrets, setup_test: true});
+    expect(result.status).toBe(200);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('fails the setup test on bad credentials without revealing them', async () => {
+    nock(API).get('/v1/groups').query(true).reply(401, {code: 'AuthFailed', message: 'bad key'});
+    const result = await call({secrets, setup_test: true});
+    expect(result.status).toBe(500);
+    expect(result.body.errorMessage).toMatch(/rejected the credentials \(401\).*check fivetran_api_key and fivetran_api_secret/);
+    for (const text of [result.raw, ...result.logs]) {
+      expect(text).not.toContain(secrets.fivetran_api_key);
+      expect(text).not.toContain(secrets.fivetran_api_secret);
+    }
+  });
+
+  it('waits out a 429 with Retry-After and carries on across pages', async () => {
+    const scope = nock(API)
+      .get('/v1/groups').query(true).reply(200, list([{id: 'g1', name: 'prod'}]))
+      .get('/v1/connections').query({limit: '1000'}).reply(429, {code: 'TooManyRequests'}, {'Retry-After': '1'})
+      .get('/v1/connections').query({limit: '1000'}).reply(200, list([conn('c1'), conn('c2')], 'page2'))
+      .get('/v1/connections').query({limit: '1000', cursor: 'page2'}).reply(200, list([conn('c3')]));
+    const calls = await syncAll(secrets);
+    expect(scope.isDone()).toBe(true);
+    expect(rowsOf(calls, 'connections').map((r) => r.connection_id)).toEqual(['c1', 'c2', 'c3']);
+  });
+
+  it('never puts the key or secret in responses or logs, even on failure', async () => {
+    nock(API).get('/v1/groups').query(true).reply(200, list([{id: 'g1', name: 'prod'}]))
+      .get('/v1/connections').query(true).reply(200, list([conn('c1')]));
+    const ok = await call({secrets, state: {}});
+    nock(API).get('/v1/groups').query(true).reply(400, {code: 'InvalidInput', message: `bad request from ${secrets.fivetran_api_key.slice(0, 3)}…`});
+    const failed = await call({secrets: {...secrets, group_ids: 'g1'}, state: {}});
+    expect(ok.status).toBe(200);
+    expect(failed.status).toBe(500);
+    for (const text of [ok.raw, failed.raw, ...ok.logs, ...failed.logs]) {
+      expect(text).not.toContain(secrets.fivetran_api_key);
+      expect(text).not.toContain(secrets.fivetran_api_secret);
+    }
+  });
+
+  it('rejects a tenant pattern without one capture group', async () => {
+    const result = await call({secrets: {...secrets, tenant_pattern: '^t_'}, state: {}});
+    expect(result.status).toBe(400);
+    expect(result.body.errorMessage).toMatch(/tenant_pattern must have exactly one capture group/);
+  });
+});
