@@ -1,0 +1,188 @@
+// ./fivetran sync <function|connector>: runs one sync exactly as Fivetran would (emulator/sync-runner.ts)
+// into the local DuckDB warehouse, in-process or against a URL, with progress on a terminal and a summary
+// (or one JSON object with --json) at the end. Every failure ends with one line and a non-zero exit.
+import {execFile} from 'node:child_process';
+import {appendFileSync, existsSync, mkdirSync, readFileSync} from 'node:fs';
+import path from 'node:path';
+import {promisify} from 'node:util';
+import type {LogSink} from '../sdk/log.js';
+import {redactText} from '../sdk/log.js';
+import {DEFAULT_WAREHOUSE_FILE, schemaNameFor, Warehouse} from '../emulator/warehouse.js';
+import {defaultStateFile, StateFileError, readState} from '../emulator/state-store.js';
+import {httpTransport, inProcessTransport, runSync, SyncFailed, type FunctionTransport, type SyncSummary} from '../emulator/sync-runner.js';
+import {CliConfigError, CommandFailed, UsageError} from './errors.js';
+import {formatTable, isInteractive, ProgressLine} from './output.js';
+import {loadConnector, memoryMb, projectRoot, resolveTarget, timeoutSeconds} from './project.js';
+
+export interface SyncCommandOptions {
+  target: string;
+  /** JSON file of the connection's secrets */
+  secrets: string;
+  state?: string;
+  warehouse?: string;
+  url?: string;
+  /** a token, or "gcloud" to run `gcloud auth print-identity-token` */
+  idToken?: string;
+  maxCalls?: number;
+  json?: boolean;
+  cwd?: string;
+  /** progress line on stderr; default: when stderr is a terminal */
+  progress?: boolean;
+  /** where the summary goes; default stdout */
+  write?: (text: string) => void;
+}
+
+/** Reads the secrets file: a JSON object of the connection's key/value pairs. */
+export function readSecretsFile(file: string): Record<string, unknown> {
+  if (!existsSync(file)) {
+    throw new CliConfigError(`secrets file ${file} not found; create a JSON object with the connection's secrets, e.g. {"host": "...", "password": "..."}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new CliConfigError(`secrets file ${file} is not valid JSON (${(error as Error).message}); it must be a JSON object of key/value pairs`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CliConfigError(`secrets file ${file} must hold a JSON object of key/value pairs, not ${Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+async function resolveIdToken(idToken: string | undefined): Promise<string | undefined> {
+  if (idToken !== 'gcloud') return idToken;
+  try {
+    const {stdout} = await promisify(execFile)('gcloud', ['auth', 'print-identity-token'], {timeout: 30_000});
+    const token = stdout.trim();
+    if (!token) throw new Error('it printed nothing');
+    return token;
+  } catch (error) {
+    throw new CliConfigError(`gcloud auth print-identity-token failed (${(error as Error).message.split('\n')[0]}); run gcloud auth login, or pass --id-token <token>`);
+  }
+}
+
+const formatBytes = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${bytes} B`);
+const formatCount = (n: number) => n.toLocaleString('en-US');
+
+/** Rows and deletes per table as a text table. */
+export function tableSummary(summary: Pick<SyncSummary, 'rows' | 'deletes'>): string {
+  const tables = [...new Set([...Object.keys(summary.rows), ...Object.keys(summary.deletes)])].sort();
+  if (!tables.length) return '(no rows)';
+  return formatTable(tables.map((table) => ({table, rows: formatCount(summary.rows[table] ?? 0), deletes: formatCount(summary.deletes[table] ?? 0)})));
+}
+
+/** Writes connector log lines to .fivetran/logs/<function>.log, and warnings to stderr when asked. */
+function logSinkFor(file: string, onWarning?: (message: string) => void): LogSink {
+  mkdirSync(path.dirname(file), {recursive: true});
+  return (line, severity) => {
+    appendFileSync(file, line + '\n');
+    if (onWarning && (severity === 'WARNING' || severity === 'ERROR' || severity === 'CRITICAL')) {
+      try {
+        onWarning(String((JSON.parse(line) as {message?: unknown}).message ?? line));
+      } catch {
+        onWarning(line);
+      }
+    }
+  };
+}
+
+export async function syncFunction(options: SyncCommandOptions): Promise<SyncSummary> {
+  const cwd = options.cwd ?? process.cwd();
+  const root = projectRoot(cwd);
+  const write = options.write ?? ((text: string) => process.stdout.write(text));
+  if (options.maxCalls !== undefined && (!Number.isInteger(options.maxCalls) || options.maxCalls < 1)) {
+    throw new UsageError(`--max-calls ${options.maxCalls} must be a whole number of at least 1`);
+  }
+  const target = resolveTarget(root, options.target);
+  const secrets = readSecretsFile(path.resolve(cwd, options.secrets));
+  const stateFile = options.state ? path.resolve(cwd, options.state) : defaultStateFile(root, target.functionName);
+  const warehouseFile = options.warehouse ? path.resolve(cwd, options.warehouse) : path.join(root, DEFAULT_WAREHOUSE_FILE);
+  const schema = schemaNameFor(target.functionName);
+  const logFile = path.join(root, '.fivetran', 'logs', `${target.functionName}.log`);
+  // a corrupt state file fails before anything starts
+  try {
+    readState(stateFile);
+  } catch (error) {
+    if (error instanceof StateFileError) throw new CliConfigError(error.message);
+    throw error;
+  }
+  const warnings: string[] = [];
+  const secretValues = Object.values(secrets).filter((v): v is string => typeof v === 'string');
+  let transport: FunctionTransport;
+  if (options.url) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+    } catch {
+      throw new UsageError(`--url ${options.url} must be an http:// or https:// URL`);
+    }
+    const idToken = await resolveIdToken(options.idToken);
+    transport = httpTransport(url.toString(), {idToken, timeoutMs: timeoutSeconds(target.entry?.timeout) * 1000 + 5000});
+  } else {
+    const connector = await loadConnector(root, target.connector);
+    transport = inProcessTransport(connector, {
+      limits: {
+        ...(target.entry?.response_cap_bytes ? {responseCapBytes: target.entry.response_cap_bytes} : {}),
+        timeoutSeconds: timeoutSeconds(target.entry?.timeout),
+        memoryMb: memoryMb(target.entry?.memory),
+      },
+      sink: logSinkFor(logFile, (message) => warnings.push(message)),
+    });
+  }
+
+  const progress = new ProgressLine(options.progress ?? isInteractive());
+  let warehouse: Warehouse;
+  try {
+    warehouse = await Warehouse.open(warehouseFile);
+  } catch (error) {
+    throw new CliConfigError((error as Error).message);
+  }
+  let summary: SyncSummary;
+  try {
+    summary = await runSync({
+      functionName: target.functionName,
+      transport,
+      secrets,
+      stateFile,
+      warehouse,
+      schema,
+      maxCalls: options.maxCalls,
+      onCall: ({call, rows, bytes, elapsedMs}) => {
+        const rate = elapsedMs > 0 ? Math.round((rows / elapsedMs) * 1000) : 0;
+        progress.update(`${target.functionName}: call ${call} · ${formatCount(rows)} rows · ${formatBytes(bytes)} · ${formatCount(rate)} rows/s`);
+      },
+    });
+  } catch (error) {
+    progress.done();
+    if (error instanceof SyncFailed) {
+      const kept = error.call > 1 ? `what call ${error.call - 1} committed` : 'what they held before the sync';
+      throw new CommandFailed(redactText(`sync of ${target.functionName} failed: ${error.message}; the state file and the warehouse keep ${kept}`, secretValues));
+    }
+    if (error instanceof StateFileError) throw new CliConfigError(error.message);
+    throw error;
+  } finally {
+    await warehouse.close();
+  }
+  progress.done();
+  summary.warnings.unshift(...warnings.map((w) => `connector: ${w}`));
+
+  if (options.json) {
+    write(JSON.stringify({...summary, warehouse: warehouseFile, stateFile}, null, 2) + '\n');
+    return summary;
+  }
+  const relative = (file: string) => path.relative(cwd, file) || file;
+  const total = Object.values(summary.rows).reduce((a, b) => a + b, 0);
+  const lines = [
+    `synced ${target.functionName} into ${relative(warehouseFile)} (schema ${schema}): ${summary.calls} call${summary.calls === 1 ? '' : 's'}, ${formatCount(total)} rows, ${formatBytes(summary.bytes)} in ${(summary.durationMs / 1000).toFixed(1)} s`,
+    tableSummary(summary),
+  ];
+  if (summary.endedBy === 'max_calls') lines.push(`stopped after ${summary.calls} calls (--max-calls); the next sync continues from the committed state`);
+  for (const warning of summary.warnings) lines.push(`warning: ${warning}`);
+  lines.push(`state: ${relative(stateFile)}`);
+  const firstTable = Object.keys(summary.rows).sort()[0];
+  if (firstTable) lines.push(`look at it: ./fivetran warehouse query "select * from ${schema}.${firstTable} limit 10"${options.warehouse ? ` --warehouse ${options.warehouse}` : ''}`);
+  write(lines.join('\n') + '\n');
+  return summary;
+}
+

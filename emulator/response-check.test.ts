@@ -1,0 +1,70 @@
+import {describe, expect, it} from 'vitest';
+import {checkResponse, ProtocolViolation} from './response-check.js';
+
+const valid = {state: {cursor: 1}, insert: {orders: [{id: 1, total: 5}]}, delete: {orders: [{id: 2}]}, schema: {orders: {primary_key: ['id']}}, hasMore: false};
+const body = (patch: Record<string, unknown>, drop: string[] = []) => {
+  const value: Record<string, unknown> = {...valid, ...patch};
+  for (const key of drop) delete value[key];
+  return JSON.stringify(value);
+};
+
+describe('checkResponse', () => {
+  it('accepts a valid response and returns its parts', () => {
+    const checked = checkResponse(200, body({softDelete: ['orders'], extra: 1}));
+    expect(checked.state).toEqual({cursor: 1});
+    expect(checked.insert.orders).toHaveLength(1);
+    expect(checked.softDelete).toEqual(['orders']);
+    expect(checked.warnings).toEqual(['the response has key Fivetran ignores: "extra"']);
+  });
+
+  const cases: {name: string; status?: number; body: string; capBytes?: number; expected: string}[] = [
+    {name: 'an error status with the contract body', status: 500, body: JSON.stringify({errorMessage: 'source down', errorType: 'SourceError'}), expected: 'the function answered 500: source down (SourceError)'},
+    {name: 'an error status with a text body', status: 502, body: '<html>Bad Gateway</html>', expected: 'the function answered 502: <html>Bad Gateway</html>'},
+    {name: 'a body that is not JSON', body: 'ok', expected: 'the response is not JSON'},
+    {name: 'an empty body', body: '', expected: 'the response body is empty'},
+    {name: 'a list instead of an object', body: '[]', expected: 'the response is a list; answer a JSON object'},
+    {name: 'missing state', body: body({}, ['state']), expected: '"state" is missing; it must be an object'},
+    {name: 'missing insert', body: body({}, ['insert']), expected: '"insert" is missing'},
+    {name: 'missing delete', body: body({}, ['delete']), expected: '"delete" is missing'},
+    {name: 'missing schema', body: body({}, ['schema']), expected: '"schema" is missing'},
+    {name: 'state that is a string', body: body({state: 'x'}), expected: '"state" is a string ("x"); it must be an object'},
+    {name: 'missing hasMore', body: body({}, ['hasMore']), expected: '"hasMore" is missing; it must be true or false'},
+    {name: 'hasMore as a string', body: body({hasMore: 'false'}), expected: '"hasMore" is a string ("false"); it must be true or false (a JSON boolean, not a string)'},
+    {name: 'hasMore as a number', body: body({hasMore: 1}), expected: '"hasMore" is a number (1)'},
+    {name: 'an insert table missing from schema', body: body({insert: {customers: [{id: 1}]}}), expected: 'insert.customers has 1 row but "customers" is missing from "schema"'},
+    {name: 'a delete table missing from schema', body: body({delete: {customers: [{id: 1}]}}), expected: 'delete.customers has 1 row but "customers" is missing from "schema"'},
+    {name: 'insert rows that are not a list', body: body({insert: {orders: {id: 1}}}), expected: 'insert.orders is an object; it must be a list of rows'},
+    {name: 'a row that is not an object', body: body({insert: {orders: [5]}}), expected: 'insert.orders[0] is a number (5); each row must be an object'},
+    {name: 'delete rows without the primary key', body: body({delete: {orders: [{total: 5}]}}), expected: 'delete.orders[0] lacks primary key column "id"; delete rows must carry the primary key'},
+    {name: 'deletes on a table without a primary key', body: body({schema: {orders: {}}}), expected: 'delete.orders has rows but schema.orders has no primary_key'},
+    {name: 'keyed insert rows without the key', body: body({insert: {orders: [{total: 5}]}}), expected: 'insert.orders[0] lacks primary key column "id"; rows of a table with a primary key must carry it'},
+    {name: 'a primary key that is not a list', body: body({schema: {orders: {primary_key: 'id'}}}), expected: 'schema.orders.primary_key is a string ("id"); it must be a list of column names'},
+    {name: 'softDelete that is not a list', body: body({softDelete: 'orders'}), expected: '"softDelete" is a string ("orders"); it must be a list of table names'},
+    {name: 'softDelete naming an unknown table', body: body({softDelete: ['ghosts']}), expected: 'softDelete lists "ghosts", which is missing from "schema"'},
+    {name: 'a system column in a row', body: body({insert: {orders: [{id: 1, _fivetran_synced: 'x'}]}}), expected: 'insert.orders[0] has column "_fivetran_synced"'},
+    {name: 'a body over the cap', body: body({}), capBytes: 50, expected: 'bytes, over the 50-byte cap'},
+  ];
+  it.each(cases)('rejects $name', ({status, body: text, capBytes, expected}) => {
+    let caught: unknown;
+    try {
+      checkResponse(status ?? 200, text, {capBytes});
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ProtocolViolation);
+    expect((caught as Error).message).toContain(expected);
+  });
+
+  it('lists several problems at once, at most five', () => {
+    const rows = Array.from({length: 20}, () => ({total: 1}));
+    const error = (() => {
+      try {
+        checkResponse(200, body({insert: {orders: rows}, hasMore: 'yes'}));
+      } catch (e) {
+        return e as ProtocolViolation;
+      }
+    })();
+    expect(error!.problems).toHaveLength(5);
+    expect(error!.message).toMatch(/^5 problems: "hasMore" is a string/);
+  });
+});

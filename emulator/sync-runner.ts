@@ -1,0 +1,208 @@
+// Fivetran's side of the Function protocol (FIVETRAN.md §1): one sync is a loop of calls that sends
+// {agent, state, secrets, sync_id}, checks each answer strictly, applies it to the warehouse in one
+// transaction, and only then commits the returned state, calling again while hasMore is true. A call that
+// fails (an error status, a timeout, a protocol violation, a warehouse error) ends the sync and leaves
+// both the committed state and the warehouse as the previous call left them. The transport is either
+// in-process (handleFunctionCall, as tests and the demo use) or HTTP (a `./fivetran serve` or a deployed
+// function).
+import {randomUUID} from 'node:crypto';
+import {handleFunctionCall, type CallOptions} from '../sdk/function-adapter.js';
+import type {Connector} from '../sdk/connector.js';
+import type {FunctionRequest, State} from '../sdk/types.js';
+import {checkResponse, ProtocolViolation, rowCount} from './response-check.js';
+import {readState, writeState} from './state-store.js';
+import type {Warehouse} from './warehouse.js';
+
+export interface CallAnswer {
+  status: number;
+  body: string;
+}
+
+/** Delivers one request to the function and returns its answer; throws TransportError when there is none. */
+export type FunctionTransport = (request: FunctionRequest) => Promise<CallAnswer>;
+
+/** The function could not be reached or did not answer in time. */
+export class TransportError extends Error {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, options);
+    this.name = 'TransportError';
+  }
+}
+
+/** Calls the connector in this process, through the same adapter a deployed function runs. */
+export function inProcessTransport(connector: Connector, options: CallOptions = {}): FunctionTransport {
+  return async (request) => {
+    // through JSON, as over HTTP, so nothing the function keeps can alias the runner's objects
+    const result = await handleFunctionCall(connector, JSON.parse(JSON.stringify(request)), options);
+    return {status: result.status, body: result.body};
+  };
+}
+
+/** POSTs each request to a function URL, with an identity token for private functions. */
+export function httpTransport(url: string, options: {idToken?: string; timeoutMs: number}): FunctionTransport {
+  return async (request) => {
+    const headers: Record<string, string> = {'content-type': 'application/json', accept: 'application/json'};
+    if (options.idToken) headers.authorization = `Bearer ${options.idToken}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {method: 'POST', headers, body: JSON.stringify(request), signal: AbortSignal.timeout(options.timeoutMs)});
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') {
+        throw new TransportError(`the function at ${url} did not answer within ${Math.round(options.timeoutMs / 1000)} s`, {cause: error});
+      }
+      const cause = (error as {cause?: {code?: string; message?: string}}).cause;
+      const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+      throw new TransportError(`cannot reach ${url} (${reason}); start it with ./fivetran serve <function> or check --url`, {cause: error});
+    }
+    let body: string;
+    try {
+      body = await response.text();
+    } catch (error) {
+      throw new TransportError(`the connection to ${url} broke while reading the answer (${(error as Error).message})`, {cause: error});
+    }
+    if (response.status === 401 || response.status === 403) {
+      throw new TransportError(`${url} refused the call (${response.status}); a private function needs --id-token <token> (or --id-token gcloud to use gcloud auth print-identity-token)`);
+    }
+    return {status: response.status, body};
+  };
+}
+
+export interface SyncProgress {
+  call: number;
+  rows: number;
+  bytes: number;
+  elapsedMs: number;
+  hasMore: boolean;
+}
+
+export interface SyncSummary {
+  function: string;
+  schema: string;
+  syncId: string;
+  calls: number;
+  /** rows received per table in `insert`, over the whole sync */
+  rows: Record<string, number>;
+  /** delete rows received per table */
+  deletes: Record<string, number>;
+  bytes: number;
+  /** the committed state after the last successful call */
+  state: State;
+  durationMs: number;
+  /** finished: hasMore false; max_calls: --max-calls reached; empty_responses: Fivetran's 10-empty-responses rule */
+  endedBy: 'finished' | 'max_calls' | 'empty_responses';
+  createdTables: string[];
+  addedColumns: string[];
+  warnings: string[];
+}
+
+/** A sync that ended with a failed call; `summary` covers the calls committed before it. */
+export class SyncFailed extends Error {
+  constructor(
+    message: string,
+    readonly call: number,
+    readonly summary: SyncSummary,
+    options?: {cause?: unknown},
+  ) {
+    super(message, options);
+    this.name = 'SyncFailed';
+  }
+}
+
+export interface RunSyncOptions {
+  functionName: string;
+  transport: FunctionTransport;
+  secrets: Record<string, unknown>;
+  stateFile: string;
+  warehouse: Warehouse;
+  schema: string;
+  maxCalls?: number;
+  capBytes?: number;
+  agent?: string;
+  onCall?: (progress: SyncProgress) => void;
+}
+
+/** Fivetran ends a sync after more than this many consecutive responses without rows. */
+export const MAX_CONSECUTIVE_EMPTY_RESPONSES = 10;
+
+export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
+  const startedAt = Date.now();
+  let state = readState(options.stateFile);
+  const summary: SyncSummary = {
+    function: options.functionName,
+    schema: options.schema,
+    syncId: randomUUID(),
+    calls: 0,
+    rows: {},
+    deletes: {},
+    bytes: 0,
+    state,
+    durationMs: 0,
+    endedBy: 'finished',
+    createdTables: [],
+    addedColumns: [],
+    warnings: [],
+  };
+  const agent = options.agent ?? `Fivetran Google Cloud Functions Connector/local_${options.schema}/${options.schema}`;
+  let totalRows = 0;
+  let emptyStreak = 0;
+  for (;;) {
+    if (options.maxCalls !== undefined && summary.calls >= options.maxCalls) {
+      summary.endedBy = 'max_calls';
+      break;
+    }
+    const call = summary.calls + 1;
+    const fail = (reason: string, cause?: unknown): never => {
+      summary.durationMs = Date.now() - startedAt;
+      throw new SyncFailed(`call ${call} failed: ${reason}`, call, summary, {cause});
+    };
+    let answer: CallAnswer;
+    try {
+      answer = await options.transport({agent, state, secrets: options.secrets, sync_id: summary.syncId});
+    } catch (error) {
+      return fail((error as Error).message, error);
+    }
+    let response;
+    try {
+      response = checkResponse(answer.status, answer.body, {capBytes: options.capBytes});
+    } catch (error) {
+      if (error instanceof ProtocolViolation) return fail(error.message, error);
+      throw error;
+    }
+    let applied;
+    try {
+      applied = await options.warehouse.apply(options.schema, response, {syncedAt: new Date()});
+    } catch (error) {
+      return fail((error as Error).message, error);
+    }
+    // the warehouse has committed this response; now the state that goes with it
+    try {
+      writeState(options.stateFile, response.state);
+    } catch (error) {
+      return fail(`${(error as Error).message} (the warehouse has this call's rows; the next sync repeats the call)`, error);
+    }
+    state = response.state;
+    summary.calls = call;
+    summary.state = state;
+    summary.bytes += response.bytes;
+    for (const [table, rows] of Object.entries(response.insert)) if (rows.length) summary.rows[table] = (summary.rows[table] ?? 0) + rows.length;
+    for (const [table, rows] of Object.entries(response.delete)) if (rows.length) summary.deletes[table] = (summary.deletes[table] ?? 0) + rows.length;
+    summary.createdTables.push(...applied.createdTables);
+    summary.addedColumns.push(...applied.addedColumns.filter((column) => !applied.createdTables.includes(column.split('.')[0]!)));
+    for (const warning of response.warnings) if (!summary.warnings.includes(warning)) summary.warnings.push(warning);
+    const rows = rowCount(response);
+    totalRows += rows;
+    options.onCall?.({call, rows: totalRows, bytes: summary.bytes, elapsedMs: Date.now() - startedAt, hasMore: response.hasMore});
+    if (!response.hasMore) break;
+    emptyStreak = rows === 0 ? emptyStreak + 1 : 0;
+    if (emptyStreak > MAX_CONSECUTIVE_EMPTY_RESPONSES) {
+      summary.endedBy = 'empty_responses';
+      summary.warnings.push(
+        `ended the sync after ${emptyStreak} consecutive responses without rows and hasMore true, as Fivetran does; answer hasMore: false when there is nothing more to send`,
+      );
+      break;
+    }
+  }
+  summary.durationMs = Date.now() - startedAt;
+  return summary;
+}

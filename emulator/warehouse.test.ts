@@ -1,0 +1,135 @@
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest';
+import {checkResponse} from './response-check.js';
+import {inferType, schemaNameFor, Warehouse} from './warehouse.js';
+
+let dir: string;
+let warehouse: Warehouse;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fivetran-warehouse-test-'));
+});
+afterAll(() => rmSync(dir, {recursive: true, force: true}));
+beforeEach(async () => {
+  warehouse = await Warehouse.open(path.join(dir, `${Math.random().toString(36).slice(2)}.duckdb`));
+});
+afterEach(async () => {
+  await warehouse.close();
+});
+
+type Response = Parameters<Warehouse['apply']>[1];
+const response = (r: Partial<Response>): Response => ({insert: {}, delete: {}, schema: {}, softDelete: [], ...r});
+const rows = async (sql: string) => (await warehouse.query(sql)).rows;
+
+describe('warehouse', () => {
+  it('creates tables with types inferred from JSON values and adds _fivetran_synced', async () => {
+    const syncedAt = new Date('2026-02-01T00:00:00Z');
+    await warehouse.apply('shop', response({
+      insert: {orders: [{id: 1, total: 9.5, paid: true, placed_at: '2026-01-02T03:04:05Z', day: '2026-01-02', tags: ['a'], meta: {k: 1}, note: 'hi', empty: null}]},
+      schema: {orders: {primary_key: ['id']}},
+    }), {syncedAt});
+    const columns = await rows(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'shop' AND table_name = 'orders' ORDER BY ordinal_position`);
+    expect(Object.fromEntries(columns.map((c) => [c.column_name, c.data_type]))).toEqual({
+      id: 'BIGINT', total: 'DOUBLE', paid: 'BOOLEAN', placed_at: 'TIMESTAMP WITH TIME ZONE', day: 'DATE', tags: 'JSON', meta: 'JSON', note: 'VARCHAR', empty: 'VARCHAR',
+      _fivetran_synced: 'TIMESTAMP WITH TIME ZONE',
+    });
+    expect(await rows('SELECT id, placed_at, meta, _fivetran_synced FROM shop.orders')).toEqual([
+      {id: 1, placed_at: '2026-01-02T03:04:05.000Z', meta: '{"k":1}', _fivetran_synced: syncedAt.toISOString()},
+    ]);
+  });
+
+  it('upserts by primary key: the last row of a key wins, missing columns become null', async () => {
+    const schema = {orders: {primary_key: ['id']}};
+    await warehouse.apply('shop', response({insert: {orders: [{id: 1, total: 5, note: 'a'}, {id: 2, total: 6, note: 'b'}]}, schema}));
+    await warehouse.apply('shop', response({insert: {orders: [{id: 2, total: 7}, {id: 3, total: 8}, {id: 3, total: 9}]}, schema}));
+    expect(await rows('SELECT id, total, note FROM shop.orders ORDER BY id')).toEqual([
+      {id: 1, total: 5, note: 'a'},
+      {id: 2, total: 7, note: null},
+      {id: 3, total: 9, note: null},
+    ]);
+  });
+
+  it('upserts by a composite key', async () => {
+    const schema = {lines: {primary_key: ['order_id', 'line']}};
+    await warehouse.apply('shop', response({insert: {lines: [{order_id: 1, line: 1, qty: 1}, {order_id: 1, line: 2, qty: 1}]}, schema}));
+    await warehouse.apply('shop', response({insert: {lines: [{order_id: 1, line: 2, qty: 5}]}, schema}));
+    expect(await rows('SELECT order_id, line, qty FROM shop.lines ORDER BY line')).toEqual([{order_id: 1, line: 1, qty: 1}, {order_id: 1, line: 2, qty: 5}]);
+  });
+
+  it('appends rows of a table without a primary key with _fivetran_batch and _fivetran_index', async () => {
+    await warehouse.apply('logs', response({insert: {events: [{msg: 'a'}, {msg: 'a'}]}, schema: {events: {}}}));
+    await warehouse.apply('logs', response({insert: {events: [{msg: 'b'}]}, schema: {events: {}}}));
+    expect(await rows('SELECT msg, _fivetran_batch, _fivetran_index FROM logs.events ORDER BY _fivetran_batch, _fivetran_index')).toEqual([
+      {msg: 'a', _fivetran_batch: 1, _fivetran_index: 0},
+      {msg: 'a', _fivetran_batch: 1, _fivetran_index: 1},
+      {msg: 'b', _fivetran_batch: 2, _fivetran_index: 0},
+    ]);
+  });
+
+  it('deletes rows by primary key', async () => {
+    const schema = {orders: {primary_key: ['id']}};
+    await warehouse.apply('shop', response({insert: {orders: [{id: 1}, {id: 2}, {id: 3}]}, schema}));
+    const result = await warehouse.apply('shop', response({delete: {orders: [{id: 2}, {id: 99}]}, schema}));
+    expect(result.deleted).toEqual({orders: 2});
+    expect(await rows('SELECT id FROM shop.orders ORDER BY id')).toEqual([{id: 1}, {id: 3}]);
+  });
+
+  it('soft-deletes rows of tables in softDelete by setting _fivetran_deleted', async () => {
+    const schema = {orders: {primary_key: ['id']}};
+    await warehouse.apply('shop', response({insert: {orders: [{id: 1}, {id: 2}]}, schema}));
+    await warehouse.apply('shop', response({delete: {orders: [{id: 2}]}, schema, softDelete: ['orders']}));
+    expect(await rows('SELECT id, _fivetran_deleted FROM shop.orders ORDER BY id')).toEqual([{id: 1, _fivetran_deleted: false}, {id: 2, _fivetran_deleted: true}]);
+    await warehouse.apply('shop', response({insert: {orders: [{id: 3}]}, schema}));
+    expect(await rows('SELECT id, _fivetran_deleted FROM shop.orders WHERE id = 3')).toEqual([{id: 3, _fivetran_deleted: false}]);
+  });
+
+  it('adds new columns as they appear and widens a column whose values change type', async () => {
+    const schema = {t: {primary_key: ['id']}};
+    await warehouse.apply('s', response({insert: {t: [{id: 1, n: 1, later: null}]}, schema}));
+    const result = await warehouse.apply('s', response({insert: {t: [{id: 2, n: 2.5, added: 'x', later: 7}]}, schema}));
+    expect(result.addedColumns).toEqual(['t.added']);
+    expect(result.widenedColumns).toEqual(['t.n: BIGINT → DOUBLE', 't.later: VARCHAR → BIGINT']);
+    await warehouse.apply('s', response({insert: {t: [{id: 3, n: 'three'}]}, schema}));
+    expect(await rows('SELECT id, n, added, later FROM s.t ORDER BY id')).toEqual([
+      {id: 1, n: '1.0', added: null, later: null},
+      {id: 2, n: '2.5', added: 'x', later: 7},
+      {id: 3, n: 'three', added: null, later: null},
+    ]);
+  });
+
+  it('writes nothing of a response that fails part way', async () => {
+    const schema = {a: {primary_key: ['id']}, b: {primary_key: ['id']}};
+    await warehouse.apply('s', response({insert: {b: [{id: 1}]}, schema}));
+    // a delete key that cannot be a BIGINT fails after table a was created and written
+    await expect(warehouse.apply('s', response({insert: {a: [{id: 1}]}, delete: {b: [{id: 'not a number'}]}, schema}))).rejects.toThrow(/the warehouse rejected the response/);
+    expect(await rows(`SELECT table_name FROM duckdb_tables() WHERE schema_name = 's' ORDER BY 1`)).toEqual([{table_name: 'b'}]);
+    expect(await rows('SELECT id FROM s.b')).toEqual([{id: 1}]);
+  });
+
+  it('loads a large response in one statement per table', async () => {
+    const big = Array.from({length: 20_000}, (_, i) => ({id: i, name: `customer ${i}`, balance: i * 1.5, active: i % 2 === 0, updated_at: '2026-01-01T00:00:00Z', payload: {i}}));
+    const text = JSON.stringify({state: {}, insert: {customers: big}, delete: {}, schema: {customers: {primary_key: ['id']}}, hasMore: false});
+    const checked = checkResponse(200, text);
+    const started = Date.now();
+    await warehouse.apply('big', checked);
+    await warehouse.apply('big', checked);
+    const elapsed = Date.now() - started;
+    expect(await rows('SELECT count(*) AS n, count(DISTINCT id) AS ids FROM big.customers')).toEqual([{n: 20_000, ids: 20_000}]);
+    console.log(`warehouse: 2 × ${big.length} rows (${(text.length / 1024 / 1024).toFixed(1)} MiB) applied in ${elapsed} ms`);
+  });
+});
+
+describe('type inference', () => {
+  it.each([
+    [true, 'BOOLEAN'], [3, 'BIGINT'], [3.5, 'DOUBLE'], ['2026-01-02', 'DATE'], ['2026-02-30', 'VARCHAR'], ['2026-01-02T03:04:05.123456Z', 'TIMESTAMPTZ'],
+    ['2026-01-02 03:04:05+02:00', 'TIMESTAMPTZ'], ['2026-01-02T03:04:05', 'TIMESTAMP'], ['2026-01-02T25:04:05Z', 'VARCHAR'], ['hello', 'VARCHAR'], [{a: 1}, 'JSON'], [[1], 'JSON'], [null, undefined],
+  ] as const)('%j is %s', (value, type) => {
+    expect(inferType(value)).toBe(type);
+  });
+
+  it('names schemas after functions', () => {
+    expect(schemaNameFor('Orders-Replication')).toBe('orders_replication');
+    expect(schemaNameFor('9lives')).toBe('f_9lives');
+  });
+});

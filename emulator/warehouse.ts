@@ -1,0 +1,330 @@
+// The local destination: a DuckDB file with one schema per function, written with Fivetran's semantics
+// (FIVETRAN.md §1). Each response is applied in one transaction: tables and columns are created or widened
+// as they appear, keyed tables are upserted (delete by key, then insert the last row per key), tables
+// without a key are appended with _fivetran_batch/_fivetran_index, every row gets _fivetran_synced, and
+// deletes remove rows or, for tables in `softDelete`, set _fivetran_deleted. Rows are loaded with DuckDB's
+// read_json from a temporary NDJSON file, which parses and converts a large response in one statement (an
+// 8 MiB response of 20,000 rows loads in well under a second; see emulator/warehouse.test.ts and the README).
+import {DuckDBInstance, type DuckDBConnection} from '@duckdb/node-api';
+import {randomUUID} from 'node:crypto';
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import type {Row} from '../sdk/types.js';
+import type {CheckedResponse} from './response-check.js';
+
+export type ColumnSqlType = 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'DATE' | 'TIMESTAMP' | 'TIMESTAMPTZ' | 'JSON' | 'VARCHAR';
+
+export const DEFAULT_WAREHOUSE_FILE = path.join('.fivetran', 'warehouse.duckdb');
+
+export interface ApplyResult {
+  /** rows written per table (after collapsing repeated keys within the response) */
+  upserted: Record<string, number>;
+  /** delete rows received per table */
+  deleted: Record<string, number>;
+  createdTables: string[];
+  addedColumns: string[];
+  widenedColumns: string[];
+}
+
+export interface QueryResult {
+  columns: string[];
+  types: string[];
+  /** values as JSON-friendly JavaScript: safe bigints as numbers, timestamps as ISO strings */
+  rows: Record<string, unknown>[];
+}
+
+/** A schema name for a function: lowercase letters, digits and _, not starting with a digit. */
+export function schemaNameFor(functionName: string): string {
+  const name = functionName.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') || 'function';
+  return /^[0-9]/.test(name) ? `f_${name}` : name;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const TIMESTAMP_RE = /^(\d{4}-\d{2}-\d{2})[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?$/i;
+
+function validDate(text: string): boolean {
+  const match = DATE_RE.exec(text);
+  if (!match || match[1] === '0000') return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text;
+}
+
+/** The column type a single JSON value suggests; undefined for null. */
+export function inferType(value: unknown): ColumnSqlType | undefined {
+  if (value === null || value === undefined) return undefined;
+  switch (typeof value) {
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'number':
+      return Number.isInteger(value) && Math.abs(value) < 9.2e18 ? 'BIGINT' : 'DOUBLE';
+    case 'string': {
+      if (value.length === 10 && validDate(value)) return 'DATE';
+      if (value.length >= 16 && value.length <= 40) {
+        const match = TIMESTAMP_RE.exec(value);
+        if (match && validDate(match[1]!)) return match[5] ? 'TIMESTAMPTZ' : 'TIMESTAMP';
+      }
+      return 'VARCHAR';
+    }
+    case 'object':
+      return 'JSON';
+    default:
+      return 'VARCHAR';
+  }
+}
+
+/** The narrowest type holding values of both; VARCHAR when nothing narrower does. */
+export function widen(a: ColumnSqlType | undefined, b: ColumnSqlType | undefined): ColumnSqlType | undefined {
+  if (a === undefined) return b;
+  if (b === undefined || a === b) return a;
+  const pair = new Set([a, b]);
+  if (pair.has('BIGINT') && pair.has('DOUBLE')) return 'DOUBLE';
+  if (pair.has('DATE') && pair.has('TIMESTAMP')) return 'TIMESTAMP';
+  if ((pair.has('DATE') || pair.has('TIMESTAMP')) && pair.has('TIMESTAMPTZ')) return 'TIMESTAMPTZ';
+  return 'VARCHAR';
+}
+
+function sqlTypeOf(duckdbType: string): ColumnSqlType {
+  const type = duckdbType.toUpperCase();
+  if (type === 'TIMESTAMP WITH TIME ZONE') return 'TIMESTAMPTZ';
+  if (['BOOLEAN', 'BIGINT', 'DOUBLE', 'DATE', 'TIMESTAMP', 'TIMESTAMPTZ', 'JSON', 'VARCHAR'].includes(type)) return type as ColumnSqlType;
+  if (/INT/.test(type)) return 'BIGINT';
+  if (/FLOAT|DOUBLE|DECIMAL|REAL/.test(type)) return 'DOUBLE';
+  return 'VARCHAR';
+}
+
+interface TableInfo {
+  /** lowercase name → {name as created, type} (DuckDB identifiers are case-insensitive) */
+  columns: Map<string, {name: string; type: ColumnSqlType}>;
+}
+
+function toJs(value: unknown): unknown {
+  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (Array.isArray(value)) return value.map(toJs);
+  if (value && typeof value === 'object') {
+    if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJs(v)]));
+  }
+  return value;
+}
+
+export class Warehouse {
+  private constructor(
+    readonly file: string,
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  /** Opens (or creates) the DuckDB file. One process at a time may have it open. */
+  static async open(file: string, options: {readOnly?: boolean} = {}): Promise<Warehouse> {
+    if (file !== ':memory:' && !options.readOnly) mkdirSync(path.dirname(path.resolve(file)), {recursive: true});
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(file, options.readOnly ? {access_mode: 'READ_ONLY'} : undefined);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/lock/i.test(message)) {
+        throw new Error(`the warehouse ${file} is in use by another process (a running sync or query); wait for it to finish or use --warehouse`);
+      }
+      throw new Error(`cannot open the warehouse ${file}: ${message.split('\n')[0]}`);
+    }
+    const connection = await instance.connect();
+    await connection.run(`SET TimeZone = 'UTC'`);
+    return new Warehouse(file, instance, connection);
+  }
+
+  async close(): Promise<void> {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+
+  async query(sql: string): Promise<QueryResult> {
+    const reader = await this.connection.runAndReadAll(sql);
+    const columns = reader.columnNames();
+    return {columns, types: reader.columnTypes().map(String), rows: reader.getRowObjectsJS().map((row) => toJs(row) as Record<string, unknown>)};
+  }
+
+  /** Tables of a schema with their row counts, sorted by name. */
+  async tables(schema: string): Promise<{table: string; rows: number}[]> {
+    const {rows} = await this.query(`SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = ${quoteLiteral(schema)} ORDER BY table_name`);
+    const out: {table: string; rows: number}[] = [];
+    for (const row of rows) {
+      const table = String(row.table_name);
+      const count = await this.query(`SELECT count(*) AS n FROM ${quoteIdent(schema)}.${quoteIdent(table)}`);
+      out.push({table, rows: Number(count.rows[0]?.n ?? 0)});
+    }
+    return out;
+  }
+
+  private async describeSchema(schema: string): Promise<Map<string, TableInfo>> {
+    const reader = await this.connection.runAndReadAll(
+      `SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = ${quoteLiteral(schema)} AND database_name = current_database() ORDER BY table_name, column_index`,
+    );
+    const tables = new Map<string, TableInfo>();
+    for (const [table, column, type] of reader.getRows() as [string, string, string][]) {
+      let info = tables.get(table.toLowerCase());
+      if (!info) tables.set(table.toLowerCase(), (info = {columns: new Map()}));
+      info.columns.set(column.toLowerCase(), {name: column, type: sqlTypeOf(type)});
+    }
+    return tables;
+  }
+
+  /**
+   * Applies one checked response to `schema` in a single transaction: either all of it is written or,
+   * on any error, none of it.
+   */
+  async apply(schema: string, response: Pick<CheckedResponse, 'insert' | 'delete' | 'schema' | 'softDelete'>, options: {syncedAt?: Date} = {}): Promise<ApplyResult> {
+    const result: ApplyResult = {upserted: {}, deleted: {}, createdTables: [], addedColumns: [], widenedColumns: []};
+    const tablesWithRows = Object.entries(response.insert).filter(([, rows]) => rows.length > 0);
+    const tablesWithDeletes = Object.entries(response.delete).filter(([, rows]) => rows.length > 0);
+    if (tablesWithRows.length === 0 && tablesWithDeletes.length === 0) return result;
+    const syncedAt = `TIMESTAMPTZ ${quoteLiteral((options.syncedAt ?? new Date()).toISOString())}`;
+    const scratch = path.join(tmpdir(), `fivetran-warehouse-${process.pid}-${randomUUID()}`);
+    mkdirSync(scratch, {recursive: true});
+    const run = (sql: string) => this.connection.run(sql);
+    const q = quoteIdent(schema);
+    let fileNumber = 0;
+    const writeNdjson = (lines: string[]) => {
+      const file = path.join(scratch, `${fileNumber++}.ndjson`);
+      writeFileSync(file, lines.join('\n'));
+      return file;
+    };
+    const readJson = (file: string, columns: [string, ColumnSqlType][]) =>
+      `read_json(${quoteLiteral(file)}, format = 'newline_delimited', maximum_object_size = 134217728, columns = {${columns.map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`).join(', ')}})`;
+
+    await run('BEGIN TRANSACTION');
+    try {
+      await run(`CREATE SCHEMA IF NOT EXISTS ${q}`);
+      const existing = await this.describeSchema(schema);
+
+      for (const [table, rows] of tablesWithRows) {
+        const key = response.schema[table]?.primary_key ?? [];
+        const softDelete = response.softDelete.includes(table);
+        const target = `${q}.${quoteIdent(table)}`;
+        // column types of this response, in first-seen order
+        const seen = new Map<string, {name: string; type: ColumnSqlType | undefined}>();
+        for (const row of rows) {
+          for (const name in row) {
+            const lower = name.toLowerCase();
+            const entry = seen.get(lower);
+            const type = inferType(row[name]);
+            if (!entry) seen.set(lower, {name, type});
+            else if (type !== undefined && type !== entry.type) entry.type = widen(entry.type, type);
+          }
+        }
+        let info = existing.get(table.toLowerCase());
+        const system: [string, string][] = [
+          ...(key.length === 0 ? ([['_fivetran_batch', 'BIGINT'], ['_fivetran_index', 'BIGINT']] as [string, string][]) : []),
+          ['_fivetran_synced', 'TIMESTAMPTZ'],
+          ...(softDelete ? ([['_fivetran_deleted', 'BOOLEAN DEFAULT false']] as [string, string][]) : []),
+        ];
+        if (!info) {
+          // a column whose values are all null starts as VARCHAR and narrows when a value arrives while it is still empty
+          const columns = [...seen.values()].map(({name, type}) => `${quoteIdent(name)} ${type ?? 'VARCHAR'}`);
+          await run(`CREATE TABLE ${target} (${[...columns, ...system.map(([name, type]) => `${name} ${type}`)].join(', ')})`);
+          info = {columns: new Map([...seen].map(([lower, {name, type}]) => [lower, {name, type: type ?? 'VARCHAR'}]))};
+          for (const [name, type] of system) info.columns.set(name, {name, type: sqlTypeOf(type.split(' ')[0]!)});
+          existing.set(table.toLowerCase(), info);
+          result.createdTables.push(table);
+        } else {
+          for (const [lower, {name, type}] of seen) {
+            const column = info.columns.get(lower);
+            if (!column) {
+              await run(`ALTER TABLE ${target} ADD COLUMN ${quoteIdent(name)} ${type ?? 'VARCHAR'}`);
+              info.columns.set(lower, {name, type: type ?? 'VARCHAR'});
+              result.addedColumns.push(`${table}.${name}`);
+              continue;
+            }
+            if (type === undefined || type === column.type) continue;
+            let next = widen(column.type, type)!;
+            if (column.type === 'VARCHAR' && next === 'VARCHAR') {
+              const nonNull = await this.connection.runAndReadAll(`SELECT count(${quoteIdent(column.name)}) FROM ${target}`);
+              if (Number(nonNull.getRows()[0]![0]) === 0) next = type;
+            }
+            if (next !== column.type) {
+              await run(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(column.name)} TYPE ${next}`);
+              result.widenedColumns.push(`${table}.${column.name}: ${column.type} → ${next}`);
+              column.type = next;
+            }
+          }
+          for (const [name, type] of system) {
+            if (!info.columns.has(name)) {
+              await run(`ALTER TABLE ${target} ADD COLUMN ${name} ${type}`);
+              info.columns.set(name, {name, type: sqlTypeOf(type.split(' ')[0]!)});
+              result.addedColumns.push(`${table}.${name}`);
+            }
+          }
+        }
+
+        const dataColumns = [...seen.keys()].map((lower) => info.columns.get(lower)!);
+        const lines = new Array<string>(rows.length);
+        for (let i = 0; i < rows.length; i++) {
+          const json = JSON.stringify(rows[i]);
+          lines[i] = json.length > 2 ? `{"_fivetran_index":${i},${json.slice(1)}` : `{"_fivetran_index":${i}}`;
+        }
+        const file = writeNdjson(lines);
+        const columnList = dataColumns.map((c) => quoteIdent(c.name)).join(', ');
+        const loaded: [string, ColumnSqlType][] = [['_fivetran_index', 'BIGINT'], ...dataColumns.map((c): [string, ColumnSqlType] => [c.name, c.type])];
+        const deletedColumn = info.columns.has('_fivetran_deleted');
+        if (key.length === 0) {
+          const batch = await this.connection.runAndReadAll(`SELECT coalesce(max(_fivetran_batch), 0) + 1 FROM ${target}`);
+          const batchNumber = String(batch.getRows()[0]![0]);
+          await run(
+            `INSERT INTO ${target} (${columnList}${columnList ? ', ' : ''}_fivetran_batch, _fivetran_index, _fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}) ` +
+              `SELECT ${columnList}${columnList ? ', ' : ''}${batchNumber}, _fivetran_index, ${syncedAt}${deletedColumn ? ', false' : ''} FROM ${readJson(file, loaded)}`,
+          );
+          result.upserted[table] = rows.length;
+        } else {
+          const keyColumns = key.map((name) => info.columns.get(name.toLowerCase())!.name);
+          const stage = `fivetran_stage_${fileNumber}`;
+          await run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${readJson(file, loaded)} QUALIFY row_number() OVER (PARTITION BY ${keyColumns.map(quoteIdent).join(', ')} ORDER BY _fivetran_index DESC) = 1`);
+          await run(`DELETE FROM ${target} AS t USING ${stage} AS s WHERE ${keyColumns.map((c) => `t.${quoteIdent(c)} IS NOT DISTINCT FROM s.${quoteIdent(c)}`).join(' AND ')}`);
+          await run(
+            `INSERT INTO ${target} (${columnList}, _fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}) ` +
+              `SELECT ${columnList}, ${syncedAt}${deletedColumn ? ', false' : ''} FROM ${stage} ORDER BY _fivetran_index`,
+          );
+          const count = await this.connection.runAndReadAll(`SELECT count(*) FROM ${stage}`);
+          result.upserted[table] = Number(count.getRows()[0]![0]);
+          await run(`DROP TABLE ${stage}`);
+        }
+      }
+
+      for (const [table, rows] of tablesWithDeletes) {
+        result.deleted[table] = rows.length;
+        const info = existing.get(table.toLowerCase());
+        const key = response.schema[table]?.primary_key ?? [];
+        if (!info || key.length === 0) continue;
+        const keyColumns = key.map((name) => info.columns.get(name.toLowerCase()));
+        if (keyColumns.some((c) => c === undefined)) continue;
+        const target = `${q}.${quoteIdent(table)}`;
+        const file = writeNdjson(rows.map((row) => JSON.stringify(Object.fromEntries(key.map((name) => [keyColumns[key.indexOf(name)]!.name, (row as Row)[name]])))));
+        const keys = readJson(file, keyColumns.map((c): [string, ColumnSqlType] => [c!.name, c!.type]));
+        const match = keyColumns.map((c) => `t.${quoteIdent(c!.name)} IS NOT DISTINCT FROM k.${quoteIdent(c!.name)}`).join(' AND ');
+        if (response.softDelete.includes(table)) {
+          if (!info.columns.has('_fivetran_deleted')) {
+            await run(`ALTER TABLE ${target} ADD COLUMN _fivetran_deleted BOOLEAN DEFAULT false`);
+            info.columns.set('_fivetran_deleted', {name: '_fivetran_deleted', type: 'BOOLEAN'});
+            result.addedColumns.push(`${table}._fivetran_deleted`);
+          }
+          await run(`UPDATE ${target} AS t SET _fivetran_deleted = true, _fivetran_synced = ${syncedAt} FROM ${keys} AS k WHERE ${match}`);
+        } else {
+          await run(`DELETE FROM ${target} AS t USING ${keys} AS k WHERE ${match}`);
+        }
+      }
+      await run('COMMIT');
+      return result;
+    } catch (error) {
+      await run('ROLLBACK').catch(() => undefined);
+      throw new Error(`the warehouse rejected the response: ${(error as Error).message.split('\n')[0]}`, {cause: error});
+    } finally {
+      rmSync(scratch, {recursive: true, force: true});
+    }
+  }
+}
