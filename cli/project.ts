@@ -46,24 +46,42 @@ export async function loadConnector(root: string, name: string): Promise<Connect
 export const FUNCTION_NAME_RULE = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 export const FUNCTION_NAME_HELP = 'letters, digits, - and _, starting with a letter, at most 63 characters';
 
+/** A zod error that says "is required" for a missing key and `message` for a wrong value. */
+const requiredOr = (message: string, required = message) => (issue: {input?: unknown}) => (issue.input === undefined ? `is required: ${required}` : message);
+
 const AirflowSchema = z.strictObject({
-  connector_id: z.string().min(1, {error: 'must be the Fivetran connection id'}),
-  schedule: z.string().min(1, {error: 'must be a cron expression or an Airflow preset like @daily'}),
-  owner: z.string().optional(),
-  retries: z.number().int().min(0).optional(),
-  sensor: z.boolean().optional(),
+  connector_id: z.string({error: requiredOr('must be the Fivetran connection id (a string)', 'the Fivetran connection id')}).min(1, {error: 'must be the Fivetran connection id'}),
+  schedule: z
+    .string({error: requiredOr('must be a cron expression or an Airflow preset like @daily', 'a cron expression or an Airflow preset like @daily')})
+    .min(1, {error: 'must be a cron expression or an Airflow preset like @daily'}),
+  owner: z.string({error: 'must be a string'}).optional(),
+  retries: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(0, {error: 'must be 0 or more'}).optional(),
+  sensor: z.boolean({error: 'must be true or false'}).optional(),
 });
 
 const FunctionEntrySchema = z.strictObject({
-  connector: z.string({error: 'is required: the folder under connectors/'}),
-  environment: z.string({error: 'is required: dev, prod, ... (the CircleCI context fivetran-<environment>)'}).regex(/^[a-z][a-z0-9-]*$/, {error: 'must be lowercase letters, digits and -'}),
+  connector: z.string({error: requiredOr('must be the name of a folder under connectors/', 'the folder under connectors/')}),
+  environment: z
+    .string({error: requiredOr('must be a name like dev or prod', 'dev, prod, ... (the CircleCI context fivetran-<environment>)')})
+    .regex(/^[a-z][a-z0-9-]*$/, {error: 'must be lowercase letters, digits and -, starting with a letter (like dev or prod)'}),
   region: z.string().regex(/^[a-z]+-[a-z]+\d+$/, {error: 'must be a Cloud Functions region like us-central1'}).optional(),
-  memory: z.union([z.number().int().positive(), z.string().regex(/^\d+(Mi|Gi|MB|GB|M|G)?$/, {error: 'must be like 256Mi, 1Gi or 512MB'})]).optional(),
-  timeout: z.union([z.number().int().positive().max(3600), z.string().regex(/^\d+s?$/, {error: 'must be seconds like 540s'})]).optional(),
+  memory: z
+    .union([z.number().int().positive(), z.string().regex(/^\d+(Mi|Gi|MB|GB|M|G)?$/, {error: 'must be like 256Mi, 1Gi or 512MB (a bare number is MB)'})], {
+      error: 'must be like 256Mi, 1Gi or 512MB (a bare number is MB)',
+    })
+    .optional(),
+  timeout: z
+    .union([z.number().int().positive(), z.string().regex(/^\d+s?$/, {error: 'must be seconds like 540s'})], {error: 'must be seconds like 540s'})
+    .refine((value) => !(typeof value === 'number' || typeof value === 'string') || !(timeoutSeconds(value) > 3600), {error: 'must be at most 3600s (the Cloud Functions limit for HTTP functions)'})
+    .optional(),
   runtime: z.enum(['nodejs20', 'nodejs22'], {error: 'must be nodejs20 or nodejs22'}).optional(),
   service_account: z.string().regex(/^[^@\s]+@[^@\s]+$/, {error: 'must be a service account email'}).optional(),
-  max_instances: z.number().int().positive().optional(),
-  response_cap_bytes: z.number().int().positive().optional(),
+  max_instances: z.number({error: 'must be a positive whole number'}).int({error: 'must be a positive whole number'}).positive({error: 'must be a positive whole number'}).optional(),
+  response_cap_bytes: z
+    .number({error: 'must be a positive whole number of bytes'})
+    .int({error: 'must be a positive whole number of bytes'})
+    .positive({error: 'must be a positive whole number of bytes'})
+    .optional(),
   airflow: AirflowSchema.optional(),
 });
 
@@ -101,11 +119,13 @@ export function loadDeployConfig(root: string, file = deployFile(root)): DeployF
 }
 
 export function parseDeployConfig(text: string, connectors: readonly string[], label = 'deploy.yaml'): DeployFunction[] {
-  const doc = parseDocument(text, {prettyErrors: false});
+  const doc = parseDocument(text, {prettyErrors: true});
   if (doc.errors.length) {
     const first = doc.errors[0]!;
     const line = first.linePos?.[0]?.line;
-    throw new CliConfigError(`${label}${line ? ` line ${line}` : ''} is not valid YAML: ${first.message.split('\n')[0]}`);
+    const reason = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    const hint = first.code === 'DUPLICATE_KEY' ? ' (a function is defined twice; names must be unique)' : '';
+    throw new CliConfigError(`${label}${line ? ` line ${line}` : ''} is not valid YAML: ${reason}${hint}`);
   }
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) {
