@@ -45,6 +45,42 @@ program
 
 // (command groups are added below by their modules' owners; keep each to declarations and one call)
 
+program
+  .command('deploy')
+  .description('bundle functions of deploy.yaml and deploy them with gcloud (GCLOUD_PROJECT), several at a time')
+  .argument('[functions...]', 'function names from deploy.yaml')
+  .option('--all', 'every function in deploy.yaml')
+  .option('--env <environment>', 'the functions of one environment (deploy.yaml `environment`)')
+  .option('--dry-run', 'build the bundles and print the gcloud commands without running them')
+  .option('--concurrency <n>', 'deploys running at once', int, 4)
+  .option('--project <id>', 'Google Cloud project (default: GCLOUD_PROJECT)')
+  .option('--json', 'print the results as JSON')
+  .action(async (functions: string[], opts: {all?: boolean; env?: string; dryRun?: boolean; concurrency: number; project?: string; json?: boolean}) => {
+    const {deploy} = await import('./deploy.js');
+    await deploy({functions, all: opts.all, environment: opts.env, dryRun: opts.dryRun, concurrency: opts.concurrency, project: opts.project, json: opts.json});
+  });
+
+const airflow = program.command('airflow').description('Airflow DAGs that trigger Fivetran syncs of the functions on a schedule');
+airflow
+  .command('dag')
+  .description('render the DAG of one function (stdout, or a file in --out)')
+  .argument('<function>', 'function name from deploy.yaml')
+  .option('--schedule <cron>', 'cron expression or preset like @daily (default: deploy.yaml airflow.schedule)')
+  .option('--connector-id <id>', "the Fivetran connection's id (default: deploy.yaml airflow.connector_id)")
+  .option('--out <dir>', 'write <dag_id>.py into this folder')
+  .action(async (fn: string, opts: {schedule?: string; connectorId?: string; out?: string}) => {
+    const {airflowDag} = await import('./airflow.js');
+    await airflowDag({function: fn, schedule: opts.schedule, connectorId: opts.connectorId, out: opts.out});
+  });
+airflow
+  .command('dags')
+  .description('render the DAG of every function with an airflow: block in deploy.yaml')
+  .requiredOption('--out <dir>', 'folder to write the DAG files into (e.g. your Airflow dags/ folder)')
+  .action(async (opts: {out: string}) => {
+    const {airflowDags} = await import('./airflow.js');
+    await airflowDags({out: opts.out});
+  });
+
 const connectorCommand = program.command('connector').description('create and list the connectors of the fleet');
 connectorCommand
   .command('create')

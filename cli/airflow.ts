@@ -1,0 +1,178 @@
+// ./fivetran airflow dag|dags: Airflow DAG files that trigger a function's Fivetran connection on a schedule
+// (FivetranOperator from airflow-provider-fivetran-async, optionally followed by a FivetranSensor), rendered
+// from templates/airflow/dag.py.hbs with values from deploy.yaml's `airflow:` block or the command line.
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import Handlebars from 'handlebars';
+import {CliConfigError} from './errors.js';
+import {loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
+
+export const AIRFLOW_DEFAULTS = {owner: 'airflow', retries: 2, sensor: false} as const;
+
+const TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'templates', 'airflow', 'dag.py.hbs');
+
+const SCHEDULE_PRESETS = ['@once', '@continuous', '@hourly', '@daily', '@weekly', '@monthly', '@quarterly', '@yearly', '@annually'];
+const CRON_FIELD = /^[A-Za-z0-9*/,?#LW-]+$/;
+
+export interface DagSpec {
+  functionName: string;
+  connector: string;
+  environment: string;
+  dagId: string;
+  connectorId: string;
+  schedule: string;
+  owner: string;
+  retries: number;
+  sensor: boolean;
+}
+
+export interface RenderedDag {
+  dagId: string;
+  functionName: string;
+  /** the Python source */
+  source: string;
+  /** where it was written, if it was */
+  file?: string;
+}
+
+/** A Python literal for a JSON-like value. JSON string escapes (\" \\ \n \uXXXX) are valid Python escapes. */
+export function pythonLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`${value} has no Python literal`);
+    return String(value);
+  }
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(pythonLiteral).join(', ')}]`;
+  if (typeof value === 'object') {
+    return `{${Object.entries(value as Record<string, unknown>).map(([key, item]) => `${JSON.stringify(key)}: ${pythonLiteral(item)}`).join(', ')}}`;
+  }
+  throw new Error(`a ${typeof value} has no Python literal`);
+}
+
+/** Throws unless `schedule` is a 5-field cron expression or an Airflow preset. */
+export function checkSchedule(schedule: string, where: string): string {
+  const value = schedule.trim();
+  const fields = value.split(/\s+/);
+  if (SCHEDULE_PRESETS.includes(value) || (fields.length === 5 && fields.every((f) => CRON_FIELD.test(f)))) return value;
+  throw new CliConfigError(`${where} "${schedule}" must be a cron expression like "0 6 * * *" or one of ${SCHEDULE_PRESETS.join(', ')}`);
+}
+
+/** `customer-freshness` → `fivetran_customer_freshness` (a DAG id and a Python module name). */
+export function dagIdOf(functionName: string): string {
+  return `fivetran_${functionName.toLowerCase().replace(/-/g, '_')}`;
+}
+
+/** The DAG settings of one function: deploy.yaml's airflow block, overridden by the command line. */
+export function dagSpec(fn: DeployFunction, overrides: {schedule?: string; connectorId?: string} = {}): DagSpec {
+  const connectorId = (overrides.connectorId ?? fn.airflow?.connector_id)?.trim();
+  if (!connectorId) {
+    throw new CliConfigError(
+      `${fn.name} has no airflow.connector_id in deploy.yaml; pass --connector-id ID (the id of the function's Fivetran connection) or add airflow: {connector_id, schedule} to ${fn.name}`,
+    );
+  }
+  const schedule = overrides.schedule ?? fn.airflow?.schedule;
+  if (!schedule) {
+    throw new CliConfigError(`${fn.name} has no airflow.schedule in deploy.yaml; pass --schedule CRON (e.g. "0 6 * * *" or @daily) or add it to ${fn.name}.airflow`);
+  }
+  return {
+    functionName: fn.name,
+    connector: fn.connector,
+    environment: fn.environment,
+    dagId: dagIdOf(fn.name),
+    connectorId,
+    schedule: checkSchedule(schedule, overrides.schedule !== undefined ? '--schedule' : `${fn.name}.airflow.schedule`),
+    owner: fn.airflow?.owner ?? AIRFLOW_DEFAULTS.owner,
+    retries: fn.airflow?.retries ?? AIRFLOW_DEFAULTS.retries,
+    sensor: fn.airflow?.sensor ?? AIRFLOW_DEFAULTS.sensor,
+  };
+}
+
+let compiled: HandlebarsTemplateDelegate | undefined;
+
+/** The Python source of one DAG. */
+export function renderDag(spec: DagSpec): string {
+  if (!compiled) {
+    const handlebars = Handlebars.create();
+    handlebars.registerHelper('py', (value: unknown) => pythonLiteral(value));
+    compiled = handlebars.compile(readFileSync(TEMPLATE, 'utf8'), {noEscape: true, strict: true});
+  }
+  return compiled({
+    ...spec,
+    description: `Fivetran sync of the Cloud Function ${spec.functionName} (connector ${spec.connector})`,
+    tags: ['fivetran', spec.connector, spec.environment],
+    // The operator's return value is the previous completion time; empty (never synced) makes the sensor
+    // take the latest completion at its first check instead of failing to parse "None".
+    completedAfterTime: "{{ task_instance.xcom_pull(task_ids='trigger_sync', key='return_value') or '' }}",
+  });
+}
+
+function writeDag(out: string, spec: DagSpec): RenderedDag {
+  mkdirSync(out, {recursive: true});
+  const file = path.join(out, `${spec.dagId}.py`);
+  const source = renderDag(spec);
+  writeFileSync(file, source);
+  return {dagId: spec.dagId, functionName: spec.functionName, source, file};
+}
+
+function findFunction(functions: DeployFunction[], name: string): DeployFunction {
+  const fn = functions.find((f) => f.name === name);
+  if (!fn) throw new CliConfigError(`unknown function "${name}"; deploy.yaml defines: ${functions.map((f) => f.name).join(', ') || '(none)'}`);
+  return fn;
+}
+
+export interface AirflowDagOptions {
+  function: string;
+  schedule?: string;
+  connectorId?: string;
+  /** folder to write <dag_id>.py into; without it the DAG goes to stdout */
+  out?: string;
+  cwd?: string;
+  stdout?: (text: string) => void;
+  stderr?: (text: string) => void;
+}
+
+/** ./fivetran airflow dag <function>: one DAG, to stdout or into --out. */
+export async function airflowDag(options: AirflowDagOptions): Promise<RenderedDag> {
+  const root = projectRoot(options.cwd);
+  const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
+  const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
+  const spec = dagSpec(findFunction(loadDeployConfig(root), options.function), {schedule: options.schedule, connectorId: options.connectorId});
+  if (!options.out) {
+    const source = renderDag(spec);
+    stdout(source);
+    return {dagId: spec.dagId, functionName: spec.functionName, source};
+  }
+  const dag = writeDag(path.resolve(options.cwd ?? process.cwd(), options.out), spec);
+  stderr(`wrote ${dag.file} (DAG ${dag.dagId}, schedule ${spec.schedule})\n`);
+  return dag;
+}
+
+export interface AirflowDagsOptions {
+  out: string;
+  cwd?: string;
+  stderr?: (text: string) => void;
+}
+
+/** ./fivetran airflow dags --out DIR: the DAG of every function with an `airflow:` block. */
+export async function airflowDags(options: AirflowDagsOptions): Promise<RenderedDag[]> {
+  const root = projectRoot(options.cwd);
+  const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
+  const functions = loadDeployConfig(root).filter((fn) => fn.airflow);
+  if (functions.length === 0) {
+    throw new CliConfigError('no function in deploy.yaml has an airflow: block; add airflow: {connector_id: <Fivetran connection id>, schedule: "0 6 * * *"} to the functions Airflow should schedule');
+  }
+  const specs = functions.map((fn) => dagSpec(fn));
+  const owners = new Map<string, string>();
+  for (const spec of specs) {
+    const other = owners.get(spec.dagId);
+    if (other) throw new CliConfigError(`functions ${other} and ${spec.functionName} would both be DAG ${spec.dagId}; rename one in deploy.yaml`);
+    owners.set(spec.dagId, spec.functionName);
+  }
+  const out = path.resolve(options.cwd ?? process.cwd(), options.out);
+  const dags = specs.map((spec) => writeDag(out, spec));
+  for (const [i, dag] of dags.entries()) stderr(`wrote ${dag.file} (DAG ${dag.dagId}, schedule ${specs[i]!.schedule})\n`);
+  return dags;
+}
