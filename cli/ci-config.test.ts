@@ -310,7 +310,7 @@ describe('ci_config changed', () => {
 
   it('fails with exit code 2 (not 1, which means skip) for a function not in deploy.yaml', async () => {
     const root = repo();
-    const error = await decide(root, 'nope').catch((e: unknown) => e as Error & {exitCode: number});
+    const error = (await decide(root, 'nope').catch((e: unknown) => e)) as Error & {exitCode: number};
     expect(error.message).toMatch(/"nope" is not a function in deploy.yaml \(fleet-health, orders-freshness\)/);
     expect(error.exitCode).toBe(2);
   });
