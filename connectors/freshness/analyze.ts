@@ -54,7 +54,10 @@ function describeQueryError(error: unknown, query: FreshnessQuery): Error {
   if (code === '57014') {
     return new SourceError(`freshness_query ran past its ${Math.round(query.timeoutMs / 1000)} s statement timeout; make it cheaper (an index on the timestamp it filters on usually helps)`, {cause: error});
   }
-  // syntax errors, unknown tables or columns, bad casts: the query must change
+  if (code === '42601') {
+    return new ConfigError(`freshness_query failed: ${raw}; fix the query (it runs as a subquery, so it must be a single SELECT)`, {cause: error});
+  }
+  // unknown tables or columns, bad casts, division by zero: the query must change
   if (code.startsWith('42') || code.startsWith('22') || code === '0A000') {
     return new ConfigError(`freshness_query failed: ${raw}; fix the query`, {cause: error});
   }

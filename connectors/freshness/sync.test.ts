@@ -200,7 +200,7 @@ describe('freshness sync', () => {
     const {status, body} = await callOnce(connector, {state: {}, secrets: freshnessSecrets(db, {freshness_query: 'SELECT company_id, FROM customer_data'})});
     expect(status).toBe(400);
     expect(body.errorType).toBe('InvalidConfiguration');
-    expect(body.errorMessage).toBe('freshness_query failed: syntax error at or near "FROM"; fix the query');
+    expect(body.errorMessage).toBe('freshness_query failed: syntax error at or near "FROM"; fix the query (it runs as a subquery, so it must be a single SELECT)');
   });
 });
 
