@@ -1,0 +1,85 @@
+// How many rows the next batch reads. The table's size category sets the ceiling (the original connector's
+// rule: the larger the table, the smaller the batch, so one query stays short and cheap to retry); the
+// measured JSON width of its rows turns bytes into rows; the call's live budgets clamp it: response bytes
+// left, time to the deadline, and memory headroom. Every decision says which of these decided it.
+import type {SizeCategory} from './discovery.js';
+
+export const CATEGORY_LIMITS: Record<SizeCategory, {rows: number; bytes: number}> = {
+  small: {rows: 100_000, bytes: 8 * 1024 * 1024},
+  medium: {rows: 50_000, bytes: 4 * 1024 * 1024},
+  large: {rows: 25_000, bytes: 2 * 1024 * 1024},
+};
+
+/** The first batch of a table in a call is a probe: it measures the real JSON width before larger batches. */
+export const PROBE_ROWS = 1_000;
+
+/**
+ * Memory a batch of B bytes costs while in flight: PostgreSQL's message buffer, the decoded string, its
+ * place in the response, and the response body and its UTF-8 copy when the call ends.
+ */
+export const MEMORY_COST_FACTOR = 6;
+
+export type BatchReason = 'category' | 'custom' | 'probe' | 'response_bytes' | 'deadline' | 'memory';
+
+export interface BatchInputs {
+  category: SizeCategory;
+  /** custom_batch_size; 0 = adaptive */
+  customRows: number;
+  /** measured (or estimated) JSON bytes per row */
+  bytesPerRow: number;
+  /** response bytes this batch may use */
+  responseBytesLeft: number;
+  timeLeftMs: number;
+  /** measured milliseconds per row, or null before the first batch */
+  msPerRow: number | null;
+  /** memory left below the function's pressure line, bytes (may be negative) */
+  memoryHeadroomBytes: number;
+  /** response bytes already held by this call (they are copied again when the response is sent) */
+  responseBytesHeld: number;
+  /** true for the first batch of a table in this call */
+  probe: boolean;
+}
+
+export interface BatchDecision {
+  rows: number;
+  reason: BatchReason;
+  /** true when memory headroom, not the category or the response, decided the size */
+  memoryPressure: boolean;
+}
+
+/** The batch size for the given inputs: the smallest of the category's, the response's, the time's and the memory's limits. */
+export function decideBatch(input: BatchInputs): BatchDecision {
+  const width = Math.max(1, input.bytesPerRow);
+  const limits = CATEGORY_LIMITS[input.category];
+  let rows: number;
+  let reason: BatchReason;
+  if (input.customRows > 0) {
+    rows = input.customRows;
+    reason = 'custom';
+  } else {
+    rows = Math.min(limits.rows, Math.floor(limits.bytes / width));
+    reason = 'category';
+    if (input.probe && PROBE_ROWS < rows) {
+      rows = PROBE_ROWS;
+      reason = 'probe';
+    }
+  }
+  const clamp = (limit: number, why: BatchReason) => {
+    if (limit < rows) {
+      rows = limit;
+      reason = why;
+    }
+  };
+  clamp(Math.floor(Math.max(0, input.responseBytesLeft) / width), 'response_bytes');
+  // keep one query to a quarter of the time left, so a slow batch cannot run past the deadline
+  if (input.msPerRow && input.msPerRow > 0) clamp(Math.floor((input.timeLeftMs * 0.25) / input.msPerRow), 'deadline');
+  const memoryForBatch = input.memoryHeadroomBytes - 2 * input.responseBytesHeld;
+  clamp(Math.floor(Math.max(0, memoryForBatch) / (MEMORY_COST_FACTOR * width)), 'memory');
+  return {rows: Math.max(1, rows), reason, memoryPressure: (reason as BatchReason) === 'memory'};
+}
+
+/** Bytes per row before anything was measured: the heap width plus the JSON keys and punctuation. */
+export function estimateBytesPerRow(averageRowBytes: number, columnNames: readonly string[]): number {
+  const keys = columnNames.reduce((sum, name) => sum + name.length + 4, 2);
+  return Math.max(16, Math.round(averageRowBytes * 1.5) + keys);
+}

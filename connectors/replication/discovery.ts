@@ -1,0 +1,168 @@
+// Discovery: the tables of the configured schemas, their columns, types, primary keys and estimated sizes,
+// read from the catalog in one query (pg_class / pg_attribute / pg_index), and the size category that
+// drives batching (the original connector's thresholds: small < 1M rows, medium 1M-50M, large > 50M).
+import type pg from 'pg';
+
+export type SizeCategory = 'small' | 'medium' | 'large';
+
+export const SMALL_TABLE_ROWS = 1_000_000;
+export const LARGE_TABLE_ROWS = 50_000_000;
+
+export function sizeCategory(estimatedRows: number): SizeCategory {
+  if (estimatedRows < SMALL_TABLE_ROWS) return 'small';
+  if (estimatedRows <= LARGE_TABLE_ROWS) return 'medium';
+  return 'large';
+}
+
+export interface SourceColumn {
+  name: string;
+  position: number;
+  /** as PostgreSQL prints it, e.g. `numeric(10,2)`, `character varying(50)`, `"Mood"` */
+  type: string;
+  /** the base type's name (domains resolved), e.g. `numeric`, `_int4` for int4[] */
+  baseType: string;
+  /** the element type's name for arrays */
+  elementType: string | null;
+  /** pg_type.typcategory of the base type: N numeric, S string, A array, E enum, ... */
+  category: string;
+  nullable: boolean;
+  default: string | null;
+  /** character length limit, or null */
+  maxLength: number | null;
+  precision: number | null;
+  scale: number | null;
+  /** 1-based position in the primary key, or null */
+  primaryKeyPosition: number | null;
+}
+
+export interface SourceTable {
+  oid: number;
+  schema: string;
+  name: string;
+  kind: 'table' | 'partitioned table';
+  comment: string | null;
+  estimatedRows: number;
+  estimatedBytes: number;
+  /** heap bytes per row (catalog estimate) */
+  averageRowBytes: number;
+  category: SizeCategory;
+  readable: boolean;
+  columns: SourceColumn[];
+  /** primary key columns in key order; empty when the table has none */
+  primaryKey: SourceColumn[];
+}
+
+export interface Catalog {
+  serverVersion: number;
+  /** the configured schemas that exist and the user may use */
+  schemas: {name: string; usable: boolean}[];
+  tables: SourceTable[];
+}
+
+interface RawColumn {
+  name: string;
+  position: number;
+  type: string;
+  base: string;
+  element: string | null;
+  category: string;
+  not_null: boolean;
+  default: string | null;
+  typmod: number;
+  pk: number | null;
+}
+
+const CATALOG_SQL = `
+SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
+       obj_description(c.oid, 'pg_class') AS comment,
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) pt JOIN pg_class p ON p.oid = pt.relid WHERE pt.isleaf)
+            ELSE c.reltuples END::float8 AS reltuples,
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(pg_total_relation_size(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
+            ELSE pg_total_relation_size(c.oid) END::int8 AS total_bytes,
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(pg_relation_size(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
+            ELSE pg_relation_size(c.oid) END::int8 AS heap_bytes,
+       has_table_privilege(c.oid, 'SELECT') AS readable,
+       coalesce((
+         SELECT json_agg(json_build_object(
+                  'name', a.attname, 'position', a.attnum, 'type', format_type(a.atttypid, a.atttypmod),
+                  'base', bt.typname, 'element', et.typname, 'category', bt.typcategory, 'not_null', a.attnotnull,
+                  'default', pg_get_expr(d.adbin, d.adrelid),
+                  'typmod', CASE WHEN ty.typtype = 'd' THEN ty.typtypmod ELSE a.atttypmod END,
+                  'pk', array_position(pk.indkey::int2[], a.attnum)) ORDER BY a.attnum)
+         FROM pg_attribute a
+         JOIN pg_type ty ON ty.oid = a.atttypid
+         JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+         LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary
+WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ORDER BY n.nspname, c.relname`;
+
+const SCHEMAS_SQL = `
+SELECT nspname AS name, has_schema_privilege(oid, 'USAGE') AS usable, current_setting('server_version_num')::int AS version
+FROM pg_namespace WHERE nspname = ANY($1::text[])`;
+
+function lengthOf(base: string, typmod: number): number | null {
+  if (typmod < 0) return null;
+  if (base === 'varchar' || base === 'bpchar') return typmod - 4;
+  if (base === 'bit' || base === 'varbit') return typmod;
+  return null;
+}
+
+function numericShape(base: string, typmod: number): {precision: number | null; scale: number | null} {
+  if (base !== 'numeric' || typmod < 4) return {precision: null, scale: null};
+  const packed = typmod - 4;
+  // scale is an 11-bit signed field since PostgreSQL 15 (negative scales)
+  let scale = packed & 0x7ff;
+  if (scale & 0x400) scale -= 0x800;
+  return {precision: (packed >> 16) & 0xffff, scale};
+}
+
+/** Reads the configured schemas' tables from the catalog (one round trip, plus one for the schemas). */
+export async function discover(client: pg.Client, schemas: readonly string[]): Promise<Catalog> {
+  const schemaRows = await client.query<{name: string; usable: boolean; version: number}>(SCHEMAS_SQL, [schemas]);
+  const versionRow = schemaRows.rows[0] ?? (await client.query<{version: number}>(`SELECT current_setting('server_version_num')::int AS version`)).rows[0];
+  const result = await client.query<{
+    oid: string; schema: string; name: string; relkind: string; comment: string | null; reltuples: number;
+    total_bytes: string; heap_bytes: string; readable: boolean; columns: RawColumn[];
+  }>(CATALOG_SQL, [schemas]);
+  const tables = result.rows.map((row): SourceTable => {
+    const columns = row.columns.map((raw): SourceColumn => ({
+      name: raw.name,
+      position: raw.position,
+      type: raw.type,
+      baseType: raw.base,
+      elementType: raw.element,
+      category: raw.category,
+      nullable: !raw.not_null,
+      default: raw.default,
+      maxLength: lengthOf(raw.base, raw.typmod),
+      ...numericShape(raw.base, raw.typmod),
+      primaryKeyPosition: raw.pk,
+    }));
+    const heapBytes = Number(row.heap_bytes);
+    // reltuples is -1 before the first ANALYZE / VACUUM: estimate from the heap size instead
+    const estimatedRows = row.reltuples >= 0 ? Math.round(row.reltuples) : Math.round(heapBytes / 100);
+    return {
+      oid: Number(row.oid),
+      schema: row.schema,
+      name: row.name,
+      kind: row.relkind === 'p' ? 'partitioned table' : 'table',
+      comment: row.comment,
+      estimatedRows,
+      estimatedBytes: Number(row.total_bytes),
+      averageRowBytes: estimatedRows > 0 ? Math.max(1, Math.round(heapBytes / estimatedRows)) : 0,
+      category: sizeCategory(estimatedRows),
+      readable: row.readable,
+      columns,
+      primaryKey: columns.filter((c) => c.primaryKeyPosition !== null).sort((a, b) => a.primaryKeyPosition! - b.primaryKeyPosition!),
+    };
+  });
+  return {serverVersion: versionRow?.version ?? 0, schemas: schemaRows.rows.map(({name, usable}) => ({name, usable})), tables};
+}

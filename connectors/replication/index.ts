@@ -1,0 +1,36 @@
+// The replication connector: PostgreSQL tables to Fivetran, a full load by primary key and then incremental
+// syncs by cursor column that do not skip late commits, with batches sized from each table's size category,
+// its row width, and the function's live response, time and memory budgets. See README.md.
+import {createMain, defineConnector} from '../../sdk/index.js';
+import {describePostgresError, qualifiedName, quoteIdent, withPostgres} from '../../sdk/postgres.js';
+import {discover} from './discovery.js';
+import {METADATA_SPECS} from './metadata.js';
+import {planReplication} from './plan.js';
+import {replicate} from './replicate.js';
+import {RUNS_SPEC, RUNS_TABLE} from './runs.js';
+import {postgresConfig, ReplicationSecrets} from './secrets.js';
+
+export const connector = defineConnector({
+  name: 'replication',
+  description: 'Replicates PostgreSQL tables (full load, then incremental), adapting batches to table size and to the function budgets',
+  secrets: ReplicationSecrets,
+  tables: {...METADATA_SPECS, [RUNS_TABLE]: RUNS_SPEC},
+  setupTests: [{name: 'connection', label: 'Connect, and check the configured schemas and tables exist and are readable'}],
+  async test({secrets}) {
+    const config = postgresConfig(secrets, 30_000);
+    await withPostgres(config, async (client) => {
+      const plans = planReplication(await discover(client, secrets.schemas), secrets);
+      // reading zero rows proves the SELECT privilege and that every configured column and filter is valid
+      for (const plan of plans) {
+        const columns = [...new Set([...plan.columns.slice(0, 1), ...plan.filters.map((f) => f.column), ...(plan.cursor ? [plan.cursor] : [])])];
+        const list = columns.length ? columns.map((c) => quoteIdent(c.name)).join(', ') : '1';
+        await client.query(`SELECT ${list} FROM ${qualifiedName(plan.source.schema, plan.source.name)} LIMIT 0`).catch((error: unknown) => {
+          throw describePostgresError(error, config);
+        });
+      }
+    });
+  },
+  sync: replicate,
+});
+
+export const main = createMain(connector);

@@ -1,0 +1,161 @@
+// From the catalog and the secrets to what each call replicates: which tables (schemas, include/exclude),
+// their destination names, how each is read (incremental by cursor, re-read by key, re-read by ctid), and
+// its filters. Every name in the configuration must exist: an unknown table or column is a clear error.
+import {AuthError, ConfigError, type ColumnType, type TableSpec} from '../../sdk/index.js';
+import {columnType} from './column-types.js';
+import type {Catalog, SourceColumn, SourceTable} from './discovery.js';
+import {destinationTableName, displayName, snakeCase, uniqueNames} from './names.js';
+import type {ReplicationSecrets} from './secrets.js';
+
+/** incremental: keyset by primary key, then by cursor; reload: keyset by primary key every sync; ctid: no key, ctid ranges every sync */
+export type ReadMethod = 'incremental' | 'reload' | 'ctid';
+
+export const METADATA_TABLES = ['postgres_tables', 'postgres_columns', 'replication_runs'] as const;
+export const FIVETRAN_ID = '_fivetran_id';
+const SYSTEM_COLUMNS = ['_fivetran_synced', '_fivetran_deleted', '_fivetran_batch', '_fivetran_index'];
+export const DEFAULT_CURSOR_COLUMN = 'updated_at';
+
+export interface PlannedColumn extends SourceColumn {
+  /** snake_case destination column name */
+  dest: string;
+  destType: ColumnType;
+}
+
+export type FilterValue = string | number | boolean | null;
+
+export interface TablePlan {
+  source: SourceTable;
+  /** destination table name: <schema>_<table> in snake_case */
+  dest: string;
+  /** schema.table as a person writes it */
+  display: string;
+  columns: PlannedColumn[];
+  primaryKey: PlannedColumn[];
+  cursor: PlannedColumn | null;
+  method: ReadMethod;
+  filters: {column: PlannedColumn; value: FilterValue; origin: 'region' | 'table_filters'}[];
+  spec: TableSpec;
+}
+
+function tableMatcher(catalog: Catalog, schemas: readonly string[]) {
+  return (key: string, setting: string): SourceTable => {
+    const candidates = (predicate: (t: SourceTable) => boolean) => catalog.tables.filter(predicate);
+    let found: SourceTable[] = [];
+    const dot = key.indexOf('.');
+    if (dot > 0 && schemas.includes(key.slice(0, dot))) {
+      const schema = key.slice(0, dot);
+      const name = key.slice(dot + 1);
+      found = candidates((t) => t.schema === schema && t.name === name);
+      if (!found.length) found = candidates((t) => t.schema === schema && t.name.toLowerCase() === name.toLowerCase());
+    }
+    if (!found.length) found = candidates((t) => t.name === key);
+    if (!found.length) found = candidates((t) => t.name.toLowerCase() === key.toLowerCase());
+    if (found.length > 1) {
+      throw new ConfigError(`${setting} names table "${key}", which exists in several schemas (${found.map((t) => t.schema).join(', ')}); write it as schema.table`);
+    }
+    const table = found[0];
+    if (!table) {
+      throw new ConfigError(`${setting} names table "${key}", which does not exist in schemas ${schemas.join(', ')}; check the table name and the schemas setting`);
+    }
+    return table;
+  };
+}
+
+function findColumn(plan: {columns: PlannedColumn[]; display: string}, name: string, setting: string): PlannedColumn {
+  const column = plan.columns.find((c) => c.name === name) ?? plan.columns.find((c) => c.name.toLowerCase() === name.toLowerCase() || c.dest === name);
+  if (!column) {
+    throw new ConfigError(`${setting} names column "${name}" of table ${plan.display}, which has no such column; its columns are ${plan.columns.map((c) => c.name).join(', ')}`);
+  }
+  return column;
+}
+
+/** The tables to replicate, in a stable order (by destination name). Throws ConfigError / AuthError naming what to fix. */
+export function planReplication(catalog: Catalog, secrets: ReplicationSecrets): TablePlan[] {
+  const schemas = secrets.schemas;
+  for (const schema of schemas) {
+    const found = catalog.schemas.find((s) => s.name === schema);
+    if (!found) throw new ConfigError(`schema "${schema}" does not exist in database "${secrets.database}"; check the schemas setting`);
+    if (!found.usable) throw new AuthError(`user "${secrets.username}" may not use schema "${schema}"; GRANT USAGE ON SCHEMA ${schema} TO ${secrets.username}`);
+  }
+  const match = tableMatcher(catalog, schemas);
+  const included = secrets.include_tables.length ? new Set(secrets.include_tables.map((key) => match(key, 'include_tables'))) : new Set(catalog.tables);
+  const excluded = new Set<SourceTable>();
+  for (const key of secrets.exclude_tables) {
+    try {
+      excluded.add(match(key, 'exclude_tables'));
+    } catch {
+      // excluding a table that does not exist changes nothing
+    }
+  }
+  const chosen = catalog.tables.filter((t) => included.has(t) && !excluded.has(t));
+  if (!chosen.length) {
+    throw new ConfigError(`no tables to replicate in schemas ${schemas.join(', ')} of database "${secrets.database}"; check schemas, include_tables and exclude_tables`);
+  }
+
+  const destNames = uniqueNames(chosen.map((t) => `${t.schema}\u0000${t.name}`), (key) => {
+    const [schema = '', name = ''] = key.split('\u0000');
+    return destinationTableName(schema, name);
+  }, METADATA_TABLES);
+
+  const plans = chosen.map((source, index): TablePlan => {
+    const display = displayName(source.schema, source.name);
+    if (!source.readable) {
+      throw new AuthError(`user "${secrets.username}" may not read table ${display}; GRANT SELECT ON ${display} TO ${secrets.username}, or exclude the table`);
+    }
+    const noKey = source.primaryKey.length === 0;
+    const reserved = noKey ? [...SYSTEM_COLUMNS, FIVETRAN_ID] : SYSTEM_COLUMNS;
+    const dests = uniqueNames(source.columns.map((c) => c.name), snakeCase, reserved);
+    const columns: PlannedColumn[] = source.columns.map((c, i) => ({...c, dest: dests[i]!, destType: columnType(c)}));
+    const primaryKey = source.primaryKey.map((pk) => columns.find((c) => c.position === pk.position)!);
+    return {
+      source,
+      dest: destNames[index]!,
+      display,
+      columns,
+      primaryKey,
+      cursor: null,
+      method: noKey ? 'ctid' : 'reload',
+      filters: [],
+      spec: {
+        primaryKey: noKey ? [FIVETRAN_ID] : primaryKey.map((c) => c.dest),
+        columns: Object.fromEntries([...(noKey ? [[FIVETRAN_ID, 'string'] as const] : []), ...columns.map((c) => [c.dest, c.destType] as const)]),
+        description: `${display} (${source.kind})${source.comment ? `: ${source.comment}` : ''}`,
+      },
+    };
+  });
+
+  const planOf = (key: string, setting: string): TablePlan => {
+    const table = match(key, setting);
+    const plan = plans.find((p) => p.source === table);
+    if (!plan) throw new ConfigError(`${setting} names table "${key}", which is not replicated (see include_tables / exclude_tables)`);
+    return plan;
+  };
+
+  const cursorOverrides = new Map<TablePlan, PlannedColumn>();
+  for (const [key, columnName] of Object.entries(secrets.cursor_columns)) {
+    const plan = planOf(key, 'cursor_columns');
+    const column = findColumn(plan, columnName, 'cursor_columns');
+    if (['json', 'xml', 'point', 'polygon', 'line', 'circle', 'box', 'path', 'lseg'].includes(column.baseType)) {
+      throw new ConfigError(`cursor_columns: column "${column.name}" of ${plan.display} has type ${column.type}, which cannot be ordered; choose a timestamp or number column`);
+    }
+    cursorOverrides.set(plan, column);
+  }
+  for (const plan of plans) {
+    if (plan.method === 'ctid') continue;
+    const cursor = cursorOverrides.get(plan) ?? plan.columns.find((c) => c.name === DEFAULT_CURSOR_COLUMN) ?? null;
+    plan.cursor = cursor;
+    plan.method = cursor ? 'incremental' : 'reload';
+  }
+  for (const plan of plans) {
+    if (secrets.region === undefined) continue;
+    const region = plan.columns.find((c) => c.name === 'region');
+    if (region) plan.filters.push({column: region, value: secrets.region, origin: 'region'});
+  }
+  for (const [key, filters] of Object.entries(secrets.table_filters)) {
+    const plan = planOf(key, 'table_filters');
+    for (const [columnName, value] of Object.entries(filters)) {
+      plan.filters.push({column: findColumn(plan, columnName, 'table_filters'), value, origin: 'table_filters'});
+    }
+  }
+  return plans.sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));
+}

@@ -1,0 +1,178 @@
+// The readers: SQL that makes PostgreSQL build each row's JSON text and join a whole batch into one string,
+// so Node handles one value per batch (no per-row parsing or serializing). Every read is keyset-paginated
+// (never OFFSET): by primary key for loads and sweeps, by (cursor, primary key) for incremental scans, by
+// ctid page ranges for tables without a primary key. The batch query also returns the batch's last key,
+// its row count and its size, which is all the state and the batching need.
+import type pg from 'pg';
+import {qualifiedName, quoteIdent} from '../../sdk/postgres.js';
+import {jsonValueExpression} from './column-types.js';
+import {FIVETRAN_ID, type PlannedColumn, type TablePlan} from './plan.js';
+
+export interface Batch {
+  /** the rows' JSON objects joined with commas ('' when empty) */
+  json: string;
+  count: number;
+  /** UTF-8 size of `json` */
+  bytes: number;
+  /** the last row's key values as text (ordered reads), or null */
+  lastKey: string[] | null;
+}
+
+/** Collects query parameters and returns their placeholders. */
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown, cast?: string): string {
+    this.values.push(value);
+    return cast ? `$${this.values.length}::${cast}` : `$${this.values.length}`;
+  }
+}
+
+const col = (column: PlannedColumn, alias = 't') => `${alias}.${quoteIdent(column.name)}`;
+
+/** `schema.table t CROSS JOIN LATERAL (SELECT <json value> AS "dest", ...) d`: `d` is the row as it travels. */
+function fromClause(plan: TablePlan): string {
+  const values = plan.columns.map((c) => `${jsonValueExpression(c)} AS ${quoteIdent(c.dest)}`).join(', ');
+  return `${qualifiedName(plan.source.schema, plan.source.name)} t CROSS JOIN LATERAL (SELECT ${values}) d`;
+}
+
+/** The row's JSON text; tables without a primary key get `_fivetran_id`, the md5 of the row's values. */
+function rowJson(plan: TablePlan): string {
+  if (plan.method !== 'ctid') return 'row_to_json(d)::text';
+  const id = `'{"${FIVETRAN_ID}":"' || md5(t::text) || '"'`;
+  if (plan.columns.length === 0) return `${id} || '}'`;
+  return `${id} || ',' || substr(row_to_json(d)::text, 2)`;
+}
+
+function filterConditions(plan: TablePlan, params: Params): string[] {
+  return plan.filters.map(({column, value}) => (value === null ? `${col(column)} IS NULL` : `${col(column)} = ${params.add(String(value))}`));
+}
+
+function keyset(columns: readonly PlannedColumn[], values: readonly string[], op: '>' | '<=', params: Params): string {
+  const left = columns.map((c) => col(c)).join(', ');
+  const right = columns.map((c, i) => params.add(values[i], c.type)).join(', ');
+  return columns.length === 1 ? `${left} ${op} ${right}` : `(${left}) ${op} (${right})`;
+}
+
+// Types with a max() aggregate whose order is the btree order: the last key of a single-column batch is then
+// max(key), computed in the same pass as string_agg.
+const MAX_TYPES = new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'text', 'varchar', 'bpchar', 'date', 'timestamp', 'timestamptz', 'oid', 'time']);
+
+function orderedBatchQuery(plan: TablePlan, order: readonly PlannedColumn[], conditions: string[], params: Params, limit: number): string {
+  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+  const keys = order.map((c, i) => `${col(c)} AS k${i}`).join(', ');
+  const orderBy = order.map((c) => col(c)).join(', ');
+  const inner = `SELECT ${rowJson(plan)} AS j, ${keys} FROM ${fromClause(plan)} ${where} ORDER BY ${orderBy} LIMIT ${params.add(limit)}`;
+  const totals = `string_agg(j, ',') AS json, count(*)::int AS count, coalesce(sum(octet_length(j)), 0)::int8 AS bytes`;
+  const [only] = order;
+  if (order.length === 1 && only && only.category !== 'A' && MAX_TYPES.has(only.baseType)) {
+    return `SELECT ${totals}, max(k0)::text AS k0 FROM (${inner}) b`;
+  }
+  const last = order.map((_, i) => `l.k${i}::text AS k${i}`).join(', ');
+  const lastOrder = order.map((_, i) => `k${i} DESC NULLS LAST`).join(', ');
+  return (
+    `WITH b AS MATERIALIZED (${inner}) SELECT a.*, ${last} FROM (SELECT ${totals} FROM b) a ` +
+    `LEFT JOIN LATERAL (SELECT * FROM b ORDER BY ${lastOrder} LIMIT 1) l ON true`
+  );
+}
+
+interface BatchRow {
+  json: string | null;
+  count: number;
+  bytes: string;
+  [key: string]: unknown;
+}
+
+async function runBatch(client: pg.Client, text: string, params: Params, keyCount: number): Promise<Batch> {
+  const result = await client.query<BatchRow>({text, values: params.values});
+  const row = result.rows[0];
+  if (!row || row.count === 0) return {json: '', count: 0, bytes: 0, lastKey: null};
+  const lastKey = keyCount ? Array.from({length: keyCount}, (_, i) => row[`k${i}`] as string) : null;
+  return {json: row.json ?? '', count: row.count, bytes: Number(row.bytes), lastKey};
+}
+
+/** Initial load or re-read: rows after `after` in primary key order. */
+export function readByKey(client: pg.Client, plan: TablePlan, after: readonly string[] | null, limit: number): Promise<Batch> {
+  const params = new Params();
+  const conditions = filterConditions(plan, params);
+  if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, params, limit), params, plan.primaryKey.length);
+}
+
+/**
+ * The late-commit sweep of an incremental pass: rows written by transactions that had not committed when the
+ * previous pass read (their xmin is at or after that pass's snapshot horizon) and whose cursor is not past
+ * the saved position, so the scan would not see them. Primary key order, after `after`.
+ */
+export function readLateCommits(client: pg.Client, plan: TablePlan, horizon: string, position: readonly string[] | null, after: readonly string[] | null, limit: number): Promise<Batch> {
+  const cursor = plan.cursor!;
+  const params = new Params();
+  const conditions = filterConditions(plan, params);
+  conditions.push(`age(t.xmin) <= age(${params.add(xid32(horizon), 'xid')})`);
+  if (position) conditions.push(`(${col(cursor)} IS NULL OR ${keyset([cursor, ...plan.primaryKey], position, '<=', params)})`);
+  if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, params, limit), params, plan.primaryKey.length);
+}
+
+/** The incremental scan: rows after `position` in (cursor, primary key) order. */
+export function readByCursor(client: pg.Client, plan: TablePlan, position: readonly string[] | null, limit: number): Promise<Batch> {
+  const cursor = plan.cursor!;
+  const order = [cursor, ...plan.primaryKey];
+  const params = new Params();
+  const conditions = filterConditions(plan, params);
+  conditions.push(`${col(cursor)} IS NOT NULL`);
+  if (position) conditions.push(keyset(order, position, '>', params));
+  return runBatch(client, orderedBatchQuery(plan, order, conditions, params, limit), params, order.length);
+}
+
+/** Rows of heap pages [fromPage, toPage) (a TID range scan), for tables without a primary key. */
+export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, toPage: number): Promise<Batch> {
+  const params = new Params();
+  const conditions = filterConditions(plan, params);
+  conditions.push(`t.ctid >= ${params.add(`(${fromPage},0)`, 'tid')}`, `t.ctid < ${params.add(`(${toPage},0)`, 'tid')}`);
+  const text = `SELECT string_agg(j, ',') AS json, count(*)::int AS count, coalesce(sum(octet_length(j)), 0)::int8 AS bytes FROM (SELECT ${rowJson(plan)} AS j FROM ${fromClause(plan)} WHERE ${conditions.join(' AND ')}) b`;
+  return runBatch(client, text, params, 0);
+}
+
+/** Heap pages of the table (the largest partition's, for a partitioned table) and the bytes per page. */
+export async function tablePages(client: pg.Client, plan: TablePlan): Promise<number> {
+  const result = await client.query<{pages: string}>(
+    `SELECT coalesce(max(pg_relation_size(relid) / current_setting('block_size')::int8), 0)::int8 AS pages
+     FROM pg_partition_tree($1::regclass) WHERE isleaf OR relid = $1::regclass`,
+    [plan.source.oid],
+  );
+  return Number(result.rows[0]?.pages ?? 0);
+}
+
+function snapshotXminSql(serverVersion: number): string {
+  return serverVersion >= 130000 ? 'pg_snapshot_xmin(pg_current_snapshot())::text' : 'txid_snapshot_xmin(txid_current_snapshot())::text';
+}
+
+/** The oldest transaction still running: rows it (or any later one) writes may be missing from reads so far. */
+export async function snapshotHorizon(client: pg.Client, serverVersion: number): Promise<string> {
+  const result = await client.query<{horizon: string}>(`SELECT ${snapshotXminSql(serverVersion)} AS horizon`);
+  return result.rows[0]!.horizon;
+}
+
+/**
+ * Before an initial load of an incremental table: the horizon and the largest (cursor, key) in one snapshot.
+ * Rows past that position are read by the first incremental scan; rows changed during the load (xmin at or
+ * after the horizon) by its sweep.
+ */
+export async function loadStart(client: pg.Client, plan: TablePlan, serverVersion: number): Promise<{horizon: string; start: string[] | null}> {
+  const cursor = plan.cursor!;
+  const order = [cursor, ...plan.primaryKey];
+  const params = new Params();
+  const conditions = [...filterConditions(plan, params), `${col(cursor)} IS NOT NULL`];
+  const text =
+    `SELECT ${snapshotXminSql(serverVersion)} AS horizon, ` +
+    `(SELECT ARRAY[${order.map((c) => `${col(c)}::text`).join(', ')}] FROM ${qualifiedName(plan.source.schema, plan.source.name)} t ` +
+    `WHERE ${conditions.join(' AND ')} ORDER BY ${order.map((c) => `${col(c)} DESC`).join(', ')} LIMIT 1) AS start`;
+  const result = await client.query<{horizon: string; start: string[] | null}>({text, values: params.values});
+  const row = result.rows[0]!;
+  return {horizon: row.horizon, start: row.start};
+}
+
+/** A 64-bit transaction id (xid8 text) as the 32-bit xid that row headers carry. */
+export function xid32(xid8: string): string {
+  return (BigInt(xid8) % 4294967296n).toString();
+}

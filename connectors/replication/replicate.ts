@@ -1,0 +1,238 @@
+// One call of a sync: discover, plan, then walk the pass's tables from the saved position, one batch at a
+// time. Each batch is one upsertJson (PostgreSQL's JSON text, joined) followed by a checkpoint of the new
+// position, so the Function adapter can end the call at any batch and the next call resumes exactly there.
+// The call's replication_runs row is emitted before the checkpoint at which the call will stop.
+import {checkpoint, ConfigError, declareTable, upsert, upsertJson, warning, type Emit, type SyncContext} from '../../sdk/index.js';
+import {decideBatch, estimateBytesPerRow, type BatchDecision} from './batching.js';
+import {discover} from './discovery.js';
+import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
+import {planReplication, type TablePlan} from './plan.js';
+import {loadStart, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
+import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
+import {postgresConfig, type ReplicationSecrets} from './secrets.js';
+import {SourceSession} from './source.js';
+import {readState, tableState, toJson, type ReplicationState, type TableState} from './state.js';
+
+/** Response bytes kept free for the state, the replication_runs row and the response's envelope. */
+const RESPONSE_RESERVE_BYTES = 16 * 1024;
+
+interface TableProgress {
+  bytesPerRow: number;
+  msPerRow: number | null;
+  rowsPerPage: number;
+  probed: boolean;
+}
+
+export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGenerator<Emit> {
+  const {secrets, budget, log} = ctx;
+  const recorder = new RunRecorder(budget, ctx.syncId);
+  const statementTimeoutMs = Math.max(30_000, budget.limits.timeoutSeconds * 1000);
+  const session = new SourceSession(
+    postgresConfig(secrets, statementTimeoutMs),
+    {retries: secrets.max_retries, baseDelayMs: secrets.retry_sleep_seconds * 1000},
+    log,
+    ctx.signal,
+  );
+  let state: ReplicationState = readState(ctx.state);
+  let committed = JSON.stringify(toJson(state));
+  const initial = committed;
+  let committedRows = 0;
+  let serverVersion = 0;
+  recorder.pass = state.pass;
+
+  /** The checkpoint after each batch; emits the run row first when the adapter is about to stop here. */
+  function* commit(): Generator<Emit> {
+    const json = JSON.stringify(toJson(state));
+    recorder.retries = session.retries;
+    const reason = budget.exhausted(json.length);
+    if (reason) {
+      if (reason === 'memory') recorder.pressure();
+      recorder.stopReason = reason;
+      yield upsert(RUNS_TABLE, recorder.row());
+    }
+    committed = json;
+    committedRows = recorder.rowCount;
+    // a copy: the adapter keeps the object, and `state` changes after this
+    yield checkpoint(JSON.parse(json));
+  }
+
+  yield declareTable(RUNS_TABLE, RUNS_SPEC);
+  try {
+    const catalog = await session.run('discovery', (client) => discover(client, secrets.schemas));
+    serverVersion = catalog.serverVersion;
+    const plans = planReplication(catalog, secrets);
+    for (const plan of plans) yield declareTable(plan.dest, plan.spec);
+    const known = new Set(plans.map((p) => p.dest));
+    if (state.table === null) {
+      // a new pass (a new sync): the metadata tables, and forget tables no longer replicated
+      for (const plan of plans) yield upsert(TABLES_TABLE, tableRow(plan));
+      for (const plan of plans) for (const row of columnRows(plan)) yield upsert(COLUMNS_TABLE, row);
+      state = {...state, table: plans[0]!.dest, tables: Object.fromEntries(Object.entries(state.tables).filter(([dest]) => known.has(dest)))};
+      yield* commit();
+    }
+    for (const plan of plans) {
+      if (state.table !== null && plan.dest < state.table) continue;
+      state.table = plan.dest;
+      yield* replicateTable(plan);
+    }
+    state = {version: 1, pass: state.pass + 1, table: null, tables: state.tables};
+    recorder.stopReason = 'finished';
+    recorder.retries = session.retries;
+    yield upsert(RUNS_TABLE, recorder.row());
+    yield checkpoint(toJson(state));
+  } catch (error) {
+    const mapped = mapError(error);
+    recorder.stopReason = 'error';
+    recorder.lastError = mapped.message;
+    recorder.retries = session.retries;
+    // After progress, a retriable error ends the call with the committed work: record the call with it.
+    // Without progress nothing is answered but the error, so nothing is emitted.
+    if (committedRows > 0 || committed !== initial) {
+      yield upsert(RUNS_TABLE, recorder.row());
+      yield checkpoint(JSON.parse(committed));
+    }
+    throw mapped;
+  } finally {
+    await session.close();
+  }
+
+  async function* replicateTable(plan: TablePlan): AsyncGenerator<Emit> {
+    const {table: initial, reset} = tableState(state, plan);
+    if (reset) yield warning(reset);
+    let table: TableState = initial;
+    const save = (next: TableState) => {
+      table = next;
+      state.tables[plan.dest] = next;
+    };
+    save(table);
+    const progress: TableProgress = {
+      bytesPerRow: estimateBytesPerRow(plan.source.averageRowBytes, plan.columns.map((c) => c.dest)),
+      msPerRow: null,
+      rowsPerPage: 0,
+      probed: false,
+    };
+    for (;;) {
+      if (table.phase === 'full') {
+        if (plan.method === 'incremental' && table.horizon === undefined) {
+          const start = await session.run(`reading the start of ${plan.display}`, (client) => loadStart(client, plan, catalogVersion()));
+          save({...table, horizon: start.horizon, start: start.start});
+        }
+        const after = table.after;
+        const {batch, limit} = yield* sizedBatch(plan, progress, 'load', (rows) => session.run(`loading ${plan.display}`, (client) => readByKey(client, plan, after, rows)));
+        if (batch.count < limit) {
+          save(
+            plan.method === 'incremental'
+              ? {phase: 'incremental', position: table.start ?? null, horizon: table.horizon!, step: 'sweep', after: null, next_horizon: null, key: table.key}
+              : {phase: 'full', after: null, key: table.key},
+          );
+          yield* commit();
+          return;
+        }
+        save({...table, after: batch.lastKey});
+        yield* commit();
+      } else if (table.phase === 'incremental') {
+        if (table.next_horizon === null) {
+          const horizon = await session.run('reading the snapshot horizon', (client) => snapshotHorizon(client, catalogVersion()));
+          save({...table, next_horizon: horizon});
+        }
+        const current = table;
+        if (current.step === 'sweep') {
+          const {batch, limit} = yield* sizedBatch(plan, progress, 'sweep', (rows) =>
+            session.run(`checking ${plan.display} for late commits`, (client) => readLateCommits(client, plan, current.horizon, current.position, current.after, rows)),
+          );
+          save(batch.count < limit ? {...current, step: 'scan', after: null} : {...current, after: batch.lastKey});
+          yield* commit();
+        } else {
+          const {batch, limit} = yield* sizedBatch(plan, progress, 'scan', (rows) =>
+            session.run(`reading changes of ${plan.display}`, (client) => readByCursor(client, plan, current.position, rows)),
+          );
+          const position = batch.count > 0 ? batch.lastKey : current.position;
+          if (batch.count < limit) {
+            save({...current, position, step: 'sweep', after: null, horizon: current.next_horizon!, next_horizon: null});
+            yield* commit();
+            return;
+          }
+          save({...current, position});
+          yield* commit();
+        }
+      } else {
+        const pages = await session.run(`sizing ${plan.display}`, (client) => tablePages(client, plan));
+        const current = table;
+        if (current.page >= pages) {
+          save({...current, page: 0});
+          yield* commit();
+          return;
+        }
+        if (!progress.rowsPerPage) {
+          const heapPages = Math.max(1, pages);
+          progress.rowsPerPage = Math.max(1, plan.source.estimatedRows / heapPages);
+        }
+        let span = 0;
+        const {batch} = yield* sizedBatch(plan, progress, 'pages', (rows) => {
+          span = Math.max(1, Math.floor(rows / progress.rowsPerPage));
+          return session.run(`reading ${plan.display}`, (client) => readPages(client, plan, current.page, current.page + span));
+        });
+        if (batch.count > 0) progress.rowsPerPage = Math.max(1, batch.count / span);
+        save({...current, page: current.page + span});
+        yield* commit();
+      }
+    }
+  }
+
+  /**
+   * Decides the batch size, reads the batch and emits it. A batch that came out larger than the response has
+   * room for (rows wider than measured) is read again smaller rather than handed to the adapter to drop.
+   */
+  async function* sizedBatch(plan: TablePlan, progress: TableProgress, step: string, read: (rows: number) => Promise<Batch>): AsyncGenerator<Emit, {batch: Batch; limit: number}> {
+    const cap = budget.limits.responseCapBytes;
+    for (;;) {
+      const held = budget.bytesUsed;
+      const reserve = committed.length + RESPONSE_RESERVE_BYTES;
+      // The adapter ends the call at the first checkpoint past 95% of the cap: aim a little past that line.
+      const aim = Math.max(progress.bytesPerRow, cap * 0.975 - held - reserve);
+      const hardLimit = cap - held - reserve;
+      const headroom = recorder.sampleMemory();
+      const decision: BatchDecision = decideBatch({
+        category: plan.source.category,
+        customRows: secrets.custom_batch_size,
+        bytesPerRow: progress.bytesPerRow,
+        responseBytesLeft: aim,
+        timeLeftMs: budget.timeLeftMs(),
+        msPerRow: progress.msPerRow,
+        memoryHeadroomBytes: headroom,
+        responseBytesHeld: held,
+        probe: !progress.probed && secrets.custom_batch_size === 0,
+      });
+      const started = performance.now();
+      const batch = await read(decision.rows);
+      const ms = performance.now() - started;
+      progress.probed = true;
+      if (batch.count > 0) {
+        progress.bytesPerRow = Math.max(16, (batch.bytes / batch.count) * 1.05);
+        progress.msPerRow = ms / batch.count;
+      }
+      recorder.batch(plan.dest, step, plan.source.category, decision, batch.count, batch.bytes, ms, progress.bytesPerRow);
+      if (secrets.debug) {
+        log.info('batch', {table: plan.dest, step, limit_rows: decision.rows, reason: decision.reason, rows: batch.count, bytes: batch.bytes, ms: Math.round(ms), memory_headroom: Math.round(headroom)});
+      }
+      if (batch.bytes + 1 > hardLimit && batch.count > 1 && held > 0) {
+        // wider rows than measured: read fewer (the measured width is now the real one)
+        continue;
+      }
+      if (batch.count > 0) yield upsertJson(plan.dest, batch.json, batch.count);
+      return {batch, limit: decision.rows};
+    }
+  }
+
+  function catalogVersion(): number {
+    return serverVersion;
+  }
+}
+
+function mapError(error: unknown): Error {
+  const cause = (error as {cause?: {code?: string}}).cause;
+  if (cause?.code?.startsWith('22')) {
+    return new ConfigError(`a filter value does not fit its column's type (${(cause as unknown as Error).message}); check region and table_filters`, {cause});
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,122 @@
+// replication_runs: one row per call recording what the call decided and why — batch sizes and what
+// limited them, the budgets it started and ended with, memory pressure, retries, and why it stopped —
+// so a slow or memory-bound sync can be explained from the warehouse alone.
+import {randomUUID} from 'node:crypto';
+import type {Budget, BudgetReason, Row, TableSpec} from '../../sdk/index.js';
+import type {BatchDecision} from './batching.js';
+
+export const RUNS_TABLE = 'replication_runs';
+
+export const RUNS_SPEC: TableSpec = {
+  primaryKey: ['call_id'],
+  columns: {
+    call_id: 'string', sync_id: 'string', pass: 'int', started_at: 'utc_datetime', duration_ms: 'long', stop_reason: 'string',
+    tables: 'json', rows: 'long', bytes: 'long', batches: 'int', min_batch_rows: 'int', max_batch_rows: 'int', batch_decisions: 'json',
+    pressure_events: 'int', retries: 'int', response_cap_bytes: 'long', response_bytes_used: 'long', time_limit_ms: 'long',
+    time_left_ms: 'long', memory_limit_bytes: 'long', peak_rss_bytes: 'long', min_memory_headroom_bytes: 'long', last_error: 'string',
+  },
+  description: 'One row per function call: batch sizes, budgets and memory pressure decisions',
+};
+
+/** Decisions kept per call in batch_decisions (the counters cover all of them). */
+const MAX_DECISIONS = 200;
+
+export type StopReason = BudgetReason | 'finished' | 'error';
+
+interface DecisionRecord {
+  table: string;
+  step: string;
+  category: string;
+  limit_rows: number;
+  reason: string;
+  rows: number;
+  bytes: number;
+  ms: number;
+  bytes_per_row: number;
+}
+
+export class RunRecorder {
+  readonly callId = randomUUID();
+  private readonly startedAt = new Date();
+  private readonly tables = new Set<string>();
+  private readonly decisions: DecisionRecord[] = [];
+  private rows = 0;
+  private bytes = 0;
+  private batches = 0;
+  private minRows: number | null = null;
+  private maxRows: number | null = null;
+  private pressureEvents = 0;
+  private peakRss = process.memoryUsage.rss();
+  private minHeadroom: number;
+  pass = 0;
+  stopReason: StopReason | null = null;
+  lastError: string | null = null;
+  retries = 0;
+
+  constructor(
+    private readonly budget: Budget,
+    private readonly syncId: string | undefined,
+  ) {
+    this.minHeadroom = budget.memoryHeadroomBytes();
+  }
+
+  /** Samples memory; returns the headroom now. */
+  sampleMemory(): number {
+    const rss = process.memoryUsage.rss();
+    if (rss > this.peakRss) this.peakRss = rss;
+    const headroom = this.budget.memoryHeadroomBytes();
+    if (headroom < this.minHeadroom) this.minHeadroom = headroom;
+    return headroom;
+  }
+
+  pressure(): void {
+    this.pressureEvents++;
+  }
+
+  batch(table: string, step: string, category: string, decision: BatchDecision, rows: number, bytes: number, ms: number, bytesPerRow: number): void {
+    this.tables.add(table);
+    this.batches++;
+    this.rows += rows;
+    this.bytes += bytes;
+    if (decision.memoryPressure) this.pressureEvents++;
+    this.minRows = this.minRows === null ? decision.rows : Math.min(this.minRows, decision.rows);
+    this.maxRows = this.maxRows === null ? decision.rows : Math.max(this.maxRows, decision.rows);
+    if (this.decisions.length < MAX_DECISIONS) {
+      this.decisions.push({table, step, category, limit_rows: decision.rows, reason: decision.reason, rows, bytes, ms: Math.round(ms), bytes_per_row: Math.round(bytesPerRow)});
+    }
+  }
+
+  /** Rows read in this call so far. */
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  row(): Row {
+    this.sampleMemory();
+    return {
+      call_id: this.callId,
+      sync_id: this.syncId ?? null,
+      pass: this.pass,
+      started_at: this.startedAt.toISOString(),
+      duration_ms: Date.now() - this.startedAt.getTime(),
+      stop_reason: this.stopReason,
+      tables: [...this.tables],
+      rows: this.rows,
+      bytes: this.bytes,
+      batches: this.batches,
+      min_batch_rows: this.minRows,
+      max_batch_rows: this.maxRows,
+      batch_decisions: this.decisions,
+      pressure_events: this.pressureEvents,
+      retries: this.retries,
+      response_cap_bytes: this.budget.limits.responseCapBytes,
+      response_bytes_used: this.budget.bytesUsed,
+      time_limit_ms: this.budget.limits.timeoutSeconds * 1000,
+      time_left_ms: this.budget.timeLeftMs(),
+      memory_limit_bytes: this.budget.memoryLimitBytes(),
+      peak_rss_bytes: this.peakRss,
+      min_memory_headroom_bytes: Math.round(this.minHeadroom),
+      last_error: this.lastError,
+    };
+  }
+}

@@ -1,0 +1,53 @@
+// The replication connector's secrets. The keys of the original Python connector keep their names and
+// defaults (host, port, database, username, password, region, max_retries, retry_sleep_seconds, debug,
+// table_filters, custom_batch_size); the rest choose what to replicate and how to connect.
+import {field, z} from '../../sdk/index.js';
+import {SSL_MODES, type PostgresConfig} from '../../sdk/postgres.js';
+
+const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()], {error: 'filter values must be strings, numbers, booleans or null'});
+
+export const ReplicationSecrets = z.object({
+  host: field.text({description: 'PostgreSQL host name or address'}),
+  port: field.integer({min: 1, max: 65535, description: 'PostgreSQL port'}).default(5432),
+  database: field.text({description: 'Database to replicate'}),
+  username: field.text({description: 'A user with SELECT on the replicated tables'}),
+  password: field.secret({description: "The user's password"}).optional(),
+  sslmode: field.enum(SSL_MODES, {description: 'TLS mode, as libpq names it'}).default('prefer'),
+  sslrootcert: field.text({description: 'PEM CA certificate for sslmode verify-ca / verify-full'}).optional(),
+  schemas: field.list({description: 'Schemas to replicate (comma-separated or a JSON array)'}).default(['public']),
+  include_tables: field.list({description: 'Only these tables (`table` or `schema.table`); empty means all'}).default([]),
+  exclude_tables: field.list({description: 'Tables to leave out (`table` or `schema.table`)'}).default([]),
+  cursor_columns: field
+    .json(z.record(z.string(), z.string({error: 'must name a column'}), {error: 'must be a JSON object like {"orders": "modified_at"}'}), {
+      description: 'Incremental cursor column per table; default updated_at',
+    })
+    .default({}),
+  region: field.text({description: 'Replicate only rows whose `region` column equals this, in tables that have one'}).optional(),
+  table_filters: field
+    .json(z.record(z.string(), z.record(z.string(), filterValue), {error: 'must be a JSON object like {"orders": {"status": "paid"}}'}), {
+      description: 'Per-table equality filters: {"orders": {"status": "paid"}}',
+    })
+    .default({}),
+  custom_batch_size: field.integer({min: 0, max: 10_000_000, description: 'Rows per batch; 0 = adaptive'}).default(0),
+  max_retries: field.integer({min: 0, max: 20, description: 'Retries of a failed query or connection'}).default(5),
+  retry_sleep_seconds: field.number({min: 0, max: 600, description: 'First retry delay in seconds; doubles each retry, with jitter'}).default(5),
+  debug: field.boolean({description: 'Log every batch decision'}).default(false),
+});
+
+export type ReplicationSecrets = z.infer<typeof ReplicationSecrets>;
+
+export const APPLICATION_NAME = 'fivetran-replication';
+
+export function postgresConfig(secrets: ReplicationSecrets, statementTimeoutMs: number): PostgresConfig {
+  return {
+    host: secrets.host,
+    port: secrets.port,
+    database: secrets.database,
+    user: secrets.username,
+    password: secrets.password,
+    sslmode: secrets.sslmode,
+    sslRootCert: secrets.sslrootcert,
+    applicationName: APPLICATION_NAME,
+    statementTimeoutMs,
+  };
+}
