@@ -38,6 +38,11 @@ export interface ConnectorDefinition<Schema extends SecretsSchema> {
   test(ctx: TestContext<z.infer<Schema>> & {testName?: string}): Promise<void>;
   /** emits records and checkpoints; resumes from `ctx.state` */
   sync(ctx: SyncContext<z.infer<Schema>>): AsyncIterable<Emit>;
+  /**
+   * Optional: the tables a sync would declare at run time (`declareTable`), found without syncing (e.g. from a
+   * source catalog), merged over `tables`. The Partner SDK `Schema` call lists them so people can select them.
+   */
+  discover?(ctx: TestContext<z.infer<Schema>>): Promise<Record<string, TableSpec>>;
 }
 
 export interface Connector<Schema extends SecretsSchema = SecretsSchema> extends ConnectorDefinition<Schema> {

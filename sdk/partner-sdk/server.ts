@@ -1,0 +1,187 @@
+// A connector as a Fivetran Partner SDK v2 source connector: the `fivetran_sdk.v2.SourceConnector` gRPC
+// service on @grpc/grpc-js (plaintext, 128 MiB messages, IPv4 and IPv6), answering ConfigurationForm, Test,
+// Schema and Update from the same connector definition the Cloud Functions adapter serves.
+import {once} from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import type {Connector} from '../connector.js';
+import {ConnectorError, RequestError, needsUserAction, toErrorResponse} from '../errors.js';
+import {Logger, redactText, type LogSink} from '../log.js';
+import {parseSecrets, secretValues} from '../secrets.js';
+import {configurationForm} from './configuration-form.js';
+import type {SourceConnectorHandlers} from './generated/fivetran_sdk/v2/SourceConnector.js';
+import type {UpdateResponse} from './generated/fivetran_sdk/v2/UpdateResponse.js';
+import {partnerSdkSink} from './log.js';
+import {CHANNEL_OPTIONS, loadPartnerSdk} from './protocol.js';
+import {knownTables, toTable} from './schema.js';
+import {runUpdate} from './update.js';
+
+export const DEFAULT_SOURCE_PORT = 50051;
+
+export interface PartnerSdkOptions {
+  /** where log lines go; default: Partner SDK JSON lines on stdout */
+  sink?: LogSink;
+}
+
+/** The gRPC status for a failure: what the user must fix, what may pass on retry, and the rest. */
+export function statusOf(error: unknown): grpc.status {
+  if (error instanceof RequestError) return grpc.status.INVALID_ARGUMENT;
+  if (needsUserAction(error)) return grpc.status.FAILED_PRECONDITION;
+  if (error instanceof ConnectorError && error.retriable) return grpc.status.UNAVAILABLE;
+  return grpc.status.INTERNAL;
+}
+
+/** The same one-line, redacted message the Function adapter answers with. */
+function failureMessage(connector: Connector, error: unknown, redactions: readonly string[]): string {
+  return redactText(toErrorResponse(error, connector.name).body.errorMessage, redactions);
+}
+
+function logFailure(log: Logger, message: string, error: unknown): void {
+  const internal = error instanceof Error && !(error instanceof ConnectorError);
+  log.log(needsUserAction(error) || error instanceof RequestError ? 'WARNING' : 'ERROR', message, {
+    ...(error instanceof ConnectorError ? {errorType: error.errorType} : {}),
+    ...(internal ? {stack: error.stack} : {}),
+  });
+}
+
+/** An AbortSignal that fires when the client cancels the call or goes away. */
+function callSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortSignal {
+  const controller = new AbortController();
+  call.on('cancelled', () => controller.abort(new Error('the client cancelled the call')));
+  return controller.signal;
+}
+
+/** The four RPCs of `fivetran_sdk.v2.SourceConnector` for one connector. Nothing is kept between calls. */
+export function sourceConnectorHandlers(connector: Connector, options: PartnerSdkOptions = {}): SourceConnectorHandlers {
+  const sink = options.sink ?? partnerSdkSink();
+  const loggerFor = (configuration: Record<string, string>) => {
+    const redactions = secretValues(connector.secrets, configuration);
+    return {redactions, log: new Logger({connector: connector.name, redact: redactions, sink})};
+  };
+
+  return {
+    ConfigurationForm(_call, callback) {
+      try {
+        callback(null, configurationForm(connector));
+      } catch (error) {
+        callback({code: grpc.status.INTERNAL, details: failureMessage(connector, error, [])});
+      }
+    },
+
+    Test(call, callback) {
+      const {name, configuration} = call.request;
+      const {log, redactions} = loggerFor(configuration);
+      const signal = callSignal(call);
+      void (async () => {
+        try {
+          const known = connector.setupTests.map((test) => test.name);
+          if (name && !known.includes(name)) {
+            throw new RequestError(`unknown setup test "${name}"; this connector's tests are: ${known.join(', ')}`);
+          }
+          const {secrets, unknownKeys} = parseSecrets(connector.secrets, configuration);
+          if (unknownKeys.length) log.warn(`ignoring unknown configuration keys: ${unknownKeys.join(', ')}`);
+          log.info('setup test started', {test: name || 'all'});
+          await connector.test({secrets, log, signal, ...(name ? {testName: name} : {})});
+          log.info('setup test passed', {test: name || 'all'});
+          callback(null, {success: true});
+        } catch (error) {
+          const message = failureMessage(connector, error, redactions);
+          logFailure(log, `setup test failed: ${message}`, error);
+          callback(null, {failure: message});
+        }
+      })();
+    },
+
+    Schema(call, callback) {
+      const {configuration} = call.request;
+      const {log, redactions} = loggerFor(configuration);
+      const signal = callSignal(call);
+      void (async () => {
+        try {
+          const tables = await knownTables(connector, {secrets: () => parseSecrets(connector.secrets, configuration).secrets, log, signal});
+          callback(null, {
+            without_schema: {tables: [...tables].map(([name, spec]) => toTable(name, spec))},
+            selection_not_supported: false,
+          });
+        } catch (error) {
+          const message = failureMessage(connector, error, redactions);
+          logFailure(log, `schema failed: ${message}`, error);
+          callback({code: statusOf(error), details: message});
+        }
+      })();
+    },
+
+    Update(call) {
+      const {log, redactions} = loggerFor(call.request.configuration);
+      const signal = callSignal(call);
+      const send = async (message: UpdateResponse): Promise<void> => {
+        if (signal.aborted) throw signal.reason;
+        if (!call.write(message)) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
+      };
+      void (async () => {
+        try {
+          await runUpdate(connector, call.request, {log, signal, send});
+          call.end();
+        } catch (error) {
+          if (signal.aborted) return;
+          const message = failureMessage(connector, error, redactions);
+          logFailure(log, `update failed: ${message}`, error);
+          // grpc-js: an 'error' event ends the stream with this status after the messages already written.
+          call.emit('error', Object.assign(new Error(message), {code: statusOf(error), details: message}));
+        }
+      })();
+    },
+  };
+}
+
+export interface RunningServer {
+  server: grpc.Server;
+  port: number;
+  /** the addresses bound, e.g. `[::]:50051` */
+  addresses: string[];
+  close(): Promise<void>;
+}
+
+function bind(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+  });
+}
+
+/**
+ * Starts the SourceConnector service. Without `host` it binds `[::]` (on Linux a dual-stack socket: IPv4 and
+ * IPv6) and falls back to `0.0.0.0` where IPv6 is unavailable, as the development guide asks.
+ */
+export async function startPartnerSdkServer(
+  connector: Connector,
+  options: PartnerSdkOptions & {port?: number; host?: string} = {},
+): Promise<RunningServer> {
+  const {proto} = loadPartnerSdk();
+  const server = new grpc.Server(CHANNEL_OPTIONS);
+  server.addService(proto.fivetran_sdk.v2.SourceConnector.service, sourceConnectorHandlers(connector, options));
+  const port = options.port ?? DEFAULT_SOURCE_PORT;
+  let address: string;
+  let bound: number;
+  if (options.host) {
+    address = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]:${port}` : `${options.host}:${port}`;
+    bound = await bind(server, address);
+  } else {
+    try {
+      address = `[::]:${port}`;
+      bound = await bind(server, address);
+    } catch {
+      address = `0.0.0.0:${port}`;
+      bound = await bind(server, address);
+    }
+  }
+  return {
+    server,
+    port: bound,
+    addresses: [address.replace(/:\d+$/, `:${bound}`)],
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        // Streams still open (a client that never reads) must not hold the process: force after a grace period.
+        setTimeout(() => server.forceShutdown(), 2_000).unref();
+      }),
+  };
+}

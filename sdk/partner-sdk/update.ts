@@ -1,0 +1,274 @@
+// The `Update` call: runs the connector's `sync` to the end (no per-call budget: the stream is the
+// transport) and streams what it yields as Partner SDK messages: rows as `Records` batches of at most 100
+// records (and ~100 KiB), each checkpoint as `Checkpoint` after the records it covers, warnings as `Warning`,
+// and a problem only a person can fix as one `Task` that ends the stream. Honours the table/column selection.
+import {getHeapStatistics} from 'node:v8';
+import {Budget, limitsFromEnv} from '../budget.js';
+import type {Connector} from '../connector.js';
+import {ProtocolError, RequestError, needsUserAction, oneLine, toErrorResponse} from '../errors.js';
+import type {Logger} from '../log.js';
+import {parseSecrets} from '../secrets.js';
+import type {Row, State, TableSpec} from '../types.js';
+import type {Record as SdkRecord} from './generated/fivetran_sdk/v2/Record.js';
+import type {UpdateRequest__Output} from './generated/fivetran_sdk/v2/UpdateRequest.js';
+import type {UpdateResponse} from './generated/fivetran_sdk/v2/UpdateResponse.js';
+import {parseJsonRows} from './json-rows.js';
+import {toTable} from './schema.js';
+import {chooseTable, type TableChoice} from './selection.js';
+import {approximateSize, toValueType} from './values.js';
+
+/** The guide's hard limit: Fivetran rejects a `Records` message with more than 100 records. */
+export const MAX_BATCH_RECORDS = 100;
+/** The Python example's byte cap per batch (serialized size); ours is estimated from the values. */
+export const MAX_BATCH_BYTES = 100 * 1024;
+
+export interface UpdateOptions {
+  log: Logger;
+  signal: AbortSignal;
+  /** writes one message to the stream, resolving when the stream can take more (back-pressure) */
+  send: (message: UpdateResponse) => Promise<void>;
+  maxBatchRecords?: number;
+  maxBatchBytes?: number;
+}
+
+export interface UpdateSummary {
+  outcome: 'finished' | 'task' | 'cancelled';
+  upserts: Record<string, number>;
+  deletes: Record<string, number>;
+  checkpoints: number;
+  batches: number;
+  warnings: number;
+}
+
+/**
+ * A Budget that never runs out: a streaming sync has no response size or function deadline, so connectors
+ * that stop when `exhausted()` keep going to the end. `bytesLeft()` stays at the response cap (8 MiB unless
+ * FIVETRAN_RESPONSE_CAP_BYTES) so connectors that size batches from it keep sensible batches; memory
+ * headroom is measured against the V8 heap limit unless FUNCTION_MEMORY_MB says otherwise.
+ */
+export class StreamingBudget extends Budget {
+  constructor() {
+    const heapMb = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024));
+    super(limitsFromEnv({timeoutSeconds: 365 * 24 * 3600, ...(process.env.FUNCTION_MEMORY_MB ? {} : {memoryMb: heapMb})}));
+  }
+
+  override exhausted(): null {
+    return null;
+  }
+}
+
+/** The state to resume from: absent or empty `state_json` is a first sync. */
+export function readState(request: UpdateRequest__Output): State {
+  const text = request.state_json;
+  if (text === undefined || text.trim() === '') return {};
+  let state: unknown;
+  try {
+    state = JSON.parse(text);
+  } catch {
+    throw new RequestError('state_json is not valid JSON; reset the connection\'s cursor or send the last checkpoint unchanged');
+  }
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+    throw new RequestError('state_json must be a JSON object (the state_json of a checkpoint this connector sent)');
+  }
+  return state as State;
+}
+
+interface TableState {
+  spec: TableSpec;
+  choice: TableChoice;
+  columns: Map<string, boolean>;
+}
+
+class RecordBatcher {
+  private pending: SdkRecord[] = [];
+  private bytes = 0;
+  batches = 0;
+
+  constructor(
+    private readonly send: (message: UpdateResponse) => Promise<void>,
+    private readonly maxRecords: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  async add(record: SdkRecord, size: number): Promise<void> {
+    if (this.pending.length && this.bytes + size > this.maxBytes) await this.flush();
+    this.pending.push(record);
+    this.bytes += size;
+    if (this.pending.length >= this.maxRecords || this.bytes >= this.maxBytes) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.pending.length) return;
+    const records = this.pending;
+    this.pending = [];
+    this.bytes = 0;
+    this.batches++;
+    await this.send({records: {records}});
+  }
+}
+
+function count(target: Record<string, number>, table: string): void {
+  target[table] = (target[table] ?? 0) + 1;
+}
+
+/** Runs one Update. User-fixable failures end in a `Task`; any other failure is thrown (the server turns it into a gRPC status). */
+export async function runUpdate(connector: Connector, request: UpdateRequest__Output, options: UpdateOptions): Promise<UpdateSummary> {
+  const {log, signal, send} = options;
+  const startedAt = Date.now();
+  const batcher = new RecordBatcher(send, Math.min(options.maxBatchRecords ?? MAX_BATCH_RECORDS, MAX_BATCH_RECORDS), options.maxBatchBytes ?? MAX_BATCH_BYTES);
+  const summary: UpdateSummary = {outcome: 'finished', upserts: {}, deletes: {}, checkpoints: 0, batches: 0, warnings: 0};
+  const selection = request.selection ?? null;
+  const tables = new Map<string, TableState>();
+  const announced = new Set<string>();
+
+  // A table Fivetran has not been told about (not in the selection, or not listed by `Schema`) is announced
+  // with a SchemaChange so its primary key and column types are known before its first records.
+  const isNewToFivetran = (name: string, choice: TableChoice): boolean =>
+    selection ? !choice.listed : !(name in connector.tables) && !connector.discover;
+
+  const declare = async (name: string, spec: TableSpec): Promise<TableState> => {
+    const state: TableState = {spec, choice: chooseTable(selection, name, spec.primaryKey ?? []), columns: new Map()};
+    tables.set(name, state);
+    if (state.choice.included && !announced.has(name) && isNewToFivetran(name, state.choice)) {
+      announced.add(name);
+      await batcher.flush();
+      const table = toTable(name, spec);
+      await send({
+        schema_change: state.choice.schemaName !== undefined
+          ? {with_schema: {schemas: [{name: state.choice.schemaName, tables: [table]}]}}
+          : {without_schema: {tables: [table]}},
+      });
+    }
+    return state;
+  };
+
+  const tableOf = async (name: string): Promise<TableState> => {
+    const known = tables.get(name);
+    if (known) return known;
+    const spec = connector.tables[name];
+    if (!spec) throw new ProtocolError(`${connector.name} emitted records for undeclared table "${name}"; list it in tables or yield declareTable() first`);
+    return declare(name, spec);
+  };
+
+  const includesColumn = (table: TableState, column: string): boolean => {
+    let included = table.columns.get(column);
+    if (included === undefined) {
+      included = table.choice.includesColumn(column);
+      table.columns.set(column, included);
+    }
+    return included;
+  };
+
+  const toRecord = (name: string, table: TableState, row: Row, type: 'UPSERT' | 'DELETE'): {record: SdkRecord; size: number} => {
+    const data: SdkRecord['data'] = {};
+    let size = name.length + 8;
+    const types = table.spec.columns ?? {};
+    for (const column in row) {
+      if (!includesColumn(table, column)) continue;
+      const value = toValueType(row[column], types[column], column);
+      data[column] = value;
+      size += column.length + approximateSize(value) + 6;
+    }
+    const record: SdkRecord = {table_name: name, type, data};
+    if (table.choice.schemaName !== undefined) record.schema_name = table.choice.schemaName;
+    return {record, size};
+  };
+
+  const upsertRow = async (name: string, table: TableState, row: Row): Promise<void> => {
+    const {record, size} = toRecord(name, table, row, 'UPSERT');
+    await batcher.add(record, size);
+    count(summary.upserts, name);
+  };
+
+  let iterator: AsyncIterator<unknown> | undefined;
+  let exhausted = false;
+  try {
+    const {secrets, unknownKeys} = parseSecrets(connector.secrets, request.configuration);
+    if (unknownKeys.length) log.warn(`ignoring unknown configuration keys: ${unknownKeys.join(', ')}`);
+    const state = readState(request);
+    log.info('update started', {resuming: Object.keys(state).length > 0});
+    const sync = connector.sync({secrets: secrets as never, state, budget: new StreamingBudget(), log, syncId: undefined, signal});
+    const items = sync[Symbol.asyncIterator]();
+    iterator = items;
+    for (;;) {
+      if (signal.aborted) {
+        summary.outcome = 'cancelled';
+        break;
+      }
+      const next = await items.next();
+      if (next.done) {
+        exhausted = true;
+        break;
+      }
+      const item = next.value;
+      switch (item.kind) {
+        case 'table':
+          await declare(item.table, item.spec);
+          break;
+        case 'upsert': {
+          const table = await tableOf(item.table);
+          if (table.choice.included) await upsertRow(item.table, table, item.row);
+          break;
+        }
+        case 'upsertJson': {
+          const table = await tableOf(item.table);
+          if (!table.choice.included || item.count === 0) break;
+          for (const row of parseJsonRows(item.json)) await upsertRow(item.table, table, row);
+          break;
+        }
+        case 'delete': {
+          const table = await tableOf(item.table);
+          const key = table.spec.primaryKey ?? [];
+          if (!key.length) throw new ProtocolError(`${connector.name} deleted from "${item.table}", which has no primary key; declare one`);
+          const keys: Row = {};
+          for (const column of key) {
+            if (item.keys[column] === undefined) throw new ProtocolError(`${connector.name} deleted from "${item.table}" without primary key column "${column}"`);
+            keys[column] = item.keys[column];
+          }
+          if (!table.choice.included) break;
+          const {record, size} = toRecord(item.table, table, keys, 'DELETE');
+          await batcher.add(record, size);
+          count(summary.deletes, item.table);
+          break;
+        }
+        case 'checkpoint':
+          await batcher.flush();
+          await send({checkpoint: {state_json: JSON.stringify(item.state)}});
+          summary.checkpoints++;
+          break;
+        case 'warning': {
+          const message = log.redact(oneLine(item.message));
+          log.warn(message);
+          await send({warning: {message}});
+          summary.warnings++;
+          break;
+        }
+      }
+    }
+    await batcher.flush();
+  } catch (error) {
+    if (!needsUserAction(error)) {
+      // Records already read are valid source data; send them before failing so the retry has less to redo.
+      await batcher.flush().catch(() => undefined);
+      throw error;
+    }
+    await batcher.flush();
+    const message = log.redact(toErrorResponse(error, connector.name).body.errorMessage);
+    log.warn(`sync needs attention: ${message}`, {errorType: (error as {errorType?: string}).errorType});
+    await send({task: {message}});
+    summary.outcome = 'task';
+  } finally {
+    // Stopped early (task, failure, cancelled): let the generator run its `finally` (close clients).
+    if (!exhausted) await iterator?.return?.(undefined).catch(() => undefined);
+  }
+  summary.batches = batcher.batches;
+  log.info('update finished', {
+    outcome: summary.outcome,
+    upserts: summary.upserts,
+    deletes: summary.deletes,
+    checkpoints: summary.checkpoints,
+    batches: summary.batches,
+    duration_ms: Date.now() - startedAt,
+  });
+  return summary;
+}
