@@ -128,6 +128,61 @@ ciConfig
     if (!deploy) process.exitCode = 1;
   });
 
+program
+  .command('sync')
+  .description('run one sync of a function as Fivetran would, into the local DuckDB warehouse (.fivetran/warehouse.duckdb)')
+  .argument('<target>', 'function name from deploy.yaml, or a connector folder')
+  .requiredOption('--secrets <file>', 'JSON file with the connection secrets')
+  .option('--state <file>', 'state file (default .fivetran/state/<function>.json)')
+  .option('--warehouse <file>', 'DuckDB file (default .fivetran/warehouse.duckdb)')
+  .option('--url <url>', 'call a served or deployed function over HTTP instead of in-process')
+  .option('--id-token <token>', 'identity token for a private function; "gcloud" runs gcloud auth print-identity-token')
+  .option('--max-calls <n>', 'stop after n calls (the state stays committed)', int)
+  .option('--json', 'print one JSON summary instead of text')
+  .action(async (target: string, opts: {secrets: string; state?: string; warehouse?: string; url?: string; idToken?: string; maxCalls?: number; json?: boolean}) => {
+    const {syncFunction} = await import('./sync.js');
+    await syncFunction({target, ...opts});
+  });
+
+const warehouseCommand = program.command('warehouse').description('the local DuckDB warehouse that sync and demo write');
+warehouseCommand
+  .command('query')
+  .description('run SQL on the warehouse and print the result as a table')
+  .argument('<sql>', 'the SQL, e.g. "select * from my_function.my_table limit 10"')
+  .option('--warehouse <file>', 'DuckDB file (default .fivetran/warehouse.duckdb; the demo writes .fivetran/demo/warehouse.duckdb)')
+  .option('--json', 'print rows as JSON')
+  .action(async (sql: string, opts: {warehouse?: string; json?: boolean}) => {
+    const {queryWarehouse} = await import('./warehouse.js');
+    await queryWarehouse({sql, ...opts});
+  });
+
+const simulate = program.command('simulate').description('local stand-ins for the services the fleet talks to');
+simulate
+  .command('api')
+  .description('serve a Fivetran REST API simulator (groups, connections, syncs, state) until Ctrl-C')
+  .option('--port <n>', 'port to listen on', int, 8765)
+  .option('--fleet <file>', 'JSON fleet {groups:[...], connections:[...]} or generator options {groups, connectionsPerGroup, seed}')
+  .option('--groups <n>', 'generated groups (without --fleet)', int, 3)
+  .option('--connections <n>', 'generated connections per group (without --fleet)', int, 20)
+  .option('--seed <n>', 'generator seed', int, 1)
+  .option('--api-key <key>', 'API key to accept', 'sim_api_key')
+  .option('--api-secret <secret>', 'API secret to accept', 'sim_api_secret')
+  .option('--latency-ms <n>', 'added to every answer', int, 0)
+  .option('--sync-duration-ms <n>', 'how long a triggered sync runs', int, 5000)
+  .action(async (opts: {port: number; fleet?: string; groups: number; connections: number; seed: number; apiKey: string; apiSecret: string; latencyMs: number; syncDurationMs: number}) => {
+    const {simulateApi} = await import('./simulate.js');
+    await simulateApi({...opts, connectionsPerGroup: opts.connections});
+  });
+
+program
+  .command('demo')
+  .description('run every deploy.yaml function end to end on embedded PostgreSQL, the API simulator and a DuckDB warehouse')
+  .argument('[functions...]', 'only these functions')
+  .action(async (functions: string[]) => {
+    const {demo} = await import('./demo.js');
+    await demo({only: functions});
+  });
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);

@@ -6,6 +6,7 @@
 // in-process (handleFunctionCall, as tests and the demo use) or HTTP (a `./fivetran serve` or a deployed
 // function).
 import {randomUUID} from 'node:crypto';
+import got, {TimeoutError} from 'got';
 import {handleFunctionCall, type CallOptions} from '../sdk/function-adapter.js';
 import type {Connector} from '../sdk/connector.js';
 import type {FunctionRequest, State} from '../sdk/types.js';
@@ -43,28 +44,21 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
   return async (request) => {
     const headers: Record<string, string> = {'content-type': 'application/json', accept: 'application/json'};
     if (options.idToken) headers.authorization = `Bearer ${options.idToken}`;
-    let response: Response;
+    let response;
     try {
-      response = await fetch(url, {method: 'POST', headers, body: JSON.stringify(request), signal: AbortSignal.timeout(options.timeoutMs)});
+      // got, not fetch: fetch refuses ports on the browser block list (e.g. 6000), which local servers may use
+      response = await got.post(url, {body: JSON.stringify(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false, responseType: 'text'});
     } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') {
+      if (error instanceof TimeoutError) {
         throw new TransportError(`the function at ${url} did not answer within ${Math.round(options.timeoutMs / 1000)} s`, {cause: error});
       }
-      const cause = (error as {cause?: {code?: string; message?: string}}).cause;
-      const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+      const reason = (error as {code?: string}).code ?? (error as Error).message;
       throw new TransportError(`cannot reach ${url} (${reason}); start it with ./fivetran serve <function> or check --url`, {cause: error});
     }
-    let body: string;
-    try {
-      body = await response.text();
-    } catch (error) {
-      throw new TransportError(`the connection to ${url} broke while reading the answer (${(error as Error).message})`, {cause: error});
+    if (response.statusCode === 401 || response.statusCode === 403) {
+      throw new TransportError(`${url} refused the call (${response.statusCode}); a private function needs --id-token <token> (or --id-token gcloud to use gcloud auth print-identity-token)`);
     }
-    if (response.status === 401 || response.status === 403) {
-      throw new TransportError(`${url} refused the call (${response.status}); a private function needs --id-token <token> (or --id-token gcloud to use gcloud auth print-identity-token)`);
-    }
-    return {status: response.status, body};
+    return {status: response.statusCode, body: response.body};
   };
 }
 

@@ -1,0 +1,165 @@
+import {createServer, type Server} from 'node:http';
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import type {AddressInfo} from 'node:net';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest';
+import {checkpoint, defineConnector, field, upsert, z} from '../sdk/index.js';
+import {createMain} from '../sdk/function-adapter.js';
+import {createFunctionServer, listen} from '../sdk/server.js';
+import type {FunctionRequest} from '../sdk/types.js';
+import {httpTransport, inProcessTransport, runSync, SyncFailed, type FunctionTransport} from './sync-runner.js';
+import {readState} from './state-store.js';
+import {Warehouse} from './warehouse.js';
+
+let dir: string;
+let warehouse: Warehouse;
+let stateFile: string;
+const servers: Server[] = [];
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fivetran-sync-test-'));
+});
+afterAll(() => rmSync(dir, {recursive: true, force: true}));
+beforeEach(async () => {
+  const name = Math.random().toString(36).slice(2);
+  warehouse = await Warehouse.open(path.join(dir, `${name}.duckdb`));
+  stateFile = path.join(dir, `${name}.state.json`);
+});
+afterEach(async () => {
+  await warehouse.close();
+  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+/** A function answering from a script of responses, recording what it was sent. */
+function scripted(answers: (request: FunctionRequest, call: number) => {status?: number; body: unknown}) {
+  const requests: FunctionRequest[] = [];
+  const transport: FunctionTransport = async (request) => {
+    requests.push(JSON.parse(JSON.stringify(request)) as FunctionRequest);
+    const {status, body} = answers(request, requests.length);
+    return {status: status ?? 200, body: typeof body === 'string' ? body : JSON.stringify(body)};
+  };
+  return {transport, requests};
+}
+
+const page = (n: number, hasMore: boolean) => ({
+  state: {page: n},
+  insert: {items: [{id: n, name: `item ${n}`}]},
+  delete: {},
+  schema: {items: {primary_key: ['id']}},
+  hasMore,
+});
+
+async function serve(handler: (body: string, call: number) => {status: number; body: string} | undefined): Promise<string> {
+  let calls = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const answer = handler(body, ++calls);
+      if (!answer) return; // never answer
+      res.writeHead(answer.status, {'content-type': 'application/json'});
+      res.end(answer.body);
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const options = () => ({functionName: 'items_fn', secrets: {token: 'abc'}, stateFile, warehouse, schema: 'items_fn'});
+
+describe('runSync', () => {
+  it('sends agent, state, secrets and one sync_id, calls while hasMore, and commits state after each call', async () => {
+    writeFileSync(stateFile, JSON.stringify({page: 0}));
+    const states: unknown[] = [];
+    const fn = scripted((request, call) => {
+      states.push(readState(stateFile));
+      return {body: page(call, call < 3)};
+    });
+    const summary = await runSync({...options(), transport: fn.transport});
+    expect(summary).toMatchObject({calls: 3, rows: {items: 3}, state: {page: 3}, endedBy: 'finished'});
+    expect(fn.requests.map((r) => r.state)).toEqual([{page: 0}, {page: 1}, {page: 2}]);
+    expect(states).toEqual([{page: 0}, {page: 1}, {page: 2}]);
+    expect(new Set(fn.requests.map((r) => r.sync_id)).size).toBe(1);
+    expect(fn.requests[0]!.sync_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(fn.requests[0]).toMatchObject({agent: expect.stringContaining('items_fn'), secrets: {token: 'abc'}});
+    expect(readState(stateFile)).toEqual({page: 3});
+    expect((await warehouse.query('SELECT id FROM items_fn.items ORDER BY id')).rows).toEqual([{id: 1}, {id: 2}, {id: 3}]);
+    const second = await runSync({...options(), transport: scripted(() => ({body: page(9, false)})).transport});
+    expect(second.syncId).not.toBe(summary.syncId);
+  });
+
+  it('keeps the committed state and warehouse when the function answers 500', async () => {
+    const url = await serve((_body, call) => (call === 1 ? {status: 200, body: JSON.stringify(page(1, true))} : {status: 500, body: JSON.stringify({errorMessage: 'database is down', errorType: 'SourceError'})}));
+    const error = await runSync({...options(), transport: httpTransport(url, {timeoutMs: 5000})}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SyncFailed);
+    expect((error as SyncFailed).message).toBe('call 2 failed: the function answered 500: database is down (SourceError)');
+    expect(readState(stateFile)).toEqual({page: 1});
+    expect((await warehouse.query('SELECT id FROM items_fn.items')).rows).toEqual([{id: 1}]);
+  });
+
+  it('keeps the committed state and warehouse when a response breaks the protocol', async () => {
+    writeFileSync(stateFile, JSON.stringify({page: 0}));
+    const fn = scripted((_r, call) => ({body: call === 1 ? page(1, true) : {...page(2, true), insert: {items: [{id: 2}], ghosts: [{id: 1}]}}}));
+    const error = await runSync({...options(), transport: fn.transport}).catch((e: unknown) => e);
+    expect((error as Error).message).toBe('call 2 failed: insert.ghosts has 1 row but "ghosts" is missing from "schema"; add "ghosts": {"primary_key": [...]} (or {} to append)');
+    expect(readState(stateFile)).toEqual({page: 1});
+    expect((await warehouse.query('SELECT id FROM items_fn.items')).rows).toEqual([{id: 1}]);
+  });
+
+  it('keeps the state file untouched when the first call fails', async () => {
+    writeFileSync(stateFile, '{"cursor": "x"}');
+    const fn = scripted(() => ({body: {state: {cursor: 'y'}, insert: {}, delete: {}, schema: {}, hasMore: 'no'}}));
+    await expect(runSync({...options(), transport: fn.transport})).rejects.toThrow(/"hasMore" is a string/);
+    expect(readFileSync(stateFile, 'utf8')).toBe('{"cursor": "x"}');
+  });
+
+  it('ends the sync after more than 10 consecutive empty responses, as Fivetran does', async () => {
+    const fn = scripted((_r, call) => ({body: call === 1 ? page(1, true) : {state: {page: call}, insert: {}, delete: {}, schema: {}, hasMore: true}}));
+    const summary = await runSync({...options(), transport: fn.transport});
+    expect(summary.calls).toBe(12);
+    expect(summary.endedBy).toBe('empty_responses');
+    expect(summary.warnings[0]).toMatch(/11 consecutive responses without rows/);
+    expect(readState(stateFile)).toEqual({page: 12});
+  });
+
+  it('stops after --max-calls with the state committed', async () => {
+    const fn = scripted((_r, call) => ({body: page(call, true)}));
+    const summary = await runSync({...options(), transport: fn.transport, maxCalls: 2});
+    expect(summary).toMatchObject({calls: 2, endedBy: 'max_calls', state: {page: 2}});
+  });
+
+  it('syncs a connector in-process and over HTTP from createFunctionServer with the same result', async () => {
+    const connector = defineConnector({
+      name: 'counter',
+      secrets: z.object({count: field.integer()}),
+      tables: {numbers: {primaryKey: ['n']}},
+      async test() {},
+      async *sync({secrets, state}) {
+        const from = Number(state.next ?? 0);
+        for (let n = from; n < secrets.count; n++) {
+          yield upsert('numbers', {n, square: n * n});
+          yield checkpoint({next: n + 1});
+        }
+      },
+    });
+    const local = await runSync({...options(), secrets: {count: '5'}, transport: inProcessTransport(connector, {sink: () => undefined})});
+    expect(local).toMatchObject({calls: 1, rows: {numbers: 5}, state: {next: 5}});
+
+    const server = createFunctionServer('counter_test', createMain(connector, {sink: () => undefined}));
+    servers.push(server);
+    const url = await listen(server, 0);
+    const remote = await runSync({...options(), schema: 'over_http', stateFile: path.join(dir, 'http.json'), secrets: {count: '5'}, transport: httpTransport(url, {timeoutMs: 5000})});
+    expect(remote).toMatchObject({calls: 1, rows: {numbers: 5}, state: {next: 5}});
+    expect((await warehouse.query('SELECT n, square FROM over_http.numbers ORDER BY n')).rows).toEqual((await warehouse.query('SELECT n, square FROM items_fn.numbers ORDER BY n')).rows);
+  });
+
+  it('fails with one line when the URL is unreachable or the function does not answer in time', async () => {
+    const closed = await serve(() => undefined);
+    await new Promise((resolve) => servers.pop()!.close(resolve));
+    await expect(runSync({...options(), transport: httpTransport(closed, {timeoutMs: 2000})})).rejects.toThrow(/^call 1 failed: cannot reach http:\/\/127\.0\.0\.1:\d+\/? \(ECONNREFUSED\)/);
+    const silent = await serve(() => undefined);
+    await expect(runSync({...options(), transport: httpTransport(silent, {timeoutMs: 300})})).rejects.toThrow(/^call 1 failed: the function at http:\/\/127\.0\.0\.1:\d+\/? did not answer within/);
+    expect(existsSync(stateFile)).toBe(false);
+  });
+});
