@@ -170,13 +170,16 @@ describe('freshness sync', () => {
     expect(body.state).toBeUndefined();
   });
 
-  it('fails at once on 401 naming the API credentials', async () => {
-    const rejected = nock(API_URL).get(`/v1/connections/${CONNECTION_ID}`).once().reply(401, {code: 'Unauthorized'});
+  it.each([
+    {status: 401, says: 'check fivetran_api_key and fivetran_api_secret'},
+    {status: 403, says: "give the API key's user permission for it"},
+  ])('fails at once on $status saying what to fix', async ({status: apiStatus, says}) => {
+    const rejected = nock(API_URL).get(`/v1/connections/${CONNECTION_ID}`).once().reply(apiStatus, {code: 'Forbidden', message: 'no access'});
     const {status, body} = await callOnce(connector, {state: {}, secrets: freshnessSecrets(db)});
     expect(rejected.isDone()).toBe(true);
     expect(status).toBe(500);
     expect(body).toMatchObject({errorType: 'AuthenticationFailed'});
-    expect(body.errorMessage).toContain('check fivetran_api_key and fivetran_api_secret');
+    expect(body.errorMessage).toContain(says);
   });
 
   it('fails at once on 404 naming fivetran_connector_id', async () => {
