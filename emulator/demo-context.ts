@@ -3,6 +3,9 @@
 // then, for every function in deploy.yaml, imports its connector's demo.ts and calls `demo(ctx)`.
 // A connector's demo prepares its source, runs one or more syncs through ctx.sync, and prints what
 // happened with ctx.print. It throws to report a failure (the demo then exits non-zero).
+// Before demo(ctx), ./fivetran demo runs sql/<connector>/setup_postgres.sql on the function's database when
+// that file exists (so it must be safe to run twice), and prints one line per ctx.sync.
+import type {ApiSimulator} from './api-simulator.js';
 
 export interface DemoPostgres {
   host: string;
@@ -48,6 +51,11 @@ export interface DemoContext {
   schema: string;
   /** prints one indented line under the function's heading */
   print(line: string): void;
+  // optional additions: ./fivetran demo always provides them; other callers of a demo script may not
+  /** runs a SQL file (a path under sql/, e.g. "freshness/extra.sql", or relative to the project root) on this function's database */
+  runSqlFile?(file: string): Promise<void>;
+  /** the running API simulator, for its control hooks (failNextSync, markBroken, markDelayed, ...) */
+  simulator?: ApiSimulator;
 }
 
 export type DemoScript = (ctx: DemoContext) => Promise<void>;
