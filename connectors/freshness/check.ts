@@ -7,8 +7,8 @@ import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert
 import {connect} from '../../sdk/postgres.js';
 import {analyzeFreshness, keysetPage, type FreshnessQuery} from './analyze.js';
 import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS, type ApiTuning, type FreshnessSecrets} from './secrets.js';
-import {readState, toJson, type Analysis, type FreshnessState} from './state.js';
-import {triggerSync} from './trigger.js';
+import {readState, toJson, type FreshnessState} from './state.js';
+import {triggerSync, type SyncEvent} from './trigger.js';
 
 export const MONITOR_TABLE = 'data_freshness_monitor';
 export const EVENTS_TABLE = 'sync_events';
@@ -40,7 +40,7 @@ export interface FreshnessOptions {
 }
 
 export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options: FreshnessOptions = {}): AsyncGenerator<Emit> {
-  const {secrets, budget, log} = ctx;
+  const {secrets, budget} = ctx;
   let state = readState(ctx.state);
   yield declareTable(MONITOR_TABLE, monitorTableSpec(secrets.id_column));
 
@@ -56,37 +56,11 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
     };
     let triggeredInThisCall = false;
     if (!state.paging) {
-      const checkTimestamp = new Date().toISOString();
-      const analysis = await analyzeFreshness(query);
-      const result = await triggerSync({
-        api: fivetranApi(secrets, options.api),
-        connectionId: secrets.fivetran_connector_id,
-        checkTimestamp,
-        analysis,
-        thresholdPercent: secrets.stale_threshold_percent,
-        cooldownMinutes: secrets.cooldown_minutes,
-        lastTriggerTime: state.last_trigger_time,
-        force: secrets.force_sync,
-        dryRun: secrets.dry_run,
-        log,
-      });
-      for (const event of result.events) yield upsert(EVENTS_TABLE, {...event});
-      state = {
-        last_check_time: checkTimestamp,
-        last_trigger_time: result.triggeredAt ?? state.last_trigger_time,
-        last_analysis: {
-          check_timestamp: checkTimestamp,
-          total_rows: analysis.totalRows,
-          stale_rows: analysis.staleRows,
-          stale_percentage: analysis.stalePercentage,
-          threshold_percent: secrets.stale_threshold_percent,
-          decision: result.decision,
-          sync_triggered: result.triggeredAt !== null,
-        },
-        paging: {check_timestamp: checkTimestamp, after: null, rows_emitted: 0},
-      };
+      const started = await startCheck(ctx, query, state, options);
+      for (const event of started.events) yield upsert(EVENTS_TABLE, {...event});
+      state = started.state;
       yield checkpoint(toJson(state));
-      triggeredInThisCall = result.triggeredAt !== null;
+      triggeredInThisCall = started.state.last_analysis!.sync_triggered;
     }
     yield* monitorRows(query, state, budget, triggeredInThisCall);
   } finally {
@@ -94,9 +68,49 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
   }
 }
 
+/** Analyses the query and decides; returns the check's events and the state that starts paging its rows. */
+async function startCheck(
+  {secrets, log}: SyncContext<FreshnessSecrets>,
+  query: FreshnessQuery,
+  previous: FreshnessState,
+  options: FreshnessOptions,
+): Promise<{events: SyncEvent[]; state: FreshnessState}> {
+  const checkTimestamp = new Date().toISOString();
+  const analysis = await analyzeFreshness(query);
+  const result = await triggerSync({
+    api: fivetranApi(secrets, options.api),
+    connectionId: secrets.fivetran_connector_id,
+    checkTimestamp,
+    analysis,
+    thresholdPercent: secrets.stale_threshold_percent,
+    cooldownMinutes: secrets.cooldown_minutes,
+    lastTriggerTime: previous.last_trigger_time,
+    force: secrets.force_sync,
+    dryRun: secrets.dry_run,
+    log,
+  });
+  return {
+    events: result.events,
+    state: {
+      last_check_time: checkTimestamp,
+      last_trigger_time: result.triggeredAt ?? previous.last_trigger_time,
+      last_analysis: {
+        check_timestamp: checkTimestamp,
+        total_rows: analysis.totalRows,
+        stale_rows: analysis.staleRows,
+        stale_percentage: analysis.stalePercentage,
+        threshold_percent: secrets.stale_threshold_percent,
+        decision: result.decision,
+        sync_triggered: result.triggeredAt !== null,
+      },
+      paging: {check_timestamp: checkTimestamp, after: null, rows_emitted: 0},
+    },
+  };
+}
+
 /** The check's rows from its paging position on, checkpointed often enough that a call stops within its budget. */
 async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget: Budget, triggeredInThisCall: boolean): AsyncGenerator<Emit> {
-  const analysis = state.last_analysis as Analysis;
+  const analysis = state.last_analysis!;
   let {after, rows_emitted: emitted} = state.paging!;
   const at = (position: typeof after, rows: number) =>
     checkpoint(toJson({...state, paging: {check_timestamp: analysis.check_timestamp, after: position, rows_emitted: rows}}));
