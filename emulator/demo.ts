@@ -31,6 +31,8 @@ export interface DemoOptions {
   handleSignals?: boolean;
   /** an existing PostgreSQL admin URL instead of starting one (tests pass the suite's server) */
   postgresUrl?: string;
+  /** where the warehouse and state files go (default .fivetran/demo; emptied first) */
+  outputDir?: string;
 }
 
 export interface DemoFunctionResult {
@@ -87,8 +89,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     functions = functions.filter((fn) => options.only!.includes(fn.name));
   }
 
-  const demoDir = path.join(root, DEMO_DIR);
-  const warehouseFile = path.join(root, DEMO_WAREHOUSE_FILE);
+  const demoDir = options.outputDir ? path.resolve(root, options.outputDir) : path.join(root, DEMO_DIR);
+  const warehouseFile = path.join(demoDir, 'warehouse.duckdb');
+  const warehouseArg = path.relative(options.cwd ?? process.cwd(), warehouseFile) || warehouseFile;
   rmSync(demoDir, {recursive: true, force: true});
   mkdirSync(path.join(demoDir, 'state'), {recursive: true});
 
@@ -247,7 +250,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       say('Look at the warehouse:');
       for (const r of ran) {
         for (const {table, rows} of await warehouse.tables(r.schema)) {
-          say(`  ./fivetran warehouse query "select * from ${r.schema}.${table} limit 20" --warehouse ${DEMO_WAREHOUSE_FILE}   # ${plural(rows, 'row')}`);
+          say(`  ./fivetran warehouse query "select * from ${r.schema}.${table} limit 20" --warehouse ${warehouseArg}   # ${plural(rows, 'row')}`);
         }
       }
     }
