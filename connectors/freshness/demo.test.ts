@@ -61,7 +61,6 @@ it('triggers a sync at 30% stale, then skips within the cooldown, printing both'
   await demo(ctx);
 
   expect(lines).toEqual([
-    'loaded sql/freshness/setup_postgres.sql: 10 companies, 3 not updated for more than 24 hours',
     `30.00% stale > 10% threshold → sync triggered (connection ${connectionId})`,
     'data_freshness_monitor: 10 rows; sync_events: 1',
     'skipped: last trigger 0 min ago is within the 60 min cooldown (30.00% stale > 10% threshold)',

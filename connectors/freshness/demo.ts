@@ -61,8 +61,8 @@ function expectDecision(events: CheckEvent[], expected: string, check: string): 
 export const demo: DemoScript = async (ctx) => {
   const connectionId = ctx.api.connectionIds[0];
   if (!connectionId) throw new Error('the API simulator offers no connection for freshness to trigger');
+  // ./fivetran demo may have loaded it already; the script runs twice safely and resets the ages to now
   await loadDemoSource(ctx);
-  ctx.print('loaded sql/freshness/setup_postgres.sql: 10 companies, 3 not updated for more than 24 hours');
   const secrets = await demoSecrets(ctx, connectionId);
 
   const first = await ctx.sync(secrets, {label: 'first check'});
