@@ -33,14 +33,17 @@ program
 
 program
   .command('serve')
-  .description('serve a connector (or a deploy.yaml function) on functions-framework, as the deployed function answers')
+  .description('serve a connector (or a deploy.yaml function) on functions-framework, as the deployed function answers; with --grpc as a Fivetran Partner SDK source connector')
   .argument('<target>', 'connector folder or function name')
-  .option('--port <n>', 'port to listen on', int, 8080)
-  .option('--host <host>', 'address to listen on', '127.0.0.1')
-  .action(async (target: string, opts: {port: number; host: string}) => {
+  .option('--grpc', 'serve the Partner SDK v2 SourceConnector gRPC service (plaintext) instead of HTTP')
+  .option('--port <n>', 'port to listen on (default 8080; 50051 with --grpc)', int)
+  .option('--host <host>', 'address to listen on (default 127.0.0.1; with --grpc every IPv4 and IPv6 address)')
+  .action(async (target: string, opts: {port?: number; host?: string; grpc?: boolean}) => {
     const {serveFunction} = await import('./serve.js');
-    const {url} = await serveFunction({target, port: opts.port, host: opts.host});
-    console.error(`fivetran: serving ${target} at ${url} (POST JSON {state, secrets}); Ctrl-C to stop`);
+    const {url} = await serveFunction({target, port: opts.port ?? (opts.grpc ? 50051 : 8080), host: opts.host, grpc: opts.grpc});
+    console.error(opts.grpc
+      ? `fivetran: serving ${target} as a Partner SDK source connector at ${url} (fivetran_sdk.v2.SourceConnector); Ctrl-C to stop`
+      : `fivetran: serving ${target} at ${url} (POST JSON {state, secrets}); Ctrl-C to stop`);
   });
 
 // (command groups are added below by their modules' owners; keep each to declarations and one call)

@@ -1,5 +1,5 @@
 // ./fivetran serve <connector|function>: the connector's `main` on functions-framework, answering exactly as
-// the deployed Cloud Function would.
+// the deployed Cloud Function would; with `grpc`, the connector as a Fivetran Partner SDK source connector.
 import {createFunctionServer, listen} from '../sdk/server.js';
 import {createMain} from '../sdk/function-adapter.js';
 import {loadConnector, projectRoot, resolveTarget} from './project.js';
@@ -10,9 +10,12 @@ export interface ServeOptions {
   port?: number;
   host?: string;
   cwd?: string;
+  /** serve the Partner SDK `SourceConnector` gRPC service instead (default port 50051, IPv4 and IPv6) */
+  grpc?: boolean;
 }
 
 export async function serveFunction(options: ServeOptions): Promise<{url: string; close: () => Promise<void>}> {
+  if (options.grpc) return servePartnerSdk(options);
   const root = projectRoot(options.cwd);
   const port = options.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${options.port} must be a port number from 0 to 65535`);
@@ -24,4 +27,16 @@ export async function serveFunction(options: ServeOptions): Promise<{url: string
     url,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** The connector's Partner SDK v2 gRPC server (plaintext), on `[::]` (IPv4 and IPv6) unless `host` is given. */
+export async function servePartnerSdk(options: ServeOptions): Promise<{url: string; close: () => Promise<void>}> {
+  const {DEFAULT_SOURCE_PORT, startPartnerSdkServer} = await import('../sdk/partner-sdk/server.js');
+  const root = projectRoot(options.cwd);
+  const port = options.port ?? DEFAULT_SOURCE_PORT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${options.port} must be a port number from 0 to 65535`);
+  const target = resolveTarget(root, options.target);
+  const connector = await loadConnector(root, target.connector);
+  const running = await startPartnerSdkServer(connector, {port, host: options.host});
+  return {url: `grpc://${running.addresses[0]}`, close: running.close};
 }
