@@ -131,6 +131,80 @@ ciConfig
     if (!deploy) process.exitCode = 1;
   });
 
+const positiveNumber = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+};
+const monitor = program
+  .command('monitor')
+  .description('the health of every Fivetran connection (reads FIVETRAN_API_KEY, FIVETRAN_API_SECRET and optional FIVETRAN_API_URL)');
+monitor
+  .command('status')
+  .description('a table of connections with health, last success, last failure and delay, worst first, with a summary per tenant')
+  .option('--group <id>', 'only this group')
+  .option('--tenant <tenant>', 'only this tenant')
+  .option('--tenant-pattern <regex>', 'regular expression with one capture group giving the tenant (default $FIVETRAN_TENANT_PATTERN)')
+  .option('--delay-factor <n>', 'delayed when the last success is older than n × sync_frequency', positiveNumber, 2)
+  .option('--json', 'print JSON')
+  .action(async (opts: {group?: string; tenant?: string; tenantPattern?: string; delayFactor: number; json?: boolean}) => {
+    const {monitorStatus} = await import('./monitor.js');
+    await monitorStatus(opts);
+  });
+monitor
+  .command('alerts')
+  .description('print the open alerts, post them to Slack, and exit non-zero at the chosen severity (for cron or CI)')
+  .option('--slack-webhook <url>', 'post one Block Kit message to this incoming webhook when there are alerts (default $SLACK_WEBHOOK_URL)')
+  .option('--fail-on <severity>', 'exit 1 when an alert at or above this severity is open: critical or warning')
+  .option('--state <file>', 'remember failures between runs in this file (enables the frequent-failures rule)')
+  .option('--tenant-pattern <regex>', 'regular expression with one capture group giving the tenant (default $FIVETRAN_TENANT_PATTERN)')
+  .option('--expected-paused <ids>', 'comma-separated connection ids or schema names paused on purpose')
+  .option('--delay-factor <n>', 'delayed when the last success is older than n × sync_frequency', positiveNumber, 2)
+  .option('--json', 'print JSON')
+  .action(async (opts: {slackWebhook?: string; failOn?: string; state?: string; tenantPattern?: string; expectedPaused?: string; delayFactor: number; json?: boolean}) => {
+    const {monitorAlerts} = await import('./monitor.js');
+    await monitorAlerts(opts);
+  });
+monitor
+  .command('wait')
+  .description("wait for a connection's next sync to complete (the Airflow provider's rule); exit 0 on success, 1 on failure, 3 on timeout")
+  .argument('<connection_id>', 'the Fivetran connection id')
+  .option('--timeout <duration>', 'give up after this long (e.g. 30m, 2h)', '30m')
+  .option('--poll <duration>', 'time between polls (e.g. 15s)', '15s')
+  .option('--trigger', 'trigger a sync first (unpausing the connection if paused)')
+  .action(async (connectionId: string, opts: {timeout: string; poll: string; trigger?: boolean}) => {
+    const {monitorWait} = await import('./monitor.js');
+    await monitorWait({connectionId, ...opts});
+  });
+monitor
+  .command('dashboard')
+  .description('write a self-contained HTML dashboard from the monitoring tables of the local warehouse (or a live read)')
+  .option('--out <file>', 'where to write it', 'dashboard.html')
+  .option('--warehouse <file>', 'the DuckDB warehouse (default .fivetran/warehouse.duckdb)')
+  .option('--schema <name>', 'the schema the monitoring function writes to', 'monitoring')
+  .option('--live', 'read the API now instead of the warehouse (no history charts)')
+  .option('--tenant-pattern <regex>', 'with --live: regular expression with one capture group giving the tenant')
+  .action(async (opts: {out: string; warehouse?: string; schema: string; live?: boolean; tenantPattern?: string}) => {
+    const {monitorDashboard} = await import('./monitor.js');
+    await monitorDashboard(opts);
+  });
+
+const sqlCommand = program.command('sql').description('warehouse SQL rendered per dialect');
+sqlCommand
+  .command('render')
+  .description('render the views of sql/<set>/ (e.g. monitoring) for bigquery, snowflake, postgres or duckdb')
+  .argument('<set>', 'the folder under sql/, e.g. monitoring')
+  .requiredOption('--dialect <dialect>', 'bigquery, snowflake, postgres or duckdb')
+  .option('--out <dir>', 'write one <view>.sql per view there instead of printing')
+  .option('--source-schema <schema>', "schema of the Platform Connector's tables", 'fivetran_metadata')
+  .option('--target-schema <schema>', 'schema to create the views in', 'fivetran_monitoring')
+  .option('--tenants-table <table>', 'the tenants table (tenant_id, tenant_name); default <target-schema>.tenants')
+  .option('--tenant-pattern <regex>', 'regular expression with one capture group giving the tenant from the connection name')
+  .action(async (set: string, opts: {dialect: string; out?: string; sourceSchema: string; targetSchema: string; tenantsTable?: string; tenantPattern?: string}) => {
+    const {renderSql} = await import('./sql.js');
+    await renderSql({set, ...opts});
+  });
+
 program
   .command('sync')
   .description('run one sync of a function as Fivetran would, into the local DuckDB warehouse (.fivetran/warehouse.duckdb)')

@@ -1,0 +1,80 @@
+// What every `./fivetran monitor` command shares: the API client from the environment, durations like
+// `30m`, and the check settings the connector would use, from command-line options.
+import {FivetranApi} from '../../sdk/fivetran-api.js';
+import {ConfigError} from '../../sdk/errors.js';
+import type {CheckSettings} from '../../connectors/monitoring/check.js';
+import {compileTenantPattern} from '../../connectors/monitoring/tenants.js';
+import {CliConfigError, UsageError} from '../errors.js';
+
+export interface MonitorCommonOptions {
+  /** the environment to read FIVETRAN_API_KEY / FIVETRAN_API_SECRET / FIVETRAN_API_URL from (default process.env) */
+  env?: NodeJS.ProcessEnv;
+  /** where output goes (default stdout) */
+  write?: (text: string) => void;
+  cwd?: string;
+  /** API client retries (tests lower them) */
+  retries?: number;
+}
+
+export function apiFromEnv(env: NodeJS.ProcessEnv = process.env, retries?: number): FivetranApi {
+  const apiKey = env.FIVETRAN_API_KEY;
+  const apiSecret = env.FIVETRAN_API_SECRET;
+  if (!apiKey || !apiSecret) {
+    throw new CliConfigError('set FIVETRAN_API_KEY and FIVETRAN_API_SECRET (an API key of the Fivetran account; FIVETRAN_API_URL for another API such as the simulator)');
+  }
+  try {
+    return new FivetranApi({apiKey, apiSecret, baseUrl: env.FIVETRAN_API_URL || undefined, retries});
+  } catch (error) {
+    throw new CliConfigError(`FIVETRAN_API_URL: ${(error as Error).message}`);
+  }
+}
+
+const UNITS: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000};
+
+/** `30m`, `15s`, `1h30m`, `250ms`, `2d` → milliseconds. A bare number is seconds. */
+export function parseDuration(text: string, option = 'duration'): number {
+  const trimmed = text.trim().toLowerCase();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== trimmed) {
+    throw new UsageError(`${option} "${text}" is not a duration; use e.g. 30m, 15s, 1h30m or 250ms`);
+  }
+  return parts.reduce((total, [, amount, unit]) => total + Number(amount) * UNITS[unit!]!, 0);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${seconds % 60 ? ` ${seconds % 60}s` : ''}`;
+  return `${Math.floor(minutes / 60)}h${minutes % 60 ? ` ${minutes % 60}m` : ''}`;
+}
+
+export interface SettingsOptions {
+  group?: string;
+  tenantPattern?: string;
+  delayFactor?: number;
+  expectedPaused?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The connector's check settings from command-line options (and FIVETRAN_TENANT_PATTERN). */
+export function settingsFromOptions(options: SettingsOptions): CheckSettings {
+  const pattern = options.tenantPattern ?? (options.env ?? process.env).FIVETRAN_TENANT_PATTERN;
+  let tenant;
+  try {
+    tenant = compileTenantPattern(pattern, '--tenant-pattern');
+  } catch (error) {
+    throw new UsageError(error instanceof ConfigError ? error.message : String(error));
+  }
+  return {
+    groupIds: options.group ? [options.group] : [],
+    tenant,
+    concurrency: 4,
+    delayFactor: options.delayFactor ?? 2,
+    errorWindowHours: 24,
+    frequentFailureCount: 3,
+    expectedPaused: new Set((options.expectedPaused ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+  };
+}

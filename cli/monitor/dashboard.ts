@@ -1,0 +1,311 @@
+// ./fivetran monitor dashboard: one self-contained HTML page (inline CSS, inline SVG charts, a few lines of
+// inline script for filtering; no external asset, opens from disk without a server or network) with the
+// health counts, a table of connections per tenant, and charts of health, sync outcomes and sync
+// durations over the checks the monitoring function kept in the local DuckDB warehouse. --live reads the
+// API instead (one check, so no history).
+import {existsSync, mkdirSync, writeFileSync} from 'node:fs';
+import path from 'node:path';
+import {collectCheck, type ConnectionRow} from '../../connectors/monitoring/check.js';
+import {formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type Health} from '../../connectors/monitoring/health.js';
+import {DEFAULT_WAREHOUSE_FILE, quoteIdent, Warehouse} from '../../emulator/warehouse.js';
+import {CliConfigError} from '../errors.js';
+import {projectRoot} from '../project.js';
+import {apiFromEnv, settingsFromOptions, type MonitorCommonOptions} from './common.js';
+import {sortWorstFirst, summarizeTenants} from './status.js';
+
+export interface MonitorDashboardOptions extends MonitorCommonOptions {
+  out?: string;
+  warehouse?: string;
+  schema?: string;
+  live?: boolean;
+  tenantPattern?: string;
+  /** checks shown in the history charts (latest first kept); default 60 */
+  historyChecks?: number;
+}
+
+export type DashboardConnection = Pick<ConnectionRow,
+  'connection_id' | 'schema_name' | 'service' | 'tenant_id' | 'group_name' | 'health' | 'succeeded_at' | 'failed_at' | 'delay_minutes' | 'sync_frequency' | 'schedule_type'>;
+
+export interface CheckHistory {
+  checked_at: string;
+  health: Partial<Record<Health, number>>;
+  successes: number;
+  failures: number;
+  /** success durations measured in this check, seconds */
+  avg_duration_seconds: number | null;
+  max_duration_seconds: number | null;
+}
+
+export interface DashboardData {
+  source: string;
+  checked_at: string;
+  connections: DashboardConnection[];
+  history: CheckHistory[];
+}
+
+export const HEALTH_COLORS: Readonly<Record<Health, string>> = {
+  broken: '#991b1b', failing: '#dc2626', delayed: '#d97706', incomplete: '#7c3aed', paused: '#6b7280', syncing: '#2563eb', healthy: '#16a34a',
+};
+
+const escapeHtml = (value: unknown): string =>
+  String(value ?? '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+
+const isHealth = (value: unknown): value is Health => typeof value === 'string' && value in HEALTH_RANK;
+const num = (value: unknown): number | null => (value === null || value === undefined || value === '' ? null : Number(value));
+const iso = (value: unknown): string | null => (value === null || value === undefined ? null : new Date(String(value)).toISOString());
+
+/** Reads the monitoring tables of the warehouse: the latest check's connections and per-check history. */
+export async function readWarehouse(file: string, schema: string, historyChecks = 60): Promise<DashboardData> {
+  if (!existsSync(file)) {
+    throw new CliConfigError(`no warehouse at ${file}; sync the monitoring function first (./fivetran sync monitoring --secrets FILE), or use --live`);
+  }
+  let warehouse: Warehouse;
+  try {
+    warehouse = await Warehouse.open(file, {readOnly: true});
+  } catch (error) {
+    throw new CliConfigError((error as Error).message);
+  }
+  try {
+    const tables = new Set((await warehouse.tables(schema)).map((t) => t.table));
+    if (!tables.has('connections')) {
+      throw new CliConfigError(`the warehouse has no ${schema}.connections table; sync the monitoring function first, or pass --schema (the function's name in deploy.yaml)`);
+    }
+    const s = quoteIdent(schema);
+    const latest = await warehouse.query(`SELECT * FROM ${s}.connections WHERE checked_at = (SELECT max(checked_at) FROM ${s}.connections)`);
+    const checks = await warehouse.query(`SELECT DISTINCT checked_at FROM ${s}.connections ORDER BY checked_at DESC LIMIT ${Number(historyChecks)}`);
+    const since = checks.rows.at(-1)?.checked_at;
+    const history = new Map<string, CheckHistory>();
+    for (const {checked_at} of [...checks.rows].reverse()) {
+      const at = iso(checked_at)!;
+      history.set(at, {checked_at: at, health: {}, successes: 0, failures: 0, avg_duration_seconds: null, max_duration_seconds: null});
+    }
+    if (since !== undefined) {
+      const counts = await warehouse.query(`SELECT checked_at, health, count(*) AS n FROM ${s}.connections WHERE checked_at >= (SELECT min(checked_at) FROM (SELECT DISTINCT checked_at FROM ${s}.connections ORDER BY checked_at DESC LIMIT ${Number(historyChecks)})) GROUP BY 1, 2`);
+      for (const row of counts.rows) {
+        const entry = history.get(iso(row.checked_at)!);
+        if (entry && isHealth(row.health)) entry.health[row.health] = Number(row.n);
+      }
+      if (tables.has('connection_events')) {
+        const events = await warehouse.query(`SELECT checked_at,
+            sum(CASE WHEN event_type = 'success' THEN 1 ELSE 0 END) AS successes,
+            sum(CASE WHEN event_type = 'failure' THEN 1 ELSE 0 END) AS failures,
+            avg(CASE WHEN event_type = 'success' THEN duration_seconds END) AS avg_duration,
+            max(CASE WHEN event_type = 'success' THEN duration_seconds END) AS max_duration
+          FROM ${s}.connection_events GROUP BY checked_at`);
+        for (const row of events.rows) {
+          const entry = history.get(iso(row.checked_at)!);
+          if (!entry) continue;
+          entry.successes = Number(row.successes ?? 0);
+          entry.failures = Number(row.failures ?? 0);
+          entry.avg_duration_seconds = num(row.avg_duration);
+          entry.max_duration_seconds = num(row.max_duration);
+        }
+      }
+    }
+    const connections = latest.rows.map((row): DashboardConnection => ({
+      connection_id: String(row.connection_id),
+      schema_name: String(row.schema_name ?? ''),
+      service: String(row.service ?? ''),
+      tenant_id: (row.tenant_id as string | null) ?? null,
+      group_name: (row.group_name as string | null) ?? null,
+      health: isHealth(row.health) ? row.health : 'healthy',
+      succeeded_at: iso(row.succeeded_at),
+      failed_at: iso(row.failed_at),
+      delay_minutes: num(row.delay_minutes),
+      sync_frequency: num(row.sync_frequency),
+      schedule_type: (row.schedule_type as string | null) ?? null,
+    }));
+    return {source: `warehouse ${path.basename(file)}, schema ${schema}`, checked_at: iso(latest.rows[0]?.checked_at) ?? new Date().toISOString(), connections, history: [...history.values()]};
+  } finally {
+    await warehouse.close();
+  }
+}
+
+// --- charts: plain SVG, one <rect> per value, with <title> tooltips ---
+
+const CHART_W = 720;
+const CHART_H = 200;
+const PAD = {left: 44, right: 12, top: 12, bottom: 28};
+
+function axis(max: number, unit: string): string {
+  const ticks = [0, 0.5, 1].map((f) => {
+    const value = max * f;
+    const y = PAD.top + (CHART_H - PAD.top - PAD.bottom) * (1 - f);
+    const label = unit === 's' ? formatSeconds(value) : String(Math.round(value));
+    return `<line x1="${PAD.left}" x2="${CHART_W - PAD.right}" y1="${y}" y2="${y}" class="grid"/><text x="${PAD.left - 6}" y="${y + 4}" text-anchor="end">${escapeHtml(label)}</text>`;
+  });
+  return ticks.join('');
+}
+
+function xLabels(history: CheckHistory[], slot: number): string {
+  if (history.length === 0) return '';
+  const picks = new Set([0, Math.floor((history.length - 1) / 2), history.length - 1]);
+  return [...picks].map((i) => {
+    const x = PAD.left + slot * i + slot / 2;
+    return `<text x="${x}" y="${CHART_H - 8}" text-anchor="middle">${escapeHtml(history[i]!.checked_at.slice(5, 16).replace('T', ' '))}</text>`;
+  }).join('');
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
+  return `${(seconds / 3600).toFixed(1)}h`;
+}
+
+function emptyChart(id: string, message: string): string {
+  return `<svg id="${id}" class="chart" viewBox="0 0 ${CHART_W} ${CHART_H}" role="img"><text x="${CHART_W / 2}" y="${CHART_H / 2}" text-anchor="middle" class="empty">${escapeHtml(message)}</text></svg>`;
+}
+
+export function healthChart(history: CheckHistory[]): string {
+  if (history.length === 0) return emptyChart('chart-health', 'no checks yet');
+  const totals = history.map((h) => Object.values(h.health).reduce((a, b) => a + (b ?? 0), 0));
+  const max = Math.max(1, ...totals);
+  const plotH = CHART_H - PAD.top - PAD.bottom;
+  const slot = (CHART_W - PAD.left - PAD.right) / history.length;
+  const bars = history.map((check, i) => {
+    let y = PAD.top + plotH;
+    return [...HEALTHS].reverse().map((health) => {
+      const n = check.health[health] ?? 0;
+      if (!n) return '';
+      const h = (n / max) * plotH;
+      y -= h;
+      return `<rect class="bar" data-check="${escapeHtml(check.checked_at)}" data-health="${health}" data-value="${n}" x="${PAD.left + slot * i + slot * 0.15}" y="${y.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="${HEALTH_COLORS[health]}"><title>${escapeHtml(check.checked_at)}: ${n} ${health}</title></rect>`;
+    }).join('');
+  });
+  return `<svg id="chart-health" class="chart" viewBox="0 0 ${CHART_W} ${CHART_H}" role="img" aria-label="connections by health per check">${axis(max, '')}${bars.join('')}${xLabels(history, slot)}</svg>`;
+}
+
+export function outcomesChart(history: CheckHistory[]): string {
+  if (history.every((h) => h.successes === 0 && h.failures === 0)) return emptyChart('chart-outcomes', 'no sync completions seen between checks yet');
+  const max = Math.max(1, ...history.flatMap((h) => [h.successes, h.failures]));
+  const plotH = CHART_H - PAD.top - PAD.bottom;
+  const slot = (CHART_W - PAD.left - PAD.right) / history.length;
+  const bars = history.map((check, i) => [['success', check.successes, HEALTH_COLORS.healthy, 0], ['failure', check.failures, HEALTH_COLORS.failing, 1]].map(([kind, n, color, k]) => {
+    const h = ((n as number) / max) * plotH;
+    return `<rect class="bar" data-check="${escapeHtml(check.checked_at)}" data-outcome="${kind}" data-value="${n}" x="${(PAD.left + slot * i + slot * 0.1 + (k as number) * slot * 0.4).toFixed(1)}" y="${(PAD.top + plotH - h).toFixed(1)}" width="${(slot * 0.4).toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"><title>${escapeHtml(check.checked_at)}: ${n} ${kind === 'success' ? 'successes' : 'failures'}</title></rect>`;
+  }).join(''));
+  return `<svg id="chart-outcomes" class="chart" viewBox="0 0 ${CHART_W} ${CHART_H}" role="img" aria-label="sync successes and failures per check">${axis(max, '')}${bars.join('')}${xLabels(history, slot)}</svg>`;
+}
+
+export function durationsChart(history: CheckHistory[]): string {
+  const measured = history.filter((h) => h.avg_duration_seconds !== null);
+  if (measured.length === 0) return emptyChart('chart-durations', 'no sync durations measured yet (a check must see a sync running, then its success)');
+  const max = Math.max(1, ...measured.map((h) => h.max_duration_seconds ?? h.avg_duration_seconds ?? 0));
+  const plotH = CHART_H - PAD.top - PAD.bottom;
+  const slot = (CHART_W - PAD.left - PAD.right) / history.length;
+  const bars = history.map((check, i) => {
+    if (check.avg_duration_seconds === null) return '';
+    const h = (check.avg_duration_seconds / max) * plotH;
+    const x = PAD.left + slot * i + slot * 0.2;
+    const maxY = PAD.top + plotH - ((check.max_duration_seconds ?? 0) / max) * plotH;
+    return `<rect class="bar" data-check="${escapeHtml(check.checked_at)}" data-value="${Math.round(check.avg_duration_seconds)}" x="${x.toFixed(1)}" y="${(PAD.top + plotH - h).toFixed(1)}" width="${(slot * 0.6).toFixed(1)}" height="${h.toFixed(1)}" fill="${HEALTH_COLORS.syncing}"><title>${escapeHtml(check.checked_at)}: average ${formatSeconds(check.avg_duration_seconds)}, longest ${formatSeconds(check.max_duration_seconds ?? 0)}</title></rect>` +
+      `<line class="max" x1="${x.toFixed(1)}" x2="${(x + slot * 0.6).toFixed(1)}" y1="${maxY.toFixed(1)}" y2="${maxY.toFixed(1)}"/>`;
+  });
+  return `<svg id="chart-durations" class="chart" viewBox="0 0 ${CHART_W} ${CHART_H}" role="img" aria-label="sync durations per check">${axis(max, 's')}${bars.join('')}${xLabels(history, slot)}</svg>`;
+}
+
+const STYLE = `
+body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#111827;background:#f9fafb}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}.muted{color:#6b7280}
+.counts{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}.count{background:#fff;border:1px solid #e5e7eb;border-left:6px solid;border-radius:6px;padding:8px 14px;min-width:90px}
+.count .n{font-size:24px;font-weight:600;display:block}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
+.panel{background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:12px}.chart{width:100%;height:auto}.chart text{font-size:11px;fill:#6b7280}
+.chart .grid{stroke:#e5e7eb}.chart .max{stroke:#1e3a8a;stroke-width:2}.chart .empty{font-size:14px}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #e5e7eb}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #f3f4f6;white-space:nowrap}
+th{background:#f3f4f6;font-weight:600}.pill{color:#fff;border-radius:10px;padding:1px 8px;font-size:12px}
+.filters{margin:12px 0;display:flex;gap:8px}.filters input,.filters select{padding:4px 8px}.hidden{display:none}
+`;
+
+const SCRIPT = `
+(function () {
+  var text = document.getElementById('filter-text');
+  var health = document.getElementById('filter-health');
+  var shown = document.getElementById('shown-count');
+  function apply() {
+    var q = text.value.trim().toLowerCase(), h = health.value, n = 0;
+    document.querySelectorAll('section.tenant').forEach(function (section) {
+      var visible = 0;
+      section.querySelectorAll('tbody tr').forEach(function (row) {
+        var ok = (!q || row.textContent.toLowerCase().indexOf(q) >= 0) && (!h || row.getAttribute('data-health') === h);
+        row.classList.toggle('hidden', !ok);
+        if (ok) visible++;
+      });
+      section.classList.toggle('hidden', visible === 0);
+      n += visible;
+    });
+    shown.textContent = String(n);
+  }
+  text.addEventListener('input', apply);
+  health.addEventListener('change', apply);
+  apply();
+  document.body.setAttribute('data-ready', 'true');
+})();
+`;
+
+const ago = (value: string | null, now: number): string => {
+  const ms = timestampMs(value);
+  return ms === null ? 'never' : `${formatMinutes(Math.max(0, Math.floor((now - ms) / 60_000)))} ago`;
+};
+
+export function renderDashboard(data: DashboardData): string {
+  const now = Date.parse(data.checked_at);
+  const rows = sortWorstFirst(data.connections);
+  const tenants = summarizeTenants(rows);
+  const counts = Object.fromEntries(HEALTHS.map((h) => [h, rows.filter((r) => r.health === h).length])) as Record<Health, number>;
+  const countTiles = HEALTHS.map((h) => `<div class="count" id="count-${h}" style="border-left-color:${HEALTH_COLORS[h]}"><span class="n">${counts[h]}</span>${h}</div>`).join('');
+  const sections = tenants.map((tenant) => {
+    const members = rows.filter((r) => r.tenant_id === tenant.tenant_id);
+    const body = members.map((r) => `<tr data-health="${r.health}" data-connection="${escapeHtml(r.connection_id)}">` +
+      `<td><span class="pill" style="background:${HEALTH_COLORS[r.health]}">${r.health}</span></td><td>${escapeHtml(r.connection_id)}</td><td>${escapeHtml(r.schema_name)}</td>` +
+      `<td>${escapeHtml(r.service)}</td><td>${escapeHtml(r.group_name ?? '')}</td><td title="${escapeHtml(r.succeeded_at ?? '')}">${ago(r.succeeded_at, now)}</td>` +
+      `<td title="${escapeHtml(r.failed_at ?? '')}">${ago(r.failed_at, now)}</td><td>${r.health === 'delayed' && r.delay_minutes ? formatMinutes(r.delay_minutes) : ''}</td></tr>`).join('');
+    const summary = HEALTHS.filter((h) => tenant.health[h]).map((h) => `${tenant.health[h]} ${h}`).join(', ');
+    const name = tenant.tenant_id ?? '(no tenant)';
+    return `<section class="tenant" data-tenant="${escapeHtml(name)}"><h2>${escapeHtml(name)} <span class="muted">· ${tenant.connections} connection${tenant.connections === 1 ? '' : 's'} · ${escapeHtml(summary)}</span></h2>` +
+      `<table><thead><tr><th>health</th><th>connection</th><th>schema</th><th>service</th><th>group</th><th>last success</th><th>last failure</th><th>delay</th></tr></thead><tbody>${body}</tbody></table></section>`;
+  }).join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Fivetran connections: ${counts.broken + counts.failing} critical, ${counts.delayed} delayed</title><style>${STYLE}</style></head>
+<body data-ready="false">
+<h1>Fivetran connections</h1>
+<div class="muted">checked <span id="checked-at">${escapeHtml(data.checked_at)}</span> · <span id="total-count">${rows.length}</span> connections · ${tenants.length} tenant${tenants.length === 1 ? '' : 's'} · from ${escapeHtml(data.source)}</div>
+<div class="counts">${countTiles}</div>
+<div class="charts">
+<div class="panel"><h2>Health per check</h2>${healthChart(data.history)}</div>
+<div class="panel"><h2>Sync outcomes per check</h2>${outcomesChart(data.history)}</div>
+<div class="panel"><h2>Sync durations per check (average, longest)</h2>${durationsChart(data.history)}</div>
+</div>
+<h2>Connections by tenant</h2>
+<div class="filters"><input id="filter-text" type="search" placeholder="filter: id, schema, service…"><select id="filter-health"><option value="">every health</option>${HEALTHS.map((h) => `<option value="${h}">${h}</option>`).join('')}</select><span class="muted"><span id="shown-count">${rows.length}</span> shown</span></div>
+${sections || '<p class="muted">no connections</p>'}
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
+
+export async function monitorDashboard(options: MonitorDashboardOptions): Promise<{file: string; data: DashboardData}> {
+  const cwd = options.cwd ?? process.cwd();
+  const write = options.write ?? ((text: string) => process.stderr.write(text));
+  let data: DashboardData;
+  if (options.live) {
+    const api = apiFromEnv(options.env, options.retries);
+    const check = await collectCheck(api, settingsFromOptions({tenantPattern: options.tenantPattern, env: options.env}));
+    const health: Partial<Record<Health, number>> = {};
+    for (const row of check.connections) health[row.health] = (health[row.health] ?? 0) + 1;
+    data = {
+      source: `live API ${options.env?.FIVETRAN_API_URL ?? process.env.FIVETRAN_API_URL ?? 'https://api.fivetran.com'}`,
+      checked_at: check.checkedAt,
+      connections: check.connections,
+      history: [{checked_at: check.checkedAt, health, successes: 0, failures: 0, avg_duration_seconds: null, max_duration_seconds: null}],
+    };
+  } else {
+    const file = options.warehouse ? path.resolve(cwd, options.warehouse) : path.join(projectRoot(cwd), DEFAULT_WAREHOUSE_FILE);
+    data = await readWarehouse(file, options.schema ?? 'monitoring', options.historyChecks);
+  }
+  const out = path.resolve(cwd, options.out ?? 'dashboard.html');
+  mkdirSync(path.dirname(out), {recursive: true});
+  writeFileSync(out, renderDashboard(data));
+  write(`wrote ${path.relative(cwd, out) || out}: ${data.connections.length} connections, ${data.history.length} check${data.history.length === 1 ? '' : 's'} of history\n`);
+  return {file: out, data};
+}

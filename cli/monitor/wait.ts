@@ -1,0 +1,136 @@
+// ./fivetran monitor wait <connection_id>: waits for the connection's next completed sync, by the rule of
+// Fivetran's Airflow provider (FIVETRAN.md §3): with T the later of succeeded_at / failed_at before the
+// trigger (nulls as the epoch), a sync still `syncing` is not done; failed_at > T (and newer than
+// succeeded_at) is a failure; succeeded_at > T is a success. With --trigger it first checks the setup
+// (running the setup tests when not connected), unpauses a paused connection and triggers the sync; a
+// `rescheduled` sync on a manual schedule is triggered again after rescheduled_for (+ a grace period).
+// Exit codes: 0 success, 1 failure (or setup broken), 3 timeout.
+import {FivetranApiError, type Connection, type FivetranApi} from '../../sdk/fivetran-api.js';
+import {timestampMs} from '../../connectors/monitoring/health.js';
+import {CommandFailed} from '../errors.js';
+import {ProgressLine} from '../output.js';
+import {apiFromEnv, formatDuration, parseDuration, type MonitorCommonOptions} from './common.js';
+
+export const EXIT_SYNC_FAILED = 1;
+export const EXIT_TIMEOUT = 3;
+
+export interface MonitorWaitOptions extends MonitorCommonOptions {
+  connectionId: string;
+  /** e.g. 30m (default) */
+  timeout?: string;
+  /** e.g. 15s (default) */
+  poll?: string;
+  trigger?: boolean;
+  /** extra wait after rescheduled_for before triggering again (default 1 minute, as the Airflow provider) */
+  rescheduleGraceMs?: number;
+  /** a live status line (default: on a terminal only) */
+  progress?: boolean;
+}
+
+export interface WaitResult {
+  outcome: 'succeeded';
+  connection_id: string;
+  succeeded_at: string;
+  waited_ms: number;
+  polls: number;
+  triggers: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+const firstMessage = (c: Connection): string | undefined => c.status?.tasks?.[0]?.message ?? c.status?.warnings?.[0]?.message;
+
+/** The outcome of the rule for one poll. */
+export function completion(connection: Connection, baseline: number): 'running' | 'failed' | 'succeeded' | 'pending' {
+  if (connection.status?.sync_state === 'syncing') return 'running';
+  const succeeded = timestampMs(connection.succeeded_at) ?? 0;
+  const failed = timestampMs(connection.failed_at) ?? 0;
+  if (failed > baseline && failed > succeeded) return 'failed';
+  if (succeeded > baseline) return 'succeeded';
+  return 'pending';
+}
+
+async function trigger(api: FivetranApi, id: string, write: (text: string) => void): Promise<void> {
+  try {
+    await api.triggerSync(id);
+  } catch (error) {
+    // 409: a sync is already running; its completion is what we wait for.
+    if (error instanceof FivetranApiError && error.httpStatus === 409) {
+      write(`${id}: a sync is already running; waiting for it\n`);
+      return;
+    }
+    throw error;
+  }
+}
+
+export async function monitorWait(options: MonitorWaitOptions): Promise<WaitResult> {
+  const write = options.write ?? ((text: string) => process.stderr.write(text));
+  const id = options.connectionId;
+  const timeoutMs = parseDuration(options.timeout ?? '30m', '--timeout');
+  const pollMs = parseDuration(options.poll ?? '15s', '--poll');
+  const grace = options.rescheduleGraceMs ?? 60_000;
+  const api = apiFromEnv(options.env, options.retries);
+  const line = new ProgressLine(options.progress);
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let polls = 0;
+  let triggers = 0;
+
+  let {data: connection} = await api.getConnection(id);
+  const baseline = Math.max(timestampMs(connection.succeeded_at) ?? 0, timestampMs(connection.failed_at) ?? 0);
+  if (options.trigger) {
+    if (connection.status?.setup_state !== 'connected') {
+      ({data: connection} = await api.runSetupTests(id));
+      if (connection.status?.setup_state !== 'connected') {
+        throw new CommandFailed(`${id}: setup is ${connection.status?.setup_state ?? 'unknown'}${firstMessage(connection) ? ` (${firstMessage(connection)})` : ''}; fix the connection in Fivetran before triggering it`, EXIT_SYNC_FAILED);
+      }
+    }
+    if (connection.paused) {
+      await api.updateConnection(id, {paused: false});
+      write(`${id}: unpaused\n`);
+    }
+    await trigger(api, id, write);
+    triggers++;
+  }
+
+  try {
+    for (;;) {
+      ({data: connection} = await api.getConnection(id));
+      polls++;
+      const outcome = completion(connection, baseline);
+      const elapsed = formatDuration(Date.now() - started);
+      if (outcome === 'failed') {
+        throw new CommandFailed(`${id}: the sync failed at ${connection.failed_at}${firstMessage(connection) ? ` (${firstMessage(connection)})` : ''} after ${elapsed}`, EXIT_SYNC_FAILED);
+      }
+      if (outcome === 'succeeded') {
+        line.done();
+        write(`${id}: the sync succeeded at ${connection.succeeded_at} after ${elapsed}\n`);
+        return {outcome: 'succeeded', connection_id: id, succeeded_at: String(connection.succeeded_at), waited_ms: Date.now() - started, polls, triggers};
+      }
+      const state = connection.status?.sync_state ?? 'unknown';
+      let nextPoll = Date.now() + pollMs;
+      const rescheduledFor = timestampMs(connection.status?.rescheduled_for);
+      if (state === 'rescheduled' && rescheduledFor !== null) {
+        line.update(`${id}: rescheduled until ${connection.status?.rescheduled_for} (${elapsed})`);
+        if (options.trigger && connection.schedule_type === 'manual') {
+          const retryAt = rescheduledFor + grace;
+          if (retryAt > deadline) {
+            throw new CommandFailed(`${id}: timed out: the sync is rescheduled until ${connection.status?.rescheduled_for}, after the ${options.timeout ?? '30m'} timeout; raise --timeout`, EXIT_TIMEOUT);
+          }
+          await sleep(retryAt - Date.now());
+          await trigger(api, id, write);
+          triggers++;
+          continue;
+        }
+      } else {
+        line.update(`${id}: ${state} (${elapsed}, poll ${polls})`);
+      }
+      if (nextPoll > deadline) nextPoll = deadline;
+      if (Date.now() >= deadline) {
+        throw new CommandFailed(`${id}: timed out after ${options.timeout ?? '30m'} waiting for the sync to complete (sync_state ${state}, last success ${connection.succeeded_at ?? 'never'}); raise --timeout or check the connection`, EXIT_TIMEOUT);
+      }
+      await sleep(nextPoll - Date.now());
+    }
+  } finally {
+    line.done();
+  }
+}
