@@ -21,7 +21,7 @@ function makeProject(files: Record<string, string>, connectors = ['freshness', '
     'package.json': JSON.stringify({name: 'fleet', private: true, type: 'module'}, null, 2),
     'package-lock.json': '{}\n',
     'sdk/index.ts': 'export const version = 1;\n',
-    ...Object.fromEntries(connectors.map((name) => [`connectors/${name}/index.ts`, `export const name = '${name}';\n`])),
+    ...Object.fromEntries(connectors.map((name) => [`connectors/${name}/index.ts`, `export const name = '${name}';\nexport const main = () => name;\n`])),
     ...files,
   };
   for (const [file, text] of Object.entries(all)) write(root, file, text);
@@ -274,6 +274,15 @@ describe('ci_config changed', () => {
     const next = git(root, 'rev-parse', 'HEAD');
     commit(root, {'package-lock.json': '{"lockfileVersion": 3}\n'}, 'dependencies');
     expect((await decide(root, 'fleet-health', next)).reason).toContain('package-lock.json changed');
+  });
+
+  it('deploys a function when a file outside its folder that its bundle imports changed', async () => {
+    const root = repo();
+    commit(root, {'lib/window.ts': 'export const hours = 24;\n', 'connectors/freshness/index.ts': "import {hours} from '../../lib/window.js';\nexport const main = () => hours;\n"}, 'freshness: shared window');
+    commit(root, {'lib/window.ts': 'export const hours = 48;\n'}, 'a longer window');
+
+    expect(await decide(root, 'orders-freshness')).toEqual({deploy: true, reason: expect.stringContaining('lib/window.ts, which its bundle contains, changed')});
+    expect(await decide(root, 'fleet-health')).toEqual({deploy: false, reason: expect.stringContaining('unchanged since HEAD~1')});
   });
 
   it('looks at every commit since the base, not only the last one', async () => {

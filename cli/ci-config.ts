@@ -7,6 +7,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {isDeepStrictEqual} from 'node:util';
 import {parse as parseYaml} from 'yaml';
+import {bundleConnector} from './bundle.js';
 import {renderTemplate, TEMPLATES_DIR} from './connector.js';
 import {CommandFailed} from './errors.js';
 import {loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
@@ -173,8 +174,11 @@ export async function checkCiConfig(options: Omit<CiConfigOptions, 'dryRun' | 's
 // --- changed: does a function need redeploying? ---------------------------------------------------------
 
 export const DEPLOY_ALL_MARKER = '[deploy all]';
-/** Files every function is built from: a change to any of them redeploys the whole fleet. */
-export const SHARED_BUILD_PATHS: readonly string[] = ['sdk/', 'package.json', 'package-lock.json'];
+/**
+ * Files every function is built from or deployed by: a change to any of them redeploys the whole fleet.
+ * (cli/bundle.ts and cli/deploy.ts decide what is uploaded and with which settings.)
+ */
+export const SHARED_BUILD_PATHS: readonly string[] = ['sdk/', 'package.json', 'package-lock.json', 'cli/bundle.ts', 'cli/deploy.ts'];
 
 export interface ChangedOptions {
   cwd?: string;
@@ -214,7 +218,7 @@ function entryAt(root: string, ref: string, functionName: string): {found: boole
  */
 export async function functionChanged(options: ChangedOptions): Promise<ChangedResult> {
   try {
-    return decideDeploy(options);
+    return await decideDeploy(options);
   } catch (error) {
     // exit 1 means "skip" to the deploy job, so a failure to decide must exit with another code
     if (error instanceof Error && (error as {exitCode?: number}).exitCode === 1) throw new CommandFailed(error.message, 2);
@@ -222,7 +226,7 @@ export async function functionChanged(options: ChangedOptions): Promise<ChangedR
   }
 }
 
-function decideDeploy(options: ChangedOptions): ChangedResult {
+async function decideDeploy(options: ChangedOptions): Promise<ChangedResult> {
   const root = projectRoot(options.cwd);
   const fn = loadDeployConfig(root).find((f) => f.name === options.functionName);
   if (!fn) {
@@ -250,5 +254,17 @@ function decideDeploy(options: ChangedOptions): ChangedResult {
     const now = entryAt(root, 'HEAD', fn.name);
     if (!isDeepStrictEqual(before.entry, now.entry)) return {deploy: true, reason: `${fn.name}: its deploy.yaml entry changed since ${base}`};
   }
-  return {deploy: false, reason: `${fn.name}: unchanged since ${base} (nothing under ${connectorDir}, ${SHARED_BUILD_PATHS.join(', ')} or its deploy.yaml entry)`};
+  // anything else the bundle is compiled from (a file outside the connector's folder it imports)
+  const outside = files.filter((file) => file.endsWith('.ts') || file.endsWith('.js') || file.endsWith('.json'));
+  if (outside.length) {
+    let bundled: string[];
+    try {
+      bundled = (await bundleConnector(root, fn.connector, fn.runtime)).files.map((file) => file.split(path.sep).join('/'));
+    } catch (error) {
+      return {deploy: true, reason: `${fn.name}: could not bundle connector ${fn.connector} to see what it is built from (${(error as Error).message.split('\n')[0]}); deploying`};
+    }
+    const imported = outside.find((file) => bundled.includes(file));
+    if (imported) return {deploy: true, reason: `${fn.name}: ${imported}, which its bundle contains, changed since ${base}`};
+  }
+  return {deploy: false, reason: `${fn.name}: unchanged since ${base} (not ${connectorDir}, ${SHARED_BUILD_PATHS.join(', ')}, another file its bundle contains, nor its deploy.yaml entry)`};
 }
