@@ -40,20 +40,33 @@ export interface UpdateSummary {
   warnings: number;
 }
 
+/** How much time a connector may plan one batch for: checkpoints then come well within the guide's hour. */
+export const STREAM_BATCH_WINDOW_MS = 10 * 60_000;
+
 /**
  * A Budget that never runs out: a streaming sync has no response size or function deadline, so connectors
- * that stop when `exhausted()` keep going to the end. `bytesLeft()` stays at the response cap (8 MiB unless
- * FIVETRAN_RESPONSE_CAP_BYTES) so connectors that size batches from it keep sensible batches; memory
- * headroom is measured against the V8 heap limit unless FUNCTION_MEMORY_MB says otherwise.
+ * that stop when `exhausted()` keep going to the end. What connectors size batches from stays sensible:
+ * `bytesLeft()` stays at the response cap (8 MiB unless FIVETRAN_RESPONSE_CAP_BYTES), `timeLeftMs()` is a
+ * rolling 10-minute window, memory headroom is measured against the V8 heap limit unless FUNCTION_MEMORY_MB
+ * says otherwise. `limits.timeoutSeconds` is 7 days: long, yet within PostgreSQL's statement_timeout range
+ * (connectors derive statement timeouts from it).
  */
 export class StreamingBudget extends Budget {
   constructor() {
     const heapMb = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024));
-    super(limitsFromEnv({timeoutSeconds: 365 * 24 * 3600, ...(process.env.FUNCTION_MEMORY_MB ? {} : {memoryMb: heapMb})}));
+    super(limitsFromEnv({timeoutSeconds: 7 * 24 * 3600, ...(process.env.FUNCTION_MEMORY_MB ? {} : {memoryMb: heapMb})}));
   }
 
   override exhausted(): null {
     return null;
+  }
+
+  override timeLeftMs(): number {
+    return STREAM_BATCH_WINDOW_MS;
+  }
+
+  override deadline(): number {
+    return Date.now() + STREAM_BATCH_WINDOW_MS;
   }
 }
 
