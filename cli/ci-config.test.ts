@@ -210,8 +210,8 @@ describe('ci_config update and check', () => {
 
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toContain('.circleci/config.yml is stale');
-    expect((error as Error).message).toContain('job deploy-tenant-health is missing');
-    expect((error as Error).message).toContain('job deploy-fleet-health is extra (not in deploy.yaml)');
+    expect((error as Error).message).toContain('job deploy-tenant-health for function tenant-health is missing');
+    expect((error as Error).message).toContain('job deploy-fleet-health for function fleet-health is extra (not in deploy.yaml)');
     expect((error as Error).message).toMatch(/job deploy-orders-freshness changed \(context fivetran-dev → fivetran-prod, requires .*approve-prod/);
     expect((error as Error).message).toContain('run ./fivetran ci_config update');
     expect(diff.join('')).toMatch(/^\+\s+name: deploy-tenant-health$/m);

@@ -123,11 +123,15 @@ export function describeCiConfigDrift(currentText: string, wantedText: string): 
   const have = workflowJobs(current);
   const want = workflowJobs(wanted);
   const problems: string[] = [];
+  const fnOf = (entry: unknown) => {
+    const fn = (entry as {function?: unknown} | undefined)?.function;
+    return typeof fn === 'string' ? ` for function ${fn}` : '';
+  };
   for (const [name, entry] of want) {
-    if (!have.has(name)) problems.push(`job ${name} is missing`);
+    if (!have.has(name)) problems.push(`job ${name}${fnOf(entry)} is missing`);
     else if (!isDeepStrictEqual(have.get(name), entry)) problems.push(`job ${name} changed (${describeChange(have.get(name), entry)})`);
   }
-  for (const name of have.keys()) if (!want.has(name)) problems.push(`job ${name} is extra (not in deploy.yaml)`);
+  for (const [name, entry] of have) if (!want.has(name)) problems.push(`job ${name}${fnOf(entry)} is extra (not in deploy.yaml)`);
   const definitions = (config: unknown) => (config as {jobs?: unknown; commands?: unknown; executors?: unknown} | null) ?? {};
   for (const section of ['jobs', 'commands', 'executors'] as const) {
     if (!isDeepStrictEqual(definitions(current)[section], definitions(wanted)[section])) problems.push(`the ${section} definitions differ from templates/circleci/config.yml.hbs`);
