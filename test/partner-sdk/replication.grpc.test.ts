@@ -1,0 +1,124 @@
+// The replication connector as a Partner SDK source connector, over real gRPC against a real PostgreSQL:
+// ConfigurationForm → Test → Schema → Update, typed records in batches of at most 100, and resuming from
+// every checkpoint gives the same rows.
+import {readFileSync} from 'node:fs';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {connector} from '../../connectors/replication/index.js';
+import {discover} from '../../connectors/replication/discovery.js';
+import {planReplication} from '../../connectors/replication/plan.js';
+import {postgresConfig} from '../../connectors/replication/secrets.js';
+import {withPostgres} from '../../sdk/postgres.js';
+import {defineConnector} from '../../sdk/connector.js';
+import {createTestDatabase, type TestDatabase} from '../support/postgres.js';
+import {
+  applyRecords, configurationForm, plainValue, recordsOf, resumeFromEveryCheckpoint, runTest, schema, snapshot, startHarness, update,
+  type Harness,
+} from '../fixtures/grpc/client.js';
+
+// What the connector's `discover` hook would be (proposed to the replication connector's owner): the tables a
+// sync declares, from the catalog, without syncing.
+const replication = defineConnector({
+  ...connector,
+  async discover({secrets}) {
+    return withPostgres(postgresConfig(secrets, 30_000), async (client) =>
+      Object.fromEntries(planReplication(await discover(client, secrets.schemas), secrets).map((plan) => [plan.dest, plan.spec])),
+    );
+  },
+});
+
+let db: TestDatabase;
+let harness: Harness;
+let config: Record<string, string>;
+const keys: Record<string, readonly string[]> = {};
+
+beforeAll(async () => {
+  db = await createTestDatabase('grpc_replication');
+  await db.query(readFileSync('sql/replication/setup.sql', 'utf8'));
+  // Enough orders for batches past 100 records, with exact decimals and microsecond timestamps.
+  await db.query(`INSERT INTO orders (order_number, customer_id, order_date, total_amount, region, updated_at)
+    SELECT 'GRPC-' || g, 1001, timestamptz '2024-05-01 00:00:00.000001+00' + g * interval '1 minute', 1234567890.12 + g, 'Europe',
+           timestamptz '2024-06-01 00:00:00+00' + g * interval '1 second'
+      FROM generate_series(1, 600) AS g`);
+  harness = await startHarness(connector.discover ? connector : replication);
+  config = {host: db.host, port: String(db.port), database: db.database, username: db.user, password: db.password, sslmode: 'disable', retry_sleep_seconds: '0.01'};
+});
+
+afterAll(async () => {
+  await harness?.close();
+  await db?.drop();
+});
+
+describe('replication over the Partner SDK', () => {
+  it('offers its secrets as a form and passes its setup test', async () => {
+    const form = await configurationForm(harness.client);
+    const byName = Object.fromEntries(form.fields.map((f) => [f.name, f]));
+    expect(byName.password).toMatchObject({text_field: 'Password', required: false});
+    expect(byName.sslmode?.dropdown_field?.dropdown_field).toContain('verify-full');
+    expect(byName.debug).toMatchObject({type: 'toggle_field', default_value: 'false'});
+    expect(byName.schemas).toMatchObject({default_value: 'public', required: false});
+    expect(form.tests.map((t) => t.name)).toEqual(connector.setupTests.map((t) => t.name));
+    for (const test of form.tests) expect(await runTest(harness.client, test.name, config)).toMatchObject({success: true});
+    const wrong = await runTest(harness.client, form.tests[0]!.name, {...config, password: 'wrong-replication-pw'});
+    expect(wrong.failure).toMatch(/password/);
+    expect(wrong.failure).not.toContain('wrong-replication-pw');
+  });
+
+  it('lists the source tables with PostgreSQL-derived types and primary keys', async () => {
+    const answer = await schema(harness.client, config);
+    const tables = answer.without_schema?.tables ?? [];
+    for (const table of tables) keys[table.name] = table.columns.filter((c) => c.primary_key).map((c) => c.name);
+    const orders = tables.find((t) => t.name.endsWith('orders'));
+    expect(orders, JSON.stringify(tables.map((t) => t.name))).toBeDefined();
+    const types = Object.fromEntries((orders?.columns ?? []).map((c) => [c.name, c.type]));
+    expect(Object.values(types)).toContain('UTC_DATETIME');
+    expect(tables.some((t) => t.columns.some((c) => c.type === 'DECIMAL' && c.params?.decimal))).toBe(true);
+    expect(keys[orders!.name]!.length).toBeGreaterThan(0);
+  });
+
+  it('streams every source row typed, in batches of at most 100, with checkpoints; resuming from each gives the same rows', async () => {
+    const request = {configuration: {...config, custom_batch_size: '250'}};
+    const first = await update(harness.client, request);
+    expect(first.error).toBeUndefined();
+    expect(first.messages.some((m) => m.task)).toBe(false);
+    const batches = first.messages.flatMap((m) => (m.records ? [m.records.records.length] : []));
+    expect(Math.max(...batches)).toBe(100);
+    const checkpoints = first.messages.filter((m) => m.checkpoint);
+    expect(checkpoints.length).toBeGreaterThan(3);
+
+    // Runtime tables (not in Schema) get primary keys from SchemaChange; merge them in.
+    for (const change of first.messages.filter((m) => m.schema_change)) {
+      for (const table of change.schema_change?.without_schema?.tables ?? []) keys[table.name] = table.columns.filter((c) => c.primary_key).map((c) => c.name);
+    }
+    const records = recordsOf(first.messages);
+    const sourceCounts = await db.query<{table_name: string; n: string}>(
+      `SELECT 'orders' AS table_name, count(*)::text AS n FROM orders UNION ALL SELECT 'customers', count(*)::text FROM customers`,
+    );
+    for (const {table_name: table, n} of sourceCounts.rows) {
+      const dest = Object.keys(keys).find((name) => name === table || name.endsWith(`_${table}`));
+      const rows = snapshot(applyRecords(new Map(), records.filter((r) => r.table_name === dest), keys))[dest!] ?? [];
+      expect(rows.length, table).toBe(Number(n));
+    }
+    // A numeric and a timestamptz column arrive typed.
+    const order = records.find((r) => r.table_name.endsWith('orders'));
+    const kinds = new Set(Object.values(order?.data ?? {}).map((v) => v.inner));
+    expect(kinds.has('utc_datetime') || kinds.has('naive_datetime')).toBe(true);
+    expect([...kinds].some((k) => k === 'decimal' || k === 'long' || k === 'int')).toBe(true);
+    expect(plainValue(order?.data[keys[order!.table_name]![0]!])).not.toBeNull();
+    const grpcOrder = records.find((r) => r.table_name.endsWith('orders') && r.data.order_number?.string === 'GRPC-7');
+    expect(plainValue(grpcOrder?.data.total_amount)).toBe('decimal:1234567897.12');
+    expect(plainValue(grpcOrder?.data.order_date)).toBe('utc_datetime:2024-05-01T00:07:00.000001000Z');
+
+    const withoutRuns = (rows: ReturnType<typeof snapshot>) => Object.fromEntries(Object.entries(rows).filter(([table]) => table !== 'replication_runs'));
+    const resumed = await resumeFromEveryCheckpoint(harness.client, request, first, keys);
+    expect(resumed).toHaveLength(checkpoints.length);
+    for (const run of resumed) expect(withoutRuns(run.actual), `resumed from ${run.stateJson}`).toEqual(withoutRuns(run.expected));
+  });
+
+  it('sends one Task when the source refuses the credentials', async () => {
+    const {messages, error} = await update(harness.client, {configuration: {...config, password: 'nope-nope-nope', max_retries: '0'}});
+    expect(error).toBeUndefined();
+    expect(messages.filter((m) => m.task)).toHaveLength(1);
+    expect(messages.at(-1)?.task?.message).not.toContain('nope-nope-nope');
+    expect(recordsOf(messages).filter((r) => r.table_name !== 'replication_runs')).toHaveLength(0);
+  });
+});
