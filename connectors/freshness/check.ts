@@ -56,6 +56,9 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
     };
     let triggeredInThisCall = false;
     if (!state.paging) {
+      // The adapter may stop at a check's last checkpoint and answer hasMore; Fivetran's next call of the
+      // same sync then ends the sync here instead of running a second check.
+      if (ctx.syncId !== undefined && state.last_sync_id === ctx.syncId) return;
       const started = await startCheck(ctx, query, state, options);
       for (const event of started.events) yield upsert(EVENTS_TABLE, {...event});
       state = started.state;
@@ -70,7 +73,7 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
 
 /** Analyses the query and decides; returns the check's events and the state that starts paging its rows. */
 async function startCheck(
-  {secrets, log}: SyncContext<FreshnessSecrets>,
+  {secrets, log, syncId}: SyncContext<FreshnessSecrets>,
   query: FreshnessQuery,
   previous: FreshnessState,
   options: FreshnessOptions,
@@ -103,6 +106,7 @@ async function startCheck(
         decision: result.decision,
         sync_triggered: result.triggeredAt !== null,
       },
+      last_sync_id: syncId ?? null,
       paging: {check_timestamp: checkTimestamp, after: null, rows_emitted: 0},
     },
   };

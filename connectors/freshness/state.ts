@@ -26,6 +26,8 @@ const FreshnessState = z.object({
   last_check_time: z.string().nullable().default(null),
   last_trigger_time: z.string().nullable().default(null),
   last_analysis: Analysis.nullable().default(null),
+  /** the sync_id of the sync that ran the last check, so that sync never runs a second one */
+  last_sync_id: z.string().nullable().default(null),
   paging: Paging.nullable().default(null),
 });
 

@@ -50,6 +50,7 @@ describe('freshness sync', () => {
         check_timestamp: event!.check_timestamp, total_rows: 10, stale_rows: 3, stale_percentage: 30, threshold_percent: 10,
         decision: 'trigger_sync', sync_triggered: true,
       },
+      last_sync_id: expect.any(String),
       paging: null,
     });
   });
@@ -230,6 +231,20 @@ describe('freshness paging', () => {
     expect(rows.every((row) => row.sync_triggered === true && row.stale_percentage === 40)).toBe(true);
     expect(run.responses.at(-1)!.schema.data_freshness_monitor).toEqual({primary_key: ['check_timestamp', 'account_key']});
     expect(run.state.paging).toBeNull();
+  });
+
+  it('ends the sync without a second check when a call stops at the check\'s last checkpoint', async () => {
+    connectionIs();
+    const trigger = syncAccepted();
+    // under memory pressure the adapter stops at every checkpoint, the check's last one included
+    const run = await syncAll(connector, freshnessSecrets(db), {}, {limits: {memoryMb: 1}});
+
+    expect(trigger.isDone()).toBe(true);
+    expect(run.responses.map((response) => response.hasMore)).toEqual([true, true, false]);
+    expect(run.responses.at(-1)!.insert).toEqual({});
+    expect(run.rows('sync_events').map((e) => e.action)).toEqual(['trigger_sync']);
+    expect(run.rows('data_freshness_monitor')).toHaveLength(10);
+    expect(run.state).toMatchObject({paging: null, last_analysis: {decision: 'trigger_sync'}});
   });
 
   it('pages past the rows of one query by integer id', async () => {

@@ -1,5 +1,6 @@
 // Test fixtures of the freshness connector: its secrets against a test database, status tables, the
 // Fivetran API answers (nock), and a loop that makes a sync's calls as Fivetran does.
+import {randomUUID} from 'node:crypto';
 import {readFileSync} from 'node:fs';
 import nock from 'nock';
 import {handleFunctionCall, type CallOptions, type Connector, type Row} from '../../sdk/index.js';
@@ -75,11 +76,12 @@ export interface SyncRun {
   rows(table: string): Row[];
 }
 
-/** Every call of one sync: Fivetran calls again with the new state while hasMore is true. */
+/** Every call of one sync (one sync_id): Fivetran calls again with the new state while hasMore is true. */
 export async function syncAll(connector: Connector, secrets: Record<string, unknown>, state: Record<string, unknown> = {}, options: CallOptions = {}): Promise<SyncRun> {
   const responses: ResponseBody[] = [];
+  const syncId = randomUUID();
   for (let call = 0; call < 200; call++) {
-    const {status, body} = await callOnce(connector, {state, secrets}, options);
+    const {status, body} = await callOnce(connector, {state, secrets, sync_id: syncId}, options);
     if (status !== 200) throw new Error(`call ${call + 1} answered ${status}: ${body.errorMessage}`);
     responses.push(body);
     state = body.state;
