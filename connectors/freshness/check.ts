@@ -42,6 +42,9 @@ export interface FreshnessOptions {
 export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options: FreshnessOptions = {}): AsyncGenerator<Emit> {
   const {secrets, budget} = ctx;
   let state = readState(ctx.state);
+  // The adapter may stop at a check's last checkpoint and answer hasMore; Fivetran's next call of the same
+  // sync then ends the sync here instead of running a second check.
+  if (!state.paging && ctx.syncId !== undefined && state.last_sync_id === ctx.syncId) return;
   yield declareTable(MONITOR_TABLE, monitorTableSpec(secrets.id_column));
 
   const config = postgresConfig(secrets);
@@ -56,9 +59,6 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
     };
     let triggeredInThisCall = false;
     if (!state.paging) {
-      // The adapter may stop at a check's last checkpoint and answer hasMore; Fivetran's next call of the
-      // same sync then ends the sync here instead of running a second check.
-      if (ctx.syncId !== undefined && state.last_sync_id === ctx.syncId) return;
       const started = await startCheck(ctx, query, state, options);
       for (const event of started.events) yield upsert(EVENTS_TABLE, {...event});
       state = started.state;
