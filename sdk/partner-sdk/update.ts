@@ -2,6 +2,7 @@
 // transport) and streams what it yields as Partner SDK messages: rows as `Records` batches of at most 100
 // records (and ~100 KiB), each checkpoint as `Checkpoint` after the records it covers, warnings as `Warning`,
 // and a problem only a person can fix as one `Task` that ends the stream. Honours the table/column selection.
+import {randomUUID} from 'node:crypto';
 import {getHeapStatistics} from 'node:v8';
 import {Budget, limitsFromEnv} from '../budget.js';
 import type {Connector} from '../connector.js';
@@ -45,16 +46,36 @@ export const STREAM_BATCH_WINDOW_MS = 10 * 60_000;
 
 /**
  * A Budget that never runs out: a streaming sync has no response size or function deadline, so connectors
- * that stop when `exhausted()` keep going to the end. What connectors size batches from stays sensible:
- * `bytesLeft()` stays at the response cap (8 MiB unless FIVETRAN_RESPONSE_CAP_BYTES), `timeLeftMs()` is a
- * rolling 10-minute window, memory headroom is measured against the V8 heap limit unless FUNCTION_MEMORY_MB
- * says otherwise. `limits.timeoutSeconds` is 7 days: long, yet within PostgreSQL's statement_timeout range
- * (connectors derive statement timeouts from it).
+ * that stop when `exhausted()` keep going to the end. What connectors size batches and checkpoints from stays
+ * meaningful: bytes count from the last checkpoint (each checkpoint interval plays the part of one Function
+ * response, so `bytesLeft()` is the response cap — 8 MiB unless FIVETRAN_RESPONSE_CAP_BYTES — minus the bytes
+ * since the last checkpoint), `timeLeftMs()` is a rolling 10-minute window, and memory headroom is measured
+ * against the V8 heap limit unless FUNCTION_MEMORY_MB says otherwise. `limits.timeoutSeconds` is 7 days:
+ * long, yet within PostgreSQL's statement_timeout range (connectors derive statement timeouts from it).
  */
 export class StreamingBudget extends Budget {
+  private sinceCheckpoint = 0;
+
   constructor() {
     const heapMb = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024));
     super(limitsFromEnv({timeoutSeconds: 7 * 24 * 3600, ...(process.env.FUNCTION_MEMORY_MB ? {} : {memoryMb: heapMb})}));
+  }
+
+  override addBytes(bytes: number): void {
+    this.sinceCheckpoint += bytes;
+  }
+
+  override get bytesUsed(): number {
+    return this.sinceCheckpoint;
+  }
+
+  override bytesLeft(): number {
+    return Math.max(0, this.limits.responseCapBytes - this.sinceCheckpoint);
+  }
+
+  /** Called by the adapter after each checkpoint it streams. */
+  checkpointed(): void {
+    this.sinceCheckpoint = 0;
   }
 
   override exhausted(): null {
@@ -187,8 +208,10 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
     return {record, size};
   };
 
+  let budget: StreamingBudget | undefined;
   const upsertRow = async (name: string, table: TableState, row: Row): Promise<void> => {
     const {record, size} = toRecord(name, table, row, 'UPSERT');
+    budget?.addBytes(size);
     await batcher.add(record, size);
     count(summary.upserts, name);
   };
@@ -200,7 +223,9 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
     if (unknownKeys.length) log.warn(`ignoring unknown configuration keys: ${unknownKeys.join(', ')}`);
     const state = readState(request);
     log.info('update started', {resuming: Object.keys(state).length > 0});
-    const sync = connector.sync({secrets: secrets as never, state, budget: new StreamingBudget(), log, syncId: undefined, signal});
+    budget = new StreamingBudget();
+    // The Partner SDK has no sync id; each Update is one sync, so it gets its own.
+    const sync = connector.sync({secrets: secrets as never, state, budget, log, syncId: randomUUID(), signal});
     const items = sync[Symbol.asyncIterator]();
     iterator = items;
     for (;;) {
@@ -240,6 +265,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
           }
           if (!table.choice.included) break;
           const {record, size} = toRecord(item.table, table, keys, 'DELETE');
+          budget.addBytes(size);
           await batcher.add(record, size);
           count(summary.deletes, item.table);
           break;
@@ -247,6 +273,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
         case 'checkpoint':
           await batcher.flush();
           await send({checkpoint: {state_json: JSON.stringify(item.state)}});
+          budget.checkpointed();
           summary.checkpoints++;
           break;
         case 'warning': {
