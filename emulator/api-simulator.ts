@@ -295,6 +295,12 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
     return {items: page, next_cursor: next};
   }
 
+  /** one page of connections as the API shows them (only the page is copied: fleets run to thousands) */
+  function listPage(connections: FleetConnection[], query: URLSearchParams): {items: Record<string, unknown>[]; next_cursor: string | null} {
+    const page = paginate(connections, query);
+    return {items: page.items.map(publicView), next_cursor: page.next_cursor};
+  }
+
   function connectionsOf(groupId: string | null): FleetConnection[] {
     settleAll();
     return groupId === null ? fleet.connections : fleet.connections.filter((c) => c.group_id === groupId);
@@ -384,9 +390,9 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
   });
   route('GET', '/v1/groups/{group_id}/{connections}', ([groupId], query) => {
     if (!fleet.groups.some((g) => g.id === groupId)) throw new HttpAnswer(404, 'NotFound_Group', `Group with id '${groupId}' doesn't exist`);
-    return {message: 'Connections listed', data: paginate(connectionsOf(groupId!).map(publicView), query)};
+    return {message: 'Connections listed', data: listPage(connectionsOf(groupId!), query)};
   });
-  route('GET', '/v1/{connections}', (_p, query) => ({message: 'Connections listed', data: paginate(connectionsOf(query.get('group_id')).map(publicView), query)}));
+  route('GET', '/v1/{connections}', (_p, query) => ({message: 'Connections listed', data: listPage(connectionsOf(query.get('group_id')), query)}));
   route('GET', '/v1/{connections}/{id}', ([id]) => ({message: 'Connection found', data: publicView(find(id!))}));
   route('PATCH', '/v1/{connections}/{id}', ([id], _q, body) => {
     const connection = find(id!);
