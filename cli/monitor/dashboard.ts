@@ -142,11 +142,12 @@ function xLabels(history: CheckHistory[], slot: number): string {
   const picks = new Set([0, Math.floor((history.length - 1) / 2), history.length - 1]);
   return [...picks].map((i) => {
     const x = PAD.left + slot * i + slot / 2;
-    return `<text x="${x}" y="${CHART_H - 8}" text-anchor="middle">${escapeHtml(history[i]!.checked_at.slice(5, 16).replace('T', ' '))}</text>`;
+    return `<text x="${x}" y="${CHART_H - 8}" text-anchor="middle">${escapeHtml(history[i]!.checked_at.slice(5, 19).replace('T', ' '))}</text>`;
   }).join('');
 }
 
 function formatSeconds(seconds: number): string {
+  if (seconds < 10) return `${Number(seconds.toFixed(1))}s`;
   if (seconds < 60) return `${Math.round(seconds)}s`;
   if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
   return `${(seconds / 3600).toFixed(1)}h`;
