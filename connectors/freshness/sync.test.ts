@@ -195,7 +195,7 @@ describe('freshness sync', () => {
     const run = await syncAll(connector, freshnessSecrets(db, {dry_run: 'true'}));
     expect(run.rows('sync_events')).toMatchObject([{action: 'dry_run', outcome: 'skipped', http_status: 200, attempts: 1}]);
     expect(run.rows('sync_events')[0]!.message).toBe(
-      `30.00% stale > 10% threshold; dry_run is on, so did not unpause connection and trigger a sync of connection ${CONNECTION_ID} (force: false)`,
+      `30.00% stale > 10% threshold: would unpause and trigger a sync of connection ${CONNECTION_ID} (force: false), but dry_run is on`,
     );
     expect(run.state).toMatchObject({last_trigger_time: null, last_analysis: {decision: 'dry_run', sync_triggered: false}});
   });

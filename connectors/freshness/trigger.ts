@@ -132,8 +132,8 @@ export async function triggerSync(request: TriggerRequest): Promise<TriggerResul
   const paused = connection.data.paused === true;
 
   if (request.dryRun) {
-    const would = `${paused ? 'unpause connection and ' : ''}trigger a sync of connection ${connectionId} (force: ${request.force})`;
-    check.add('dry_run', 'skipped', `${reason}; dry_run is on, so did not ${would}`, connection);
+    const would = `${paused ? 'unpause and ' : ''}trigger a sync of connection ${connectionId} (force: ${request.force})`;
+    check.add('dry_run', 'skipped', `${reason}: would ${would}, but dry_run is on`, connection);
     return done();
   }
 
