@@ -2,7 +2,7 @@
 // returns, and keyset pages.
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {ConfigError} from '../../sdk/index.js';
+import {ConfigError, SourceError} from '../../sdk/index.js';
 import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {analyzeFreshness, asSubquery, checkFreshnessQuery, keysetPage, stalePercentage, type FreshnessQuery} from './analyze.js';
 import {DEFAULT_QUERY, SETUP_SQL} from './test-support.js';
@@ -104,6 +104,13 @@ describe('analyzeFreshness', () => {
     const error = await failure(analyzeFreshness(freshness(sql)));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toMatch(/^freshness_query tried to write .*must only read$/);
+  });
+
+  it('stops the query at its statement timeout', async () => {
+    const sql = `SELECT company_id, freshness_status FROM customer_data_freshness WHERE pg_sleep(0.2) IS NOT NULL`;
+    const error = await failure(analyzeFreshness({...freshness(sql), timeoutMs: 100}));
+    expect(error).toBeInstanceOf(SourceError);
+    expect(error.message).toBe('freshness_query ran past its 0.1 s statement timeout; make it cheaper (an index on the timestamp it filters on usually helps)');
   });
 
   it('names the query when it refers to a table that does not exist', async () => {

@@ -52,7 +52,7 @@ function describeQueryError(error: unknown, query: FreshnessQuery): Error {
     return new ConfigError(`freshness_query tried to write (${raw}); it runs in a read-only transaction and must only read`, {cause: error});
   }
   if (code === '57014') {
-    return new SourceError(`freshness_query ran past its ${Math.round(query.timeoutMs / 1000)} s statement timeout; make it cheaper (an index on the timestamp it filters on usually helps)`, {cause: error});
+    return new SourceError(`freshness_query ran past its ${query.timeoutMs / 1000} s statement timeout; make it cheaper (an index on the timestamp it filters on usually helps)`, {cause: error});
   }
   if (code === '42601') {
     return new ConfigError(`freshness_query failed: ${raw}; fix the query (it runs as a subquery, so it must be a single SELECT)`, {cause: error});
