@@ -109,6 +109,17 @@ describe('connector list', () => {
     expect(JSON.parse(printed)).toEqual([{name: 'counter', description: 'Numbered rows after the last one synced (a test fixture)', tables: ['numbers'], functions: ['counter-dev']}]);
   });
 
+  it('names a connector that fails to load, and one without a connector export', async () => {
+    const root = makeProject();
+    mkdirSync(path.join(root, 'connectors', 'broken'));
+    writeFileSync(path.join(root, 'connectors', 'broken', 'index.ts'), "throw new Error('missing API_BASE');\n");
+    await expect(listConnectors({cwd: root, write: () => undefined})).rejects.toThrow('connectors/broken/index.ts failed to load: missing API_BASE');
+    const other = makeProject();
+    mkdirSync(path.join(other, 'connectors', 'exportless'));
+    writeFileSync(path.join(other, 'connectors', 'exportless', 'index.ts'), 'export const main = 1;\n');
+    await expect(listConnectors({cwd: other, write: () => undefined})).rejects.toThrow('connectors/exportless/index.ts does not export `connector`');
+  });
+
   it('says how to start when there are no connectors', async () => {
     let printed = '';
     expect(await listConnectors({cwd: makeProject(), write: (text) => (printed += text)})).toEqual([]);

@@ -115,13 +115,10 @@ export async function describeConnectors(root: string): Promise<ConnectorSummary
   const functions = existsSync(deployFile(root)) ? loadDeployConfig(root) : [];
   const summaries: ConnectorSummary[] = [];
   for (const name of listConnectorNames(root)) {
-    let connector;
-    try {
-      connector = await loadConnector(root, name);
-    } catch (error) {
+    const connector = await loadConnector(root, name).catch((error: unknown) => {
       if (error instanceof CliConfigError) throw error;
       throw new CliConfigError(`connectors/${name}/index.ts failed to load: ${(error as Error).message.split('\n')[0]}`);
-    }
+    });
     summaries.push({
       name,
       description: connector.description ?? '',
