@@ -6,7 +6,7 @@ import {execFileSync} from 'node:child_process';
 import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {fileURLToPath, pathToFileURL} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {firstAnswer, post, startBundledFunction} from '../test/support/bundled-function.js';
 import {bundleConnector, functionPackageJson, writeFunctionBundle} from './bundle.js';
@@ -308,6 +308,24 @@ describe('function bundles', () => {
     } finally {
       await fn.stop();
       rmSync(isolated, {recursive: true, force: true});
+    }
+  });
+
+  it("loads pg without pg's Cloudflare probe, which constructs a Response and so loads undici at every cold start", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-'));
+    try {
+      const fn = writeFunctionBundle(project, dir, entry('probe-dev'), await bundleConnector(project, 'probe'));
+      const script = [
+        "const original = Object.getOwnPropertyDescriptor(globalThis, 'Response');",
+        'let touched = false;',
+        "Object.defineProperty(globalThis, 'Response', {configurable: true, get() { touched = true; return original.get ? original.get.call(globalThis) : original.value; }});",
+        `const bundle = await import(${JSON.stringify(pathToFileURL(path.join(fn.dir, 'index.js')).href)});`,
+        "console.log(JSON.stringify({touched, main: typeof bundle.main}));",
+      ].join('\n');
+      const printed = execFileSync(process.execPath, ['--input-type=module', '-e', script], {encoding: 'utf8'});
+      expect(JSON.parse(printed)).toEqual({touched: false, main: 'function'});
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
     }
   });
 

@@ -47,6 +47,8 @@ export function post(url: string, body: unknown): Promise<HttpAnswer> {
 
 export interface RunningProcess {
   url: string;
+  /** performance.now() just before the process was spawned */
+  startedAt: number;
   child: ChildProcess;
   /** stdout and stderr so far */
   output(): string;
@@ -56,6 +58,7 @@ export interface RunningProcess {
 /** Starts `node args...` and returns once the process exists; PORT is set to a free port. */
 export async function startProcess(args: string[], options: {cwd: string; env?: NodeJS.ProcessEnv}): Promise<RunningProcess & {port: number}> {
   const port = await freePort();
+  const startedAt = performance.now();
   const child = spawn(process.execPath, args.map((arg) => arg.replaceAll('{port}', String(port))), {
     cwd: options.cwd,
     env: {...process.env, ...options.env, PORT: String(port)},
@@ -68,6 +71,7 @@ export async function startProcess(args: string[], options: {cwd: string; env?: 
   return {
     port,
     url: `http://127.0.0.1:${port}/`,
+    startedAt,
     child,
     output: () => output,
     stop: async () => {

@@ -1,0 +1,189 @@
+// Cold start of a deployed function: time from spawning `node` to the first answered POST, for each
+// connector's bundle, beside a bare Node.js HTTP server answering the same request. Cloud Functions starts
+// functions-framework, whose own start (express, body-parser, cloudevents) is outside our control, so the
+// bundle is measured both behind the framework and imported by a bare HTTP server; the framework serving
+// an empty function shows the framework's share. The connector sources run by tsx show what bundling saves.
+// Target: a bundle within 1.5 × of the bare server (and of the framework alone, behind the framework).
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {pathToFileURL} from 'node:url';
+import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
+import {listConnectorNames} from '../cli/project.js';
+import {firstAnswer, frameworkMain, startProcess} from '../test/support/bundled-function.js';
+
+const root = process.cwd();
+const runs = Number(process.env.BENCH_RUNS ?? 15);
+const request = {state: {}, secrets: {}};
+const TARGET = 1.5;
+
+const work = mkdtempSync(path.join(tmpdir(), 'fivetran-cold-start-'));
+
+// A bare server that reads the JSON body and answers the 400 a function gives for missing secrets.
+const bareServer = `
+import http from 'node:http';
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    res.writeHead(400, {'content-type': 'application/json'});
+    res.end(JSON.stringify({errorMessage: 'Invalid secrets', errorType: 'InvalidSecrets'}));
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+// The same server handing the parsed request to a module's \`main\` through the few response methods it uses.
+const importLauncher = `
+import http from 'node:http';
+const {main} = await import(process.argv[2]);
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', async () => {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    let status = 200;
+    const headers = {};
+    const reply = {
+      status(code) { status = code; return reply; },
+      type(type) { headers['content-type'] = type; return reply; },
+      set(name, value) { headers[name] = value; return reply; },
+      send(text) { res.writeHead(status, headers); res.end(text); },
+    };
+    await main({method: req.method, headers: req.headers, body}, reply);
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+const emptyFunction = `export const main = (req, res) => res.status(400).type('application/json').send(JSON.stringify({errorMessage: 'Invalid secrets', errorType: 'InvalidSecrets'}));\n`;
+
+interface Scenario {
+  label: string;
+  args: string[];
+  cwd: string;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+}
+
+/**
+ * CPU time (ms) all threads of a process have used so far, from Linux's per-thread schedstat (ns); null
+ * elsewhere. Unlike wall time it hardly changes when other work shares the machine.
+ */
+function cpuMs(pid: number | undefined): number | null {
+  if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return null;
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between listing and reading
+    }
+  }
+  return ns / 1e6;
+}
+
+async function coldStart(scenario: Scenario): Promise<{wall: number; cpu: number | null}> {
+  const proc = await startProcess(scenario.args, {cwd: scenario.cwd, env: {NODE_ENV: 'production'}});
+  try {
+    const answer = await firstAnswer(proc, request);
+    const wall = performance.now() - proc.startedAt;
+    const cpu = cpuMs(proc.child.pid);
+    if (answer.status !== 400 && answer.status !== 200) throw new Error(`${scenario.label} answered ${answer.status}: ${answer.body}`);
+    return {wall, cpu};
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  writeFileSync(path.join(work, 'bare.mjs'), bareServer);
+  writeFileSync(path.join(work, 'launch.mjs'), importLauncher);
+  const emptyDir = path.join(work, 'empty');
+  mkdirSync(emptyDir);
+  writeFileSync(path.join(emptyDir, 'index.js'), emptyFunction);
+  writeFileSync(path.join(emptyDir, 'package.json'), JSON.stringify({type: 'module', main: 'index.js'}));
+  const tsx = path.join(root, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+
+  const scenarios: Scenario[] = [
+    {label: 'bare node http server', args: [path.join(work, 'bare.mjs')], cwd: work},
+    {label: 'functions-framework, empty function', args: [frameworkMain(root), '--target=main', `--source=${emptyDir}`, '--port={port}'], cwd: emptyDir},
+  ];
+  const sizes: string[] = [];
+  const bundles: string[] = [];
+  for (const connector of listConnectorNames(root)) {
+    let bundle;
+    try {
+      bundle = await bundleConnector(root, connector);
+    } catch (error) {
+      console.log(`(skipping ${connector}: ${(error as Error).message})`);
+      continue;
+    }
+    const fn = writeFunctionBundle(root, work, {name: connector, connector, environment: 'bench'}, bundle);
+    sizes.push(`${connector} ${Math.round(fn.bytes / 1024)} KiB`);
+    bundles.push(connector);
+    scenarios.push(
+      {label: `${connector}: bundle imported by node http`, args: [path.join(work, 'launch.mjs'), pathToFileURL(path.join(fn.dir, 'index.js')).href], cwd: fn.dir},
+      {label: `${connector}: functions-framework + bundle`, args: [frameworkMain(root), '--target=main', `--source=${fn.dir}`, '--port={port}'], cwd: fn.dir},
+      {
+        label: `${connector}: sources run by tsx (unbundled)`,
+        args: ['--import', tsx, path.join(work, 'launch.mjs'), pathToFileURL(path.join(root, 'connectors', connector, 'index.ts')).href],
+        cwd: root,
+      },
+    );
+  }
+
+  // Round-robin so that load from elsewhere on the machine affects every scenario alike.
+  const wall = new Map<string, number[]>(scenarios.map((s) => [s.label, []]));
+  const cpu = new Map<string, number[]>(scenarios.map((s) => [s.label, []]));
+  for (const s of scenarios) await coldStart(s); // warm the OS file cache once
+  for (let i = 0; i < runs; i++) {
+    for (const s of scenarios) {
+      const t = await coldStart(s);
+      wall.get(s.label)!.push(t.wall);
+      if (t.cpu !== null) cpu.get(s.label)!.push(t.cpu);
+    }
+  }
+
+  const hasCpu = cpu.get(scenarios[0]!.label)!.length > 0;
+  const m = (table: Map<string, number[]>, label: string) => median(table.get(label)!);
+  console.log(`cold start: node spawned → first answered POST ${JSON.stringify(request)}; ${runs} runs each, ms (node ${process.version})`);
+  const width = Math.max(...scenarios.map((s) => s.label.length));
+  console.log(`${'scenario'.padEnd(width)}  wall median    p90  × bare${hasCpu ? '   cpu median  × bare' : ''}`);
+  const bareLabel = scenarios[0]!.label;
+  for (const s of scenarios) {
+    const w = wall.get(s.label)!;
+    const wallCols = `${median(w).toFixed(1).padStart(11)}  ${percentile(w, 0.9).toFixed(1).padStart(5)}  ${(median(w) / m(wall, bareLabel)).toFixed(2).padStart(6)}`;
+    const cpuCols = hasCpu ? `  ${m(cpu, s.label).toFixed(1).padStart(11)}  ${(m(cpu, s.label) / m(cpu, bareLabel)).toFixed(2).padStart(6)}` : '';
+    console.log(`${s.label.padEnd(width)}  ${wallCols}${cpuCols}`);
+  }
+  console.log(`bundle sizes: ${sizes.join(', ')}`);
+  const verdict = (ratio: number) => `${ratio.toFixed(2)}× (${ratio <= TARGET ? 'within' : 'OVER'} ${TARGET}×)`;
+  const frameworkLabel = scenarios[1]!.label;
+  for (const connector of bundles) {
+    const imported = `${connector}: bundle imported by node http`;
+    const served = `${connector}: functions-framework + bundle`;
+    for (const [what, table] of [['wall', wall], ['cpu', cpu]] as const) {
+      if (what === 'cpu' && !hasCpu) continue;
+      console.log(
+        `${connector} (${what}): bundle vs bare server ${verdict(m(table, imported) / m(table, bareLabel))}; ` +
+          `framework + bundle vs framework alone ${verdict(m(table, served) / m(table, frameworkLabel))}; ` +
+          `framework + bundle vs bare server ${(m(table, served) / m(table, bareLabel)).toFixed(2)}×, the framework's own share ${(m(table, frameworkLabel) - m(table, bareLabel)).toFixed(0)} ms`,
+      );
+    }
+  }
+}
+
+try {
+  await main();
+} finally {
+  rmSync(work, {recursive: true, force: true});
+}
