@@ -154,6 +154,20 @@ describe('runSync', () => {
     expect((await warehouse.query('SELECT n, square FROM over_http.numbers ORDER BY n')).rows).toEqual((await warehouse.query('SELECT n, square FROM items_fn.numbers ORDER BY n')).rows);
   });
 
+  it('ends a call whose in-process connector never answers', async () => {
+    const stuck = defineConnector({
+      name: 'stuck',
+      secrets: z.object({}),
+      async test() {},
+      // eslint-disable-next-line require-yield -- never yields: it ignores the deadline signal
+      async *sync() {
+        await new Promise(() => undefined);
+      },
+    });
+    await expect(runSync({...options(), transport: inProcessTransport(stuck, {sink: () => undefined, timeoutMs: 200})})).rejects.toThrow('call 1 failed: stuck did not answer within 0.2 s (its timeout plus 5 s)');
+    expect(existsSync(stateFile)).toBe(false);
+  });
+
   it('fails with one line when the URL is unreachable or the function does not answer in time', async () => {
     const closed = await serve(() => undefined);
     await new Promise((resolve) => servers.pop()!.close(resolve));

@@ -7,6 +7,7 @@
 // function).
 import {randomUUID} from 'node:crypto';
 import got, {TimeoutError} from 'got';
+import {limitsFromEnv} from '../sdk/budget.js';
 import {handleFunctionCall, type CallOptions} from '../sdk/function-adapter.js';
 import type {Connector} from '../sdk/connector.js';
 import type {FunctionRequest, State} from '../sdk/types.js';
@@ -22,6 +23,8 @@ export interface CallAnswer {
 /** Delivers one request to the function and returns its answer; throws TransportError when there is none. */
 export type FunctionTransport = (request: FunctionRequest) => Promise<CallAnswer>;
 
+const seconds = (ms: number) => (ms < 10_000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Math.round(ms / 1000)} s`);
+
 /** The function could not be reached or did not answer in time. */
 export class TransportError extends Error {
   constructor(message: string, options?: {cause?: unknown}) {
@@ -30,12 +33,27 @@ export class TransportError extends Error {
   }
 }
 
-/** Calls the connector in this process, through the same adapter a deployed function runs. */
-export function inProcessTransport(connector: Connector, options: CallOptions = {}): FunctionTransport {
+/**
+ * Calls the connector in this process, through the same adapter a deployed function runs. `timeoutMs`
+ * (default: the function's timeout plus 5 s) ends a call whose connector ignores the adapter's deadline.
+ */
+export function inProcessTransport(connector: Connector, options: CallOptions & {timeoutMs?: number} = {}): FunctionTransport {
+  const {timeoutMs: givenTimeoutMs, ...callOptions} = options;
+  const timeoutMs = givenTimeoutMs ?? limitsFromEnv(options.limits).timeoutSeconds * 1000 + 5000;
   return async (request) => {
     // through JSON, as over HTTP, so nothing the function keeps can alias the runner's objects
-    const result = await handleFunctionCall(connector, JSON.parse(JSON.stringify(request)), options);
-    return {status: result.status, body: result.body};
+    const call = handleFunctionCall(connector, JSON.parse(JSON.stringify(request)), callOptions);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new TransportError(`${connector.name} did not answer within ${seconds(timeoutMs)} (its timeout plus 5 s)`)), timeoutMs);
+      timer.unref();
+    });
+    try {
+      const result = await Promise.race([call, deadline]);
+      return {status: result.status, body: result.body};
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }
 
@@ -50,7 +68,7 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
       response = await got.post(url, {body: JSON.stringify(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false, responseType: 'text'});
     } catch (error) {
       if (error instanceof TimeoutError) {
-        throw new TransportError(`the function at ${url} did not answer within ${Math.round(options.timeoutMs / 1000)} s`, {cause: error});
+        throw new TransportError(`the function at ${url} did not answer within ${seconds(options.timeoutMs)}`, {cause: error});
       }
       const reason = (error as {code?: string}).code ?? (error as Error).message;
       throw new TransportError(`cannot reach ${url} (${reason}); start it with ./fivetran serve <function> or check --url`, {cause: error});
