@@ -73,15 +73,20 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
 
 /** Analyses the query and decides; returns the check's events and the state that starts paging its rows. */
 async function startCheck(
-  {secrets, log, syncId}: SyncContext<FreshnessSecrets>,
+  {secrets, log, syncId, budget}: SyncContext<FreshnessSecrets>,
   query: FreshnessQuery,
   previous: FreshnessState,
   options: FreshnessOptions,
 ): Promise<{events: SyncEvent[]; state: FreshnessState}> {
   const checkTimestamp = new Date().toISOString();
   const analysis = await analyzeFreshness(query);
+  log.info(`checked freshness: ${analysis.staleRows} of ${analysis.totalRows} rows stale (${analysis.stalePercentage}%)`, {check_timestamp: checkTimestamp});
+  // A Retry-After or a request that would outlast the function's deadline fails the call cleanly instead
+  // of letting the platform kill it mid-way.
+  const timeLeftMs = budget.timeLeftMs();
+  const api = fivetranApi(secrets, {timeoutMs: Math.max(1000, Math.min(30_000, timeLeftMs / 2)), maxRetryAfterMs: timeLeftMs / 2, ...options.api});
   const result = await triggerSync({
-    api: fivetranApi(secrets, options.api),
+    api,
     connectionId: secrets.fivetran_connector_id,
     checkTimestamp,
     analysis,

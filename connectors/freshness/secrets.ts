@@ -49,8 +49,8 @@ export function postgresConfig(secrets: FreshnessSecrets): PostgresConfig {
   };
 }
 
-/** Retry tuning only; tests shorten the backoff so that exhausting retries stays fast. */
-export type ApiTuning = Pick<FivetranApiOptions, 'retries' | 'baseDelayMs' | 'timeoutMs'>;
+/** Retry and timeout tuning: the sync fits them to the call's deadline; tests shorten the backoff. */
+export type ApiTuning = Pick<FivetranApiOptions, 'retries' | 'baseDelayMs' | 'timeoutMs' | 'maxRetryAfterMs'>;
 
 /** A client built per call from this call's secrets (never cached: warm instances serve other connections). */
 export function fivetranApi(secrets: FreshnessSecrets, tuning: ApiTuning = {}): FivetranApi {

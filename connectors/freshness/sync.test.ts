@@ -160,6 +160,14 @@ describe('freshness sync', () => {
     expect(run.rows('sync_events')).toMatchObject([{action: 'trigger_sync', outcome: 'succeeded', http_status: 200, attempts: 2}]);
   });
 
+  it('fails the call at once when Retry-After is beyond the function\'s deadline', async () => {
+    connectionIs();
+    nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`).once().reply(429, {code: 'TooManyRequests'}, {'Retry-After': '3600'});
+    const {status, body} = await callOnce(connector, {state: {}, secrets: freshnessSecrets(db)}, {limits: {timeoutSeconds: 60}});
+    expect(status).toBe(500);
+    expect(body.errorMessage).toBe(`Fivetran API rate limit hit on sync of connection "${CONNECTION_ID}" after 1 attempts (429); try again later or lower the request rate`);
+  });
+
   it('fails the call when 500s outlast the retries, leaving the state as it was', async () => {
     connectionIs();
     const failing = nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`).times(3).reply(500, {code: 'InternalError', message: 'boom'});
