@@ -1,8 +1,9 @@
 // Tests of ./fivetran ci_config update|check|changed on throwaway projects (and throwaway git repositories).
-import {execFileSync} from 'node:child_process';
+import {execFileSync, spawnSync} from 'node:child_process';
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {parse as parseYaml} from 'yaml';
 import {afterAll, describe, expect, it} from 'vitest';
 import {checkCiConfig, functionChanged, renderCiConfig, updateCiConfig} from './ci-config.js';
@@ -315,6 +316,24 @@ describe('ci_config changed', () => {
     commit(root, {'README.md': '# fleet v2\n'}, 'docs');
     expect(await decide(root, 'orders-freshness', '')).toEqual({deploy: false, reason: expect.stringContaining('since HEAD~1')});
     expect(await decide(root, 'orders-freshness', '0123456789abcdef0123456789abcdef01234567')).toEqual({deploy: true, reason: expect.stringContaining('deploying to be safe')});
+  });
+
+  it('answers the deploy job through the exit code of ./fivetran ci_config changed: 0 deploy, 1 skip, 2 error', () => {
+    const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+    const root = repo();
+    commit(root, {'connectors/monitoring/rules.ts': 'export const r = 2;\n'}, 'monitoring rules');
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', path.join(repoRoot, 'node_modules/tsx/dist/esm/index.mjs'), path.join(repoRoot, 'cli/index.ts'), 'ci_config', 'changed', ...args], {cwd: root, encoding: 'utf8'});
+
+    const deploy = cli('fleet-health', '--base', '');
+    const skip = cli('orders-freshness', '--base', 'HEAD~1');
+    const broken = cli('billing');
+
+    expect([deploy.status, deploy.stderr.trim()]).toEqual([0, 'fivetran: fleet-health: connectors/monitoring/rules.ts changed since HEAD~1']);
+    expect(skip.status).toBe(1);
+    expect(skip.stderr).toMatch(/^fivetran: orders-freshness: unchanged since HEAD~1/);
+    expect(broken.status).toBe(2);
+    expect(broken.stderr.trim()).toBe('fivetran: "billing" is not a function in deploy.yaml (fleet-health, orders-freshness)');
   });
 
   it('fails with exit code 2 (not 1, which means skip) for a function not in deploy.yaml', async () => {
