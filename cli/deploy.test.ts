@@ -223,6 +223,15 @@ describe('deploy', () => {
     expect(recordedCalls()).toHaveLength(1);
   });
 
+  it("shows gcloud's own output in CI, each line under its function", async () => {
+    const io = captured();
+    await deploy({environment: 'prod', cwd: project, env: {...fakeEnv(), CI: 'true'}, stdout: io.stdout, stderr: io.stderr}).catch(() => undefined);
+    const log = io.err.join('');
+    expect(log).toContain('[probe-prod] url: https://europe-west1-acme-data.cloudfunctions.net/probe-prod\n');
+    expect(log).toContain('[probe-fail] ERROR: (gcloud.functions.deploy) OperationError: code=3');
+    expect(log).not.toContain('[probe-dev]');
+  });
+
   it('takes --project over GCLOUD_PROJECT', async () => {
     rmSync(gcloudLog, {force: true});
     const io = captured();

@@ -160,14 +160,25 @@ function triggerUrl(output: string): string | undefined {
   return /^\s*url:\s*(https:\/\/\S+)/m.exec(output)?.[1] ?? /^\s*uri:\s*(https:\/\/\S+)/m.exec(output)?.[1];
 }
 
-function runGcloud(gcloud: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{code: number | null; output: string}> {
+function runGcloud(gcloud: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, onLine?: (line: string) => void): Promise<{code: number | null; output: string}> {
   return new Promise((resolve) => {
     const child = spawn(gcloud, args, {cwd, env, stdio: ['ignore', 'pipe', 'pipe']});
     const chunks: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const partial = {stdout: '', stderr: ''};
+    const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (!onLine) return;
+      const lines = (partial[stream] + chunk.toString('utf8')).split(/\r?\n/);
+      partial[stream] = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) onLine(line);
+    };
+    child.stdout.on('data', collect('stdout'));
+    child.stderr.on('data', collect('stderr'));
     child.on('error', (error) => resolve({code: null, output: `ERROR: could not run ${gcloud}: ${error.message}`}));
-    child.on('close', (code) => resolve({code, output: Buffer.concat(chunks).toString('utf8')}));
+    child.on('close', (code) => {
+      for (const rest of [partial.stdout, partial.stderr]) if (onLine && rest.trim()) onLine(rest);
+      resolve({code, output: Buffer.concat(chunks).toString('utf8')});
+    });
   });
 }
 
@@ -249,7 +260,9 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult[
       running.add(fn.name);
       if (!interactive) line(`deploying ${fn.name} (${fn.connector}, ${fn.region ?? DEPLOY_DEFAULTS.region}, ${kilobytes(bundle.bytes)})...`);
       showProgress();
-      const {code, output} = await runGcloud(gcloud!, args, root, env);
+      // In CI the log is all there is: show gcloud's own output as it comes, each line under its function.
+      const echo = env.CI && !options.json ? (text: string) => line(`[${fn.name}] ${text}`) : undefined;
+      const {code, output} = await runGcloud(gcloud!, args, root, env, echo);
       running.delete(fn.name);
       finished++;
       const durationMs = Date.now() - t0;
