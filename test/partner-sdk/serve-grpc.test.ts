@@ -1,0 +1,36 @@
+// `./fivetran serve <connector> --grpc`: the CLI function starts the Partner SDK server for a project's
+// connector (or a deploy.yaml function), reachable over IPv4 and IPv6.
+import * as grpc from '@grpc/grpc-js';
+import {describe, expect, it} from 'vitest';
+import {serveFunction} from '../../cli/serve.js';
+import {loadPartnerSdk} from '../../sdk/partner-sdk/protocol.js';
+import type {ConfigurationFormResponse__Output} from '../../sdk/partner-sdk/generated/fivetran_sdk/v2/ConfigurationFormResponse.js';
+
+describe('serve --grpc', () => {
+  it('serves the connector\'s SourceConnector on every IPv4 and IPv6 address', async () => {
+    const served = await serveFunction({target: 'monitoring', port: 0, grpc: true});
+    try {
+      const match = /^grpc:\/\/\[::\]:(\d+)$/.exec(served.url);
+      expect(match, served.url).not.toBeNull();
+      const {proto} = loadPartnerSdk();
+      for (const host of ['127.0.0.1', '[::1]']) {
+        const client = new proto.fivetran_sdk.v2.SourceConnector(`${host}:${match![1]}`, grpc.credentials.createInsecure());
+        try {
+          const form = await new Promise<ConfigurationFormResponse__Output>((resolve, reject) =>
+            client.ConfigurationForm({}, (error, response) => (error ? reject(error) : resolve(response!))),
+          );
+          expect(form.tests).toEqual([{name: 'connection', label: 'Check the Fivetran API credentials'}]);
+        } finally {
+          client.close();
+        }
+      }
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('rejects a port out of range and an unknown connector with one line', async () => {
+    await expect(serveFunction({target: 'monitoring', port: 70000, grpc: true})).rejects.toThrow('--port 70000 must be a port number from 0 to 65535');
+    await expect(serveFunction({target: 'no_such_connector', port: 0, grpc: true})).rejects.toThrow(/"no_such_connector" is neither a func/);
+  });
+});
