@@ -3,35 +3,15 @@
 // any row is read: the trigger is committed with the first response, so a later failure cannot make Fivetran
 // repeat the call and trigger twice, and every row of the check carries the same sync_triggered. Then the
 // rows are paged by keyset into data_freshness_monitor, each call resuming from the checkpointed id.
-import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert, type Budget, type Emit, type Row, type SyncContext, type TableSpec} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert, type Budget, type Emit, type Row, type SyncContext} from '../../sdk/index.js';
 import {connect} from '../../sdk/postgres.js';
 import {analyzeFreshness, keysetPage, type FreshnessQuery} from './analyze.js';
 import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS, type ApiTuning, type FreshnessSecrets} from './secrets.js';
 import {readState, toJson, type FreshnessState} from './state.js';
+import {EVENTS_TABLE, MONITOR_TABLE, monitorTableSpec} from './tables.js';
 import {triggerSync, type SyncEvent} from './trigger.js';
 
-export const MONITOR_TABLE = 'data_freshness_monitor';
-export const EVENTS_TABLE = 'sync_events';
-
-export const EVENTS_TABLE_SPEC: TableSpec = {
-  primaryKey: ['event_timestamp', 'connector_id'],
-  columns: {
-    event_timestamp: 'utc_datetime', connector_id: 'string', check_timestamp: 'utc_datetime', action: 'string',
-    outcome: 'string', http_status: 'int', attempts: 'int', message: 'string',
-  },
-  description: 'one row per decision and per Fivetran API call of every check',
-};
-
-/** Keyed by the configured id column, so declared at run time rather than in `tables`. */
-export function monitorTableSpec(idColumn: string): TableSpec {
-  return {
-    primaryKey: ['check_timestamp', idColumn],
-    columns: {check_timestamp: 'utc_datetime', stale_percentage: 'double', threshold_percent: 'double', sync_triggered: 'boolean'},
-    description: 'every row of freshness_query at each check, with the check\'s stale share and decision',
-  };
-}
-
-/** Rows read per query; a page is cheap to re-read, since the keyset predicate reaches the query's index. */
+/** Rows per page query: enough to amortise running the query, few enough to hold in memory at once. */
 export const PAGE_ROWS = 1000;
 
 export interface FreshnessOptions {

@@ -1,12 +1,13 @@
 // The freshness connector: runs a freshness query on PostgreSQL, triggers a sync of a Fivetran connection
 // when the share of stale rows is above a threshold, and lands every check (data_freshness_monitor) and
 // every decision and API call (sync_events). The modules: secrets.ts (configuration), analyze.ts (the
-// query), trigger.ts (the decision and the API calls), check.ts (one check across calls), state.ts.
+// query), trigger.ts (the decision and the API calls), check.ts (one check across calls), state.ts, tables.ts.
 import {createMain, defineConnector} from '../../sdk/index.js';
 import {withPostgres} from '../../sdk/postgres.js';
 import {checkFreshnessQuery} from './analyze.js';
-import {EVENTS_TABLE, EVENTS_TABLE_SPEC, freshnessSync, type FreshnessOptions} from './check.js';
+import {freshnessSync, type FreshnessOptions} from './check.js';
 import {fivetranApi, FreshnessSecrets, postgresConfig, QUERY_TIMEOUT_MS} from './secrets.js';
+import {EVENTS_TABLE, EVENTS_TABLE_SPEC} from './tables.js';
 import {findConnection} from './trigger.js';
 
 const SETUP_TESTS = [
