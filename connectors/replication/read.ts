@@ -133,11 +133,11 @@ export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, 
   return runBatch(client, text, params, 0);
 }
 
-/** Heap pages of the table (the largest partition's, for a partitioned table) and the bytes per page. */
+/** Heap pages of the table (of its largest partition, for a partitioned table). */
 export async function tablePages(client: pg.Client, plan: TablePlan): Promise<number> {
   const result = await client.query<{pages: string}>(
-    `SELECT coalesce(max(pg_relation_size(relid) / current_setting('block_size')::int8), 0)::int8 AS pages
-     FROM pg_partition_tree($1::regclass) WHERE isleaf OR relid = $1::regclass`,
+    `SELECT (greatest(pg_relation_size($1::regclass), (SELECT coalesce(max(pg_relation_size(relid)), 0) FROM pg_partition_tree($1::regclass) WHERE isleaf))
+             / current_setting('block_size')::int8)::int8 AS pages`,
     [plan.source.oid],
   );
   return Number(result.rows[0]?.pages ?? 0);

@@ -100,17 +100,17 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
     const {table: initial, reset} = tableState(state, plan);
     if (reset) yield warning(reset);
     let table: TableState = initial;
-    const save = (next: TableState) => {
-      table = next;
-      state.tables[plan.dest] = next;
-    };
-    save(table);
     const progress: TableProgress = {
-      bytesPerRow: estimateBytesPerRow(plan.source.averageRowBytes, plan.columns.map((c) => c.dest)),
+      bytesPerRow: table.width ?? estimateBytesPerRow(plan.source.averageRowBytes, plan.columns.map((c) => c.dest)),
       msPerRow: null,
       rowsPerPage: 0,
-      probed: false,
+      probed: table.width !== undefined,
     };
+    const save = (next: TableState) => {
+      table = {...next, width: Math.round(progress.bytesPerRow)};
+      state.tables[plan.dest] = table;
+    };
+    save(table);
     for (;;) {
       if (table.phase === 'full') {
         if (plan.method === 'incremental' && table.horizon === undefined) {

@@ -37,7 +37,10 @@ export interface PageState {
   key: string;
 }
 
-export type TableState = KeyLoadState | IncrementalState | PageState;
+export type TableState = (KeyLoadState | IncrementalState | PageState) & {
+  /** measured JSON bytes per row, so the next call sizes its first batch without a probe */
+  width?: number;
+};
 
 export interface ReplicationState {
   version: 1;

@@ -1,0 +1,225 @@
+// npm run bench replication: the replication connector's throughput against PostgreSQL's own COPY.
+//
+// For each size (100k and 1M rows by default; BENCH_ROWS=100000,1000000,10000000 to choose), it fills an
+// orders table with generate_orders() from sql/replication/setup.sql, then:
+// - reference: COPY (SELECT row_to_json(t) FROM public.orders t) TO STDOUT, read over the wire protocol into
+//   this process (bytes counted, nothing parsed) — PostgreSQL producing the same JSON as fast as it can;
+// - connector: a fresh child process serves the connector's `main` on functions-framework over HTTP (as
+//   `./fivetran serve` and Cloud Functions do); this process plays Fivetran, POSTing with the returned
+//   state until hasMore is false, counting bytes and rows and discarding the bodies. The child's peak RSS
+//   is read from /proc/<pid>/status (VmHWM) after the sync.
+// It prints rows/s and MB/s side by side, the ratio, the child's peak RSS and the number of calls.
+import {spawn, type ChildProcess} from 'node:child_process';
+import {chmodSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import http from 'node:http';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import pg from 'pg';
+import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(here);
+
+/** Child mode: serve the connector and print the URL. */
+async function serveConnector(): Promise<void> {
+  const {createFunctionServer, listen} = await import('../sdk/server.js');
+  const {main: connectorMain} = await import('../connectors/replication/index.js');
+  const server = createFunctionServer('replication', connectorMain);
+  const url = await listen(server, 0);
+  process.stdout.write(`${url}\n`);
+}
+
+/** COPY ... TO STDOUT through pg's protocol handler: counts bytes and lines of the CopyData messages. */
+class CopyOut {
+  bytes = 0;
+  rows = 0;
+  private resolve!: () => void;
+  private reject!: (error: Error) => void;
+  readonly done = new Promise<void>((resolve, reject) => {
+    this.resolve = resolve;
+    this.reject = reject;
+  });
+  constructor(private readonly text: string) {}
+  submit(connection: {query: (text: string) => void}): void {
+    connection.query(this.text);
+  }
+  handleCopyData(message: {chunk: Buffer}): void {
+    const chunk = message.chunk;
+    this.bytes += chunk.length;
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) this.rows++;
+  }
+  handleCommandComplete(): void {}
+  handleEmptyQuery(): void {}
+  handleReadyForQuery(): void {
+    this.resolve();
+  }
+  handleError(error: Error): void {
+    this.reject(error);
+  }
+}
+
+async function measureCopy(url: string): Promise<{rows: number; bytes: number; seconds: number}> {
+  const client = new pg.Client({connectionString: url});
+  await client.connect();
+  try {
+    const copy = new CopyOut('COPY (SELECT row_to_json(t) FROM public.orders t) TO STDOUT');
+    const started = performance.now();
+    client.query(copy as never);
+    await copy.done;
+    return {rows: copy.rows, bytes: copy.bytes, seconds: (performance.now() - started) / 1000};
+  } finally {
+    await client.end();
+  }
+}
+
+async function startChild(env: NodeJS.ProcessEnv): Promise<{child: ChildProcess; url: string}> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'], {
+    cwd: root,
+    env: {...process.env, ...env},
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const line = buffered.split('\n').find((l) => l.startsWith('http://'));
+      if (line) {
+        child.stdout!.off('data', onData);
+        // the function's logs (one JSON line per call) are read and dropped, as Cloud Logging would take them
+        child.stdout!.resume();
+        resolve(line.trim());
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the function process exited with ${code}`)));
+  });
+  return {child, url};
+}
+
+function peakRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmHWM:\s+(\d+)\s+kB/.exec(status);
+  return match ? Number(match[1]) * 1024 : NaN;
+}
+
+const agent = new http.Agent({keepAlive: true, maxSockets: 1});
+
+function post(url: string, body: string): Promise<{status: number; body: Buffer}> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, {method: 'POST', agent, headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(body)}}, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({status: response.statusCode ?? 0, body: Buffer.concat(chunks)}));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+const ROW_MARKER = Buffer.from('{"order_id":');
+const INSERT_MARKER = Buffer.from(',"insert":');
+
+/** Plays Fivetran: POST until hasMore is false. Reads only the state (the body's head) and hasMore (its tail). */
+async function driveSync(url: string, secrets: Record<string, unknown>): Promise<{rows: number; bytes: number; calls: number; seconds: number}> {
+  let state: unknown = {};
+  let rows = 0;
+  let bytes = 0;
+  let calls = 0;
+  const started = performance.now();
+  for (;;) {
+    const response = await post(url, JSON.stringify({state, secrets, sync_id: 'bench'}));
+    calls++;
+    if (response.status !== 200) throw new Error(`call ${calls} failed with ${response.status}: ${response.body.toString().slice(0, 500)}`);
+    const body = response.body;
+    bytes += body.length;
+    // the adapter writes {"state":<state>,"insert":...}: the state is the head of the body
+    state = JSON.parse(body.subarray('{"state":'.length, body.indexOf(INSERT_MARKER)).toString());
+    for (let i = body.indexOf(ROW_MARKER); i !== -1; i = body.indexOf(ROW_MARKER, i + ROW_MARKER.length)) rows++;
+    const tail = body.subarray(Math.max(0, body.length - 200)).toString();
+    if (!tail.includes('"hasMore":true')) break;
+  }
+  return {rows, bytes, calls, seconds: (performance.now() - started) / 1000};
+}
+
+async function main(): Promise<void> {
+  const sizes = (process.env.BENCH_ROWS ?? '100000,1000000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
+  const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bench-pg-'));
+  chmodSync(dir, 0o755);
+  const server = await startEmbeddedPostgres({dataDir: path.join(dir, 'data')});
+  const admin = new pg.Client({connectionString: server.url});
+  admin.on('error', () => undefined);
+  await admin.connect();
+  const results: string[][] = [];
+  try {
+    await admin.query('CREATE DATABASE bench');
+    const url = server.url.replace(/\/postgres$/, '/bench');
+    const db = new pg.Client({connectionString: url});
+    db.on('error', () => undefined);
+    await db.connect();
+    await db.query(readFileSync(path.join(root, 'sql/replication/setup.sql'), 'utf8'));
+    const parsed = new URL(url);
+    const secrets = {
+      host: parsed.hostname, port: parsed.port, database: 'bench', username: 'postgres', password: decodeURIComponent(parsed.password),
+      sslmode: 'disable', include_tables: 'orders',
+    };
+    const env: NodeJS.ProcessEnv = {FUNCTION_MEMORY_MB: '512', FUNCTION_TIMEOUT_SECONDS: '540', LOG_LEVEL: 'WARNING'};
+    if (process.env.BENCH_RESPONSE_CAP_BYTES) env.FIVETRAN_RESPONSE_CAP_BYTES = process.env.BENCH_RESPONSE_CAP_BYTES;
+    const cap = Number(env.FIVETRAN_RESPONSE_CAP_BYTES ?? 8 * 1024 * 1024);
+    console.log(`response cap ${(cap / 1024 / 1024).toFixed(0)} MiB per call; function memory limit 512 MB`);
+    console.log('reference: COPY (SELECT row_to_json(t) FROM public.orders t) TO STDOUT, streamed over the wire protocol into the benchmark process');
+    console.log('connector: every call of a full sync over HTTP to a child process serving connectors/replication on functions-framework\n');
+    for (const size of sizes) {
+      await db.query('TRUNCATE orders CASCADE');
+      await db.query("SELECT setval(pg_get_serial_sequence('orders', 'order_id'), 1, false)");
+      await db.query('SELECT generate_orders($1)', [size]);
+      await db.query('VACUUM ANALYZE orders');
+      // warm the cache the same way for both: one untimed pass
+      await measureCopy(url);
+      const copy = await measureCopy(url);
+      const {child, url: functionUrl} = await startChild(env);
+      let sync;
+      let peak = NaN;
+      try {
+        sync = await driveSync(functionUrl, secrets);
+        peak = peakRssBytes(child.pid!);
+      } finally {
+        child.kill();
+      }
+      if (copy.rows !== size || sync.rows !== size) throw new Error(`row counts differ: table ${size}, COPY ${copy.rows}, connector ${sync.rows}`);
+      const mb = (bytes: number) => bytes / 1e6;
+      results.push([
+        size.toLocaleString('en-US'),
+        `${Math.round(copy.rows / copy.seconds).toLocaleString('en-US')}`,
+        `${mb(copy.bytes / copy.seconds).toFixed(1)}`,
+        `${Math.round(sync.rows / sync.seconds).toLocaleString('en-US')}`,
+        `${mb(sync.bytes / sync.seconds).toFixed(1)}`,
+        `${(copy.seconds / sync.seconds).toFixed(2)}`,
+        `${(peak / 1024 / 1024).toFixed(0)} MB`,
+        String(sync.calls),
+      ]);
+      console.log(`${size} rows: COPY ${copy.seconds.toFixed(2)} s, connector ${sync.seconds.toFixed(2)} s in ${sync.calls} calls, peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB`);
+    }
+    await db.end();
+  } catch (error) {
+    console.error(error);
+    process.exitCode = 1;
+  } finally {
+    await admin.end();
+    await server.stop();
+    rmSync(dir, {recursive: true, force: true});
+    agent.destroy();
+  }
+  const header = ['rows', 'COPY rows/s', 'COPY MB/s', 'connector rows/s', 'connector MB/s', 'ratio', 'peak RSS', 'calls'];
+  const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  console.log(`\n${line(header)}\n${results.map(line).join('\n')}`);
+  console.log('ratio = connector rows/s ÷ COPY rows/s (target ≥ 0.9); MB/s counts each side\'s own bytes (HTTP bodies vs COPY text)');
+}
+
+if (process.argv.includes('--serve')) {
+  await serveConnector();
+} else {
+  await main();
+}
