@@ -154,6 +154,28 @@ describe('renderCiConfig', () => {
     expect(script.indexOf('ci_config changed')).toBeLessThan(script.indexOf('google-cloud-cli'));
   });
 
+  it.each([
+    {status: 0, base: 'f00d', expected: {exit: 0, halted: false, base: 'f00d'}},
+    {status: 1, base: '', expected: {exit: 0, halted: true, base: 'HEAD~1'}},
+    {status: 2, base: 'f00d', expected: {exit: 2, halted: false, base: 'f00d'}},
+  ])('its skip step, run by bash -eo pipefail as CircleCI does, turns changed exit $status into exit $expected.exit', ({status, base, expected}) => {
+    const {config} = renderFleet();
+    const step = config.jobs.deploy!.steps.find((s) => (s as {run?: {name?: string}}).run?.name?.startsWith('Skip unless')) as {run: {command: string}};
+    const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-ci-step-'));
+    made.push(dir);
+    // stand-ins for ./fivetran and circleci-agent that record how they were called
+    write(dir, 'fivetran', `#!/bin/sh\necho "$@" > "${dir}/fivetran.args"\nexit ${status}\n`);
+    write(dir, 'bin/circleci-agent', `#!/bin/sh\necho "$@" > "${dir}/agent.args"\n`);
+    execFileSync('chmod', ['+x', path.join(dir, 'fivetran'), path.join(dir, 'bin/circleci-agent')]);
+    const script = step.run.command.replaceAll('<< parameters.function >>', 'orders-freshness').replaceAll('<< pipeline.git.base_revision >>', base);
+
+    const result = spawnSync('bash', ['-eo', 'pipefail', '-c', script], {cwd: dir, env: {...process.env, PATH: `${dir}/bin:${process.env.PATH}`}, encoding: 'utf8'});
+
+    expect(result.status).toBe(expected.exit);
+    expect(readFileSync(path.join(dir, 'fivetran.args'), 'utf8').trim()).toBe(`ci_config changed orders-freshness --base ${expected.base}`);
+    expect(existsSync(path.join(dir, 'agent.args')) && readFileSync(path.join(dir, 'agent.args'), 'utf8').trim()).toBe(expected.halted ? 'step halt' : false);
+  });
+
   it('keeps a function named like a YAML 1.1 boolean a string', () => {
     const {text} = renderFleet();
     const config = parseYaml(text, {version: '1.1'}) as CircleConfig;
