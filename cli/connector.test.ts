@@ -45,7 +45,7 @@ describe('connector create', () => {
     const readme = readFileSync(path.join(created.dir, 'README.md'), 'utf8');
     expect(readme).toMatch(/^# orders_api$/m);
     expect(readme).toContain('orders-api:\n  connector: orders_api\n  environment: dev');
-    expect(readme).toContain('./fivetran test connectors/orders_api ');
+    expect(readme).toContain('./fivetran test connectors/orders_api\n');
     expect(lines[0]).toBe('created connectors/orders_api/ (README.md, demo.ts, index.test.ts, index.ts)');
   });
 
@@ -57,7 +57,7 @@ describe('connector create', () => {
 
     expect(created.dir).toBe(path.join(root, 'labs', 'experiments', 'api', 'weather'));
     expect(readFileSync(path.join(created.dir, 'index.ts'), 'utf8')).toContain("from '../../../../sdk/index.js';");
-    expect(readFileSync(path.join(created.dir, 'README.md'), 'utf8')).toContain('./fivetran test labs/experiments/api/weather ');
+    expect(readFileSync(path.join(created.dir, 'README.md'), 'utf8')).toContain('./fivetran test labs/experiments/api/weather\n');
   });
 
   it.each(['OrdersApi', 'orders-api', '1orders', '_orders', 'orders api', '', 'a'.repeat(64)])('refuses the name %j, saying the rule', async (name) => {
