@@ -86,6 +86,7 @@ describe('freshness sync', () => {
   it.each([
     {name: 'exactly at the threshold (1 of 10 at 10%) does not trigger', stale: 1, fresh: 9, threshold: 10, triggers: false, percentage: 10},
     {name: 'just above the threshold (1 of 10 at 9.99%) triggers', stale: 1, fresh: 9, threshold: 9.99, triggers: true, percentage: 10},
+    {name: 'exactly at a fractional threshold (57 of 10000 at 0.57%) does not trigger', stale: 57, fresh: 9943, threshold: 0.57, triggers: false, percentage: 0.57},
     {name: 'nothing stale at a 0% threshold does not trigger', stale: 0, fresh: 10, threshold: 0, triggers: false, percentage: 0},
     {name: 'a share that rounds to the threshold but is above it (1 of 3 at 33.33%) triggers', stale: 1, fresh: 2, threshold: 33.33, triggers: true, percentage: 33.33},
     {name: 'a share that rounds up to the threshold but is below it (2 of 3 at 66.67%) does not trigger', stale: 2, fresh: 1, threshold: 66.67, triggers: false, percentage: 66.67},

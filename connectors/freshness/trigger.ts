@@ -46,9 +46,15 @@ export interface TriggerResult {
   events: SyncEvent[];
 }
 
-/** Strictly above the threshold; compared on counts so that exactly 10 % never rounds its way over 10. */
+/**
+ * Strictly above the threshold, compared on counts rather than on the rounded percentage. A fractional
+ * threshold times the row count carries float error (0.57 × 10000 = 5699.999…), which the tolerance absorbs
+ * so that a share exactly at the threshold never triggers.
+ */
 export function syncNeeded(analysis: FreshnessAnalysis, thresholdPercent: number): boolean {
-  return analysis.staleRows * 100 > thresholdPercent * analysis.totalRows;
+  const stale = analysis.staleRows * 100;
+  const threshold = thresholdPercent * analysis.totalRows;
+  return stale - threshold > threshold * Number.EPSILON * 4;
 }
 
 export function formatPercent(value: number): string {
