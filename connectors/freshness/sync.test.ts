@@ -209,6 +209,12 @@ describe('freshness sync', () => {
     expect(run.state).toMatchObject({last_trigger_time: null, last_analysis: {decision: 'dry_run', sync_triggered: false}});
   });
 
+  it('rejects a state that is not this connector\'s with a message saying how to recover', async () => {
+    const {status, body} = await callOnce(connector, {state: {last_trigger_time: 42}, secrets: freshnessSecrets(db)});
+    expect(status).toBe(400);
+    expect(body.errorMessage).toBe("the saved state is not the freshness connector's (last_trigger_time is invalid); reset the connection's state in Fivetran");
+  });
+
   it('fails with a message naming freshness_query when the query does not parse', async () => {
     const {status, body} = await callOnce(connector, {state: {}, secrets: freshnessSecrets(db, {freshness_query: 'SELECT company_id, FROM customer_data'})});
     expect(status).toBe(400);
