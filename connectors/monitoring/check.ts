@@ -125,12 +125,9 @@ export type EventRow = ConnectionEvent & {group_id: string | null; tenant_id: st
  */
 export async function* runCheck(api: FivetranApi, settings: CheckSettings, state: MonitoringState, now: () => number = Date.now): AsyncGenerator<Emit> {
   const memory: Record<string, CompactEntry> = {...(state.connections ?? {})};
-  const groups = await readGroups(api);
-  const groupIds = settings.groupIds.length ? chosenGroups(settings.groupIds, groups) : [];
-  const groupNames = new Map(groups.map((group) => [group.id, group.name]));
-
+  const chosenMode = settings.groupIds.length > 0;
   // Resume the check in progress unless the group selection changed under it (its position would be wrong).
-  const resumable = state.check && (state.check.position.group_index !== undefined) === (groupIds.length > 0);
+  const resumable = state.check !== undefined && (state.check.position.group_index !== undefined) === chosenMode;
   const checkedAt = resumable ? state.check!.checked_at : new Date(now()).toISOString();
   const checkedAtMs = Date.parse(checkedAt);
   const position: ReadPosition = resumable ? state.check!.position : {};
@@ -143,6 +140,21 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
     connections: {...memory},
   });
 
+  const groupsRequest = readGroups(api);
+  groupsRequest.catch(() => undefined);
+  const groupIds = chosenMode ? chosenGroups(settings.groupIds, await groupsRequest) : [];
+  // Pipelined: the next page is requested while this one is processed (and the first one beside the
+  // groups), so a check costs about pages × latency rather than pages × (latency + processing).
+  const pages = readConnectionPages(api, {groupIds, concurrency: settings.concurrency, resume: position});
+  const prefetch = () => {
+    const next = pages.next();
+    next.catch(() => undefined);
+    return next;
+  };
+  let pending = prefetch();
+  const groups = await groupsRequest;
+  const groupNames = new Map(groups.map((group) => [group.id, group.name]));
+
   if (!resumable) {
     const wanted = groupIds.length ? new Set(groupIds) : null;
     for (const group of groups) {
@@ -152,22 +164,31 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
     yield checkpoint(progress({}) as State);
   }
 
-  for await (const page of readConnectionPages(api, {groupIds, concurrency: settings.concurrency, resume: position})) {
-    for (const connection of page.connections) {
-      const groupName = groupNames.get(connection.group_id) ?? null;
-      const assessment = assessHealth(connection, checkedAtMs, settings);
-      const tenantId = settings.tenant(connection.schema, groupName);
-      const {events, memory: seen} = diffConnection(connection, assessment.health, decodeEntry(memory[connection.id]), checkedAtMs, diffOptions);
-      memory[connection.id] = encodeEntry(seen);
-      yield upsert('connections', {...connectionRow(connection, assessment, checkedAt, tenantId, groupName)});
-      for (const event of events) {
-        yield upsert('connection_events', {...event, group_id: connection.group_id, tenant_id: tenantId, schema_name: connection.schema});
+  try {
+    for (;;) {
+      const result = await pending;
+      if (result.done) break;
+      const page = result.value;
+      pending = prefetch();
+      for (const connection of page.connections) {
+        const groupName = groupNames.get(connection.group_id) ?? null;
+        const assessment = assessHealth(connection, checkedAtMs, settings);
+        const tenantId = settings.tenant(connection.schema, groupName);
+        const {events, memory: seen} = diffConnection(connection, assessment.health, decodeEntry(memory[connection.id]), checkedAtMs, diffOptions);
+        memory[connection.id] = encodeEntry(seen);
+        yield upsert('connections', {...connectionRow(connection, assessment, checkedAt, tenantId, groupName)});
+        for (const event of events) {
+          yield upsert('connection_events', {...event, group_id: connection.group_id, tenant_id: tenantId, schema_name: connection.schema});
+        }
+        for (const alert of alertsFor({connection, assessment, tenantId, groupName, recentFailures: seen.recentFailures}, checkedAt, settings)) {
+          yield upsert('alerts', {...alert});
+        }
       }
-      for (const alert of alertsFor({connection, assessment, tenantId, groupName, recentFailures: seen.recentFailures}, checkedAt, settings)) {
-        yield upsert('alerts', {...alert});
-      }
+      if (page.next) yield checkpoint(progress(page.next) as State);
     }
-    if (page.next) yield checkpoint(progress(page.next) as State);
+  } finally {
+    // A call stopped at a checkpoint leaves a prefetched page unread; the next call asks for it again.
+    void pages.return(undefined).catch(() => undefined);
   }
 
   // Connections the previous check saw and this one did not were deleted (or left the chosen groups).
