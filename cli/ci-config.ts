@@ -217,8 +217,10 @@ function entryAt(root: string, ref: string, functionName: string): {found: boole
 
 /**
  * Whether `functionName` must be redeployed: the commit message says [deploy all], or since `base` its
- * connector folder, sdk/, the lockfile or its own deploy.yaml entry changed. When in doubt (no such base,
- * no history) it answers deploy: an unneeded deploy costs minutes, a skipped one ships stale code.
+ * connector folder, sdk/, package.json/package-lock.json, cli/bundle.ts/cli/deploy.ts, another file its
+ * bundle contains, or its own deploy.yaml entry changed. When in doubt (no such base, no history, a bundle
+ * that fails) it answers deploy: an unneeded deploy costs minutes, a skipped one ships stale code.
+ * Failures to decide throw with exit code 2, because 1 means "skip".
  */
 export async function functionChanged(options: ChangedOptions): Promise<ChangedResult> {
   try {
@@ -258,16 +260,15 @@ async function decideDeploy(options: ChangedOptions): Promise<ChangedResult> {
     const now = entryAt(root, 'HEAD', fn.name);
     if (!isDeepStrictEqual(before.entry, now.entry)) return {deploy: true, reason: `${fn.name}: its deploy.yaml entry changed since ${base}`};
   }
-  // anything else the bundle is compiled from (a file outside the connector's folder it imports)
-  const outside = files.filter((file) => file.endsWith('.ts') || file.endsWith('.js') || file.endsWith('.json'));
-  if (outside.length) {
+  // anything else the bundle is compiled from (a file outside the connector's folder that it imports)
+  if (files.length) {
     let bundled: string[];
     try {
       bundled = (await bundleConnector(root, fn.connector, fn.runtime)).files.map((file) => file.split(path.sep).join('/'));
     } catch (error) {
       return {deploy: true, reason: `${fn.name}: could not bundle connector ${fn.connector} to see what it is built from (${(error as Error).message.split('\n')[0]}); deploying`};
     }
-    const imported = outside.find((file) => bundled.includes(file));
+    const imported = files.find((file) => bundled.includes(file));
     if (imported) return {deploy: true, reason: `${fn.name}: ${imported}, which its bundle contains, changed since ${base}`};
   }
   return {deploy: false, reason: `${fn.name}: unchanged since ${base} (not ${connectorDir}, ${SHARED_BUILD_PATHS.join(', ')}, another file its bundle contains, nor its deploy.yaml entry)`};
