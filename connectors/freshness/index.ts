@@ -7,7 +7,7 @@ import {withPostgres} from '../../sdk/postgres.js';
 import {checkFreshnessQuery} from './analyze.js';
 import {freshnessSync, type FreshnessOptions} from './check.js';
 import {fivetranApi, FreshnessSecrets, postgresConfig, QUERY_TIMEOUT_MS} from './secrets.js';
-import {EVENTS_TABLE, EVENTS_TABLE_SPEC} from './tables.js';
+import {EVENTS_TABLE, EVENTS_TABLE_SPEC, MONITOR_TABLE, monitorTableSpec} from './tables.js';
 import {findConnection} from './trigger.js';
 
 const SETUP_TESTS = [
@@ -34,6 +34,8 @@ export function createFreshnessConnector(options: FreshnessOptions = {}) {
         await findConnection(fivetranApi(secrets, options.api), secrets.fivetran_connector_id);
       }
     },
+    // data_freshness_monitor's key depends on id_column; this lists it before any sync (Partner SDK Schema)
+    discover: async ({secrets}) => ({[MONITOR_TABLE]: monitorTableSpec(secrets.id_column)}),
     sync: (ctx) => freshnessSync(ctx, options),
   });
 }

@@ -5,7 +5,7 @@ import nock from 'nock';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {freePort} from '../../emulator/embedded-postgres.js';
-import {parseSecrets} from '../../sdk/index.js';
+import {Logger, parseSecrets} from '../../sdk/index.js';
 import {adminUrl, createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {createFreshnessConnector} from './index.js';
 import {FreshnessSecrets} from './secrets.js';
@@ -32,6 +32,12 @@ describe('freshness secrets', () => {
       postgres_port: 5432, postgres_sslmode: 'prefer', id_column: 'company_id', stale_threshold_percent: 10, cooldown_minutes: 60,
       force_sync: false, dry_run: false, fivetran_api_url: 'https://api.fivetran.com',
     });
+  });
+
+  it('lists data_freshness_monitor keyed by the configured id column before any sync', async () => {
+    const {secrets} = parseSecrets(FreshnessSecrets, freshnessSecrets(db, {id_column: 'account_key'}));
+    const tables = await connector.discover!({secrets, log: new Logger({connector: 'freshness', sink: () => undefined}), signal: new AbortController().signal});
+    expect(tables.data_freshness_monitor?.primaryKey).toEqual(['check_timestamp', 'account_key']);
   });
 
   it('answers 400 naming every missing or bad key', async () => {
