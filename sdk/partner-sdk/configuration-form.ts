@@ -56,7 +56,8 @@ function isRequired(schema: z.ZodType): boolean {
 
 function describeDefault(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (Array.isArray(value)) return value.every((item) => typeof item === 'string') ? value.join(',') : JSON.stringify(value);
+  // An empty list is the same as an empty field: no default worth showing.
+  if (Array.isArray(value)) return value.length === 0 ? undefined : value.every((item) => typeof item === 'string') ? value.join(',') : JSON.stringify(value);
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }

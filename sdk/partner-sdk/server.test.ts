@@ -1,6 +1,6 @@
 // The Partner SDK adapter end to end: a real gRPC client drives the fixture connector (test/fixtures/grpc)
 // through ConfigurationForm → Test → Schema → Update against a real PostgreSQL.
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import {z} from 'zod';
 import {defineConnector} from '../connector.js';
@@ -285,6 +285,46 @@ describe('failures, logs and transport', () => {
     const chatty = await update(failingHarness.client, {configuration: {token: 'tok-secret-123', mode: 'chatty'}});
     expect(chatty.error).toBeUndefined();
     expect(recordsOf(chatty.messages).find((r) => r.data.id?.int === 3)?.data.blob?.string).toHaveLength(6 * 1024 * 1024);
+  });
+
+  it('closes the connector\'s sync (its finally runs) when the client cancels the stream', async () => {
+    let rowsMade = 0;
+    let closed = false;
+    const endless = defineConnector({
+      name: 'grpc_endless',
+      secrets: z.object({}),
+      tables: {t: {primaryKey: ['id'], columns: {id: 'long', text: 'string'}}},
+      async test() {},
+      async *sync() {
+        try {
+          for (let id = 0; ; id++) {
+            rowsMade++;
+            yield upsert('t', {id, text: 'x'.repeat(1000)});
+            if (id % 100 === 99) yield checkpoint({after: id});
+          }
+        } finally {
+          closed = true;
+        }
+      },
+    });
+    const endlessHarness = await startHarness(endless);
+    try {
+      const stream = endlessHarness.client.Update({configuration: {}});
+      let batches = 0;
+      await new Promise<void>((resolve) => {
+        stream.on('data', () => {
+          if (++batches === 5) stream.cancel();
+        });
+        stream.on('error', () => resolve());
+        stream.on('end', () => resolve());
+      });
+      await vi.waitFor(() => expect(closed).toBe(true), {timeout: 5000});
+      const made = rowsMade;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(rowsMade).toBe(made);
+    } finally {
+      await endlessHarness.close();
+    }
   });
 
   it('listens on IPv4 and IPv6 by default', async () => {

@@ -115,7 +115,8 @@ export function sourceConnectorHandlers(connector: Connector, options: PartnerSd
       const signal = callSignal(call);
       const send = async (message: UpdateResponse): Promise<void> => {
         if (signal.aborted) throw signal.reason;
-        if (!call.write(message)) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
+        // Back-pressure: wait until the client has read enough (or has gone away, which aborts `signal`).
+        if (!call.write(message)) await once(call, 'drain', {signal});
       };
       void (async () => {
         try {

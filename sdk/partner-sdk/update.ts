@@ -203,7 +203,8 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
       data[column] = value;
       size += column.length + approximateSize(value) + 6;
     }
-    const record: SdkRecord = {table_name: name, type, data};
+    // UPSERT is the enum's zero value: leaving it unset saves two bytes a record on the wire.
+    const record: SdkRecord = type === 'UPSERT' ? {table_name: name, data} : {table_name: name, type, data};
     if (table.choice.schemaName !== undefined) record.schema_name = table.choice.schemaName;
     return {record, size};
   };
