@@ -149,7 +149,10 @@ function unifiedDiff(currentFile: string, wantedText: string, maxLines = 40): st
     writeFileSync(wantedFile, wantedText);
     const result = spawnSync('git', ['diff', '--no-index', '--no-color', '-U2', currentFile, wantedFile], {encoding: 'utf8'});
     if (result.error || !result.stdout) return '';
-    const lines = result.stdout.split('\n').filter((line) => !line.startsWith('diff --git') && !line.startsWith('index '));
+    const lines = result.stdout
+      .split('\n')
+      .filter((line) => !line.startsWith('diff --git') && !line.startsWith('index '))
+      .map((line) => (line.startsWith('--- ') ? `--- ${CI_CONFIG_FILE} (as it is)` : line.startsWith('+++ ') ? `+++ ${CI_CONFIG_FILE} (as deploy.yaml makes it)` : line));
     const shown = lines.slice(0, maxLines);
     if (lines.length > maxLines) shown.push(`... (${lines.length - maxLines} more lines)`);
     return shown.join('\n');
