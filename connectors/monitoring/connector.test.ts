@@ -4,9 +4,11 @@ import nock from 'nock';
 import {afterEach, beforeAll, afterAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
+import {FivetranApi, type ApiResult} from '../../sdk/fivetran-api.js';
 import {handleFunctionCall} from '../../sdk/function-adapter.js';
 import type {FunctionResponse, Row} from '../../sdk/types.js';
 import {connector} from './index.js';
+import {readConnectionPages, type AccountPage} from './read-account.js';
 
 interface Call {
   status: number;
@@ -103,6 +105,43 @@ describe('monitoring connector against the API simulator', () => {
     expect(rows).toHaveLength(1500);
     expect(new Set(rows.map((r) => r.group_id))).toEqual(new Set(groups));
     expect(rowsOf(calls, 'groups').map((g) => g.group_id).sort()).toEqual([...groups].sort());
+  });
+
+  it('reads chosen groups at most `concurrency` at a time, yet several at once, in group order', async () => {
+    let inFlight = 0;
+    let most = 0;
+    class CountingApi extends FivetranApi {
+      override async request<T>(...args: Parameters<FivetranApi['request']>): Promise<ApiResult<T>> {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        try {
+          return await super.request<T>(...args);
+        } finally {
+          inFlight--;
+        }
+      }
+    }
+    const slow = await startApiSimulator({fleet: generateFleet({groups: 7, connectionsPerGroup: 2, seed: 5}), rateLimit: false, latencyMs: 30});
+    try {
+      const api = new CountingApi({apiKey: slow.apiKey, apiSecret: slow.apiSecret, baseUrl: slow.url});
+      const groupIds = slow.fleet.groups.map((g) => g.id).sort();
+      const pages: AccountPage[] = [];
+      for await (const page of readConnectionPages(api, {groupIds, concurrency: 3})) pages.push(page);
+      expect(most).toBe(3);
+      expect(pages.map((p) => p.connections[0]!.group_id)).toEqual(groupIds);
+      expect(pages.map((p) => p.next)).toEqual([...groupIds.slice(1).map((_, i) => ({group_index: i + 1})), null]);
+      const resumed: AccountPage[] = [];
+      for await (const page of readConnectionPages(api, {groupIds, concurrency: 3, resume: {group_index: 5}})) resumed.push(page);
+      expect(resumed.map((p) => p.connections[0]!.group_id)).toEqual(groupIds.slice(5));
+      // a group larger than a page is read page by page before it is delivered
+      slow.resetRequests();
+      const small: AccountPage[] = [];
+      for await (const page of readConnectionPages(api, {groupIds: groupIds.slice(0, 2), pageSize: 1})) small.push(page);
+      expect(small.map((p) => p.connections.length)).toEqual([2, 2]);
+      expect(slow.requestCount('GET /v1/groups/{group_id}/connections')).toBe(4);
+    } finally {
+      await slow.close();
+    }
   });
 
   it('rejects a group the key cannot see, naming it', async () => {
