@@ -1,6 +1,7 @@
 // The freshness connector as a Partner SDK source connector, over real gRPC against a real PostgreSQL, with
 // the Fivetran REST API mocked by nock in this process (the gRPC server runs here, so nock sees its calls;
-// any call without an interceptor fails, so "no second trigger" is checked too).
+// any call without an interceptor fails, so "no second trigger" is checked too). The selection is what
+// Fivetran sends after Schema: both tables included.
 import nock from 'nock';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createFreshnessConnector} from '../../connectors/freshness/index.js';
@@ -56,14 +57,22 @@ describe('freshness over the Partner SDK', () => {
     expect(answer.failure).not.toContain('test-api-secret');
   });
 
-  it('lists sync_events in Schema and announces the monitor table when the sync declares it', async () => {
-    const answer = await schema(harness.client, config);
-    const events = answer.without_schema?.tables.find((t) => t.name === 'sync_events');
-    expect(events?.columns.filter((c) => c.primary_key).map((c) => c.name)).toEqual(['event_timestamp', 'connector_id']);
+  it('lists sync_events and the monitor table, keyed by the configured id column, in Schema', async () => {
+    const answer = await schema(harness.client, {...config, id_column: 'id'});
+    const keys = Object.fromEntries((answer.without_schema?.tables ?? []).map((t) => [t.name, t.columns.filter((c) => c.primary_key).map((c) => c.name)]));
+    expect(keys).toEqual({sync_events: ['event_timestamp', 'connector_id'], data_freshness_monitor: ['check_timestamp', 'id']});
   });
 
   it('triggers once, streams every checked row in batches of at most 100, and resuming from each checkpoint of the check gives the same rows', async () => {
-    const request = {configuration: {...config, freshness_query: 'SELECT id, freshness_status FROM many', id_column: 'id'}};
+    const request = {
+      configuration: {...config, freshness_query: 'SELECT id, freshness_status FROM many', id_column: 'id'},
+      selection: {
+        without_schema: {
+          include_new_tables: false,
+          tables: ['sync_events', 'data_freshness_monitor'].map((table_name) => ({table_name, included: true, columns: {}, include_new_columns: true})),
+        },
+      },
+    };
     connectionIs();
     const trigger = syncAccepted();
     const first = await update(harness.client, request);
@@ -71,13 +80,9 @@ describe('freshness over the Partner SDK', () => {
     expect(trigger.isDone()).toBe(true);
     expect(Math.max(...first.messages.map((m) => m.records?.records.length ?? 0))).toBe(100);
 
-    const announced = first.messages.find((m) => m.schema_change)?.schema_change?.without_schema?.tables[0];
-    expect(announced?.name).toBe('data_freshness_monitor');
-    const keys = {
-      sync_events: ['event_timestamp', 'connector_id'],
-      data_freshness_monitor: announced!.columns.filter((c) => c.primary_key).map((c) => c.name),
-    };
-    expect(keys.data_freshness_monitor).toEqual(['check_timestamp', 'id']);
+    const keys = {sync_events: ['event_timestamp', 'connector_id'], data_freshness_monitor: ['check_timestamp', 'id']};
+    // Every table was in Schema, so nothing is announced as new.
+    expect(first.messages.some((m) => m.schema_change)).toBe(false);
     const rows = snapshot(applyRecords(new Map(), recordsOf(first.messages), keys));
     expect(rows.data_freshness_monitor).toHaveLength(2500);
     expect(rows.sync_events?.map((e) => e.action)).toEqual(['string:trigger_sync']);
