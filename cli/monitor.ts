@@ -1,6 +1,45 @@
 // ./fivetran monitor status|alerts|wait|dashboard: the scripts of the original monitoring toolkit made one
-// tool over the monitoring connector's check (connectors/monitoring). One module per command in cli/monitor/.
-export {monitorStatus, type MonitorStatusOptions, type StatusResult} from './monitor/status.js';
-export {monitorAlerts, type MonitorAlertsOptions, type AlertsResult} from './monitor/alerts.js';
-export {monitorWait, type MonitorWaitOptions, type WaitResult} from './monitor/wait.js';
-export {monitorDashboard, renderDashboard, type MonitorDashboardOptions} from './monitor/dashboard.js';
+// tool over the monitoring connector's check (connectors/monitoring). One module per command in cli/monitor/;
+// here each is wrapped so API errors name the environment variables a CLI user sets, not the connector's
+// secret keys.
+import {ConnectorError} from '../sdk/errors.js';
+import {monitorAlerts as alerts} from './monitor/alerts.js';
+import {monitorDashboard as dashboard} from './monitor/dashboard.js';
+import {monitorStatus as status} from './monitor/status.js';
+import {monitorWait as wait} from './monitor/wait.js';
+
+export type {MonitorStatusOptions, StatusResult} from './monitor/status.js';
+export type {MonitorAlertsOptions, AlertsResult} from './monitor/alerts.js';
+export type {MonitorWaitOptions, WaitResult} from './monitor/wait.js';
+export type {MonitorDashboardOptions} from './monitor/dashboard.js';
+export {renderDashboard} from './monitor/dashboard.js';
+
+const RENAMES: [RegExp, string][] = [
+  [/fivetran_api_key and fivetran_api_secret/g, 'FIVETRAN_API_KEY and FIVETRAN_API_SECRET'],
+  [/fivetran_api_url/g, 'FIVETRAN_API_URL'],
+];
+
+/** The same error with the CLI's names for the credentials. */
+export function inCliTerms(error: unknown): unknown {
+  if (error instanceof ConnectorError) {
+    let message = error.message;
+    for (const [pattern, replacement] of RENAMES) message = message.replace(pattern, replacement);
+    if (message !== error.message) error.message = message;
+  }
+  return error;
+}
+
+function cliTerms<A extends unknown[], R>(command: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await command(...args);
+    } catch (error) {
+      throw inCliTerms(error);
+    }
+  };
+}
+
+export const monitorStatus = cliTerms(status);
+export const monitorAlerts = cliTerms(alerts);
+export const monitorWait = cliTerms(wait);
+export const monitorDashboard = cliTerms(dashboard);
