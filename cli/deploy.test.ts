@@ -214,6 +214,26 @@ describe('deploy', () => {
     expect(readFileSync(path.join(project, 'build', 'deploy-logs', 'probe-fail.log'), 'utf8')).toContain('Preparing function...done.');
   });
 
+  it('deploys the others when one bundle cannot be built, and names why it could not', async () => {
+    const other = makeProject();
+    try {
+      mkdirSync(path.join(other, 'connectors', 'nomain'));
+      writeFileSync(path.join(other, 'connectors', 'nomain', 'index.ts'), 'export const handler = () => 1;\n');
+      writeFileSync(path.join(other, 'deploy.yaml'), 'broken: {connector: nomain, environment: dev}\nprobe-dev: {connector: probe, environment: dev}\n');
+      rmSync(gcloudLog, {force: true});
+      const io = captured();
+      const error = await deploy({all: true, json: true, cwd: other, env: fakeEnv(), stdout: io.stdout, stderr: io.stderr}).catch((e: unknown) => e);
+      expect(error).toMatchObject({message: '1 of 2 deploys failed: broken'});
+      expect(recordedCalls().map((args) => args[2])).toEqual(['probe-dev']);
+      expect(JSON.parse(io.out.join(''))).toMatchObject([
+        {function: 'broken', status: 'failed', error: 'connectors/nomain/index.ts does not export `main`; add: export const main = createMain(connector);'},
+        {function: 'probe-dev', status: 'deployed'},
+      ]);
+    } finally {
+      rmSync(other, {recursive: true, force: true});
+    }
+  });
+
   it('reports JSON results with --json', async () => {
     rmSync(gcloudLog, {force: true});
     const io = captured();
