@@ -55,7 +55,13 @@ export const connector = defineConnector({
     const api = apiFromSecrets(secrets);
     const resuming = Boolean((state as unknown as MonitoringState).check);
     log.info(resuming ? 'resuming the check in progress' : 'starting a check', {group_ids: settings.groupIds.length || 'all'});
-    yield* runCheck(api, settings, state as unknown as MonitoringState);
+    const rows: Record<string, number> = {};
+    for await (const item of runCheck(api, settings, state as unknown as MonitoringState)) {
+      if (item.kind === 'upsert') rows[item.table] = (rows[item.table] ?? 0) + 1;
+      yield item;
+    }
+    // Reached only when the check finished within this call (a stopped call is closed at its checkpoint).
+    log.info('check finished', {connections: rows.connections ?? 0, events: rows.connection_events ?? 0, alerts: rows.alerts ?? 0});
   },
 });
 
