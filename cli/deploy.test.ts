@@ -10,6 +10,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {firstAnswer, post, startBundledFunction} from '../test/support/bundled-function.js';
 import {bundleConnector, functionPackageJson, writeFunctionBundle} from './bundle.js';
+import {createConnector} from './connector.js';
 import {deploy, findOnPath, gcloudDeployArgs, gcloudMessage, GCLOUD_INSTALL_HINT, selectFunctions, shellCommand} from './deploy.js';
 import {listConnectorNames, parseDeployConfig, type DeployFunction} from './project.js';
 
@@ -372,6 +373,27 @@ describe('function bundles', () => {
       await expect(bundleConnector(project, 'nomain')).rejects.toThrow('connectors/nomain/index.ts does not export `main`; add: export const main = createMain(connector);');
     } finally {
       for (const name of ['native', 'borrower', 'nomain']) rmSync(path.join(project, 'connectors', name), {recursive: true, force: true});
+    }
+  });
+});
+
+describe('a connector made by ./fivetran connector create', () => {
+  it('bundles and answers bad secrets with a 400', async () => {
+    await createConnector({name: 'from_template', cwd: project, log: () => undefined});
+    const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-template-'));
+    try {
+      const fn = writeFunctionBundle(project, dir, {name: 'from-template', connector: 'from_template', environment: 'dev'}, await bundleConnector(project, 'from_template'));
+      const running = await startBundledFunction(repo, fn.dir);
+      try {
+        const answer = await firstAnswer(running, {state: {}, secrets: {}});
+        expect(answer.status).toBe(400);
+        expect(JSON.parse(answer.body)).toMatchObject({errorType: 'InvalidSecrets'});
+      } finally {
+        await running.stop();
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
+      rmSync(path.join(project, 'connectors', 'from_template'), {recursive: true, force: true});
     }
   });
 });
