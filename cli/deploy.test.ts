@@ -42,6 +42,15 @@ const fs = require('node:fs');
 const args = process.argv.slice(2);
 fs.appendFileSync(process.env.FAKE_GCLOUD_LOG, JSON.stringify(args) + '\\n');
 const name = args[2];
+if (process.env.FAKE_GCLOUD_RUNNING) {
+  // how many deploys run at once: each marks itself running for a while and notes how many it saw
+  const mark = process.env.FAKE_GCLOUD_RUNNING + '/' + process.pid;
+  fs.writeFileSync(mark, '');
+  fs.appendFileSync(process.env.FAKE_GCLOUD_RUNNING + '.seen', fs.readdirSync(process.env.FAKE_GCLOUD_RUNNING).length + '\\n');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+  fs.appendFileSync(process.env.FAKE_GCLOUD_RUNNING + '.seen', fs.readdirSync(process.env.FAKE_GCLOUD_RUNNING).length + '\\n');
+  fs.unlinkSync(mark);
+}
 if (name.includes('fail')) {
   process.stderr.write('Preparing function...done.\\nERROR: (gcloud.functions.deploy) OperationError: code=3, message=Build failed: fake failure for ' + name + '\\n');
   process.exit(1);
@@ -232,6 +241,19 @@ describe('deploy', () => {
       ]);
     } finally {
       rmSync(other, {recursive: true, force: true});
+    }
+  });
+
+  it('runs at most --concurrency deploys at once', async () => {
+    const running = path.join(binDir, 'running');
+    for (const concurrency of [1, 2]) {
+      rmSync(running, {recursive: true, force: true});
+      rmSync(`${running}.seen`, {force: true});
+      mkdirSync(running);
+      await deploy({all: true, concurrency, cwd: project, env: {...fakeEnv(), FAKE_GCLOUD_RUNNING: running}, stdout: () => undefined, stderr: () => undefined}).catch(() => undefined);
+      const seen = readFileSync(`${running}.seen`, 'utf8').trim().split('\n').map(Number);
+      expect(seen).toHaveLength(6);
+      expect(Math.max(...seen)).toBeLessThanOrEqual(concurrency);
     }
   });
 
