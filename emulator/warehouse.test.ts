@@ -39,6 +39,14 @@ describe('warehouse', () => {
     ]);
   });
 
+  it('reads every timestamp form it infers as one', async () => {
+    const values = ['2026-01-02T03:04:05Z', '2026-01-02 03:04:05.123456789Z', '2026-01-02T05:04:05+02', '2026-01-02T05:04:05+0200', '2026-01-02T05:04:05.5+02:00'];
+    await warehouse.apply('s', response({insert: {t: values.map((at, id) => ({id, at}))}, schema: {t: {primary_key: ['id']}}}));
+    expect((await rows('SELECT "at" FROM s.t ORDER BY id')).map((r) => r.at)).toEqual([
+      '2026-01-02T03:04:05.000Z', '2026-01-02T03:04:05.123Z', '2026-01-02T03:04:05.000Z', '2026-01-02T03:04:05.000Z', '2026-01-02T03:04:05.500Z',
+    ]);
+  });
+
   it('upserts by primary key: the last row of a key wins, missing columns become null', async () => {
     const schema = {orders: {primary_key: ['id']}};
     await warehouse.apply('shop', response({insert: {orders: [{id: 1, total: 5, note: 'a'}, {id: 2, total: 6, note: 'b'}]}, schema}));
@@ -123,7 +131,8 @@ describe('warehouse', () => {
 describe('type inference', () => {
   it.each([
     [true, 'BOOLEAN'], [3, 'BIGINT'], [3.5, 'DOUBLE'], ['2026-01-02', 'DATE'], ['2026-02-30', 'VARCHAR'], ['2026-01-02T03:04:05.123456Z', 'TIMESTAMPTZ'],
-    ['2026-01-02 03:04:05+02:00', 'TIMESTAMPTZ'], ['2026-01-02T03:04:05', 'TIMESTAMP'], ['2026-01-02T25:04:05Z', 'VARCHAR'], ['hello', 'VARCHAR'], [{a: 1}, 'JSON'], [[1], 'JSON'], [null, undefined],
+    ['2026-01-02 03:04:05+02:00', 'TIMESTAMPTZ'], ['2026-01-02T03:04:05+0200', 'TIMESTAMPTZ'], ['2026-01-02T03:04:05', 'TIMESTAMP'], ['2026-01-02T25:04:05Z', 'VARCHAR'],
+    ['2026-01-02T03:04Z', 'VARCHAR'], ['2026-01-02T03:04:05z', 'VARCHAR'], ['hello', 'VARCHAR'], [{a: 1}, 'JSON'], [[1], 'JSON'], [null, undefined],
   ] as const)('%j is %s', (value, type) => {
     expect(inferType(value)).toBe(type);
   });

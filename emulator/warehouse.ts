@@ -47,7 +47,8 @@ export function quoteIdent(name: string): string {
 const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const TIMESTAMP_RE = /^(\d{4}-\d{2}-\d{2})[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?$/i;
+// seconds required and an upper-case Z: DuckDB rejects '2026-01-02T03:04Z' and '...05z', which would fail the whole response
+const TIMESTAMP_RE = /^(\d{4}-\d{2}-\d{2})[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?$/;
 
 function validDate(text: string): boolean {
   const match = DATE_RE.exec(text);
@@ -68,7 +69,7 @@ export function inferType(value: unknown): ColumnSqlType | undefined {
       if (value.length === 10 && validDate(value)) return 'DATE';
       if (value.length >= 16 && value.length <= 40) {
         const match = TIMESTAMP_RE.exec(value);
-        if (match && validDate(match[1]!)) return match[5] ? 'TIMESTAMPTZ' : 'TIMESTAMP';
+        if (match && validDate(match[1]!)) return match[4] ? 'TIMESTAMPTZ' : 'TIMESTAMP';
       }
       return 'VARCHAR';
     }
