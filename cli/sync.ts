@@ -131,7 +131,13 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
     });
   }
 
-  const progress = new ProgressLine(options.progress ?? isInteractive());
+  const showProgress = options.progress ?? isInteractive();
+  const progress = new ProgressLine(showProgress);
+  // between answers, a long call still shows that time passes
+  let done = {rows: 0, bytes: 0};
+  let ticker: NodeJS.Timeout | undefined;
+  const startedAt = Date.now();
+  const stopTicker = () => clearInterval(ticker);
   let warehouse: Warehouse;
   try {
     warehouse = await Warehouse.open(warehouseFile);
@@ -148,12 +154,25 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
       warehouse,
       schema,
       maxCalls: options.maxCalls,
+      onCallStart: (call) => {
+        if (!showProgress) return;
+        stopTicker();
+        const callStarted = Date.now();
+        const show = () =>
+          progress.update(`${target.functionName}: call ${call} (waiting ${((Date.now() - callStarted) / 1000).toFixed(0)} s) · ${formatCount(done.rows)} rows · ${formatBytes(done.bytes)} · ${formatCount(Math.round((done.rows / Math.max(1, Date.now() - startedAt)) * 1000))} rows/s`);
+        show();
+        ticker = setInterval(show, 1000);
+        ticker.unref();
+      },
       onCall: ({call, rows, bytes, elapsedMs}) => {
+        stopTicker();
+        done = {rows, bytes};
         const rate = elapsedMs > 0 ? Math.round((rows / elapsedMs) * 1000) : 0;
         progress.update(`${target.functionName}: call ${call} · ${formatCount(rows)} rows · ${formatBytes(bytes)} · ${formatCount(rate)} rows/s`);
       },
     });
   } catch (error) {
+    stopTicker();
     progress.done();
     if (error instanceof SyncFailed) {
       const kept = error.call > 1 ? `what call ${error.call - 1} committed` : 'what they held before the sync';
@@ -162,6 +181,7 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
     if (error instanceof StateFileError) throw new CliConfigError(error.message);
     throw error;
   } finally {
+    stopTicker();
     await warehouse.close();
   }
   progress.done();

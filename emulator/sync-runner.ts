@@ -132,6 +132,8 @@ export interface RunSyncOptions {
   capBytes?: number;
   agent?: string;
   onCall?: (progress: SyncProgress) => void;
+  /** before each call is sent (for a "waiting" display during long calls) */
+  onCallStart?: (call: number) => void;
 }
 
 /** Fivetran ends a sync after more than this many consecutive responses without rows. */
@@ -169,6 +171,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       throw new SyncFailed(`call ${call} failed: ${reason}`, call, summary, {cause});
     };
     let answer: CallAnswer;
+    options.onCallStart?.(call);
     try {
       answer = await options.transport({agent, state, secrets: options.secrets, sync_id: summary.syncId});
     } catch (error) {
