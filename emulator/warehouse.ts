@@ -154,7 +154,7 @@ export class Warehouse {
 
   /** Tables of a schema with their row counts, sorted by name. */
   async tables(schema: string): Promise<{table: string; rows: number}[]> {
-    const {rows} = await this.query(`SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = ${quoteLiteral(schema)} ORDER BY table_name`);
+    const {rows} = await this.query(`SELECT table_name FROM duckdb_tables() WHERE schema_name = ${quoteLiteral(schema)} ORDER BY table_name`);
     const out: {table: string; rows: number}[] = [];
     for (const row of rows) {
       const table = String(row.table_name);
