@@ -76,6 +76,8 @@ export class FivetranApiError extends SourceError {
   }
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 function normalizeBaseUrl(url: string): string {
   let base = url.trim().replace(/\/+$/, '');
   if (!/^https?:\/\//.test(base)) throw new ConfigError(`fivetran_api_url "${url}" must start with http:// or https://`);
@@ -154,9 +156,9 @@ export class FivetranApi {
       }
       const message =
         status === 404 ? `Fivetran API found no ${subject} (404: ${apiMessage}); check the id`
-        : status === 429 ? `Fivetran API rate limit hit on ${subject} after ${attempts} attempts (429); try again later or lower the request rate`
+        : status === 429 ? `Fivetran API rate limit hit on ${subject} after ${plural(attempts, 'attempt')} (429); try again later or lower the request rate`
         : status === 409 ? `Fivetran API reported a conflict for ${subject} (409: ${apiMessage})`
-        : `Fivetran API answered ${status} for ${subject} after ${attempts} attempts (${code}: ${apiMessage})`;
+        : `Fivetran API answered ${status} for ${subject} after ${plural(attempts, 'attempt')} (${code}: ${apiMessage})`;
       return new FivetranApiError(message, {status, code, attempts, retriable: status === 429 || status >= 500, cause: error});
     }
     if (error instanceof GotRequestError) {

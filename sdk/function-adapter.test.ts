@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest';
 import {z} from 'zod';
 import {defineConnector} from './connector.js';
 import {AuthError, ConfigError, SourceError} from './errors.js';
-import {handleFunctionCall, serializeRow} from './function-adapter.js';
+import {handleFunctionCall} from './function-adapter.js';
 import {field} from './secrets.js';
 import {checkpoint, declareTable, remove, upsert, upsertJson, warning, type Emit, type State} from './types.js';
 
@@ -61,9 +61,10 @@ describe('handleFunctionCall', () => {
   });
 
   it('stops at the first checkpoint past the response cap and answers hasMore true', async () => {
-    const row = serializeRow({id: 0, name: 'row 0-0'}).length;
-    const {body, summary} = await call(paged, {state: {}, secrets: {token, pages: 10}}, {responseCapBytes: row * 5});
+    const cap = 700;
+    const {body, raw, summary} = await call(paged, {state: {}, secrets: {token, pages: 30}}, {responseCapBytes: cap});
     expect(body.hasMore).toBe(true);
+    expect(raw.length).toBeLessThanOrEqual(cap);
     expect(summary?.stopReason).toBe('response_bytes');
     // only whole pages covered by the returned checkpoint
     expect(body.insert.items!.length).toBe(Number(body.state.page) * 2);
@@ -75,7 +76,8 @@ describe('handleFunctionCall', () => {
     let state: State = {};
     let calls = 0;
     for (;;) {
-      const {body} = await call(paged, {state, secrets: {token, pages: 7}}, {responseCapBytes: 120});
+      const {body, raw} = await call(paged, {state, secrets: {token, pages: 40}}, {responseCapBytes: 700});
+      expect(raw.length).toBeLessThanOrEqual(700);
       calls++;
       for (const row of body.insert.items ?? []) {
         const id = (row as {id: number}).id;
@@ -86,8 +88,20 @@ describe('handleFunctionCall', () => {
       if (!body.hasMore) break;
       expect(calls).toBeLessThan(20);
     }
-    expect(seen.size).toBe(14);
+    expect(seen.size).toBe(80);
     expect(calls).toBeGreaterThan(1);
+  });
+
+  it('answers hasMore false when the budget runs out at the checkpoint that ends the sync', async () => {
+    // a deadline already passed: the budget is spent at every checkpoint
+    const spent = {timeoutSeconds: 0.001, reserveMs: 10};
+    const first = await call(paged, {state: {}, secrets: {token, pages: 2}}, spent);
+    expect(first.body).toMatchObject({hasMore: true, state: {page: 1}});
+    expect(first.summary?.stopReason).toBe('deadline');
+    const last = await call(paged, {state: first.body.state, secrets: {token, pages: 2}}, spent);
+    expect(last.body).toMatchObject({hasMore: false, state: {page: 2}});
+    expect(last.summary?.stopReason).toBe('finished');
+    expect(last.body.insert.items).toHaveLength(2);
   });
 
   it('answers the committed part with hasMore after a retriable source error, and drops the rest', async () => {
@@ -256,7 +270,7 @@ describe('records', () => {
 
   it('never answers hasMore true without progress', async () => {
     // the budget is spent from the start, but the first checkpoint carries no rows and the same state
-    const c = connectorOf([checkpoint({}), upsert('t', {id: 1}), checkpoint({n: 1})]);
+    const c = connectorOf([checkpoint({}), upsert('t', {id: 1}), checkpoint({n: 1}), upsert('t', {id: 2}), checkpoint({n: 2})]);
     const {body} = await call(c, {state: {}}, {timeoutSeconds: 0.001, reserveMs: 10});
     expect(body.hasMore).toBe(true);
     expect(body.state).toEqual({n: 1});

@@ -192,7 +192,6 @@ async function runSync(
   const tables = new Map<string, TableSpec>(Object.entries(connector.tables));
   const builder = new ResponseBuilder();
   const inputStateJson = JSON.stringify(ctx.state);
-  let committedState: State = ctx.state;
   let committedStateJson = inputStateJson;
   let stopReason: CallSummary['stopReason'] = 'finished';
   const cap = budget.limits.responseCapBytes;
@@ -204,8 +203,27 @@ async function runSync(
     return spec;
   };
 
+  // The envelope around the rows: state, schema and punctuation. Counted against the cap with the rows.
+  let schemaBytes = JSON.stringify(Object.fromEntries(tables)).length;
+  const envelopeBytes = () => 256 + schemaBytes + committedStateJson.length;
+
   const iterator = connector.sync({...ctx, secrets: ctx.secrets as never})[Symbol.asyncIterator]();
   let stopped = false;
+
+  /**
+   * A budget is spent at a checkpoint. If `sync` has nothing left, the call is simply finished (hasMore
+   * false), so look one step ahead: answering hasMore true there would make Fivetran call again for a sync
+   * that is over. Whatever that step yields comes after the checkpoint and is dropped with the rest.
+   */
+  const finishedAfterCheckpoint = async (): Promise<boolean> => {
+    try {
+      return (await iterator.next()).done === true;
+    } catch (error) {
+      log.warn(`stopping at the last checkpoint; the next call resumes from it: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+  };
+
   try {
     for (;;) {
       const next = await iterator.next();
@@ -214,6 +232,7 @@ async function runSync(
       switch (item.kind) {
         case 'table':
           tables.set(item.table, item.spec);
+          schemaBytes = JSON.stringify(Object.fromEntries(tables)).length;
           break;
         case 'upsert': {
           specOf(item.table);
@@ -245,10 +264,10 @@ async function runSync(
         }
         case 'checkpoint': {
           builder.commit();
-          committedState = item.state;
           committedStateJson = JSON.stringify(item.state);
-          const reason = budget.exhausted(committedStateJson.length);
+          const reason = budget.exhausted(envelopeBytes());
           if (reason && progress()) {
+            if (await finishedAfterCheckpoint()) return finish(false, 'finished');
             stopReason = reason;
             stopped = true;
           }
@@ -259,13 +278,14 @@ async function runSync(
           break;
       }
       if (stopped) break;
-      if (builder.bytes + committedStateJson.length > cap) {
+      if (builder.bytes + envelopeBytes() > cap) {
         if (!progress()) {
           throw new ProtocolError(
             `${connector.name} emitted more than the response cap (${cap} bytes) before its first checkpoint; checkpoint after smaller batches or raise FIVETRAN_RESPONSE_CAP_BYTES`,
           );
         }
         builder.dropPending();
+        if (await finishedAfterCheckpoint()) return finish(false, 'finished');
         stopReason = 'response_bytes';
         stopped = true;
         break;
@@ -284,27 +304,28 @@ async function runSync(
   } finally {
     if (stopped) await iterator.return?.(undefined).catch(() => undefined);
   }
-  if (stopped) builder.dropPending();
-  const hasMore = stopped;
-  const finalState = committedState;
+  return finish(stopped, stopReason);
 
-  const schema: Record<string, {primary_key?: string[]}> = {};
-  for (const [table, spec] of tables) schema[table] = schemaEntry(spec);
-  const softDelete = [...builder.deletes.keys()].filter((table) => tables.get(table)?.softDelete && (builder.deletes.get(table)?.rows ?? 0) > 0);
+  function finish(hasMore: boolean, reason: CallSummary['stopReason']): CallResult {
+    if (hasMore) builder.dropPending();
+    const schema: Record<string, {primary_key?: string[]}> = {};
+    for (const [table, spec] of tables) schema[table] = schemaEntry(spec);
+    const softDelete = [...builder.deletes.keys()].filter((table) => tables.get(table)?.softDelete && (builder.deletes.get(table)?.rows ?? 0) > 0);
 
-  const body =
-    `{"state":${JSON.stringify(finalState)},"insert":${ResponseBuilder.section(builder.inserts)},"delete":${ResponseBuilder.section(builder.deletes)}` +
-    `,"schema":${JSON.stringify(schema)},"hasMore":${hasMore}${softDelete.length ? `,"softDelete":${JSON.stringify(softDelete)}` : ''}}`;
-  const summary: CallSummary = {
-    hasMore,
-    stopReason,
-    rows: ResponseBuilder.counts(builder.inserts),
-    deletes: ResponseBuilder.counts(builder.deletes),
-    bytes: body.length,
-    durationMs: budget.elapsedMs(),
-  };
-  log.info('call finished', {has_more: hasMore, stop_reason: stopReason, rows: summary.rows, deletes: summary.deletes, bytes: summary.bytes, duration_ms: summary.durationMs});
-  return {status: 200, body, summary};
+    const body =
+      `{"state":${committedStateJson},"insert":${ResponseBuilder.section(builder.inserts)},"delete":${ResponseBuilder.section(builder.deletes)}` +
+      `,"schema":${JSON.stringify(schema)},"hasMore":${hasMore}${softDelete.length ? `,"softDelete":${JSON.stringify(softDelete)}` : ''}}`;
+    const summary: CallSummary = {
+      hasMore,
+      stopReason: reason,
+      rows: ResponseBuilder.counts(builder.inserts),
+      deletes: ResponseBuilder.counts(builder.deletes),
+      bytes: body.length,
+      durationMs: budget.elapsedMs(),
+    };
+    log.info('call finished', {has_more: hasMore, stop_reason: reason, rows: summary.rows, deletes: summary.deletes, bytes: summary.bytes, duration_ms: summary.durationMs});
+    return {status: 200, body, summary};
+  }
 }
 
 /** Decodes what functions-framework hands us: parsed JSON, text, or raw bytes. */
