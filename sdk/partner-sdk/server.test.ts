@@ -70,6 +70,10 @@ describe('Test', () => {
     expect(answer.failure).toBe('Invalid secrets: port must be an integer; database is required; user is required; password is required. Fix these keys in the connection\'s secrets.');
   });
 
+  it('answers failure for a test name the form did not list', async () => {
+    expect((await runTest(harness.client, 'nonsense', config)).failure).toBe('unknown setup test "nonsense"; this connector\'s tests are: connection, tables');
+  });
+
   it('reports a failing table check from the named test only', async () => {
     const elsewhere = {...config, schema: 'no_such_schema'};
     expect(await runTest(harness.client, 'connection', elsewhere)).toMatchObject({success: true});
@@ -205,6 +209,12 @@ describe('Update', () => {
     const records = recordsOf(messages);
     expect(records.length).toBe(261);
     expect(new Set(records.map((r) => `${r.schema_name}.${r.table_name}`))).toEqual(new Set(['shop.items']));
+  });
+
+  it('rejects a state_json that is not a JSON object with INVALID_ARGUMENT', async () => {
+    const {messages, error} = await update(harness.client, {configuration: config, state_json: '[1, 2]'});
+    expect(messages).toEqual([]);
+    expect(error).toMatchObject({code: grpc.status.INVALID_ARGUMENT, details: 'state_json must be a JSON object (the state_json of a checkpoint this connector sent)'});
   });
 
   it('sends one Task and ends the stream cleanly when the configuration needs fixing', async () => {
