@@ -39,13 +39,16 @@ interface InspectedTask {
 }
 interface InspectedDag {
   file: string;
+  dag_class: string;
   dag_id: string;
   args: Record<string, unknown>;
   tasks: InspectedTask[];
 }
 
-function inspect(files: string[]): InspectedDag[] {
-  return JSON.parse(execFileSync('python3', [inspectScript, ...files], {encoding: 'utf8'})) as InspectedDag[];
+/** What python3 sees importing the files; `airflowMajor` 3 adds `airflow.sdk` as Airflow 3 has it. */
+function inspect(files: string[], airflowMajor: 2 | 3 = 2): InspectedDag[] {
+  const env = {...process.env, AIRFLOW_MAJOR: String(airflowMajor)};
+  return JSON.parse(execFileSync('python3', [inspectScript, ...files], {encoding: 'utf8', env})) as InspectedDag[];
 }
 
 let project: string;
@@ -76,6 +79,7 @@ describe('airflow dags', () => {
     const [freshness, orders] = inspect(dags.map((d) => d.file!));
     expect(freshness).toEqual({
       file: 'fivetran_customer_freshness.py',
+      dag_class: 'airflow.DAG',
       dag_id: 'fivetran_customer_freshness',
       args: {
         description: 'Fivetran sync of the Cloud Function customer-freshness (connector probe)',
@@ -123,6 +127,13 @@ describe('airflow dags', () => {
         downstream: [],
       },
     ]);
+  });
+
+  it('uses airflow.sdk.DAG on Airflow 3', async () => {
+    const dags = await airflowDags({out: 'dags3', cwd: project, ...quiet});
+    const inspected = inspect(dags.map((d) => d.file!), 3);
+    expect(inspected.map((d) => d.dag_class)).toEqual(['airflow.sdk.DAG', 'airflow.sdk.DAG']);
+    expect(inspected.map((d) => d.tasks.map((t) => t.task_id))).toEqual([['trigger_sync'], ['trigger_sync', 'wait_for_sync']]);
   });
 
   it('asks for an airflow block when no function has one', async () => {
