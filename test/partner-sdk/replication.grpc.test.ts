@@ -39,6 +39,15 @@ beforeAll(async () => {
     SELECT 'GRPC-' || g, 1001, timestamptz '2024-05-01 00:00:00.000001+00' + g * interval '1 minute', 1234567890.12 + g, 'Europe',
            timestamptz '2024-06-01 00:00:00+00' + g * interval '1 second'
       FROM generate_series(1, 600) AS g`);
+  await db.query(`CREATE TABLE all_types (
+      id bigint PRIMARY KEY, small smallint, whole integer, amount numeric(20,6), plain_numeric numeric, ratio real, measure double precision,
+      flag boolean, day date, local_at timestamp(6), at timestamptz, doc json, docb jsonb, blob bytea, markup xml, uid uuid, tags text[],
+      clock time, span interval, updated_at timestamptz NOT NULL DEFAULT now())`);
+  await db.query(`INSERT INTO all_types VALUES
+      (1, -7, 2147483647, 12345678901234.123456, 0.1, 1.5, 2.25, true, '2024-02-29', '2024-02-29 23:59:59.999999',
+       '2024-02-29 23:59:59.999999-05', '{"a": [1, 2]}', '{"b": null}', '\\x00ff10', '<a>1</a>', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+       ARRAY['x', 'y'], '13:14:15', '1 day 2 hours', now()),
+      (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, now())`);
   harness = await startHarness(connector.discover ? connector : replication);
   config = {host: db.host, port: String(db.port), database: db.database, username: db.user, password: db.password, sslmode: 'disable', retry_sleep_seconds: '0.01'};
 });
@@ -73,6 +82,35 @@ describe('replication over the Partner SDK', () => {
     expect(Object.values(types)).toContain('UTC_DATETIME');
     expect(tables.some((t) => t.columns.some((c) => c.type === 'DECIMAL' && c.params?.decimal))).toBe(true);
     expect(keys[orders!.name]!.length).toBeGreaterThan(0);
+  });
+
+  it('maps PostgreSQL types to DataTypes in Schema and to ValueTypes in Update', async () => {
+    const answer = await schema(harness.client, config);
+    const table = answer.without_schema?.tables.find((t) => t.name.endsWith('all_types'));
+    const columns = Object.fromEntries((table?.columns ?? []).map((c) => [c.name, c.params?.decimal ? `${c.type}(${c.params.decimal.precision},${c.params.decimal.scale})` : c.type]));
+    expect(columns).toMatchObject({
+      id: 'LONG', small: 'SHORT', whole: 'INT', amount: 'DECIMAL(20,6)', plain_numeric: 'DECIMAL', ratio: 'FLOAT', measure: 'DOUBLE', flag: 'BOOLEAN',
+      day: 'NAIVE_DATE', local_at: 'NAIVE_DATETIME', at: 'UTC_DATETIME', doc: 'JSON', docb: 'JSON', blob: 'BINARY', markup: 'XML', uid: 'STRING',
+      tags: 'JSON', clock: 'STRING', span: 'STRING',
+    });
+    expect(table?.columns.find((c) => c.name === 'id')?.primary_key).toBe(true);
+
+    const {messages, error} = await update(harness.client, {
+      configuration: config,
+      selection: {without_schema: {include_new_tables: false, tables: [{table_name: table!.name, included: true, columns: {}, include_new_columns: true}]}},
+    });
+    expect(error).toBeUndefined();
+    const rows = recordsOf(messages).filter((r) => r.table_name === table!.name);
+    const first = Object.fromEntries(Object.entries(rows.find((r) => r.data.id?.long === '1')?.data ?? {}).map(([k, v]) => [k, plainValue(v)]));
+    expect(first).toMatchObject({
+      small: 'short:-7', whole: 'int:2147483647', amount: 'decimal:12345678901234.123456', plain_numeric: 'decimal:0.1', ratio: 'float:1.5',
+      measure: 'double:2.25', flag: 'bool:true', day: 'naive_date:2024-02-29T00:00:00.000000000Z',
+      local_at: 'naive_datetime:2024-02-29T23:59:59.999999000Z', at: 'utc_datetime:2024-03-01T04:59:59.999999000Z',
+      doc: 'json:{"a":[1,2]}', docb: 'json:{"b":null}', blob: '\\x00ff10', markup: 'xml:<a>1</a>', uid: 'string:a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+      tags: 'json:["x","y"]', clock: 'string:13:14:15',
+    });
+    const second = rows.find((r) => r.data.id?.long === '2')?.data ?? {};
+    for (const column of ['small', 'amount', 'at', 'doc', 'blob', 'tags']) expect(plainValue(second[column]), column).toBeNull();
   });
 
   it('streams every source row typed, in batches of at most 100, with checkpoints; resuming from each gives the same rows', async () => {
