@@ -64,7 +64,9 @@ function describeDefault(value: unknown): string | undefined {
 
 /** `ssl_root_cert` → `SSL root cert`: a fallback label for fields declared without one. */
 export function humanize(key: string): string {
-  const words = key.split(/[_\s]+/).filter(Boolean);
+  // libpq's run-together names, which splitting on _ cannot separate
+  const known: Record<string, string> = {sslmode: 'SSL mode', sslrootcert: 'SSL root certificate', sslcert: 'SSL certificate', sslkey: 'SSL key'};
+  const words = key.split(/[_\s]+/).filter(Boolean).map((word) => known[word.toLowerCase()] ?? word);
   const acronyms = new Set(['id', 'url', 'ssl', 'api', 'sql', 'ip', 'tls', 'db', 'json', 'ca']);
   const text = words.map((word) => (acronyms.has(word.toLowerCase()) ? word.toUpperCase() : word)).join(' ');
   return text.charAt(0).toUpperCase() + text.slice(1);

@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest';
 import {z} from 'zod';
 import {Logger} from '../log.js';
 import {field} from '../secrets.js';
-import {formFields} from './configuration-form.js';
+import {formFields, humanize} from './configuration-form.js';
 import {parseJsonRows, quoteLongNumbers} from './json-rows.js';
 import {partnerSdkSink, toPartnerSdkLine} from './log.js';
 import {columnTypeFromPostgres} from './postgres-types.js';
@@ -131,6 +131,12 @@ describe('configuration form from a schema with variants', () => {
           fields: [{name: 'certificate', label: 'Client certificate', required: true, text_field: 'PlainText'}, {name: 'key', label: 'Key', required: true, text_field: 'Password'}],
         },
       },
+    ]);
+  });
+
+  it('labels fields declared without a label from their key', () => {
+    expect(['sslmode', 'postgres_sslrootcert', 'fivetran_api_url', 'group_ids', 'custom_batch_size'].map(humanize)).toEqual([
+      'SSL mode', 'Postgres SSL root certificate', 'Fivetran API URL', 'Group ids', 'Custom batch size',
     ]);
   });
 
