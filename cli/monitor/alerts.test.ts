@@ -189,7 +189,7 @@ describe('API errors on the command line', () => {
   it('name the environment variables to fix, not the connector secrets, and never the values', async () => {
     const {monitorStatus: status} = await import('../monitor.js');
     nock('https://api.fivetran.test').get('/v1/groups').query(true).reply(401, {code: 'AuthFailed', message: 'bad key'});
-    const error = await status({env: {FIVETRAN_API_KEY: 'key_9f8e7d', FIVETRAN_API_SECRET: 'secret_6c5b4a', FIVETRAN_API_URL: 'https://api.fivetran.test'}, write: () => undefined}).catch((e: unknown) => e as Error);
+    const error = (await status({env: {FIVETRAN_API_KEY: 'key_9f8e7d', FIVETRAN_API_SECRET: 'secret_6c5b4a', FIVETRAN_API_URL: 'https://api.fivetran.test'}, write: () => undefined}).catch((e: unknown) => e)) as Error;
     expect(error.message).toMatch(/rejected the credentials \(401\).*check FIVETRAN_API_KEY and FIVETRAN_API_SECRET/);
     expect(error.message).not.toMatch(/key_9f8e7d|secret_6c5b4a/);
   });

@@ -25,10 +25,13 @@ export interface MonitoringState {
   /** how many checks have finished */
   checks?: number;
   /** the check in progress: its time, its number and where its next page starts */
-  check?: {checked_at: string; number: number; position: {cursor?: string; group_index?: number}};
+  check?: {checked_at: string; number: number; position: {cursor?: string; group_index?: number; skip?: number}};
   /** per connection, what the previous check saw (events.ts) */
   connections?: Record<string, CompactEntry>;
 }
+
+/** Connections between checkpoints inside a page, so a response never needs a whole page of rows. */
+export const CHECKPOINT_EVERY = 250;
 
 export const TABLES: Record<string, TableSpec> = {
   groups: {
@@ -152,6 +155,8 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
     return next;
   };
   let pending = prefetch();
+  // A call stopped inside a page resumes after the connections it delivered.
+  let skip = position.skip ?? 0;
   const groups = await groupsRequest;
   const groupNames = new Map(groups.map((group) => [group.id, group.name]));
 
@@ -170,7 +175,10 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
       if (result.done) break;
       const page = result.value;
       pending = prefetch();
-      for (const connection of page.connections) {
+      const start = skip;
+      skip = 0;
+      for (let index = start; index < page.connections.length; index++) {
+        const connection = page.connections[index]!;
         const groupName = groupNames.get(connection.group_id) ?? null;
         const assessment = assessHealth(connection, checkedAtMs, settings);
         const tenantId = settings.tenant(connection.schema, groupName);
@@ -182,6 +190,10 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
         }
         for (const alert of alertsFor({connection, assessment, tenantId, groupName, recentFailures: seen.recentFailures}, checkedAt, settings)) {
           yield upsert('alerts', {...alert});
+        }
+        const delivered = index + 1;
+        if ((delivered - start) % CHECKPOINT_EVERY === 0 && delivered < page.connections.length) {
+          yield checkpoint(progress({...page.at, skip: delivered}) as State);
         }
       }
       if (page.next) yield checkpoint(progress(page.next) as State);

@@ -4,6 +4,7 @@ import nock from 'nock';
 import {afterEach, beforeAll, afterAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
+import type {BudgetLimits} from '../../sdk/budget.js';
 import {FivetranApi, type ApiResult} from '../../sdk/fivetran-api.js';
 import {handleFunctionCall} from '../../sdk/function-adapter.js';
 import type {FunctionResponse, Row} from '../../sdk/types.js';
@@ -17,14 +18,15 @@ interface Call {
   raw: string;
 }
 
-async function call(body: unknown, limits?: {responseCapBytes?: number}): Promise<Call> {
+async function call(body: unknown, limits?: Partial<BudgetLimits>): Promise<Call> {
   const logs: string[] = [];
-  const result = await handleFunctionCall(connector, body, {limits, sink: (line) => logs.push(line)});
+  // A test worker's memory grows with earlier tests; the memory budget is not what these tests are about.
+  const result = await handleFunctionCall(connector, body, {limits: {memoryMb: 64 * 1024, ...limits}, sink: (line) => logs.push(line)});
   return {status: result.status, body: JSON.parse(result.body), logs, raw: result.body};
 }
 
 /** Calls while hasMore, as Fivetran does within one sync; returns every call. */
-async function syncAll(secrets: Record<string, unknown>, state: Record<string, unknown> = {}, limits?: {responseCapBytes?: number}): Promise<Call[]> {
+async function syncAll(secrets: Record<string, unknown>, state: Record<string, unknown> = {}, limits?: Partial<BudgetLimits>): Promise<Call[]> {
   const calls: Call[] = [];
   for (;;) {
     const result = await call({secrets, state}, limits);
@@ -95,8 +97,24 @@ describe('monitoring connector against the API simulator', () => {
     expect(new Set(rows.map((r) => r.checked_at))).toEqual(new Set([calls[0]!.body.state.check && (calls[0]!.body.state.check as {checked_at: string}).checked_at]));
   });
 
+  it('stops inside a page when the cap is smaller than a page, and resumes after the rows it delivered', async () => {
+    // the state (about 45 bytes a connection) plus 250 connections' rows fit; a page of 1,000 does not
+    const cap = 400_000;
+    const calls = await syncAll(secrets, {}, {responseCapBytes: cap});
+    expect(calls.every((c) => c.raw.length <= cap)).toBe(true);
+    const positions = calls.slice(0, -1).map((c) => (c.body.state.check as {position: {skip?: number}}).position);
+    expect(positions.some((p) => (p.skip ?? 0) > 0)).toBe(true);
+    const rows = rowsOf(calls, 'connections');
+    expect(rows).toHaveLength(2500);
+    expect(new Set(rows.map((r) => r.connection_id)).size).toBe(2500);
+    expect(new Set(rows.map((r) => r.checked_at)).size).toBe(1);
+    expect(Object.keys(finalState(calls).connections as object)).toHaveLength(2500);
+  });
+
   it('reads only the chosen groups, one list request per group', async () => {
     const groups = sim.fleet.groups.slice(0, 3).map((g) => g.id);
+    // a call stopped at the cap (previous tests) may leave its prefetched page request finishing
+    await new Promise((resolve) => setTimeout(resolve, 200));
     sim.resetRequests();
     const calls = await syncAll({...secrets, group_ids: groups.join(',')});
     expect(sim.requestCount('GET /v1/groups/{group_id}/connections')).toBe(3);
@@ -238,6 +256,7 @@ describe('setup test, rate limits and secrets', () => {
       .get('/v1/connections').query({limit: '1000'}).reply(200, list([conn('c1'), conn('c2')], 'page2'))
       .get('/v1/connections').query({limit: '1000', cursor: 'page2'}).reply(200, list([conn('c3')]));
     const calls = await syncAll(secrets);
+    expect(calls).toHaveLength(1);
     expect(scope.isDone()).toBe(true);
     expect(rowsOf(calls, 'connections').map((r) => r.connection_id)).toEqual(['c1', 'c2', 'c3']);
   });

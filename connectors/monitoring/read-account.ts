@@ -15,10 +15,14 @@ export interface ReadPosition {
   cursor?: string;
   /** chosen-groups mode: index of the next group (in the sorted group_ids) */
   group_index?: number;
+  /** connections of that page already delivered (a check stopped in the middle of a page) */
+  skip?: number;
 }
 
 export interface AccountPage {
   connections: Connection[];
+  /** where this page starts (to resume inside it) */
+  at: ReadPosition;
   /** where to continue after this page; null when the account has been read */
   next: ReadPosition | null;
 }
@@ -80,8 +84,9 @@ export async function* readConnectionPages(api: FivetranApi, options: ReadAccoun
         searchParams: {limit: pageSize, cursor},
         what: 'the list of connections',
       });
+      const at = cursor ? {cursor} : {};
       cursor = data.next_cursor ?? undefined;
-      yield {connections: data.items ?? [], next: cursor ? {cursor} : null};
+      yield {connections: data.items ?? [], at, next: cursor ? {cursor} : null};
       if (!cursor) return;
     }
   }
@@ -105,7 +110,7 @@ export async function* readConnectionPages(api: FivetranApi, options: ReadAccoun
   for (let index = start; index < groupIds.length; index++) {
     const connections = await inFlight.shift()!;
     fill();
-    yield {connections, next: index + 1 < groupIds.length ? {group_index: index + 1} : null};
+    yield {connections, at: {group_index: index}, next: index + 1 < groupIds.length ? {group_index: index + 1} : null};
   }
-  if (start >= groupIds.length) yield {connections: [], next: null};
+  if (start >= groupIds.length) yield {connections: [], at: {group_index: start}, next: null};
 }
