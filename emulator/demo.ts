@@ -9,6 +9,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import pg from 'pg';
+import {formatTable} from '../cli/output.js';
 import {loadConnector, loadDeployConfig, memoryMb, projectRoot, timeoutSeconds, type DeployFunction} from '../cli/project.js';
 import {startApiSimulator, type ApiSimulator} from './api-simulator.js';
 import type {DemoContext, DemoScript, DemoSyncResult} from './demo-context.js';
@@ -253,6 +254,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     say();
     const ok = results.every((r) => r.status !== 'failed');
     const ran = results.filter((r) => r.status !== 'skipped');
+    say(
+      formatTable(
+        results.map((r) => ({
+          function: r.function,
+          status: r.status,
+          calls: r.calls,
+          rows: Object.values(r.rows).reduce((a, b) => a + b, 0),
+          seconds: (r.durationMs / 1000).toFixed(1),
+          note: r.note ?? '',
+        })),
+      ),
+    );
+    say();
     say(`${ok ? 'Demo finished' : 'Demo FAILED'}: ${results.filter((r) => r.status === 'ok').length} ok, ${results.filter((r) => r.status === 'failed').length} failed, ${results.filter((r) => r.status === 'skipped').length} skipped in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
     if (ran.length) {
       say('Look at the warehouse:');
