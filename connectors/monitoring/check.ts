@@ -30,8 +30,22 @@ export interface MonitoringState {
   connections?: Record<string, CompactEntry>;
 }
 
-/** Connections between checkpoints inside a page, so a response never needs a whole page of rows. */
+/** Connections between the points inside a page where a check may checkpoint (when the call is short of room). */
 export const CHECKPOINT_EVERY = 250;
+/** Generous sizes for the budget question: a connection's rows (with events and alerts) and its state entry. */
+export const ROW_BYTES_ESTIMATE = 1000;
+export const STATE_BYTES_PER_CONNECTION = 60;
+
+export interface RunCheckOptions {
+  now?: () => number;
+  /**
+   * Asked every CHECKPOINT_EVERY connections inside a page with the expected size of the state plus the
+   * next rows: true makes the check checkpoint there, so the Function adapter can stop inside a page when
+   * the response, the time or the memory runs short. Without it checks checkpoint between pages only
+   * (checkpoints copy and serialize the state, which is not free for thousands of connections).
+   */
+  shortOfRoom?: (nextBytes: number) => boolean;
+}
 
 export const TABLES: Record<string, TableSpec> = {
   groups: {
@@ -126,8 +140,10 @@ export type EventRow = ConnectionEvent & {group_id: string | null; tenant_id: st
  * Runs (or resumes) one check and yields its rows and checkpoints. `now` is read once, when a check starts;
  * a resumed check keeps the time of its first call.
  */
-export async function* runCheck(api: FivetranApi, settings: CheckSettings, state: MonitoringState, now: () => number = Date.now): AsyncGenerator<Emit> {
+export async function* runCheck(api: FivetranApi, settings: CheckSettings, state: MonitoringState, options: RunCheckOptions = {}): AsyncGenerator<Emit> {
+  const now = options.now ?? Date.now;
   const memory: Record<string, CompactEntry> = {...(state.connections ?? {})};
+  let remembered = Object.keys(memory).length;
   const chosenMode = settings.groupIds.length > 0;
   // Resume the check in progress unless the group selection changed under it (its position would be wrong).
   const resumable = state.check !== undefined && (state.check.position.group_index !== undefined) === chosenMode;
@@ -182,7 +198,9 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
         const groupName = groupNames.get(connection.group_id) ?? null;
         const assessment = assessHealth(connection, checkedAtMs, settings);
         const tenantId = settings.tenant(connection.schema, groupName);
-        const {events, memory: seen} = diffConnection(connection, assessment.health, decodeEntry(memory[connection.id]), checkedAtMs, diffOptions);
+        const previous = decodeEntry(memory[connection.id]);
+        const {events, memory: seen} = diffConnection(connection, assessment.health, previous, checkedAtMs, diffOptions);
+        if (!previous) remembered++;
         memory[connection.id] = encodeEntry(seen);
         yield upsert('connections', {...connectionRow(connection, assessment, checkedAt, tenantId, groupName)});
         for (const event of events) {
@@ -192,7 +210,8 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
           yield upsert('alerts', {...alert});
         }
         const delivered = index + 1;
-        if ((delivered - start) % CHECKPOINT_EVERY === 0 && delivered < page.connections.length) {
+        if ((delivered - start) % CHECKPOINT_EVERY === 0 && delivered < page.connections.length &&
+          options.shortOfRoom?.(remembered * STATE_BYTES_PER_CONNECTION + CHECKPOINT_EVERY * ROW_BYTES_ESTIMATE)) {
           yield checkpoint(progress({...page.at, skip: delivered}) as State);
         }
       }
@@ -227,7 +246,7 @@ export async function collectCheck(api: FivetranApi, settings: CheckSettings, st
   const result: CheckResult = {checkedAt: '', groups: [], connections: [], events: [], alerts: [], state};
   // The CLI always runs a whole check: a check left half-done by an interrupted run starts over.
   const {check: _unfinished, ...fresh} = state;
-  for await (const item of runCheck(api, settings, fresh, now)) {
+  for await (const item of runCheck(api, settings, fresh, {now})) {
     if (item.kind === 'checkpoint') result.state = item.state as unknown as MonitoringState;
     if (item.kind !== 'upsert') continue;
     if (item.table === 'groups') result.groups.push(item.row);

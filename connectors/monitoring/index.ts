@@ -50,13 +50,14 @@ export const connector = defineConnector({
     // One cheap request: the first group of the account.
     await apiFromSecrets(secrets).request('GET', 'groups', {searchParams: {limit: 1}, what: 'the list of groups'});
   },
-  async *sync({secrets, state, log}) {
+  async *sync({secrets, state, log, budget}) {
     const settings = settingsFromSecrets(secrets);
     const api = apiFromSecrets(secrets);
     const resuming = Boolean((state as unknown as MonitoringState).check);
     log.info(resuming ? 'resuming the check in progress' : 'starting a check', {group_ids: settings.groupIds.length || 'all'});
     const rows: Record<string, number> = {};
-    for await (const item of runCheck(api, settings, state as unknown as MonitoringState)) {
+    const shortOfRoom = (nextBytes: number) => budget.exhausted(nextBytes) !== null;
+    for await (const item of runCheck(api, settings, state as unknown as MonitoringState, {shortOfRoom})) {
       if (item.kind === 'upsert') rows[item.table] = (rows[item.table] ?? 0) + 1;
       yield item;
     }
