@@ -149,8 +149,8 @@ function bind(server: grpc.Server, address: string): Promise<number> {
 }
 
 /**
- * Starts the SourceConnector service. Without `host` it binds `[::]` (on Linux a dual-stack socket: IPv4 and
- * IPv6) and falls back to `0.0.0.0` where IPv6 is unavailable, as the development guide asks.
+ * Starts the SourceConnector service. Without `host` it binds `[::]` (a dual-stack socket: IPv4 and IPv6)
+ * and falls back to `0.0.0.0` where IPv6 is unavailable, as the development guide asks.
  */
 export async function startPartnerSdkServer(
   connector: Connector,
@@ -160,24 +160,27 @@ export async function startPartnerSdkServer(
   const server = new grpc.Server(CHANNEL_OPTIONS);
   server.addService(proto.fivetran_sdk.v2.SourceConnector.service, sourceConnectorHandlers(connector, options));
   const port = options.port ?? DEFAULT_SOURCE_PORT;
-  let address: string;
+  const addresses: string[] = [];
   let bound: number;
   if (options.host) {
-    address = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]:${port}` : `${options.host}:${port}`;
+    const address = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]:${port}` : `${options.host}:${port}`;
     bound = await bind(server, address);
+    addresses.push(address.replace(/:\d+$/, `:${bound}`));
   } else {
     try {
-      address = `[::]:${port}`;
-      bound = await bind(server, address);
+      // libuv clears IPV6_V6ONLY on the socket (whatever net.ipv6.bindv6only says), so `[::]` also takes IPv4.
+      bound = await bind(server, `[::]:${port}`);
+      addresses.push(`[::]:${bound}`);
     } catch {
-      address = `0.0.0.0:${port}`;
-      bound = await bind(server, address);
+      // no IPv6 on this host: IPv4 only, as the guide allows
+      bound = await bind(server, `0.0.0.0:${port}`);
+      addresses.push(`0.0.0.0:${bound}`);
     }
   }
   return {
     server,
     port: bound,
-    addresses: [address.replace(/:\d+$/, `:${bound}`)],
+    addresses,
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
