@@ -1,13 +1,17 @@
 // `./fivetran serve <connector> --grpc`: the CLI function starts the Partner SDK server for a project's
 // connector (or a deploy.yaml function), reachable over IPv4 and IPv6.
+import {networkInterfaces} from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import {describe, expect, it} from 'vitest';
 import {serveFunction} from '../../cli/serve.js';
 import {loadPartnerSdk} from '../../sdk/partner-sdk/protocol.js';
 import type {ConfigurationFormResponse__Output} from '../../sdk/partner-sdk/generated/fivetran_sdk/v2/ConfigurationFormResponse.js';
 
+const hasIpv6Loopback = () => Object.values(networkInterfaces()).flat().some((i) => i?.internal && i.family === 'IPv6');
+
 describe('serve --grpc', () => {
-  it('serves the connector\'s SourceConnector on every IPv4 and IPv6 address', async () => {
+  // Hosts without IPv6 (some CI containers) cannot show the IPv6 half; there the server falls back to IPv4.
+  it.skipIf(!hasIpv6Loopback())('serves the connector\'s SourceConnector on every IPv4 and IPv6 address', async () => {
     const served = await serveFunction({target: 'monitoring', port: 0, grpc: true});
     try {
       const match = /^grpc:\/\/\[::\]:(\d+)$/.exec(served.url);
