@@ -17,6 +17,8 @@ export {renderDashboard} from './monitor/dashboard.js';
 const RENAMES: [RegExp, string][] = [
   [/fivetran_api_key and fivetran_api_secret/g, 'FIVETRAN_API_KEY and FIVETRAN_API_SECRET'],
   [/fivetran_api_url/g, 'FIVETRAN_API_URL'],
+  [/group_ids names groups this API key cannot see/g, '--group names a group this API key cannot see'],
+  [/fix group_ids or leave it empty for every group/g, 'fix --group or leave it out for every group'],
 ];
 
 /** The same error with the CLI's names for the credentials. */

@@ -193,4 +193,9 @@ describe('API errors on the command line', () => {
     expect(error.message).toMatch(/rejected the credentials \(401\).*check FIVETRAN_API_KEY and FIVETRAN_API_SECRET/);
     expect(error.message).not.toMatch(/key_9f8e7d|secret_6c5b4a/);
   });
+
+  it('names --group when the group is unknown', async () => {
+    const {monitorStatus: status} = await import('../monitor.js');
+    await expect(status({env, group: 'no_such_group', write: () => undefined})).rejects.toThrow(/--group names a group this API key cannot see: no_such_group; fix --group or leave it out/);
+  });
 });

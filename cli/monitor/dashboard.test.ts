@@ -141,6 +141,18 @@ describe('monitor dashboard', () => {
     expect(html).toContain('data-tenant="&quot;t&quot;"');
   });
 
+  it('reads the API live with --live: the current check, no history of outcomes', async () => {
+    const env = {FIVETRAN_API_KEY: sim.apiKey, FIVETRAN_API_SECRET: sim.apiSecret, FIVETRAN_API_URL: sim.url};
+    const out = path.join(dir, 'live.html');
+    const {data} = await monitorDashboard({live: true, env, out, cwd: dir, tenantPattern: '^[a-z]+_([a-z]+)_', write: () => undefined});
+    expect(data.connections).toHaveLength(12);
+    expect(data.history).toHaveLength(1);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toMatch(/<span id="total-count">12<\/span>/);
+    expect(html).toContain('no sync completions seen between checks yet');
+    expect(all(html, /<section class="tenant"/g)).toHaveLength(2);
+  });
+
   it('says how to get data when the warehouse has none', async () => {
     await expect(monitorDashboard({warehouse: path.join(dir, 'missing.duckdb'), cwd: dir, write: () => undefined})).rejects.toThrow(/no warehouse at .*sync the monitoring function first/);
   });
