@@ -61,8 +61,9 @@ export const connector = defineConnector({
       if (item.kind === 'upsert') rows[item.table] = (rows[item.table] ?? 0) + 1;
       yield item;
     }
-    // Reached only when the check finished within this call (a stopped call is closed at its checkpoint).
-    log.info('check finished', {connections: rows.connections ?? 0, events: rows.connection_events ?? 0, alerts: rows.alerts ?? 0});
+    // Reached only when the check finished within this call (a stopped call is closed at its checkpoint);
+    // a check resumed over several calls counts the rows of its last call.
+    log.info('check finished', {rows_in_this_call: rows});
   },
 });
 
