@@ -1,7 +1,9 @@
 // Wire compatibility with Fivetran's fivetran_sdk.v2: every message's field numbers, types and labels, every
 // enum value and the service, checked against a table transcribed from PARTNER_SDK.md (the public protos at
 // the latest release); and a few messages encoded by hand from those numbers. A renumbering fails here.
-import {readFileSync} from 'node:fs';
+import {execFileSync} from 'node:child_process';
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import {describe, expect, it} from 'vitest';
@@ -150,6 +152,19 @@ describe('wire compatibility with fivetran_sdk.v2', () => {
       expect(text).toMatch(/^option optimize_for = SPEED;$/m);
       expect(text).toMatch(/^option java_multiple_files = true;$/m);
       expect(text).toMatch(/^option go_package = "fivetran\.com\/fivetran_sdk_v2";$/m);
+    }
+  });
+
+  it('has generated TypeScript types in step with the .proto files', () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'partner-sdk-types-')), 'generated');
+    try {
+      execFileSync(path.join(PROTO_DIR, '..', 'generate-types.sh'), {env: {...process.env, OUT_DIR: out}, stdio: 'pipe'});
+      const committed = path.join(PROTO_DIR, '..', 'generated');
+      const files = (readdirSync(out, {recursive: true}) as string[]).filter((file) => file.endsWith('.ts')).sort();
+      expect(files).toEqual((readdirSync(committed, {recursive: true}) as string[]).filter((file) => file.endsWith('.ts')).sort());
+      for (const file of files) expect(readFileSync(path.join(out, file), 'utf8'), `${file}: run sdk/partner-sdk/generate-types.sh`).toBe(readFileSync(path.join(committed, file), 'utf8'));
+    } finally {
+      rmSync(path.dirname(out), {recursive: true, force: true});
     }
   });
 
