@@ -84,7 +84,7 @@ function helpersFor(dialect: Dialect, vars: {source: string; target: string; ten
       postgres: `CAST(EXTRACT(EPOCH FROM (${to} - ${from})) AS BIGINT)`,
       duckdb: `date_diff('second', ${from}, ${to})`,
       bigquery: `TIMESTAMP_DIFF(${to}, ${from}, SECOND)`,
-      snowflake: `DATEDIFF('second', ${from}, ${to})`,
+      snowflake: `DATEDIFF(second, ${from}, ${to})`,
     }),
     to_date: (expression: string) => `CAST(${expression} AS DATE)`,
     month_start: (expression: string) => byDialect({
@@ -98,7 +98,7 @@ function helpersFor(dialect: Dialect, vars: {source: string; target: string; ten
       postgres: `now() - INTERVAL '${Number(days)} days'`,
       duckdb: `current_timestamp - INTERVAL '${Number(days)} days'`,
       bigquery: `TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${Number(days)} DAY)`,
-      snowflake: `DATEADD('day', -${Number(days)}, CURRENT_TIMESTAMP())`,
+      snowflake: `DATEADD(day, -${Number(days)}, CURRENT_TIMESTAMP())`,
     }),
     /** the first capture group of `pattern` in `expression`; NULL when it does not match */
     regex_group: (expression: string, pattern: string) => byDialect({

@@ -59,7 +59,7 @@ schema_changes_last_month as (
         count(*) as number_of_schema_changes_last_month
     from log_events
     where message_event in ('create_table', 'alter_table', 'create_schema', 'change_schema_config')
-        and time_stamp > DATEADD('day', -30, CURRENT_TIMESTAMP())
+        and time_stamp > DATEADD(day, -30, CURRENT_TIMESTAMP())
     group by connection_id
 )
 

@@ -35,7 +35,7 @@ select
     starts.sync_started_at,
     ends.sync_ended_at,
     coalesce(ends.sync_status, case when ends.sync_ended_at is null then 'RUNNING' end) as sync_status,
-    case when ends.sync_ended_at is not null then DATEDIFF('second', starts.sync_started_at, ends.sync_ended_at) end as duration_seconds,
+    case when ends.sync_ended_at is not null then DATEDIFF(second, starts.sync_started_at, ends.sync_ended_at) end as duration_seconds,
     coalesce(modified.rows_modified, 0) as rows_modified,
     coalesce(modified.tables_modified, 0) as tables_modified
 from starts
