@@ -261,6 +261,19 @@ describe('setup test, rate limits and secrets', () => {
     expect(rowsOf(calls, 'connections').map((r) => r.connection_id)).toEqual(['c1', 'c2', 'c3']);
   });
 
+  it("waits out the simulator's own rate limit (429 with Retry-After) rather than failing", async () => {
+    const limited = await startApiSimulator({fleet: generateFleet({groups: 1, connectionsPerGroup: 3, seed: 2}), rateLimit: {requestsPerWindow: 2, windowMs: 1000}});
+    try {
+      const limitedSecrets = {fivetran_api_key: limited.apiKey, fivetran_api_secret: limited.apiSecret, fivetran_api_url: limited.url};
+      const first = await syncAll(limitedSecrets);
+      const second = await syncAll(limitedSecrets, finalState(first));
+      expect(rowsOf(second, 'connections')).toHaveLength(3);
+      expect(limited.requests.filter((r) => r.status === 429).length).toBeGreaterThan(0);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('never puts the key or secret in responses or logs, even on failure', async () => {
     nock(API).get('/v1/groups').query(true).reply(200, list([{id: 'g1', name: 'prod'}]))
       .get('/v1/connections').query(true).reply(200, list([conn('c1')]));
