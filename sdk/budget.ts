@@ -17,7 +17,19 @@ export interface BudgetLimits {
   reserveMs: number;
   /** share of the memory limit above which the call is under pressure */
   memoryPressureRatio: number;
+  /**
+   * How memory use is measured. `process`: the process's RSS, as the platform counts it (on Cloud Functions).
+   * `call`: a nominal function baseline plus what the process grew since the call started, for calls run
+   * inside a bigger process (tests, the local emulator) whose own RSS says nothing about the function's.
+   */
+  memoryAccounting: 'process' | 'call';
 }
+
+/** RSS of an idle deployed function (Node.js, the framework and a bundle), for `call` accounting. */
+export const NOMINAL_FUNCTION_BASELINE_BYTES = 64 * 1024 * 1024;
+
+/** Cloud Functions (2nd gen) and Cloud Run set K_SERVICE; the functions-framework sets FUNCTION_TARGET. */
+export const runningOnCloudFunctions = (): boolean => Boolean(process.env.K_SERVICE || process.env.FUNCTION_TARGET);
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -38,6 +50,7 @@ export function limitsFromEnv(overrides: Partial<BudgetLimits> = {}): BudgetLimi
     memoryMb: overrides.memoryMb ?? envNumber('FUNCTION_MEMORY_MB', DEFAULT_MEMORY_MB),
     reserveMs: overrides.reserveMs ?? Math.min(10_000, Math.max(1_000, timeoutSeconds * 1000 * 0.15)),
     memoryPressureRatio: overrides.memoryPressureRatio ?? 0.75,
+    memoryAccounting: overrides.memoryAccounting ?? (runningOnCloudFunctions() ? 'process' : 'call'),
   };
 }
 
@@ -48,6 +61,7 @@ export class Budget {
   readonly startedAt: number;
   private usedBytes = 0;
   private readonly now: () => number;
+  private readonly rssAtStart = process.memoryUsage.rss();
 
   constructor(limits: BudgetLimits, options: {now?: () => number; startedAt?: number} = {}) {
     this.limits = limits;
@@ -85,7 +99,9 @@ export class Budget {
   }
 
   memoryUsedBytes(): number {
-    return process.memoryUsage.rss();
+    const rss = process.memoryUsage.rss();
+    if (this.limits.memoryAccounting === 'process') return rss;
+    return NOMINAL_FUNCTION_BASELINE_BYTES + Math.max(0, rss - this.rssAtStart);
   }
 
   /** Bytes of memory left before the pressure threshold (may be negative). */
