@@ -10,11 +10,13 @@ import {replicate} from './replicate.js';
 import {RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {postgresConfig, ReplicationSecrets} from './secrets.js';
 
+const tables = {...METADATA_SPECS, [RUNS_TABLE]: RUNS_SPEC};
+
 export const connector = defineConnector({
   name: 'replication',
   description: 'Replicates PostgreSQL tables (full load, then incremental), adapting batches to table size and to the function budgets',
   secrets: ReplicationSecrets,
-  tables: {...METADATA_SPECS, [RUNS_TABLE]: RUNS_SPEC},
+  tables,
   setupTests: [{name: 'connection', label: 'Connect, and check the configured schemas and tables exist and are readable'}],
   async test({secrets}) {
     const config = postgresConfig(secrets, 30_000);
@@ -30,7 +32,7 @@ export const connector = defineConnector({
       }
     });
   },
-  sync: replicate,
+  sync: (ctx) => replicate(ctx, tables),
 });
 
 export const main = createMain(connector);

@@ -2,7 +2,7 @@
 // time. Each batch is one upsertJson (PostgreSQL's JSON text, joined) followed by a checkpoint of the new
 // position, so the Function adapter can end the call at any batch and the next call resumes exactly there.
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
-import {checkpoint, ConfigError, declareTable, upsert, upsertJson, warning, type Emit, type SyncContext} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, type BatchDecision} from './batching.js';
 import {discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
@@ -13,8 +13,8 @@ import {postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {SourceSession} from './source.js';
 import {readState, tableState, toJson, type ReplicationState, type TableState} from './state.js';
 
-/** Response bytes kept free for the state, the replication_runs row and the response's envelope. */
-const RESPONSE_RESERVE_BYTES = 16 * 1024;
+/** The response's punctuation around state, rows and schema, as the adapter counts it. */
+const ENVELOPE_BYTES = 256;
 
 interface TableProgress {
   bytesPerRow: number;
@@ -23,7 +23,7 @@ interface TableProgress {
   probed: boolean;
 }
 
-export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGenerator<Emit> {
+export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connectorTables: Record<string, TableSpec>): AsyncGenerator<Emit> {
   const {secrets, budget, log} = ctx;
   const recorder = new RunRecorder(budget, ctx.syncId);
   const statementTimeoutMs = Math.max(30_000, budget.limits.timeoutSeconds * 1000);
@@ -38,22 +38,37 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
   const initial = committed;
   let committedRows = 0;
   let serverVersion = 0;
+  // the schema section of every response (the adapter counts it against the cap)
+  let schemaBytes = 0;
   recorder.pass = state.pass;
 
-  /** The checkpoint after each batch; emits the run row first when the adapter is about to stop here. */
-  function* commit(): Generator<Emit> {
+  /**
+   * The checkpoint after each batch. The adapter ends the call at the first checkpoint past a budget, so the
+   * call's replication_runs row goes out before the checkpoint that will be the last: when a budget is spent,
+   * or when the response is so close to its stopping line that the row would not fit after the next batch
+   * (it is then re-emitted, same key, at the real last checkpoint).
+   */
+  function* commit(nextBatchBytes = 0): Generator<Emit> {
     const json = JSON.stringify(toJson(state));
     recorder.retries = session.retries;
-    const reason = budget.exhausted(json.length);
-    if (reason) {
+    const reason = budget.exhausted(json.length + schemaBytes + ENVELOPE_BYTES);
+    const rowBytes = recorder.rowBytes();
+    const envelope = json.length + schemaBytes + ENVELOPE_BYTES;
+    const near = budget.bytesUsed + envelope + rowBytes + nextBatchBytes >= budget.limits.responseCapBytes * 0.95;
+    if (reason || near) {
       if (reason === 'memory') recorder.pressure();
-      recorder.stopReason = reason;
+      recorder.stopReason = reason ?? 'response_bytes';
       yield upsert(RUNS_TABLE, recorder.row());
     }
     committed = json;
     committedRows = recorder.rowCount;
     // a copy: the adapter keeps the object, and `state` changes after this
     yield checkpoint(JSON.parse(json));
+    if (budget.exhausted(json.length + schemaBytes + ENVELOPE_BYTES)) {
+      // The adapter looks one item past a checkpoint where a budget ran out, to tell "more to do" from "done",
+      // and drops that item. Answer with a declaration (free) rather than start a batch only to discard it.
+      yield declareTable(RUNS_TABLE, RUNS_SPEC);
+    }
   }
 
   yield declareTable(RUNS_TABLE, RUNS_SPEC);
@@ -62,6 +77,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
     serverVersion = catalog.serverVersion;
     const plans = planReplication(catalog, secrets);
     for (const plan of plans) yield declareTable(plan.dest, plan.spec);
+    schemaBytes = JSON.stringify({...connectorTables, ...Object.fromEntries(plans.map((p) => [p.dest, p.spec]))}).length;
     const known = new Set(plans.map((p) => p.dest));
     if (state.table === null) {
       // a new pass (a new sync): the metadata tables, and forget tables no longer replicated
@@ -70,10 +86,15 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
       state = {...state, table: plans[0]!.dest, tables: Object.fromEntries(Object.entries(state.tables).filter(([dest]) => known.has(dest)))};
       yield* commit();
     }
-    for (const plan of plans) {
-      if (state.table !== null && plan.dest < state.table) continue;
+    const pending = plans.filter((plan) => state.table === null || plan.dest >= state.table);
+    for (const [index, plan] of pending.entries()) {
       state.table = plan.dest;
       yield* replicateTable(plan);
+      const next = pending[index + 1];
+      if (!next) break;
+      // the table's pass is done: the same checkpoint moves the pass on, so a resumed call never repeats it
+      state.table = next.dest;
+      yield* commit();
     }
     state = {version: 1, pass: state.pass + 1, table: null, tables: state.tables};
     recorder.stopReason = 'finished';
@@ -125,11 +146,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
               ? {phase: 'incremental', position: table.start ?? null, horizon: table.horizon!, step: 'sweep', after: null, next_horizon: null, key: table.key}
               : {phase: 'full', after: null, key: table.key},
           );
-          yield* commit();
           return;
         }
         save({...table, after: batch.lastKey});
-        yield* commit();
+        yield* commit(progress.bytesPerRow);
       } else if (table.phase === 'incremental') {
         if (table.next_horizon === null) {
           const horizon = await session.run('reading the snapshot horizon', (client) => snapshotHorizon(client, catalogVersion()));
@@ -141,7 +161,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
             session.run(`checking ${plan.display} for late commits`, (client) => readLateCommits(client, plan, current.horizon, current.position, current.after, rows)),
           );
           save(batch.count < limit ? {...current, step: 'scan', after: null} : {...current, after: batch.lastKey});
-          yield* commit();
+          yield* commit(progress.bytesPerRow);
         } else {
           const {batch, limit} = yield* sizedBatch(plan, progress, 'scan', (rows) =>
             session.run(`reading changes of ${plan.display}`, (client) => readByCursor(client, plan, current.position, rows)),
@@ -149,18 +169,16 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
           const position = batch.count > 0 ? batch.lastKey : current.position;
           if (batch.count < limit) {
             save({...current, position, step: 'sweep', after: null, horizon: current.next_horizon!, next_horizon: null});
-            yield* commit();
             return;
           }
           save({...current, position});
-          yield* commit();
+          yield* commit(progress.bytesPerRow);
         }
       } else {
         const pages = await session.run(`sizing ${plan.display}`, (client) => tablePages(client, plan));
         const current = table;
         if (current.page >= pages) {
           save({...current, page: 0});
-          yield* commit();
           return;
         }
         if (!progress.rowsPerPage) {
@@ -174,7 +192,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
         });
         if (batch.count > 0) progress.rowsPerPage = Math.max(1, batch.count / span);
         save({...current, page: current.page + span});
-        yield* commit();
+        yield* commit(progress.bytesPerRow);
       }
     }
   }
@@ -185,9 +203,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
    */
   async function* sizedBatch(plan: TablePlan, progress: TableProgress, step: string, read: (rows: number) => Promise<Batch>): AsyncGenerator<Emit, {batch: Batch; limit: number}> {
     const cap = budget.limits.responseCapBytes;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const held = budget.bytesUsed;
-      const reserve = committed.length + RESPONSE_RESERVE_BYTES;
+      // room for the state and this call's replication_runs row, emitted before the checkpoint it stops at
+      const reserve = committed.length * 2 + recorder.rowBytes() + schemaBytes + ENVELOPE_BYTES;
       // The adapter ends the call at the first checkpoint past 95% of the cap: aim a little past that line.
       const aim = Math.max(progress.bytesPerRow, cap * 0.975 - held - reserve);
       const hardLimit = cap - held - reserve;
@@ -213,10 +232,14 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
       }
       recorder.batch(plan.dest, step, plan.source.category, decision, batch.count, batch.bytes, ms, progress.bytesPerRow);
       if (secrets.debug) {
-        log.info('batch', {table: plan.dest, step, limit_rows: decision.rows, reason: decision.reason, rows: batch.count, bytes: batch.bytes, ms: Math.round(ms), memory_headroom: Math.round(headroom)});
+        log.info('batch', {
+          table: plan.dest, step, limit_rows: decision.rows, reason: decision.reason, rows: batch.count, bytes: batch.bytes, ms: Math.round(ms),
+          memory_headroom: Math.round(headroom), response_bytes_held: held, response_bytes_reserved: reserve,
+        });
       }
-      if (batch.bytes + 1 > hardLimit && batch.count > 1 && held > 0) {
-        // wider rows than measured: read fewer (the measured width is now the real one)
+      if (batch.bytes + 1 > hardLimit && batch.count > 1 && attempt === 1) {
+        // wider rows than measured: read fewer, once (the measured width is now the real one). A batch that
+        // still does not fit is the adapter's to drop: it ends the call there and the next call reads it.
         continue;
       }
       if (batch.count > 0) yield upsertJson(plan.dest, batch.json, batch.count);

@@ -19,7 +19,7 @@ export const RUNS_SPEC: TableSpec = {
 };
 
 /** Decisions kept per call in batch_decisions (the counters cover all of them). */
-const MAX_DECISIONS = 200;
+const MAX_DECISIONS = 40;
 
 export type StopReason = BudgetReason | 'finished' | 'error';
 
@@ -84,6 +84,11 @@ export class RunRecorder {
     if (this.decisions.length < MAX_DECISIONS) {
       this.decisions.push({table, step, category, limit_rows: decision.rows, reason: decision.reason, rows, bytes, ms: Math.round(ms), bytes_per_row: Math.round(bytesPerRow)});
     }
+  }
+
+  /** The size of this call's row as emitted now, plus room for it to grow by a few decisions. */
+  rowBytes(): number {
+    return JSON.stringify(this.row()).length + 4 * 160;
   }
 
   /** Rows read in this call so far. */

@@ -84,7 +84,12 @@ export function tableState(state: ReplicationState, plan: TablePlan): {table: Ta
 /** Reads a state Fivetran sent back; {} (the first sync) or anything unrecognised starts afresh. */
 export function readState(raw: State): ReplicationState {
   if (raw && raw.version === 1 && typeof raw.pass === 'number' && typeof raw.tables === 'object' && raw.tables !== null) {
-    return {version: 1, pass: raw.pass, table: typeof raw.table === 'string' ? raw.table : null, tables: {...(raw.tables as unknown as Record<string, TableState>)}};
+    return {
+      version: 1,
+      pass: raw.pass,
+      table: typeof raw.table === 'string' ? raw.table : null,
+      tables: {...(raw.tables as unknown as Record<string, TableState>)},
+    };
   }
   return {version: 1, pass: 1, table: null, tables: {}};
 }
