@@ -1,8 +1,8 @@
-// The readers: SQL that makes PostgreSQL build each row's JSON text and join a whole batch into one string,
-// so Node handles one value per batch (no per-row parsing or serializing). Every read is keyset-paginated
+// The readers: SQL that makes PostgreSQL build each row's JSON text, so Node only joins the texts of a
+// batch with commas (it never parses or serializes a row). Every read is keyset-paginated
 // (never OFFSET): by primary key for loads and sweeps, by (cursor, primary key) for incremental scans, by
-// ctid page ranges for tables without a primary key. The batch query also returns the batch's last key,
-// its row count and its size, which is all the state and the batching need.
+// ctid page ranges for tables without a primary key. Each row also carries its key values as text: the
+// last row's are the batch's keyset position.
 import type pg from 'pg';
 import {qualifiedName, quoteIdent} from '../../sdk/postgres.js';
 import {jsonValueExpression} from './column-types.js';
@@ -12,7 +12,7 @@ export interface Batch {
   /** the rows' JSON objects joined with commas ('' when empty) */
   json: string;
   count: number;
-  /** UTF-8 size of `json` */
+  /** size of `json` as the response counts it (characters) */
   bytes: number;
   /** the last row's key values as text (ordered reads), or null */
   lastKey: string[] | null;
@@ -53,41 +53,26 @@ function keyset(columns: readonly PlannedColumn[], values: readonly string[], op
   return columns.length === 1 ? `${left} ${op} ${right}` : `(${left}) ${op} (${right})`;
 }
 
-// Types with a max() aggregate whose order is the btree order: the last key of a single-column batch is then
-// max(key), computed in the same pass as string_agg.
-const MAX_TYPES = new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'text', 'varchar', 'bpchar', 'date', 'timestamp', 'timestamptz', 'oid', 'time']);
-
+/**
+ * One ordered batch: each row's JSON text and its key values as text, streamed row by row so Node decodes
+ * rows while PostgreSQL builds the next ones (joining them in SQL with string_agg would serialize the two).
+ */
 function orderedBatchQuery(plan: TablePlan, order: readonly PlannedColumn[], conditions: string[], params: Params, limit: number): string {
   const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-  const keys = order.map((c, i) => `${col(c)} AS k${i}`).join(', ');
+  const keys = order.map((c) => `${col(c)}::text`).join(', ');
   const orderBy = order.map((c) => col(c)).join(', ');
-  const inner = `SELECT ${rowJson(plan)} AS j, ${keys} FROM ${fromClause(plan)} ${where} ORDER BY ${orderBy} LIMIT ${params.add(limit)}`;
-  const totals = `string_agg(j, ',') AS json, count(*)::int AS count, coalesce(sum(octet_length(j)), 0)::int8 AS bytes`;
-  const [only] = order;
-  if (order.length === 1 && only && only.category !== 'A' && MAX_TYPES.has(only.baseType)) {
-    return `SELECT ${totals}, max(k0)::text AS k0 FROM (${inner}) b`;
-  }
-  const last = order.map((_, i) => `l.k${i}::text AS k${i}`).join(', ');
-  const lastOrder = order.map((_, i) => `k${i} DESC NULLS LAST`).join(', ');
-  return (
-    `WITH b AS MATERIALIZED (${inner}) SELECT a.*, ${last} FROM (SELECT ${totals} FROM b) a ` +
-    `LEFT JOIN LATERAL (SELECT * FROM b ORDER BY ${lastOrder} LIMIT 1) l ON true`
-  );
-}
-
-interface BatchRow {
-  json: string | null;
-  count: number;
-  bytes: string;
-  [key: string]: unknown;
+  return `SELECT ${rowJson(plan)}, ${keys} FROM ${fromClause(plan)} ${where} ORDER BY ${orderBy} LIMIT ${params.add(limit)}`;
 }
 
 async function runBatch(client: pg.Client, text: string, params: Params, keyCount: number): Promise<Batch> {
-  const result = await client.query<BatchRow>({text, values: params.values});
-  const row = result.rows[0];
-  if (!row || row.count === 0) return {json: '', count: 0, bytes: 0, lastKey: null};
-  const lastKey = keyCount ? Array.from({length: keyCount}, (_, i) => row[`k${i}`] as string) : null;
-  return {json: row.json ?? '', count: row.count, bytes: Number(row.bytes), lastKey};
+  const result = await client.query<string[]>({text, values: params.values, rowMode: 'array'});
+  const rows = result.rows;
+  const last = rows[rows.length - 1];
+  if (!last) return {json: '', count: 0, bytes: 0, lastKey: null};
+  const texts = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) texts[i] = rows[i]![0]!;
+  const json = texts.join(',');
+  return {json, count: rows.length, bytes: json.length, lastKey: keyCount ? last.slice(1, 1 + keyCount) : null};
 }
 
 /** Initial load or re-read: rows after `after` in primary key order. */
@@ -129,7 +114,7 @@ export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, 
   const params = new Params();
   const conditions = filterConditions(plan, params);
   conditions.push(`t.ctid >= ${params.add(`(${fromPage},0)`, 'tid')}`, `t.ctid < ${params.add(`(${toPage},0)`, 'tid')}`);
-  const text = `SELECT string_agg(j, ',') AS json, count(*)::int AS count, coalesce(sum(octet_length(j)), 0)::int8 AS bytes FROM (SELECT ${rowJson(plan)} AS j FROM ${fromClause(plan)} WHERE ${conditions.join(' AND ')}) b`;
+  const text = `SELECT ${rowJson(plan)} FROM ${fromClause(plan)} WHERE ${conditions.join(' AND ')}`;
   return runBatch(client, text, params, 0);
 }
 
