@@ -72,37 +72,44 @@ interface RawColumn {
   pk: number | null;
 }
 
-const CATALOG_SQL = `
+/**
+ * The catalog query. With `detail` (once per sync, for the metadata tables) it also reads comments, column
+ * defaults and on-disk sizes; without, it touches fewer catalogs, which matters because every call opens a
+ * new connection whose catalog caches are cold.
+ */
+function catalogSql(detail: boolean): string {
+  const sizes = (fn: string) =>
+    detail
+      ? `CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(${fn}(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf) ELSE ${fn}(c.oid) END::int8`
+      : `(c.relpages::int8 * current_setting('block_size')::int8)`;
+  return `
 SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
-       obj_description(c.oid, 'pg_class') AS comment,
+       ${detail ? "obj_description(c.oid, 'pg_class')" : 'NULL::text'} AS comment,
        CASE WHEN c.relkind = 'p'
             THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) pt JOIN pg_class p ON p.oid = pt.relid WHERE pt.isleaf)
             ELSE c.reltuples END::float8 AS reltuples,
-       CASE WHEN c.relkind = 'p'
-            THEN (SELECT coalesce(sum(pg_total_relation_size(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
-            ELSE pg_total_relation_size(c.oid) END::int8 AS total_bytes,
-       CASE WHEN c.relkind = 'p'
-            THEN (SELECT coalesce(sum(pg_relation_size(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
-            ELSE pg_relation_size(c.oid) END::int8 AS heap_bytes,
+       ${sizes('pg_total_relation_size')} AS total_bytes,
+       ${sizes('pg_relation_size')} AS heap_bytes,
        has_table_privilege(c.oid, 'SELECT') AS readable,
        coalesce((
          SELECT json_agg(json_build_object(
                   'name', a.attname, 'position', a.attnum, 'type', format_type(a.atttypid, a.atttypmod),
                   'base', bt.typname, 'element', et.typname, 'category', bt.typcategory, 'not_null', a.attnotnull,
-                  'default', pg_get_expr(d.adbin, d.adrelid),
+                  'default', ${detail ? 'pg_get_expr(d.adbin, d.adrelid)' : 'NULL'},
                   'typmod', CASE WHEN ty.typtype = 'd' THEN ty.typtypmod ELSE a.atttypmod END,
                   'pk', array_position(pk.indkey::int2[], a.attnum)) ORDER BY a.attnum)
          FROM pg_attribute a
          JOIN pg_type ty ON ty.oid = a.atttypid
          JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
          LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
-         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         ${detail ? 'LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum' : ''}
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary
 WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ORDER BY n.nspname, c.relname`;
+}
 
 const SCHEMAS_SQL = `
 SELECT nspname AS name, has_schema_privilege(oid, 'USAGE') AS usable, current_setting('server_version_num')::int AS version
@@ -125,13 +132,13 @@ function numericShape(base: string, typmod: number): {precision: number | null; 
 }
 
 /** Reads the configured schemas' tables from the catalog (one round trip, plus one for the schemas). */
-export async function discover(client: pg.Client, schemas: readonly string[]): Promise<Catalog> {
+export async function discover(client: pg.Client, schemas: readonly string[], options: {detail?: boolean} = {}): Promise<Catalog> {
   const schemaRows = await client.query<{name: string; usable: boolean; version: number}>(SCHEMAS_SQL, [schemas]);
   const versionRow = schemaRows.rows[0] ?? (await client.query<{version: number}>(`SELECT current_setting('server_version_num')::int AS version`)).rows[0];
   const result = await client.query<{
     oid: string; schema: string; name: string; relkind: string; comment: string | null; reltuples: number;
     total_bytes: string; heap_bytes: string; readable: boolean; columns: RawColumn[];
-  }>(CATALOG_SQL, [schemas]);
+  }>(catalogSql(options.detail ?? true), [schemas]);
   const tables = result.rows.map((row): SourceTable => {
     const columns = row.columns.map((raw): SourceColumn => ({
       name: raw.name,

@@ -3,7 +3,7 @@
 // (never OFFSET): by primary key for loads and sweeps, by (cursor, primary key) for incremental scans, by
 // ctid page ranges for tables without a primary key. Each row also carries its key values as text: the
 // last row's are the batch's keyset position.
-import type pg from 'pg';
+import pg from 'pg';
 import {qualifiedName, quoteIdent} from '../../sdk/postgres.js';
 import {jsonValueExpression} from './column-types.js';
 import {FIVETRAN_ID, type PlannedColumn, type TablePlan} from './plan.js';
@@ -64,15 +64,39 @@ function orderedBatchQuery(plan: TablePlan, order: readonly PlannedColumn[], con
   return `SELECT ${rowJson(plan)}, ${keys} FROM ${fromClause(plan)} ${where} ORDER BY ${orderBy} LIMIT ${params.add(limit)}`;
 }
 
-async function runBatch(client: pg.Client, text: string, params: Params, keyCount: number): Promise<Batch> {
-  const result = await client.query<string[]>({text, values: params.values, rowMode: 'array'});
-  const rows = result.rows;
-  const last = rows[rows.length - 1];
-  if (!last) return {json: '', count: 0, bytes: 0, lastKey: null};
-  const texts = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) texts[i] = rows[i]![0]!;
-  const json = texts.join(',');
-  return {json, count: rows.length, bytes: json.length, lastKey: keyCount ? last.slice(1, 1 + keyCount) : null};
+/** Rows joined into one string as they arrive, a few hundred at a time (see runBatch). */
+const JOIN_EVERY_ROWS = 256;
+
+/**
+ * Runs a batch query, joining the rows' JSON texts as they stream in. Rows are not kept: a few hundred are
+ * joined into one larger string and dropped, so they die young instead of being copied by the garbage
+ * collector as the batch grows (measured: holding every row string until the end cost ~10% of a call).
+ */
+function runBatch(client: pg.Client, text: string, params: Params, keyCount: number): Promise<Batch> {
+  return new Promise((resolve, reject) => {
+    const query = new pg.Query({text, values: params.values, rowMode: 'array'} as pg.QueryConfig);
+    const chunks: string[] = [];
+    let pending: string[] = [];
+    let count = 0;
+    let last: string[] | null = null;
+    query.on('row', (row: string[]) => {
+      pending.push(row[0]!);
+      last = row;
+      count++;
+      if (pending.length === JOIN_EVERY_ROWS) {
+        chunks.push(pending.join(','));
+        pending = [];
+      }
+    });
+    query.on('error', reject);
+    query.on('end', () => {
+      if (pending.length) chunks.push(pending.join(','));
+      const json = chunks.length === 1 ? chunks[0]! : chunks.join(',');
+      const lastKey = last && keyCount ? (last as string[]).slice(1, 1 + keyCount) : null;
+      resolve({json: count ? json : '', count, bytes: count ? json.length : 0, lastKey});
+    });
+    client.query(query);
+  });
 }
 
 /** Initial load or re-read: rows after `after` in primary key order. */

@@ -73,7 +73,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
 
   yield declareTable(RUNS_TABLE, RUNS_SPEC);
   try {
-    const catalog = await session.run('discovery', (client) => discover(client, secrets.schemas));
+    // the details (comments, defaults, sizes on disk) only feed the metadata tables, emitted at a pass's start
+    const catalog = await session.run('discovery', (client) => discover(client, secrets.schemas, {detail: state.table === null}));
     serverVersion = catalog.serverVersion;
     const plans = planReplication(catalog, secrets);
     for (const plan of plans) yield declareTable(plan.dest, plan.spec);
