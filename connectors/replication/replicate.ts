@@ -3,7 +3,7 @@
 // position, so the Function adapter can end the call at any batch and the next call resumes exactly there.
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
 import {checkpoint, ConfigError, declareTable, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
-import {decideBatch, estimateBytesPerRow, type BatchDecision} from './batching.js';
+import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
 import {discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
 import {planReplication, type TablePlan} from './plan.js';
@@ -21,6 +21,8 @@ interface TableProgress {
   msPerRow: number | null;
   rowsPerPage: number;
   probed: boolean;
+  /** the next batch, already requested (see sizedBatch) */
+  ahead: {key: string; decision: BatchDecision; started: number; batch: Promise<Batch>} | null;
 }
 
 export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connectorTables: Record<string, TableSpec>): AsyncGenerator<Emit> {
@@ -127,6 +129,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       msPerRow: null,
       rowsPerPage: 0,
       probed: table.width !== undefined,
+      ahead: null,
     };
     const save = (next: TableState) => {
       table = {...next, width: Math.round(progress.bytesPerRow)};
@@ -139,8 +142,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
           const start = await session.run(`reading the start of ${plan.display}`, (client) => loadStart(client, plan, catalogVersion()));
           save({...table, horizon: start.horizon, start: start.start});
         }
-        const after = table.after;
-        const {batch, limit} = yield* sizedBatch(plan, progress, 'load', (rows) => session.run(`loading ${plan.display}`, (client) => readByKey(client, plan, after, rows)));
+        const {batch, limit} = yield* sizedBatch(plan, progress, 'load', table.after, (rows, after) =>
+          session.run(`loading ${plan.display}`, (client) => readByKey(client, plan, after, rows)),
+        );
         if (batch.count < limit) {
           save(
             plan.method === 'incremental'
@@ -158,14 +162,14 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
         }
         const current = table;
         if (current.step === 'sweep') {
-          const {batch, limit} = yield* sizedBatch(plan, progress, 'sweep', (rows) =>
-            session.run(`checking ${plan.display} for late commits`, (client) => readLateCommits(client, plan, current.horizon, current.position, current.after, rows)),
+          const {batch, limit} = yield* sizedBatch(plan, progress, 'sweep', current.after, (rows, after) =>
+            session.run(`checking ${plan.display} for late commits`, (client) => readLateCommits(client, plan, current.horizon, current.position, after, rows)),
           );
           save(batch.count < limit ? {...current, step: 'scan', after: null} : {...current, after: batch.lastKey});
           yield* commit(progress.bytesPerRow);
         } else {
-          const {batch, limit} = yield* sizedBatch(plan, progress, 'scan', (rows) =>
-            session.run(`reading changes of ${plan.display}`, (client) => readByCursor(client, plan, current.position, rows)),
+          const {batch, limit} = yield* sizedBatch(plan, progress, 'scan', current.position, (rows, position) =>
+            session.run(`reading changes of ${plan.display}`, (client) => readByCursor(client, plan, position, rows)),
           );
           const position = batch.count > 0 ? batch.lastKey : current.position;
           if (batch.count < limit) {
@@ -187,10 +191,17 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
           progress.rowsPerPage = Math.max(1, plan.source.estimatedRows / heapPages);
         }
         let span = 0;
-        const {batch} = yield* sizedBatch(plan, progress, 'pages', (rows) => {
-          span = Math.max(1, Math.floor(rows / progress.rowsPerPage));
-          return session.run(`reading ${plan.display}`, (client) => readPages(client, plan, current.page, current.page + span));
-        });
+        const {batch} = yield* sizedBatch(
+          plan,
+          progress,
+          'pages',
+          [String(current.page)],
+          (rows) => {
+            span = Math.max(1, Math.floor(rows / progress.rowsPerPage));
+            return session.run(`reading ${plan.display}`, (client) => readPages(client, plan, current.page, current.page + span));
+          },
+          false,
+        );
         if (batch.count > 0) progress.rowsPerPage = Math.max(1, batch.count / span);
         save({...current, page: current.page + span});
         yield* commit(progress.bytesPerRow);
@@ -201,30 +212,52 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
   /**
    * Decides the batch size, reads the batch and emits it. A batch that came out larger than the response has
    * room for (rows wider than measured) is read again smaller rather than handed to the adapter to drop.
+   * When the call will go on after this batch, the next batch of the same step is requested before this one
+   * is emitted, so PostgreSQL builds it while Node hands this one to the response.
    */
-  async function* sizedBatch(plan: TablePlan, progress: TableProgress, step: string, read: (rows: number) => Promise<Batch>): AsyncGenerator<Emit, {batch: Batch; limit: number}> {
+  async function* sizedBatch(
+    plan: TablePlan,
+    progress: TableProgress,
+    step: string,
+    position: readonly string[] | null,
+    read: (rows: number, position: readonly string[] | null) => Promise<Batch>,
+    chained = true,
+  ): AsyncGenerator<Emit, {batch: Batch; limit: number}> {
     const cap = budget.limits.responseCapBytes;
-    for (let attempt = 1; ; attempt++) {
-      const held = budget.bytesUsed;
-      // room for the state and this call's replication_runs row, emitted before the checkpoint it stops at
-      const reserve = committed.length * 2 + recorder.rowBytes() + schemaBytes + ENVELOPE_BYTES;
-      // The adapter ends the call at the first checkpoint past 95% of the cap: aim a little past that line.
-      const aim = Math.max(progress.bytesPerRow, cap * 0.975 - held - reserve);
-      const hardLimit = cap - held - reserve;
-      const headroom = recorder.sampleMemory();
-      const decision: BatchDecision = decideBatch({
+    // room for the state and this call's replication_runs row, emitted before the checkpoint it stops at
+    const reserveBytes = () => committed.length * 2 + recorder.rowBytes() + schemaBytes + ENVELOPE_BYTES;
+    const decide = (held: number, probe: boolean): BatchDecision =>
+      decideBatch({
         category: plan.source.category,
         customRows: secrets.custom_batch_size,
         bytesPerRow: progress.bytesPerRow,
-        responseBytesLeft: aim,
+        // The adapter ends the call at the first checkpoint past 95% of the cap: aim a little past that line.
+        responseBytesLeft: Math.max(progress.bytesPerRow, cap * 0.975 - held - reserveBytes()),
         timeLeftMs: budget.timeLeftMs(),
         msPerRow: progress.msPerRow,
-        memoryHeadroomBytes: headroom,
+        memoryHeadroomBytes: recorder.sampleMemory(),
         responseBytesHeld: held,
-        probe: !progress.probed && secrets.custom_batch_size === 0,
+        probe,
       });
-      const started = performance.now();
-      const batch = await read(decision.rows);
+    const key = JSON.stringify([plan.dest, step, position]);
+    let ahead = progress.ahead?.key === key ? progress.ahead : null;
+    progress.ahead = null;
+    for (let attempt = 1; ; attempt++) {
+      const held = budget.bytesUsed;
+      const reserve = reserveBytes();
+      const hardLimit = cap - held - reserve;
+      let decision: BatchDecision;
+      let started: number;
+      let batch: Batch;
+      if (ahead) {
+        ({decision, started} = ahead);
+        batch = await ahead.batch;
+        ahead = null;
+      } else {
+        decision = decide(held, !progress.probed && secrets.custom_batch_size === 0);
+        started = performance.now();
+        batch = await read(decision.rows, position);
+      }
       const ms = performance.now() - started;
       progress.probed = true;
       if (batch.count > 0) {
@@ -235,13 +268,26 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       if (secrets.debug) {
         log.info('batch', {
           table: plan.dest, step, limit_rows: decision.rows, reason: decision.reason, rows: batch.count, bytes: batch.bytes, ms: Math.round(ms),
-          memory_headroom: Math.round(headroom), response_bytes_held: held, response_bytes_reserved: reserve,
+          memory_headroom: Math.round(recorder.sampleMemory()), response_bytes_held: held, response_bytes_reserved: reserve,
         });
       }
       if (batch.bytes + 1 > hardLimit && batch.count > 1 && attempt === 1) {
         // wider rows than measured: read fewer, once (the measured width is now the real one). A batch that
         // still does not fit is the adapter's to drop: it ends the call there and the next call reads it.
         continue;
+      }
+      const heldAfter = held + batch.bytes + 1;
+      const goesOn =
+        chained && batch.count === decision.rows && batch.lastKey !== null &&
+        heldAfter + reserve + progress.bytesPerRow * 2 < cap * 0.95 &&
+        budget.timeLeftMs() > ms * 4 &&
+        recorder.sampleMemory() > MEMORY_COST_FACTOR * 2 * (batch.bytes + heldAfter);
+      if (goesOn) {
+        const next = decide(heldAfter, false);
+        const pending = read(next.rows, batch.lastKey);
+        // if the call ends first (the adapter stops it), the connection closes under this query: not an error
+        pending.catch(() => undefined);
+        progress.ahead = {key: JSON.stringify([plan.dest, step, batch.lastKey]), decision: next, started: performance.now(), batch: pending};
       }
       if (batch.count > 0) yield upsertJson(plan.dest, batch.json, batch.count);
       return {batch, limit: decision.rows};
