@@ -4,31 +4,27 @@
 // orders table with generate_orders() from sql/replication/setup.sql, then:
 // - reference: COPY (SELECT row_to_json(t) FROM public.orders t) TO STDOUT, read over the wire protocol into
 //   this process (bytes counted, nothing parsed) — PostgreSQL producing the same JSON as fast as it can;
-// - connector: a fresh child process serves the connector's `main` on functions-framework over HTTP (as
-//   `./fivetran serve` and Cloud Functions do); this process plays Fivetran, POSTing with the returned
+// - connector: a fresh child process serves the connector as deployed (the esbuild bundle ./fivetran deploy
+//   ships, on functions-framework, as Cloud Functions runs it); this process plays Fivetran, POSTing with the returned
 //   state until hasMore is false, counting bytes and rows and discarding the bodies. The child's peak RSS
 //   is read from /proc/<pid>/status (VmHWM) after the sync.
-// It prints rows/s and MB/s side by side, the ratio, the child's peak RSS and the number of calls.
-import {spawn, type ChildProcess} from 'node:child_process';
+// It prints rows/s and MB/s side by side, the ratio, the child's peak RSS and the number of calls. The child
+// gets the budgets deploy.yaml gives the replication function; BENCH_RESPONSE_CAP_BYTES and
+// BENCH_NODE_OPTIONS (e.g. --max-old-space-size=128) try other deployments.
 import {chmodSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import http from 'node:http';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import pg from 'pg';
+import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
+import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../cli/project.js';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
+import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
+import {firstAnswer, startBundledFunction} from '../test/support/bundled-function.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
-
-/** Child mode: serve the connector and print the URL. */
-async function serveConnector(): Promise<void> {
-  const {createFunctionServer, listen} = await import('../sdk/server.js');
-  const {main: connectorMain} = await import('../connectors/replication/index.js');
-  const server = createFunctionServer('replication', connectorMain);
-  const url = await listen(server, 0);
-  process.stdout.write(`${url}\n`);
-}
 
 /** COPY ... TO STDOUT through pg's protocol handler: counts bytes and lines of the CopyData messages. */
 class CopyOut {
@@ -71,30 +67,6 @@ async function measureCopy(url: string): Promise<{rows: number; bytes: number; s
   } finally {
     await client.end();
   }
-}
-
-async function startChild(env: NodeJS.ProcessEnv): Promise<{child: ChildProcess; url: string}> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'], {
-    cwd: root,
-    env: {...process.env, ...env},
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const line = buffered.split('\n').find((l) => l.startsWith('http://'));
-      if (line) {
-        child.stdout!.off('data', onData);
-        // the function's logs (one JSON line per call) are read and dropped, as Cloud Logging would take them
-        child.stdout!.resume();
-        resolve(line.trim());
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the function process exited with ${code}`)));
-  });
-  return {child, url};
 }
 
 function peakRssBytes(pid: number): number {
@@ -147,6 +119,7 @@ async function main(): Promise<void> {
   const sizes = (process.env.BENCH_ROWS ?? '100000,1000000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
   const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bench-pg-'));
   chmodSync(dir, 0o755);
+  const buildDir = path.join(dir, 'build');
   const server = await startEmbeddedPostgres({dataDir: path.join(dir, 'data')});
   const admin = new pg.Client({connectionString: server.url});
   admin.on('error', () => undefined);
@@ -164,12 +137,23 @@ async function main(): Promise<void> {
       host: parsed.hostname, port: parsed.port, database: 'bench', username: 'postgres', password: decodeURIComponent(parsed.password),
       sslmode: 'disable', include_tables: 'orders',
     };
-    const env: NodeJS.ProcessEnv = {FUNCTION_MEMORY_MB: '512', FUNCTION_TIMEOUT_SECONDS: '540', LOG_LEVEL: 'WARNING'};
-    if (process.env.BENCH_RESPONSE_CAP_BYTES) env.FIVETRAN_RESPONSE_CAP_BYTES = process.env.BENCH_RESPONSE_CAP_BYTES;
-    const cap = Number(env.FIVETRAN_RESPONSE_CAP_BYTES ?? 8 * 1024 * 1024);
-    console.log(`response cap ${(cap / 1024 / 1024).toFixed(0)} MiB per call; function memory limit 512 MB`);
+    // the budgets of the replication function as deploy.yaml deploys it (BENCH_RESPONSE_CAP_BYTES overrides the cap)
+    const deployed = loadDeployConfig(root).find((fn) => fn.connector === 'replication');
+    const memory = memoryMb(deployed?.memory);
+    const cap = Number(process.env.BENCH_RESPONSE_CAP_BYTES ?? deployed?.response_cap_bytes ?? DEFAULT_RESPONSE_CAP_BYTES);
+    const env: NodeJS.ProcessEnv = {
+      FUNCTION_MEMORY_MB: String(memory),
+      FUNCTION_TIMEOUT_SECONDS: String(timeoutSeconds(deployed?.timeout)),
+      FIVETRAN_RESPONSE_CAP_BYTES: String(cap),
+      LOG_LEVEL: 'WARNING',
+      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+    };
+    console.log(`response cap ${(cap / 1024 / 1024).toFixed(0)} MiB per call; function memory ${memory} MB${env.NODE_OPTIONS ? `; NODE_OPTIONS=${env.NODE_OPTIONS}` : ''}`);
+    // the function as ./fivetran deploy ships it: the esbuild bundle served by functions-framework
+    const fnEntry: DeployFunction = deployed ?? {name: 'replication', connector: 'replication', environment: 'dev'};
+    const bundle = writeFunctionBundle(root, buildDir, fnEntry, await bundleConnector(root, 'replication', fnEntry.runtime));
     console.log('reference: COPY (SELECT row_to_json(t) FROM public.orders t) TO STDOUT, streamed over the wire protocol into the benchmark process');
-    console.log('connector: every call of a full sync over HTTP to a child process serving connectors/replication on functions-framework\n');
+    console.log('connector: every call of a full sync over HTTP to a child process: functions-framework serving the deployed bundle of connectors/replication\n');
     for (const size of sizes) {
       await db.query('TRUNCATE orders CASCADE');
       await db.query("SELECT setval(pg_get_serial_sequence('orders', 'order_id'), 1, false)");
@@ -178,14 +162,15 @@ async function main(): Promise<void> {
       // warm the cache the same way for both: one untimed pass
       await measureCopy(url);
       const copy = await measureCopy(url);
-      const {child, url: functionUrl} = await startChild(env);
+      const fn = await startBundledFunction(root, bundle.dir, env as Record<string, string>);
       let sync;
       let peak = NaN;
       try {
-        sync = await driveSync(functionUrl, secrets);
-        peak = peakRssBytes(child.pid!);
+        await firstAnswer(fn, {state: {}, secrets: {}});
+        sync = await driveSync(fn.url, secrets);
+        peak = peakRssBytes(fn.child.pid!);
       } finally {
-        child.kill();
+        await fn.stop();
       }
       if (copy.rows !== size || sync.rows !== size) throw new Error(`row counts differ: table ${size}, COPY ${copy.rows}, connector ${sync.rows}`);
       const mb = (bytes: number) => bytes / 1e6;
@@ -218,8 +203,4 @@ async function main(): Promise<void> {
   console.log('ratio = connector rows/s ÷ COPY rows/s (target ≥ 0.9); MB/s counts each side\'s own bytes (HTTP bodies vs COPY text)');
 }
 
-if (process.argv.includes('--serve')) {
-  await serveConnector();
-} else {
-  await main();
-}
+await main();

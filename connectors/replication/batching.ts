@@ -34,7 +34,7 @@ export interface BatchInputs {
   msPerRow: number | null;
   /** memory left below the function's pressure line, bytes (may be negative) */
   memoryHeadroomBytes: number;
-  /** response bytes already held by this call (they are copied again when the response is sent) */
+  /** response bytes already held by this call (copied about three more times when the response is sent) */
   responseBytesHeld: number;
   /** true for the first batch of a table in this call */
   probe: boolean;
@@ -73,7 +73,7 @@ export function decideBatch(input: BatchInputs): BatchDecision {
   clamp(Math.floor(Math.max(0, input.responseBytesLeft) / width), 'response_bytes');
   // keep one query to a quarter of the time left, so a slow batch cannot run past the deadline
   if (input.msPerRow && input.msPerRow > 0) clamp(Math.floor((input.timeLeftMs * 0.25) / input.msPerRow), 'deadline');
-  const memoryForBatch = input.memoryHeadroomBytes - 2 * input.responseBytesHeld;
+  const memoryForBatch = input.memoryHeadroomBytes - 3 * input.responseBytesHeld;
   clamp(Math.floor(Math.max(0, memoryForBatch) / (MEMORY_COST_FACTOR * width)), 'memory');
   return {rows: Math.max(1, rows), reason, memoryPressure: (reason as BatchReason) === 'memory'};
 }
