@@ -74,6 +74,6 @@ export const demo: DemoScript = async (ctx) => {
   const shipped = await ctx.warehouse(`SELECT order_number FROM ${orders} WHERE status = 'shipped' ORDER BY order_number`);
   const added = await ctx.warehouse(`SELECT count(*) AS n FROM ${quoteIdent(ctx.schema)}.public_order_items i JOIN ${orders} o ON o.order_id = i.order_id WHERE o.order_number = 'ORD-DEMO-NEW'`);
   ctx.print(`warehouse: shipped ${shipped.map((r) => String(r.order_number)).join(', ')}; ORD-DEMO-NEW has ${Number(added[0]?.n ?? 0)} items`);
-  const runs = await ctx.warehouse(`SELECT count(*) AS n, max(max_batch_rows) AS largest FROM ${quoteIdent(ctx.schema)}.replication_runs`);
-  ctx.print(`replication_runs: ${Number(runs[0]?.n ?? 0)} calls recorded, largest batch ${Number(runs[0]?.largest ?? 0)} rows`);
+  const runs = await ctx.warehouse(`SELECT count(*) AS n, sum(batches) AS batches FROM ${quoteIdent(ctx.schema)}.replication_runs`);
+  ctx.print(`replication_runs: ${Number(runs[0]?.n ?? 0)} calls recorded, ${Number(runs[0]?.batches ?? 0)} batches`);
 };

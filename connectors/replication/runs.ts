@@ -79,8 +79,8 @@ export class RunRecorder {
     this.rows += rows;
     this.bytes += bytes;
     if (decision.memoryPressure) this.pressureEvents++;
-    this.minRows = this.minRows === null ? decision.rows : Math.min(this.minRows, decision.rows);
-    this.maxRows = this.maxRows === null ? decision.rows : Math.max(this.maxRows, decision.rows);
+    this.minRows = this.minRows === null ? rows : Math.min(this.minRows, rows);
+    this.maxRows = this.maxRows === null ? rows : Math.max(this.maxRows, rows);
     if (this.decisions.length < MAX_DECISIONS) {
       this.decisions.push({table, step, category, limit_rows: decision.rows, reason: decision.reason, rows, bytes, ms: Math.round(ms), bytes_per_row: Math.round(bytesPerRow)});
     }
