@@ -233,8 +233,11 @@ describe('failures and the setup test', () => {
     expect(JSON.parse(denied.body).errorMessage).toMatch(/may not read table public.products; GRANT SELECT/);
     const setup = await handleFunctionCall(connector, {state: {}, secrets: {...base, include_tables: 'orders,customers'}, setup_test: true}, {sink});
     expect(setup.status).toBe(200);
+    const setupDenied = await handleFunctionCall(connector, {state: {}, secrets: {...base, include_tables: 'orders,products'}, setup_test: true}, {sink});
+    expect(setupDenied.status).toBe(500);
+    expect(JSON.parse(setupDenied.body).errorMessage).toMatch(/may not read table public.products/);
     expect(lines.length).toBeGreaterThan(2);
-    expect([...lines, ok.body, denied.body, setup.body].join('\n')).not.toContain(password);
+    expect([...lines, ok.body, denied.body, setup.body, setupDenied.body].join('\n')).not.toContain(password);
   });
 
   it('setup test fails with a clear message for a missing table', async () => {
