@@ -93,24 +93,36 @@ function post(url: string, body: string): Promise<{status: number; body: Buffer}
 const ROW_MARKER = Buffer.from('{"order_id":');
 const INSERT_MARKER = Buffer.from(',"insert":');
 
-/** Plays Fivetran: POST until hasMore is false. Reads only the state (the body's head) and hasMore (its tail). */
+function countRows(body: Buffer): number {
+  let rows = 0;
+  for (let i = body.indexOf(ROW_MARKER); i !== -1; i = body.indexOf(ROW_MARKER, i + ROW_MARKER.length)) rows++;
+  return rows;
+}
+
+/**
+ * Plays Fivetran: POST until hasMore is false. Reads only the state (the body's head) and hasMore (its tail)
+ * before the next call; counting a body's rows (the check that every row arrived) happens while the next
+ * call runs, so the benchmark's own bookkeeping is not charged to the function.
+ */
 async function driveSync(url: string, secrets: Record<string, unknown>): Promise<{rows: number; bytes: number; calls: number; seconds: number}> {
   let state: unknown = {};
   let rows = 0;
   let bytes = 0;
   let calls = 0;
   const started = performance.now();
+  let response = await post(url, JSON.stringify({state, secrets, sync_id: 'bench'}));
   for (;;) {
-    const response = await post(url, JSON.stringify({state, secrets, sync_id: 'bench'}));
     calls++;
     if (response.status !== 200) throw new Error(`call ${calls} failed with ${response.status}: ${response.body.toString().slice(0, 500)}`);
     const body = response.body;
     bytes += body.length;
     // the adapter writes {"state":<state>,"insert":...}: the state is the head of the body
     state = JSON.parse(body.subarray('{"state":'.length, body.indexOf(INSERT_MARKER)).toString());
-    for (let i = body.indexOf(ROW_MARKER); i !== -1; i = body.indexOf(ROW_MARKER, i + ROW_MARKER.length)) rows++;
-    const tail = body.subarray(Math.max(0, body.length - 200)).toString();
-    if (!tail.includes('"hasMore":true')) break;
+    const hasMore = body.subarray(Math.max(0, body.length - 200)).toString().includes('"hasMore":true');
+    const next = hasMore ? post(url, JSON.stringify({state, secrets, sync_id: 'bench'})) : null;
+    rows += countRows(body);
+    if (!next) break;
+    response = await next;
   }
   return {rows, bytes, calls, seconds: (performance.now() - started) / 1000};
 }
