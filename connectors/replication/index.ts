@@ -32,6 +32,13 @@ export const connector = defineConnector({
       }
     });
   },
+  // the tables a sync declares, found from the catalog without syncing (the Partner SDK's Schema call)
+  async discover({secrets}) {
+    return withPostgres(postgresConfig(secrets, 30_000), async (client) => {
+      const plans = planReplication(await discover(client, secrets.schemas), secrets);
+      return {...tables, ...Object.fromEntries(plans.map((plan) => [plan.dest, plan.spec]))};
+    });
+  },
   sync: (ctx) => replicate(ctx, tables),
 });
 
