@@ -1,11 +1,19 @@
 // The readers: SQL that makes PostgreSQL build each row's JSON text, so Node only joins the texts of a
 // batch with commas (it never parses or serializes a row). Every read is keyset-paginated
 // (never OFFSET): by primary key for loads and sweeps, by (cursor, primary key) for incremental scans, by
-// ctid page ranges for tables without a primary key. Each row also carries its key values as text: the
-// last row's are the batch's keyset position.
+// ctid page ranges for tables without a primary key.
+//
+// A batch is read with COPY (SELECT ...) TO STDOUT (FORMAT binary): each row arrives as one CopyData message
+// holding its fields as length-prefixed bytes — the row's JSON text, then its key values as text — and
+// the JSON bytes are copied into one buffer with a comma after each row, decoded once at the end, so no
+// string or object is made per row. Binary format also spares PostgreSQL the per-character escaping of the
+// text and CSV formats (measured: binary COPY 83 ms per 24,000 rows, CSV 100 ms, SELECT 95 ms). The last
+// row's key values are the batch's keyset position. COPY takes no bind parameters: values are literals,
+// escaped by pg's escapeLiteral.
 import pg from 'pg';
 import {qualifiedName, quoteIdent} from '../../sdk/postgres.js';
 import {jsonValueExpression} from './column-types.js';
+import {copyOut} from './copy-out.js';
 import {FIVETRAN_ID, type PlannedColumn, type TablePlan} from './plan.js';
 
 export interface Batch {
@@ -18,12 +26,11 @@ export interface Batch {
   lastKey: string[] | null;
 }
 
-/** Collects query parameters and returns their placeholders. */
-class Params {
-  readonly values: unknown[] = [];
+/** Values written into the statement as literals (`'...'::type`): COPY cannot take bind parameters. */
+class Literals {
   add(value: unknown, cast?: string): string {
-    this.values.push(value);
-    return cast ? `$${this.values.length}::${cast}` : `$${this.values.length}`;
+    const literal = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : pg.escapeLiteral(String(value));
+    return cast ? `${literal}::${cast}` : literal;
   }
 }
 
@@ -37,74 +44,126 @@ function fromClause(plan: TablePlan): string {
 
 /** The row's JSON text; tables without a primary key get `_fivetran_id`, the md5 of the row's values. */
 function rowJson(plan: TablePlan): string {
-  if (plan.method !== 'ctid') return 'row_to_json(d)::text';
+  if (plan.method !== 'ctid') return 'row_to_json(d)';
   const id = `'{"${FIVETRAN_ID}":"' || md5(t::text) || '"'`;
   if (plan.columns.length === 0) return `${id} || '}'`;
   return `${id} || ',' || substr(row_to_json(d)::text, 2)`;
 }
 
-function filterConditions(plan: TablePlan, params: Params): string[] {
+function filterConditions(plan: TablePlan, params: Literals): string[] {
   return plan.filters.map(({column, value}) => (value === null ? `${col(column)} IS NULL` : `${col(column)} = ${params.add(String(value))}`));
 }
 
-function keyset(columns: readonly PlannedColumn[], values: readonly string[], op: '>' | '<=', params: Params): string {
+function keyset(columns: readonly PlannedColumn[], values: readonly string[], op: '>' | '<=', params: Literals): string {
   const left = columns.map((c) => col(c)).join(', ');
   const right = columns.map((c, i) => params.add(values[i], c.type)).join(', ');
   return columns.length === 1 ? `${left} ${op} ${right}` : `(${left}) ${op} (${right})`;
 }
 
-/**
- * One ordered batch: each row's JSON text and its key values as text, streamed row by row so Node decodes
- * rows while PostgreSQL builds the next ones (joining them in SQL with string_agg would serialize the two).
- */
-function orderedBatchQuery(plan: TablePlan, order: readonly PlannedColumn[], conditions: string[], params: Params, limit: number): string {
+/** One ordered batch: each row's JSON text and its key values as text. */
+function orderedBatchQuery(plan: TablePlan, order: readonly PlannedColumn[], conditions: string[], limit: number): string {
   const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
   const keys = order.map((c) => `${col(c)}::text`).join(', ');
   const orderBy = order.map((c) => col(c)).join(', ');
-  return `SELECT ${rowJson(plan)}, ${keys} FROM ${fromClause(plan)} ${where} ORDER BY ${orderBy} LIMIT ${params.add(limit)}`;
+  return `SELECT ${rowJson(plan)}, ${keys} FROM ${fromClause(plan)} ${where} ORDER BY ${orderBy} LIMIT ${Math.max(0, Math.floor(limit))}`;
 }
 
-/** Rows joined into one string as they arrive, a few hundred at a time (see runBatch). */
-const JOIN_EVERY_ROWS = 256;
+const COMMA = 0x2c;
+/** A binary COPY starts with this signature, then a 32-bit flags field and a 32-bit header extension length. */
+const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+
+/** Rows are decoded into strings this many bytes at a time, while PostgreSQL builds the next rows. */
+const DECODE_BYTES = 256 * 1024;
 
 /**
- * Runs a batch query, joining the rows' JSON texts as they stream in. Rows are not kept: a few hundred are
- * joined into one larger string and dropped, so they die young instead of being copied by the garbage
- * collector as the batch grows (measured: holding every row string until the end cost ~10% of a call).
+ * Collects a binary COPY's rows: each row's JSON bytes and a comma are copied into a buffer, which is decoded
+ * into a string every DECODE_BYTES, so decoding overlaps PostgreSQL's work instead of following it; the
+ * strings are concatenated without copying (a rope the response's join writes out once). The key fields of
+ * the latest row are copied aside: pg reuses its receive buffer, so a row's bytes do not outlive the callback.
  */
-function runBatch(client: pg.Client, text: string, params: Params, keyCount: number): Promise<Batch> {
-  return new Promise((resolve, reject) => {
-    const query = new pg.Query({text, values: params.values, rowMode: 'array'} as pg.QueryConfig);
-    const chunks: string[] = [];
-    let pending: string[] = [];
-    let count = 0;
-    let last: string[] | null = null;
-    query.on('row', (row: string[]) => {
-      pending.push(row[0]!);
-      last = row;
-      count++;
-      if (pending.length === JOIN_EVERY_ROWS) {
-        chunks.push(pending.join(','));
-        pending = [];
+class BatchCollector {
+  private buffer = Buffer.allocUnsafe(DECODE_BYTES);
+  private length = 0;
+  private json = '';
+  count = 0;
+  private key = Buffer.allocUnsafe(256);
+  private keyLength = 0;
+  private started = false;
+
+  constructor(private readonly keyCount: number) {}
+
+  readonly add = (row: Buffer): void => {
+    let offset = 0;
+    if (!this.started) {
+      // the first message carries the file header before the first row
+      if (row.length < 19 || !row.subarray(0, 11).equals(BINARY_SIGNATURE)) throw new Error('COPY did not answer in binary format');
+      offset = 19 + row.readUInt32BE(15);
+      this.started = true;
+      if (offset >= row.length) return;
+    }
+    const fields = row.readInt16BE(offset);
+    if (fields === -1) return; // the trailer
+    if (fields !== 1 + this.keyCount) throw new Error(`COPY row has ${fields} fields; expected ${1 + this.keyCount}`);
+    const size = row.readInt32BE(offset + 2);
+    if (size < 0) throw new Error('COPY row has no JSON (NULL)');
+    const start = offset + 6;
+    const end = start + size;
+    if (this.length + size + 1 > this.buffer.length) {
+      this.flush();
+      if (size + 1 > this.buffer.length) this.buffer = Buffer.allocUnsafe(size + 1);
+    }
+    row.copy(this.buffer, this.length, start, end);
+    this.length += size;
+    this.buffer[this.length++] = COMMA;
+    this.count++;
+    if (this.keyCount) {
+      // the key fields as they are (length-prefixed), decoded only for the batch's last row
+      const keyBytes = row.length - end;
+      if (keyBytes > this.key.length) this.key = Buffer.allocUnsafe(keyBytes * 2);
+      for (let i = 0; i < keyBytes; i++) this.key[i] = row[end + i]!;
+      this.keyLength = keyBytes;
+    }
+  };
+
+  private flush(): void {
+    if (this.length) this.json += this.buffer.toString('utf8', 0, this.length);
+    this.length = 0;
+  }
+
+  batch(): Batch {
+    if (!this.count) return {json: '', count: 0, bytes: 0, lastKey: null};
+    // the last row's comma stays out
+    this.length--;
+    this.flush();
+    const json = this.json;
+    let lastKey: string[] | null = null;
+    if (this.keyCount) {
+      lastKey = [];
+      let offset = 0;
+      for (let i = 0; i < this.keyCount && offset + 4 <= this.keyLength; i++) {
+        const size = this.key.readInt32BE(offset);
+        if (size < 0) throw new Error('a key value of the last row is NULL');
+        lastKey.push(this.key.toString('utf8', offset + 4, offset + 4 + size));
+        offset += 4 + size;
       }
-    });
-    query.on('error', reject);
-    query.on('end', () => {
-      if (pending.length) chunks.push(pending.join(','));
-      const json = chunks.length === 1 ? chunks[0]! : chunks.join(',');
-      const lastKey = last && keyCount ? (last as string[]).slice(1, 1 + keyCount) : null;
-      resolve({json: count ? json : '', count, bytes: count ? json.length : 0, lastKey});
-    });
-    client.query(query);
-  });
+    }
+    return {json, count: this.count, bytes: json.length, lastKey};
+  }
+}
+
+/** Runs a batch query as a binary COPY, collecting its rows' JSON (see BatchCollector). */
+async function runBatch(client: pg.Client, query: string, order: readonly PlannedColumn[]): Promise<Batch> {
+  const collector = new BatchCollector(order.length);
+  await copyOut(client, `COPY (${query}) TO STDOUT (FORMAT binary)`, collector.add);
+  return collector.batch();
 }
 
 /** Initial load or re-read: rows after `after` in primary key order. */
 export function readByKey(client: pg.Client, plan: TablePlan, after: readonly string[] | null, limit: number): Promise<Batch> {
-  const params = new Params();
+  const params = new Literals();
   const conditions = filterConditions(plan, params);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, params, limit), params, plan.primaryKey.length);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan.primaryKey);
 }
 
 /**
@@ -112,34 +171,36 @@ export function readByKey(client: pg.Client, plan: TablePlan, after: readonly st
  * previous pass read (their xmin is at or after that pass's snapshot horizon) and whose cursor is not past
  * the saved position, so the scan would not see them. Primary key order, after `after`.
  */
-export function readLateCommits(client: pg.Client, plan: TablePlan, horizon: string, position: readonly string[] | null, after: readonly string[] | null, limit: number): Promise<Batch> {
+export function readLateCommits(
+  client: pg.Client, plan: TablePlan, horizon: string, position: readonly string[] | null, after: readonly string[] | null, limit: number,
+): Promise<Batch> {
   const cursor = plan.cursor!;
-  const params = new Params();
+  const params = new Literals();
   const conditions = filterConditions(plan, params);
   conditions.push(`age(t.xmin) <= age(${params.add(xid32(horizon), 'xid')})`);
   if (position) conditions.push(`(${col(cursor)} IS NULL OR ${keyset([cursor, ...plan.primaryKey], position, '<=', params)})`);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, params, limit), params, plan.primaryKey.length);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan.primaryKey);
 }
 
 /** The incremental scan: rows after `position` in (cursor, primary key) order. */
 export function readByCursor(client: pg.Client, plan: TablePlan, position: readonly string[] | null, limit: number): Promise<Batch> {
   const cursor = plan.cursor!;
   const order = [cursor, ...plan.primaryKey];
-  const params = new Params();
+  const params = new Literals();
   const conditions = filterConditions(plan, params);
   conditions.push(`${col(cursor)} IS NOT NULL`);
   if (position) conditions.push(keyset(order, position, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, order, conditions, params, limit), params, order.length);
+  return runBatch(client, orderedBatchQuery(plan, order, conditions, limit), order);
 }
 
 /** Rows of heap pages [fromPage, toPage) (a TID range scan), for tables without a primary key. */
 export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, toPage: number): Promise<Batch> {
-  const params = new Params();
+  const params = new Literals();
   const conditions = filterConditions(plan, params);
   conditions.push(`t.ctid >= ${params.add(`(${fromPage},0)`, 'tid')}`, `t.ctid < ${params.add(`(${toPage},0)`, 'tid')}`);
   const text = `SELECT ${rowJson(plan)} FROM ${fromClause(plan)} WHERE ${conditions.join(' AND ')}`;
-  return runBatch(client, text, params, 0);
+  return runBatch(client, text, []);
 }
 
 /** Heap pages of the table (of its largest partition, for a partitioned table). */
@@ -170,13 +231,13 @@ export async function snapshotHorizon(client: pg.Client, serverVersion: number):
 export async function loadStart(client: pg.Client, plan: TablePlan, serverVersion: number): Promise<{horizon: string; start: string[] | null}> {
   const cursor = plan.cursor!;
   const order = [cursor, ...plan.primaryKey];
-  const params = new Params();
+  const params = new Literals();
   const conditions = [...filterConditions(plan, params), `${col(cursor)} IS NOT NULL`];
   const text =
     `SELECT ${snapshotXminSql(serverVersion)} AS horizon, ` +
     `(SELECT ARRAY[${order.map((c) => `${col(c)}::text`).join(', ')}] FROM ${qualifiedName(plan.source.schema, plan.source.name)} t ` +
     `WHERE ${conditions.join(' AND ')} ORDER BY ${order.map((c) => `${col(c)} DESC`).join(', ')} LIMIT 1) AS start`;
-  const result = await client.query<{horizon: string; start: string[] | null}>({text, values: params.values});
+  const result = await client.query<{horizon: string; start: string[] | null}>(text);
   const row = result.rows[0]!;
   return {horizon: row.horizon, start: row.start};
 }

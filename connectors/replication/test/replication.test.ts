@@ -104,6 +104,22 @@ describe('keys', () => {
     expect(result.calls.flatMap((c) => c.response?.insert.public_words ?? [])).toHaveLength(57);
   });
 
+  it('pages through text keys holding line breaks, control characters, quotes and backslashes, and keeps json whitespace', async () => {
+    await db.query(`CREATE TABLE odd_keys (k text PRIMARY KEY, doc json, updated_at timestamptz NOT NULL DEFAULT now())`);
+    const keys = ['a\nb', 'a\rb', 'a\u0001b', 'a\u0002b', 'a\tb', 'a"b', "a'b", 'a\\b', 'a,b', '\\.', 'ü\n✓', ' ', 'z'];
+    for (const [i, k] of keys.entries()) await db.query(`INSERT INTO odd_keys (k, doc) VALUES ($1, $2::json)`, [k, `{"i":\n ${i},\r\n\t"k": ${JSON.stringify(k)}}`]);
+    const warehouse = new Warehouse();
+    const secrets = sourceSecrets(db, {include_tables: 'odd_keys', custom_batch_size: '2'});
+    const first = await runSync(secrets, {}, warehouse);
+    const emitted = first.calls.flatMap((c) => c.response?.insert.public_odd_keys ?? []);
+    expect(emitted.map((r) => r.k).sort()).toEqual([...keys].sort());
+    for (const row of emitted) expect(row.doc).toEqual({i: keys.indexOf(row.k as string), k: row.k});
+    // the incremental position goes through the same keys: an update to each is picked up once
+    await db.query(`UPDATE odd_keys SET updated_at = now() + interval '1 minute'`);
+    const second = await runSync(secrets, first.state, warehouse);
+    expect(second.calls.flatMap((c) => c.response?.insert.public_odd_keys ?? []).map((r) => r.k).sort()).toEqual([...keys].sort());
+  });
+
   it('keys tables without a primary key by a hash of the row, reads them by ctid ranges, and re-reads them each sync', async () => {
     await db.query(`CREATE TABLE events_log (kind text, amount numeric, at timestamptz)`);
     await db.query(`INSERT INTO events_log SELECT 'k' || (g % 3), g, timestamptz '2024-01-01 00:00+00' + g * interval '1 hour' FROM generate_series(1, 500) g`);
