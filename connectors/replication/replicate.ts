@@ -2,6 +2,8 @@
 // time. Each batch is one upsertJson (PostgreSQL's JSON text, joined) followed by a checkpoint of the new
 // position, so the Function adapter can end the call at any batch and the next call resumes exactly there.
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
+import {createHash} from 'node:crypto';
+import type pg from 'pg';
 import {checkpoint, ConfigError, declareTable, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
 import {discover} from './discovery.js';
@@ -16,13 +18,37 @@ import {readState, tableState, toJson, type ReplicationState, type TableState} f
 /** The response's punctuation around state, rows and schema, as the adapter counts it. */
 const ENVELOPE_BYTES = 256;
 
+/** A batch requested before it is needed (see sizedBatch): where it starts, why that size, when it ran. */
+interface Ahead {
+  key: string;
+  /** the call that requested it */
+  callId: string;
+  decision: BatchDecision;
+  started: number;
+  ended: number | null;
+  batch: Promise<Batch>;
+}
+
 interface TableProgress {
+  /**
+   * What the table's reads depend on besides the position (the secrets, filters included, and the planned
+   * columns and types): a batch requested by an earlier call is used only when this is the same.
+   */
+  readKey: string;
   bytesPerRow: number;
   msPerRow: number | null;
   rowsPerPage: number;
   probed: boolean;
-  /** the next batch, already requested (see sizedBatch) */
-  ahead: {key: string; decision: BatchDecision; started: number; batch: Promise<Batch>} | null;
+  /** the next batch, already requested */
+  ahead: Ahead | null;
+}
+
+/** Requests a batch now; `ended` records when PostgreSQL finished it. */
+function requestAhead(key: string, callId: string, decision: BatchDecision, batch: Promise<Batch>): Ahead {
+  const ahead: Ahead = {key, callId, decision, started: performance.now(), ended: null, batch};
+  // if the call ends first (the adapter stops it), the connection may close under this query: not an error
+  batch.then(() => (ahead.ended = performance.now()), () => undefined);
+  return ahead;
 }
 
 export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connectorTables: Record<string, TableSpec>): AsyncGenerator<Emit> {
@@ -40,6 +66,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
   const initial = committed;
   let committedRows = 0;
   let serverVersion = 0;
+  /** how the call ended; null while running, and when the adapter stopped it at a checkpoint (more to do) */
+  let outcome: 'finished' | 'error' | null = null;
   // the schema section of every response (the adapter counts it against the cap)
   let schemaBytes = 0;
   recorder.pass = state.pass;
@@ -53,6 +81,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
   function* commit(nextBatchBytes = 0): Generator<Emit> {
     const json = JSON.stringify(toJson(state));
     recorder.retries = session.retries;
+    recorder.connectionReused = session.reused;
     const reason = budget.exhausted(json.length + schemaBytes + ENVELOPE_BYTES);
     const rowBytes = recorder.rowBytes();
     const envelope = json.length + schemaBytes + ENVELOPE_BYTES;
@@ -101,14 +130,18 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     }
     state = {version: 1, pass: state.pass + 1, table: null, tables: state.tables};
     recorder.stopReason = 'finished';
+    outcome = 'finished';
     recorder.retries = session.retries;
+    recorder.connectionReused = session.reused;
     yield upsert(RUNS_TABLE, recorder.row());
     yield checkpoint(toJson(state));
   } catch (error) {
+    outcome = 'error';
     const mapped = mapError(error);
     recorder.stopReason = 'error';
     recorder.lastError = mapped.message;
     recorder.retries = session.retries;
+    recorder.connectionReused = session.reused;
     // After progress, a retriable error ends the call with the committed work: record the call with it.
     // Without progress nothing is answered but the error, so nothing is emitted.
     if (committedRows > 0 || committed !== initial) {
@@ -117,7 +150,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     }
     throw mapped;
   } finally {
-    await session.close();
+    // stopped by the adapter with more to do: the next call of this sync will most likely come to this
+    // instance at once, so its connection and first batch are left ready for it
+    if (outcome === null) await session.keep();
+    else await session.close();
   }
 
   async function* replicateTable(plan: TablePlan): AsyncGenerator<Emit> {
@@ -125,6 +161,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     if (reset) yield warning(reset);
     let table: TableState = initial;
     const progress: TableProgress = {
+      readKey: createHash('sha256').update(JSON.stringify([secrets, plan.spec, plan.method, plan.cursor?.name ?? null])).digest('base64'),
       bytesPerRow: table.width ?? estimateBytesPerRow(plan.source.averageRowBytes, plan.columns.map((c) => c.dest)),
       msPerRow: null,
       rowsPerPage: 0,
@@ -142,8 +179,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
           const start = await session.run(`reading the start of ${plan.display}`, (client) => loadStart(client, plan, catalogVersion()));
           save({...table, horizon: start.horizon, start: start.start});
         }
-        const {batch, limit} = yield* sizedBatch(plan, progress, 'load', table.after, (rows, after) =>
-          session.run(`loading ${plan.display}`, (client) => readByKey(client, plan, after, rows)),
+        const {batch, limit} = yield* sizedBatch(plan, progress, 'load', table.after, `loading ${plan.display}`, (client, rows, after) =>
+          readByKey(client, plan, after, rows),
         );
         if (batch.count < limit) {
           save(
@@ -162,14 +199,14 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
         }
         const current = table;
         if (current.step === 'sweep') {
-          const {batch, limit} = yield* sizedBatch(plan, progress, 'sweep', current.after, (rows, after) =>
-            session.run(`checking ${plan.display} for late commits`, (client) => readLateCommits(client, plan, current.horizon, current.position, after, rows)),
+          const {batch, limit} = yield* sizedBatch(plan, progress, 'sweep', current.after, `checking ${plan.display} for late commits`, (client, rows, after) =>
+            readLateCommits(client, plan, current.horizon, current.position, after, rows),
           );
           save(batch.count < limit ? {...current, step: 'scan', after: null} : {...current, after: batch.lastKey});
           yield* commit(progress.bytesPerRow);
         } else {
-          const {batch, limit} = yield* sizedBatch(plan, progress, 'scan', current.position, (rows, position) =>
-            session.run(`reading changes of ${plan.display}`, (client) => readByCursor(client, plan, position, rows)),
+          const {batch, limit} = yield* sizedBatch(plan, progress, 'scan', current.position, `reading changes of ${plan.display}`, (client, rows, position) =>
+            readByCursor(client, plan, position, rows),
           );
           const position = batch.count > 0 ? batch.lastKey : current.position;
           if (batch.count < limit) {
@@ -196,9 +233,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
           progress,
           'pages',
           [String(current.page)],
-          (rows) => {
+          `reading ${plan.display}`,
+          (client, rows) => {
             span = Math.max(1, Math.floor(rows / progress.rowsPerPage));
-            return session.run(`reading ${plan.display}`, (client) => readPages(client, plan, current.page, current.page + span));
+            return readPages(client, plan, current.page, current.page + span);
           },
           false,
         );
@@ -213,14 +251,18 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
    * Decides the batch size, reads the batch and emits it. A batch that came out larger than the response has
    * room for (rows wider than measured) is read again smaller rather than handed to the adapter to drop.
    * When the call will go on after this batch, the next batch of the same step is requested before this one
-   * is emitted, so PostgreSQL builds it while Node hands this one to the response.
+   * is emitted, so PostgreSQL builds it while Node hands this one to the response. When the call will stop
+   * after this batch (a budget is spent) the next batch is requested all the same, for the next call: the
+   * session keeps it with the connection (see SourceSession.keep), so PostgreSQL builds it while the
+   * response is assembled and sent, and the next call, if it starts at that position, begins with it.
    */
   async function* sizedBatch(
     plan: TablePlan,
     progress: TableProgress,
     step: string,
     position: readonly string[] | null,
-    read: (rows: number, position: readonly string[] | null) => Promise<Batch>,
+    what: string,
+    read: (client: pg.Client, rows: number, position: readonly string[] | null) => Promise<Batch>,
     chained = true,
   ): AsyncGenerator<Emit, {batch: Batch; limit: number}> {
     const cap = budget.limits.responseCapBytes;
@@ -239,8 +281,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
         responseBytesHeld: held,
         probe,
       });
-    const key = JSON.stringify([plan.dest, step, position]);
-    let ahead = progress.ahead?.key === key ? progress.ahead : null;
+    const key = JSON.stringify([progress.readKey, plan.dest, step, position]);
+    // the batch this call requested ahead, or the one the previous call requested for this call
+    const carried = progress.ahead?.key === key ? null : session.takeCarried<Ahead>(key);
+    let ahead = carried ?? (progress.ahead?.key === key ? progress.ahead : null);
     progress.ahead = null;
     for (let attempt = 1; ; attempt++) {
       const held = budget.bytesUsed;
@@ -249,16 +293,24 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       let decision: BatchDecision;
       let started: number;
       let batch: Batch;
+      let ended: number | null = null;
       if (ahead) {
         ({decision, started} = ahead);
-        batch = await ahead.batch;
+        batch = await ahead.batch.catch(() => null as unknown as Batch);
+        ended = ahead.ended;
+        if (ahead.callId !== recorder.callId && batch) recorder.carriedRows += batch.count;
         ahead = null;
+        // a read carried from the previous call that failed: read it again here, with retries
+        if (!batch) {
+          started = performance.now();
+          batch = await session.run(what, (client) => read(client, decision.rows, position));
+        }
       } else {
         decision = decide(held, !progress.probed && secrets.custom_batch_size === 0);
         started = performance.now();
-        batch = await read(decision.rows, position);
+        batch = await session.run(what, (client) => read(client, decision.rows, position));
       }
-      const ms = performance.now() - started;
+      const ms = (ended ?? performance.now()) - started;
       progress.probed = true;
       if (batch.count > 0) {
         progress.bytesPerRow = Math.max(16, (batch.bytes / batch.count) * 1.05);
@@ -277,17 +329,20 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
         continue;
       }
       const heldAfter = held + batch.bytes + 1;
-      const goesOn =
+      // more rows of this step follow, and memory can hold the next batch beside everything held
+      const more =
         chained && batch.count === decision.rows && batch.lastKey !== null &&
-        heldAfter + reserve + progress.bytesPerRow * 2 < cap * 0.95 &&
-        budget.timeLeftMs() > ms * 4 &&
         recorder.sampleMemory() > MEMORY_COST_FACTOR * 2 * (batch.bytes + heldAfter);
+      const goesOn = more && heldAfter + reserve + progress.bytesPerRow * 2 < cap * 0.95 && budget.timeLeftMs() > ms * 4;
+      const nextKey = JSON.stringify([progress.readKey, plan.dest, step, batch.lastKey]);
+      const lastKey = batch.lastKey;
       if (goesOn) {
         const next = decide(heldAfter, false);
-        const pending = read(next.rows, batch.lastKey);
-        // if the call ends first (the adapter stops it), the connection closes under this query: not an error
-        pending.catch(() => undefined);
-        progress.ahead = {key: JSON.stringify([plan.dest, step, batch.lastKey]), decision: next, started: performance.now(), batch: pending};
+        progress.ahead = requestAhead(nextKey, recorder.callId, next, session.run(what, (client) => read(client, next.rows, lastKey)));
+      } else if (more) {
+        // the call stops at the checkpoint after this batch: the next call's first batch, sized for an empty response
+        const next = decide(0, false);
+        session.carry(nextKey, (client) => requestAhead(nextKey, recorder.callId, next, read(client, next.rows, lastKey)));
       }
       if (batch.count > 0) yield upsertJson(plan.dest, batch.json, batch.count);
       return {batch, limit: decision.rows};

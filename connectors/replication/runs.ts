@@ -14,6 +14,7 @@ export const RUNS_SPEC: TableSpec = {
     tables: 'json', rows: 'long', bytes: 'long', batches: 'int', min_batch_rows: 'int', max_batch_rows: 'int', batch_decisions: 'json',
     pressure_events: 'int', retries: 'int', response_cap_bytes: 'long', response_bytes_used: 'long', time_limit_ms: 'long',
     time_left_ms: 'long', memory_limit_bytes: 'long', peak_rss_bytes: 'long', min_memory_headroom_bytes: 'long', last_error: 'string',
+    connection_reused: 'boolean', carried_rows: 'int',
   },
   description: 'One row per function call: batch sizes, budgets and memory pressure decisions',
 };
@@ -52,6 +53,10 @@ export class RunRecorder {
   stopReason: StopReason | null = null;
   lastError: string | null = null;
   retries = 0;
+  /** the call took the connection the previous call left open */
+  connectionReused = false;
+  /** rows of the batch the previous call requested for this one (0 when none was usable) */
+  carriedRows = 0;
 
   constructor(
     private readonly budget: Budget,
@@ -122,6 +127,8 @@ export class RunRecorder {
       peak_rss_bytes: this.peakRss,
       min_memory_headroom_bytes: Math.round(this.minHeadroom),
       last_error: this.lastError,
+      connection_reused: this.connectionReused,
+      carried_rows: this.carriedRows,
     };
   }
 }

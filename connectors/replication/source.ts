@@ -2,13 +2,57 @@
 // text (UTC, ISO dates), closed in `finally` by the caller. Connection losses and serialization failures
 // are retried with exponential backoff and jitter: the connection is reopened and the same step runs
 // again from the same position. Authentication, missing objects and permissions fail at once.
+//
+// A call that stops with more to do may leave its connection open for the next call of the same sync on
+// this warm function instance (`keep`), with the next batch already requested, so that PostgreSQL builds it
+// while the function answers and Fivetran calls again: each call then skips the connection set-up (TCP,
+// authentication, cold catalog caches) and starts with rows in hand. The next call takes the connection only
+// when its settings are the same (a hash of the whole configuration, password included) and the batch only
+// when it starts at the same position; otherwise it closes or ignores them. A kept connection no call takes
+// closes itself after KEEP_IDLE_MS (a timer here, and idle_session_timeout on PostgreSQL 14+ in case the
+// instance is frozen); the look-ahead batch is bounded by the batch size, so PostgreSQL completes it even if
+// nothing reads it.
+import {createHash} from 'node:crypto';
 import type pg from 'pg';
 import {withRetry, type Logger} from '../../sdk/index.js';
 import {connect, describePostgresError, isRetriablePostgresError, type PostgresConfig} from '../../sdk/postgres.js';
 
+/** How long a connection left open for the next call waits for it. */
+export const KEEP_IDLE_MS = 60_000;
+
 // The text of timestamps, dates, intervals and floats depends on these; fixing them keeps values and the
 // `_fivetran_id` hashes of tables without a primary key the same from one sync to the next.
-const SESSION_SETTINGS = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1";
+const SESSION_SETTINGS =
+  "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; " +
+  `SELECT set_config('idle_session_timeout', '${KEEP_IDLE_MS + 5_000}', false) WHERE current_setting('server_version_num')::int >= 140000`;
+
+/** A read requested for the next call: where it starts, and its result. */
+export interface CarriedRead<T> {
+  key: string;
+  value: T;
+}
+
+interface KeptConnection {
+  configKey: string;
+  client: pg.Client;
+  carried: CarriedRead<unknown> | null;
+  timer: NodeJS.Timeout;
+}
+
+/** The connection a call left open for the next one (one per function instance). */
+let kept: KeptConnection | null = null;
+/** Clients whose connection ended or failed: never kept or reused. */
+const lost = new WeakSet<pg.Client>();
+
+function takeKept(configKey: string): KeptConnection | null {
+  const connection = kept;
+  kept = null;
+  if (!connection) return null;
+  clearTimeout(connection.timer);
+  if (connection.configKey === configKey && !lost.has(connection.client)) return connection;
+  void connection.client.end().catch(() => undefined);
+  return null;
+}
 
 export interface RetrySettings {
   retries: number;
@@ -20,17 +64,33 @@ export class SourceSession {
   /** retries made in this call (for replication_runs) */
   retries = 0;
   lastRetriedError: string | null = null;
+  /** true when this call took the connection a previous call left open */
+  reused = false;
+  private carried: CarriedRead<unknown> | null = null;
+  private readonly configKey: string;
 
   constructor(
     private readonly config: PostgresConfig,
     private readonly retry: RetrySettings,
     private readonly log: Logger,
     private readonly signal?: AbortSignal,
-  ) {}
+  ) {
+    this.configKey = createHash('sha256').update(JSON.stringify(config)).digest('hex');
+  }
 
   private async open(): Promise<pg.Client> {
     if (this.client) return this.client;
+    const previous = takeKept(this.configKey);
+    if (previous) {
+      this.client = previous.client;
+      this.carried = previous.carried;
+      this.reused = true;
+      return previous.client;
+    }
     const client = await connect(this.config);
+    const markLost = () => lost.add(client);
+    client.on('error', markLost);
+    client.on('end', markLost);
     try {
       await client.query(SESSION_SETTINGS);
     } catch (error) {
@@ -61,13 +121,57 @@ export class SourceSession {
     }
   }
 
+  /** The read a previous call requested for this one, if it starts at `key` (taken once). */
+  takeCarried<T>(key: string): T | null {
+    const carried = this.carried;
+    if (!carried || carried.key !== key) return null;
+    this.carried = null;
+    return carried.value as T;
+  }
+
+  /**
+   * Starts a read for the next call on this connection, without retries (a failure just means the next call
+   * reads it again itself). Only one is kept: the last requested.
+   */
+  carry<T>(key: string, read: (client: pg.Client) => T): void {
+    if (!this.client || lost.has(this.client)) return;
+    this.carried = {key, value: read(this.client)};
+  }
+
   private async drop(): Promise<void> {
     const client = this.client;
     this.client = null;
+    this.carried = null;
     await client?.end().catch(() => undefined);
   }
 
+  /** Ends the call, closing the connection. */
   async close(): Promise<void> {
     await this.drop();
   }
+
+  /** Ends the call, leaving the connection (and the read carried for the next call) open for the next call. */
+  async keep(): Promise<void> {
+    const client = this.client;
+    if (!client || lost.has(client)) return this.drop();
+    this.client = null;
+    // one kept connection per instance: any other is closed
+    takeKept('');
+    const timer = setTimeout(() => {
+      if (kept?.client === client) kept = null;
+      void client.end().catch(() => undefined);
+    }, KEEP_IDLE_MS);
+    timer.unref();
+    kept = {configKey: this.configKey, client, carried: this.carried, timer};
+    this.carried = null;
+  }
+}
+
+/** Closes a connection left open for a next call (tests; a process that is about to exit). */
+export async function closeKeptConnection(): Promise<void> {
+  const connection = kept;
+  kept = null;
+  if (!connection) return;
+  clearTimeout(connection.timer);
+  await connection.client.end().catch(() => undefined);
 }

@@ -8,6 +8,7 @@ import {handleFunctionCall, type FunctionResponse} from '../../../sdk/index.js';
 import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
 import {connector} from '../index.js';
 import {APPLICATION_NAME} from '../secrets.js';
+import {closeKeptConnection} from '../source.js';
 import {runSync, sourceSecrets, Warehouse, type CallRecord} from './fivetran-loop.js';
 
 let db: TestDatabase;
@@ -94,6 +95,67 @@ describe('budgets', () => {
   });
 });
 
+describe('between the calls of a sync', () => {
+  const open = () => count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}' AND datname = current_database()`);
+  const pids = async () => (await db.query<{pid: number}>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [APPLICATION_NAME])).rows.map((r) => r.pid);
+
+  it('keeps one connection from call to call, each call starting with the batch the previous one requested, and closes it when the sync ends', async () => {
+    const warehouse = new Warehouse();
+    const seen: number[][] = [];
+    const result = await runSync(sourceSecrets(db, {include_tables: 'orders'}), {}, warehouse, {
+      limits: {responseCapBytes: 64 * 1024},
+      beforeCall: async (n) => void (n > 0 && seen.push(await pids())),
+    });
+    expect(result.calls.length).toBeGreaterThan(5);
+    // between calls: the one connection the first call opened
+    expect(new Set(seen.flat()).size).toBe(1);
+    expect(seen.every((p) => p.length === 1)).toBe(true);
+    expect(await open()).toBe(0);
+    expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    const runs = warehouse.rows('replication_runs').sort((a, b) => String(a.started_at).localeCompare(String(b.started_at)));
+    expect(runs[0]).toMatchObject({connection_reused: false, carried_rows: 0});
+    expect(runs.slice(1).every((r) => r.connection_reused === true)).toBe(true);
+    expect(runs.slice(1).filter((r) => (r.carried_rows as number) > 0).length).toBeGreaterThan(runs.length / 2);
+  });
+
+  it('does not hand a batch requested for one configuration to a call with another (a different filter)', async () => {
+    const europe = sourceSecrets(db, {include_tables: 'orders', region: 'Europe'});
+    const call = async (secrets: Record<string, unknown>, state: Record<string, unknown>) =>
+      JSON.parse((await handleFunctionCall(connector, {state, secrets}, {sink: () => undefined, limits: {responseCapBytes: 32 * 1024}})).body) as FunctionResponse;
+    // stops with more to do, its next batch requested
+    const one = await call(europe, {});
+    expect(one.hasMore).toBe(true);
+    // the same position, without the region filter: rows of every region, none carried
+    const everywhere = await call(sourceSecrets(db, {include_tables: 'orders'}), one.state);
+    const regions = new Set(everywhere.insert.public_orders!.map((r) => r.region));
+    expect(regions.size).toBeGreaterThan(1);
+    expect(everywhere.insert.replication_runs![0]).toMatchObject({connection_reused: true, carried_rows: 0});
+    const again = await call(europe, one.state);
+    expect(again.insert.public_orders!.every((r) => r.region === 'Europe')).toBe(true);
+    await closeKeptConnection();
+  });
+
+  it('opens a new connection, without counting a retry, when the server closed the kept one between calls', async () => {
+    const warehouse = new Warehouse();
+    let terminated = 0;
+    const result = await runSync(sourceSecrets(db, {include_tables: 'orders', retry_sleep_seconds: '30'}), {}, warehouse, {
+      limits: {responseCapBytes: 64 * 1024},
+      beforeCall: async (n) => {
+        if (n !== 2) return;
+        terminated = await count(`SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}' AND datname = current_database()`);
+        // the client sees its connection end before the next call takes it
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      },
+    });
+    expect(terminated).toBe(1);
+    expect(result.calls.every((c) => c.status === 200)).toBe(true);
+    expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    const runs = warehouse.rows('replication_runs');
+    expect(runs.reduce((sum, r) => sum + (r.retries as number), 0)).toBe(0);
+    expect(runs.filter((r) => r.connection_reused === false)).toHaveLength(2);
+  });
+});
+
 describe('connection loss', () => {
   /** Terminates the connector's connection once, in the middle of a batch query. */
   async function killDuringCall(run: () => Promise<unknown>): Promise<number> {
@@ -124,7 +186,7 @@ describe('connection loss', () => {
     const warehouse = new Warehouse();
     let result: Awaited<ReturnType<typeof runSync>> | undefined;
     const killed = await killDuringCall(async () => {
-      result = await runSync(sourceSecrets(db, {include_tables: 'orders', custom_batch_size: '20', max_retries: '3'}), {}, warehouse);
+      result = await runSync(sourceSecrets(db, {include_tables: 'orders', custom_batch_size: '5', max_retries: '3'}), {}, warehouse);
     });
     expect(killed).toBe(1);
     expect(result!.calls.every((c) => c.status === 200)).toBe(true);
