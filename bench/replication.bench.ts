@@ -19,6 +19,7 @@ import {fileURLToPath} from 'node:url';
 import pg from 'pg';
 import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
 import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../cli/project.js';
+import {copyOut} from '../connectors/replication/copy-out.js';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
 import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
 import {firstAnswer, startBundledFunction} from '../test/support/bundled-function.js';
@@ -26,44 +27,17 @@ import {firstAnswer, startBundledFunction} from '../test/support/bundled-functio
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 
-/** COPY ... TO STDOUT through pg's protocol handler: counts bytes and lines of the CopyData messages. */
-class CopyOut {
-  bytes = 0;
-  rows = 0;
-  private resolve!: () => void;
-  private reject!: (error: Error) => void;
-  readonly done = new Promise<void>((resolve, reject) => {
-    this.resolve = resolve;
-    this.reject = reject;
-  });
-  constructor(private readonly text: string) {}
-  submit(connection: {query: (text: string) => void}): void {
-    connection.query(this.text);
-  }
-  handleCopyData(message: {chunk: Buffer}): void {
-    const chunk = message.chunk;
-    this.bytes += chunk.length;
-    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) this.rows++;
-  }
-  handleCommandComplete(): void {}
-  handleEmptyQuery(): void {}
-  handleReadyForQuery(): void {
-    this.resolve();
-  }
-  handleError(error: Error): void {
-    this.reject(error);
-  }
-}
-
+/** COPY ... TO STDOUT through the connector's CopyOut (one CopyData message per row): counts bytes and rows. */
 async function measureCopy(url: string): Promise<{rows: number; bytes: number; seconds: number}> {
   const client = new pg.Client({connectionString: url});
   await client.connect();
   try {
-    const copy = new CopyOut('COPY (SELECT row_to_json(t) FROM public.orders t) TO STDOUT');
+    let bytes = 0;
     const started = performance.now();
-    client.query(copy as never);
-    await copy.done;
-    return {rows: copy.rows, bytes: copy.bytes, seconds: (performance.now() - started) / 1000};
+    const rows = await copyOut(client, 'COPY (SELECT row_to_json(t) FROM public.orders t) TO STDOUT', (row) => {
+      bytes += row.length;
+    });
+    return {rows, bytes, seconds: (performance.now() - started) / 1000};
   } finally {
     await client.end();
   }

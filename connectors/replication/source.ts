@@ -44,11 +44,17 @@ let kept: KeptConnection | null = null;
 /** Clients whose connection ended or failed: never kept or reused. */
 const lost = new WeakSet<pg.Client>();
 
+/** A kept connection must not keep the process alive (a CLI run that ends after a call with more to do). */
+function socketOf(client: pg.Client): {ref(): void; unref(): void} | undefined {
+  return (client as unknown as {connection?: {stream?: {ref(): void; unref(): void}}}).connection?.stream;
+}
+
 function takeKept(configKey: string): KeptConnection | null {
   const connection = kept;
   kept = null;
   if (!connection) return null;
   clearTimeout(connection.timer);
+  socketOf(connection.client)?.ref();
   if (connection.configKey === configKey && !lost.has(connection.client)) return connection;
   void connection.client.end().catch(() => undefined);
   return null;
@@ -162,6 +168,7 @@ export class SourceSession {
       void client.end().catch(() => undefined);
     }, KEEP_IDLE_MS);
     timer.unref();
+    socketOf(client)?.unref();
     kept = {configKey: this.configKey, client, carried: this.carried, timer};
     this.carried = null;
   }

@@ -202,7 +202,7 @@ describe('connection loss', () => {
     let result: Awaited<ReturnType<typeof runSync>> | undefined;
     const lines: string[] = [];
     const killed = await killDuringCall(async () => {
-      result = await runSync(sourceSecrets(db, {include_tables: 'orders', custom_batch_size: '20', max_retries: '0'}), {}, warehouse, {sink: (line) => lines.push(line)});
+      result = await runSync(sourceSecrets(db, {include_tables: 'orders', custom_batch_size: '5', max_retries: '0'}), {}, warehouse, {sink: (line) => lines.push(line)});
     });
     expect(killed).toBeGreaterThan(0);
     expect(result!.calls.every((c) => c.status === 200)).toBe(true);
