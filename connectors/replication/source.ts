@@ -74,6 +74,8 @@ export class SourceSession {
   reused = false;
   private carried: CarriedRead<unknown> | null = null;
   private readonly configKey: string;
+  /** set when the call has ended: a read still in flight then must not reconnect (nobody would close it) */
+  private released = false;
 
   constructor(
     private readonly config: PostgresConfig,
@@ -86,6 +88,7 @@ export class SourceSession {
 
   private async open(): Promise<pg.Client> {
     if (this.client) return this.client;
+    if (this.released) throw new Error('the call has ended; a read requested ahead is not retried');
     const previous = takeKept(this.configKey);
     if (previous) {
       this.client = previous.client;
@@ -153,11 +156,13 @@ export class SourceSession {
 
   /** Ends the call, closing the connection. */
   async close(): Promise<void> {
+    this.released = true;
     await this.drop();
   }
 
   /** Ends the call, leaving the connection (and the read carried for the next call) open for the next call. */
   async keep(): Promise<void> {
+    this.released = true;
     const client = this.client;
     if (!client || lost.has(client)) return this.drop();
     this.client = null;
