@@ -1,7 +1,7 @@
 // The call's one PostgreSQL connection: opened lazily, session settings fixed for exact and stable value
-// text (UTC, ISO dates), closed in `finally` by the caller. Connection losses and serialization failures
-// are retried with exponential backoff and jitter: the connection is reopened and the same step runs
-// again from the same position. Authentication, missing objects and permissions fail at once.
+// text (UTC, ISO dates), closed or kept (below) by the caller when the call ends. Connection losses and
+// serialization failures are retried with exponential backoff and jitter: the connection is reopened and
+// the same step runs again from the same position. Authentication, missing objects and permissions fail at once.
 //
 // A call that stops with more to do may leave its connection open for the next call of the same sync on
 // this warm function instance (`keep`), with the next batch already requested, so that PostgreSQL builds it

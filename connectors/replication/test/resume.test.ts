@@ -193,7 +193,7 @@ describe('connection loss', () => {
     expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
     const runs = warehouse.rows('replication_runs');
     expect(runs.reduce((sum, r) => sum + (r.retries as number), 0)).toBe(1);
-    // one connection per call, closed when the call ends
+    // the sync finished: its connection is closed, not kept for a next call
     expect(await count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}' AND datname = current_database()`)).toBe(0);
   });
 
