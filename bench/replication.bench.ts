@@ -148,29 +148,34 @@ async function main(): Promise<void> {
       // warm the cache the same way for both: one untimed pass
       await measureCopy(url);
       const copy = await measureCopy(url);
-      const fn = await startBundledFunction(root, bundle.dir, env as Record<string, string>);
-      let sync;
-      let peak = NaN;
-      try {
-        await firstAnswer(fn, {state: {}, secrets: {}});
-        sync = await driveSync(fn.url, secrets);
-        peak = peakRssBytes(fn.child.pid!);
-      } finally {
-        await fn.stop();
+      // both ways a call can end: closing its connection (the default) and keeping it with the next batch
+      // requested for the next call (keep_connection_between_calls)
+      for (const mode of ['default', 'keep'] as const) {
+        const fn = await startBundledFunction(root, bundle.dir, env as Record<string, string>);
+        let sync;
+        let peak = NaN;
+        try {
+          await firstAnswer(fn, {state: {}, secrets: {}});
+          sync = await driveSync(fn.url, {...secrets, keep_connection_between_calls: String(mode === 'keep')});
+          peak = peakRssBytes(fn.child.pid!);
+        } finally {
+          await fn.stop();
+        }
+        if (copy.rows !== size || sync.rows !== size) throw new Error(`row counts differ: table ${size}, COPY ${copy.rows}, connector ${sync.rows}`);
+        const mb = (bytes: number) => bytes / 1e6;
+        results.push([
+          size.toLocaleString('en-US'),
+          mode === 'keep' ? 'kept' : 'per call',
+          `${Math.round(copy.rows / copy.seconds).toLocaleString('en-US')}`,
+          `${mb(copy.bytes / copy.seconds).toFixed(1)}`,
+          `${Math.round(sync.rows / sync.seconds).toLocaleString('en-US')}`,
+          `${mb(sync.bytes / sync.seconds).toFixed(1)}`,
+          `${(copy.seconds / sync.seconds).toFixed(2)}`,
+          `${(peak / 1024 / 1024).toFixed(0)} MB`,
+          String(sync.calls),
+        ]);
+        console.log(`${size} rows (${mode}): COPY ${copy.seconds.toFixed(2)} s, connector ${sync.seconds.toFixed(2)} s in ${sync.calls} calls, peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB`);
       }
-      if (copy.rows !== size || sync.rows !== size) throw new Error(`row counts differ: table ${size}, COPY ${copy.rows}, connector ${sync.rows}`);
-      const mb = (bytes: number) => bytes / 1e6;
-      results.push([
-        size.toLocaleString('en-US'),
-        `${Math.round(copy.rows / copy.seconds).toLocaleString('en-US')}`,
-        `${mb(copy.bytes / copy.seconds).toFixed(1)}`,
-        `${Math.round(sync.rows / sync.seconds).toLocaleString('en-US')}`,
-        `${mb(sync.bytes / sync.seconds).toFixed(1)}`,
-        `${(copy.seconds / sync.seconds).toFixed(2)}`,
-        `${(peak / 1024 / 1024).toFixed(0)} MB`,
-        String(sync.calls),
-      ]);
-      console.log(`${size} rows: COPY ${copy.seconds.toFixed(2)} s, connector ${sync.seconds.toFixed(2)} s in ${sync.calls} calls, peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB`);
     }
     await db.end();
   } catch (error) {
@@ -182,11 +187,12 @@ async function main(): Promise<void> {
     rmSync(dir, {recursive: true, force: true});
     agent.destroy();
   }
-  const header = ['rows', 'COPY rows/s', 'COPY MB/s', 'connector rows/s', 'connector MB/s', 'ratio', 'peak RSS', 'calls'];
+  const header = ['rows', 'connection', 'COPY rows/s', 'COPY MB/s', 'connector rows/s', 'connector MB/s', 'ratio', 'peak RSS', 'calls'];
   const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
   console.log(`\n${line(header)}\n${results.map(line).join('\n')}`);
   console.log('ratio = connector rows/s ÷ COPY rows/s (target ≥ 0.9); MB/s counts each side\'s own bytes (HTTP bodies vs COPY text)');
+  console.log('connection: per call = one connection per call, closed when it ends (the default); kept = keep_connection_between_calls');
 }
 
 await main();

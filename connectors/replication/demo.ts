@@ -64,11 +64,19 @@ export const demo: DemoScript = async (ctx) => {
 
   const incremental = await ctx.sync(secrets, {label: 'incremental'});
   const picked = Object.fromEntries(Object.entries(incremental.rows).filter(([table]) => table.startsWith('public_')));
-  const expected = JSON.stringify(Object.entries(EXPECTED_CHANGES).sort());
-  if (JSON.stringify(Object.entries(picked).sort()) !== expected) {
-    throw new Error(`the incremental sync should have picked up exactly ${describeRows(EXPECTED_CHANGES)}, but picked up ${describeRows(picked) || 'nothing'}`);
+  // Every change must arrive. More may: the late-commit sweep re-reads rows written after the oldest
+  // transaction open on the server during the full load, which on a shared server (tests) can be older.
+  const missing = Object.entries(EXPECTED_CHANGES).filter(([table, n]) => (picked[table] ?? 0) < n);
+  if (missing.length) {
+    throw new Error(`the incremental sync should have picked up ${describeRows(EXPECTED_CHANGES)}, but picked up ${describeRows(picked) || 'nothing'}`);
   }
-  ctx.print(`incremental: exactly the ${Object.values(picked).reduce((a, b) => a + b, 0)} changed rows in ${incremental.calls} call(s) (${describeRows(picked)})`);
+  const pickedTotal = Object.values(picked).reduce((a, b) => a + b, 0);
+  const expectedTotal = Object.values(EXPECTED_CHANGES).reduce((a, b) => a + b, 0);
+  ctx.print(
+    pickedTotal === expectedTotal
+      ? `incremental: exactly the ${pickedTotal} changed rows in ${incremental.calls} call(s) (${describeRows(picked)})`
+      : `incremental: the ${expectedTotal} changed rows, plus ${pickedTotal - expectedTotal} re-read by the late-commit sweep (a transaction was open elsewhere on the server), in ${incremental.calls} call(s) (${describeRows(picked)})`,
+  );
 
   const orders = `${quoteIdent(ctx.schema)}.public_orders`;
   const shipped = await ctx.warehouse(`SELECT order_number FROM ${orders} WHERE status = 'shipped' ORDER BY order_number`);

@@ -152,7 +152,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
   } finally {
     // stopped by the adapter with more to do: the next call of this sync will most likely come to this
     // instance at once, so its connection and first batch are left ready for it
-    if (outcome === null) await session.keep();
+    // (only when asked: by default a call's one connection is closed when the call ends)
+    if (outcome === null && secrets.keep_connection_between_calls) await session.keep();
     else await session.close();
   }
 
@@ -339,7 +340,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       if (goesOn) {
         const next = decide(heldAfter, false);
         progress.ahead = requestAhead(nextKey, recorder.callId, next, session.run(what, (client) => read(client, next.rows, lastKey)));
-      } else if (more) {
+      } else if (more && secrets.keep_connection_between_calls) {
         // the call stops at the checkpoint after this batch: the next call's first batch, sized for an empty response
         const next = decide(0, false);
         session.carry(nextKey, (client) => requestAhead(nextKey, recorder.callId, next, read(client, next.rows, lastKey)));
