@@ -15,20 +15,25 @@ export interface WarehouseQueryOptions {
   write?: (text: string) => void;
 }
 
+/** Opens a warehouse file that must exist, read-only; a missing or locked file is a one-line CLI error. */
+export async function openExistingWarehouse(file: string, missingMessage: string): Promise<Warehouse> {
+  if (!existsSync(file)) throw new CliConfigError(missingMessage);
+  try {
+    return await Warehouse.open(file, {readOnly: true});
+  } catch (error) {
+    throw new CliConfigError((error as Error).message);
+  }
+}
+
 export async function queryWarehouse(options: WarehouseQueryOptions): Promise<QueryResult> {
   const cwd = options.cwd ?? process.cwd();
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   if (!options.sql.trim()) throw new UsageError('give the SQL to run, e.g. ./fivetran warehouse query "select * from information_schema.tables"');
   const file = options.warehouse ? path.resolve(cwd, options.warehouse) : path.join(projectRoot(cwd), DEFAULT_WAREHOUSE_FILE);
-  if (!existsSync(file)) {
-    throw new CliConfigError(`no warehouse at ${path.relative(cwd, file) || file} yet; run ./fivetran sync <function> --secrets <file> first (or ./fivetran demo, then --warehouse .fivetran/demo/warehouse.duckdb)`);
-  }
-  let warehouse: Warehouse;
-  try {
-    warehouse = await Warehouse.open(file, {readOnly: true});
-  } catch (error) {
-    throw new CliConfigError((error as Error).message);
-  }
+  const warehouse = await openExistingWarehouse(
+    file,
+    `no warehouse at ${path.relative(cwd, file) || file} yet; run ./fivetran sync <function> --secrets <file> first (or ./fivetran demo, then --warehouse .fivetran/demo/warehouse.duckdb)`,
+  );
   try {
     let result: QueryResult;
     try {

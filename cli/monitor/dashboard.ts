@@ -3,13 +3,14 @@
 // health counts, a table of connections per tenant, and charts of health, sync outcomes and sync
 // durations over the checks the monitoring function kept in the local DuckDB warehouse. --live reads the
 // API instead (one check, so no history).
-import {existsSync, mkdirSync, writeFileSync} from 'node:fs';
+import {mkdirSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {collectCheck, type ConnectionRow} from '../../connectors/monitoring/check.js';
 import {formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type Health} from '../../connectors/monitoring/health.js';
-import {DEFAULT_WAREHOUSE_FILE, quoteIdent, Warehouse} from '../../emulator/warehouse.js';
+import {DEFAULT_WAREHOUSE_FILE, quoteIdent} from '../../emulator/warehouse.js';
 import {CliConfigError} from '../errors.js';
 import {projectRoot} from '../project.js';
+import {openExistingWarehouse} from '../warehouse.js';
 import {apiFromEnv, settingsFromOptions, type MonitorCommonOptions} from './common.js';
 import {sortWorstFirst, summarizeTenants} from './status.js';
 
@@ -56,15 +57,7 @@ const iso = (value: unknown): string | null => (value === null || value === unde
 
 /** Reads the monitoring tables of the warehouse: the latest check's connections and per-check history. */
 export async function readWarehouse(file: string, schema: string, historyChecks = 60): Promise<DashboardData> {
-  if (!existsSync(file)) {
-    throw new CliConfigError(`no warehouse at ${file}; sync the monitoring function first (./fivetran sync monitoring --secrets FILE), or use --live`);
-  }
-  let warehouse: Warehouse;
-  try {
-    warehouse = await Warehouse.open(file, {readOnly: true});
-  } catch (error) {
-    throw new CliConfigError((error as Error).message);
-  }
+  const warehouse = await openExistingWarehouse(file, `no warehouse at ${file}; sync the monitoring function first (./fivetran sync monitoring --secrets FILE), or use --live`);
   try {
     const tables = new Set((await warehouse.tables(schema)).map((t) => t.table));
     if (!tables.has('connections')) {
