@@ -20,6 +20,9 @@ export const APPROVAL_ENVIRONMENTS: readonly string[] = ['prod'];
 /** What the generated config runs on: the Node.js of the Cloud Functions runtime, and a PostgreSQL for tests. */
 export const CI_IMAGES = {
   node: 'cimg/node:20.19',
+  // the test job's variant with Google Chrome, which the monitoring dashboard test renders its page in
+  nodeWithBrowser: 'cimg/node:20.19-browsers',
+  browserPath: '/usr/bin/google-chrome',
   postgres: 'cimg/postgres:16.4',
   // Google's own archive of the Google Cloud CLI, unpacked into $HOME of the Node image (no sudo, no apt
   // repository, and the deploy job keeps the same Node.js that ran the tests and bundles the function)
@@ -35,6 +38,8 @@ export function renderCiConfig(functions: readonly DeployFunction[]): string {
   const approvalEnvironments = [...new Set(sorted.map((fn) => fn.environment).filter((env) => APPROVAL_ENVIRONMENTS.includes(env)))].sort();
   const view = {
     nodeImage: CI_IMAGES.node,
+    testImage: CI_IMAGES.nodeWithBrowser,
+    browserPath: CI_IMAGES.browserPath,
     postgresImage: CI_IMAGES.postgres,
     gcloudTarball: CI_IMAGES.gcloudTarball,
     databaseUrl: 'postgres://postgres:postgres@localhost:5432/postgres',
