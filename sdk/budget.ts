@@ -60,6 +60,7 @@ export class Budget {
   readonly limits: BudgetLimits;
   readonly startedAt: number;
   private usedBytes = 0;
+  private stopReason: BudgetReason | null = null;
   private readonly now: () => number;
   private readonly rssAtStart = process.memoryUsage.rss();
 
@@ -67,6 +68,19 @@ export class Budget {
     this.limits = limits;
     this.now = options.now ?? Date.now;
     this.startedAt = options.startedAt ?? this.now();
+  }
+
+  /**
+   * Set by the adapter when it ends the call at the checkpoint just emitted. It then asks `sync` for one more
+   * item only to tell "more to do" from "done", and drops it: a sync that sees `stopping` should yield
+   * something cheap (or return) rather than start work that will be thrown away.
+   */
+  markStopping(reason: BudgetReason): void {
+    this.stopReason = reason;
+  }
+
+  get stopping(): boolean {
+    return this.stopReason !== null;
   }
 
   /** Called by the adapter as records are added to the response. */

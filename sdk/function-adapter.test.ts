@@ -104,6 +104,30 @@ describe('handleFunctionCall', () => {
     expect(last.body.insert.items).toHaveLength(2);
   });
 
+  it('tells the sync it is stopping before asking for the item it will drop', async () => {
+    const seen: boolean[] = [];
+    const observer = defineConnector({
+      name: 'observer',
+      secrets: z.object({}),
+      tables: {t: {primaryKey: ['id']}},
+      async test() {},
+      async *sync({budget}) {
+        for (let id = 1; id <= 3; id++) {
+          yield upsert('t', {id});
+          yield checkpoint({id});
+          seen.push(budget.stopping);
+        }
+      },
+    });
+    const finished = await call(observer as unknown as typeof paged, {});
+    expect(finished.body.hasMore).toBe(false);
+    expect(seen).toEqual([false, false, false]);
+    seen.length = 0;
+    const stopped = await call(observer as unknown as typeof paged, {}, {timeoutSeconds: 0.001, reserveMs: 10});
+    expect(stopped.body).toMatchObject({hasMore: true, state: {id: 1}});
+    expect(seen).toEqual([true]);
+  });
+
   it('answers the committed part with hasMore after a retriable source error, and drops the rest', async () => {
     const {status, body, lines} = await call(paged, {state: {}, secrets: {token, pages: 5, fail_after_page: 1}});
     expect(status).toBe(200);

@@ -267,6 +267,7 @@ async function runSync(
           committedStateJson = JSON.stringify(item.state);
           const reason = budget.exhausted(envelopeBytes());
           if (reason && progress()) {
+            budget.markStopping(reason);
             if (await finishedAfterCheckpoint()) return finish(false, 'finished');
             stopReason = reason;
             stopped = true;
@@ -285,6 +286,7 @@ async function runSync(
           );
         }
         builder.dropPending();
+        budget.markStopping('response_bytes');
         if (await finishedAfterCheckpoint()) return finish(false, 'finished');
         stopReason = 'response_bytes';
         stopped = true;

@@ -95,9 +95,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     committedRows = recorder.rowCount;
     // a copy: the adapter keeps the object, and `state` changes after this
     yield checkpoint(JSON.parse(json));
-    if (budget.exhausted(json.length + schemaBytes + ENVELOPE_BYTES)) {
-      // The adapter looks one item past a checkpoint where a budget ran out, to tell "more to do" from "done",
-      // and drops that item. Answer with a declaration (free) rather than start a batch only to discard it.
+    if (budget.stopping) {
+      // The adapter ends the call here and looks one item further only to tell "more to do" from "done",
+      // dropping that item. Answer with a declaration (free) rather than start a batch only to discard it.
       yield declareTable(RUNS_TABLE, RUNS_SPEC);
     }
   }
