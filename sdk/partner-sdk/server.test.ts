@@ -12,7 +12,7 @@ import {checkpoint, upsert} from '../types.js';
 import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {FIXTURE_SQL, connector as items} from '../../test/fixtures/grpc/items-connector.js';
 import {
-  applyRecords, configurationForm, plainValue, recordsOf, resumeFromEveryCheckpoint, runTest, schema, snapshot, startHarness, update,
+  applyRecords, configurationForm, fieldsByName, plainValue, recordsOf, resumeFromEveryCheckpoint, runTest, schema, snapshot, startHarness, update,
   type Harness,
 } from '../../test/fixtures/grpc/client.js';
 
@@ -39,7 +39,7 @@ afterAll(async () => {
 describe('ConfigurationForm', () => {
   it('derives the fields from the secrets schema and lists the setup tests', async () => {
     const form = await configurationForm(harness.client);
-    const byName = Object.fromEntries(form.fields.map((f) => [f.name, f]));
+    const byName = fieldsByName(form);
     expect(form.fields.map((f) => f.name)).toEqual(['host', 'port', 'database', 'user', 'password', 'sslmode', 'schema', 'page_size', 'include_audit']);
     expect(byName.host).toMatchObject({label: 'Host', required: true, description: 'PostgreSQL server host name or IP address', placeholder: 'db.example.com', text_field: 'PlainText', type: 'text_field'});
     expect(byName.port).toMatchObject({label: 'Port', required: false, default_value: '5432', text_field: 'PlainText'});

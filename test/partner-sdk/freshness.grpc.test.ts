@@ -9,7 +9,7 @@ import {API_URL, CONNECTION_ID, connectionIs, freshnessSecrets, SETUP_SQL, syncA
 import {handleFunctionCall} from '../../sdk/function-adapter.js';
 import {createTestDatabase, type TestDatabase} from '../support/postgres.js';
 import {
-  applyRecords, configurationForm, plainValue, recordsOf, runTest, schema, snapshot, startHarness, update, type Harness,
+  applyRecords, configurationForm, fieldsByName, plainValue, recordsOf, runTest, schema, snapshot, startHarness, update, type Harness,
 } from '../fixtures/grpc/client.js';
 
 const connector = createFreshnessConnector({api: {baseDelayMs: 1, retries: 1}});
@@ -34,7 +34,7 @@ afterAll(async () => {
 describe('freshness over the Partner SDK', () => {
   it('offers its form and runs each setup test on its own', async () => {
     const form = await configurationForm(harness.client);
-    const byName = Object.fromEntries(form.fields.map((f) => [f.name, f]));
+    const byName = fieldsByName(form);
     expect(byName.fivetran_api_secret).toMatchObject({label: 'Fivetran API secret', text_field: 'Password', required: true});
     expect(byName.postgres_password).toMatchObject({text_field: 'Password'});
     expect(byName.dry_run).toMatchObject({type: 'toggle_field', default_value: 'false'});

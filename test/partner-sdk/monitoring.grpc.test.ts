@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
 import {connector} from '../../connectors/monitoring/index.js';
-import {applyRecords, configurationForm, recordsOf, runTest, schema, snapshot, startHarness, update, type Harness} from '../fixtures/grpc/client.js';
+import {applyRecords, configurationForm, fieldsByName, recordsOf, runTest, schema, snapshot, startHarness, update, type Harness} from '../fixtures/grpc/client.js';
 
 let sim: ApiSimulator;
 let harness: Harness;
@@ -28,7 +28,7 @@ afterAll(async () => {
 describe('monitoring over the Partner SDK', () => {
   it('offers its form, passes its setup test, and fails it with the one-line message on bad credentials', async () => {
     const form = await configurationForm(harness.client);
-    const byName = Object.fromEntries(form.fields.map((f) => [f.name, f]));
+    const byName = fieldsByName(form);
     expect(byName.fivetran_api_key).toMatchObject({text_field: 'Password', required: true});
     expect(byName.tenant_pattern).toMatchObject({required: false, placeholder: '^(t_[a-z0-9]+)_'});
     expect(byName.concurrency).toMatchObject({default_value: '4'});

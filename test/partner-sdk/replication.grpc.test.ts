@@ -6,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {connector} from '../../connectors/replication/index.js';
 import {createTestDatabase, type TestDatabase} from '../support/postgres.js';
 import {
-  applyRecords, configurationForm, plainValue, recordsOf, resumeFromEveryCheckpoint, runTest, schema, snapshot, startHarness, update,
+  applyRecords, configurationForm, fieldsByName, plainValue, recordsOf, resumeFromEveryCheckpoint, runTest, schema, snapshot, startHarness, update,
   type Harness,
 } from '../fixtures/grpc/client.js';
 
@@ -44,7 +44,7 @@ afterAll(async () => {
 describe('replication over the Partner SDK', () => {
   it('offers its secrets as a form and passes its setup test', async () => {
     const form = await configurationForm(harness.client);
-    const byName = Object.fromEntries(form.fields.map((f) => [f.name, f]));
+    const byName = fieldsByName(form);
     expect(byName.password).toMatchObject({text_field: 'Password', required: false});
     expect(byName.sslmode?.dropdown_field?.dropdown_field).toContain('verify-full');
     expect(byName.debug).toMatchObject({type: 'toggle_field', default_value: 'false'});
