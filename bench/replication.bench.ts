@@ -11,7 +11,7 @@
 // It prints rows/s and MB/s side by side, the ratio, the child's peak RSS and the number of calls. The child
 // gets the budgets deploy.yaml gives the replication function; BENCH_RESPONSE_CAP_BYTES and
 // BENCH_NODE_OPTIONS (e.g. --max-old-space-size=128) try other deployments.
-import {chmodSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
 import http from 'node:http';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
@@ -43,6 +43,57 @@ async function measureCopy(url: string): Promise<{rows: number; bytes: number; s
   }
 }
 
+/** /proc/<pid>/stat fields after the command name: utime is [11], stime [12], cutime [13], cstime [14] (clock ticks). */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds a process has used (user + system). */
+function cpuSeconds(pid: number): number {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND : NaN;
+}
+
+/**
+ * CPU seconds PostgreSQL has used: the postmaster's own and its ended backends' (cutime/cstime, counted when
+ * it reaps them) plus its live backends'. Comparing the COPY's figure with the sync's says whether the
+ * connector made PostgreSQL work harder, or left it waiting.
+ */
+function postgresCpuSeconds(dataDir: string): number {
+  let postmaster = 0;
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes(dataDir) && !cmdline.startsWith('postgres:')) postmaster = pid;
+      const f = statFields(pid);
+      if (f) parents.set(pid, Number(f[1]));
+    } catch {
+      // the process ended while listing
+    }
+  }
+  if (!postmaster) return NaN;
+  const own = statFields(postmaster)!;
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const [pid, parent] of parents) {
+    if (parent !== postmaster) continue;
+    const f = statFields(pid);
+    if (f) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+const cpuOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1e6;
+
 function peakRssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /VmHWM:\s+(\d+)\s+kB/.exec(status);
@@ -65,7 +116,8 @@ function post(url: string, body: string): Promise<{status: number; body: Buffer}
 }
 
 const ROW_MARKER = Buffer.from('{"order_id":');
-const INSERT_MARKER = Buffer.from(',"insert":');
+const STATE_MARKER = Buffer.from(',"state":');
+const HAS_MORE_MARKER = Buffer.from(',"hasMore":');
 
 function countRows(body: Buffer): number {
   let rows = 0;
@@ -74,7 +126,7 @@ function countRows(body: Buffer): number {
 }
 
 /**
- * Plays Fivetran: POST until hasMore is false. Reads only the state (the body's head) and hasMore (its tail)
+ * Plays Fivetran: POST until hasMore is false. Reads only the state and hasMore (the body's tail)
  * before the next call; counting a body's rows (the check that every row arrived) happens while the next
  * call runs, so the benchmark's own bookkeeping is not charged to the function.
  */
@@ -90,9 +142,10 @@ async function driveSync(url: string, secrets: Record<string, unknown>): Promise
     if (response.status !== 200) throw new Error(`call ${calls} failed with ${response.status}: ${response.body.toString().slice(0, 500)}`);
     const body = response.body;
     bytes += body.length;
-    // the adapter writes {"state":<state>,"insert":...}: the state is the head of the body
-    state = JSON.parse(body.subarray('{"state":'.length, body.indexOf(INSERT_MARKER)).toString());
-    const hasMore = body.subarray(Math.max(0, body.length - 200)).toString().includes('"hasMore":true');
+    // the adapter ends the body with ...,"state":<state>,"hasMore":<bool>}: the state is in its tail
+    const hasMoreAt = body.lastIndexOf(HAS_MORE_MARKER);
+    state = JSON.parse(body.subarray(body.lastIndexOf(STATE_MARKER, hasMoreAt) + STATE_MARKER.length, hasMoreAt).toString());
+    const hasMore = body.subarray(hasMoreAt).toString().startsWith(',"hasMore":true');
     const next = hasMore ? post(url, JSON.stringify({state, secrets, sync_id: 'bench'})) : null;
     rows += countRows(body);
     if (!next) break;
@@ -106,7 +159,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bench-pg-'));
   chmodSync(dir, 0o755);
   const buildDir = path.join(dir, 'build');
-  const server = await startEmbeddedPostgres({dataDir: path.join(dir, 'data')});
+  const dataDir = path.join(dir, 'data');
+  const server = await startEmbeddedPostgres({dataDir});
   const admin = new pg.Client({connectionString: server.url});
   admin.on('error', () => undefined);
   await admin.connect();
@@ -147,17 +201,30 @@ async function main(): Promise<void> {
       await db.query('VACUUM ANALYZE orders');
       // warm the cache the same way for both: one untimed pass
       await measureCopy(url);
+      const pgBeforeCopy = postgresCpuSeconds(dataDir);
+      const benchBeforeCopy = process.cpuUsage();
       const copy = await measureCopy(url);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the backend ends and is reaped
+      const copyCpu = {pg: postgresCpuSeconds(dataDir) - pgBeforeCopy, reader: cpuOf(process.cpuUsage(benchBeforeCopy))};
       // both ways a call can end: closing its connection (the default) and keeping it with the next batch
       // requested for the next call (keep_connection_between_calls)
       for (const mode of ['default', 'keep'] as const) {
         const fn = await startBundledFunction(root, bundle.dir, env as Record<string, string>);
         let sync;
         let peak = NaN;
+        let cpu = {pg: NaN, fn: NaN, driver: NaN};
         try {
           await firstAnswer(fn, {state: {}, secrets: {}});
+          const pgBefore = postgresCpuSeconds(dataDir);
+          const fnBefore = cpuSeconds(fn.child.pid!);
+          const driverBefore = process.cpuUsage();
           sync = await driveSync(fn.url, {...secrets, keep_connection_between_calls: String(mode === 'keep')});
+          const driver = cpuOf(process.cpuUsage(driverBefore));
           peak = peakRssBytes(fn.child.pid!);
+          const fnCpu = cpuSeconds(fn.child.pid!) - fnBefore;
+          await fn.stop();
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          cpu = {pg: postgresCpuSeconds(dataDir) - pgBefore, fn: fnCpu, driver};
         } finally {
           await fn.stop();
         }
@@ -173,6 +240,8 @@ async function main(): Promise<void> {
           `${(copy.seconds / sync.seconds).toFixed(2)}`,
           `${(peak / 1024 / 1024).toFixed(0)} MB`,
           String(sync.calls),
+          `${copyCpu.pg.toFixed(2)} / ${copyCpu.reader.toFixed(2)}`,
+          `${cpu.pg.toFixed(2)} / ${cpu.fn.toFixed(2)} / ${cpu.driver.toFixed(2)}`,
         ]);
         console.log(`${size} rows (${mode}): COPY ${copy.seconds.toFixed(2)} s, connector ${sync.seconds.toFixed(2)} s in ${sync.calls} calls, peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB`);
       }
@@ -187,11 +256,12 @@ async function main(): Promise<void> {
     rmSync(dir, {recursive: true, force: true});
     agent.destroy();
   }
-  const header = ['rows', 'connection', 'COPY rows/s', 'COPY MB/s', 'connector rows/s', 'connector MB/s', 'ratio', 'peak RSS', 'calls'];
+  const header = ['rows', 'connection', 'COPY rows/s', 'COPY MB/s', 'connector rows/s', 'connector MB/s', 'ratio', 'peak RSS', 'calls', 'COPY cpu s: pg/reader', 'sync cpu s: pg/fn/driver'];
   const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
   console.log(`\n${line(header)}\n${results.map(line).join('\n')}`);
   console.log('ratio = connector rows/s ÷ COPY rows/s (target ≥ 0.9); MB/s counts each side\'s own bytes (HTTP bodies vs COPY text)');
+  console.log('cpu s: CPU seconds used by PostgreSQL (all its processes), the COPY reader (this process), the function process, the driver (this process playing Fivetran)');
   console.log('connection: per call = one connection per call, closed when it ends (the default); kept = keep_connection_between_calls');
 }
 

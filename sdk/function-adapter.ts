@@ -10,16 +10,40 @@ import {Logger, redactText, type LogSink} from './log.js';
 import {parseSecrets, secretValues} from './secrets.js';
 import type {Row, State, TableSpec} from './types.js';
 
+/**
+ * Where a streamed response goes (the HTTP response of a deployed function). Once a call has committed
+ * `streamAfterBytes` of rows, it answers 200 and writes each checkpoint's rows as the checkpoint commits,
+ * rather than holding the whole response and copying it twice at the end; the state comes last.
+ */
+export interface ResponseStream {
+  /** the call answers 200 with a JSON body written in parts from now on; called once, before the first write */
+  start(): void;
+  /** writes parts in order; false when the caller is behind and `drained` should be awaited */
+  write(parts: readonly Chunk[]): boolean;
+  drained(): Promise<void>;
+  /** writes the last parts and ends the response */
+  end(parts: readonly Chunk[]): void;
+}
+
 export interface CallOptions {
   /** budget overrides; defaults come from the environment (limitsFromEnv) */
   limits?: Partial<BudgetLimits>;
   sink?: LogSink;
   now?: () => number;
+  /** stream the response here once it is large (see ResponseStream); without it the body is returned whole */
+  stream?: ResponseStream;
+  /** committed bytes of rows after which a call streams (default STREAM_AFTER_BYTES) */
+  streamAfterBytes?: number;
+  /** aborts the sync (the caller went away) */
+  signal?: AbortSignal;
 }
+
+/** Responses smaller than this are answered whole, with a Content-Length; larger ones are streamed. */
+export const STREAM_AFTER_BYTES = 1024 * 1024;
 
 export interface CallSummary {
   hasMore: boolean;
-  stopReason: BudgetReason | 'finished' | 'source_error' | 'setup_test';
+  stopReason: BudgetReason | 'finished' | 'source_error' | 'error_while_streaming' | 'setup_test';
   rows: Record<string, number>;
   deletes: Record<string, number>;
   bytes: number;
@@ -28,8 +52,10 @@ export interface CallSummary {
 
 export interface CallResult {
   status: number;
-  /** the serialized JSON body */
+  /** the serialized JSON body ('' when it was streamed) */
   body: string;
+  /** the body went to options.stream, which has been ended */
+  streamed?: boolean;
   summary?: CallSummary;
 }
 
@@ -53,21 +79,30 @@ function jsonReplacer(this: Record<string, unknown>, key: string, value: unknown
   return value;
 }
 
+/** A part of the response body: JSON text, or its UTF-8 bytes as a source produced them. */
+export type Chunk = string | Buffer;
+
 interface TableBuffer {
-  chunks: string[];
+  chunks: Chunk[];
   committedChunks: number;
   rows: number;
   committedRows: number;
 }
 
-/** Accumulates serialized rows per table; `commit` marks what a checkpoint covers, `dropPending` discards the rest. */
+const chunkText = (chunk: Chunk): string => (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+
+/**
+ * Accumulates serialized rows per table; `commit` marks what a checkpoint covers, `dropPending` discards the
+ * rest. A streamed response takes a table's committed chunks away as it writes them (`takeCommitted`); the
+ * row counts stay whole.
+ */
 class ResponseBuilder {
   readonly inserts = new Map<string, TableBuffer>();
   readonly deletes = new Map<string, TableBuffer>();
   bytes = 0;
   committedBytes = 0;
 
-  add(target: Map<string, TableBuffer>, table: string, json: string, count: number): void {
+  add(target: Map<string, TableBuffer>, table: string, json: Chunk, count: number): void {
     let buffer = target.get(table);
     if (!buffer) {
       buffer = {chunks: [], committedChunks: 0, rows: 0, committedRows: 0};
@@ -100,13 +135,35 @@ class ResponseBuilder {
     return total;
   }
 
-  static section(target: Map<string, TableBuffer>): string {
+  /** The insert table holding the most committed bytes not yet taken, or null. */
+  largestCommittedInsert(): string | null {
+    let best: string | null = null;
+    let bestBytes = 0;
+    for (const [table, buffer] of this.inserts) {
+      let bytes = 0;
+      for (let i = 0; i < buffer.committedChunks; i++) bytes += buffer.chunks[i]!.length;
+      if (bytes > bestBytes) [best, bestBytes] = [table, bytes];
+    }
+    return best;
+  }
+
+  /** Removes and returns a table's committed chunks (for a streamed response, which writes them now). */
+  takeCommitted(table: string): Chunk[] {
+    const buffer = this.inserts.get(table);
+    if (!buffer || buffer.committedChunks === 0) return [];
+    const taken = buffer.chunks.splice(0, buffer.committedChunks);
+    buffer.committedChunks = 0;
+    return taken;
+  }
+
+  /** `"table":[rows],...` of every table with rows, except `skip` */
+  static entries(target: Map<string, TableBuffer>, skip?: string): string {
     const parts: string[] = [];
     for (const [table, buffer] of target) {
-      if (buffer.rows === 0) continue;
-      parts.push(`${JSON.stringify(table)}:[${buffer.chunks.join(',')}]`);
+      if (buffer.rows === 0 || table === skip) continue;
+      parts.push(`${JSON.stringify(table)}:[${buffer.chunks.map(chunkText).join(',')}]`);
     }
-    return `{${parts.join(',')}}`;
+    return parts.join(',');
   }
 
   static counts(target: Map<string, TableBuffer>): Record<string, number> {
@@ -154,6 +211,7 @@ export async function handleFunctionCall(connector: Connector, requestBody: unkn
   const syncId = isPlainObject(requestBody) && typeof requestBody.sync_id === 'string' ? requestBody.sync_id : undefined;
   const log = new Logger({connector: connector.name, syncId, redact: redactions, sink: options.sink});
   const controller = new AbortController();
+  const signal = options.signal ? AbortSignal.any([controller.signal, options.signal]) : controller.signal;
   let timer: NodeJS.Timeout | undefined;
   try {
     const request = readRequest(requestBody);
@@ -165,11 +223,11 @@ export async function handleFunctionCall(connector: Connector, requestBody: unkn
 
     if (request.setupTest) {
       log.info('setup test started');
-      await connector.test({secrets, log, signal: controller.signal});
+      await connector.test({secrets, log, signal});
       log.info('setup test passed');
       return {status: 200, body: emptyResponse(request.state), summary: {hasMore: false, stopReason: 'setup_test', rows: {}, deletes: {}, bytes: 0, durationMs: Date.now() - startedAt}};
     }
-    return await runSync(connector, {secrets, state: request.state, budget, log, syncId: request.syncId, signal: controller.signal});
+    return await runSync(connector, {secrets, state: request.state, budget, log, syncId: request.syncId, signal}, options);
   } catch (error) {
     const {status, body} = toErrorResponse(error, connector.name);
     body.errorMessage = redactText(body.errorMessage, redactions);
@@ -187,6 +245,7 @@ export async function handleFunctionCall(connector: Connector, requestBody: unkn
 async function runSync(
   connector: Connector,
   ctx: {secrets: unknown; state: State; budget: Budget; log: Logger; syncId: string | undefined; signal: AbortSignal},
+  options: CallOptions,
 ): Promise<CallResult> {
   const {budget, log} = ctx;
   const tables = new Map<string, TableSpec>(Object.entries(connector.tables));
@@ -195,6 +254,12 @@ async function runSync(
   let committedStateJson = inputStateJson;
   let stopReason: CallSummary['stopReason'] = 'finished';
   const cap = budget.limits.responseCapBytes;
+  const stream = options.stream;
+  const streamAfter = options.streamAfterBytes ?? STREAM_AFTER_BYTES;
+  /** the insert table whose rows are being written as they commit (the others are written at the end) */
+  let streamed: string | null = null;
+  let streamedAny = false;
+  let writtenBytes = 0;
 
   const progress = () => builder.committedRowCount() > 0 || committedStateJson !== inputStateJson;
   const specOf = (table: string): TableSpec => {
@@ -206,6 +271,40 @@ async function runSync(
   // The envelope around the rows: state, schema and punctuation. Counted against the cap with the rows.
   let schemaBytes = JSON.stringify(Object.fromEntries(tables)).length;
   const envelopeBytes = () => 256 + schemaBytes + committedStateJson.length;
+
+  /** Rows of the streamed table, each chunk after a comma but the first. */
+  const rowParts = (chunks: readonly Chunk[], parts: Chunk[]): void => {
+    for (const chunk of chunks) {
+      if (streamedAny) {
+        parts.push(',');
+        writtenBytes++;
+      }
+      parts.push(chunk);
+      writtenBytes += chunk.length;
+      streamedAny = true;
+    }
+  };
+
+  /**
+   * At a checkpoint: once the committed rows are large enough, start the streamed response with the table
+   * holding the most of them, and write that table's committed rows. Only one table is streamed per call
+   * (a JSON object cannot name a table twice); the others wait for the end. Waits while the caller is behind.
+   */
+  const streamCommitted = async (): Promise<void> => {
+    if (!stream) return;
+    const parts: Chunk[] = [];
+    if (streamed === null) {
+      if (builder.committedBytes < streamAfter) return;
+      streamed = builder.largestCommittedInsert();
+      if (streamed === null) return;
+      stream.start();
+      const head = `{"insert":{${JSON.stringify(streamed)}:[`;
+      parts.push(head);
+      writtenBytes += head.length;
+    }
+    rowParts(builder.takeCommitted(streamed), parts);
+    if (parts.length && !stream.write(parts)) await stream.drained();
+  };
 
   const iterator = connector.sync({...ctx, secrets: ctx.secrets as never})[Symbol.asyncIterator]();
   let stopped = false;
@@ -265,6 +364,7 @@ async function runSync(
         case 'checkpoint': {
           builder.commit();
           committedStateJson = JSON.stringify(item.state);
+          await streamCommitted();
           const reason = budget.exhausted(envelopeBytes());
           if (reason && progress()) {
             budget.markStopping(reason);
@@ -294,9 +394,15 @@ async function runSync(
       }
     }
   } catch (error) {
-    // A retriable source failure after committed progress: answer what is committed and let Fivetran call
-    // again from that checkpoint rather than losing the work of this call.
-    if (error instanceof ConnectorError && error.retriable && progress()) {
+    if (streamed !== null) {
+      // The response has begun (status 200 is sent): end it with what is committed, and let the next call
+      // start from the last checkpoint, where the error, if it persists, is answered as an error.
+      log.error(`the call failed after its response had started; answering the committed rows so the next call resumes from the last checkpoint: ${error instanceof Error ? error.message : String(error)}`);
+      stopReason = 'error_while_streaming';
+      stopped = true;
+    } else if (error instanceof ConnectorError && error.retriable && progress()) {
+      // A retriable source failure after committed progress: answer what is committed and let Fivetran call
+      // again from that checkpoint rather than losing the work of this call.
       log.warn(`stopping early after a retriable source error; the next call resumes from the last checkpoint: ${error.message}`);
       stopReason = 'source_error';
       stopped = true;
@@ -313,20 +419,37 @@ async function runSync(
     const schema: Record<string, {primary_key?: string[]}> = {};
     for (const [table, spec] of tables) schema[table] = schemaEntry(spec);
     const softDelete = [...builder.deletes.keys()].filter((table) => tables.get(table)?.softDelete && (builder.deletes.get(table)?.rows ?? 0) > 0);
-
-    const body =
-      `{"state":${committedStateJson},"insert":${ResponseBuilder.section(builder.inserts)},"delete":${ResponseBuilder.section(builder.deletes)}` +
-      `,"schema":${JSON.stringify(schema)},"hasMore":${hasMore}${softDelete.length ? `,"softDelete":${JSON.stringify(softDelete)}` : ''}}`;
+    // the state comes last: a streamed response has written its rows before the state is final
+    const tail =
+      `,"delete":{${ResponseBuilder.entries(builder.deletes)}},"schema":${JSON.stringify(schema)}` +
+      `,"state":${committedStateJson},"hasMore":${hasMore}${softDelete.length ? `,"softDelete":${JSON.stringify(softDelete)}` : ''}}`;
+    let body = '';
+    let bytes: number;
+    if (streamed !== null) {
+      const parts: Chunk[] = [];
+      rowParts(builder.inserts.get(streamed)!.chunks, parts);
+      const others = ResponseBuilder.entries(builder.inserts, streamed);
+      const end = `]${others ? `,${others}` : ''}}${tail}`;
+      parts.push(end);
+      bytes = writtenBytes + end.length;
+      stream!.end(parts);
+    } else {
+      body = `{"insert":{${ResponseBuilder.entries(builder.inserts)}}${tail}`;
+      bytes = body.length;
+    }
     const summary: CallSummary = {
       hasMore,
       stopReason: reason,
       rows: ResponseBuilder.counts(builder.inserts),
       deletes: ResponseBuilder.counts(builder.deletes),
-      bytes: body.length,
+      bytes,
       durationMs: budget.elapsedMs(),
     };
-    log.info('call finished', {has_more: hasMore, stop_reason: reason, rows: summary.rows, deletes: summary.deletes, bytes: summary.bytes, duration_ms: summary.durationMs});
-    return {status: 200, body, summary};
+    log.info('call finished', {
+      has_more: hasMore, stop_reason: reason, rows: summary.rows, deletes: summary.deletes, bytes: summary.bytes, duration_ms: summary.durationMs,
+      ...(streamed !== null ? {streamed: true} : {}),
+    });
+    return {status: 200, body, streamed: streamed !== null, summary};
   }
 }
 
@@ -343,9 +466,59 @@ function decodeBody(body: unknown): unknown {
   return body;
 }
 
+type HttpResponse = Parameters<HttpFunction>[1];
+
+/**
+ * functions-framework runs each request inside a `domain` (to answer a crash of the request with a 500).
+ * Every event emitter created inside one then enters and leaves the domain around each event it emits, at
+ * a cost of microseconds each; pg's connection emits one event per row read, so a large sync spent about a
+ * third of the function's CPU time there (measured with a CPU profile of `npm run bench replication`).
+ * The adapter answers its own failures (handleFunctionCall never throws), so the call runs outside it.
+ */
+function leaveDomain(): void {
+  const current = process as unknown as {domain?: {exit(): void} | null};
+  const active = current.domain;
+  for (let depth = 0; active && current.domain === active && depth < 16; depth++) active.exit();
+}
+
+/**
+ * A ResponseStream over the function's HTTP response (Express over Node's ServerResponse): the parts of one
+ * write go out together (cork/uncork), and backpressure is the socket's. A caller that went away ends the
+ * waiting (its 'close') rather than leaving the call hanging on 'drain'.
+ */
+function httpStream(res: HttpResponse): ResponseStream {
+  const writeParts = (parts: readonly Chunk[], last: boolean): boolean => {
+    if (res.destroyed) return true;
+    res.cork();
+    let ok = true;
+    const count = last ? parts.length - 1 : parts.length;
+    for (let i = 0; i < count; i++) ok = res.write(parts[i]!);
+    if (last) res.end(parts[parts.length - 1] ?? '');
+    res.uncork();
+    return ok;
+  };
+  return {
+    start: () => void res.status(200).type('application/json'),
+    write: (parts) => writeParts(parts, false),
+    end: (parts) => void writeParts(parts, true),
+    drained: () =>
+      new Promise<void>((resolve) => {
+        if (res.destroyed || !res.writableNeedDrain) return resolve();
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      }),
+  };
+}
+
 /** The Cloud Functions HTTP entry point of a connector: `export const main = createMain(connector)`. */
 export function createMain(connector: Connector, options: CallOptions = {}): HttpFunction {
   return async (req, res) => {
+    leaveDomain();
     let result: CallResult;
     if (req.method !== 'POST') {
       const {status, body} = toErrorResponse(new RequestError(`method ${req.method} is not allowed; Fivetran calls the function with POST`), connector.name);
@@ -359,7 +532,20 @@ export function createMain(connector: Connector, options: CallOptions = {}): Htt
         res.status(status).type('application/json').send(JSON.stringify(body));
         return;
       }
-      result = await handleFunctionCall(connector, decoded, options);
+      // large responses are streamed as they commit (a plain Node response can; a test double may not)
+      const canStream = typeof res.write === 'function' && typeof res.on === 'function';
+      const gone = new AbortController();
+      if (canStream) {
+        res.on('error', () => undefined); // the caller went away mid-response: there is no one to answer
+        res.on('close', () => {
+          if (!res.writableEnded) gone.abort(new Error('the caller closed the connection before the response was complete'));
+        });
+      }
+      result = await handleFunctionCall(connector, decoded, {
+        ...options,
+        ...(canStream ? {stream: options.stream ?? httpStream(res), signal: options.signal ? AbortSignal.any([options.signal, gone.signal]) : gone.signal} : {}),
+      });
+      if (result.streamed) return;
     }
     res.status(result.status).type('application/json').send(result.body);
   };

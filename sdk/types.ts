@@ -53,8 +53,11 @@ export interface TableSpec {
 /** Records a connector's `sync` yields. Build them with the helpers below. */
 export type Emit =
   | {kind: 'upsert'; table: string; row: Row}
-  /** rows already serialized by the source: `json` is one or more JSON objects separated by commas */
-  | {kind: 'upsertJson'; table: string; json: string; count: number}
+  /**
+   * rows already serialized by the source: `json` is one or more JSON objects separated by commas, as text or
+   * as its UTF-8 bytes (bytes go to the response as they are, never decoded into a string)
+   */
+  | {kind: 'upsertJson'; table: string; json: string | Buffer; count: number}
   | {kind: 'delete'; table: string; keys: Row}
   | {kind: 'checkpoint'; state: State}
   /** declares a table discovered at run time (e.g. a replicated source table) */
@@ -63,7 +66,7 @@ export type Emit =
   | {kind: 'warning'; message: string};
 
 export const upsert = (table: string, row: Row): Emit => ({kind: 'upsert', table, row});
-export const upsertJson = (table: string, json: string, count: number): Emit => ({kind: 'upsertJson', table, json, count});
+export const upsertJson = (table: string, json: string | Buffer, count: number): Emit => ({kind: 'upsertJson', table, json, count});
 export const remove = (table: string, keys: Row): Emit => ({kind: 'delete', table, keys});
 export const checkpoint = (state: State): Emit => ({kind: 'checkpoint', state});
 export const declareTable = (table: string, spec: TableSpec): Emit => ({kind: 'table', table, spec});
