@@ -1,11 +1,22 @@
 // A client for Fivetran's REST API v1 (FIVETRAN.md §2): Basic auth, the versioned Accept header, the
 // {code, message, data} envelope, cursor pagination, and retries on 429 (honouring Retry-After), 5xx and
 // connection errors with backoff and jitter. 401/403/404 fail at once with a message naming what is wrong.
-import got, {HTTPError, RequestError as GotRequestError, type Got, type Method} from 'got';
+// got (with its HTTP/2 and cache dependencies) is loaded by the first request, not at import: a function
+// answers calls that never reach the API (invalid secrets) without paying for it at cold start.
+import type {ExtendOptions, Got, Method} from 'got';
 import {AuthError, ConfigError, SourceError} from './errors.js';
 import {backoffDelay} from './retry.js';
 
 export const DEFAULT_FIVETRAN_API_URL = 'https://api.fivetran.com';
+
+type GotModule = typeof import('got');
+let gotLoading: Promise<GotModule> | undefined;
+
+/** The got module, imported once on first use (in a bundle: evaluated then, not when the function loads). */
+function loadGot(): Promise<GotModule> {
+  gotLoading ??= import('got');
+  return gotLoading;
+}
 
 export interface FivetranApiOptions {
   apiKey: string;
@@ -86,7 +97,8 @@ function normalizeBaseUrl(url: string): string {
 }
 
 export class FivetranApi {
-  private readonly client: Got;
+  private readonly options: ExtendOptions;
+  private client: Got | undefined;
   private readonly pageSize: number;
   readonly baseUrl: string;
 
@@ -95,7 +107,8 @@ export class FivetranApi {
     this.pageSize = Math.min(1000, Math.max(1, options.pageSize ?? 1000));
     const baseDelayMs = options.baseDelayMs ?? 1000;
     const maxRetryAfterMs = options.maxRetryAfterMs ?? 5 * 60_000;
-    this.client = got.extend({
+    // got's options for this client; the client itself is made by the first request (see loadGot)
+    this.options = {
       prefixUrl: this.baseUrl,
       // The Authorization header is set directly: got's username/password would put the credentials in the
       // URL, which then shows up in error messages.
@@ -122,12 +135,14 @@ export class FivetranApi {
           return backoffDelay(attemptCount, baseDelayMs);
         },
       },
-    });
+    };
   }
 
   /** One request; unwraps the envelope's `data`. */
   async request<T>(method: Method, path: string, options: {json?: unknown; searchParams?: Record<string, string | number | undefined>; what?: string} = {}): Promise<ApiResult<T>> {
     const searchParams = Object.fromEntries(Object.entries(options.searchParams ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
+    const got = await loadGot();
+    this.client ??= got.default.extend(this.options);
     try {
       const response = await this.client<{code?: string; message?: string; data?: T}>(path.replace(/^\//, ''), {
         method,
@@ -136,11 +151,11 @@ export class FivetranApi {
       });
       return {data: (response.body?.data ?? ({} as T)) as T, status: response.statusCode, attempts: response.retryCount + 1};
     } catch (error) {
-      throw this.describe(error, method, path, options.what);
+      throw this.describe(got, error, method, path, options.what);
     }
   }
 
-  private describe(error: unknown, method: string, path: string, what?: string): Error {
+  private describe({HTTPError, RequestError: GotRequestError}: GotModule, error: unknown, method: string, path: string, what?: string): Error {
     const subject = what ?? `${method} /v1/${path.replace(/^\//, '')}`;
     if (error instanceof HTTPError) {
       const status = error.response.statusCode;

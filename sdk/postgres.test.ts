@@ -1,7 +1,8 @@
+import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../test/support/postgres.js';
 import {AuthError, ConfigError, SourceError} from './errors.js';
-import {connect, describePostgresError, isRetriablePostgresError, qualifiedName, quoteIdent, readOnly, withPostgres, type PostgresConfig} from './postgres.js';
+import {connect, describePostgresError, escapeLiteral, isRetriablePostgresError, qualifiedName, quoteIdent, readOnly, withPostgres, type PostgresConfig} from './postgres.js';
 
 let db: TestDatabase;
 let config: PostgresConfig;
@@ -70,6 +71,13 @@ describe('postgres helpers', () => {
     expect(missingTable).toBeInstanceOf(ConfigError);
     expect(isRetriablePostgresError({code: '40001'})).toBe(true);
     expect(isRetriablePostgresError({code: '42P01'})).toBe(false);
+  });
+
+  it("escapes literals as pg's escapeLiteral does, and PostgreSQL reads them back unchanged", async () => {
+    const values = ['plain', "it's", 'back\\slash', "both ' and \\", "''", '\\', 'ünïcødé 🐘', 'new\nline', ''];
+    expect(values.map(escapeLiteral)).toEqual(values.map((value) => pg.escapeLiteral(value)));
+    const rows = await withPostgres(config, async (client) => (await client.query(`SELECT ${values.map((value, i) => `${escapeLiteral(value)} AS v${i}`).join(', ')}`)).rows[0]);
+    expect(Object.values(rows)).toEqual(values);
   });
 
   it('keeps timestamps, dates and numerics exact as text', async () => {

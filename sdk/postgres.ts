@@ -1,8 +1,20 @@
 // PostgreSQL for connectors: one client per call (closed in finally), application_name and a statement
 // timeout on every session, quoted identifiers, read-only transactions for user-written SQL, and errors
 // mapped to messages a person can act on (which credential, which table, which permission).
-import pg from 'pg';
+// pg itself is loaded on the first connection, not at import: a function answers requests that never reach
+// the database (invalid secrets, a missing configuration) without paying for the driver at cold start.
+import type pg from 'pg';
 import {AuthError, ConfigError, SourceError} from './errors.js';
+
+type Pg = typeof pg;
+let pgModule: Pg | undefined;
+let pgLoading: Promise<Pg> | undefined;
+
+/** The pg module, imported once on first use (in a bundle: evaluated then, not when the function loads). */
+export function loadPg(): Promise<Pg> {
+  pgLoading ??= import('pg').then((module) => (pgModule = module.default));
+  return pgLoading;
+}
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -27,7 +39,8 @@ const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     // 1082 date, 1083 time, 1114 timestamp, 1184 timestamptz, 1266 timetz, 1186 interval
     if (oid === 1082 || oid === 1083 || oid === 1114 || oid === 1184 || oid === 1266 || oid === 1186) return (value: string) => value;
-    return pg.types.getTypeParser(oid, format as 'text');
+    // called by a client of the pg module, so that module is loaded by now
+    return pgModule!.types.getTypeParser(oid, format as 'text');
   },
 };
 
@@ -62,7 +75,8 @@ export function clientConfig(config: PostgresConfig): pg.ClientConfig {
 }
 
 export async function connect(config: PostgresConfig): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig(config));
+  const {Client} = await loadPg();
+  const client = new Client(clientConfig(config));
   // An idle client that loses its server emits 'error'; without a listener Node would crash the process.
   client.on('error', () => undefined);
   try {
@@ -88,6 +102,24 @@ export async function withPostgres<T>(config: PostgresConfig, fn: (client: pg.Cl
 export function quoteIdent(name: string): string {
   if (name.includes('\0')) throw new ConfigError('an identifier must not contain a NUL character');
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * A string as an SQL literal, as pg's escapeLiteral: quotes doubled; with a backslash, backslashes doubled
+ * too and the literal written ` E'...'`. Here so that code quoting values does not need pg loaded.
+ */
+export function escapeLiteral(value: string): string {
+  let escaped = "'";
+  let hasBackslash = false;
+  for (const c of value) {
+    if (c === "'") escaped += "''";
+    else if (c === '\\') {
+      escaped += '\\\\';
+      hasBackslash = true;
+    } else escaped += c;
+  }
+  escaped += "'";
+  return hasBackslash ? ` E${escaped}` : escaped;
 }
 
 /** `schema.table`, both quoted. */
