@@ -1,12 +1,18 @@
-// Function bundles: one connector compiled by esbuild into a single self-contained ESM `index.js`, plus the
-// minimal package.json Cloud Functions needs to install and start it. A bundle holds its connector, the SDK
-// and their runtime dependencies, and nothing else: not another connector, not a dev dependency, not a
-// native module (those cannot be built into one file, and DuckDB belongs to the CLI, not to a function).
+// Function bundles: one connector compiled by esbuild into a self-contained ESM `index.js`, plus the minimal
+// package.json Cloud Functions needs to install and start it. A bundle holds its connector, the SDK and their
+// runtime dependencies, and nothing else: not another connector, not a dev dependency, not a native module
+// (those cannot be built into a bundle, and DuckDB belongs to the CLI, not to a function).
+// What the code loads with `await import()` (pg, got: sdk/postgres.ts, sdk/fivetran-api.ts) goes to files
+// under chunks/, which Node reads and compiles only when a call first needs them: a cold start pays for
+// index.js alone.
 import {existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {build, type Metafile, type Plugin} from 'esbuild';
 import {CliConfigError} from './errors.js';
 import {DEPLOY_DEFAULTS, listConnectorNames, type DeployFunction} from './project.js';
+
+/** esbuild's output folder, relative to the project root; nothing is written there (write: false). */
+const OUT_DIR = 'build/bundle';
 
 /** Provided at runtime: Cloud Functions installs it from the bundle's package.json to start the function. */
 export const FUNCTIONS_FRAMEWORK = '@google-cloud/functions-framework';
@@ -26,10 +32,20 @@ const ESM_BANNER = "import {createRequire as __fivetranCreateRequire} from 'node
 /** Packages whose code needs a compiled addon; named so the error says what to do instead. */
 const NATIVE_PACKAGES = /^@duckdb\/|^duckdb$|^better-sqlite3$|^libpq$/;
 
+export interface BundleChunk {
+  /** relative to the bundle folder: chunks/<name>-<hash>.js */
+  path: string;
+  code: string;
+}
+
 export interface ConnectorBundle {
   connector: string;
-  /** the ESM code of index.js */
+  /** the ESM code of index.js, the module Cloud Functions loads */
   code: string;
+  /** the modules index.js imports, most of them only when a call first needs them (`await import()`) */
+  chunks: BundleChunk[];
+  /** bytes Node loads to start the function: index.js and what it imports statically */
+  startBytes: number;
   /** npm packages the bundle contains, sorted */
   packages: string[];
   /** source files the bundle contains, relative to the project root, sorted */
@@ -41,8 +57,10 @@ export interface FunctionBundle {
   connector: string;
   /** the folder uploaded to Cloud Functions */
   dir: string;
-  /** size of index.js in bytes */
+  /** size of index.js and its chunks in bytes */
   bytes: number;
+  /** bytes loaded at a cold start: index.js and the chunks it imports statically */
+  startBytes: number;
 }
 
 /** `nodejs20` → 20. */
@@ -103,6 +121,35 @@ function pgWithoutCloudflareProbe(): Plugin {
   };
 }
 
+/**
+ * zod's `z` namespace re-exports every locale's messages (about 60 modules, a third of zod's share of a
+ * bundle and ~6 ms of CPU at every cold start), and a namespace passed around as a value keeps them all in
+ * the bundle. Connectors use zod's default, English (and the SDK rewrites its messages anyway), so bundles
+ * keep `en` and replace the other locales with functions that throw, saying why. Left unchanged if zod's
+ * locale index no longer has the expected form.
+ */
+function zodEnglishOnly(): Plugin {
+  const line = /^export \{ default as (\w+) \} from "\.\/([\w-]+)\.js";$/;
+  return {
+    name: 'fivetran-zod-english-only',
+    setup(builder) {
+      builder.onLoad({filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/}, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        const lines = source.trim().split('\n').map((text) => line.exec(text.trim()));
+        if (!lines.every((match) => match !== null) || !lines.some((match) => match[1] === 'en')) return {contents: source, loader: 'js'};
+        const contents = lines
+          .map(([, name, file]) =>
+            name === 'en'
+              ? `export { default as en } from "./${file}.js";`
+              : `export const ${name} = () => { throw new Error("zod locale ${name} is not in Cloud Function bundles (./fivetran deploy keeps English only; see cli/bundle.ts)"); };`,
+          )
+          .join('\n');
+        return {contents, loader: 'js', resolveDir: path.dirname(args.path)};
+      });
+    },
+  };
+}
+
 /** The checks esbuild cannot make: what the bundle may not contain. */
 function checkContents(root: string, connector: string, metafile: Metafile, files: string[], packages: string[]): void {
   const rootPackage = readPackageJson(path.join(root, 'package.json'));
@@ -131,7 +178,7 @@ function checkContents(root: string, connector: string, metafile: Metafile, file
       throw new CliConfigError(`connector ${connector} imports ${file} from connector ${other.name}; a function bundle holds one connector: move shared code to sdk/`);
     }
   }
-  const output = Object.values(metafile.outputs)[0];
+  const output = Object.values(metafile.outputs).find((o) => o.entryPoint !== undefined);
   if (!output?.exports.includes('main')) {
     throw new CliConfigError(`connectors/${connector}/index.ts does not export \`main\`; add: export const main = createMain(connector);`);
   }
@@ -148,7 +195,12 @@ export async function bundleConnector(root: string, connector: string, runtime: 
     result = await build({
       entryPoints: [entry],
       absWorkingDir: root,
-      outfile: 'index.js',
+      // never written (write: false); the folder output paths are relative to
+      outdir: OUT_DIR,
+      entryNames: 'index',
+      chunkNames: 'chunks/[name]-[hash]',
+      // a dynamic import() becomes a file of its own, loaded when reached
+      splitting: true,
       write: false,
       bundle: true,
       platform: 'node',
@@ -159,7 +211,7 @@ export async function bundleConnector(root: string, connector: string, runtime: 
       metafile: true,
       legalComments: 'eof',
       logLevel: 'silent',
-      plugins: [nativeModuleGuard(connector, root), pgWithoutCloudflareProbe()],
+      plugins: [nativeModuleGuard(connector, root), pgWithoutCloudflareProbe(), zodEnglishOnly()],
     });
   } catch (error) {
     const errors = (error as {errors?: {text: string; location?: {file: string; line: number} | null}[]}).errors;
@@ -169,12 +221,31 @@ export async function bundleConnector(root: string, connector: string, runtime: 
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
     throw new CliConfigError(`bundling connector ${connector} failed: ${first.text}${where}${more}`);
   }
-  const output = result.outputFiles[0];
-  if (!output) throw new Error(`esbuild produced no output for connector ${connector}`);
+  const outDir = path.join(root, OUT_DIR);
+  const relative = (file: string) => path.relative(outDir, path.resolve(root, file)).split(path.sep).join('/');
+  const output = result.outputFiles.find((file) => relative(file.path) === 'index.js');
+  if (!output) throw new Error(`esbuild produced no index.js for connector ${connector}`);
+  const chunks = result.outputFiles
+    .filter((file) => file !== output)
+    .map((file) => ({path: relative(file.path), code: file.text}))
+    .sort((a, b) => a.path.localeCompare(b.path));
   const files = Object.keys(result.metafile.inputs).sort();
   const packages = [...new Set(files.map(packageOf).filter((name): name is string => name !== null))].sort();
   checkContents(root, connector, result.metafile, files, packages);
-  return {connector, code: output.text, packages, files};
+  return {connector, code: output.text, chunks, startBytes: startBytes(result.metafile, root, outDir), packages, files};
+}
+
+/** Bytes of index.js and of every output it imports statically, transitively: what a cold start loads. */
+function startBytes(metafile: Metafile, root: string, outDir: string): number {
+  const outputs = new Map(Object.entries(metafile.outputs).map(([file, output]) => [path.resolve(root, file), output]));
+  const seen = new Set<string>();
+  const visit = (file: string): number => {
+    const output = outputs.get(file);
+    if (!output || seen.has(file)) return 0;
+    seen.add(file);
+    return output.bytes + output.imports.filter((i) => i.kind === 'import-statement' && !i.external).reduce((sum, i) => sum + visit(path.resolve(root, i.path)), 0);
+  };
+  return visit(path.join(outDir, 'index.js'));
 }
 
 /** The function's package.json: how Cloud Functions finds `main` and which framework it installs to serve it. */
@@ -199,14 +270,21 @@ export function bundleDir(buildDir: string, functionName: string): string {
   return path.join(buildDir, 'functions', functionName);
 }
 
-/** Replaces build/functions/<function>/ with index.js and package.json. */
+/** Replaces build/functions/<function>/ with index.js, its chunks/ and package.json. */
 export function writeFunctionBundle(root: string, buildDir: string, fn: DeployFunction, bundle: ConnectorBundle): FunctionBundle {
   const dir = bundleDir(buildDir, fn.name);
   rmSync(dir, {recursive: true, force: true});
   mkdirSync(dir, {recursive: true});
   writeFileSync(path.join(dir, 'index.js'), bundle.code);
+  let bytes = Buffer.byteLength(bundle.code);
+  for (const chunk of bundle.chunks) {
+    const file = path.join(dir, ...chunk.path.split('/'));
+    mkdirSync(path.dirname(file), {recursive: true});
+    writeFileSync(file, chunk.code);
+    bytes += Buffer.byteLength(chunk.code);
+  }
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify(functionPackageJson(fn, root), null, 2) + '\n');
-  return {functionName: fn.name, connector: fn.connector, dir, bytes: Buffer.byteLength(bundle.code)};
+  return {functionName: fn.name, connector: fn.connector, dir, bytes, startBytes: bundle.startBytes};
 }
 
 /**

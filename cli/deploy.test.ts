@@ -1,14 +1,16 @@
 // ./fivetran deploy against a fake `gcloud` that records its arguments, in a throwaway project whose
 // connector (test/fixtures/deploy/connectors/probe) reports the budgets it sees; the bundles it builds are
 // started on functions-framework and answer requests. The repository's own connectors are bundled and
-// served too.
+// served too, one of them through a setup test that loads pg and got from the bundle's chunks.
 import {execFileSync} from 'node:child_process';
 import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs';
+import {createServer} from 'node:http';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {firstAnswer, post, startBundledFunction} from '../test/support/bundled-function.js';
+import {createTestDatabase} from '../test/support/postgres.js';
 import {bundleConnector, functionPackageJson, writeFunctionBundle} from './bundle.js';
 import {createConnector} from './connector.js';
 import {deploy, findOnPath, gcloudDeployArgs, gcloudMessage, GCLOUD_INSTALL_HINT, selectFunctions, shellCommand} from './deploy.js';
@@ -312,8 +314,13 @@ describe('deploy', () => {
   });
 });
 
+/** The npm packages whose modules an esbuild output holds, from its `// .../node_modules/<package>/...` comments. */
+function packagesIn(code: string): string[] {
+  return [...new Set([...code.matchAll(/^\/\/ (?:\S*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)].map((match) => match[1]!))].sort();
+}
+
 describe('function bundles', () => {
-  it('holds one ESM file and a package.json with main, the Node engine and only the framework', async () => {
+  it('holds index.js, its chunks and a package.json with main, the Node engine and only the framework', async () => {
     const pkg = functionPackageJson(entry('probe-prod'), project);
     expect(pkg).toEqual({
       name: 'probe-prod',
@@ -330,7 +337,14 @@ describe('function bundles', () => {
     expect(bundle.packages).toContain('zod');
     expect(bundle.packages).not.toContain('@google-cloud/functions-framework');
     expect(bundle.files.filter((file) => file.includes('connectors/'))).toEqual([expect.stringMatching(/test\/fixtures\/deploy\/connectors\/probe\/index\.ts$/)]);
-    expect((await bundleConnector(project, 'probe')).code).toBe(bundle.code);
+    // pg is imported by sdk/postgres.ts on first connection: it is in a chunk, not in what a cold start loads
+    expect(packagesIn(bundle.code)).toEqual(['zod']);
+    expect(bundle.chunks.flatMap((chunk) => packagesIn(chunk.code))).toContain('pg');
+    expect(bundle.chunks.map((chunk) => chunk.path)).toEqual(bundle.chunks.map(() => expect.stringMatching(/^chunks\/[\w-]+\.js$/)));
+    expect(bundle.startBytes).toBeLessThan(Buffer.byteLength(bundle.code) + bundle.chunks.reduce((sum, chunk) => sum + Buffer.byteLength(chunk.code), 0));
+    const again = await bundleConnector(project, 'probe');
+    expect(again.code).toBe(bundle.code);
+    expect(again.chunks).toEqual(bundle.chunks);
   });
 
   it('answers requests on functions-framework with the limits deploy gives it', async () => {
@@ -338,7 +352,7 @@ describe('function bundles', () => {
     await deploy({functions: ['probe-prod'], cwd: project, env: fakeEnv(), stdout: () => undefined, stderr: () => undefined});
     const setEnv = recordedCalls()[0]!.find((arg) => arg.startsWith('--set-env-vars='))!.slice('--set-env-vars='.length);
     const env = Object.fromEntries(setEnv.split(',').map((pair) => pair.split('=') as [string, string]));
-    // The bundle runs from a folder with no node_modules: everything it needs is inside index.js.
+    // The bundle runs from a folder with no node_modules: everything it needs is in index.js and chunks/.
     const isolated = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-'));
     cpSync(path.join(project, 'build', 'functions', 'probe-prod'), isolated, {recursive: true});
     const fn = await startBundledFunction(repo, isolated, env);
@@ -366,12 +380,15 @@ describe('function bundles', () => {
   it("loads pg without pg's Cloudflare probe, which constructs a Response and so loads undici at every cold start", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-'));
     try {
-      const fn = writeFunctionBundle(project, dir, entry('probe-dev'), await bundleConnector(project, 'probe'));
+      const bundle = await bundleConnector(project, 'probe');
+      const fn = writeFunctionBundle(project, dir, entry('probe-dev'), bundle);
+      // index.js, then every chunk (pg's among them), as the first call that connects would load them
+      const modules = ['index.js', ...bundle.chunks.map((chunk) => chunk.path)].map((file) => pathToFileURL(path.join(fn.dir, file)).href);
       const script = [
         "const original = Object.getOwnPropertyDescriptor(globalThis, 'Response');",
         'let touched = false;',
         "Object.defineProperty(globalThis, 'Response', {configurable: true, get() { touched = true; return original.get ? original.get.call(globalThis) : original.value; }});",
-        `const bundle = await import(${JSON.stringify(pathToFileURL(path.join(fn.dir, 'index.js')).href)});`,
+        `const [bundle] = await Promise.all(${JSON.stringify(modules)}.map((url) => import(url)));`,
         "console.log(JSON.stringify({touched, main: typeof bundle.main}));",
       ].join('\n');
       const printed = execFileSync(process.execPath, ['--input-type=module', '-e', script], {encoding: 'utf8'});
@@ -422,6 +439,43 @@ describe('a connector made by ./fivetran connector create', () => {
 
 describe("the repository's connectors", () => {
   const connectors = listConnectorNames(repo);
+
+  it('freshness passes a setup test from an isolated folder, loading pg and got from its chunks', async () => {
+    const db = await createTestDatabase('deploy_bundle');
+    // a stand-in for the Fivetran API: the setup test looks the connection up
+    const api = createServer((req, res) => {
+      req.resume();
+      const found = req.url === '/v1/connections/warm_tulip' && req.headers.authorization === `Basic ${Buffer.from('key:secret').toString('base64')}`;
+      res.writeHead(found ? 200 : 404, {'content-type': 'application/json'});
+      res.end(JSON.stringify(found ? {code: 'Success', data: {id: 'warm_tulip', group_id: 'g', service: 'postgres', schema: 'pg', paused: false, status: {}}} : {code: 'NotFound', message: req.url}));
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const bundle = await bundleConnector(repo, 'freshness');
+    expect(packagesIn(bundle.code)).not.toContain('pg');
+    expect(packagesIn(bundle.code)).not.toContain('got');
+    const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-freshness-'));
+    const fn = await startBundledFunction(repo, writeFunctionBundle(repo, dir, {name: 'freshness', connector: 'freshness', environment: 'test'}, bundle).dir);
+    try {
+      await db.query('CREATE TABLE companies (company_id int PRIMARY KEY, freshness_status text)');
+      const port = (api.address() as {port: number}).port;
+      const secrets = {
+        postgres_host: db.host, postgres_port: String(db.port), postgres_database: db.database, postgres_user: db.user, postgres_password: db.password, postgres_sslmode: 'disable',
+        fivetran_api_key: 'key', fivetran_api_secret: 'secret', fivetran_connector_id: 'warm_tulip', fivetran_api_url: `http://127.0.0.1:${port}`,
+        freshness_query: 'SELECT company_id, freshness_status FROM companies',
+      };
+      const passed = await firstAnswer(fn, {setup_test: true, state: {}, secrets});
+      expect({status: passed.status, body: JSON.parse(passed.body)}).toEqual({status: 200, body: {state: {}, insert: {}, delete: {}, schema: {}, hasMore: false}});
+      const missing = await post(fn.url, {setup_test: true, state: {}, secrets: {...secrets, fivetran_connector_id: 'lost_tulip'}});
+      expect(JSON.parse(missing.body)).toMatchObject({errorMessage: expect.stringContaining('404')});
+      const unreachable = await post(fn.url, {setup_test: true, state: {}, secrets: {...secrets, freshness_query: 'SELECT company_id, freshness_status FROM nowhere'}});
+      expect(JSON.parse(unreachable.body)).toMatchObject({errorType: 'InvalidConfiguration', errorMessage: expect.stringContaining('nowhere')});
+    } finally {
+      await fn.stop();
+      await new Promise((resolve) => api.close(resolve));
+      rmSync(dir, {recursive: true, force: true});
+      await db.drop();
+    }
+  });
 
   it.each(connectors)('%s bundles without native modules and answers bad secrets with a 400', async (connector) => {
     const bundle = await bundleConnector(repo, connector);
