@@ -2,7 +2,8 @@
 // (never its value), the list of secret keys to redact, and the Partner SDK configuration form.
 // Fivetran's key/value form sends every value as a string, so numbers, booleans and JSON objects are accepted
 // both as strings ("5432", "true", "{}") and as native JSON values.
-import {z} from 'zod';
+// a namespace import, so that bundles keep only the parts of zod used (esbuild drops the rest)
+import * as z from 'zod';
 import {SecretsError} from './errors.js';
 
 export interface FieldMeta {

@@ -1,7 +1,8 @@
 // The freshness connector's secrets: one declaration gives validation, the TypeScript type, redaction and
 // the configuration form. Key names are those of the original Python connector, so existing connections
 // keep working when they move to this function.
-import {field, z} from '../../sdk/index.js';
+import * as z from 'zod';
+import {field} from '../../sdk/index.js';
 import {DEFAULT_FIVETRAN_API_URL, FivetranApi, type FivetranApiOptions} from '../../sdk/fivetran-api.js';
 import {SSL_MODES, type PostgresConfig} from '../../sdk/postgres.js';
 

@@ -1,7 +1,8 @@
 // The freshness connector's state: when it last checked and last triggered, the analysis of the last check,
 // and, while a check's rows span several calls, the paging position. Fivetran stores it with the data of
 // the same response, so a failed call leaves the previous state untouched.
-import {RequestError, z, type State} from '../../sdk/index.js';
+import * as z from 'zod';
+import {RequestError, type State} from '../../sdk/index.js';
 
 const Analysis = z.object({
   check_timestamp: z.string(),

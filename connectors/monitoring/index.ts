@@ -5,7 +5,7 @@ import {defineConnector} from '../../sdk/connector.js';
 import {FivetranApi, DEFAULT_FIVETRAN_API_URL} from '../../sdk/fivetran-api.js';
 import {createMain} from '../../sdk/function-adapter.js';
 import {field} from '../../sdk/secrets.js';
-import {z} from 'zod';
+import * as z from 'zod';
 import {runCheck, TABLES, type CheckSettings, type MonitoringState} from './check.js';
 import {compileTenantPattern} from './tenants.js';
 
