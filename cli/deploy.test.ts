@@ -398,6 +398,30 @@ describe('function bundles', () => {
     }
   });
 
+  it("keeps zod's English messages and replaces its other locales with functions that say why", async () => {
+    mkdirSync(path.join(project, 'connectors', 'locales'), {recursive: true});
+    writeFileSync(
+      path.join(project, 'connectors', 'locales', 'index.ts'),
+      "import {z} from '../../sdk/index.js';\nexport const main = () => z.string().safeParse(1).error?.issues[0]?.message;\nexport const french = () => z.locales.fr();\n",
+    );
+    const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-'));
+    try {
+      const fn = writeFunctionBundle(project, dir, {name: 'locales', connector: 'locales', environment: 'dev'}, await bundleConnector(project, 'locales'));
+      const script = [
+        `const bundle = await import(${JSON.stringify(pathToFileURL(path.join(fn.dir, 'index.js')).href)});`,
+        'let french;',
+        'try { bundle.french(); } catch (error) { french = error.message; }',
+        'console.log(JSON.stringify({english: bundle.main(), french}));',
+      ].join('\n');
+      const printed = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], {encoding: 'utf8'})) as {english: string; french: string};
+      expect(printed.english).toMatch(/^Invalid input: expected string/);
+      expect(printed.french).toMatch(/^zod locale fr is not in Cloud Function bundles/);
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
+      rmSync(path.join(project, 'connectors', 'locales'), {recursive: true, force: true});
+    }
+  });
+
   it('refuses native modules, other connectors and a connector without main', async () => {
     const extra = (name: string, code: string) => {
       mkdirSync(path.join(project, 'connectors', name), {recursive: true});
