@@ -368,7 +368,7 @@ async function runSync(
           const reason = budget.exhausted(envelopeBytes());
           if (reason && progress()) {
             budget.markStopping(reason);
-            if (await finishedAfterCheckpoint()) return finish(false, 'finished');
+            if (await finishedAfterCheckpoint()) break;
             stopReason = reason;
             stopped = true;
           }
@@ -387,7 +387,7 @@ async function runSync(
         }
         builder.dropPending();
         budget.markStopping('response_bytes');
-        if (await finishedAfterCheckpoint()) return finish(false, 'finished');
+        if (await finishedAfterCheckpoint()) break;
         stopReason = 'response_bytes';
         stopped = true;
         break;
@@ -407,12 +407,16 @@ async function runSync(
       stopReason = 'source_error';
       stopped = true;
     } else {
+      // a failure of the adapter's own checks leaves `sync` suspended: end it, so its `finally` runs
+      await iterator.return?.(undefined).catch(() => undefined);
       throw error;
     }
-  } finally {
-    if (stopped) await iterator.return?.(undefined).catch(() => undefined);
   }
-  return finish(stopped, stopReason);
+  // Answer first, then end a stopped `sync` (its `finally` closes connections): a streamed response is
+  // complete before the clean-up, which then overlaps the caller's next request.
+  const result = finish(stopped, stopReason);
+  if (stopped) await iterator.return?.(undefined).catch(() => undefined);
+  return result;
 
   function finish(hasMore: boolean, reason: CallSummary['stopReason']): CallResult {
     if (hasMore) builder.dropPending();

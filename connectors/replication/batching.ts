@@ -19,7 +19,7 @@ export const PROBE_ROWS = 1_000;
  */
 export const MEMORY_COST_FACTOR = 6;
 
-export type BatchReason = 'category' | 'custom' | 'probe' | 'response_bytes' | 'deadline' | 'memory';
+export type BatchReason = 'category' | 'custom' | 'probe' | 'pipeline' | 'response_bytes' | 'deadline' | 'memory';
 
 export interface BatchInputs {
   category: SizeCategory;
@@ -38,6 +38,12 @@ export interface BatchInputs {
   responseBytesHeld: number;
   /** true for the first batch of a table in this call */
   probe: boolean;
+  /**
+   * Bytes after which an adaptive batch is split (0 or absent: never): the adapter streams each batch to the
+   * caller when its checkpoint commits, so while the call goes on, PostgreSQL builds the next batch as the
+   * previous one is sent, and only the call's last batch is sent after PostgreSQL is done.
+   */
+  pipelineBytes?: number;
 }
 
 export interface BatchDecision {
@@ -62,6 +68,9 @@ export function decideBatch(input: BatchInputs): BatchDecision {
     if (input.probe && PROBE_ROWS < rows) {
       rows = PROBE_ROWS;
       reason = 'probe';
+    } else if (input.pipelineBytes && input.pipelineBytes > 0 && input.pipelineBytes < rows * width) {
+      rows = Math.floor(input.pipelineBytes / width);
+      reason = 'pipeline';
     }
   }
   const clamp = (limit: number, why: BatchReason) => {

@@ -15,6 +15,9 @@ import {postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {SourceSession} from './source.js';
 import {readState, tableState, toJson, type ReplicationState, type TableState} from './state.js';
 
+/** Chained batches per response: the response streams each while PostgreSQL builds the next. */
+const PIPELINE_BATCHES = 4;
+
 /** The response's punctuation around state, rows and schema, as the adapter counts it. */
 const ENVELOPE_BYTES = 256;
 
@@ -105,7 +108,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
   yield declareTable(RUNS_TABLE, RUNS_SPEC);
   try {
     // the details (comments, defaults, sizes on disk) only feed the metadata tables, emitted at a pass's start
+    if (secrets.debug) log.info('call started', {at_ms: Math.round(budget.elapsedMs())});
     const catalog = await session.run('discovery', (client) => discover(client, secrets.schemas, {detail: state.table === null}));
+    if (secrets.debug) log.info('discovered', {at_ms: Math.round(budget.elapsedMs()), tables: catalog.tables.length, connection_reused: session.reused});
     serverVersion = catalog.serverVersion;
     const plans = planReplication(catalog, secrets);
     for (const plan of plans) yield declareTable(plan.dest, plan.spec);
@@ -281,6 +286,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
         memoryHeadroomBytes: recorder.sampleMemory(),
         responseBytesHeld: held,
         probe,
+        // a batch read ahead while the previous one is sent: about four per response
+        pipelineBytes: chained ? cap / PIPELINE_BATCHES : 0,
       });
     const key = JSON.stringify([progress.readKey, plan.dest, step, position]);
     // the batch this call requested ahead, or the one the previous call requested for this call
@@ -320,7 +327,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       recorder.batch(plan.dest, step, plan.source.category, decision, batch.count, batch.bytes, ms, progress.bytesPerRow);
       if (secrets.debug) {
         log.info('batch', {
-          table: plan.dest, step, limit_rows: decision.rows, reason: decision.reason, rows: batch.count, bytes: batch.bytes, ms: Math.round(ms),
+          table: plan.dest, step, limit_rows: decision.rows, reason: decision.reason, rows: batch.count, bytes: batch.bytes, ms: Math.round(ms), at_ms: Math.round(budget.elapsedMs()),
           memory_headroom: Math.round(recorder.sampleMemory()), response_bytes_held: held, response_bytes_reserved: reserve,
         });
       }
