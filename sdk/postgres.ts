@@ -59,6 +59,7 @@ function sslOptions(config: PostgresConfig): pg.ClientConfig['ssl'] {
   }
 }
 
+/** pg's client options for `config`; its type parsers use the module loadPg() loads, so await that first. */
 export function clientConfig(config: PostgresConfig): pg.ClientConfig {
   return {
     host: config.host,
