@@ -31,6 +31,11 @@ export interface PostgresConfig {
   applicationName: string;
   statementTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * Session settings sent with the connection's startup message (`-c name=value`), so they cost no round
+   * trip; names must exist on every server version the connector supports
+   */
+  settings?: Readonly<Record<string, string>>;
 }
 
 // pg returns int8 and numeric as strings already (exact); keep dates/timestamps as the server's text too, so
@@ -60,6 +65,13 @@ function sslOptions(config: PostgresConfig): pg.ClientConfig['ssl'] {
 }
 
 /** pg's client options for `config`; its type parsers use the module loadPg() loads, so await that first. */
+/** `-c name=value ...` for the startup message; spaces and backslashes in values are escaped with a backslash. */
+export function startupOptions(settings: Readonly<Record<string, string>>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => `-c ${name}=${value.replace(/[\\ ]/g, (c) => `\\${c}`)}`)
+    .join(' ');
+}
+
 export function clientConfig(config: PostgresConfig): pg.ClientConfig {
   return {
     host: config.host,
@@ -71,6 +83,7 @@ export function clientConfig(config: PostgresConfig): pg.ClientConfig {
     application_name: config.applicationName,
     statement_timeout: config.statementTimeoutMs ?? 5 * 60_000,
     connectionTimeoutMillis: config.connectTimeoutMs ?? 15_000,
+    ...(config.settings ? {options: startupOptions(config.settings)} : {}),
     types,
   };
 }

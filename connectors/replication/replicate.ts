@@ -63,6 +63,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     {retries: secrets.max_retries, baseDelayMs: secrets.retry_sleep_seconds * 1000},
     log,
     ctx.signal,
+    secrets.keep_connection_between_calls,
   );
   let state: ReplicationState = readState(ctx.state);
   let committed = JSON.stringify(toJson(state));

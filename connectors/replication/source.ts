@@ -21,10 +21,17 @@ import {connect, describePostgresError, isRetriablePostgresError, type PostgresC
 export const KEEP_IDLE_MS = 60_000;
 
 // The text of timestamps, dates, intervals and floats depends on these; fixing them keeps values and the
-// `_fivetran_id` hashes of tables without a primary key the same from one sync to the next.
-const SESSION_SETTINGS =
-  "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; " +
-  `SELECT set_config('idle_session_timeout', '${KEEP_IDLE_MS + 5_000}', false) WHERE current_setting('server_version_num')::int >= 140000`;
+// `_fivetran_id` hashes of tables without a primary key the same from one sync to the next. They travel in
+// the connection's startup message: no round trip per call.
+export const SESSION_SETTINGS: Readonly<Record<string, string>> = {
+  TimeZone: 'UTC',
+  DateStyle: 'ISO, MDY',
+  IntervalStyle: 'postgres',
+  extra_float_digits: '1',
+};
+
+/** A connection that may be kept for the next call also ends itself on the server if nobody takes it (14+). */
+const KEEPABLE_SETTINGS = `SELECT set_config('idle_session_timeout', '${KEEP_IDLE_MS + 5_000}', false) WHERE current_setting('server_version_num')::int >= 140000`;
 
 /** A read requested for the next call: where it starts, and its result. */
 export interface CarriedRead<T> {
@@ -77,13 +84,18 @@ export class SourceSession {
   /** set when the call has ended: a read still in flight then must not reconnect (nobody would close it) */
   private released = false;
 
+  private readonly config: PostgresConfig;
+
+  /** `keepable`: the call may keep its connection for the next call (keep_connection_between_calls) */
   constructor(
-    private readonly config: PostgresConfig,
+    config: PostgresConfig,
     private readonly retry: RetrySettings,
     private readonly log: Logger,
     private readonly signal?: AbortSignal,
+    private readonly keepable = false,
   ) {
-    this.configKey = createHash('sha256').update(JSON.stringify(config)).digest('hex');
+    this.config = {...config, settings: {...SESSION_SETTINGS, ...config.settings}};
+    this.configKey = createHash('sha256').update(JSON.stringify(this.config)).digest('hex');
   }
 
   private async open(): Promise<pg.Client> {
@@ -100,11 +112,13 @@ export class SourceSession {
     const markLost = () => lost.add(client);
     client.on('error', markLost);
     client.on('end', markLost);
-    try {
-      await client.query(SESSION_SETTINGS);
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
+    if (this.keepable) {
+      try {
+        await client.query(KEEPABLE_SETTINGS);
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        throw error;
+      }
     }
     this.client = client;
     return client;

@@ -201,6 +201,27 @@ describe('names and types', () => {
     const types = Object.fromEntries(warehouse.rows('postgres_columns').filter((r) => r.table_name === 'typed').map((r) => [r.column_name, r.destination_type]));
     expect(types).toMatchObject({big: 'long', exact: 'decimal(38,10)', free: 'decimal', instant: 'utc_datetime', local_time: 'naive_datetime', day: 'naive_date', docb: 'json', blob: 'binary', ints: 'json', flag: 'boolean'});
   });
+
+  it("writes values the same way whatever the database's own session defaults (time zone, date and interval styles, float digits)", async () => {
+    await db.query(`CREATE TABLE styled (id int PRIMARY KEY, instant timestamptz, day date, span interval, ratio double precision)`);
+    await db.query(`INSERT INTO styled VALUES (1, '2024-01-15 10:30:00+05:30', '2024-02-29', '1 day 02:00:00', 0.1)`);
+    const expected = {id: 1, instant: '2024-01-15T05:00:00+00:00', day: '2024-02-29', span: '1 day 02:00:00', ratio: 0.1};
+    const before = new Warehouse();
+    await runSync(sourceSecrets(db, {include_tables: 'styled'}), {}, before);
+    expect(before.rows('public_styled')).toEqual([expected]);
+    // new sessions of this database now start with other defaults: the connector's own settings must win
+    await db.query(`ALTER DATABASE "${db.database}" SET timezone = 'America/New_York'`);
+    await db.query(`ALTER DATABASE "${db.database}" SET datestyle = 'SQL, DMY'`);
+    await db.query(`ALTER DATABASE "${db.database}" SET intervalstyle = 'iso_8601'`);
+    await db.query(`ALTER DATABASE "${db.database}" SET extra_float_digits = 0`);
+    try {
+      const after = new Warehouse();
+      await runSync(sourceSecrets(db, {include_tables: 'styled'}), {}, after);
+      expect(after.rows('public_styled')).toEqual([expected]);
+    } finally {
+      await db.query(`ALTER DATABASE "${db.database}" RESET ALL`);
+    }
+  });
 });
 
 describe('filters', () => {
