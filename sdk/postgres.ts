@@ -64,7 +64,6 @@ function sslOptions(config: PostgresConfig): pg.ClientConfig['ssl'] {
   }
 }
 
-/** pg's client options for `config`; its type parsers use the module loadPg() loads, so await that first. */
 /** `-c name=value ...` for the startup message; spaces and backslashes in values are escaped with a backslash. */
 export function startupOptions(settings: Readonly<Record<string, string>>): string {
   return Object.entries(settings)
@@ -72,6 +71,7 @@ export function startupOptions(settings: Readonly<Record<string, string>>): stri
     .join(' ');
 }
 
+/** pg's client options for `config`; its type parsers use the module loadPg() loads, so await that first. */
 export function clientConfig(config: PostgresConfig): pg.ClientConfig {
   return {
     host: config.host,
