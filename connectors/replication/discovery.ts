@@ -108,12 +108,35 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary
 WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-ORDER BY n.nspname, c.relname`;
+  AND ($2::text[] IS NULL OR lower(c.relname) = ANY($2::text[]))`;
 }
 
-const SCHEMAS_SQL = `
-SELECT nspname AS name, has_schema_privilege(oid, 'USAGE') AS usable, current_setting('server_version_num')::int AS version
-FROM pg_namespace WHERE nspname = ANY($1::text[])`;
+/**
+ * The whole discovery in one round trip: the schemas (usable or not), the server version, and the tables
+ * with their columns as JSON (a new connection per call has cold catalog caches, so every query counts).
+ */
+function discoverySql(detail: boolean): string {
+  return `
+SELECT current_setting('server_version_num')::int AS version,
+       (SELECT coalesce(json_agg(json_build_object('name', nspname, 'usable', has_schema_privilege(oid, 'USAGE'))), '[]')
+          FROM pg_namespace WHERE nspname = ANY($1::text[])) AS schemas,
+       (SELECT coalesce(json_agg(t ORDER BY t.schema, t.name), '[]') FROM (${catalogSql(detail)}) t) AS tables`;
+}
+
+/**
+ * The lower-cased table names include_tables may match (a key, and its part after a schema prefix), to
+ * narrow the catalog query; null reads every table of the schemas. Matching itself is planReplication's.
+ */
+export function candidateNames(includeTables: readonly string[]): string[] | null {
+  if (!includeTables.length) return null;
+  const names = new Set<string>();
+  for (const key of includeTables) {
+    names.add(key.toLowerCase());
+    const dot = key.indexOf('.');
+    if (dot > 0) names.add(key.slice(dot + 1).toLowerCase());
+  }
+  return [...names];
+}
 
 function lengthOf(base: string, typmod: number): number | null {
   if (typmod < 0) return null;
@@ -131,15 +154,21 @@ function numericShape(base: string, typmod: number): {precision: number | null; 
   return {precision: (packed >> 16) & 0xffff, scale};
 }
 
-/** Reads the configured schemas' tables from the catalog (one round trip, plus one for the schemas). */
-export async function discover(client: pg.Client, schemas: readonly string[], options: {detail?: boolean} = {}): Promise<Catalog> {
-  const schemaRows = await client.query<{name: string; usable: boolean; version: number}>(SCHEMAS_SQL, [schemas]);
-  const versionRow = schemaRows.rows[0] ?? (await client.query<{version: number}>(`SELECT current_setting('server_version_num')::int AS version`)).rows[0];
+/**
+ * Reads the configured schemas' tables from the catalog, in one round trip. `names` (see candidateNames)
+ * narrows it to the tables that may be replicated.
+ */
+export async function discover(client: pg.Client, schemas: readonly string[], options: {detail?: boolean; names?: string[] | null} = {}): Promise<Catalog> {
   const result = await client.query<{
-    oid: string; schema: string; name: string; relkind: string; comment: string | null; reltuples: number;
-    total_bytes: string; heap_bytes: string; readable: boolean; columns: RawColumn[];
-  }>(catalogSql(options.detail ?? true), [schemas]);
-  const tables = result.rows.map((row): SourceTable => {
+    version: number;
+    schemas: {name: string; usable: boolean}[];
+    tables: {
+      oid: number; schema: string; name: string; relkind: string; comment: string | null; reltuples: number;
+      total_bytes: number; heap_bytes: number; readable: boolean; columns: RawColumn[];
+    }[];
+  }>(discoverySql(options.detail ?? true), [schemas, options.names ?? null]);
+  const {version, schemas: schemaRows, tables: tableRows} = result.rows[0]!;
+  const tables = tableRows.map((row): SourceTable => {
     const columns = row.columns.map((raw): SourceColumn => ({
       name: raw.name,
       position: raw.position,
@@ -171,5 +200,5 @@ export async function discover(client: pg.Client, schemas: readonly string[], op
       primaryKey: columns.filter((c) => c.primaryKeyPosition !== null).sort((a, b) => a.primaryKeyPosition! - b.primaryKeyPosition!),
     };
   });
-  return {serverVersion: versionRow?.version ?? 0, schemas: schemaRows.rows.map(({name, usable}) => ({name, usable})), tables};
+  return {serverVersion: version, schemas: schemaRows.map(({name, usable}) => ({name, usable})), tables};
 }

@@ -3,7 +3,7 @@
 // its row width, and the function's live response, time and memory budgets. See README.md.
 import {createMain, defineConnector} from '../../sdk/index.js';
 import {describePostgresError, qualifiedName, quoteIdent, withPostgres} from '../../sdk/postgres.js';
-import {discover} from './discovery.js';
+import {candidateNames, discover} from './discovery.js';
 import {METADATA_SPECS} from './metadata.js';
 import {planReplication} from './plan.js';
 import {replicate} from './replicate.js';
@@ -21,7 +21,7 @@ export const connector = defineConnector({
   async test({secrets}) {
     const config = postgresConfig(secrets, 30_000);
     await withPostgres(config, async (client) => {
-      const plans = planReplication(await discover(client, secrets.schemas), secrets);
+      const plans = planReplication(await discover(client, secrets.schemas, {names: candidateNames(secrets.include_tables)}), secrets);
       // reading zero rows proves the SELECT privilege and that every configured column and filter is valid
       for (const plan of plans) {
         const columns = [...new Set([...plan.columns.slice(0, 1), ...plan.filters.map((f) => f.column), ...(plan.cursor ? [plan.cursor] : [])])];
@@ -35,7 +35,7 @@ export const connector = defineConnector({
   // the tables a sync declares, found from the catalog without syncing (the Partner SDK's Schema call)
   async discover({secrets}) {
     return withPostgres(postgresConfig(secrets, 30_000), async (client) => {
-      const plans = planReplication(await discover(client, secrets.schemas), secrets);
+      const plans = planReplication(await discover(client, secrets.schemas, {names: candidateNames(secrets.include_tables)}), secrets);
       return {...tables, ...Object.fromEntries(plans.map((plan) => [plan.dest, plan.spec]))};
     });
   },

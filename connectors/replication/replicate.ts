@@ -6,7 +6,7 @@ import {createHash} from 'node:crypto';
 import type pg from 'pg';
 import {checkpoint, ConfigError, declareTable, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
-import {discover} from './discovery.js';
+import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
 import {planReplication, type TablePlan} from './plan.js';
 import {loadStart, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
@@ -110,7 +110,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
   try {
     // the details (comments, defaults, sizes on disk) only feed the metadata tables, emitted at a pass's start
     if (secrets.debug) log.info('call started', {at_ms: Math.round(budget.elapsedMs())});
-    const catalog = await session.run('discovery', (client) => discover(client, secrets.schemas, {detail: state.table === null}));
+    const catalog = await session.run('discovery', (client) => discover(client, secrets.schemas, {detail: state.table === null, names: candidateNames(secrets.include_tables)}));
     if (secrets.debug) log.info('discovered', {at_ms: Math.round(budget.elapsedMs()), tables: catalog.tables.length, connection_reused: session.reused});
     serverVersion = catalog.serverVersion;
     const plans = planReplication(catalog, secrets);

@@ -1,7 +1,8 @@
 // The replication connector's secrets. The keys of the original Python connector keep their names and
 // defaults (host, port, database, username, password, region, max_retries, retry_sleep_seconds, debug,
 // table_filters, custom_batch_size); the rest choose what to replicate and how to connect.
-import {field, z} from '../../sdk/index.js';
+import * as z from 'zod';
+import {field} from '../../sdk/index.js';
 import {SSL_MODES, type PostgresConfig} from '../../sdk/postgres.js';
 
 const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()], {error: 'filter values must be strings, numbers, booleans or null'});
