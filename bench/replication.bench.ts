@@ -223,6 +223,7 @@ async function main(): Promise<void> {
           peak = peakRssBytes(fn.child.pid!);
           const fnCpu = cpuSeconds(fn.child.pid!) - fnBefore;
           await fn.stop();
+          if (process.env.BENCH_DUMP_OUTPUT) (await import('node:fs')).writeFileSync(`/tmp/fn-${mode}.log`, fn.output());
           await new Promise((resolve) => setTimeout(resolve, 50));
           cpu = {pg: postgresCpuSeconds(dataDir) - pgBefore, fn: fnCpu, driver};
         } finally {

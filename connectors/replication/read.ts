@@ -72,8 +72,12 @@ const COMMA = 0x2c;
 /** A binary COPY starts with this signature, then a 32-bit flags field and a 32-bit header extension length. */
 const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
-/** Rows are copied into buffers of this size; a batch is one of them or their concatenation. */
+/**
+ * Rows are copied into a buffer sized for the batch's expected bytes (at least PART_BYTES), then into
+ * PART_BYTES buffers if it overflows; a batch is one buffer or their concatenation.
+ */
 const PART_BYTES = 1024 * 1024;
+const MAX_FIRST_PART_BYTES = 64 * 1024 * 1024;
 
 /**
  * Collects a binary COPY's rows: each row's JSON bytes and a comma are copied into a buffer, PART_BYTES at a
@@ -83,14 +87,20 @@ const PART_BYTES = 1024 * 1024;
  */
 class BatchCollector {
   private parts: Buffer[] = [];
-  private buffer = Buffer.allocUnsafe(PART_BYTES);
+  private buffer: Buffer;
   private length = 0;
   count = 0;
   private key = Buffer.allocUnsafe(256);
   private keyLength = 0;
   private started = false;
 
-  constructor(private readonly keyCount: number) {}
+  /** `expectedBytes`: the batch's likely size; the first buffer has room for it, so no concatenation follows */
+  constructor(
+    private readonly keyCount: number,
+    expectedBytes = 0,
+  ) {
+    this.buffer = Buffer.allocUnsafe(Math.min(MAX_FIRST_PART_BYTES, Math.max(PART_BYTES, Math.ceil(expectedBytes))));
+  }
 
   readonly add = (row: Buffer): void => {
     let offset = 0;
@@ -154,18 +164,18 @@ class BatchCollector {
 }
 
 /** Runs a batch query as a binary COPY, collecting its rows' JSON (see BatchCollector). */
-async function runBatch(client: pg.Client, query: string, order: readonly PlannedColumn[]): Promise<Batch> {
-  const collector = new BatchCollector(order.length);
+async function runBatch(client: pg.Client, query: string, order: readonly PlannedColumn[], expectedBytes: number): Promise<Batch> {
+  const collector = new BatchCollector(order.length, expectedBytes);
   await copyOut(client, `COPY (${query}) TO STDOUT (FORMAT binary)`, collector.add);
   return collector.batch();
 }
 
 /** Initial load or re-read: rows after `after` in primary key order. */
-export function readByKey(client: pg.Client, plan: TablePlan, after: readonly string[] | null, limit: number): Promise<Batch> {
+export function readByKey(client: pg.Client, plan: TablePlan, after: readonly string[] | null, limit: number, expectedBytes = 0): Promise<Batch> {
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan.primaryKey);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan.primaryKey, expectedBytes);
 }
 
 /**
@@ -174,7 +184,7 @@ export function readByKey(client: pg.Client, plan: TablePlan, after: readonly st
  * the saved position, so the scan would not see them. Primary key order, after `after`.
  */
 export function readLateCommits(
-  client: pg.Client, plan: TablePlan, horizon: string, position: readonly string[] | null, after: readonly string[] | null, limit: number,
+  client: pg.Client, plan: TablePlan, horizon: string, position: readonly string[] | null, after: readonly string[] | null, limit: number, expectedBytes = 0,
 ): Promise<Batch> {
   const cursor = plan.cursor!;
   const params = new Literals();
@@ -182,27 +192,27 @@ export function readLateCommits(
   conditions.push(`age(t.xmin) <= age(${params.add(xid32(horizon), 'xid')})`);
   if (position) conditions.push(`(${col(cursor)} IS NULL OR ${keyset([cursor, ...plan.primaryKey], position, '<=', params)})`);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan.primaryKey);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan.primaryKey, expectedBytes);
 }
 
 /** The incremental scan: rows after `position` in (cursor, primary key) order. */
-export function readByCursor(client: pg.Client, plan: TablePlan, position: readonly string[] | null, limit: number): Promise<Batch> {
+export function readByCursor(client: pg.Client, plan: TablePlan, position: readonly string[] | null, limit: number, expectedBytes = 0): Promise<Batch> {
   const cursor = plan.cursor!;
   const order = [cursor, ...plan.primaryKey];
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   conditions.push(`${col(cursor)} IS NOT NULL`);
   if (position) conditions.push(keyset(order, position, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, order, conditions, limit), order);
+  return runBatch(client, orderedBatchQuery(plan, order, conditions, limit), order, expectedBytes);
 }
 
 /** Rows of heap pages [fromPage, toPage) (a TID range scan), for tables without a primary key. */
-export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, toPage: number): Promise<Batch> {
+export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, toPage: number, expectedBytes = 0): Promise<Batch> {
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   conditions.push(`t.ctid >= ${params.add(`(${fromPage},0)`, 'tid')}`, `t.ctid < ${params.add(`(${toPage},0)`, 'tid')}`);
   const text = `SELECT ${rowJson(plan)} FROM ${fromClause(plan)} WHERE ${conditions.join(' AND ')}`;
-  return runBatch(client, text, []);
+  return runBatch(client, text, [], expectedBytes);
 }
 
 /** Heap pages of the table (of its largest partition, for a partitioned table). */

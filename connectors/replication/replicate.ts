@@ -186,8 +186,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
           const start = await session.run(`reading the start of ${plan.display}`, (client) => loadStart(client, plan, catalogVersion()));
           save({...table, horizon: start.horizon, start: start.start});
         }
-        const {batch, limit} = yield* sizedBatch(plan, progress, 'load', table.after, `loading ${plan.display}`, (client, rows, after) =>
-          readByKey(client, plan, after, rows),
+        const {batch, limit} = yield* sizedBatch(plan, progress, 'load', table.after, `loading ${plan.display}`, (client, rows, after, bytes) =>
+          readByKey(client, plan, after, rows, bytes),
         );
         if (batch.count < limit) {
           save(
@@ -206,14 +206,14 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
         }
         const current = table;
         if (current.step === 'sweep') {
-          const {batch, limit} = yield* sizedBatch(plan, progress, 'sweep', current.after, `checking ${plan.display} for late commits`, (client, rows, after) =>
-            readLateCommits(client, plan, current.horizon, current.position, after, rows),
+          const {batch, limit} = yield* sizedBatch(plan, progress, 'sweep', current.after, `checking ${plan.display} for late commits`, (client, rows, after, bytes) =>
+            readLateCommits(client, plan, current.horizon, current.position, after, rows, bytes),
           );
           save(batch.count < limit ? {...current, step: 'scan', after: null} : {...current, after: batch.lastKey});
           yield* commit(progress.bytesPerRow);
         } else {
-          const {batch, limit} = yield* sizedBatch(plan, progress, 'scan', current.position, `reading changes of ${plan.display}`, (client, rows, position) =>
-            readByCursor(client, plan, position, rows),
+          const {batch, limit} = yield* sizedBatch(plan, progress, 'scan', current.position, `reading changes of ${plan.display}`, (client, rows, position, bytes) =>
+            readByCursor(client, plan, position, rows, bytes),
           );
           const position = batch.count > 0 ? batch.lastKey : current.position;
           if (batch.count < limit) {
@@ -241,9 +241,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
           'pages',
           [String(current.page)],
           `reading ${plan.display}`,
-          (client, rows) => {
+          (client, rows, _position, bytes) => {
             span = Math.max(1, Math.floor(rows / progress.rowsPerPage));
-            return readPages(client, plan, current.page, current.page + span);
+            return readPages(client, plan, current.page, current.page + span, bytes);
           },
           false,
         );
@@ -269,7 +269,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     step: string,
     position: readonly string[] | null,
     what: string,
-    read: (client: pg.Client, rows: number, position: readonly string[] | null) => Promise<Batch>,
+    read: (client: pg.Client, rows: number, position: readonly string[] | null, expectedBytes: number) => Promise<Batch>,
     chained = true,
   ): AsyncGenerator<Emit, {batch: Batch; limit: number}> {
     const cap = budget.limits.responseCapBytes;
@@ -312,12 +312,12 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
         // a read carried from the previous call that failed: read it again here, with retries
         if (!batch) {
           started = performance.now();
-          batch = await session.run(what, (client) => read(client, decision.rows, position));
+          batch = await session.run(what, (client) => read(client, decision.rows, position, decision.rows * progress.bytesPerRow));
         }
       } else {
         decision = decide(held, !progress.probed && secrets.custom_batch_size === 0);
         started = performance.now();
-        batch = await session.run(what, (client) => read(client, decision.rows, position));
+        batch = await session.run(what, (client) => read(client, decision.rows, position, decision.rows * progress.bytesPerRow));
       }
       const ms = (ended ?? performance.now()) - started;
       progress.probed = true;
@@ -347,11 +347,11 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       const lastKey = batch.lastKey;
       if (goesOn) {
         const next = decide(heldAfter, false);
-        progress.ahead = requestAhead(nextKey, recorder.callId, next, session.run(what, (client) => read(client, next.rows, lastKey)));
+        progress.ahead = requestAhead(nextKey, recorder.callId, next, session.run(what, (client) => read(client, next.rows, lastKey, next.rows * progress.bytesPerRow)));
       } else if (more && secrets.keep_connection_between_calls) {
         // the call stops at the checkpoint after this batch: the next call's first batch, sized for an empty response
         const next = decide(0, false);
-        session.carry(nextKey, (client) => requestAhead(nextKey, recorder.callId, next, read(client, next.rows, lastKey)));
+        session.carry(nextKey, (client) => requestAhead(nextKey, recorder.callId, next, read(client, next.rows, lastKey, next.rows * progress.bytesPerRow)));
       }
       if (batch.count > 0) yield upsertJson(plan.dest, batch.json, batch.count);
       return {batch, limit: decision.rows};

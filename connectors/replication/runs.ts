@@ -67,7 +67,7 @@ export class RunRecorder {
 
   /** Samples memory; returns the headroom now. */
   sampleMemory(): number {
-    const rss = process.memoryUsage.rss();
+    const rss = this.budget.rssBytes();
     if (rss > this.peakRss) this.peakRss = rss;
     const headroom = this.budget.memoryHeadroomBytes();
     if (headroom < this.minHeadroom) this.minHeadroom = headroom;
