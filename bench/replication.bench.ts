@@ -22,7 +22,7 @@ import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '.
 import {copyOut} from '../connectors/replication/copy-out.js';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
 import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
-import {firstAnswer, startBundledFunction} from '../test/support/bundled-function.js';
+import {firstAnswer, startBundledFunction, startProcess} from '../test/support/bundled-function.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
@@ -154,6 +154,40 @@ async function driveSync(url: string, secrets: Record<string, unknown>): Promise
   return {rows, bytes, calls, seconds: (performance.now() - started) / 1000};
 }
 
+/**
+ * The ceiling (bench/support/ceiling-server.ts): a bare server streaming one COPY per call, a new connection
+ * per call, as many rows per call as the connector's calls held on average. Shows how much of the gap to
+ * COPY is the machine's (two loopback hops, a connection per call) and how much is the connector's.
+ */
+async function driveCeiling(url: string, callRows: number): Promise<{rows: number; calls: number; seconds: number; peak: number}> {
+  const server = await startProcess(['--import', 'tsx', path.join(here, 'support', 'ceiling-server.ts')], {cwd: root, env: {PG_URL: url, CALL_ROWS: String(callRows)}});
+  try {
+    await firstAnswer(server, {after: 0});
+    let after = 0;
+    let rows = 0;
+    let calls = 0;
+    const started = performance.now();
+    let response = await post(server.url, JSON.stringify({after}));
+    for (;;) {
+      calls++;
+      if (response.status !== 200) throw new Error(`ceiling call ${calls} failed with ${response.status}`);
+      const body = response.body;
+      const tail = body.subarray(body.lastIndexOf(STATE_MARKER)).toString();
+      const match = /"state":\{"after":(\d+)\},"hasMore":(true|false)\}$/.exec(tail);
+      if (!match) throw new Error(`ceiling call ${calls} answered an unexpected tail: ${tail.slice(0, 200)}`);
+      after = Number(match[1]);
+      // as for the connector: the next call is on its way while this body's rows are counted
+      const next = match[2] === 'true' ? post(server.url, JSON.stringify({after})) : null;
+      rows += countRows(body);
+      if (!next) break;
+      response = await next;
+    }
+    return {rows, calls, seconds: (performance.now() - started) / 1000, peak: peakRssBytes(server.child.pid!)};
+  } finally {
+    await server.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const sizes = (process.env.BENCH_ROWS ?? '100000,1000000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
   const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bench-pg-'));
@@ -208,6 +242,7 @@ async function main(): Promise<void> {
       const copyCpu = {pg: postgresCpuSeconds(dataDir) - pgBeforeCopy, reader: cpuOf(process.cpuUsage(benchBeforeCopy))};
       // both ways a call can end: closing its connection (the default) and keeping it with the next batch
       // requested for the next call (keep_connection_between_calls)
+      let callsPerSync = 1;
       for (const mode of ['default', 'keep'] as const) {
         const fn = await startBundledFunction(root, bundle.dir, env as Record<string, string>);
         let sync;
@@ -245,7 +280,24 @@ async function main(): Promise<void> {
           `${cpu.pg.toFixed(2)} / ${cpu.fn.toFixed(2)} / ${cpu.driver.toFixed(2)}`,
         ]);
         console.log(`${size} rows (${mode}): COPY ${copy.seconds.toFixed(2)} s, connector ${sync.seconds.toFixed(2)} s in ${sync.calls} calls, peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB`);
+        callsPerSync = sync.calls;
       }
+      const ceiling = await driveCeiling(url, Math.ceil(size / callsPerSync));
+      if (ceiling.rows !== size) throw new Error(`row counts differ: table ${size}, ceiling ${ceiling.rows}`);
+      results.push([
+        size.toLocaleString('en-US'),
+        'ceiling',
+        `${Math.round(copy.rows / copy.seconds).toLocaleString('en-US')}`,
+        `${(copy.bytes / copy.seconds / 1e6).toFixed(1)}`,
+        `${Math.round(ceiling.rows / ceiling.seconds).toLocaleString('en-US')}`,
+        '',
+        `${(copy.seconds / ceiling.seconds).toFixed(2)}`,
+        `${(ceiling.peak / 1024 / 1024).toFixed(0)} MB`,
+        String(ceiling.calls),
+        '',
+        '',
+      ]);
+      console.log(`${size} rows (ceiling): ${ceiling.seconds.toFixed(2)} s in ${ceiling.calls} calls`);
     }
     await db.end();
   } catch (error) {
@@ -263,6 +315,7 @@ async function main(): Promise<void> {
   console.log(`\n${line(header)}\n${results.map(line).join('\n')}`);
   console.log('ratio = connector rows/s ÷ COPY rows/s (target ≥ 0.9); MB/s counts each side\'s own bytes (HTTP bodies vs COPY text)');
   console.log('cpu s: CPU seconds used by PostgreSQL (all its processes), the COPY reader (this process), the function process, the driver (this process playing Fivetran)');
+  console.log('ceiling: a bare Node server (bench/support/ceiling-server.ts) streaming ONE binary COPY per call into the response, a new connection per call, the connector\'s rows per call; no functions-framework, discovery, budgets or checkpoints');
   console.log('connection: per call = one connection per call, closed when it ends (the default); kept = keep_connection_between_calls');
 }
 

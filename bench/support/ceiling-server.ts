@@ -1,0 +1,70 @@
+// The replication benchmark's ceiling: the least work a Function connector can do per call on this machine.
+// A bare Node.js HTTP server (no functions-framework, no SDK) that, for each POST {"after": <order_id>},
+// opens a new connection, streams ONE binary COPY of the next CALL_ROWS rows of public.orders (keyset on
+// order_id, the same ORDER BY and LIMIT shape as the connector) straight into the response in 1 MiB writes,
+// closes the connection, and answers {"insert":{"orders":[...]},"state":{"after":N},"hasMore":...}.
+// No discovery, no budgets, no checkpoints: what is left is PostgreSQL, two loopback hops and Node moving
+// the bytes. Run as a child process by bench/replication.bench.ts (PG_URL, CALL_ROWS, PORT).
+import http from 'node:http';
+import pg from 'pg';
+import {copyOut} from '../../connectors/replication/copy-out.js';
+
+const url = process.env.PG_URL!;
+const callRows = Number(process.env.CALL_ROWS);
+const PART = 1024 * 1024;
+const SIGNATURE_BYTES = 19;
+
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    void answer(JSON.parse(Buffer.concat(chunks).toString('utf8')) as {after?: number}, res).catch((error: Error) => {
+      res.destroy(error);
+    });
+  });
+});
+
+async function answer({after}: {after?: number}, res: http.ServerResponse): Promise<void> {
+  const client = new pg.Client({connectionString: url});
+  await client.connect();
+  try {
+    res.writeHead(200, {'content-type': 'application/json'});
+    res.write('{"insert":{"orders":[');
+    let part = Buffer.allocUnsafe(PART);
+    let length = 0;
+    let rows = 0;
+    let last = after ?? 0;
+    let started = false;
+    const flush = () => {
+      if (!length) return;
+      res.write(part.subarray(0, length));
+      part = Buffer.allocUnsafe(PART);
+      length = 0;
+    };
+    const text = `COPY (SELECT row_to_json(t), t.order_id::text FROM public.orders t WHERE t.order_id > ${Math.floor(after ?? 0)} ORDER BY t.order_id LIMIT ${callRows}) TO STDOUT (FORMAT binary)`;
+    await copyOut(client, text, (row) => {
+      let offset = 0;
+      if (!started) {
+        started = true;
+        offset = SIGNATURE_BYTES + row.readUInt32BE(15);
+        if (offset >= row.length) return;
+      }
+      if (row.readInt16BE(offset) === -1) return;
+      const size = row.readInt32BE(offset + 2);
+      const start = offset + 6;
+      if (length + size + 1 > part.length) flush();
+      if (rows > 0) part[length++] = 0x2c;
+      row.copy(part, length, start, start + size);
+      length += size;
+      rows++;
+      const keyAt = start + size;
+      last = Number(row.toString('utf8', keyAt + 4, keyAt + 4 + row.readInt32BE(keyAt)));
+    });
+    flush();
+    res.end(`]},"state":{"after":${last}},"hasMore":${rows === callRows}}`);
+  } finally {
+    await client.end();
+  }
+}
+
+server.listen(Number(process.env.PORT), '127.0.0.1');
