@@ -29,6 +29,16 @@ describe('decideBatch', () => {
     expect(decideBatch({...roomy, probe: true, customRows: 5000})).toMatchObject({rows: 5000, reason: 'custom'});
   });
 
+  it('splits an adaptive batch at the pipeline size, so the response streams while the next batch is read', () => {
+    expect(decideBatch({...roomy, pipelineBytes: 200 * 4000})).toEqual({rows: 4000, reason: 'pipeline', memoryPressure: false});
+    // not when the category already asks for less, not over a probe, never over a custom size
+    expect(decideBatch({...roomy, category: 'large', pipelineBytes: 8 * 1024 * 1024}).reason).toBe('category');
+    expect(decideBatch({...roomy, probe: true, pipelineBytes: 200 * 4000})).toMatchObject({rows: PROBE_ROWS, reason: 'probe'});
+    expect(decideBatch({...roomy, customRows: 50_000, pipelineBytes: 200 * 4000})).toMatchObject({rows: 50_000, reason: 'custom'});
+    // the response left still wins when it is smaller
+    expect(decideBatch({...roomy, pipelineBytes: 200 * 4000, responseBytesLeft: 200 * 300})).toMatchObject({rows: 300, reason: 'response_bytes'});
+  });
+
   it('fits the response bytes left', () => {
     expect(decideBatch({...roomy, responseBytesLeft: 200 * 300})).toEqual({rows: 300, reason: 'response_bytes', memoryPressure: false});
     expect(decideBatch({...roomy, customRows: 10_000, responseBytesLeft: 200 * 300})).toMatchObject({rows: 300, reason: 'response_bytes'});
