@@ -50,18 +50,25 @@ export function sourceSecrets(db: TestDatabase, extra: Record<string, unknown> =
   return {host: db.host, port: String(db.port), database: db.database, username: db.user, password: db.password, sslmode: 'disable', retry_sleep_seconds: '0.01', ...extra};
 }
 
+async function postJson(url: string, body: unknown): Promise<{status: number; body: string}> {
+  const response = await fetch(url, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)});
+  return {status: response.status, body: await response.text()};
+}
+
 /** Runs one sync: calls until hasMore is false (or a call fails), applying every 200 to the warehouse. */
 export async function runSync(
   secrets: Record<string, unknown>,
   state: Record<string, unknown>,
   warehouse: Warehouse,
-  options: CallOptions & {maxCalls?: number; beforeCall?: (call: number) => Promise<void> | void} = {},
+  options: CallOptions & {maxCalls?: number; beforeCall?: (call: number) => Promise<void> | void; url?: string} = {},
 ): Promise<{state: Record<string, unknown>; calls: CallRecord[]}> {
   const calls: CallRecord[] = [];
   let current = state;
   for (let n = 0; n < (options.maxCalls ?? 1000); n++) {
     await options.beforeCall?.(n);
-    const result = await handleFunctionCall(connector, {state: current, secrets, sync_id: 'test-sync'}, {sink: () => undefined, ...options});
+    const request = {state: current, secrets, sync_id: 'test-sync'};
+    // over HTTP to a served function when `url` is given (large responses then arrive streamed), else in-process
+    const result = options.url ? await postJson(options.url, request) : await handleFunctionCall(connector, request, {sink: () => undefined, ...options});
     const record: CallRecord = {stateIn: current, status: result.status, body: result.body};
     calls.push(record);
     if (result.status !== 200) return {state: current, calls};

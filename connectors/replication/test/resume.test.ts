@@ -4,7 +4,8 @@
 import {readFileSync} from 'node:fs';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {handleFunctionCall, type FunctionResponse} from '../../../sdk/index.js';
+import {createMain, handleFunctionCall, type FunctionResponse} from '../../../sdk/index.js';
+import {createFunctionServer, listen} from '../../../sdk/server.js';
 import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
 import {connector} from '../index.js';
 import {APPLICATION_NAME} from '../secrets.js';
@@ -77,6 +78,25 @@ describe('budgets', () => {
     const decisions = runs.flatMap((r) => r.batch_decisions as {reason: string; rows: number; bytes: number}[]);
     expect(decisions.some((d) => d.reason === 'response_bytes')).toBe(true);
     expect(decisions.every((d) => d.bytes <= cap)).toBe(true);
+  });
+
+  it('over HTTP, streams each call as its batches commit and the calls hold every row once', async () => {
+    const cap = 64 * 1024;
+    const server = createFunctionServer('replication-streamed', createMain(connector, {limits: {responseCapBytes: cap}, streamAfterBytes: 8 * 1024, sink: () => undefined}));
+    const url = await listen(server, 0);
+    try {
+      const warehouse = new Warehouse();
+      const result = await runSync(sourceSecrets(db, {include_tables: 'orders'}), {}, warehouse, {url});
+      expect(result.calls.length).toBeGreaterThan(5);
+      expect(result.calls.every((c) => c.status === 200)).toBe(true);
+      // streamed: the rows come first and the state last
+      expect(result.calls.slice(0, -1).every((c) => c.body.startsWith('{"insert":{"public_orders":[') && /,"state":\{.*\},"hasMore":true\}$/.test(c.body))).toBe(true);
+      for (const call of result.calls) expect(call.body.length).toBeLessThanOrEqual(cap + 2048);
+      expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+      expect(warehouse.rows('replication_runs')).toHaveLength(result.calls.length);
+    } finally {
+      server.close();
+    }
   });
 
   it('shrinks batches under memory pressure and returns early with hasMore, recording the pressure', async () => {
