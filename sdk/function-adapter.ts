@@ -477,7 +477,9 @@ type HttpResponse = Parameters<HttpFunction>[1];
  * Every event emitter created inside one then enters and leaves the domain around each event it emits, at
  * a cost of microseconds each; pg's connection emits one event per row read, so a large sync spent about a
  * third of the function's CPU time there (measured with a CPU profile of `npm run bench replication`).
- * The adapter answers its own failures (handleFunctionCall never throws), so the call runs outside it.
+ * The adapter answers its own failures (handleFunctionCall never throws), so the call runs outside it; an
+ * exception that still escapes is answered by the framework's process-level handlers (a 500, then the
+ * instance restarts) instead of by the domain.
  */
 function leaveDomain(): void {
   const current = process as unknown as {domain?: {exit(): void} | null};
