@@ -1,7 +1,9 @@
 // The Cloud Functions adapter: one HTTP call = one response. It runs the connector's `sync`, gathers records
 // into the response, and stops at the first checkpoint after a budget is spent (response bytes, time to the
 // deadline, memory). Records after the last checkpoint of a stopped call are dropped; the next call resumes
-// from that checkpoint. `hasMore` is true only when the call stopped early with progress.
+// from that checkpoint. `hasMore` is true only when the call stopped early with progress. Over HTTP, a
+// response past STREAM_AFTER_BYTES is streamed: each checkpoint's rows are written as it commits, the state
+// last (see ResponseStream).
 import type {HttpFunction} from '@google-cloud/functions-framework';
 import {Budget, limitsFromEnv, type BudgetLimits, type BudgetReason} from './budget.js';
 import type {Connector} from './connector.js';
