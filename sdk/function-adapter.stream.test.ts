@@ -160,6 +160,32 @@ describe('streamed responses over HTTP', () => {
     expect(JSON.parse(next.text)).toMatchObject({errorType: 'InvalidConfiguration'});
   });
 
+  it("runs the sync outside functions-framework's per-request domain (every event of an emitter made inside one pays for it)", async () => {
+    let domainInSync: unknown = 'not run';
+    const probe = defineConnector({
+      name: 'probe',
+      secrets: z.object({}),
+      tables: {},
+      async test() {},
+      async *sync() {
+        domainInSync = (process as unknown as {domain?: unknown}).domain ?? null;
+        yield checkpoint({done: true});
+      },
+    });
+    // the framework does run handlers in a domain: the check below would pass vacuously otherwise
+    let domainInPlainHandler: unknown = 'not run';
+    const plain = createFunctionServer(`plain-${Date.now()}`, (_req, res) => {
+      domainInPlainHandler = (process as unknown as {domain?: unknown}).domain ?? null;
+      res.status(200).send('{}');
+    });
+    servers.push(plain);
+    await post(await listen(plain, 0), {});
+    expect(domainInPlainHandler).not.toBeNull();
+    const url = await serve(probe, 1024);
+    expect((await post(url, {state: {}, secrets: {}})).status).toBe(200);
+    expect(domainInSync).toBeNull();
+  });
+
   it('stops the sync when the caller goes away mid-response', async () => {
     const url = await serve(batches, 1024);
     let ended!: () => void;
