@@ -165,30 +165,13 @@ async function driveSync(url: string, secrets: Record<string, unknown>): Promise
  * per call, as many rows per call as the connector's calls held on average. Shows how much of the gap to
  * COPY is the machine's (two loopback hops, a connection per call) and how much is the connector's.
  */
-async function driveCeiling(url: string, callRows: number): Promise<{rows: number; calls: number; seconds: number; peak: number}> {
+async function driveCeiling(url: string, callRows: number): Promise<{rows: number; bytes: number; calls: number; seconds: number; peak: number}> {
   const server = await startProcess(['--import', 'tsx', path.join(here, 'support', 'ceiling-server.ts')], {cwd: root, env: {PG_URL: url, CALL_ROWS: String(callRows)}});
   try {
-    await firstAnswer(server, {after: 0});
-    let after = 0;
-    let rows = 0;
-    let calls = 0;
-    const started = performance.now();
-    let response = await post(server.url, JSON.stringify({after}));
-    for (;;) {
-      calls++;
-      if (response.status !== 200) throw new Error(`ceiling call ${calls} failed with ${response.status}`);
-      const body = response.body;
-      const tail = body.subarray(body.lastIndexOf(STATE_MARKER)).toString();
-      const match = /"state":\{"after":(\d+)\},"hasMore":(true|false)\}$/.exec(tail);
-      if (!match) throw new Error(`ceiling call ${calls} answered an unexpected tail: ${tail.slice(0, 200)}`);
-      after = Number(match[1]);
-      // as for the connector: the next call is on its way while this body's rows are counted
-      const next = match[2] === 'true' ? post(server.url, JSON.stringify({after})) : null;
-      rows += countRows(body);
-      if (!next) break;
-      response = await next;
-    }
-    return {rows, calls, seconds: (performance.now() - started) / 1000, peak: peakRssBytes(server.child.pid!)};
+    await firstAnswer(server, {state: {}});
+    // the same driver as the connector's: the ceiling answers with the same tail (state, then hasMore)
+    const sync = await driveSync(server.url, {});
+    return {...sync, peak: peakRssBytes(server.child.pid!)};
   } finally {
     await server.stop();
   }
@@ -304,7 +287,7 @@ async function main(): Promise<void> {
         `${Math.round(copy.rows / copy.seconds).toLocaleString('en-US')}`,
         `${(copy.bytes / copy.seconds / 1e6).toFixed(1)}`,
         `${Math.round(ceiling.rows / ceiling.seconds).toLocaleString('en-US')}`,
-        '',
+        `${(ceiling.bytes / ceiling.seconds / 1e6).toFixed(1)}`,
         `${(copy.seconds / ceiling.seconds).toFixed(2)}`,
         `${(ceiling.peak / 1024 / 1024).toFixed(0)} MB`,
         String(ceiling.calls),

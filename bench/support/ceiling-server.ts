@@ -1,5 +1,5 @@
 // The replication benchmark's ceiling: the least work a Function connector can do per call on this machine.
-// A bare Node.js HTTP server (no functions-framework, no SDK) that, for each POST {"after": <order_id>},
+// A bare Node.js HTTP server (no functions-framework, no SDK) that, for each POST {"state": {"after": <order_id>}},
 // opens a new connection, streams ONE binary COPY of the next CALL_ROWS rows of public.orders (keyset on
 // order_id, the same ORDER BY and LIMIT shape as the connector) straight into the response in 1 MiB writes,
 // closes the connection, and answers {"insert":{"orders":[...]},"state":{"after":N},"hasMore":...}.
@@ -18,13 +18,14 @@ const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
-    void answer(JSON.parse(Buffer.concat(chunks).toString('utf8')) as {after?: number}, res).catch((error: Error) => {
+    const {state} = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {state?: {after?: number}};
+    void answer(state?.after ?? 0, res).catch((error: Error) => {
       res.destroy(error);
     });
   });
 });
 
-async function answer({after}: {after?: number}, res: http.ServerResponse): Promise<void> {
+async function answer(after: number, res: http.ServerResponse): Promise<void> {
   const client = new pg.Client({connectionString: url});
   await client.connect();
   try {
@@ -33,7 +34,7 @@ async function answer({after}: {after?: number}, res: http.ServerResponse): Prom
     let part = Buffer.allocUnsafe(PART);
     let length = 0;
     let rows = 0;
-    let last = after ?? 0;
+    let last = after;
     let started = false;
     const flush = () => {
       if (!length) return;
@@ -41,7 +42,7 @@ async function answer({after}: {after?: number}, res: http.ServerResponse): Prom
       part = Buffer.allocUnsafe(PART);
       length = 0;
     };
-    const text = `COPY (SELECT row_to_json(t), t.order_id::text FROM public.orders t WHERE t.order_id > ${Math.floor(after ?? 0)} ORDER BY t.order_id LIMIT ${callRows}) TO STDOUT (FORMAT binary)`;
+    const text = `COPY (SELECT row_to_json(t), t.order_id::text FROM public.orders t WHERE t.order_id > ${Math.floor(after)} ORDER BY t.order_id LIMIT ${callRows}) TO STDOUT (FORMAT binary)`;
     await copyOut(client, text, (row) => {
       let offset = 0;
       if (!started) {
