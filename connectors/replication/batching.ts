@@ -14,8 +14,10 @@ export const CATEGORY_LIMITS: Record<SizeCategory, {rows: number; bytes: number}
 export const PROBE_ROWS = 1_000;
 
 /**
- * Memory a batch of B bytes costs while in flight: PostgreSQL's message buffer, the decoded string, its
- * place in the response, and the response body and its UTF-8 copy when the call ends.
+ * Memory a batch of B bytes may cost while in flight: pg's receive buffers, the batch's own buffer (which the
+ * response holds without copying), the body text and its UTF-8 copy when a response is not streamed (small
+ * responses, in-process calls), and garbage the GC has not collected yet. Streamed responses cost less; the
+ * factor stays on the safe side.
  */
 export const MEMORY_COST_FACTOR = 6;
 
