@@ -290,6 +290,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
         // a batch read ahead while the previous one is sent: about four per response
         pipelineBytes: chained ? cap / PIPELINE_BATCHES : 0,
       });
+    // a read's buffer is sized for its rows at the measured width
+    const readSized = (client: pg.Client, rows: number, from: readonly string[] | null) => read(client, rows, from, rows * progress.bytesPerRow);
     const key = JSON.stringify([progress.readKey, plan.dest, step, position]);
     // the batch this call requested ahead, or the one the previous call requested for this call
     const carried = progress.ahead?.key === key ? null : session.takeCarried<Ahead>(key);
@@ -312,12 +314,12 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
         // a read carried from the previous call that failed: read it again here, with retries
         if (!batch) {
           started = performance.now();
-          batch = await session.run(what, (client) => read(client, decision.rows, position, decision.rows * progress.bytesPerRow));
+          batch = await session.run(what, (client) => readSized(client, decision.rows, position));
         }
       } else {
         decision = decide(held, !progress.probed && secrets.custom_batch_size === 0);
         started = performance.now();
-        batch = await session.run(what, (client) => read(client, decision.rows, position, decision.rows * progress.bytesPerRow));
+        batch = await session.run(what, (client) => readSized(client, decision.rows, position));
       }
       const ms = (ended ?? performance.now()) - started;
       progress.probed = true;
@@ -347,11 +349,11 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       const lastKey = batch.lastKey;
       if (goesOn) {
         const next = decide(heldAfter, false);
-        progress.ahead = requestAhead(nextKey, recorder.callId, next, session.run(what, (client) => read(client, next.rows, lastKey, next.rows * progress.bytesPerRow)));
+        progress.ahead = requestAhead(nextKey, recorder.callId, next, session.run(what, (client) => readSized(client, next.rows, lastKey)));
       } else if (more && secrets.keep_connection_between_calls) {
         // the call stops at the checkpoint after this batch: the next call's first batch, sized for an empty response
         const next = decide(0, false);
-        session.carry(nextKey, (client) => requestAhead(nextKey, recorder.callId, next, read(client, next.rows, lastKey, next.rows * progress.bytesPerRow)));
+        session.carry(nextKey, (client) => requestAhead(nextKey, recorder.callId, next, readSized(client, next.rows, lastKey)));
       }
       if (batch.count > 0) yield upsertJson(plan.dest, batch.json, batch.count);
       return {batch, limit: decision.rows};

@@ -23,7 +23,7 @@ export const KEEP_IDLE_MS = 60_000;
 // The text of timestamps, dates, intervals and floats depends on these; fixing them keeps values and the
 // `_fivetran_id` hashes of tables without a primary key the same from one sync to the next. They travel in
 // the connection's startup message: no round trip per call.
-export const SESSION_SETTINGS: Readonly<Record<string, string>> = {
+const SESSION_SETTINGS: Readonly<Record<string, string>> = {
   TimeZone: 'UTC',
   DateStyle: 'ISO, MDY',
   IntervalStyle: 'postgres',

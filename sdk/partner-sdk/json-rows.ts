@@ -43,8 +43,9 @@ export function quoteLongNumbers(json: string): string {
   return out + json.slice(last);
 }
 
-/** The rows of one `upsertJson` emit: `json` is one or more objects separated by commas. */
-export function parseJsonRows(json: string): Record<string, unknown>[] {
-  const rows = JSON.parse(`[${quoteLongNumbers(json)}]`) as unknown[];
+/** The rows of one `upsertJson` emit: `json` is one or more objects separated by commas, as text or UTF-8 bytes. */
+export function parseJsonRows(json: string | Buffer): Record<string, unknown>[] {
+  const text = typeof json === 'string' ? json : json.toString('utf8');
+  const rows = JSON.parse(`[${quoteLongNumbers(text)}]`) as unknown[];
   return rows.filter((row): row is Record<string, unknown> => typeof row === 'object' && row !== null && !Array.isArray(row));
 }

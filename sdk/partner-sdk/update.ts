@@ -252,7 +252,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
         case 'upsertJson': {
           const table = await tableOf(item.table);
           if (!table.choice.included || item.count === 0) break;
-          for (const row of parseJsonRows(typeof item.json === 'string' ? item.json : item.json.toString('utf8'))) await upsertRow(item.table, table, row);
+          for (const row of parseJsonRows(item.json)) await upsertRow(item.table, table, row);
           break;
         }
         case 'delete': {

@@ -2,6 +2,7 @@
 // the real Function adapter until hasMore is false and applies each response to an in-memory warehouse the
 // way Fivetran does (upsert by primary key), keeping the state of every committed response.
 import {handleFunctionCall, type CallOptions, type FunctionResponse, type Row} from '../../../sdk/index.js';
+import {post} from '../../../test/support/bundled-function.js';
 import type {TestDatabase} from '../../../test/support/postgres.js';
 import {connector} from '../index.js';
 
@@ -50,11 +51,6 @@ export function sourceSecrets(db: TestDatabase, extra: Record<string, unknown> =
   return {host: db.host, port: String(db.port), database: db.database, username: db.user, password: db.password, sslmode: 'disable', retry_sleep_seconds: '0.01', ...extra};
 }
 
-async function postJson(url: string, body: unknown): Promise<{status: number; body: string}> {
-  const response = await fetch(url, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)});
-  return {status: response.status, body: await response.text()};
-}
-
 /** Runs one sync: calls until hasMore is false (or a call fails), applying every 200 to the warehouse. */
 export async function runSync(
   secrets: Record<string, unknown>,
@@ -68,7 +64,7 @@ export async function runSync(
     await options.beforeCall?.(n);
     const request = {state: current, secrets, sync_id: 'test-sync'};
     // over HTTP to a served function when `url` is given (large responses then arrive streamed), else in-process
-    const result = options.url ? await postJson(options.url, request) : await handleFunctionCall(connector, request, {sink: () => undefined, ...options});
+    const result = options.url ? await post(options.url, request) : await handleFunctionCall(connector, request, {sink: () => undefined, ...options});
     const record: CallRecord = {stateIn: current, status: result.status, body: result.body};
     calls.push(record);
     if (result.status !== 200) return {state: current, calls};
