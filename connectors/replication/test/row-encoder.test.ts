@@ -1,0 +1,139 @@
+// The row encoder against PostgreSQL itself: for edge values of every type it writes, the JSON it makes from
+// the binary COPY field must be the text PostgreSQL's to_json makes of the connector's JSON expression for
+// that column (column-types.ts), byte for byte; floats, whose digits PostgreSQL and JavaScript place
+// differently, must parse to the same number.
+import pg from 'pg';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
+import {jsonValueExpression} from '../column-types.js';
+import {copyOut} from '../copy-out.js';
+import {binaryKind, Kind, maxEncodedBytes, writeValue} from '../row-encoder.js';
+
+let db: TestDatabase;
+let client: pg.Client;
+beforeAll(async () => {
+  db = await createTestDatabase('row_encoder');
+  // the connector's sessions run in UTC (source.ts); the expected text is PostgreSQL's in the same zone
+  client = new pg.Client({host: db.host, port: db.port, database: db.database, user: db.user, password: db.password, options: '-c TimeZone=UTC'});
+  await client.connect();
+  await client.query(`CREATE TYPE mood AS ENUM ('ok', 'happy "quoted"')`);
+});
+afterAll(async () => {
+  await client?.end();
+  await db?.drop();
+});
+
+/** Each row of a binary COPY as its fields' bytes (null for NULL). */
+async function binaryRows(text: string): Promise<(Buffer | null)[][]> {
+  const rows: (Buffer | null)[][] = [];
+  let started = false;
+  await copyOut(client, `COPY (${text}) TO STDOUT (FORMAT binary)`, (message) => {
+    let offset = 0;
+    if (!started) {
+      started = true;
+      offset = 19 + message.readUInt32BE(15);
+      if (offset >= message.length) return;
+    }
+    const count = message.readInt16BE(offset);
+    if (count === -1) return;
+    offset += 2;
+    const fields: (Buffer | null)[] = [];
+    for (let i = 0; i < count; i++) {
+      const size = message.readInt32BE(offset);
+      offset += 4;
+      fields.push(size < 0 ? null : Buffer.from(message.subarray(offset, offset + size)));
+      if (size > 0) offset += size;
+    }
+    rows.push(fields);
+  });
+  return rows;
+}
+
+/** [PostgreSQL's to_json text, the encoder's] for each literal of `type`. */
+async function encodeBoth(type: string, baseType: string, literals: string[], category = 'X'): Promise<{literal: string; expected: string; actual: string}[]> {
+  const kind = binaryKind({baseType, category});
+  expect(kind, `${type} is written from its binary form`).not.toBeNull();
+  const expression = jsonValueExpression({name: 'v', baseType, category, elementType: null} as Parameters<typeof jsonValueExpression>[0], 'x');
+  // quoted, so a minus sign is part of the literal (-32768::smallint would negate 32768, out of range)
+  const values = literals.map((l) => `(${/^-?[\d.e]+$/.test(l) ? `'${l}'` : l}::${type})`).join(', ');
+  const rows = await binaryRows(`SELECT x.v, to_json(${expression})::text FROM (VALUES ${values}) AS x(v)`);
+  return rows.map(([value, expected], i) => {
+    const out = Buffer.alloc(maxEncodedBytes(value?.length ?? 0));
+    const end = writeValue(kind!, out, 0, value ?? Buffer.alloc(0), 0, value ? value.length : -1);
+    // row_to_json writes a NULL as null; to_json of one is NULL
+    return {literal: literals[i]!, expected: expected === null ? 'null' : expected!.toString('utf8'), actual: out.toString('utf8', 0, end)};
+  });
+}
+
+function expectSame(results: {literal: string; expected: string; actual: string}[]): void {
+  for (const r of results) expect(r.actual, `the JSON of ${r.literal}`).toBe(r.expected);
+}
+
+describe('row encoder: binary values to the JSON PostgreSQL writes', () => {
+  it('writes booleans, small and large integers, and int8 beyond 2^53 as exact strings', async () => {
+    expectSame(await encodeBoth('boolean', 'bool', ['true', 'false', 'NULL']));
+    expectSame(await encodeBoth('smallint', 'int2', ['0', '-32768', '32767', '7']));
+    expectSame(await encodeBoth('integer', 'int4', ['0', '-2147483648', '2147483647', '-1', '10', '99']));
+    const int8 = await encodeBoth('bigint', 'int8', [
+      '0', '-1', '4294967295', '4294967296', '-4294967296', '-4294967297', '9007199254740991', '-9007199254740991',
+      '9007199254740992', '-9007199254740992', '9223372036854775807', '-9223372036854775808', '4503599627370496', '-4503599627370497',
+    ]);
+    expectSame(int8);
+    expect(int8.find((r) => r.literal === '9007199254740992')!.actual).toBe('"9007199254740992"');
+  });
+
+  it('writes numeric as its exact decimal text, display scale and special values included', async () => {
+    expectSame(await encodeBoth('numeric', 'numeric', [
+      '0', '0.00', '-0.5', '1029.98', '12.3400', '10000', '100000000', '0.0001', '0.00001', '-0.000000000000000000001',
+      '1234567890123456789012345678.0123456789', '-99999999999999999999.5', '1e100', '9999.9999', '10000.0001', "'NaN'", "'Infinity'", "'-Infinity'",
+    ]));
+    expectSame(await encodeBoth('numeric(12,2)', 'numeric', ['0', '1.5', '-10.25', '9999999999.99']));
+  });
+
+  it('writes strings escaped as escape_json does: quotes, backslashes, control characters, and UTF-8 as it is', async () => {
+    expectSame(await encodeBoth('text', 'text', [
+      "''", "'plain'", "E'line1\\nline2'", `'quote " back \\'`, "E'\\x01\\x1f\\x7f'", "'é ✓ 𝄞'", "E'\\t\\b\\f\\r'", `E'\\\\"'`,
+    ]));
+    expectSame(await encodeBoth('varchar(20)', 'varchar', ["'São Paulo'", "'a\"b'"]));
+    expectSame(await encodeBoth('char(5)', 'bpchar', ["'ab'", "'abcde'"]));
+    expectSame(await encodeBoth('name', 'name', ["'pg_class'"]));
+    expectSame(await encodeBoth('mood', 'mood', ["'ok'", `'happy "quoted"'`], 'E'));
+  });
+
+  it('writes dates and timestamps as to_json does: BC years, far years, fractions, infinities', async () => {
+    const days = [
+      "'2024-02-29'", 'NULL', "'2000-01-01'", "'1999-12-31'", "'0001-01-01'", "'0001-12-31 BC'", "'0044-03-15 BC'", "'4713-01-01 BC'",
+      "'1582-10-04'", "'1900-02-28'", "'2100-03-01'", "'5874897-12-31'", "'infinity'", "'-infinity'", "'1858-11-17'", "'2142-01-01'",
+    ];
+    expectSame(await encodeBoth('date', 'date', days));
+    const times = [
+      'NULL',
+      "'2024-01-15 10:30:00.123456'", "'2000-01-01 00:00:00'", "'1999-12-31 23:59:59.999999'", "'2024-01-15 10:30:00.5'",
+      "'2024-01-15 10:30:00.000001'", "'1700-06-01 01:02:03.04'", "'2400-06-01 23:00:00.1'", "'0044-03-15 12:00:00 BC'",
+      "'4713-01-01 00:00:00 BC'", "'294276-12-31 23:59:59.999999'", "'infinity'", "'-infinity'", "'1970-01-01 00:00:00'", "'1969-12-31 23:59:59.9'",
+    ];
+    expectSame(await encodeBoth('timestamp', 'timestamp', times));
+    expectSame(await encodeBoth('timestamptz', 'timestamptz', [...times, "'2024-01-15 10:30:00+05:30'", "'2024-01-15 01:00:00-08:00'"]));
+  });
+
+  it('writes uuid, json as it is and jsonb as PostgreSQL prints it', async () => {
+    expectSame(await encodeBoth('uuid', 'uuid', ["'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'", "'00000000-0000-0000-0000-000000000000'", "'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF'"]));
+    expectSame(await encodeBoth('json', 'json', [`'{"a": [1, 2.50, null]}'`, `'"s"'`, `'null'`, `'  [1 , 2]  '`, `E'{"k":\\n "v"}'`]));
+    expectSame(await encodeBoth('jsonb', 'jsonb', [`'{"nested": {"k": "v"}, "a": 1.50}'`, `'"s"'`, `'[]'`, `'{"é": "✓\\n"}'`]));
+  });
+
+  it('writes float8 as the same number (and quotes what JSON has no number for)', async () => {
+    const results = await encodeBoth('double precision', 'float8', [
+      '0', '-0', '0.1', '1e300', '1e-300', '5e-324', '1.5e-7', '123456789012345680000', '1e21', '-2.5', "'NaN'", "'Infinity'", "'-Infinity'",
+    ]);
+    for (const r of results) expect(JSON.parse(r.actual), `the JSON of ${r.literal}`).toEqual(JSON.parse(r.expected));
+    expect(results.find((r) => r.literal === '-0')!.actual).toBe('-0');
+  });
+
+  it('leaves to PostgreSQL the types it does not write (arrays, bytea, interval, float4, ...)', () => {
+    for (const [baseType, category] of [['_int4', 'A'], ['bytea', 'U'], ['interval', 'T'], ['float4', 'N'], ['inet', 'I'], ['int4range', 'R'], ['money', 'N']] as const) {
+      expect(binaryKind({baseType, category}), baseType).toBeNull();
+    }
+    expect(binaryKind({baseType: 'json', category: 'U'})).toBe(Kind.Json);
+  });
+});
