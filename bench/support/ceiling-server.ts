@@ -43,12 +43,12 @@ async function answer(after: number, res: http.ServerResponse): Promise<void> {
       length = 0;
     };
     const text = `COPY (SELECT row_to_json(t), t.order_id::text FROM public.orders t WHERE t.order_id > ${Math.floor(after)} ORDER BY t.order_id LIMIT ${callRows}) TO STDOUT (FORMAT binary)`;
-    await copyOut(client, text, (row) => {
-      let offset = 0;
+    await copyOut(client, text, (row, begin, end) => {
+      let offset = begin;
       if (!started) {
         started = true;
-        offset = SIGNATURE_BYTES + row.readUInt32BE(15);
-        if (offset >= row.length) return;
+        offset = begin + SIGNATURE_BYTES + row.readUInt32BE(begin + 15);
+        if (offset >= end) return;
       }
       if (row.readInt16BE(offset) === -1) return;
       const size = row.readInt32BE(offset + 2);

@@ -1,20 +1,21 @@
-// The readers: SQL that makes PostgreSQL build each row's JSON text, so Node only joins the bytes of a
-// batch with commas (it never decodes, parses or serializes a row). Every read is keyset-paginated
-// (never OFFSET): by primary key for loads and sweeps, by (cursor, primary key) for incremental scans, by
-// ctid page ranges for tables without a primary key.
+// The readers: keyset-paginated SQL (never OFFSET) whose rows arrive as binary COPY fields and leave as JSON
+// text, so Node never parses, decodes into JS values or serializes a row. By primary key for loads and
+// sweeps, by (cursor, primary key) for incremental scans, by ctid page ranges for tables without a primary key.
 //
 // A batch is read with COPY (SELECT ...) TO STDOUT (FORMAT binary): each row arrives as one CopyData message
-// holding its fields as length-prefixed bytes — the row's JSON text, then its key values as text — and
-// the JSON bytes are copied into one buffer with a comma after each row, which the response writes as it is,
-// so no string or object is made per row. Binary format also spares PostgreSQL the per-character escaping of the
-// text and CSV formats (measured: binary COPY 83 ms per 24,000 rows, CSV 100 ms, SELECT 95 ms). The last
-// row's key values are the batch's keyset position. COPY takes no bind parameters: values are literals,
-// escaped as pg's escapeLiteral does.
+// holding its fields as length-prefixed bytes — the columns' values, then the key values as text. Columns of
+// the common types travel in their binary form and row-encoder.ts writes their JSON; PostgreSQL writes the
+// JSON of the others (to_json of column-types.ts's expression). Each row's JSON object is written into one
+// buffer with a comma after it, which the response writes as it is. Measured on 1M orders rows: PostgreSQL
+// spends 0.85 s of CPU sending the binary values against 3.0 s building row_to_json, and binary format also
+// spares it the per-character escaping of the text and CSV formats. The last row's key values are the batch's
+// keyset position. COPY takes no bind parameters: values are literals, escaped as pg's escapeLiteral does.
 import type pg from 'pg';
 import {escapeLiteral, qualifiedName, quoteIdent} from '../../sdk/postgres.js';
 import {jsonValueExpression} from './column-types.js';
 import {copyOut} from './copy-out.js';
 import {FIVETRAN_ID, type PlannedColumn, type TablePlan} from './plan.js';
+import {binaryKind, encodedBound, Kind, writeValue} from './row-encoder.js';
 
 export interface Batch {
   /** the rows' JSON objects joined with commas, as UTF-8 bytes (empty when there are none) */
@@ -36,18 +37,44 @@ class Literals {
 
 const col = (column: PlannedColumn, alias = 't') => `${alias}.${quoteIdent(column.name)}`;
 
-/** `schema.table t CROSS JOIN LATERAL (SELECT <json value> AS "dest", ...) d`: `d` is the row as it travels. */
-function fromClause(plan: TablePlan): string {
-  const values = plan.columns.map((c) => `${jsonValueExpression(c)} AS ${quoteIdent(c.dest)}`).join(', ');
-  return `${qualifiedName(plan.source.schema, plan.source.name)} t CROSS JOIN LATERAL (SELECT ${values}) d`;
+/** How a table's rows travel: the select list of their values, and how each becomes a JSON member. */
+interface RowShape {
+  /** the value expressions, in the order of `kinds` and `names` */
+  values: string[];
+  kinds: Kind[];
+  /** `{"name":` for the first member, `,"name":` for the others */
+  names: Buffer[];
 }
 
-/** The row's JSON text; tables without a primary key get `_fivetran_id`, the md5 of the row's values. */
-function rowJson(plan: TablePlan): string {
-  if (plan.method !== 'ctid') return 'row_to_json(d)';
-  const id = `'{"${FIVETRAN_ID}":"' || md5(t::text) || '"'`;
-  if (plan.columns.length === 0) return `${id} || '}'`;
-  return `${id} || ',' || substr(row_to_json(d)::text, 2)`;
+const shapes = new WeakMap<TablePlan, RowShape>();
+
+/**
+ * Columns whose type row-encoder.ts writes are selected as they are (binary values); the others as
+ * PostgreSQL's to_json of their JSON expression. Tables without a primary key lead with `_fivetran_id`, the
+ * md5 of the row's text.
+ */
+function rowShape(plan: TablePlan): RowShape {
+  let shape = shapes.get(plan);
+  if (shape) return shape;
+  const members: {value: string; kind: Kind; name: string}[] = [];
+  if (plan.method === 'ctid') members.push({value: 'md5(t::text)', kind: Kind.Text, name: FIVETRAN_ID});
+  for (const c of plan.columns) {
+    const kind = binaryKind(c);
+    members.push(kind === null ? {value: `to_json(${jsonValueExpression(c)})`, kind: Kind.Json, name: c.dest} : {value: col(c), kind, name: c.dest});
+  }
+  shape = {
+    values: members.map((m) => m.value),
+    kinds: members.map((m) => m.kind),
+    names: members.map((m, i) => Buffer.from(`${i ? ',' : '{'}${JSON.stringify(m.name)}:`, 'utf8')),
+  };
+  shapes.set(plan, shape);
+  return shape;
+}
+
+/** The select list: the row's values, then (ordered reads) its key values as text. */
+function selectList(plan: TablePlan, order: readonly PlannedColumn[]): string {
+  const values = rowShape(plan).values;
+  return [...values, ...order.map((c) => `${col(c)}::text`)].join(', ');
 }
 
 function filterConditions(plan: TablePlan, params: Literals): string[] {
@@ -60,30 +87,30 @@ function keyset(columns: readonly PlannedColumn[], values: readonly string[], op
   return columns.length === 1 ? `${left} ${op} ${right}` : `(${left}) ${op} (${right})`;
 }
 
-/** One ordered batch: each row's JSON text and its key values as text. */
+/** One ordered batch: each row's values and its key values as text. */
 function orderedBatchQuery(plan: TablePlan, order: readonly PlannedColumn[], conditions: string[], limit: number): string {
   const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-  const keys = order.map((c) => `${col(c)}::text`).join(', ');
   const orderBy = order.map((c) => col(c)).join(', ');
-  return `SELECT ${rowJson(plan)}, ${keys} FROM ${fromClause(plan)} ${where} ORDER BY ${orderBy} LIMIT ${Math.max(0, Math.floor(limit))}`;
+  return `SELECT ${selectList(plan, order)} FROM ${qualifiedName(plan.source.schema, plan.source.name)} t ${where} ORDER BY ${orderBy} LIMIT ${Math.max(0, Math.floor(limit))}`;
 }
 
 const COMMA = 0x2c;
+const CLOSE_BRACE = 0x7d;
 /** A binary COPY starts with this signature, then a 32-bit flags field and a 32-bit header extension length. */
 const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
 /**
- * Rows are copied into a buffer sized for the batch's expected bytes (at least PART_BYTES), then into
+ * Rows are written into a buffer sized for the batch's expected bytes (at least PART_BYTES), then into
  * PART_BYTES buffers if it overflows; a batch is one buffer or their concatenation.
  */
 const PART_BYTES = 1024 * 1024;
 const MAX_FIRST_PART_BYTES = 64 * 1024 * 1024;
 
 /**
- * Collects a binary COPY's rows: each row's JSON bytes and a comma are copied into a buffer, PART_BYTES at a
- * time, and the batch is those bytes: nothing is decoded into a string, the response writes the bytes as they
- * are. The key fields of the latest row are copied aside: pg reuses its receive buffer, so a row's bytes do
- * not outlive the callback.
+ * Collects a binary COPY's rows: each row's JSON object (row-encoder.ts) and a comma are written into a
+ * buffer, PART_BYTES at a time, and the batch is those bytes: nothing becomes a string, the response writes
+ * the bytes as they are. The key fields of the latest row are copied aside: pg reuses its receive buffer, so
+ * a row's bytes do not outlive the callback.
  */
 class BatchCollector {
   private parts: Buffer[] = [];
@@ -93,44 +120,59 @@ class BatchCollector {
   private key = Buffer.allocUnsafe(256);
   private keyLength = 0;
   private started = false;
+  private readonly fields: number;
 
   /** `expectedBytes`: the batch's likely size; the first buffer has room for it, so no concatenation follows */
   constructor(
+    private readonly shape: RowShape,
     private readonly keyCount: number,
     expectedBytes = 0,
   ) {
     this.buffer = Buffer.allocUnsafe(Math.min(MAX_FIRST_PART_BYTES, Math.max(PART_BYTES, Math.ceil(expectedBytes))));
+    this.fields = shape.kinds.length + keyCount;
   }
 
-  readonly add = (row: Buffer): void => {
-    let offset = 0;
+  readonly add = (row: Buffer, start: number, end: number): void => {
+    let offset = start;
     if (!this.started) {
       // the first message carries the file header before the first row
-      if (row.length < 19 || !row.subarray(0, 11).equals(BINARY_SIGNATURE)) throw new Error('COPY did not answer in binary format');
-      offset = 19 + row.readUInt32BE(15);
+      if (end - start < 19 || row.compare(BINARY_SIGNATURE, 0, BINARY_SIGNATURE.length, start, start + BINARY_SIGNATURE.length) !== 0) throw new Error('COPY did not answer in binary format');
+      offset = start + 19 + row.readUInt32BE(start + 15);
       this.started = true;
-      if (offset >= row.length) return;
+      if (offset >= end) return;
     }
     const fields = row.readInt16BE(offset);
     if (fields === -1) return; // the trailer
-    if (fields !== 1 + this.keyCount) throw new Error(`COPY row has ${fields} fields; expected ${1 + this.keyCount}`);
-    const size = row.readInt32BE(offset + 2);
-    if (size < 0) throw new Error('COPY row has no JSON (NULL)');
-    const start = offset + 6;
-    const end = start + size;
-    if (this.length + size + 1 > this.buffer.length) {
-      this.seal();
-      this.buffer = Buffer.allocUnsafe(Math.max(PART_BYTES, size + 1));
+    if (fields !== this.fields) throw new Error(`COPY row has ${fields} fields; expected ${this.fields}`);
+    const {kinds, names} = this.shape;
+    let out = this.buffer;
+    let at = this.length;
+    offset += 2;
+    for (let i = 0; i < kinds.length; i++) {
+      const size = row.readInt32BE(offset);
+      offset += 4;
+      // room for the member however it escapes, and for the row's closing brace and comma
+      const room = names[i]!.length + encodedBound(kinds[i]!, row, offset, size) + 2;
+      if (at + room > out.length) {
+        // the rest of the row goes on in a new part: the batch is the parts' bytes in order
+        this.length = at;
+        this.seal();
+        out = this.buffer = Buffer.allocUnsafe(Math.max(PART_BYTES, room));
+        at = 0;
+      }
+      at += names[i]!.copy(out, at);
+      at = writeValue(kinds[i]!, out, at, row, offset, size);
+      if (size > 0) offset += size;
     }
-    row.copy(this.buffer, this.length, start, end);
-    this.length += size;
-    this.buffer[this.length++] = COMMA;
+    out[at++] = CLOSE_BRACE;
+    out[at++] = COMMA;
+    this.length = at;
     this.count++;
     if (this.keyCount) {
       // the key fields as they are (length-prefixed), decoded only for the batch's last row
-      const keyBytes = row.length - end;
+      const keyBytes = end - offset;
       if (keyBytes > this.key.length) this.key = Buffer.allocUnsafe(keyBytes * 2);
-      for (let i = 0; i < keyBytes; i++) this.key[i] = row[end + i]!;
+      row.copy(this.key, 0, offset, end);
       this.keyLength = keyBytes;
     }
   };
@@ -164,8 +206,8 @@ class BatchCollector {
 }
 
 /** Runs a batch query as a binary COPY, collecting its rows' JSON (see BatchCollector). */
-async function runBatch(client: pg.Client, query: string, order: readonly PlannedColumn[], expectedBytes: number): Promise<Batch> {
-  const collector = new BatchCollector(order.length, expectedBytes);
+async function runBatch(client: pg.Client, query: string, shape: RowShape, order: readonly PlannedColumn[], expectedBytes: number): Promise<Batch> {
+  const collector = new BatchCollector(shape, order.length, expectedBytes);
   await copyOut(client, `COPY (${query}) TO STDOUT (FORMAT binary)`, collector.add);
   return collector.batch();
 }
@@ -175,7 +217,7 @@ export function readByKey(client: pg.Client, plan: TablePlan, after: readonly st
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan.primaryKey, expectedBytes);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), rowShape(plan), plan.primaryKey, expectedBytes);
 }
 
 /**
@@ -192,7 +234,7 @@ export function readLateCommits(
   conditions.push(`age(t.xmin) <= age(${params.add(xid32(horizon), 'xid')})`);
   if (position) conditions.push(`(${col(cursor)} IS NULL OR ${keyset([cursor, ...plan.primaryKey], position, '<=', params)})`);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan.primaryKey, expectedBytes);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), rowShape(plan), plan.primaryKey, expectedBytes);
 }
 
 /** The incremental scan: rows after `position` in (cursor, primary key) order. */
@@ -203,7 +245,7 @@ export function readByCursor(client: pg.Client, plan: TablePlan, position: reado
   const conditions = filterConditions(plan, params);
   conditions.push(`${col(cursor)} IS NOT NULL`);
   if (position) conditions.push(keyset(order, position, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, order, conditions, limit), order, expectedBytes);
+  return runBatch(client, orderedBatchQuery(plan, order, conditions, limit), rowShape(plan), order, expectedBytes);
 }
 
 /** Rows of heap pages [fromPage, toPage) (a TID range scan), for tables without a primary key. */
@@ -211,8 +253,8 @@ export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, 
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   conditions.push(`t.ctid >= ${params.add(`(${fromPage},0)`, 'tid')}`, `t.ctid < ${params.add(`(${toPage},0)`, 'tid')}`);
-  const text = `SELECT ${rowJson(plan)} FROM ${fromClause(plan)} WHERE ${conditions.join(' AND ')}`;
-  return runBatch(client, text, [], expectedBytes);
+  const text = `SELECT ${selectList(plan, [])} FROM ${qualifiedName(plan.source.schema, plan.source.name)} t WHERE ${conditions.join(' AND ')}`;
+  return runBatch(client, text, rowShape(plan), [], expectedBytes);
 }
 
 /** Heap pages of the table (of its largest partition, for a partitioned table). */

@@ -81,9 +81,13 @@ for (let b = 0; b < 0x20; b++) NEEDS_ESCAPE[b] = 1;
 NEEDS_ESCAPE[QUOTE] = 1;
 NEEDS_ESCAPE[BACKSLASH] = 1;
 
-/** The most bytes a field of `size` bytes can take once written (a string escaped as \u00XX throughout). */
-export function maxEncodedBytes(size: number): number {
-  return 6 * size + 48;
+/**
+ * The most bytes a field can take once written: a string escaped as \u00XX throughout is 6 bytes per byte, and
+ * every fixed-size type stays under 48 bytes; a numeric's text follows its weight and display scale.
+ */
+export function encodedBound(kind: Kind, row: Buffer, start: number, size: number): number {
+  if (kind === Kind.Numeric && size >= 8) return 4 * Math.max(1, row.readInt16BE(start + 2) + 1) + row.readUInt16BE(start + 6) + 8;
+  return 6 * Math.max(0, size) + 48;
 }
 
 const MICROS_PER_DAY = 86_400_000_000;
@@ -91,6 +95,19 @@ const MICROS_PER_DAY = 86_400_000_000;
 const PG_EPOCH_DAYS = 730_425;
 const TWO_32 = 4294967296;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Copies bytes [from, to) of `source` to `out` at `at`; returns the end. Short runs (names, most values) go
+ * byte by byte: Buffer#copy costs a native call and a view allocation, more than copying a few dozen bytes.
+ */
+export function copyBytes(source: Uint8Array, from: number, to: number, out: Buffer, at: number): number {
+  if (to - from > 64) {
+    out.set(source.subarray(from, to), at);
+    return at + (to - from);
+  }
+  for (let i = from; i < to; i++) out[at++] = source[i]!;
+  return at;
+}
 
 /** Writes a non-negative integer's digits at `at`; returns the end. */
 function writeDigits(out: Buffer, at: number, value: number): number {
@@ -134,11 +151,12 @@ function writeAscii(out: Buffer, at: number, text: string): number {
 /** A JSON string of UTF-8 bytes, escaped as PostgreSQL's escape_json does. */
 function writeString(out: Buffer, at: number, row: Buffer, start: number, end: number): number {
   out[at++] = QUOTE;
-  let from = start;
   for (let i = start; i < end; i++) {
     const byte = row[i]!;
-    if (NEEDS_ESCAPE[byte] === 0) continue;
-    if (i > from) at += row.copy(out, at, from, i);
+    if (NEEDS_ESCAPE[byte] === 0) {
+      out[at++] = byte;
+      continue;
+    }
     out[at++] = BACKSLASH;
     const short = SHORT_ESCAPES[byte]!;
     if (short !== 0) {
@@ -150,9 +168,7 @@ function writeString(out: Buffer, at: number, row: Buffer, start: number, end: n
       out[at++] = HEX[byte >> 4]!;
       out[at++] = HEX[byte & 15]!;
     }
-    from = i + 1;
   }
-  if (end > from) at += row.copy(out, at, from, end);
   out[at++] = QUOTE;
   return at;
 }
@@ -185,6 +201,7 @@ function writeDate(out: Buffer, at: number, days: number): number {
 }
 
 const BC = Buffer.from(' BC', 'latin1');
+const UTC = Buffer.from('+00:00', 'latin1');
 
 /** The ISO 8601 text of microseconds since 2000-01-01 00:00, as to_json writes it, with +00:00 when `zone`. */
 function writeTimestamp(out: Buffer, at: number, row: Buffer, start: number, zone: boolean): number {
@@ -227,8 +244,8 @@ function writeTimestamp(out: Buffer, at: number, row: Buffer, start: number, zon
     }
     at = writePadded(out, at, fraction, width);
   }
-  if (zone) at = writeAscii(out, at, '+00:00');
-  if (year <= 0) at += BC.copy(out, at);
+  if (zone) at = copyBytes(UTC, 0, UTC.length, out, at);
+  if (year <= 0) at = copyBytes(BC, 0, BC.length, out, at);
   out[at++] = QUOTE;
   return at;
 }
@@ -239,24 +256,24 @@ function writeNumeric(out: Buffer, at: number, row: Buffer, start: number): numb
   const weight = row.readInt16BE(start + 2);
   const sign = row.readUInt16BE(start + 4);
   const scale = row.readUInt16BE(start + 6);
-  const digit = (i: number) => (i < count ? row.readUInt16BE(start + 8 + 2 * i) : 0);
   if (sign === 0xc000) return writeAscii(out, at, '"NaN"');
   if (sign === 0xd000) return writeAscii(out, at, '"Infinity"');
   if (sign === 0xf000) return writeAscii(out, at, '"-Infinity"');
+  const digits = start + 8;
   out[at++] = QUOTE;
   if (sign === 0x4000) out[at++] = 0x2d;
   // the integer part: its first base-10000 digit without leading zeros, the others with four digits
   if (weight < 0) {
     out[at++] = 48;
   } else {
-    at = writeDigits(out, at, digit(0));
-    for (let i = 1; i <= weight; i++) at = writePadded(out, at, digit(i), 4);
+    at = writeDigits(out, at, count > 0 ? row.readUInt16BE(digits) : 0);
+    for (let i = 1; i <= weight; i++) at = writePadded(out, at, i < count ? row.readUInt16BE(digits + 2 * i) : 0, 4);
   }
   if (scale > 0) {
     out[at++] = 0x2e;
     let written = 0;
     for (let i = weight + 1; written < scale; i++) {
-      const d = i < 0 ? 0 : digit(i);
+      const d = i >= 0 && i < count ? row.readUInt16BE(digits + 2 * i) : 0;
       // four decimal digits of this base-10000 digit, as many as the scale still wants
       for (let divisor = 1000; divisor >= 1 && written < scale; divisor /= 10) {
         out[at++] = 48 + (Math.floor(d / divisor) % 10);
@@ -302,10 +319,10 @@ function writeUuid(out: Buffer, at: number, row: Buffer, start: number): number 
 
 /**
  * Writes one field's JSON value: `size` bytes of `row` from `start` in the binary form of `kind`, or null
- * when size is -1. Returns the end in `out`, which must have maxEncodedBytes(size) bytes free.
+ * when size is -1. Returns the end in `out`, which must have encodedBound(...) bytes free.
  */
 export function writeValue(kind: Kind, out: Buffer, at: number, row: Buffer, start: number, size: number): number {
-  if (size < 0) return at + NULL_BYTES.copy(out, at);
+  if (size < 0) return copyBytes(NULL_BYTES, 0, 4, out, at);
   switch (kind) {
     case Kind.Text:
       return writeString(out, at, row, start, start + size);
@@ -320,9 +337,9 @@ export function writeValue(kind: Kind, out: Buffer, at: number, row: Buffer, sta
     case Kind.Numeric:
       return writeNumeric(out, at, row, start);
     case Kind.Json:
-      return at + row.copy(out, at, start, start + size);
+      return copyBytes(row, start, start + size, out, at);
     case Kind.Bool:
-      return at + (row[start] ? TRUE_BYTES : FALSE_BYTES).copy(out, at);
+      return row[start] ? copyBytes(TRUE_BYTES, 0, 4, out, at) : copyBytes(FALSE_BYTES, 0, 5, out, at);
     case Kind.Int2:
       return writeInt(out, at, row.readInt16BE(start));
     case Kind.Float8:
@@ -333,7 +350,7 @@ export function writeValue(kind: Kind, out: Buffer, at: number, row: Buffer, sta
       if (days === -0x80000000) return writeAscii(out, at, '"-infinity"');
       out[at++] = QUOTE;
       at = writeDate(out, at, days);
-      if (ymd[0]! <= 0) at += BC.copy(out, at);
+      if (ymd[0]! <= 0) at = copyBytes(BC, 0, BC.length, out, at);
       out[at++] = QUOTE;
       return at;
     }
@@ -342,6 +359,6 @@ export function writeValue(kind: Kind, out: Buffer, at: number, row: Buffer, sta
     case Kind.Jsonb:
       // jsonb's binary form is a version byte (1) and the text
       if (row[start] !== 1) throw new Error(`jsonb value has an unknown binary format version ${row[start]}`);
-      return at + row.copy(out, at, start + 1, start + size);
+      return copyBytes(row, start + 1, start + size, out, at);
   }
 }

@@ -1,12 +1,13 @@
 // CopyOut, the COPY ... TO STDOUT reader the batches use, against a real PostgreSQL: rows arrive one per
-// call, and every way a COPY can fail rejects — an error PostgreSQL raises mid-stream, the statement timeout,
+// call whatever their size, a notice mid-COPY changes nothing, and every way a COPY can fail rejects — an error PostgreSQL raises mid-stream, the statement timeout,
 // the connection terminated by the server (retriable), a failing consumer — leaving the client usable
 // whenever the connection survives.
+import {EventEmitter} from 'node:events';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {isRetriablePostgresError} from '../../../sdk/postgres.js';
 import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {copyOut} from '../copy-out.js';
+import {CopyOut, copyOut} from '../copy-out.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -26,7 +27,7 @@ describe('copyOut', () => {
     const c = await client();
     try {
       const rows: string[] = [];
-      const count = await copyOut(c, `COPY (SELECT g, 'line ' || g || E'\\nnext' FROM generate_series(1, 1000) g) TO STDOUT`, (row) => rows.push(row.toString()));
+      const count = await copyOut(c, `COPY (SELECT g, 'line ' || g || E'\\nnext' FROM generate_series(1, 1000) g) TO STDOUT`, (data, start, end) => rows.push(data.toString('utf8', start, end)));
       expect(count).toBe(1000);
       expect(rows[0]).toBe('1\tline 1\\nnext\n');
       expect(rows[999]).toBe('1000\tline 1000\\nnext\n');
@@ -99,6 +100,82 @@ describe('copyOut', () => {
       expect((await c.query('SELECT count(*)::int AS n FROM sink')).rows[0]).toEqual({n: 0});
     } finally {
       await c.end();
+    }
+  });
+  it('hands over rows far larger than a socket chunk, and many rows cut at chunk edges, byte for byte', async () => {
+    const c = await client();
+    try {
+      const sizes: number[] = [];
+      let total = 0;
+      let inChunks = 0;
+      // 300 kB rows span several chunks; 20,000 short rows are cut at chunk edges many times
+      const text = `COPY (SELECT repeat(md5(g::text), CASE WHEN g % 1000 = 0 THEN 10000 ELSE 1 END) FROM generate_series(1, 20000) g) TO STDOUT`;
+      const count = await copyOut(c, text, (data, start, end) => {
+        sizes.push(end - start);
+        // rows come as ranges of the received chunks (pg's own parser would hand over one buffer per row)
+        if (data.length > end - start) inChunks++;
+        for (let i = start; i < end - 1; i++) if (data[i]! < 0x30) throw new Error(`byte ${data[i]} in row ${sizes.length}`);
+        total += end - start;
+      });
+      expect(count).toBe(20000);
+      expect(sizes.filter((n) => n === 320001)).toHaveLength(20);
+      expect(sizes.filter((n) => n === 33)).toHaveLength(19980);
+      expect(total).toBe(20 * 320001 + 19980 * 33);
+      expect(inChunks).toBeGreaterThan(19000);
+      expect((await c.query('SELECT 3 AS n')).rows[0]).toEqual({n: 3});
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('goes on with every row when PostgreSQL sends a notice in the middle of the COPY, and the notice reaches pg', async () => {
+    const c = await client();
+    const notices: string[] = [];
+    c.on('notice', (notice) => notices.push(notice.message ?? ''));
+    try {
+      await c.query(`CREATE FUNCTION pg_temp.noisy(n int) RETURNS int LANGUAGE plpgsql AS $$
+        BEGIN IF n = 500 THEN RAISE NOTICE 'halfway at %', n; END IF; RETURN n; END $$`);
+      const rows: string[] = [];
+      const count = await copyOut(c, 'COPY (SELECT pg_temp.noisy(g) FROM generate_series(1, 1000) g) TO STDOUT', (data, start, end) => rows.push(data.toString('utf8', start, end)));
+      expect(count).toBe(1000);
+      expect(rows[0]).toBe('1\n');
+      expect(rows[999]).toBe('1000\n');
+      expect(notices).toEqual(['halfway at 500']);
+      expect((await c.query('SELECT 4 AS n')).rows[0]).toEqual({n: 4});
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+/** The protocol bytes of a message: its code, its length, its body. */
+function message(code: string, body: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header.write(code, 0, 'latin1');
+  header.writeUInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
+}
+
+describe('CopyOut reading the connection itself', () => {
+  // CopyOutResponse, rows of 0, 1 and 300 bytes, then CopyDone, CommandComplete and ReadyForQuery
+  const rows = [Buffer.alloc(0), Buffer.from('a'), Buffer.alloc(300, 'x'), Buffer.from('last row\n')];
+  const end = Buffer.concat([message('c', Buffer.alloc(0)), message('C', Buffer.from('COPY 4\0')), message('Z', Buffer.from('I'))]);
+  const wire = Buffer.concat([message('H', Buffer.from([0, 0, 1, 0, 0])), ...rows.map((row) => message('d', row)), end]);
+
+  it('splits the rows out of chunks cut at every byte, and hands pg exactly the bytes after them', () => {
+    for (let cut = 1; cut < wire.length; cut++) {
+      for (const chunkBytes of [cut, 1]) {
+        const stream = new EventEmitter();
+        const handedBack: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => handedBack.push(chunk));
+        const seen: string[] = [];
+        const copy = new CopyOut('COPY ...', (data, start, end) => seen.push(data.toString('latin1', start, end)));
+        copy.submit({query: () => undefined, stream} as unknown as pg.Connection);
+        expect(stream.listenerCount('data'), 'pg\'s parser steps aside').toBe(1);
+        for (let at = 0; at < wire.length; at += chunkBytes) stream.emit('data', wire.subarray(at, Math.min(wire.length, at + chunkBytes)));
+        expect(seen, `chunks of ${chunkBytes}`).toEqual(rows.map((row) => row.toString('latin1')));
+        expect(Buffer.concat(handedBack).equals(end), `chunks of ${chunkBytes}: pg gets the rest`).toBe(true);
+      }
     }
   });
 });

@@ -199,7 +199,7 @@ describe('connection loss', () => {
     const killer = (async () => {
       while (!done && killed === 0) {
         const {rows} = await admin.query<{n: number}>(
-          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND state = 'active' AND query LIKE '%row_to_json%'`,
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND state = 'active' AND query LIKE 'COPY (%'`,
           [APPLICATION_NAME],
         );
         killed += rows[0]!.n;

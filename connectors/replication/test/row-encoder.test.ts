@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
 import {jsonValueExpression} from '../column-types.js';
 import {copyOut} from '../copy-out.js';
-import {binaryKind, Kind, maxEncodedBytes, writeValue} from '../row-encoder.js';
+import {binaryKind, encodedBound, Kind, writeValue} from '../row-encoder.js';
 
 let db: TestDatabase;
 let client: pg.Client;
@@ -27,7 +27,8 @@ afterAll(async () => {
 async function binaryRows(text: string): Promise<(Buffer | null)[][]> {
   const rows: (Buffer | null)[][] = [];
   let started = false;
-  await copyOut(client, `COPY (${text}) TO STDOUT (FORMAT binary)`, (message) => {
+  await copyOut(client, `COPY (${text}) TO STDOUT (FORMAT binary)`, (data, start, end) => {
+    const message = data.subarray(start, end);
     let offset = 0;
     if (!started) {
       started = true;
@@ -58,8 +59,12 @@ async function encodeBoth(type: string, baseType: string, literals: string[], ca
   const values = literals.map((l) => `(${/^-?[\d.e]+$/.test(l) ? `'${l}'` : l}::${type})`).join(', ');
   const rows = await binaryRows(`SELECT x.v, to_json(${expression})::text FROM (VALUES ${values}) AS x(v)`);
   return rows.map(([value, expected], i) => {
-    const out = Buffer.alloc(maxEncodedBytes(value?.length ?? 0));
-    const end = writeValue(kind!, out, 0, value ?? Buffer.alloc(0), 0, value ? value.length : -1);
+    const field = value ?? Buffer.alloc(0);
+    const size = value ? value.length : -1;
+    // exactly the bound: what is written must stay within it
+    const out = Buffer.alloc(encodedBound(kind!, field, 0, size));
+    const end = writeValue(kind!, out, 0, field, 0, size);
+    expect(end, `the JSON of ${literals[i]} fits its bound`).toBeLessThanOrEqual(out.length);
     // row_to_json writes a NULL as null; to_json of one is NULL
     return {literal: literals[i]!, expected: expected === null ? 'null' : expected!.toString('utf8'), actual: out.toString('utf8', 0, end)};
   });
