@@ -117,7 +117,7 @@ function writeDigits(out: Buffer, at: number, value: number): number {
   }
   let digits = 1;
   for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
-  let end = at + digits;
+  const end = at + digits;
   for (let v = value, i = end - 1; i >= at; i--) {
     out[i] = 48 + (v % 10);
     v = Math.floor(v / 10);
