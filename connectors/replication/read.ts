@@ -172,7 +172,8 @@ class BatchCollector {
       // the key fields as they are (length-prefixed), decoded only for the batch's last row
       const keyBytes = end - offset;
       if (keyBytes > this.key.length) this.key = Buffer.allocUnsafe(keyBytes * 2);
-      row.copy(this.key, 0, offset, end);
+      const key = this.key;
+      for (let i = 0; i < keyBytes; i++) key[i] = row[offset + i]!;
       this.keyLength = keyBytes;
     }
   };

@@ -109,20 +109,43 @@ export function copyBytes(source: Uint8Array, from: number, to: number, out: Buf
   return at;
 }
 
+/** "00" to "99": two digits per lookup */
+const PAIRS = Buffer.from(Array.from({length: 100}, (_, i) => String(i).padStart(2, '0')).join(''), 'latin1');
+
+function digitCount(value: number): number {
+  if (value < 100_000) return value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 : value < 10_000 ? 4 : 5;
+  if (value < 10_000_000_000) return value < 1_000_000 ? 6 : value < 10_000_000 ? 7 : value < 100_000_000 ? 8 : value < 1_000_000_000 ? 9 : 10;
+  let digits = 11;
+  for (let v = value / 1e11; v >= 1; v /= 10) digits++;
+  return digits;
+}
+
+/** Writes a non-negative integer (at most 2^53) in `digits` digits, zero-padded, at `at`; returns the end. */
+function writeDigitsIn(out: Buffer, at: number, value: number, digits: number): number {
+  const end = at + digits;
+  let i = end;
+  let v = value;
+  while (v >= 2_147_483_648) {
+    const next = Math.floor(v / 100);
+    const pair = 2 * (v - next * 100);
+    out[--i] = PAIRS[pair + 1]!;
+    out[--i] = PAIRS[pair]!;
+    v = next;
+  }
+  while (i - at >= 2) {
+    const next = (v / 100) | 0;
+    const pair = 2 * (v - next * 100);
+    out[--i] = PAIRS[pair + 1]!;
+    out[--i] = PAIRS[pair]!;
+    v = next;
+  }
+  if (i > at) out[--i] = 48 + (v % 10);
+  return end;
+}
+
 /** Writes a non-negative integer's digits at `at`; returns the end. */
 function writeDigits(out: Buffer, at: number, value: number): number {
-  if (value < 10) {
-    out[at] = 48 + value;
-    return at + 1;
-  }
-  let digits = 1;
-  for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
-  const end = at + digits;
-  for (let v = value, i = end - 1; i >= at; i--) {
-    out[i] = 48 + (v % 10);
-    v = Math.floor(v / 10);
-  }
-  return end;
+  return writeDigitsIn(out, at, value, digitCount(value));
 }
 
 function writeInt(out: Buffer, at: number, value: number): number {
@@ -135,13 +158,14 @@ function writeInt(out: Buffer, at: number, value: number): number {
 
 /** Writes `value` with at least `width` digits (zero-padded). */
 function writePadded(out: Buffer, at: number, value: number, width: number): number {
-  let digits = 1;
-  for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
-  while (digits < width) {
-    out[at++] = 48;
-    width--;
-  }
-  return writeDigits(out, at, value);
+  return writeDigitsIn(out, at, value, Math.max(width, digitCount(value)));
+}
+
+/** Two digits of 0..99. */
+function writePair(out: Buffer, at: number, value: number): number {
+  out[at] = PAIRS[2 * value]!;
+  out[at + 1] = PAIRS[2 * value + 1]!;
+  return at + 2;
 }
 
 function writeAscii(out: Buffer, at: number, text: string): number {
@@ -188,16 +212,38 @@ function civil(days: number, into: Int32Array): void {
 }
 
 const ymd = new Int32Array(3);
+/** whether the date writeDate wrote last is before year 1 (its " BC" follows the time and zone) */
+let beforeChrist = false;
+
+/**
+ * Dates written lately, by day count: rows' timestamps cluster on few days, and a hit is a 10-byte copy
+ * instead of the calendar arithmetic. Only years 1 to 9999 (always 10 bytes) are kept.
+ */
+const DATE_SLOTS = 1024;
+const cachedDays = new Int32Array(DATE_SLOTS).fill(-0x80000000);
+const cachedDates = new Uint8Array(DATE_SLOTS * 10);
 
 /** YYYY-MM-DD of a day count from 2000-01-01; years before 1 as PostgreSQL writes them, e.g. 0044 (BC follows). */
 function writeDate(out: Buffer, at: number, days: number): number {
+  const slot = days & (DATE_SLOTS - 1);
+  if (cachedDays[slot] === days) {
+    beforeChrist = false;
+    return copyBytes(cachedDates, slot * 10, slot * 10 + 10, out, at);
+  }
   civil(days, ymd);
   const year = ymd[0]!;
-  at = writePadded(out, at, year > 0 ? year : 1 - year, 4);
+  beforeChrist = year <= 0;
+  const begin = at;
+  at = writePadded(out, at, beforeChrist ? 1 - year : year, 4);
   out[at++] = 0x2d;
-  at = writePadded(out, at, ymd[1]!, 2);
+  at = writePair(out, at, ymd[1]!);
   out[at++] = 0x2d;
-  return writePadded(out, at, ymd[2]!, 2);
+  at = writePair(out, at, ymd[2]!);
+  if (year >= 1 && year <= 9999) {
+    cachedDays[slot] = days;
+    for (let i = 0; i < 10; i++) cachedDates[slot * 10 + i] = out[begin + i]!;
+  }
+  return at;
 }
 
 const BC = Buffer.from(' BC', 'latin1');
@@ -225,15 +271,16 @@ function writeTimestamp(out: Buffer, at: number, row: Buffer, start: number, zon
   }
   out[at++] = QUOTE;
   at = writeDate(out, at, days);
-  const year = ymd[0]!;
+  const bc = beforeChrist;
   out[at++] = 0x54; // T
   const seconds = Math.floor(micros / 1_000_000);
   let fraction = micros - seconds * 1_000_000;
-  at = writePadded(out, at, Math.floor(seconds / 3600), 2);
+  const minutes = (seconds / 60) | 0;
+  at = writePair(out, at, (minutes / 60) | 0);
   out[at++] = 0x3a;
-  at = writePadded(out, at, Math.floor(seconds / 60) % 60, 2);
+  at = writePair(out, at, minutes % 60);
   out[at++] = 0x3a;
-  at = writePadded(out, at, seconds % 60, 2);
+  at = writePair(out, at, seconds - minutes * 60);
   if (fraction !== 0) {
     // six digits, trailing zeros dropped
     out[at++] = 0x2e;
@@ -245,7 +292,7 @@ function writeTimestamp(out: Buffer, at: number, row: Buffer, start: number, zon
     at = writePadded(out, at, fraction, width);
   }
   if (zone) at = copyBytes(UTC, 0, UTC.length, out, at);
-  if (year <= 0) at = copyBytes(BC, 0, BC.length, out, at);
+  if (bc) at = copyBytes(BC, 0, BC.length, out, at);
   out[at++] = QUOTE;
   return at;
 }
@@ -350,7 +397,7 @@ export function writeValue(kind: Kind, out: Buffer, at: number, row: Buffer, sta
       if (days === -0x80000000) return writeAscii(out, at, '"-infinity"');
       out[at++] = QUOTE;
       at = writeDate(out, at, days);
-      if (ymd[0]! <= 0) at = copyBytes(BC, 0, BC.length, out, at);
+      if (beforeChrist) at = copyBytes(BC, 0, BC.length, out, at);
       out[at++] = QUOTE;
       return at;
     }
