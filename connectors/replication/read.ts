@@ -15,7 +15,7 @@ import {escapeLiteral, qualifiedName, quoteIdent} from '../../sdk/postgres.js';
 import {jsonValueExpression} from './column-types.js';
 import {copyOut} from './copy-out.js';
 import {FIVETRAN_ID, type PlannedColumn, type TablePlan} from './plan.js';
-import {binaryKind, encodedBound, Kind, writeValue} from './row-encoder.js';
+import {binaryKind, copyBytes, encodedBound, int16, int32, Kind, writeValue} from './row-encoder.js';
 
 export interface Batch {
   /** the rows' JSON objects joined with commas, as UTF-8 bytes (empty when there are none) */
@@ -141,7 +141,7 @@ class BatchCollector {
       this.started = true;
       if (offset >= end) return;
     }
-    const fields = row.readInt16BE(offset);
+    const fields = int16(row, offset);
     if (fields === -1) return; // the trailer
     if (fields !== this.fields) throw new Error(`COPY row has ${fields} fields; expected ${this.fields}`);
     const {kinds, names} = this.shape;
@@ -149,7 +149,7 @@ class BatchCollector {
     let at = this.length;
     offset += 2;
     for (let i = 0; i < kinds.length; i++) {
-      const size = row.readInt32BE(offset);
+      const size = int32(row, offset);
       offset += 4;
       // room for the member however it escapes, and for the row's closing brace and comma
       const room = names[i]!.length + encodedBound(kinds[i]!, row, offset, size) + 2;
@@ -160,7 +160,7 @@ class BatchCollector {
         out = this.buffer = Buffer.allocUnsafe(Math.max(PART_BYTES, room));
         at = 0;
       }
-      at += names[i]!.copy(out, at);
+      at = copyBytes(names[i]!, 0, names[i]!.length, out, at);
       at = writeValue(kinds[i]!, out, at, row, offset, size);
       if (size > 0) offset += size;
     }
