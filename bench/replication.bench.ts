@@ -10,7 +10,8 @@
 //   state until hasMore is false, counting bytes and rows and discarding the bodies. The child's peak RSS
 //   is read from /proc/<pid>/status (VmHWM) after the sync. Once with a connection per call (the default),
 //   once with keep_connection_between_calls;
-// - ceiling: bench/support/ceiling-server.ts, a bare server streaming one COPY per call (see driveCeiling).
+// - row_to_json server: bench/support/row-to-json-server.ts, a bare server streaming one row_to_json COPY per call
+//   (see driveRowToJsonServer): the least a connector whose JSON PostgreSQL writes could do.
 // It prints rows/s and MB/s side by side, the ratio, the child's peak RSS, the number of calls and the CPU
 // seconds of PostgreSQL, the function and this process. The child
 // gets the budgets deploy.yaml gives the replication function; BENCH_RESPONSE_CAP_BYTES and
@@ -161,15 +162,16 @@ async function driveSync(url: string, secrets: Record<string, unknown>): Promise
 }
 
 /**
- * The ceiling (bench/support/ceiling-server.ts): a bare server streaming one COPY per call, a new connection
- * per call, as many rows per call as the connector's calls held on average. Shows how much of the gap to
- * COPY is the machine's (two loopback hops, a connection per call) and how much is the connector's.
+ * bench/support/row-to-json-server.ts: a bare server streaming one `row_to_json` COPY per call, a new
+ * connection per call, as many rows per call as the connector's calls held on average. The least a connector
+ * could do if PostgreSQL wrote the JSON (this connector's design until it wrote the JSON itself): its
+ * figure next to the connector's shows what writing the JSON in the function gains.
  */
-async function driveCeiling(url: string, callRows: number): Promise<{rows: number; bytes: number; calls: number; seconds: number; peak: number}> {
-  const server = await startProcess(['--import', 'tsx', path.join(here, 'support', 'ceiling-server.ts')], {cwd: root, env: {PG_URL: url, CALL_ROWS: String(callRows)}});
+async function driveRowToJsonServer(url: string, callRows: number): Promise<{rows: number; bytes: number; calls: number; seconds: number; peak: number}> {
+  const server = await startProcess(['--import', 'tsx', path.join(here, 'support', 'row-to-json-server.ts')], {cwd: root, env: {PG_URL: url, CALL_ROWS: String(callRows)}});
   try {
     await firstAnswer(server, {state: {}});
-    // the same driver as the connector's: the ceiling answers with the same tail (state, then hasMore)
+    // the same driver as the connector's: the server answers with the same tail (state, then hasMore)
     const sync = await driveSync(server.url, {});
     return {...sync, peak: peakRssBytes(server.child.pid!)};
   } finally {
@@ -279,22 +281,22 @@ async function main(): Promise<void> {
         console.log(`${size} rows (${mode}): COPY ${copy.seconds.toFixed(2)} s, connector ${sync.seconds.toFixed(2)} s in ${sync.calls} calls, peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB`);
         callsPerSync = sync.calls;
       }
-      const ceiling = await driveCeiling(url, Math.ceil(size / callsPerSync));
-      if (ceiling.rows !== size) throw new Error(`row counts differ: table ${size}, ceiling ${ceiling.rows}`);
+      const bare = await driveRowToJsonServer(url, Math.ceil(size / callsPerSync));
+      if (bare.rows !== size) throw new Error(`row counts differ: table ${size}, row_to_json server ${bare.rows}`);
       results.push([
         size.toLocaleString('en-US'),
-        'ceiling',
+        'row_to_json server',
         `${Math.round(copy.rows / copy.seconds).toLocaleString('en-US')}`,
         `${(copy.bytes / copy.seconds / 1e6).toFixed(1)}`,
-        `${Math.round(ceiling.rows / ceiling.seconds).toLocaleString('en-US')}`,
-        `${(ceiling.bytes / ceiling.seconds / 1e6).toFixed(1)}`,
-        `${(copy.seconds / ceiling.seconds).toFixed(2)}`,
-        `${(ceiling.peak / 1024 / 1024).toFixed(0)} MB`,
-        String(ceiling.calls),
+        `${Math.round(bare.rows / bare.seconds).toLocaleString('en-US')}`,
+        `${(bare.bytes / bare.seconds / 1e6).toFixed(1)}`,
+        `${(copy.seconds / bare.seconds).toFixed(2)}`,
+        `${(bare.peak / 1024 / 1024).toFixed(0)} MB`,
+        String(bare.calls),
         '',
         '',
       ]);
-      console.log(`${size} rows (ceiling): ${ceiling.seconds.toFixed(2)} s in ${ceiling.calls} calls`);
+      console.log(`${size} rows (row_to_json server): ${bare.seconds.toFixed(2)} s in ${bare.calls} calls`);
     }
     await db.end();
   } catch (error) {
@@ -312,7 +314,7 @@ async function main(): Promise<void> {
   console.log(`\n${line(header)}\n${results.map(line).join('\n')}`);
   console.log('ratio = connector rows/s ÷ COPY rows/s (target ≥ 0.9); MB/s counts each side\'s own bytes (HTTP bodies vs COPY text)');
   console.log('cpu s: CPU seconds used by PostgreSQL (all its processes), the COPY reader (this process), the function process, the driver (this process playing Fivetran)');
-  console.log('ceiling: a bare Node server (bench/support/ceiling-server.ts) streaming ONE binary COPY per call into the response, a new connection per call, the connector\'s rows per call; no functions-framework, discovery, budgets or checkpoints');
+  console.log('row_to_json server: a bare Node server (bench/support/row-to-json-server.ts) streaming ONE COPY of PostgreSQL-built JSON per call, a new connection per call, the connector\'s rows per call; no functions-framework, discovery, budgets or checkpoints');
   console.log('connection: per call = one connection per call, closed when it ends (the default); kept = keep_connection_between_calls');
 }
 

@@ -1,10 +1,10 @@
-// The replication benchmark's ceiling: the least work a Function connector can do per call on this machine.
+// The replication benchmark's comparison with the design it replaced: PostgreSQL building each row's JSON.
 // A bare Node.js HTTP server (no functions-framework, no SDK) that, for each POST {"state": {"after": <order_id>}},
 // opens a new connection, streams ONE binary COPY of the next CALL_ROWS rows of public.orders (keyset on
 // order_id, the same ORDER BY and LIMIT shape as the connector) straight into the response in 1 MiB writes,
 // closes the connection, and answers {"insert":{"orders":[...]},"state":{"after":N},"hasMore":...}.
-// No discovery, no budgets, no checkpoints: what is left is PostgreSQL, two loopback hops and Node moving
-// the bytes. Run as a child process by bench/replication.bench.ts (PG_URL, CALL_ROWS, PORT).
+// No discovery, no budgets, no checkpoints: what is left is PostgreSQL writing row_to_json, two loopback hops
+// and Node moving the bytes — the least a connector whose JSON PostgreSQL writes can do per call. Run as a child process by bench/replication.bench.ts (PG_URL, CALL_ROWS, PORT).
 import http from 'node:http';
 import pg from 'pg';
 import {copyOut} from '../../connectors/replication/copy-out.js';
