@@ -191,6 +191,22 @@ export function describePostgresError(error: unknown, config: Pick<PostgresConfi
       return new ConfigError(`cannot resolve PostgreSQL host "${config.host}"; check the host name`, {cause: error});
     case 'ECONNREFUSED':
       return new SourceError(`PostgreSQL at ${config.host}:${config.port} refused the connection; check the host, the port and that the server accepts connections from Fivetran`, {cause: error, retriable: true});
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+      return new ConfigError(
+        `the TLS certificate of PostgreSQL at ${config.host}:${config.port} could not be verified (${raw}); set sslrootcert to the PEM of the CA that signed it, or sslmode to require to encrypt without verifying`,
+        {cause: error},
+      );
+    case 'CERT_HAS_EXPIRED':
+      return new ConfigError(`the TLS certificate of PostgreSQL at ${config.host}:${config.port} has expired; renew the server's certificate`, {cause: error});
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return new ConfigError(`the TLS certificate of PostgreSQL is not for host "${config.host}" (${raw}); connect by a name the certificate lists, or use sslmode verify-ca`, {cause: error});
+  }
+  if (/does not support SSL/i.test(raw)) {
+    return new ConfigError(`PostgreSQL at ${config.host}:${config.port} does not accept TLS connections; set sslmode to prefer or disable, or turn on ssl on the server`, {cause: error});
   }
   if (code.startsWith('42')) return new ConfigError(`PostgreSQL rejected a query: ${raw}`, {cause: error});
   return new SourceError(`PostgreSQL error at ${where}: ${raw}`, {cause: error, retriable: isRetriablePostgresError(error)});
