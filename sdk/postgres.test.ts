@@ -1,6 +1,7 @@
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../test/support/postgres.js';
+import {startTlsProxy, TEST_CA} from '../test/support/tls-proxy.js';
 import {AuthError, ConfigError, SourceError} from './errors.js';
 import {connect, describePostgresError, escapeLiteral, isRetriablePostgresError, qualifiedName, quoteIdent, readOnly, withPostgres, type PostgresConfig} from './postgres.js';
 
@@ -83,5 +84,52 @@ describe('postgres helpers', () => {
   it('keeps timestamps, dates and numerics exact as text', async () => {
     const row = await withPostgres(config, async (c) => (await c.query(`SELECT '2026-01-02 03:04:05.123456+02'::timestamptz AT TIME ZONE 'UTC' AS ts, '2026-01-02'::date AS d, 12345678901234567890.123::numeric AS n, 9007199254740993::int8 AS b`)).rows[0]);
     expect(row).toEqual({ts: '2026-01-02 01:04:05.123456', d: '2026-01-02', n: '12345678901234567890.123', b: '9007199254740993'});
+  });
+});
+
+describe('sslmode, as libpq', () => {
+  // the test server has no TLS; test/support/tls-proxy.ts puts TLS in front of it
+  const encrypted = (client: pg.Client) => (client as unknown as {connection: {stream: object}}).connection.stream.constructor.name === 'TLSSocket';
+
+  it('prefer uses TLS when the server offers it, and goes on without it when the server does not', async () => {
+    const proxy = await startTlsProxy({host: db.host, port: db.port});
+    try {
+      const overTls = await connect({...config, port: proxy.port, sslmode: 'prefer'});
+      expect(encrypted(overTls)).toBe(true);
+      expect((await overTls.query('SELECT 1 AS n')).rows[0]).toEqual({n: 1});
+      await overTls.end();
+      expect(proxy.tlsConnections).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+    const plain = await connect({...config, sslmode: 'prefer'});
+    expect(encrypted(plain)).toBe(false);
+    expect((await plain.query('SELECT 2 AS n')).rows[0]).toEqual({n: 2});
+    await plain.end();
+  });
+
+  it('require refuses a server without TLS with a message that says what to set; verify-full checks the certificate', async () => {
+    const error = await connect({...config, sslmode: 'require'}).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/does not accept TLS connections; set sslmode to prefer or disable/);
+    const proxy = await startTlsProxy({host: db.host, port: db.port});
+    try {
+      const verified = await connect({...config, host: '127.0.0.1', port: proxy.port, sslmode: 'verify-full', sslRootCert: TEST_CA});
+      expect(encrypted(verified)).toBe(true);
+      await verified.end();
+      const unverified = await connect({...config, host: '127.0.0.1', port: proxy.port, sslmode: 'verify-ca'}).then(() => null, (e: unknown) => e);
+      expect((unverified as Error).message).toMatch(/could not be verified .*set sslrootcert/);
+      expect((unverified as Error).message).not.toContain(config.password);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('disable and allow connect without TLS', async () => {
+    for (const sslmode of ['disable', 'allow'] as const) {
+      const client = await connect({...config, sslmode});
+      expect(encrypted(client)).toBe(false);
+      await client.end();
+    }
   });
 });

@@ -49,12 +49,16 @@ const types = {
   },
 };
 
+/**
+ * pg's TLS options for the first attempt of `sslmode`, as libpq: `allow` starts without TLS and `prefer` with
+ * it (unverified); connect() makes the second attempt when the server refuses the first.
+ */
 function sslOptions(config: PostgresConfig): pg.ClientConfig['ssl'] {
   switch (config.sslmode ?? 'prefer') {
     case 'disable':
     case 'allow':
-    case 'prefer':
       return false;
+    case 'prefer':
     case 'require':
       return {rejectUnauthorized: false};
     case 'verify-ca':
@@ -88,18 +92,43 @@ export function clientConfig(config: PostgresConfig): pg.ClientConfig {
   };
 }
 
+/**
+ * The other attempt libpq makes for `allow` and `prefer`: `prefer` without TLS when the server does not offer
+ * it; `allow` with TLS when the server accepts only encrypted connections. Null when there is none.
+ */
+function fallbackSsl(config: PostgresConfig, error: unknown): pg.ClientConfig['ssl'] | null {
+  const message = error instanceof Error ? error.message : '';
+  const mode = config.sslmode ?? 'prefer';
+  if (mode === 'prefer' && /does not support SSL/i.test(message)) return false;
+  if (mode === 'allow' && (error as {code?: string}).code === '28000' && /no encryption/i.test(message)) return {rejectUnauthorized: false};
+  return null;
+}
+
 export async function connect(config: PostgresConfig): Promise<pg.Client> {
   const {Client} = await loadPg();
-  const client = new Client(clientConfig(config));
-  // An idle client that loses its server emits 'error'; without a listener Node would crash the process.
-  client.on('error', () => undefined);
+  const attempt = async (ssl: pg.ClientConfig['ssl']) => {
+    const client = new Client({...clientConfig(config), ssl});
+    // An idle client that loses its server emits 'error'; without a listener Node would crash the process.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+  };
   try {
-    await client.connect();
+    return await attempt(sslOptions(config));
   } catch (error) {
-    await client.end().catch(() => undefined);
-    throw describePostgresError(error, config);
+    const fallback = fallbackSsl(config, error);
+    if (fallback === null) throw describePostgresError(error, config);
+    try {
+      return await attempt(fallback);
+    } catch (second) {
+      throw describePostgresError(second, config);
+    }
   }
-  return client;
 }
 
 /** Runs `fn` with a fresh client and always closes it. */
