@@ -15,7 +15,8 @@
 // It prints rows/s and MB/s side by side, the ratio, the child's peak RSS, the number of calls and the CPU
 // seconds of PostgreSQL, the function and this process. The child
 // gets the budgets deploy.yaml gives the replication function; BENCH_RESPONSE_CAP_BYTES and
-// BENCH_NODE_OPTIONS (e.g. --max-old-space-size=128) try other deployments.
+// BENCH_NODE_OPTIONS (e.g. --max-old-space-size=128) try other deployments; BENCH_DEBUG=1 with BENCH_DUMP_OUTPUT=1
+// writes the function's debug log (per batch: rows, bytes, ms, at_ms) to /tmp/fn-default.log and /tmp/fn-keep.log.
 import {chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
 import http from 'node:http';
 import {tmpdir} from 'node:os';
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
     const parsed = new URL(url);
     const secrets = {
       host: parsed.hostname, port: parsed.port, database: 'bench', username: 'postgres', password: decodeURIComponent(parsed.password),
-      sslmode: 'disable', include_tables: 'orders',
+      sslmode: 'disable', include_tables: 'orders', ...(process.env.BENCH_DEBUG ? {debug: 'true'} : {}),
     };
     // the budgets of the replication function as deploy.yaml deploys it (BENCH_RESPONSE_CAP_BYTES overrides the cap)
     const deployed = loadDeployConfig(root).find((fn) => fn.connector === 'replication');
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
       FUNCTION_MEMORY_MB: String(memory),
       FUNCTION_TIMEOUT_SECONDS: String(timeoutSeconds(deployed?.timeout)),
       FIVETRAN_RESPONSE_CAP_BYTES: String(cap),
-      LOG_LEVEL: 'WARNING',
+      LOG_LEVEL: process.env.BENCH_DEBUG ? 'DEBUG' : 'WARNING',
       NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
     };
     console.log(`response cap ${(cap / 1024 / 1024).toFixed(0)} MiB per call; function memory ${memory} MB${env.NODE_OPTIONS ? `; NODE_OPTIONS=${env.NODE_OPTIONS}` : ''}`);
