@@ -11,6 +11,8 @@
 // - date, timestamp, timestamptz → ISO 8601 as to_json writes it ("2024-01-15", "2024-01-15T10:30:00.5",
 //   "2024-01-15T05:00:00+00:00" in UTC, "infinity", " BC" after years before 1);
 // - uuid → its lowercase text; json → its text as it is; jsonb → its text after the format's version byte.
+// Binary dates and times are integer days and microseconds, as on every server since PostgreSQL 10 (and by
+// default since 8.4; a server built with floating-point datetimes is not supported).
 // Every other type (arrays, bytea, interval, float4, ranges, ...) is written by PostgreSQL (`to_json(...)`)
 // and arrives as JSON text (kind `json`). row-encoder.test.ts compares the output with PostgreSQL's own
 // to_json for edge values of each kind.
