@@ -17,6 +17,8 @@ const MAX_SAFE = '9007199254740991';
 /** The destination type of a source column. */
 export function columnType(column: SourceColumn): ColumnType {
   if (column.category === 'A') return 'json';
+  // a user's type is not the built-in type of the same name (a composite named int8 is an object)
+  if (!column.builtinType) return column.category === 'C' ? 'json' : 'string';
   switch (column.baseType) {
     case 'int2':
       return 'short';
@@ -54,6 +56,7 @@ export function columnType(column: SourceColumn): ColumnType {
 /** The SQL expression of a column's JSON value, reading from the alias `t`. */
 export function jsonValueExpression(column: SourceColumn, alias = 't'): string {
   const ref = `${alias}.${quoteIdent(column.name)}`;
+  if (!column.builtinType && column.category !== 'A') return ref;
   if (column.category === 'A') {
     if (column.elementType === 'numeric' || column.elementType === 'int8' || column.elementType === 'money') return `${ref}::text[]`;
     if (column.elementType === 'bytea') return `(SELECT array_agg(translate(encode(e, 'base64'), E'\\n', '')) FROM unnest(${ref}) e)`;

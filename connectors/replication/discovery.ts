@@ -21,6 +21,8 @@ export interface SourceColumn {
   type: string;
   /** the base type's name (domains resolved), e.g. `numeric`, `_int4` for int4[] */
   baseType: string;
+  /** whether the base type is one of PostgreSQL's own (in pg_catalog), not a user type of the same name */
+  builtinType: boolean;
   /** the element type's name for arrays */
   elementType: string | null;
   /** pg_type.typcategory of the base type: N numeric, S string, A array, E enum, ... */
@@ -64,6 +66,7 @@ interface RawColumn {
   position: number;
   type: string;
   base: string;
+  builtin: boolean;
   element: string | null;
   category: string;
   not_null: boolean;
@@ -94,7 +97,7 @@ SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::te
        coalesce((
          SELECT json_agg(json_build_object(
                   'name', a.attname, 'position', a.attnum, 'type', format_type(a.atttypid, a.atttypmod),
-                  'base', bt.typname, 'element', et.typname, 'category', bt.typcategory, 'not_null', a.attnotnull,
+                  'base', bt.typname, 'builtin', bt.typnamespace = 'pg_catalog'::regnamespace, 'element', et.typname, 'category', bt.typcategory, 'not_null', a.attnotnull,
                   'default', ${detail ? 'pg_get_expr(d.adbin, d.adrelid)' : 'NULL'},
                   'typmod', CASE WHEN ty.typtype = 'd' THEN ty.typtypmod ELSE a.atttypmod END,
                   'pk', array_position(pk.indkey::int2[], a.attnum)) ORDER BY a.attnum)
@@ -174,6 +177,7 @@ export async function discover(client: pg.Client, schemas: readonly string[], op
       position: raw.position,
       type: raw.type,
       baseType: raw.base,
+      builtinType: raw.builtin,
       elementType: raw.element,
       category: raw.category,
       nullable: !raw.not_null,

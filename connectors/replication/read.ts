@@ -15,7 +15,7 @@ import {escapeLiteral, qualifiedName, quoteIdent} from '../../sdk/postgres.js';
 import {jsonValueExpression} from './column-types.js';
 import {copyOut} from './copy-out.js';
 import {FIVETRAN_ID, type PlannedColumn, type TablePlan} from './plan.js';
-import {binaryKind, copyBytes, encodedBound, int16, int32, Kind, writeValue} from './row-encoder.js';
+import {binaryCast, binaryKind, copyBytes, encodedBound, int16, int32, Kind, writeValue} from './row-encoder.js';
 
 export interface Batch {
   /** the rows' JSON objects joined with commas, as UTF-8 bytes (empty when there are none) */
@@ -49,7 +49,7 @@ interface RowShape {
 const shapes = new WeakMap<TablePlan, RowShape>();
 
 /**
- * Columns whose type row-encoder.ts writes are selected as they are (binary values); the others as
+ * Columns whose type row-encoder.ts writes are selected as their built-in type (binary values); the others as
  * PostgreSQL's to_json of their JSON expression. Tables without a primary key lead with `_fivetran_id`, the
  * md5 of the row's text.
  */
@@ -60,7 +60,7 @@ function rowShape(plan: TablePlan): RowShape {
   if (plan.method === 'ctid') members.push({value: 'md5(t::text)', kind: Kind.Text, name: FIVETRAN_ID});
   for (const c of plan.columns) {
     const kind = binaryKind(c);
-    members.push(kind === null ? {value: `to_json(${jsonValueExpression(c)})`, kind: Kind.Json, name: c.dest} : {value: col(c), kind, name: c.dest});
+    members.push(kind === null ? {value: `to_json(${jsonValueExpression(c)})`, kind: Kind.Json, name: c.dest} : {value: `${col(c)}::${binaryCast(c)}`, kind, name: c.dest});
   }
   shape = {
     values: members.map((m) => m.value),

@@ -56,10 +56,19 @@ const BASE_KINDS: Readonly<Record<string, Kind>> = {
 };
 
 /** The kind a column's binary value is written as, or null when PostgreSQL should write its JSON. */
-export function binaryKind(column: Pick<SourceColumn, 'baseType' | 'category'>): Kind | null {
+export function binaryKind(column: Pick<SourceColumn, 'baseType' | 'category' | 'builtinType'>): Kind | null {
   if (column.category === 'E') return Kind.Text; // an enum's binary form is its label
-  if (column.category === 'A') return null;
+  if (column.category === 'A' || !column.builtinType) return null;
   return BASE_KINDS[column.baseType] ?? null;
+}
+
+/**
+ * The type a column of a binary kind is selected as (`t.col::<type>`): its own built-in type, so the bytes
+ * are that type's binary form even if the column's type changed after discovery (PostgreSQL casts it, or
+ * refuses), and a domain arrives as its base type; an enum as text (the same bytes as its label).
+ */
+export function binaryCast(column: Pick<SourceColumn, 'baseType' | 'category'>): string {
+  return `pg_catalog.${column.category === 'E' ? 'text' : column.baseType}`;
 }
 
 const QUOTE = 0x22;

@@ -202,6 +202,22 @@ describe('names and types', () => {
     expect(types).toMatchObject({big: 'long', exact: 'decimal(38,10)', free: 'decimal', instant: 'utc_datetime', local_time: 'naive_datetime', day: 'naive_date', docb: 'json', blob: 'binary', ints: 'json', flag: 'boolean'});
   });
 
+  it('reads domains as their base type, and a user type named like a built-in one as its own type', async () => {
+    await db.query(`CREATE DOMAIN positive_id AS int4 CHECK (VALUE > 0)`);
+    await db.query(`CREATE DOMAIN amount AS numeric(10,2)`);
+    await db.query(`CREATE DOMAIN stamp AS timestamptz`);
+    await db.query(`CREATE SCHEMA odd_types`);
+    await db.query(`CREATE TYPE odd_types.int8 AS (a int, b text)`);
+    await db.query(`CREATE TABLE domained (id positive_id PRIMARY KEY, total amount, at stamp, pair odd_types.int8, label char(4))`);
+    await db.query(`INSERT INTO domained VALUES (1, 12.5, '2024-01-15 10:30:00+05:30', ROW(7, 'x'), 'ab'), (2, NULL, NULL, NULL, NULL)`);
+    const warehouse = new Warehouse();
+    await runSync(sourceSecrets(db, {include_tables: 'domained'}), {}, warehouse);
+    expect(byKey(warehouse.rows('public_domained'), 'id').get('1')).toEqual({id: 1, total: '12.50', at: '2024-01-15T05:00:00+00:00', pair: {a: 7, b: 'x'}, label: 'ab  '});
+    expect(byKey(warehouse.rows('public_domained'), 'id').get('2')).toEqual({id: 2, total: null, at: null, pair: null, label: null});
+    const types = Object.fromEntries(warehouse.rows('postgres_columns').filter((r) => r.table_name === 'domained').map((r) => [r.column_name, r.destination_type]));
+    expect(types).toEqual({id: 'int', total: 'decimal(10,2)', at: 'utc_datetime', pair: 'json', label: 'string'});
+  });
+
   it("writes values the same way whatever the database's own session defaults (time zone, date and interval styles, float digits)", async () => {
     await db.query(`CREATE TABLE styled (id int PRIMARY KEY, instant timestamptz, day date, span interval, ratio double precision)`);
     await db.query(`INSERT INTO styled VALUES (1, '2024-01-15 10:30:00+05:30', '2024-02-29', '1 day 02:00:00', 0.1)`);

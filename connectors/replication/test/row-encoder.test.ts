@@ -52,9 +52,9 @@ async function binaryRows(text: string): Promise<(Buffer | null)[][]> {
 
 /** [PostgreSQL's to_json text, the encoder's] for each literal of `type`. */
 async function encodeBoth(type: string, baseType: string, literals: string[], category = 'X'): Promise<{literal: string; expected: string; actual: string}[]> {
-  const kind = binaryKind({baseType, category});
+  const kind = binaryKind({baseType, category, builtinType: true});
   expect(kind, `${type} is written from its binary form`).not.toBeNull();
-  const expression = jsonValueExpression({name: 'v', baseType, category, elementType: null} as Parameters<typeof jsonValueExpression>[0], 'x');
+  const expression = jsonValueExpression({name: 'v', baseType, category, builtinType: true, elementType: null} as Parameters<typeof jsonValueExpression>[0], 'x');
   // quoted, so a minus sign is part of the literal (-32768::smallint would negate 32768, out of range)
   const values = literals.map((l) => `(${/^-?[\d.e]+$/.test(l) ? `'${l}'` : l}::${type})`).join(', ');
   const rows = await binaryRows(`SELECT x.v, to_json(${expression})::text FROM (VALUES ${values}) AS x(v)`);
@@ -137,8 +137,10 @@ describe('row encoder: binary values to the JSON PostgreSQL writes', () => {
 
   it('leaves to PostgreSQL the types it does not write (arrays, bytea, interval, float4, ...)', () => {
     for (const [baseType, category] of [['_int4', 'A'], ['bytea', 'U'], ['interval', 'T'], ['float4', 'N'], ['inet', 'I'], ['int4range', 'R'], ['money', 'N']] as const) {
-      expect(binaryKind({baseType, category}), baseType).toBeNull();
+      expect(binaryKind({baseType, category, builtinType: true}), baseType).toBeNull();
     }
-    expect(binaryKind({baseType: 'json', category: 'U'})).toBe(Kind.Json);
+    expect(binaryKind({baseType: 'json', category: 'U', builtinType: true})).toBe(Kind.Json);
+    // a user's type that shares a built-in's name is not read as the built-in
+    expect(binaryKind({baseType: 'uuid', category: 'C', builtinType: false})).toBeNull();
   });
 });
