@@ -42,7 +42,7 @@ export interface BatchInputs {
   probe: boolean;
   /**
    * Bytes after which an adaptive batch is split (0 or absent: never): the adapter streams each batch to the
-   * caller when its checkpoint commits, so while the call goes on, PostgreSQL builds the next batch as the
+   * caller when its checkpoint commits, so while the call goes on, the next batch is read as the
    * previous one is sent, and only the call's last batch is sent after PostgreSQL is done.
    */
   pipelineBytes?: number;

@@ -15,7 +15,7 @@ import {postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {SourceSession} from './source.js';
 import {readState, tableState, toJson, type ReplicationState, type TableState} from './state.js';
 
-/** Chained batches per response: the response streams each while PostgreSQL builds the next. */
+/** Chained batches per response: the response streams each while the next is read. */
 const PIPELINE_BATCHES = 4;
 
 /** The response's punctuation around state, rows and schema, as the adapter counts it. */
@@ -258,9 +258,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
    * Decides the batch size, reads the batch and emits it. A batch that came out larger than the response has
    * room for (rows wider than measured) is read again smaller rather than handed to the adapter to drop.
    * When the call will go on after this batch, the next batch of the same step is requested before this one
-   * is emitted, so PostgreSQL builds it while Node hands this one to the response. When the call will stop
+   * is emitted, so it is read while Node hands this one to the response. When the call will stop
    * after this batch (a budget is spent) the next batch is requested all the same, for the next call: the
-   * session keeps it with the connection (see SourceSession.keep), so PostgreSQL builds it while the
+   * session keeps it with the connection (see SourceSession.keep), so PostgreSQL sends it while the
    * response is assembled and sent, and the next call, if it starts at that position, begins with it.
    */
   async function* sizedBatch(

@@ -4,7 +4,7 @@
 // the same step runs again from the same position. Authentication, missing objects and permissions fail at once.
 //
 // A call that stops with more to do may leave its connection open for the next call of the same sync on
-// this warm function instance (`keep`), with the next batch already requested, so that PostgreSQL builds it
+// this warm function instance (`keep`), with the next batch already requested, so that PostgreSQL reads it
 // while the function answers and Fivetran calls again: each call then skips the connection set-up (TCP,
 // authentication, cold catalog caches) and starts with rows in hand. The next call takes the connection only
 // when its settings are the same (a hash of the whole configuration, password included) and the batch only
