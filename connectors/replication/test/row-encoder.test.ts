@@ -50,24 +50,29 @@ async function binaryRows(text: string): Promise<(Buffer | null)[][]> {
   return rows;
 }
 
-/** [PostgreSQL's to_json text, the encoder's] for each literal of `type`. */
-async function encodeBoth(type: string, baseType: string, literals: string[], category = 'X'): Promise<{literal: string; expected: string; actual: string}[]> {
+/** [PostgreSQL's to_json text, the encoder's] for each value `v` of the rows of `from` (a query or VALUES). */
+async function encodeRows(baseType: string, category: string, from: string): Promise<{literal: string; expected: string; actual: string}[]> {
   const kind = binaryKind({baseType, category, builtinType: true});
-  expect(kind, `${type} is written from its binary form`).not.toBeNull();
+  expect(kind, `${baseType} is written from its binary form`).not.toBeNull();
   const expression = jsonValueExpression({name: 'v', baseType, category, builtinType: true, elementType: null} as Parameters<typeof jsonValueExpression>[0], 'x');
-  // quoted, so a minus sign is part of the literal (-32768::smallint would negate 32768, out of range)
-  const values = literals.map((l) => `(${/^-?[\d.e]+$/.test(l) ? `'${l}'` : l}::${type})`).join(', ');
-  const rows = await binaryRows(`SELECT x.v, to_json(${expression})::text FROM (VALUES ${values}) AS x(v)`);
-  return rows.map(([value, expected], i) => {
+  const rows = await binaryRows(`SELECT x.v, to_json(${expression})::text, x.v::text FROM (${from}) AS x(v)`);
+  return rows.map(([value, expected, text]) => {
     const field = value ?? Buffer.alloc(0);
     const size = value ? value.length : -1;
+    const literal = text ? text.toString('utf8') : 'NULL';
     // exactly the bound: what is written must stay within it
     const out = Buffer.alloc(encodedBound(kind!, field, 0, size));
     const end = writeValue(kind!, out, 0, field, 0, size);
-    expect(end, `the JSON of ${literals[i]} fits its bound`).toBeLessThanOrEqual(out.length);
+    expect(end, `the JSON of ${literal} fits its bound`).toBeLessThanOrEqual(out.length);
     // row_to_json writes a NULL as null; to_json of one is NULL
-    return {literal: literals[i]!, expected: expected === null ? 'null' : expected!.toString('utf8'), actual: out.toString('utf8', 0, end)};
+    return {literal, expected: expected === null ? 'null' : expected!.toString('utf8'), actual: out.toString('utf8', 0, end)};
   });
+}
+
+/** encodeRows for literals of `type`. */
+function encodeBoth(type: string, baseType: string, literals: string[], category = 'X'): Promise<{literal: string; expected: string; actual: string}[]> {
+  // quoted, so a minus sign is part of the literal (-32768::smallint would negate 32768, out of range)
+  return encodeRows(baseType, category, `VALUES ${literals.map((l) => `(${/^-?[\d.e]+$/.test(l) ? `'${l}'` : l}::${type})`).join(', ')}`);
 }
 
 function expectSame(results: {literal: string; expected: string; actual: string}[]): void {
@@ -133,6 +138,37 @@ describe('row encoder: binary values to the JSON PostgreSQL writes', () => {
     ]);
     for (const r of results) expect(JSON.parse(r.actual), `the JSON of ${r.literal}`).toEqual(JSON.parse(r.expected));
     expect(results.find((r) => r.literal === '-0')!.actual).toBe('-0');
+  });
+
+  it('agrees with to_json on thousands of random values of each type', async () => {
+    await client.query('SELECT setseed(0.4242)');
+    const n = 3000;
+    const series = `generate_series(1, ${n})`;
+    const random = {
+      int8: `SELECT (floor(random() * 18446744073709551615) - 9223372036854775808)::numeric::int8 FROM ${series}`,
+      int4: `SELECT (floor(random() * 4294967295) - 2147483648)::int8::int4 FROM ${series}`,
+      // digits and scales of every size, both signs
+      numeric: `SELECT round(((random() - 0.5) * 10 ^ (random() * 60 - 30))::numeric, floor(random() * 25)::int) FROM ${series}`,
+      // from 4337 BC to 287,388 AD, to the microsecond
+      timestamp: `SELECT timestamp '2000-01-01' + (floor(random() * 9.2e12) - 2e11) * interval '1 second' + floor(random() * 1e6) * interval '1 microsecond' FROM ${series}`,
+      // from 4713 BC to 5,874,897 AD
+      date: `SELECT date '2000-01-01' + (floor(random() * 2147000000) - 2451000)::int FROM ${series}`,
+      // every code point but NUL and surrogates, half of them ASCII (control characters, quotes, backslashes),
+      // in strings of 0 to 20 characters
+      text: `SELECT (SELECT string_agg(chr(CASE WHEN c BETWEEN 55296 AND 57343 THEN 65 ELSE c END), '') FROM (SELECT 1 + floor(CASE WHEN random() < 0.5 THEN random() * 127 ELSE random() * 196606 END)::int AS c FROM generate_series(1, (g % 21)) WHERE g > 0) cs) FROM ${series} g`,
+      float8: `SELECT ((random() - 0.5) * 10 ^ (random() * 600 - 300))::float8 FROM ${series}`,
+      uuid: `SELECT md5(random()::text)::uuid FROM ${series}`,
+    };
+    for (const [baseType, from] of Object.entries(random)) {
+      const results = await encodeRows(baseType, 'X', from);
+      expect(results.length, baseType).toBe(n);
+      if (baseType === 'float8') {
+        for (const r of results) expect(JSON.parse(r.actual), `the JSON of ${r.literal}`).toEqual(JSON.parse(r.expected));
+      } else {
+        expectSame(results);
+      }
+    }
+    expectSame(await encodeRows('timestamptz', 'X', random.timestamp.replace("timestamp '2000-01-01'", "timestamptz '2000-01-01 00:00:00+00'")));
   });
 
   it('leaves to PostgreSQL the types it does not write (arrays, bytea, interval, float4, ...)', () => {
