@@ -34,6 +34,8 @@ export class CopyOut implements pg.Submittable {
   private rows = 0;
   /** the start of a CopyData (or CopyOutResponse) message the last chunk cut short */
   private pending: Buffer | null = null;
+  /** gives the connection's data events back to pg's parser, if this COPY still holds them */
+  private release: (() => void) | null = null;
   readonly done: Promise<number>;
 
   constructor(
@@ -58,10 +60,12 @@ export class CopyOut implements pg.Submittable {
     const parsers = stream.listeners('data');
     stream.removeAllListeners('data');
     const handBack = (rest: Buffer) => {
+      this.release = null;
       stream.removeListener('data', onData);
       for (const parser of parsers) stream.on('data', parser);
       if (rest.length) for (const parser of parsers) parser.call(stream, rest);
     };
+    this.release = () => handBack(Buffer.alloc(0));
     const onData = (chunk: Buffer) => {
       let offset = 0;
       if (this.pending) {
@@ -151,6 +155,8 @@ export class CopyOut implements pg.Submittable {
   private settle(error: Error | null): void {
     if (this.settled) return;
     this.settled = true;
+    // ended without the messages that hand the connection back (it was lost): pg's parser gets it back anyway
+    this.release?.();
     if (error) this.reject(error);
     else this.resolve(this.rows);
   }

@@ -178,4 +178,17 @@ describe('CopyOut reading the connection itself', () => {
       }
     }
   });
+
+  it('gives the connection back to pg when it is lost mid-COPY', async () => {
+    const stream = new EventEmitter();
+    const parser = () => undefined;
+    stream.on('data', parser);
+    const copy = new CopyOut('COPY ...', () => undefined);
+    copy.submit({query: () => undefined, stream} as unknown as pg.Connection);
+    stream.emit('data', wire.subarray(0, 20));
+    expect(stream.listeners('data')).not.toContain(parser);
+    copy.handleError(new Error('Connection terminated unexpectedly'));
+    await expect(copy.done).rejects.toThrow('Connection terminated');
+    expect(stream.listeners('data')).toEqual([parser]);
+  });
 });
