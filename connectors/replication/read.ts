@@ -109,8 +109,8 @@ const MAX_FIRST_PART_BYTES = 64 * 1024 * 1024;
 /**
  * Collects a binary COPY's rows: each row's JSON object (row-encoder.ts) and a comma are written into a
  * buffer, PART_BYTES at a time, and the batch is those bytes: nothing becomes a string, the response writes
- * the bytes as they are. The key fields of the latest row are copied aside: pg reuses its receive buffer, so
- * a row's bytes do not outlive the callback.
+ * the bytes as they are. The key fields of the latest row are copied aside: a row's bytes are only valid
+ * during the callback (CopyOut's contract).
  */
 class BatchCollector {
   private parts: Buffer[] = [];
