@@ -334,6 +334,14 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
           memory_headroom: Math.round(recorder.sampleMemory()), response_bytes_held: held, response_bytes_reserved: reserve,
         });
       }
+      if (batch.count === 1 && held === 0 && batch.bytes + 1 + reserve > cap) {
+        // one row that no response can hold, and this call has nothing else to answer: no call could ever get
+        // past it. (With rows already held, the adapter drops it and ends the call; the next one comes here.)
+        const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+        throw new ConfigError(
+          `a row of ${plan.display} is ${mib(batch.bytes)} of JSON, more than one response can hold (response_cap_bytes ${mib(cap)}); raise response_cap_bytes for this function in deploy.yaml (Cloud Functions allows up to 32 MiB) or exclude the table`,
+        );
+      }
       if (batch.bytes + 1 > hardLimit && batch.count > 1 && attempt === 1) {
         // wider rows than measured: read fewer, once (the measured width is now the real one). A batch that
         // still does not fit is the adapter's to drop: it ends the call there and the next call reads it.

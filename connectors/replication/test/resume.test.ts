@@ -113,6 +113,19 @@ describe('budgets', () => {
     expect(decisions.length).toBeGreaterThan(0);
     expect(decisions.every((d) => d.reason === 'memory' && d.limit_rows === 1)).toBe(true);
   });
+  it('fails with what to change when one row is larger than any response can hold, after the rows before it', async () => {
+    await db.query(`CREATE TABLE blobs (id int PRIMARY KEY, body text)`);
+    await db.query(`INSERT INTO blobs SELECT g, repeat('y', CASE WHEN g = 30 THEN 200000 ELSE 1000 END) FROM generate_series(1, 40) g`);
+    const warehouse = new Warehouse();
+    const result = await runSync(sourceSecrets(db, {include_tables: 'blobs'}), {}, warehouse, {limits: {responseCapBytes: 64 * 1024}});
+    const failed = result.calls.at(-1)!;
+    expect(failed.status).toBe(400);
+    expect(JSON.parse(failed.body).errorMessage).toBe(
+      'a row of public.blobs is 0.2 MiB of JSON, more than one response can hold (response_cap_bytes 0.1 MiB); raise response_cap_bytes for this function in deploy.yaml (Cloud Functions allows up to 32 MiB) or exclude the table',
+    );
+    // the rows before it arrived, and the failing call committed nothing
+    expect(warehouse.rows('public_blobs').map((r) => r.id)).toEqual(Array.from({length: 29}, (_, i) => i + 1));
+  });
 });
 
 describe('between the calls of a sync', () => {
