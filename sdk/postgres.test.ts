@@ -137,4 +137,19 @@ describe('sslmode, as libpq', () => {
       await client.end();
     }
   });
+
+  it('allow goes on with TLS when the server accepts only encrypted connections; disable says what to set', async () => {
+    const proxy = await startTlsProxy({host: db.host, port: db.port}, {requireTls: true});
+    try {
+      const client = await connect({...config, port: proxy.port, sslmode: 'allow'});
+      expect(encrypted(client)).toBe(true);
+      expect((await client.query('SELECT 3 AS n')).rows[0]).toEqual({n: 3});
+      await client.end();
+      const refused = await connect({...config, port: proxy.port, sslmode: 'disable'}).then(() => null, (e: unknown) => e);
+      expect(refused).toBeInstanceOf(ConfigError);
+      expect((refused as Error).message).toBe(`PostgreSQL at ${config.host}:${proxy.port} accepts only encrypted connections; set sslmode to require, or to verify-full with sslrootcert`);
+    } finally {
+      await proxy.close();
+    }
+  });
 });

@@ -202,6 +202,9 @@ export function describePostgresError(error: unknown, config: Pick<PostgresConfi
   const code = (error as {code?: string} | null)?.code ?? '';
   const raw = error instanceof Error ? error.message : String(error);
   const where = `${config.host}:${config.port}/${config.database}`;
+  if (code === '28000' && /no encryption/i.test(raw)) {
+    return new ConfigError(`PostgreSQL at ${config.host}:${config.port} accepts only encrypted connections; set sslmode to require, or to verify-full with sslrootcert`, {cause: error});
+  }
   switch (code) {
     case '28P01':
     case '28000':

@@ -1,7 +1,8 @@
 // PostgreSQL over TLS for tests, without configuring the test server: a proxy that answers the client's
 // SSLRequest with 'S', completes the TLS handshake with the fixture certificate (test/fixtures/tls), and
 // relays the decrypted protocol to the real server over plain TCP. A client that does not ask for TLS is
-// relayed as it is. What it proves is the client side: pg, and whatever reads pg's socket, over TLS.
+// relayed as it is, or, with `requireTls`, refused as a server whose pg_hba.conf has only hostssl lines
+// refuses it. What it proves is the client side: pg, and whatever reads pg's socket, over TLS.
 import {readFileSync} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -21,7 +22,16 @@ export interface TlsProxy {
   close(): Promise<void>;
 }
 
-export async function startTlsProxy(upstream: {host: string; port: number}): Promise<TlsProxy> {
+/** The ErrorResponse PostgreSQL sends a client that connects without TLS where only TLS is allowed. */
+function noEncryptionError(): Buffer {
+  const fields = Buffer.from('SFATAL\0VFATAL\0C28000\0Mno pg_hba.conf entry for host "127.0.0.1", user "test", database "test", no encryption\0\0', 'utf8');
+  const header = Buffer.alloc(5);
+  header.write('E', 0, 'latin1');
+  header.writeUInt32BE(fields.length + 4, 1);
+  return Buffer.concat([header, fields]);
+}
+
+export async function startTlsProxy(upstream: {host: string; port: number}, options: {requireTls?: boolean} = {}): Promise<TlsProxy> {
   let tlsConnections = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -47,6 +57,8 @@ export async function startTlsProxy(upstream: {host: string; port: number}): Pro
         const secure = new tls.TLSSocket(client, {isServer: true, cert: TEST_CA, key: KEY});
         secure.once('secure', () => tlsConnections++);
         relay(secure, null);
+      } else if (options.requireTls) {
+        client.end(noEncryptionError());
       } else {
         relay(client, first);
       }
