@@ -106,8 +106,9 @@ function fallbackSsl(config: PostgresConfig, error: unknown): pg.ClientConfig['s
 
 export async function connect(config: PostgresConfig): Promise<pg.Client> {
   const {Client} = await loadPg();
-  const attempt = async (ssl: pg.ClientConfig['ssl']) => {
-    const client = new Client({...clientConfig(config), ssl});
+  // the first attempt as clientConfig has it; the fallback with the other TLS choice
+  const attempt = async (ssl?: pg.ClientConfig['ssl']) => {
+    const client = new Client(ssl === undefined ? clientConfig(config) : {...clientConfig(config), ssl});
     // An idle client that loses its server emits 'error'; without a listener Node would crash the process.
     client.on('error', () => undefined);
     try {
@@ -119,7 +120,7 @@ export async function connect(config: PostgresConfig): Promise<pg.Client> {
     }
   };
   try {
-    return await attempt(sslOptions(config));
+    return await attempt();
   } catch (error) {
     const fallback = fallbackSsl(config, error);
     if (fallback === null) throw describePostgresError(error, config);

@@ -206,9 +206,9 @@ class BatchCollector {
   }
 }
 
-/** Runs a batch query as a binary COPY, collecting its rows' JSON (see BatchCollector). */
-async function runBatch(client: pg.Client, query: string, shape: RowShape, order: readonly PlannedColumn[], expectedBytes: number): Promise<Batch> {
-  const collector = new BatchCollector(shape, order.length, expectedBytes);
+/** Runs a batch query of `plan`'s rows as a binary COPY, collecting their JSON (see BatchCollector). */
+async function runBatch(client: pg.Client, query: string, plan: TablePlan, order: readonly PlannedColumn[], expectedBytes: number): Promise<Batch> {
+  const collector = new BatchCollector(rowShape(plan), order.length, expectedBytes);
   await copyOut(client, `COPY (${query}) TO STDOUT (FORMAT binary)`, collector.add);
   return collector.batch();
 }
@@ -218,7 +218,7 @@ export function readByKey(client: pg.Client, plan: TablePlan, after: readonly st
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), rowShape(plan), plan.primaryKey, expectedBytes);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan, plan.primaryKey, expectedBytes);
 }
 
 /**
@@ -235,7 +235,7 @@ export function readLateCommits(
   conditions.push(`age(t.xmin) <= age(${params.add(xid32(horizon), 'xid')})`);
   if (position) conditions.push(`(${col(cursor)} IS NULL OR ${keyset([cursor, ...plan.primaryKey], position, '<=', params)})`);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), rowShape(plan), plan.primaryKey, expectedBytes);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan, plan.primaryKey, expectedBytes);
 }
 
 /** The incremental scan: rows after `position` in (cursor, primary key) order. */
@@ -246,7 +246,7 @@ export function readByCursor(client: pg.Client, plan: TablePlan, position: reado
   const conditions = filterConditions(plan, params);
   conditions.push(`${col(cursor)} IS NOT NULL`);
   if (position) conditions.push(keyset(order, position, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, order, conditions, limit), rowShape(plan), order, expectedBytes);
+  return runBatch(client, orderedBatchQuery(plan, order, conditions, limit), plan, order, expectedBytes);
 }
 
 /** Rows of heap pages [fromPage, toPage) (a TID range scan), for tables without a primary key. */
@@ -255,7 +255,7 @@ export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, 
   const conditions = filterConditions(plan, params);
   conditions.push(`t.ctid >= ${params.add(`(${fromPage},0)`, 'tid')}`, `t.ctid < ${params.add(`(${toPage},0)`, 'tid')}`);
   const text = `SELECT ${selectList(plan, [])} FROM ${qualifiedName(plan.source.schema, plan.source.name)} t WHERE ${conditions.join(' AND ')}`;
-  return runBatch(client, text, rowShape(plan), [], expectedBytes);
+  return runBatch(client, text, plan, [], expectedBytes);
 }
 
 /** Heap pages of the table (of its largest partition, for a partitioned table). */

@@ -42,15 +42,15 @@ export async function startTlsProxy(upstream: {host: string; port: number}, opti
       const first = client.read(8) as Buffer | null;
       if (!first) return client.destroy();
       const relay = (from: net.Socket | tls.TLSSocket, initial: Buffer | null) => {
-        const server = net.connect(upstream.port, upstream.host);
-        sockets.add(server);
-        server.on('error', () => from.destroy());
-        from.on('error', () => server.destroy());
-        server.on('close', () => from.destroy());
-        from.on('close', () => server.destroy());
-        if (initial) server.write(initial);
-        from.pipe(server);
-        server.pipe(from);
+        const to = net.connect(upstream.port, upstream.host);
+        sockets.add(to);
+        to.on('error', () => from.destroy());
+        from.on('error', () => to.destroy());
+        to.on('close', () => from.destroy());
+        from.on('close', () => to.destroy());
+        if (initial) to.write(initial);
+        from.pipe(to);
+        to.pipe(from);
       };
       if (first.length === 8 && first.readInt32BE(0) === 8 && first.readInt32BE(4) === SSL_REQUEST_CODE) {
         client.write('S');
