@@ -48,6 +48,23 @@ export class SourceError extends ConnectorError {
   }
 }
 
+/**
+ * The call reached its deadline before it could answer with progress. The message names what the connector
+ * was waiting for when it says so (it throws with that message when `ctx.signal` aborts). Retriable: the next
+ * call starts again from the same state.
+ */
+export class DeadlineError extends SourceError {
+  override readonly errorType = 'DeadlineExceeded';
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, {...options, retriable: true});
+  }
+}
+
+/** The reason `ctx.signal` carries when the call's deadline has come: stop, and say what was blocking. */
+export class DeadlineReached extends Error {
+  override name = 'DeadlineReached';
+}
+
 /** A bug in a connector: it broke the protocol (a delete without its primary key, say). */
 export class ProtocolError extends ConnectorError {
   override readonly status = 500;

@@ -7,10 +7,10 @@
 import type {HttpFunction} from '@google-cloud/functions-framework';
 import {Budget, limitsFromEnv, type BudgetLimits, type BudgetReason} from './budget.js';
 import type {Connector} from './connector.js';
-import {ConnectorError, ProtocolError, RequestError, SecretsError, toErrorResponse} from './errors.js';
+import {ConnectorError, DeadlineError, DeadlineReached, ProtocolError, RequestError, SecretsError, toErrorResponse} from './errors.js';
 import {Logger, redactText, type LogSink} from './log.js';
 import {parseSecrets, secretValues} from './secrets.js';
-import type {Row, State, TableSpec} from './types.js';
+import type {Emit, Row, State, TableSpec} from './types.js';
 
 /**
  * Where a streamed response goes (the HTTP response of a deployed function). Once a call has committed
@@ -220,16 +220,25 @@ export async function handleFunctionCall(connector: Connector, requestBody: unkn
     const {secrets, unknownKeys} = parseSecrets(connector.secrets, request.secrets);
     if (unknownKeys.length) log.warn(`ignoring unknown secret keys: ${unknownKeys.join(', ')}`);
     const budget = new Budget(limitsFromEnv(options.limits), {now: options.now, startedAt});
-    timer = setTimeout(() => controller.abort(new Error('the function deadline passed')), budget.limits.timeoutSeconds * 1000);
+    // At the deadline (the timeout less the reserve kept to answer), ctx.signal aborts: connectors cancel their
+    // queries and requests, and the call answers its last checkpoint, or an error, before the platform's timeout.
+    let reachDeadline!: () => void;
+    const deadline = new Promise<void>((resolve) => (reachDeadline = resolve));
+    timer = setTimeout(() => {
+      controller.abort(new DeadlineReached(`the call reached its deadline (${budget.limits.timeoutSeconds} s function timeout, less ${seconds(budget.limits.reserveMs)} kept to answer)`));
+      reachDeadline();
+    }, budget.timeLeftMs());
     timer.unref();
 
     if (request.setupTest) {
       log.info('setup test started');
-      await connector.test({secrets, log, signal});
+      const graceMs = Math.min(2000, budget.limits.reserveMs / 2);
+      const outcome = await beforeDeadline(connector.test({secrets, log, signal}), deadline, graceMs);
+      if (outcome.stopped) throw deadlineFailure(connector.name, 'the setup test', budget, outcome);
       log.info('setup test passed');
       return {status: 200, body: emptyResponse(request.state), summary: {hasMore: false, stopReason: 'setup_test', rows: {}, deletes: {}, bytes: 0, durationMs: Date.now() - startedAt}};
     }
-    return await runSync(connector, {secrets, state: request.state, budget, log, syncId: request.syncId, signal}, options);
+    return await runSync(connector, {secrets, state: request.state, budget, log, syncId: request.syncId, signal}, deadline, options);
   } catch (error) {
     const {status, body} = toErrorResponse(error, connector.name);
     body.errorMessage = redactText(body.errorMessage, redactions);
@@ -244,9 +253,54 @@ export async function handleFunctionCall(connector: Connector, requestBody: unkn
   }
 }
 
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
+
+type Settled<T> = {value: T} | {error: unknown};
+
+/**
+ * Awaits `work` unless the deadline comes first; then waits up to `graceMs` more for the work to stop on its
+ * own (it sees ctx.signal abort and throws saying what it was waiting for). `stuck`: it did not stop.
+ */
+async function beforeDeadline<T>(work: Promise<T>, deadline: Promise<void>, graceMs: number): Promise<{stopped: false; value: T} | {stopped: true; stuck: boolean; error?: unknown}> {
+  const settled: Promise<Settled<T>> = work.then(
+    (value) => ({value}),
+    (error: unknown) => ({error}),
+  );
+  const first = await Promise.race([settled, deadline.then(() => undefined)]);
+  if (first !== undefined) {
+    if ('error' in first) throw first.error;
+    return {stopped: false, value: first.value};
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([settled, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), graceMs)))]);
+  clearTimeout(timer);
+  return {stopped: true, stuck: late === undefined, error: late !== undefined && 'error' in late ? late.error : undefined};
+}
+
+/** The error of a call that reached its deadline without progress to answer. */
+function deadlineFailure(name: string, what: string, budget: Budget, outcome: {stuck: boolean; error?: unknown}): DeadlineError {
+  const timeout = `${budget.limits.timeoutSeconds} s`;
+  if (outcome.error instanceof ConnectorError) {
+    return new DeadlineError(`${name} reached the call's deadline (${timeout} function timeout) during ${what}: ${outcome.error.message}`, {cause: outcome.error});
+  }
+  return new DeadlineError(
+    `${name} reached the call's deadline (${timeout} function timeout) during ${what}${outcome.stuck ? ' and did not stop when asked' : ''}, before its first checkpoint; ` +
+      'something it waited on (a query, a lock, an HTTP request) took the whole call: check the source, or raise the function timeout',
+    {cause: outcome.error},
+  );
+}
+
+/** Raised inside runSync when the deadline stops the call between two records. */
+class DeadlineStop extends Error {
+  constructor(readonly outcome: {stuck: boolean; error?: unknown}) {
+    super('deadline');
+  }
+}
+
 async function runSync(
   connector: Connector,
   ctx: {secrets: unknown; state: State; budget: Budget; log: Logger; syncId: string | undefined; signal: AbortSignal},
+  deadline: Promise<void>,
   options: CallOptions,
 ): Promise<CallResult> {
   const {budget, log} = ctx;
@@ -310,6 +364,15 @@ async function runSync(
 
   const iterator = connector.sync({...ctx, secrets: ctx.secrets as never})[Symbol.asyncIterator]();
   let stopped = false;
+  /** the deadline came while `sync` was busy and it did not stop: ending it would wait for it */
+  let stuck = false;
+  const graceMs = Math.min(2000, budget.limits.reserveMs / 2);
+  const next = async (): Promise<IteratorResult<Emit>> => {
+    const outcome = await beforeDeadline(iterator.next(), deadline, graceMs);
+    if (!outcome.stopped) return outcome.value;
+    stuck ||= outcome.stuck;
+    throw new DeadlineStop(outcome);
+  };
 
   /**
    * A budget is spent at a checkpoint. If `sync` has nothing left, the call is simply finished (hasMore
@@ -318,8 +381,9 @@ async function runSync(
    */
   const finishedAfterCheckpoint = async (): Promise<boolean> => {
     try {
-      return (await iterator.next()).done === true;
+      return (await next()).done === true;
     } catch (error) {
+      if (error instanceof DeadlineStop) return false;
       log.warn(`stopping at the last checkpoint; the next call resumes from it: ${error instanceof Error ? error.message : String(error)}`);
       return false;
     }
@@ -327,9 +391,9 @@ async function runSync(
 
   try {
     for (;;) {
-      const next = await iterator.next();
-      if (next.done) break;
-      const item = next.value;
+      const result = await next();
+      if (result.done) break;
+      const item = result.value;
       switch (item.kind) {
         case 'table':
           tables.set(item.table, item.spec);
@@ -396,7 +460,14 @@ async function runSync(
       }
     }
   } catch (error) {
-    if (streamed !== null) {
+    if (error instanceof DeadlineStop) {
+      if (streamed === null && !progress()) throw deadlineFailure(connector.name, 'its sync', budget, error.outcome);
+      // answer what is committed; the next call resumes from the last checkpoint
+      const why = error.outcome.error instanceof Error ? error.outcome.error.message : error.outcome.stuck ? 'it did not stop when asked' : 'it stopped';
+      log.warn(`stopping at the last checkpoint: the call reached its deadline (${why})`);
+      stopReason = 'deadline';
+      stopped = true;
+    } else if (streamed !== null) {
       // The response has begun (status 200 is sent): end it with what is committed, and let the next call
       // start from the last checkpoint, where the error, if it persists, is answered as an error.
       log.error(`the call failed after its response had started; answering the committed rows so the next call resumes from the last checkpoint: ${error instanceof Error ? error.message : String(error)}`);
@@ -410,14 +481,17 @@ async function runSync(
       stopped = true;
     } else {
       // a failure of the adapter's own checks leaves `sync` suspended: end it, so its `finally` runs
-      await iterator.return?.(undefined).catch(() => undefined);
+      if (stuck) void iterator.return?.(undefined).catch(() => undefined);
+      else await iterator.return?.(undefined).catch(() => undefined);
       throw error;
     }
   }
   // Answer first, then end a stopped `sync` (its `finally` closes connections): a streamed response is
   // complete before the clean-up, which then overlaps the caller's next request.
   const result = finish(stopped, stopReason);
-  if (stopped) await iterator.return?.(undefined).catch(() => undefined);
+  // a `sync` stuck past the deadline is ended in the background: the answer must not wait for it
+  if (stopped && stuck) void iterator.return?.(undefined).catch(() => undefined);
+  else if (stopped) await iterator.return?.(undefined).catch(() => undefined);
   return result;
 
   function finish(hasMore: boolean, reason: CallSummary['stopReason']): CallResult {
