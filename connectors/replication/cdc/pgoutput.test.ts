@@ -16,6 +16,8 @@ beforeAll(async () => {
   const {rows} = await db.query(`SELECT current_setting('wal_level') AS level`);
   logical = rows[0].level === 'logical';
   if (!logical) return;
+  // logical decoding reads only WAL that is flushed: commit synchronously, as production servers do
+  await db.query('SET synchronous_commit = on');
   for (const [name, value] of Object.entries(CDC_SESSION_SETTINGS)) await db.query(`SELECT set_config($1, $2, false)`, [name, value]);
   await db.query(`CREATE TABLE orders (
     id int8 PRIMARY KEY, flag bool, small int2, qty int4, big int8, price numeric(12,2), ratio float8, note text, code varchar(8),

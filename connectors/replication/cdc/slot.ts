@@ -1,0 +1,184 @@
+// The server side of change data capture: readiness checks that say exactly which setting is missing, the
+// publication and the logical slot, and reading the slot over plain SQL so a stateless function can do it.
+//
+// Exactly once by the protocol: a call only peeks (pg_logical_slot_peek_binary_changes). The position it
+// reached goes into the state with the rows; the next call, whose incoming state proves Fivetran committed
+// that response, first advances the slot to that position (pg_replication_slot_advance), then peeks on. A
+// failed or repeated call therefore re-reads the same changes, which the warehouse applies idempotently.
+// Positions are commit boundaries (a transaction's end LSN) plus the number of changes of the next
+// transaction already delivered, so a transaction larger than a response spans several calls.
+import type pg from 'pg';
+import {ConfigError, SourceError} from '../../../sdk/errors.js';
+import {decodeMessage, parseLsn, type PgOutputMessage, type Relation} from './pgoutput.js';
+
+export interface SlotPosition {
+  /** the end LSN of the last transaction wholly delivered and committed (the slot is advanced to it) */
+  lsn: string;
+  /** changes of the transaction after `lsn` already delivered */
+  skip: number;
+}
+
+export interface CdcNames {
+  slot: string;
+  publication: string;
+}
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** One problem per line, each naming the setting and how to set it; empty when CDC can run. */
+export async function cdcProblems(client: pg.ClientBase, tables: {schema: string; table: string; hasKey: boolean}[]): Promise<string[]> {
+  const problems: string[] = [];
+  // rds_replication and cloudsqlsuperuser exist only on RDS and Cloud SQL: look them up, not pg_has_role by name
+  const memberOf = (role: string) => `coalesce((SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = '${role}'), false)`;
+  const {rows} = await client.query<{wal_level: string; replication: boolean; superuser: boolean; rds: boolean; cloudsql: boolean; slots: string; user: string}>(
+    `SELECT current_setting('wal_level') AS wal_level, r.rolreplication AS replication, r.rolsuper AS superuser,
+            ${memberOf('rds_replication')} AS rds, ${memberOf('cloudsqlsuperuser')} AS cloudsql,
+            current_setting('max_replication_slots') AS slots, current_user AS user
+       FROM pg_roles r WHERE r.rolname = current_user`,
+  );
+  const row = rows[0]!;
+  if (row.wal_level !== 'logical') {
+    problems.push(
+      `wal_level is ${row.wal_level}, and change data capture needs logical: set wal_level = logical and restart PostgreSQL (Cloud SQL: the flag cloudsql.logical_decoding = on; RDS: rds.logical_replication = 1 in the parameter group; Supabase: already logical)`,
+    );
+  }
+  if (!row.replication && !row.superuser && !row.rds && !row.cloudsql) {
+    problems.push(
+      `the user ${JSON.stringify(row.user)} may not read replication slots: ALTER ROLE ... WITH REPLICATION (RDS: GRANT rds_replication TO ...; Cloud SQL: ALTER USER ... WITH REPLICATION as cloudsqlsuperuser)`,
+    );
+  }
+  if (Number(row.slots) === 0) problems.push('max_replication_slots is 0: set it to at least 1 and restart PostgreSQL');
+  for (const table of tables) {
+    if (table.hasKey) continue;
+    const identity = await client.query<{relreplident: string}>(
+      `SELECT c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+      [table.schema, table.table],
+    );
+    if (identity.rows[0]?.relreplident !== 'f') {
+      problems.push(`${quoteIdent(table.schema)}.${quoteIdent(table.table)} has no primary key, so its updates and deletes cannot be captured: ALTER TABLE ${quoteIdent(table.schema)}.${quoteIdent(table.table)} REPLICA IDENTITY FULL`);
+    }
+  }
+  return problems;
+}
+
+/** Creates the publication for these tables, or sets its tables to them. */
+export async function ensurePublication(client: pg.ClientBase, publication: string, tables: {schema: string; table: string}[]): Promise<void> {
+  if (tables.length === 0) throw new ConfigError('no table is selected for change data capture; check include_tables');
+  const list = tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ');
+  const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
+  await client.query(exists.rowCount ? `ALTER PUBLICATION ${quoteIdent(publication)} SET TABLE ${list}` : `CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list}`);
+}
+
+/** Creates the slot when it does not exist; returns the LSN from which it has every change. */
+export async function ensureSlot(client: pg.ClientBase, slot: string): Promise<{lsn: string; created: boolean}> {
+  const existing = await client.query<{plugin: string; lsn: string | null}>('SELECT plugin, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  if (existing.rows[0]) {
+    if (existing.rows[0].plugin !== 'pgoutput') throw new ConfigError(`the replication slot ${slot} uses the plugin ${existing.rows[0].plugin}, not pgoutput; drop it or set cdc_slot to another name`);
+    return {lsn: existing.rows[0].lsn ?? '0/0', created: false};
+  }
+  const {rows} = await client.query<{lsn: string}>(`SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  return {lsn: rows[0]!.lsn, created: true};
+}
+
+/** Bytes of WAL the server keeps for the slot (current WAL position less what the slot confirmed). */
+export async function slotLagBytes(client: pg.ClientBase, slot: string): Promise<number | null> {
+  const {rows} = await client.query<{lag: string | null}>(
+    'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  return rows[0]?.lag == null ? null : Number(rows[0].lag);
+}
+
+export async function dropSlot(client: pg.ClientBase, slot: string): Promise<boolean> {
+  const {rowCount} = await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Moves the slot to the position a committed response reached. An older position than the slot's means the
+ * state was not the last one this connector committed: the changes in between are gone from the slot.
+ */
+export async function advanceSlot(client: pg.ClientBase, slot: string, position: SlotPosition): Promise<void> {
+  const {rows} = await client.query<{lsn: string | null}>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  if (!rows[0]) throw new ConfigError(`the replication slot ${slot} does not exist (dropped?): its changes are lost; resync the connection to load the tables again`);
+  const confirmed = parseLsn(rows[0].lsn ?? '0/0');
+  const target = parseLsn(position.lsn);
+  if (target < confirmed) {
+    throw new ConfigError(
+      `the state's position ${position.lsn} is behind the slot ${slot} (${rows[0].lsn}): the changes in between are no longer kept; resync the connection`,
+    );
+  }
+  if (target > confirmed) await client.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [slot, position.lsn]);
+}
+
+export type Change =
+  | {type: 'upsert'; relation: Relation; tuple: Extract<PgOutputMessage, {type: 'insert'}>['tuple']}
+  | {type: 'delete'; relation: Relation; old: Extract<PgOutputMessage, {type: 'delete'}>['old']}
+  | {type: 'truncate'; relations: Relation[]};
+
+export interface Transaction {
+  xid: number;
+  /** the transaction's end LSN: the position to record once all of it is delivered */
+  endLsn: string;
+  changes: Change[];
+}
+
+/**
+ * The transactions the slot holds after its confirmed position, decoded, at most about `maxChanges` changes
+ * (whole transactions: PostgreSQL stops at a transaction's end). An update whose key changed becomes a
+ * delete of the old key and an upsert of the new row.
+ */
+export async function peekTransactions(client: pg.ClientBase, names: CdcNames, maxChanges: number): Promise<Transaction[]> {
+  let result;
+  try {
+    result = await client.query<{data: Buffer}>(
+      `SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3)`,
+      [names.slot, maxChanges, names.publication],
+    );
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/does not exist/.test(message)) throw new ConfigError(`cannot read the replication slot ${names.slot}: ${message}; run the setup test to create the slot and publication`, {cause: error});
+    throw new SourceError(`cannot read the replication slot ${names.slot}: ${message}`, {cause: error, retriable: true});
+  }
+  const relations = new Map<number, Relation>();
+  const transactions: Transaction[] = [];
+  let current: {xid: number; changes: Change[]} | undefined;
+  const relationOf = (oid: number): Relation => {
+    const relation = relations.get(oid);
+    if (!relation) throw new SourceError(`the slot ${names.slot} sent a change to relation ${oid} before describing it`);
+    return relation;
+  };
+  for (const {data} of result.rows) {
+    const message = decodeMessage(data);
+    switch (message.type) {
+      case 'begin':
+        current = {xid: message.xid, changes: []};
+        break;
+      case 'relation':
+        relations.set(message.relation.oid, message.relation);
+        break;
+      case 'insert':
+        current?.changes.push({type: 'upsert', relation: relationOf(message.relationOid), tuple: message.tuple});
+        break;
+      case 'update': {
+        const relation = relationOf(message.relationOid);
+        if (message.old?.kind === 'key') current?.changes.push({type: 'delete', relation, old: message.old});
+        current?.changes.push({type: 'upsert', relation, tuple: message.tuple});
+        break;
+      }
+      case 'delete':
+        current?.changes.push({type: 'delete', relation: relationOf(message.relationOid), old: message.old});
+        break;
+      case 'truncate':
+        current?.changes.push({type: 'truncate', relations: message.relationOids.map(relationOf)});
+        break;
+      case 'commit':
+        if (current) transactions.push({xid: current.xid, endLsn: message.endLsn, changes: current.changes});
+        current = undefined;
+        break;
+      default:
+        break; // origin, type and logical messages carry nothing to replicate
+    }
+  }
+  return transactions;
+}
