@@ -225,7 +225,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult[
   const warnings = runtimeWarnings(selected, now);
   for (const [runtime, warning] of warnings.byRuntime) {
     const users = selected.filter((fn) => (fn.runtime ?? DEPLOY_DEFAULTS.runtime) === runtime).map((fn) => fn.name);
-    err(`fivetran: warning: ${users.join(', ')} run${users.length === 1 ? 's' : ''} on ${warning}\n`);
+    err(`fivetran: warning: ${warning} (used by ${users.join(', ')})\n`);
   }
 
   const project = options.project ?? env.GCLOUD_PROJECT?.trim();
