@@ -190,9 +190,10 @@ export async function checkCiConfig(options: Omit<CiConfigOptions, 'dryRun' | 's
 export const DEPLOY_ALL_MARKER = '[deploy all]';
 /**
  * Files every function is built from or deployed by: a change to any of them redeploys the whole fleet.
- * (cli/bundle.ts and cli/deploy.ts decide what is uploaded and with which settings.)
+ * (cli/bundle.ts, cli/deploy.ts and cli/runtimes.ts decide what is uploaded and with which settings: the
+ * default runtime and the esbuild target.)
  */
-export const SHARED_BUILD_PATHS: readonly string[] = ['sdk/', 'package.json', 'package-lock.json', 'cli/bundle.ts', 'cli/deploy.ts'];
+export const SHARED_BUILD_PATHS: readonly string[] = ['sdk/', 'package.json', 'package-lock.json', 'cli/bundle.ts', 'cli/deploy.ts', 'cli/runtimes.ts'];
 
 export interface ChangedOptions {
   cwd?: string;
@@ -227,7 +228,7 @@ function entryAt(root: string, ref: string, functionName: string): {found: boole
 
 /**
  * Whether `functionName` must be redeployed: the commit message says [deploy all], or since `base` its
- * connector folder, sdk/, package.json/package-lock.json, cli/bundle.ts/cli/deploy.ts, another file its
+ * connector folder, sdk/, package.json/package-lock.json, cli/bundle.ts/cli/deploy.ts/cli/runtimes.ts, another file its
  * bundle contains, or its own deploy.yaml entry changed. When in doubt (no such base, no history, a bundle
  * that fails) it answers deploy: an unneeded deploy costs minutes, a skipped one ships stale code.
  * Failures to decide throw with exit code 2, because 1 means "skip".
