@@ -10,6 +10,7 @@ import path from 'node:path';
 import {build, type Metafile, type Plugin} from 'esbuild';
 import {CliConfigError} from './errors.js';
 import {DEPLOY_DEFAULTS, listConnectorNames, type DeployFunction} from './project.js';
+import {runtimeNode} from './runtimes.js';
 
 /** esbuild's output folder, relative to the project root; nothing is written there (write: false). */
 const OUT_DIR = 'build/bundle';
@@ -63,12 +64,9 @@ export interface FunctionBundle {
   startBytes: number;
 }
 
-/** `nodejs20` → 20. */
+/** The Node.js major version of a Cloud Functions runtime (`nodejs24` → 24), from cli/runtimes.ts. */
 export function runtimeMajor(runtime: string | undefined): number {
-  const value = runtime ?? DEPLOY_DEFAULTS.runtime;
-  const match = /^nodejs(\d+)$/.exec(value);
-  if (!match) throw new CliConfigError(`runtime "${value}" must be like nodejs20`);
-  return Number(match[1]);
+  return runtimeNode(runtime ?? DEPLOY_DEFAULTS.runtime);
 }
 
 /** The npm package a bundled file comes from (`node_modules/@scope/name/...` → `@scope/name`), or null. */

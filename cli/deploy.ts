@@ -11,6 +11,7 @@ import {buildFunctionBundles, bundleDir, type FunctionBundle} from './bundle.js'
 import {CliConfigError, CommandFailed, UsageError} from './errors.js';
 import {isInteractive, ProgressLine} from './output.js';
 import {DEPLOY_DEFAULTS, loadDeployConfig, memoryMb, projectRoot, timeoutSeconds, type DeployFunction} from './project.js';
+import {deprecationWarning} from './runtimes.js';
 
 export const DEFAULT_CONCURRENCY = 4;
 export const GCLOUD_INSTALL_HINT = 'gcloud not found on PATH; install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install) or use --dry-run';
@@ -31,6 +32,8 @@ export interface DeployOptions {
   cwd?: string;
   /** environment variables: PATH to find gcloud, GCLOUD_PROJECT; default process.env */
   env?: NodeJS.ProcessEnv;
+  /** the date runtimes are checked against (refused when decommissioned, warned about near deprecation); default now */
+  now?: Date;
   /** progress redrawn on a terminal; default: when stderr is a terminal outside CI */
   interactive?: boolean;
   stdout?: (text: string) => void;
@@ -50,6 +53,8 @@ export interface DeployResult {
   error?: string;
   /** full gcloud output of a failed deploy */
   log?: string;
+  /** the function's runtime is deprecated within 90 days (or already is): what to change */
+  warning?: string;
   bundleBytes?: number;
   durationMs: number;
 }
@@ -190,6 +195,20 @@ function kilobytes(bytes: number): string {
   return `${Math.round(bytes / 1024)} KiB`;
 }
 
+/** The deprecation warning of each runtime the functions use (cli/runtimes.ts), and of each function. */
+function runtimeWarnings(functions: readonly DeployFunction[], now: Date): {byRuntime: Map<string, string>; byFunction: Map<string, string>} {
+  const byRuntime = new Map<string, string>();
+  const byFunction = new Map<string, string>();
+  for (const fn of functions) {
+    const runtime = fn.runtime ?? DEPLOY_DEFAULTS.runtime;
+    const warning = deprecationWarning(runtime, now);
+    if (!warning) continue;
+    byRuntime.set(runtime, warning);
+    byFunction.set(fn.name, warning);
+  }
+  return {byRuntime, byFunction};
+}
+
 /** Deploys (or, with dryRun, builds and prints) the selected functions. Throws CommandFailed if any failed. */
 export async function deploy(options: DeployOptions = {}): Promise<DeployResult[]> {
   const root = projectRoot(options.cwd);
@@ -200,8 +219,14 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult[
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw new UsageError(`--concurrency ${options.concurrency} must be a whole number from 1 to 64`);
   }
-  const selected = selectFunctions(loadDeployConfig(root), options);
+  const now = options.now ?? new Date();
+  const selected = selectFunctions(loadDeployConfig(root, undefined, {now}), options);
   if (selected.length === 0) throw new CliConfigError('deploy.yaml defines no functions to deploy');
+  const warnings = runtimeWarnings(selected, now);
+  for (const [runtime, warning] of warnings.byRuntime) {
+    const users = selected.filter((fn) => (fn.runtime ?? DEPLOY_DEFAULTS.runtime) === runtime).map((fn) => fn.name);
+    err(`fivetran: warning: ${warning} (used by ${users.join(', ')})\n`);
+  }
 
   const project = options.project ?? env.GCLOUD_PROJECT?.trim();
   let gcloud: string | null = null;
@@ -234,7 +259,10 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult[
     const source = relative.startsWith('..') || path.isAbsolute(relative) ? dir : relative.split(path.sep).join('/');
     return gcloudDeployArgs(fn, project ?? PROJECT_FROM_ENVIRONMENT, source);
   };
-  const base = (fn: DeployFunction) => ({function: fn.name, connector: fn.connector, environment: fn.environment});
+  const base = (fn: DeployFunction) => {
+    const warning = warnings.byFunction.get(fn.name);
+    return {function: fn.name, connector: fn.connector, environment: fn.environment, ...(warning ? {warning} : {})};
+  };
   const failedBuild = (fn: DeployFunction, error: Error): DeployResult => ({...base(fn), status: 'failed', error: error.message, durationMs: Date.now() - started});
 
   let results: DeployResult[];

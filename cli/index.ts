@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // The ./fivetran command line: declares commands and options and wires each to a plain async function.
 // Errors a user can cause end with one line and a non-zero exit; nothing else lives here.
-import {Command, InvalidArgumentError} from 'commander';
+import {Command, CommanderError, InvalidArgumentError} from 'commander';
 import {ConnectorError} from '../sdk/errors.js';
+import {EXIT_USAGE} from './errors.js';
 
 const program = new Command('fivetran')
   .description('Create, test, run, deploy and watch a fleet of Fivetran custom connectors on Google Cloud Functions')
-  .showHelpAfterError('(run ./fivetran --help for usage)');
+  .showHelpAfterError('(run ./fivetran --help for usage)')
+  // commander's errors throw (inherited by every subcommand), so they exit 2 like every usage error (cli/errors.ts)
+  .exitOverride();
 
 const int = (value: string): number => {
   const n = Number(value);
@@ -264,6 +267,11 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander printed its message (or the help) already; help and --version are not errors
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
     const exitCode = (error as {exitCode?: number}).exitCode;
     const known = error instanceof ConnectorError || (error instanceof Error && typeof exitCode === 'number');
     const message = error instanceof Error ? error.message : String(error);

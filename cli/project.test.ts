@@ -84,7 +84,8 @@ alpha:
     ['a bad memory', 'orders: {connector: freshness, environment: dev, memory: lots}', 'orders.memory must be like 256Mi, 1Gi or 512MB (a bare number is MB)'],
     ['a bad timeout', 'orders: {connector: freshness, environment: dev, timeout: 9m}', 'orders.timeout must be seconds like 540s'],
     ['a timeout over an hour', 'orders: {connector: freshness, environment: dev, timeout: 4000s}', 'orders.timeout must be at most 3600s (the Cloud Functions limit for HTTP functions)'],
-    ['an old runtime', 'orders: {connector: freshness, environment: dev, runtime: nodejs18}', 'orders.runtime must be nodejs20 or nodejs22'],
+    ['an unknown runtime', 'orders: {connector: freshness, environment: dev, runtime: nodejs18}', 'orders.runtime "nodejs18" is not a Cloud Functions Node.js runtime this project deploys; use nodejs24 (or nodejs22)'],
+    ['a runtime that is not a name', 'orders: {connector: freshness, environment: dev, runtime: 24}', 'orders.runtime must be a Cloud Functions runtime like nodejs24'],
     ['a bad region', 'orders: {connector: freshness, environment: dev, region: Iowa}', 'orders.region must be a Cloud Functions region like us-central1'],
     ['negative max_instances', 'orders: {connector: freshness, environment: dev, max_instances: -1}', 'orders.max_instances must be a positive whole number'],
     ['an airflow block without its schedule', 'orders: {connector: freshness, environment: dev, airflow: {connector_id: c1}}', 'orders.airflow.schedule is required: a cron expression or an Airflow preset like @daily'],
@@ -99,6 +100,58 @@ alpha:
     );
   });
 
+  it('names an invalid name, an unknown connector, a bad value and a bad runtime of one function in one message', () => {
+    expect(problem('1st: {connector: nope, environment: Dev, runtime: nodejs20, regoin: x}\nok: {connector: freshness, environment: dev}\n')).toBe(
+      [
+        'deploy.yaml: function name "1st" is invalid: use letters, digits, - and _, starting with a letter, at most 63 characters',
+        '1st.environment must be lowercase letters, digits and -, starting with a letter (like dev or prod)',
+        '1st has unknown key "regoin" (allowed: connector, environment, region, memory, timeout, runtime, service_account, max_instances, response_cap_bytes, airflow)',
+        '1st.connector "nope" is not a connector folder; known connectors: freshness, monitoring, replication',
+        '1st.runtime "nodejs20" was decommissioned on 2026-10-30 (Cloud Functions no longer deploys it); use nodejs24 (or nodejs22)',
+      ].join('; '),
+    );
+  });
+
+  it('names every YAML error with its line', () => {
+    expect(problem('a: {connector: freshness, environment: dev}\na: {connector: freshness, environment: prod}\nb: {connector: freshness, environment: dev}\nb: {connector: freshness, environment: dev}\n')).toBe(
+      'deploy.yaml is not valid YAML: line 2: Map keys must be unique (a function is defined twice; names must be unique); line 4: Map keys must be unique (a function is defined twice; names must be unique)',
+    );
+  });
+
+  describe('runtimes, by the date deploy.yaml is read on', () => {
+    const at = (text: string, now: string) => parseDeployConfig(text, CONNECTORS, 'deploy.yaml', {now: new Date(now)});
+    const refusal = (text: string, now: string) => {
+      try {
+        at(text, now);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    const fn = (runtime: string) => `f: {connector: freshness, environment: dev, runtime: ${runtime}}`;
+
+    it('accepts nodejs22 and nodejs24 today, and defaults to nodejs24', () => {
+      expect(at(fn('nodejs22'), '2026-12-03')[0]!.runtime).toBe('nodejs22');
+      expect(at(fn('nodejs24'), '2026-12-03')[0]!.runtime).toBe('nodejs24');
+      expect(at('f: {connector: freshness, environment: dev}', '2026-12-03')[0]!.runtime).toBeUndefined();
+      expect(DEPLOY_DEFAULTS.runtime).toBe('nodejs24');
+    });
+
+    it('accepts nodejs20 until its decommission date and refuses it from then on, saying what to use', () => {
+      expect(refusal(fn('nodejs20'), '2026-10-29T23:59:59Z')).toBe('accepted');
+      expect(refusal(fn('nodejs20'), '2026-10-30T00:00:00Z')).toBe(
+        'deploy.yaml: f.runtime "nodejs20" was decommissioned on 2026-10-30 (Cloud Functions no longer deploys it); use nodejs24 (or nodejs22)',
+      );
+      expect(refusal(fn('nodejs22'), '2027-11-01')).toBe('deploy.yaml: f.runtime "nodejs22" was decommissioned on 2027-10-31 (Cloud Functions no longer deploys it); use nodejs24');
+    });
+
+    it('refuses nodejs26 while it is in preview, with the reason', () => {
+      expect(refusal(fn('nodejs26'), '2026-12-03')).toBe(
+        "deploy.yaml: f.runtime \"nodejs26\" is in preview on Cloud Functions (no deprecation schedule, no SLA, and gcloud's GA track refuses it); use nodejs24 (or nodejs22)",
+      );
+    });
+  });
+
   it('refuses YAML that is not a mapping of functions, with the line of a syntax error', () => {
     expect(problem('- orders\n- billing\n')).toBe('deploy.yaml must be a mapping of function names to {connector, environment}; found a list');
     expect(problem('orders: {connector: freshness, environment: dev}\nbilling: [oops\n')).toMatch(/^deploy\.yaml line 3 is not valid YAML: /);
@@ -110,7 +163,7 @@ alpha:
 
 describe('deploy settings', () => {
   it('has the documented defaults', () => {
-    expect(DEPLOY_DEFAULTS).toEqual({region: 'us-central1', memory: '256Mi', timeout: '540s', runtime: 'nodejs20'});
+    expect(DEPLOY_DEFAULTS).toEqual({region: 'us-central1', memory: '256Mi', timeout: '540s', runtime: 'nodejs24'});
     expect(memoryMb(undefined)).toBe(256);
     expect(timeoutSeconds(undefined)).toBe(540);
   });

@@ -7,6 +7,7 @@ import {parseDocument} from 'yaml';
 import {z} from 'zod';
 import type {Connector} from '../sdk/connector.js';
 import {CliConfigError} from './errors.js';
+import {DEFAULT_RUNTIME, runtimeProblem} from './runtimes.js';
 
 /** The folder holding package.json and connectors/, searching upward from cwd. */
 export function projectRoot(cwd: string = process.cwd()): string {
@@ -74,7 +75,8 @@ const FunctionEntrySchema = z.strictObject({
     .union([z.number().int().positive(), z.string().regex(/^\d+s?$/, {error: 'must be seconds like 540s'})], {error: 'must be seconds like 540s'})
     .refine((value) => !(typeof value === 'number' || typeof value === 'string') || !(timeoutSeconds(value) > 3600), {error: 'must be at most 3600s (the Cloud Functions limit for HTTP functions)'})
     .optional(),
-  runtime: z.enum(['nodejs20', 'nodejs22'], {error: 'must be nodejs20 or nodejs22'}).optional(),
+  // which runtimes are deployable depends on the date (cli/runtimes.ts): checked in parseDeployConfig
+  runtime: z.string({error: 'must be a Cloud Functions runtime like nodejs24'}).optional(),
   service_account: z.string().regex(/^[^@\s]+@[^@\s]+$/, {error: 'must be a service account email'}).optional(),
   max_instances: z.number({error: 'must be a positive whole number'}).int({error: 'must be a positive whole number'}).positive({error: 'must be a positive whole number'}).optional(),
   response_cap_bytes: z
@@ -90,7 +92,7 @@ export interface DeployFunction extends FunctionEntry {
   name: string;
 }
 
-export const DEPLOY_DEFAULTS = {region: 'us-central1', memory: '256Mi', timeout: '540s', runtime: 'nodejs20'} as const;
+export const DEPLOY_DEFAULTS = {region: 'us-central1', memory: '256Mi', timeout: '540s', runtime: DEFAULT_RUNTIME} as const;
 
 /** Memory in MB from `256Mi`, `1Gi`, `512MB` or a number of MB. */
 export function memoryMb(memory: string | number | undefined): number {
@@ -112,20 +114,55 @@ export function deployFile(root: string): string {
   return path.join(root, 'deploy.yaml');
 }
 
-/** Reads and validates deploy.yaml; functions sorted by name. Throws CliConfigError naming the problem. */
-export function loadDeployConfig(root: string, file = deployFile(root)): DeployFunction[] {
-  if (!existsSync(file)) throw new CliConfigError(`${path.relative(root, file) || file} not found; create it with one entry per function, e.g. "my-function: {connector: freshness, environment: dev}"`);
-  return parseDeployConfig(readFileSync(file, 'utf8'), listConnectorNames(root), path.relative(root, file) || 'deploy.yaml');
+export interface DeployConfigOptions {
+  /** the date runtimes are checked against (decommissioned ones are refused); default now */
+  now?: Date;
 }
 
-export function parseDeployConfig(text: string, connectors: readonly string[], label = 'deploy.yaml'): DeployFunction[] {
+/** Reads and validates deploy.yaml; functions sorted by name. Throws CliConfigError naming every problem. */
+export function loadDeployConfig(root: string, file = deployFile(root), options: DeployConfigOptions = {}): DeployFunction[] {
+  if (!existsSync(file)) throw new CliConfigError(`${path.relative(root, file) || file} not found; create it with one entry per function, e.g. "my-function: {connector: freshness, environment: dev}"`);
+  return parseDeployConfig(readFileSync(file, 'utf8'), listConnectorNames(root), path.relative(root, file) || 'deploy.yaml', options);
+}
+
+/** One phrase per problem of one function's entry: its keys, its values, its connector and its runtime. */
+function entryProblems(name: string, entry: Record<string, unknown>, connectors: readonly string[], now: Date): string[] {
+  const problems: string[] = [];
+  const result = FunctionEntrySchema.safeParse(entry);
+  for (const issue of result.error?.issues ?? []) {
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = Object.keys(FunctionEntrySchema.shape).join(', ');
+      const where = issue.path.length ? `${name}.${issue.path.join('.')}` : name;
+      problems.push(`${where} has unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: ${issue.path.length ? Object.keys(AirflowSchema.shape).join(', ') : allowed})`);
+    } else {
+      const key = issue.path.join('.');
+      const message = issue.message.replace(/^Invalid input:?\s*/i, '').replace(/,?\s*received .*$/i, '');
+      problems.push(`${name}.${key} ${message.startsWith('is ') || message.startsWith('must') ? message : `must be ${message.replace(/^expected /, '')}`}`);
+    }
+  }
+  // checked whatever else is wrong with the entry, so that one run names every problem
+  if (typeof entry.connector === 'string' && !connectors.includes(entry.connector)) {
+    problems.push(`${name}.connector "${entry.connector}" is not a connector folder; known connectors: ${connectors.join(', ') || '(none)'}`);
+  }
+  if (typeof entry.runtime === 'string') {
+    const problem = runtimeProblem(entry.runtime, now);
+    if (problem) problems.push(`${name}.runtime ${problem}`);
+  }
+  return problems;
+}
+
+export function parseDeployConfig(text: string, connectors: readonly string[], label = 'deploy.yaml', options: DeployConfigOptions = {}): DeployFunction[] {
   const doc = parseDocument(text, {prettyErrors: true});
   if (doc.errors.length) {
-    const first = doc.errors[0]!;
-    const line = first.linePos?.[0]?.line;
-    const reason = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    const hint = first.code === 'DUPLICATE_KEY' ? ' (a function is defined twice; names must be unique)' : '';
-    throw new CliConfigError(`${label}${line ? ` line ${line}` : ''} is not valid YAML: ${reason}${hint}`);
+    const reasons = doc.errors.map((error) => {
+      const line = error.linePos?.[0]?.line;
+      const reason = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      const hint = error.code === 'DUPLICATE_KEY' ? ' (a function is defined twice; names must be unique)' : '';
+      return `${line ? `line ${line}: ` : ''}${reason}${hint}`;
+    });
+    const first = doc.errors[0]!.linePos?.[0]?.line;
+    if (reasons.length === 1) throw new CliConfigError(`${label}${first ? ` line ${first}` : ''} is not valid YAML: ${reasons[0]!.replace(/^line \d+: /, '')}`);
+    throw new CliConfigError(`${label} is not valid YAML: ${reasons.join('; ')}`);
   }
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) {
@@ -134,37 +171,19 @@ export function parseDeployConfig(text: string, connectors: readonly string[], l
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new CliConfigError(`${label} must be a mapping of function names to {connector, environment}; found a ${Array.isArray(data) ? 'list' : typeof data}`);
   }
+  const now = options.now ?? new Date();
   const functions: DeployFunction[] = [];
   const problems: string[] = [];
   for (const [name, entry] of Object.entries(data as Record<string, unknown>)) {
-    if (!FUNCTION_NAME_RULE.test(name)) {
-      problems.push(`function name "${name}" is invalid: use ${FUNCTION_NAME_HELP}`);
-      continue;
-    }
+    const validName = FUNCTION_NAME_RULE.test(name);
+    if (!validName) problems.push(`function name "${name}" is invalid: use ${FUNCTION_NAME_HELP}`);
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
       problems.push(`${name} must be a mapping with connector and environment`);
       continue;
     }
-    const result = FunctionEntrySchema.safeParse(entry);
-    if (!result.success) {
-      for (const issue of result.error.issues) {
-        if (issue.code === 'unrecognized_keys') {
-          const allowed = Object.keys(FunctionEntrySchema.shape).join(', ');
-          const where = issue.path.length ? `${name}.${issue.path.join('.')}` : name;
-          problems.push(`${where} has unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: ${issue.path.length ? Object.keys(AirflowSchema.shape).join(', ') : allowed})`);
-        } else {
-          const key = issue.path.join('.');
-          const message = issue.message.replace(/^Invalid input:?\s*/i, '').replace(/,?\s*received .*$/i, '');
-          problems.push(`${name}.${key} ${message.startsWith('is ') || message.startsWith('must') ? message : `must be ${message.replace(/^expected /, '')}`}`);
-        }
-      }
-      continue;
-    }
-    if (!connectors.includes(result.data.connector)) {
-      problems.push(`${name}.connector "${result.data.connector}" is not a connector folder; known connectors: ${connectors.join(', ') || '(none)'}`);
-      continue;
-    }
-    functions.push({name, ...result.data});
+    const found = entryProblems(name, entry as Record<string, unknown>, connectors, now);
+    problems.push(...found);
+    if (validName && found.length === 0) functions.push({name, ...FunctionEntrySchema.parse(entry)});
   }
   if (problems.length) throw new CliConfigError(`${label}: ${problems.join('; ')}`);
   return functions.sort((a, b) => a.name.localeCompare(b.name));

