@@ -264,6 +264,16 @@ program
     await demo({only: functions});
   });
 
+program
+  .command('postgres')
+  .description("run the embedded PostgreSQL with the demo's databases until Ctrl-C, and write ready-to-use secrets files (.fivetran/postgres/<function>.secrets.json)")
+  .option('--port <n>', 'port PostgreSQL listens on (127.0.0.1)', int, 5432)
+  .option('--secrets-dir <dir>', 'folder for the secrets files (default .fivetran/postgres)')
+  .action(async (opts: {port: number; secretsDir?: string}) => {
+    const {runLocalPostgres} = await import('./postgres.js');
+    await runLocalPostgres(opts);
+  });
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
