@@ -60,6 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sim?.close();
+  rmSync(dir, {recursive: true, force: true});
 });
 
 describe('monitor dashboard', () => {
@@ -176,5 +177,6 @@ describe('monitor dashboard after ./fivetran demo', () => {
     // and the suggestion works
     const {data} = await monitorDashboard({cwd: project, warehouse: '.fivetran/demo/warehouse.duckdb', out: path.join(project, 'out.html'), write: () => undefined});
     expect(data.connections).toHaveLength(12);
+    rmSync(project, {recursive: true, force: true});
   });
 });
