@@ -40,3 +40,8 @@ export class CommandFailed extends Error {
     this.exitCode = exitCode;
   }
 }
+
+/** Every server command says the same when its port is taken. */
+export function portInUse(port: number): CliConfigError {
+  return new CliConfigError(`port ${port} is in use (another server is listening there); stop it, or pick another port with --port`);
+}

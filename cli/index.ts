@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // The ./fivetran command line: declares commands and options and wires each to a plain async function.
 // Errors a user can cause end with one line and a non-zero exit; nothing else lives here.
+import {readFileSync} from 'node:fs';
 import {Command, CommanderError, InvalidArgumentError} from 'commander';
 import {ConnectorError} from '../sdk/errors.js';
 import {EXIT_USAGE} from './errors.js';
 
+const {version} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string};
+
 const program = new Command('fivetran')
   .description('Create, test, run, deploy and watch a fleet of Fivetran custom connectors on Google Cloud Functions')
+  .version(version, '-V, --version', 'print the version of the fleet (package.json) and exit')
   .showHelpAfterError('(run ./fivetran --help for usage)')
   // commander's errors throw (inherited by every subcommand), so they exit 2 like every usage error (cli/errors.ts)
   .exitOverride();
@@ -40,7 +44,7 @@ program
   .argument('<target>', 'connector folder or function name')
   .option('--grpc', 'serve the Partner SDK v2 SourceConnector gRPC service (plaintext) instead of HTTP')
   .option('--port <n>', 'port to listen on (default 8080; 50051 with --grpc)', int)
-  .option('--host <host>', 'address to listen on (default 127.0.0.1; with --grpc every IPv4 and IPv6 address)')
+  .option('--host <host>', 'address to listen on (default 127.0.0.1; 0.0.0.0 or :: to accept other machines)')
   .action(async (target: string, opts: {port?: number; host?: string; grpc?: boolean}) => {
     const {serveFunction} = await import('./serve.js');
     const {url} = await serveFunction({target, port: opts.port ?? (opts.grpc ? 50051 : 8080), host: opts.host, grpc: opts.grpc});
@@ -263,6 +267,16 @@ program
     await demo({only: functions});
   });
 
+program
+  .command('postgres')
+  .description("run the embedded PostgreSQL with the demo's databases until Ctrl-C, and write ready-to-use secrets files (.fivetran/postgres/<function>.secrets.json)")
+  .option('--port <n>', 'port PostgreSQL listens on (127.0.0.1)', int, 5432)
+  .option('--secrets-dir <dir>', 'folder for the secrets files (default .fivetran/postgres)')
+  .action(async (opts: {port: number; secretsDir?: string}) => {
+    const {runLocalPostgres} = await import('./postgres.js');
+    await runLocalPostgres(opts);
+  });
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
@@ -275,8 +289,9 @@ async function main(): Promise<void> {
     const exitCode = (error as {exitCode?: number}).exitCode;
     const known = error instanceof ConnectorError || (error instanceof Error && typeof exitCode === 'number');
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`fivetran: ${known ? message : `unexpected error: ${message}`}`);
-    if (!known && process.env.DEBUG && error instanceof Error) console.error(error.stack);
+    // one write, ending with its newline, so the next command's output starts on a line of its own
+    process.stderr.write(`fivetran: ${known ? message.trimEnd() : `unexpected error: ${message.trimEnd()}`}\n`);
+    if (!known && process.env.DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     process.exitCode = typeof exitCode === 'number' && exitCode > 0 ? exitCode : 1;
   }
 }

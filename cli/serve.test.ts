@@ -141,6 +141,18 @@ describe('serveFunction', () => {
     await expect(serveFunction({target: 'billing', port: 0, cwd: FIXTURE})).rejects.toThrow('"billing" is neither a function in deploy.yaml (counter-dev) nor a connector (counter)');
   });
 
+  it('says a busy port is in use, naming it and --port, for HTTP and gRPC', async () => {
+    const taken = await serveFunction({target: 'counter-dev', port: 0, cwd: FIXTURE});
+    try {
+      const port = Number(new URL(taken.url).port);
+      const message = `port ${port} is in use (another server is listening there); stop it, or pick another port with --port`;
+      await expect(serveFunction({target: 'counter-dev', port, cwd: FIXTURE})).rejects.toThrow(message);
+      await expect(serveFunction({target: 'counter-dev', port, cwd: FIXTURE, grpc: true})).rejects.toThrow(message);
+    } finally {
+      await taken.close();
+    }
+  });
+
   it('refuses a port that is not a port', async () => {
     await expect(serveFunction({target: 'counter-dev', port: 70000, cwd: FIXTURE})).rejects.toThrow('--port 70000 must be a port number from 0 to 65535');
   });

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import {startApiSimulator, type ApiSimulator} from '../emulator/api-simulator.js';
 import {generateFleet, loadFleetFile, type Fleet} from '../emulator/fleet.js';
-import {CliConfigError, UsageError} from './errors.js';
+import {CliConfigError, portInUse, UsageError} from './errors.js';
 
 export interface SimulateApiOptions {
   port?: number;
@@ -39,7 +39,7 @@ export async function simulateApi(options: SimulateApiOptions = {}): Promise<Api
     sim = await startApiSimulator({port, host: options.host, fleet, apiKey: options.apiKey, apiSecret: options.apiSecret, latencyMs: options.latencyMs, syncDurationMs: options.syncDurationMs});
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CliConfigError(code === 'EADDRINUSE' ? `port ${port} is in use; pick another with --port` : `cannot start the API simulator: ${(error as Error).message}`);
+    throw code === 'EADDRINUSE' ? portInUse(port) : new CliConfigError(`cannot start the API simulator: ${(error as Error).message}`);
   }
   const counts = new Map<string, number>();
   for (const connection of sim.fleet.connections) counts.set(connection.health, (counts.get(connection.health) ?? 0) + 1);

@@ -57,7 +57,8 @@ export interface DemoResult {
 
 const pgIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-function databaseNameFor(functionName: string): string {
+/** The demo database of a function: `demo_<function>`, as `./fivetran demo` and `./fivetran postgres` create it. */
+export function databaseNameFor(functionName: string): string {
   return `demo_${functionName.toLowerCase().replace(/[^a-z0-9_]+/g, '_')}`.slice(0, 63);
 }
 

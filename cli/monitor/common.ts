@@ -1,5 +1,8 @@
 // What every `./fivetran monitor` command shares: the API client from the environment, durations like
 // `30m`, and the check settings the connector would use, from command-line options.
+import {existsSync} from 'node:fs';
+import path from 'node:path';
+import {DEMO_WAREHOUSE_FILE} from '../../emulator/demo.js';
 import {FivetranApi} from '../../sdk/fivetran-api.js';
 import {ConfigError} from '../../sdk/errors.js';
 import type {CheckSettings} from '../../connectors/monitoring/check.js';
@@ -27,6 +30,17 @@ export function apiFromEnv(env: NodeJS.ProcessEnv = process.env, retries?: numbe
   } catch (error) {
     throw new CliConfigError(`FIVETRAN_API_URL: ${(error as Error).message}`);
   }
+}
+
+/**
+ * `; after ./fivetran demo, pass --warehouse .fivetran/demo/warehouse.duckdb` when the demo left a warehouse
+ * and `file` is another one: the commands read .fivetran/warehouse.duckdb by default, the demo writes its own.
+ */
+export function demoWarehouseHint(file: string, options: {root?: string; cwd?: string}): string {
+  if (!options.root) return '';
+  const demo = path.join(options.root, DEMO_WAREHOUSE_FILE);
+  if (!existsSync(demo) || path.resolve(file) === demo) return '';
+  return `; after ./fivetran demo, pass --warehouse ${path.relative(options.cwd ?? process.cwd(), demo) || demo}`;
 }
 
 const UNITS: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000};

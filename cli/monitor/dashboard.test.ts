@@ -1,9 +1,9 @@
 // monitor dashboard: three checks of the monitoring connector synced into a real DuckDB warehouse through
-// the local sync loop, the page rendered from it, then opened in headless Chromium (Debian's `chromium`)
-// to check what a browser shows: the counts, the rows per tenant, the chart bars, and that its inline script
-// ran. Chromium is required: without it this test fails and says what to install.
-import {spawnSync} from 'node:child_process';
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs';
+// the local sync loop, the page rendered from it, then opened in headless Chromium through playwright-core
+// (a system Chromium when there is one, else the one the @sparticuz/chromium npm package ships) to check what
+// a browser shows: the counts, the rows per tenant, the chart bars, that its inline script ran, and a
+// screenshot of the page.
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {pathToFileURL} from 'node:url';
@@ -14,30 +14,8 @@ import {inProcessTransport, runSync} from '../../emulator/sync-runner.js';
 import {Warehouse} from '../../emulator/warehouse.js';
 import {connector} from '../../connectors/monitoring/index.js';
 import {HEALTHS} from '../../connectors/monitoring/health.js';
+import {launchChromium} from '../../test/support/browser.js';
 import {monitorDashboard, renderDashboard} from './dashboard.js';
-
-const CHROMIUM_CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(Boolean) as string[];
-
-function chromium(): string {
-  const found = CHROMIUM_CANDIDATES.find((candidate) => existsSync(candidate));
-  if (!found) {
-    throw new Error('the dashboard test renders the page in headless Chromium, which is not installed: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH)');
-  }
-  return found;
-}
-
-/** The DOM after the page loaded and its scripts ran, as headless Chromium sees it, with network off. */
-function renderInChromium(file: string): string {
-  const profile = mkdtempSync(path.join(tmpdir(), 'chromium-profile-'));
-  const result = spawnSync(chromium(), [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions', '--no-first-run',
-    `--user-data-dir=${profile}`, '--virtual-time-budget=2000', '--dump-dom', pathToFileURL(file).href,
-  ], {encoding: 'utf8', timeout: 60_000});
-  if (result.status !== 0 || !result.stdout.includes('</html>')) {
-    throw new Error(`chromium failed (${result.status ?? result.signal}): ${result.stderr.slice(0, 500)}`);
-  }
-  return result.stdout;
-}
 
 const all = (html: string, pattern: RegExp) => [...html.matchAll(pattern)];
 
@@ -82,6 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sim?.close();
+  rmSync(dir, {recursive: true, force: true});
 });
 
 describe('monitor dashboard', () => {
@@ -92,35 +71,59 @@ describe('monitor dashboard', () => {
     expect(messages.join('')).toMatch(/wrote dashboard\.html: 12 connections, 3 checks of history/);
     expect(data.history).toHaveLength(3);
 
-    const dom = renderInChromium(out);
-    expect(dom).toMatch(/<body data-ready="true"/);
-    expect(dom).toMatch(/<span id="total-count">12<\/span>/);
-    for (const health of HEALTHS) {
-      const tile = new RegExp(`id="count-${health}"[^>]*><span class="n">(\\d+)</span>`).exec(dom);
-      expect(Number(tile?.[1]), health).toBe(counts[health] ?? 0);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(pathToFileURL(out).href);
+      // the inline script marks the page ready once its filters ran; the charts are laid out by then
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.waitForSelector('#chart-health rect.bar');
+      expect(pageErrors).toEqual([]);
+      expect(await page.textContent('#total-count')).toBe('12');
+      for (const health of HEALTHS) {
+        expect(Number(await page.textContent(`#count-${health} .n`)), health).toBe(counts[health] ?? 0);
+      }
+      expect(counts).toMatchObject({failing: 3, broken: 1, delayed: 2, paused: 1});
+
+      // one table per tenant, every connection once, worst first
+      const sections = await page.$$eval('section.tenant', (elements) => elements.map((e) => e.getAttribute('data-tenant')));
+      expect(sections.sort()).toEqual(['analytics', 'finance']);
+      const rows = await page.$$eval('tr[data-connection]', (elements) => elements.map((e) => ({health: e.getAttribute('data-health'), id: e.getAttribute('data-connection')})));
+      expect(rows).toHaveLength(12);
+      expect(new Set(rows.map((r) => r.id)).size).toBe(12);
+      expect(rows[0]!.health).toBe('broken');
+      expect(await page.textContent('#shown-count')).toBe('12');
+
+      // health bars: one per health present in each check; outcomes and durations of the last check
+      const healthBars = await page.$$eval('#chart-health rect.bar', (elements) => elements.map((e) => ({check: e.getAttribute('data-check')!, value: Number(e.getAttribute('data-value'))})));
+      const perCheck = new Map<string, number>();
+      for (const bar of healthBars) perCheck.set(bar.check, (perCheck.get(bar.check) ?? 0) + bar.value);
+      expect([...perCheck.values()]).toEqual([12, 12, 12]);
+      const lastCheck = data.history.at(-1)!.checked_at;
+      const outcome = async (kind: string) => Number(await page.getAttribute(`#chart-outcomes rect[data-check="${lastCheck}"][data-outcome="${kind}"]`, 'data-value'));
+      expect(await outcome('success')).toBe(2);
+      expect(await outcome('failure')).toBe(1);
+      expect(await page.locator('#chart-durations rect.bar').count()).toBe(1);
+      const chart = await page.locator('#chart-health').boundingBox();
+      expect(chart?.width).toBeGreaterThan(100);
+      expect(chart?.height).toBeGreaterThan(50);
+
+      // the filter the page's script wires: only the broken connection stays
+      await page.selectOption('#filter-health', 'broken');
+      expect(await page.textContent('#shown-count')).toBe('1');
+      expect(await page.locator('tr[data-connection]:not(.hidden)').count()).toBe(1);
+      await page.selectOption('#filter-health', '');
+
+      const screenshot = path.join(dir, 'dashboard.png');
+      await page.screenshot({path: screenshot, fullPage: true});
+      const png = readFileSync(screenshot);
+      expect(png.length).toBeGreaterThan(10_000);
+      expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    } finally {
+      await browser.close();
     }
-    expect(counts).toMatchObject({failing: 3, broken: 1, delayed: 2, paused: 1});
-
-    // one table per tenant, every connection once
-    const sections = all(dom, /<section class="tenant" data-tenant="([^"]+)">/g).map((m) => m[1]);
-    expect(sections.sort()).toEqual(['analytics', 'finance']);
-    const rows = all(dom, /<tr data-health="([a-z]+)" data-connection="([^"]+)">/g);
-    expect(rows).toHaveLength(12);
-    expect(new Set(rows.map((r) => r[2])).size).toBe(12);
-    expect(rows[0]![1]).toBe('broken');
-    expect(dom).toMatch(/<span id="shown-count">12<\/span>/);
-
-    // health bars: one per health present in each check; outcomes and durations of the last check
-    const healthBars = all(dom, /<rect class="bar" data-check="([^"]+)" data-health="([a-z]+)" data-value="(\d+)"/g);
-    const perCheck = new Map<string, number>();
-    for (const bar of healthBars) perCheck.set(bar[1]!, (perCheck.get(bar[1]!) ?? 0) + Number(bar[3]));
-    expect([...perCheck.values()]).toEqual([12, 12, 12]);
-    const lastCheck = data.history.at(-1)!.checked_at;
-    const outcome = (kind: string) => Number(new RegExp(`data-check="${lastCheck}" data-outcome="${kind}" data-value="(\\d+)"`).exec(dom)?.[1]);
-    expect(outcome('success')).toBe(2);
-    expect(outcome('failure')).toBe(1);
-    const durations = all(dom, /<svg id="chart-durations"[\s\S]*?<\/svg>/g)[0]![0];
-    expect(all(durations, /<rect class="bar"/g)).toHaveLength(1);
   });
 
   it('is self-contained: no external scripts, styles, images or fonts', async () => {
@@ -155,5 +158,25 @@ describe('monitor dashboard', () => {
 
   it('says how to get data when the warehouse has none', async () => {
     await expect(monitorDashboard({warehouse: path.join(dir, 'missing.duckdb'), cwd: dir, write: () => undefined})).rejects.toThrow(/no warehouse at .*sync the monitoring function first/);
+  });
+});
+
+describe('monitor dashboard after ./fivetran demo', () => {
+  it('suggests the demo warehouse when the default one has no monitoring table', async () => {
+    const project = mkdtempSync(path.join(tmpdir(), 'monitor-dashboard-demo-'));
+    mkdirSync(path.join(project, 'connectors'));
+    writeFileSync(path.join(project, 'package.json'), '{}');
+    mkdirSync(path.join(project, '.fivetran', 'demo'), {recursive: true});
+    copyFileSync(warehouseFile, path.join(project, '.fivetran', 'demo', 'warehouse.duckdb'));
+    const empty = await Warehouse.open(path.join(project, '.fivetran', 'warehouse.duckdb'));
+    await empty.close();
+    const run = () => monitorDashboard({cwd: project, out: path.join(project, 'out.html'), write: () => undefined});
+    await expect(run()).rejects.toThrow(/^the warehouse has no monitoring\.connections table; .*; after \.\/fivetran demo, pass --warehouse \.fivetran\/demo\/warehouse\.duckdb$/);
+    rmSync(path.join(project, '.fivetran', 'warehouse.duckdb'));
+    await expect(run()).rejects.toThrow(/^no warehouse at .*; after \.\/fivetran demo, pass --warehouse \.fivetran\/demo\/warehouse\.duckdb$/);
+    // and the suggestion works
+    const {data} = await monitorDashboard({cwd: project, warehouse: '.fivetran/demo/warehouse.duckdb', out: path.join(project, 'out.html'), write: () => undefined});
+    expect(data.connections).toHaveLength(12);
+    rmSync(project, {recursive: true, force: true});
   });
 });

@@ -11,7 +11,7 @@ import {DEFAULT_WAREHOUSE_FILE, quoteIdent} from '../../emulator/warehouse.js';
 import {CliConfigError} from '../errors.js';
 import {projectRoot} from '../project.js';
 import {openExistingWarehouse} from '../warehouse.js';
-import {apiFromEnv, settingsFromOptions, type MonitorCommonOptions} from './common.js';
+import {apiFromEnv, demoWarehouseHint, settingsFromOptions, type MonitorCommonOptions} from './common.js';
 import {sortWorstFirst, summarizeTenants} from './status.js';
 
 export interface MonitorDashboardOptions extends MonitorCommonOptions {
@@ -56,12 +56,13 @@ const num = (value: unknown): number | null => (value === null || value === unde
 const iso = (value: unknown): string | null => (value === null || value === undefined ? null : new Date(String(value)).toISOString());
 
 /** Reads the monitoring tables of the warehouse: the latest check's connections and per-check history. */
-export async function readWarehouse(file: string, schema: string, historyChecks = 60): Promise<DashboardData> {
-  const warehouse = await openExistingWarehouse(file, `no warehouse at ${file}; sync the monitoring function first (./fivetran sync monitoring --secrets FILE), or use --live`);
+export async function readWarehouse(file: string, schema: string, historyChecks = 60, options: {root?: string; cwd?: string} = {}): Promise<DashboardData> {
+  const demoHint = demoWarehouseHint(file, options);
+  const warehouse = await openExistingWarehouse(file, `no warehouse at ${file}; sync the monitoring function first (./fivetran sync monitoring --secrets FILE), or use --live${demoHint}`);
   try {
     const tables = new Set((await warehouse.tables(schema)).map((t) => t.table));
     if (!tables.has('connections')) {
-      throw new CliConfigError(`the warehouse has no ${schema}.connections table; sync the monitoring function first, or pass --schema (the function's name in deploy.yaml)`);
+      throw new CliConfigError(`the warehouse has no ${schema}.connections table; sync the monitoring function first, or pass --schema (the function's name in deploy.yaml)${demoHint}`);
     }
     const s = quoteIdent(schema);
     const latest = await warehouse.query(`SELECT * FROM ${s}.connections WHERE checked_at = (SELECT max(checked_at) FROM ${s}.connections)`);
@@ -295,7 +296,14 @@ export async function monitorDashboard(options: MonitorDashboardOptions): Promis
     };
   } else {
     const file = options.warehouse ? path.resolve(cwd, options.warehouse) : path.join(projectRoot(cwd), DEFAULT_WAREHOUSE_FILE);
-    data = await readWarehouse(file, options.schema ?? 'monitoring', options.historyChecks);
+    // --warehouse works outside the project too; there is no demo warehouse to suggest then
+    let root: string | undefined;
+    try {
+      root = projectRoot(cwd);
+    } catch {
+      root = undefined;
+    }
+    data = await readWarehouse(file, options.schema ?? 'monitoring', options.historyChecks, {root, cwd});
   }
   const out = path.resolve(cwd, options.out ?? 'dashboard.html');
   mkdirSync(path.dirname(out), {recursive: true});

@@ -142,10 +142,35 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function bind(server: grpc.Server, address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
-  });
+/** The port is taken by another process: the one failure of binding a user can fix (another port). */
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+  readonly code = 'EADDRINUSE';
+  constructor(readonly address: string) {
+    super(`${address} is in use`);
+  }
+}
+
+/** grpc-js's log level from the environment, as it reads it when loaded (default: errors only). */
+function configuredVerbosity(): grpc.logVerbosity {
+  const level = (process.env.GRPC_NODE_VERBOSITY ?? process.env.GRPC_VERBOSITY ?? '').toUpperCase();
+  return level === 'DEBUG' ? grpc.logVerbosity.DEBUG : level === 'INFO' ? grpc.logVerbosity.INFO : level === 'NONE' ? grpc.logVerbosity.NONE : grpc.logVerbosity.ERROR;
+}
+
+async function bind(server: grpc.Server, address: string): Promise<number> {
+  // grpc-js logs a failed bind ("E No address added out of total 1 resolved") before it reports it; the
+  // error below says it once, so its log is off while binding
+  grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+  try {
+    return await new Promise((resolve, reject) => {
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
+        if (!error) resolve(port);
+        else reject(/EADDRINUSE/.test(error.message) ? new PortInUseError(address) : error);
+      });
+    });
+  } finally {
+    grpc.setLogVerbosity(configuredVerbosity());
+  }
 }
 
 /**
@@ -162,20 +187,26 @@ export async function startPartnerSdkServer(
   const port = options.port ?? DEFAULT_SOURCE_PORT;
   const addresses: string[] = [];
   let bound: number;
-  if (options.host) {
-    const address = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]:${port}` : `${options.host}:${port}`;
-    bound = await bind(server, address);
-    addresses.push(address.replace(/:\d+$/, `:${bound}`));
-  } else {
-    try {
-      // libuv clears IPV6_V6ONLY on the socket (whatever net.ipv6.bindv6only says), so `[::]` also takes IPv4.
-      bound = await bind(server, `[::]:${port}`);
-      addresses.push(`[::]:${bound}`);
-    } catch {
-      // no IPv6 on this host: IPv4 only, as the guide allows
-      bound = await bind(server, `0.0.0.0:${port}`);
-      addresses.push(`0.0.0.0:${bound}`);
+  try {
+    if (options.host) {
+      const address = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]:${port}` : `${options.host}:${port}`;
+      bound = await bind(server, address);
+      addresses.push(address.replace(/:\d+$/, `:${bound}`));
+    } else {
+      try {
+        // libuv clears IPV6_V6ONLY on the socket (whatever net.ipv6.bindv6only says), so `[::]` also takes IPv4.
+        bound = await bind(server, `[::]:${port}`);
+        addresses.push(`[::]:${bound}`);
+      } catch (error) {
+        if (error instanceof PortInUseError) throw error;
+        // no IPv6 on this host: IPv4 only, as the guide allows
+        bound = await bind(server, `0.0.0.0:${port}`);
+        addresses.push(`0.0.0.0:${bound}`);
+      }
     }
+  } catch (error) {
+    server.forceShutdown();
+    throw error;
   }
   return {
     server,

@@ -1,6 +1,8 @@
 -- Demo source for the freshness connector: 10 companies whose data was last updated 1 to 36 hours ago,
 -- 3 of them more than 24 hours ago (30 % stale), and a view that labels each company 'Stale data' or
--- 'Fresh data'. Safe to run again: it refreshes the ages to "now" and changes nothing else.
+-- 'Fresh data', readable by the user freshness_reader (password change-me) that
+-- connectors/freshness/secrets.example.json names. Safe to run again: it refreshes the ages to "now" and
+-- changes nothing else.
 
 CREATE TABLE IF NOT EXISTS customer_data (
     company_id   integer PRIMARY KEY,
@@ -48,3 +50,14 @@ SELECT company_id,
 --
 --   SELECT company_id, company_name, last_updated, hours_since_update, freshness_status
 --     FROM customer_data_freshness
+
+-- The connector's user: SELECT on what the freshness query reads and nothing more. A role belongs to the
+-- whole server, so another database's setup may have created it already (or be creating it right now).
+DO $$
+BEGIN
+  CREATE ROLE freshness_reader LOGIN PASSWORD 'change-me';
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+  NULL;
+END
+$$;
+GRANT SELECT ON customer_data, customer_data_freshness TO freshness_reader;
