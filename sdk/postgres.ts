@@ -171,6 +171,19 @@ export function qualifiedName(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }
 
+/**
+ * A query sent with the extended protocol (Parse/Bind/Execute), which runs exactly one statement: SQL
+ * built from user-written text must never go through the simple protocol, which runs every statement of a
+ * string, a `COMMIT; INSERT ...` smuggled into a subquery included. The server refuses a second statement
+ * with ONE_STATEMENT_ONLY.
+ */
+export function oneStatement(text: string, values: unknown[] = []): pg.QueryConfig {
+  return {text, values, queryMode: 'extended'} as pg.QueryConfig;
+}
+
+/** The server's answer to a second statement in a prepared (extended protocol) query. */
+export const ONE_STATEMENT_ONLY = /cannot insert multiple commands into a prepared statement/i;
+
 /** Runs user-written SQL in a READ ONLY transaction with a statement timeout; always ends the transaction. */
 export async function readOnly<T>(client: pg.Client, timeoutMs: number, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
