@@ -9,7 +9,8 @@ import {Logger, parseSecrets} from '../../sdk/index.js';
 import {adminUrl, createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {createFreshnessConnector} from './index.js';
 import {FreshnessSecrets} from './secrets.js';
-import {API_URL, callOnce, CONNECTION_ID, connectionIs, freshnessSecrets, SETUP_SQL, syncAccepted} from './test-support.js';
+import {callConnector} from '../../sdk/testing.js';
+import {API_URL, CONNECTION_ID, connectionIs, freshnessSecrets, SETUP_SQL, syncAccepted} from './test-support.js';
 
 const connector = createFreshnessConnector({api: {baseDelayMs: 1, retries: 2}});
 let db: TestDatabase;
@@ -41,7 +42,7 @@ describe('freshness secrets', () => {
   });
 
   it('answers 400 naming every missing or bad key', async () => {
-    const {status, body} = await callOnce(connector, {secrets: {postgres_host: 'db', stale_threshold_percent: 'ten', dry_run: 'maybe'}});
+    const {status, body} = await callConnector(connector, {secrets: {postgres_host: 'db', stale_threshold_percent: 'ten', dry_run: 'maybe'}});
     expect(status).toBe(400);
     expect(body.errorType).toBe('InvalidSecrets');
     for (const key of ['postgres_database is required', 'postgres_password is required', 'fivetran_api_secret is required', 'freshness_query is required', 'stale_threshold_percent must be a number', 'dry_run must be true or false']) {
@@ -53,21 +54,21 @@ describe('freshness secrets', () => {
 describe('freshness setup test', () => {
   it('passes when PostgreSQL, the query and the connection check out', async () => {
     const found = connectionIs();
-    const {status, body} = await callOnce(connector, {setup_test: true, secrets: freshnessSecrets(db)});
+    const {status, body} = await callConnector(connector, {setup_test: true, secrets: freshnessSecrets(db)});
     expect(status).toBe(200);
     expect(body).toEqual({state: {}, insert: {}, delete: {}, schema: {}, hasMore: false});
     expect(found.isDone()).toBe(true);
   });
 
   it('fails on a query that does not parse before asking the API', async () => {
-    const {status, body} = await callOnce(connector, {setup_test: true, secrets: freshnessSecrets(db, {freshness_query: 'SELECT company_id freshness_status FROM'})});
+    const {status, body} = await callConnector(connector, {setup_test: true, secrets: freshnessSecrets(db, {freshness_query: 'SELECT company_id freshness_status FROM'})});
     expect(status).toBe(400);
     expect(body.errorMessage).toMatch(/^freshness_query failed: syntax error/);
   });
 
   it('fails on a connection id the API does not know', async () => {
     nock(API_URL).get('/v1/connections/nope').reply(404, {code: 'NotFound_Connection', message: 'not found'});
-    const {status, body} = await callOnce(connector, {setup_test: true, secrets: freshnessSecrets(db, {fivetran_connector_id: 'nope'})});
+    const {status, body} = await callConnector(connector, {setup_test: true, secrets: freshnessSecrets(db, {fivetran_connector_id: 'nope'})});
     expect(status).toBe(400);
     expect(body.errorMessage).toBe('Fivetran has no connection "nope" that this API key can see (404); check fivetran_connector_id');
   });
@@ -98,7 +99,7 @@ describe('secret values', () => {
     const secrets = (overrides: Record<string, unknown> = {}) =>
       freshnessSecrets(db, {postgres_user: role, postgres_password: password, fivetran_api_key: apiKey, fivetran_api_secret: apiSecret, ...overrides});
     const bodies: string[] = [];
-    const call = async (body: Record<string, unknown>) => bodies.push(JSON.stringify((await callOnce(connector, body, {sink})).body));
+    const call = async (body: Record<string, unknown>) => bodies.push(JSON.stringify((await callConnector(connector, body, {sink})).body));
 
     connectionIs({paused: true});
     nock(API_URL).patch(`/v1/connections/${CONNECTION_ID}`).reply(200, {code: 'Success', data: {}});

@@ -1,9 +1,7 @@
-// Test fixtures of the freshness connector: its secrets against a test database, status tables, the
-// Fivetran API answers (nock), and a loop that makes a sync's calls as Fivetran does.
-import {randomUUID} from 'node:crypto';
+// Test fixtures of the freshness connector: its secrets against a test database, status tables and the
+// Fivetran API answers (nock). Calls and syncs go through sdk/testing.ts, the local Fivetran's strict checks.
 import {readFileSync} from 'node:fs';
 import nock from 'nock';
-import {handleFunctionCall, type CallOptions, type Connector, type Row} from '../../sdk/index.js';
 import type {TestDatabase} from '../../test/support/postgres.js';
 
 export const API_URL = 'https://api.fivetran.test';
@@ -53,39 +51,4 @@ export function connectionIs(details: {paused?: boolean; sync_state?: string} = 
 
 export function syncAccepted(force = false): nock.Scope {
   return nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`, {force}).reply(200, {code: 'Success', message: 'Sync has been successfully triggered'});
-}
-
-export interface ResponseBody {
-  state: Record<string, unknown>;
-  insert: Record<string, Row[]>;
-  schema: Record<string, {primary_key?: string[]}>;
-  hasMore: boolean;
-  errorMessage?: string;
-  errorType?: string;
-}
-
-export async function callOnce(connector: Connector, body: unknown, options: CallOptions = {}): Promise<{status: number; body: ResponseBody}> {
-  // logs go nowhere unless a test captures them
-  const result = await handleFunctionCall(connector, body, {sink: () => undefined, ...options});
-  return {status: result.status, body: JSON.parse(result.body) as ResponseBody};
-}
-
-export interface SyncRun {
-  responses: ResponseBody[];
-  state: Record<string, unknown>;
-  rows(table: string): Row[];
-}
-
-/** Every call of one sync (one sync_id): Fivetran calls again with the new state while hasMore is true. */
-export async function syncAll(connector: Connector, secrets: Record<string, unknown>, state: Record<string, unknown> = {}, options: CallOptions = {}): Promise<SyncRun> {
-  const responses: ResponseBody[] = [];
-  const syncId = randomUUID();
-  for (let call = 0; call < 200; call++) {
-    const {status, body} = await callOnce(connector, {state, secrets, sync_id: syncId}, options);
-    if (status !== 200) throw new Error(`call ${call + 1} answered ${status}: ${body.errorMessage}`);
-    responses.push(body);
-    state = body.state;
-    if (!body.hasMore) break;
-  }
-  return {responses, state, rows: (table) => responses.flatMap((response) => response.insert[table] ?? [])};
 }
