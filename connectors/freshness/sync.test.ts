@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {createFreshnessConnector} from './index.js';
 import {callConnector, syncAll, type AnswerBody, type SyncResult} from '../../sdk/testing.js';
-import {API_URL, CONNECTION_ID, connectionIs, freshnessSecrets, SETUP_SQL, statusTable, syncAccepted} from './test-support.js';
+import {API_URL, CONNECTION_ID, connectionIs, freshnessSecrets, SETUP_SQL, statusTable, syncAccepted, unpauseAccepted} from './test-support.js';
 
 const connector = createFreshnessConnector({api: {baseDelayMs: 1, retries: 2}});
 let db: TestDatabase;
@@ -114,7 +114,7 @@ describe('freshness sync', () => {
 
   it('unpauses a paused connection before triggering its sync', async () => {
     connectionIs({paused: true, sync_state: 'paused'});
-    const unpause = nock(API_URL).patch(`/v1/connections/${CONNECTION_ID}`, {paused: false}).reply(200, {code: 'Success', data: {id: CONNECTION_ID, paused: false}});
+    const unpause = unpauseAccepted();
     const trigger = syncAccepted();
     const run = await syncAll(connector, freshnessSecrets(db));
 
@@ -170,15 +170,27 @@ describe('freshness sync', () => {
     expect(body.errorMessage).toBe(`Fivetran API rate limit hit on sync of connection "${CONNECTION_ID}" after 1 attempt (429); try again later or lower the request rate`);
   });
 
-  it('fails the call when 500s outlast the retries, leaving the state as it was', async () => {
-    connectionIs();
-    const failing = nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`).times(3).reply(500, {code: 'InternalError', message: 'boom'});
+  it('fails the call when 500s outlast the retries of a read, leaving the state as it was', async () => {
+    const failing = nock(API_URL).get(`/v1/connections/${CONNECTION_ID}`).times(3).reply(500, {code: 'InternalError', message: 'boom'});
     const state = {last_check_time: minutesAgo(120), last_trigger_time: minutesAgo(120), last_analysis: null, paging: null};
     const {status, body} = await callConnector(connector, {state, secrets: freshnessSecrets(db)});
     expect(failing.isDone()).toBe(true);
     expect(status).toBe(500);
-    expect(body.errorMessage).toBe(`Fivetran API answered 500 for sync of connection "${CONNECTION_ID}" after 3 attempts (InternalError: boom)`);
+    expect(body.errorMessage).toBe(`Fivetran API answered 500 for connection "${CONNECTION_ID}" after 3 attempts (InternalError: boom)`);
     expect(body.state).toBeUndefined();
+  });
+
+  it('sends a trigger the API answers 500 once, and records that the sync may have started without starting the cooldown', async () => {
+    connectionIs();
+    const failing = nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`).times(3).reply(500, {code: 'InternalError', message: 'boom'});
+    const run = await syncAll(connector, freshnessSecrets(db));
+    expect(failing.pendingMocks()).toHaveLength(1); // one of the three interceptors used: one POST
+    nock.cleanAll();
+    expect(run.inserted('sync_events')).toMatchObject([{action: 'trigger_sync', outcome: 'unknown', http_status: 500, attempts: 1}]);
+    expect(run.inserted('sync_events')[0]!.message).toBe(
+      `30.00% stale > 10% threshold → sync requested once, outcome unknown: Fivetran API answered 500 for sync of connection "${CONNECTION_ID}" (InternalError: boom); not retried; the sync may have started (connection ${CONNECTION_ID})`,
+    );
+    expect(run.state).toMatchObject({last_trigger_time: null, last_analysis: {decision: 'trigger_sync', sync_triggered: false}});
   });
 
   it.each([

@@ -40,13 +40,17 @@ export async function statusTable(db: TestDatabase, stale: number, fresh: number
   return `SELECT company_id, freshness_status FROM ${table}`;
 }
 
+/** The connection's details as the API answers them (GET and PATCH /v1/connections/{id}). */
+export function connectionDetails(details: {paused?: boolean; sync_state?: string} = {}): Record<string, unknown> {
+  return {id: CONNECTION_ID, group_id: 'group_1', service: 'postgres', schema: 'pg', paused: details.paused ?? false, status: {sync_state: details.sync_state ?? 'scheduled'}};
+}
+
 export function connectionIs(details: {paused?: boolean; sync_state?: string} = {}): nock.Scope {
-  return nock(API_URL)
-    .get(`/v1/connections/${CONNECTION_ID}`)
-    .reply(200, {
-      code: 'Success',
-      data: {id: CONNECTION_ID, group_id: 'group_1', service: 'postgres', schema: 'pg', paused: details.paused ?? false, status: {sync_state: details.sync_state ?? 'scheduled'}},
-    });
+  return nock(API_URL).get(`/v1/connections/${CONNECTION_ID}`).reply(200, {code: 'Success', data: connectionDetails(details)});
+}
+
+export function unpauseAccepted(): nock.Scope {
+  return nock(API_URL).patch(`/v1/connections/${CONNECTION_ID}`, {paused: false}).reply(200, {code: 'Success', data: connectionDetails({paused: false})});
 }
 
 export function syncAccepted(force = false): nock.Scope {
