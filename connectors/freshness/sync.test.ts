@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {createFreshnessConnector} from './index.js';
 import {callConnector, syncAll, type AnswerBody, type SyncResult} from '../../sdk/testing.js';
-import {API_URL, CONNECTION_ID, connectionIs, freshnessSecrets, SETUP_SQL, statusTable, syncAccepted, unpauseAccepted} from './test-support.js';
+import {API_URL, CONNECTION_ID, connectionIs, freshnessSecrets, hangingApi, SETUP_SQL, statusTable, syncAccepted, unpauseAccepted} from './test-support.js';
 
 const connector = createFreshnessConnector({api: {baseDelayMs: 1, retries: 2}});
 let db: TestDatabase;
@@ -327,5 +327,86 @@ describe('a freshness query that smuggles in more statements', () => {
     }
     expect(await victimRows()).toBe(0);
     expect(await victimExists()).toBe(true);
+  });
+});
+
+describe('a Fivetran API that does not answer', () => {
+  // an 8 s function keeps 1.2 s to answer: the deadline is 6.8 s into the call
+  const limits = {timeoutSeconds: 8};
+
+  it('gets one POST /sync with force, recorded as a trigger whose outcome is unknown, and the call answers before its deadline', async () => {
+    const api = await hangingApi({answersReads: true});
+    try {
+      const started = Date.now();
+      const {status, body} = await callConnector(connector, {state: {}, secrets: freshnessSecrets(db, {fivetran_api_url: api.url, force_sync: 'true'})}, {limits});
+      const ms = Date.now() - started;
+      expect(ms).toBeLessThan(8000);
+      expect(status).toBe(200);
+      expect(api.requests.filter((request) => request.startsWith('POST'))).toEqual([`POST /v1/connections/${CONNECTION_ID}/sync {"force":true}`]);
+      const [event, ...others] = body.insert.sync_events!;
+      expect(others).toEqual([]);
+      expect(event).toMatchObject({action: 'trigger_sync', outcome: 'unknown', http_status: null, attempts: 1});
+      expect(event!.message).toMatch(
+        new RegExp(`^30\\.00% stale > 10% threshold → sync requested once, outcome unknown: the Fivetran API at 127\\.0\\.0\\.1:\\d+ did not answer POST /v1/connections/${CONNECTION_ID}/sync within \\d+(\\.\\d)? s; the sync may have started \\(connection ${CONNECTION_ID}\\)$`),
+      );
+      // the rows of the check follow within the same call or the next ones; the trigger is committed with the first
+      expect(body.state).toMatchObject({last_trigger_time: null, last_analysis: {decision: 'trigger_sync', sync_triggered: false}});
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('answers before the deadline with an error naming the endpoint when nothing is answered', async () => {
+    const api = await hangingApi();
+    try {
+      const started = Date.now();
+      const {status, body} = await callConnector(connector, {state: {}, secrets: freshnessSecrets(db, {fivetran_api_url: api.url})}, {limits});
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect(status).toBe(500);
+      expect(body.errorMessage).toMatch(new RegExp(`the Fivetran API at 127\\.0\\.0\\.1:\\d+ did not answer GET /v1/connections/${CONNECTION_ID} within \\d+(\\.\\d)? s`));
+      expect(api.requests.every((request) => request === `GET /v1/connections/${CONNECTION_ID}`)).toBe(true);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('bounds the setup test by the same deadline', async () => {
+    const api = await hangingApi();
+    try {
+      const started = Date.now();
+      const {status, body} = await callConnector(connector, {setup_test: true, secrets: freshnessSecrets(db, {fivetran_api_url: api.url})}, {limits: {timeoutSeconds: 4}});
+      expect(Date.now() - started).toBeLessThan(4000);
+      expect(status).toBe(500);
+      expect(body.errorMessage).toMatch(new RegExp(`the Fivetran API at 127\\.0\\.0\\.1:\\d+ did not answer GET /v1/connections/${CONNECTION_ID} within \\d+(\\.\\d)? s \\(the call's deadline\\)`));
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('answers of the wrong shape', () => {
+  it('records a 200 {} to the trigger as an unknown outcome, not a success, and starts no cooldown', async () => {
+    connectionIs();
+    nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`).reply(200, {});
+    const run = await syncAll(connector, freshnessSecrets(db));
+    expect(run.inserted('sync_events')).toMatchObject([{action: 'trigger_sync', outcome: 'unknown', http_status: 200}]);
+    expect(run.inserted('sync_events')[0]!.message).toContain(
+      `the Fivetran API answered POST /v1/connections/${CONNECTION_ID}/sync with 200 and not the API's envelope {code, message, data} (code: `,
+    );
+    expect(run.state.last_trigger_time).toBeNull();
+  });
+
+  it('fails the call naming the endpoint when the connection comes back as data: null', async () => {
+    nock(API_URL).get(`/v1/connections/${CONNECTION_ID}`).reply(200, {code: 'Success', data: null});
+    const {status, body} = await callConnector(connector, {state: {}, secrets: freshnessSecrets(db)});
+    expect(status).toBe(500);
+    expect(body.errorMessage).toBe(`the Fivetran API answered GET /v1/connections/${CONNECTION_ID} with 200 and an unexpected answer (data: Invalid input: expected object, received null)`);
+  });
+
+  it('says the API answered invalid JSON rather than that it cannot be reached', async () => {
+    nock(API_URL).get(`/v1/connections/${CONNECTION_ID}`).reply(200, '<html>maintenance</html>', {'content-type': 'text/html'});
+    const {status, body} = await callConnector(connector, {state: {}, secrets: freshnessSecrets(db)});
+    expect(status).toBe(500);
+    expect(body.errorMessage).toBe(`the Fivetran API answered GET /v1/connections/${CONNECTION_ID} with 200 and a body that is not JSON ("<html>maintenance</html>")`);
   });
 });

@@ -1,6 +1,8 @@
 // Test fixtures of the freshness connector: its secrets against a test database, status tables and the
 // Fivetran API answers (nock). Calls and syncs go through sdk/testing.ts, the local Fivetran's strict checks.
 import {readFileSync} from 'node:fs';
+import http from 'node:http';
+import type {AddressInfo} from 'node:net';
 import nock from 'nock';
 import type {TestDatabase} from '../../test/support/postgres.js';
 
@@ -55,4 +57,40 @@ export function unpauseAccepted(): nock.Scope {
 
 export function syncAccepted(force = false): nock.Scope {
   return nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`, {force}).reply(200, {code: 'Success', message: 'Sync has been successfully triggered'});
+}
+
+export interface HangingApi {
+  url: string;
+  /** `METHOD path body` of every request received */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A Fivetran API on a loopback port that never answers: every request, or (with `answersReads`) every
+ * request but GET /v1/connections/{id}, which it answers as connectionIs does.
+ */
+export async function hangingApi(options: {answersReads?: boolean} = {}): Promise<HangingApi> {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      requests.push(`${req.method} ${req.url} ${body}`.trim());
+      if (options.answersReads && req.method === 'GET' && req.url === `/v1/connections/${CONNECTION_ID}`) {
+        res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({code: 'Success', data: connectionDetails()}));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const {port} = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
