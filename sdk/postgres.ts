@@ -243,7 +243,8 @@ export function describePostgresError(error: unknown, config: Pick<PostgresConfi
     case 'UNABLE_TO_GET_ISSUER_CERT':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
       return new ConfigError(
-        `the TLS certificate of PostgreSQL at ${config.host}:${config.port} could not be verified (${raw}); set sslrootcert to the PEM of the CA that signed it, or sslmode to require to encrypt without verifying`,
+        // Node 24 appends advice about --use-system-ca, which a deployed function cannot take; sslrootcert is the fix
+        `the TLS certificate of PostgreSQL at ${config.host}:${config.port} could not be verified (${raw.replace(/; if the root CA is installed locally.*$/s, '')}); set sslrootcert to the PEM of the CA that signed it, or sslmode to require to encrypt without verifying`,
         {cause: error},
       );
     case 'CERT_HAS_EXPIRED':
