@@ -3,7 +3,7 @@
 // fresh from `./fivetran connector create` must pass all three untouched.
 import {spawn} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
+import {cpSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -42,6 +42,7 @@ describe('a connector rendered from templates/connector/', () => {
 
   afterAll(() => {
     rmSync(work, {recursive: true, force: true});
+    rmSync(`${work}-broken`, {recursive: true, force: true});
   });
 
   it('passes its own tests', async () => {
@@ -51,6 +52,25 @@ describe('a connector rendered from templates/connector/', () => {
     const passed = Number(/Tests\s+(\d+) passed/.exec(output)?.[1]);
     expect(passed).toBeGreaterThanOrEqual(8);
     expect(output).not.toMatch(/failed|skipped/);
+  });
+
+  it("fails its own tests when the connector answers what Fivetran would refuse (they run through the local Fivetran's checks)", async () => {
+    // a copy (at the same depth, so its relative imports hold) whose rows carry a column Fivetran reserves;
+    // the rendered tests must catch it
+    const broken = `${work}-broken`;
+    cpSync(created.dir, path.join(broken, 'connectors', 'sample_source'), {recursive: true});
+    const index = path.join(broken, 'connectors', 'sample_source', 'index.ts');
+    const source = readFileSync(index, 'utf8');
+    const patched = source.replace("yield upsert('items', {id: item.id,", "yield upsert('items', {_fivetran_id: item.id, id: item.id,");
+    expect(patched).not.toBe(source);
+    writeFileSync(index, patched);
+    writeFileSync(
+      path.join(broken, 'vitest.config.mjs'),
+      `export default ${JSON.stringify({test: {root: broken, include: ['connectors/**/*.test.ts'], setupFiles: [path.join(ROOT, 'test', 'setup-network.ts')], pool: 'forks'}})};\n`,
+    );
+    const {code, output} = await run('vitest', ['run', '--config', path.join(broken, 'vitest.config.mjs')]);
+    expect(code, output).not.toBe(0);
+    expect(output).toMatch(/has column "_fivetran_id"/);
   });
 
   it('passes eslint with no warnings', async () => {

@@ -1,9 +1,14 @@
 // A client for Fivetran's REST API v1 (FIVETRAN.md §2): Basic auth, the versioned Accept header, the
 // {code, message, data} envelope, cursor pagination, and retries on 429 (honouring Retry-After), 5xx and
 // connection errors with backoff and jitter. 401/403/404 fail at once with a message naming what is wrong.
+// Every answer is checked against the shape the endpoint documents (zod) before anyone trusts it, and a
+// request that changes something (POST, PATCH, DELETE) is sent once: it is retried only when the API
+// certainly did not act on it (429, or no connection made). Each request ends within the time its caller
+// has left (`timeLeftMs`, `signal`), so a function answers before its deadline with the endpoint named.
 // got (with its HTTP/2 and cache dependencies) is loaded by the first request, not at import: a function
 // answers calls that never reach the API (invalid secrets) without paying for it at cold start.
 import type {ExtendOptions, Got, Method} from 'got';
+import * as z from 'zod';
 import {AuthError, ConfigError, SourceError} from './errors.js';
 import {backoffDelay} from './retry.js';
 
@@ -29,9 +34,14 @@ export interface FivetranApiOptions {
   baseDelayMs?: number;
   /** longest Retry-After honoured, in ms (default 5 minutes) */
   maxRetryAfterMs?: number;
+  /** longest wait for one attempt's answer, in ms (default 30 s) */
   timeoutMs?: number;
   /** the API's max page size is 1000 */
   pageSize?: number;
+  /** aborts every request in flight (a Function call's ctx.signal: its deadline) */
+  signal?: AbortSignal;
+  /** the time the caller has left, in ms: each request, its retries included, ends within it */
+  timeLeftMs?: () => number;
 }
 
 export interface ApiResult<T> {
@@ -41,70 +51,143 @@ export interface ApiResult<T> {
   attempts: number;
 }
 
-export interface ConnectionStatus {
-  setup_state?: 'incomplete' | 'connected' | 'broken' | string;
-  sync_state?: 'scheduled' | 'syncing' | 'paused' | 'rescheduled' | string;
-  update_state?: 'on_schedule' | 'delayed' | string;
-  is_historical_sync?: boolean;
-  rescheduled_for?: string | null;
-  tasks?: {code: string; message: string}[];
-  warnings?: {code: string; message: string}[];
+// The shapes this client relies on. Loose objects: the API adds fields over time, and callers may read them.
+const Task = z.looseObject({code: z.string(), message: z.string()});
+const ConnectionStatusSchema = z.looseObject({
+  setup_state: z.string().optional(),
+  sync_state: z.string().optional(),
+  update_state: z.string().optional(),
+  is_historical_sync: z.boolean().optional(),
+  rescheduled_for: z.string().nullish(),
+  tasks: z.array(Task).optional(),
+  warnings: z.array(Task).optional(),
+});
+export const ConnectionSchema = z.looseObject({
+  id: z.string(),
+  group_id: z.string(),
+  service: z.string(),
+  schema: z.string(),
+  paused: z.boolean(),
+  schedule_type: z.string().optional(),
+  sync_frequency: z.number().optional(),
+  succeeded_at: z.string().nullish(),
+  failed_at: z.string().nullish(),
+  created_at: z.string().optional(),
+  status: ConnectionStatusSchema,
+});
+export const GroupSchema = z.looseObject({id: z.string(), name: z.string(), created_at: z.string().optional()});
+
+export type ConnectionStatus = z.infer<typeof ConnectionStatusSchema>;
+export type Connection = z.infer<typeof ConnectionSchema>;
+export type Group = z.infer<typeof GroupSchema>;
+
+/** The data of a list endpoint's page. */
+const pageOf = <T extends z.ZodType>(item: T) => z.object({items: z.array(item), next_cursor: z.string().nullish()});
+
+export interface Page<T> {
+  items: T[];
+  /** the cursor this page was asked for (undefined: the first page) */
+  cursor: string | undefined;
+  /** the cursor of the next page; null on the last page */
+  next: string | null;
 }
 
-export interface Connection {
-  id: string;
-  group_id: string;
-  service: string;
-  schema: string;
-  paused: boolean;
-  schedule_type?: 'auto' | 'manual' | string;
-  sync_frequency?: number;
-  succeeded_at?: string | null;
-  failed_at?: string | null;
-  created_at?: string;
-  status: ConnectionStatus;
-  [key: string]: unknown;
-}
-
-export interface Group {
-  id: string;
-  name: string;
-  created_at?: string;
-}
-
-/** A non-2xx answer from the API after retries. */
+/** A non-2xx answer, an answer of the wrong shape, or no answer, from the API after retries. */
 export class FivetranApiError extends SourceError {
   override readonly errorType = 'FivetranApiError';
-  /** the API's HTTP status (0 when it could not be reached) */
+  /** the API's HTTP status (0 when it gave none: unreachable, or no answer in time) */
   readonly httpStatus: number;
   readonly code: string;
   readonly attempts: number;
-  constructor(message: string, details: {status: number; code: string; attempts: number; retriable: boolean; cause?: unknown}) {
+  /**
+   * True when the request changes something and the API may have carried it out although it did not say so
+   * (no answer in time, a 5xx, an answer of the wrong shape): a sync may have started.
+   */
+  readonly outcomeUnknown: boolean;
+  constructor(message: string, details: {status: number; code: string; attempts: number; retriable: boolean; outcomeUnknown?: boolean; cause?: unknown}) {
     super(message, {cause: details.cause, retriable: details.retriable});
     this.httpStatus = details.status;
     this.code = details.code;
     this.attempts = details.attempts;
+    this.outcomeUnknown = details.outcomeUnknown ?? false;
   }
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
+
+/** Methods whose repetition changes nothing more than their first success did. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT']);
+/** Connection errors raised before a request could reach the server: safe to retry whatever the method. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRINUSE', 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION']);
+const RETRIED_CODES = [...NOT_SENT_CODES, 'ETIMEDOUT', 'ECONNRESET', 'EPIPE'];
+
+/** A URL as messages may show it: without user:password@. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1[REDACTED]@');
+}
 
 function normalizeBaseUrl(url: string): string {
   let base = url.trim().replace(/\/+$/, '');
-  if (!/^https?:\/\//.test(base)) throw new ConfigError(`fivetran_api_url "${url}" must start with http:// or https://`);
+  if (!/^https?:\/\//.test(base)) throw new ConfigError(`fivetran_api_url "${redactUrl(url)}" must start with http:// or https://`);
+  let parsed: URL;
+  try {
+    parsed = new URL(base);
+  } catch {
+    throw new ConfigError(`fivetran_api_url "${redactUrl(url)}" is not a URL`);
+  }
+  if (parsed.username || parsed.password) {
+    // got would send them instead of the API key, and they would show wherever the URL is printed
+    throw new ConfigError(`fivetran_api_url "${redactUrl(url)}" holds credentials (user:password@); remove them: the API key and secret go in fivetran_api_key and fivetran_api_secret`);
+  }
   if (!base.endsWith('/v1')) base += '/v1';
   return base + '/';
+}
+
+/** `path: what is wrong` of the first zod issue, for a one-line message. */
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'unexpected body';
+  return `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`;
+}
+
+const Envelope = z.object({code: z.string(), message: z.string().optional(), data: z.unknown().optional()});
+
+export interface RequestOptions<T> {
+  json?: unknown;
+  searchParams?: Record<string, string | number | undefined>;
+  /** what the request is about, for messages (`connection "abc"`); the method and path by default */
+  what?: string;
+  /** the shape of the answer's `data`; without it only the envelope is checked and `data` is undefined */
+  data?: z.ZodType<T>;
+  /** what may have happened when a request that changes something got no answer (`the sync may have started`) */
+  unanswered?: string;
+}
+
+interface RequestContext {
+  /** Date.now() by which the request, retries included, must be over */
+  until: number;
+  idempotent: boolean;
 }
 
 export class FivetranApi {
   private readonly options: ExtendOptions;
   private client: Got | undefined;
   private readonly pageSize: number;
+  private readonly timeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
+  private readonly timeLeftMs: (() => number) | undefined;
   readonly baseUrl: string;
+  /** the API's host (and port), for messages */
+  readonly host: string;
 
   constructor(options: FivetranApiOptions) {
     this.baseUrl = normalizeBaseUrl(options.baseUrl ?? DEFAULT_FIVETRAN_API_URL);
+    this.host = new URL(this.baseUrl).host;
     this.pageSize = Math.min(1000, Math.max(1, options.pageSize ?? 1000));
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.signal = options.signal;
+    this.timeLeftMs = options.timeLeftMs;
     const baseDelayMs = options.baseDelayMs ?? 1000;
     const maxRetryAfterMs = options.maxRetryAfterMs ?? 5 * 60_000;
     // got's options for this client; the client itself is made by the first request (see loadGot)
@@ -117,49 +200,95 @@ export class FivetranApi {
         'user-agent': 'fivetran-functions-fleet',
         authorization: `Basic ${Buffer.from(`${options.apiKey}:${options.apiSecret}`).toString('base64')}`,
       },
-      responseType: 'json',
-      timeout: {request: options.timeoutMs ?? 30_000},
+      // parsed here, so that a body that is not JSON is reported as such rather than as a network failure
+      responseType: 'text',
       retry: {
         limit: options.retries ?? 4,
-        methods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'],
+        methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'],
         statusCodes: [429, 500, 502, 503, 504],
-        errorCodes: ['ETIMEDOUT', 'ECONNRESET', 'EADDRINUSE', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND', 'ENETUNREACH', 'EAI_AGAIN'],
+        errorCodes: RETRIED_CODES,
         maxRetryAfter: maxRetryAfterMs,
         calculateDelay: ({attemptCount, retryOptions, error, retryAfter}) => {
           if (attemptCount > retryOptions.limit) return 0;
           const status = error.response?.statusCode;
           const retriable = status === undefined ? retryOptions.errorCodes.includes(error.code) : retryOptions.statusCodes.includes(status);
           if (!retriable) return 0;
+          const context = error.options.context as Partial<RequestContext>;
+          // A request that changes something is repeated only when the API certainly did not act on it.
+          if (context.idempotent === false && status !== 429 && !(status === undefined && NOT_SENT_CODES.has(error.code))) return 0;
           // 0 would mean "do not retry" to got, so Retry-After: 0 waits 1 ms
-          if (retryAfter !== undefined) return retryAfter > maxRetryAfterMs ? 0 : Math.max(1, retryAfter);
-          return backoffDelay(attemptCount, baseDelayMs);
+          const delay = retryAfter !== undefined ? (retryAfter > maxRetryAfterMs ? 0 : Math.max(1, retryAfter)) : backoffDelay(attemptCount, baseDelayMs);
+          // no retry that could not be answered before the caller's deadline
+          if (delay > 0 && context.until !== undefined && Date.now() + delay >= context.until) return 0;
+          return delay;
         },
       },
     };
   }
 
-  /** One request; unwraps the envelope's `data`. */
-  async request<T>(method: Method, path: string, options: {json?: unknown; searchParams?: Record<string, string | number | undefined>; what?: string} = {}): Promise<ApiResult<T>> {
+  /** One request; checks the envelope and the shape of its `data`, and unwraps `data`. */
+  async request<T = undefined>(method: Method, path: string, options: RequestOptions<T> = {}): Promise<ApiResult<T>> {
     const searchParams = Object.fromEntries(Object.entries(options.searchParams ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
+    const endpoint = `${method} /v1/${path.replace(/^\//, '')}`;
+    const idempotent = IDEMPOTENT.has(method);
+    const startedAt = Date.now();
+    const leftMs = this.timeLeftMs ? this.timeLeftMs() : Infinity;
+    if (this.signal?.aborted || leftMs <= 0) {
+      throw new FivetranApiError(`no time was left before the call's deadline to send ${endpoint} to the Fivetran API at ${this.host}`, {
+        status: 0, code: 'DEADLINE', attempts: 0, retriable: true,
+      });
+    }
+    const until = startedAt + leftMs;
+    const signals = [this.signal, Number.isFinite(leftMs) ? AbortSignal.timeout(Math.ceil(leftMs)) : undefined].filter((x): x is AbortSignal => x !== undefined);
     const got = await loadGot();
     this.client ??= got.default.extend(this.options);
+    let response;
     try {
-      const response = await this.client<{code?: string; message?: string; data?: T}>(path.replace(/^\//, ''), {
+      response = await this.client(path.replace(/^\//, ''), {
         method,
         json: options.json,
         searchParams: Object.keys(searchParams).length ? searchParams : undefined,
+        timeout: {request: Math.max(1, Math.min(this.timeoutMs, leftMs))},
+        context: {until, idempotent} satisfies RequestContext,
+        ...(signals.length ? {signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals)} : {}),
       });
-      return {data: (response.body?.data ?? ({} as T)) as T, status: response.statusCode, attempts: response.retryCount + 1};
     } catch (error) {
-      throw this.describe(got, error, method, path, options.what);
+      throw this.describe(got, error, {method, endpoint, subject: options.what ?? endpoint, idempotent, startedAt, unanswered: options.unanswered});
     }
+    const attempts = response.retryCount + 1;
+    const invalid = (what: string, code: string) =>
+      new FivetranApiError(`the Fivetran API answered ${endpoint} with ${response.statusCode} and ${what}`, {
+        status: response.statusCode, code, attempts, retriable: false, outcomeUnknown: !idempotent,
+      });
+    let body: unknown;
+    try {
+      body = JSON.parse(response.body);
+    } catch {
+      throw invalid(`a body that is not JSON (${JSON.stringify(response.body.slice(0, 80))})`, 'InvalidJson');
+    }
+    const envelope = Envelope.safeParse(body);
+    if (!envelope.success) throw invalid(`not the API's envelope {code, message, data} (${firstIssue(envelope.error)})`, 'InvalidAnswer');
+    if (!options.data) return {data: undefined as T, status: response.statusCode, attempts};
+    const data = options.data.safeParse(envelope.data.data);
+    if (!data.success) throw invalid(`an unexpected answer (data.${firstIssue(data.error)})`.replace('data.body:', 'data:'), 'InvalidAnswer');
+    return {data: data.data, status: response.statusCode, attempts};
   }
 
-  private describe({HTTPError, RequestError: GotRequestError}: GotModule, error: unknown, method: string, path: string, what?: string): Error {
-    const subject = what ?? `${method} /v1/${path.replace(/^\//, '')}`;
+  private describe(
+    {HTTPError, RequestError: GotRequestError}: GotModule,
+    error: unknown,
+    request: {method: string; endpoint: string; subject: string; idempotent: boolean; startedAt: number; unanswered?: string},
+  ): Error {
+    const {subject, idempotent} = request;
+    const mayHave = idempotent ? '' : `; ${request.unanswered ?? 'it may have been carried out'}`;
     if (error instanceof HTTPError) {
       const status = error.response.statusCode;
-      const body = (error.response.body ?? {}) as {code?: string; message?: string};
+      let body: {code?: unknown; message?: unknown} = {};
+      try {
+        body = (JSON.parse(String(error.response.body)) ?? {}) as typeof body;
+      } catch {
+        // an error page that is not JSON: the status says enough
+      }
       const code = typeof body.code === 'string' ? body.code : String(status);
       const apiMessage = typeof body.message === 'string' ? body.message : error.response.statusMessage ?? '';
       const attempts = error.request?.retryCount !== undefined ? error.request.retryCount + 1 : 1;
@@ -169,59 +298,93 @@ export class FivetranApi {
       if (status === 403) {
         return new AuthError(`Fivetran API denied ${subject} (403: ${apiMessage}); give the API key's user permission for it`, {cause: error});
       }
+      const unknown = !idempotent && status >= 500;
       const message =
         status === 404 ? `Fivetran API found no ${subject} (404: ${apiMessage}); check the id`
         : status === 429 ? `Fivetran API rate limit hit on ${subject} after ${plural(attempts, 'attempt')} (429); try again later or lower the request rate`
         : status === 409 ? `Fivetran API reported a conflict for ${subject} (409: ${apiMessage})`
+        : unknown ? `Fivetran API answered ${status} for ${subject} (${code}: ${apiMessage}); not retried${mayHave}`
         : `Fivetran API answered ${status} for ${subject} after ${plural(attempts, 'attempt')} (${code}: ${apiMessage})`;
-      return new FivetranApiError(message, {status, code, attempts, retriable: status === 429 || status >= 500, cause: error});
+      return new FivetranApiError(message, {status, code, attempts, retriable: status === 429 || status >= 500, outcomeUnknown: unknown, cause: error});
     }
-    if (error instanceof GotRequestError) {
-      const attempts = error.request?.retryCount !== undefined ? error.request.retryCount + 1 : 1;
-      return new FivetranApiError(`cannot reach the Fivetran API at ${this.baseUrl} for ${subject} (${error.code ?? error.message}); check fivetran_api_url and the network`, {
-        status: 0, code: error.code ?? 'NETWORK', attempts, retriable: true, cause: error,
-      });
+    const code = (error as {code?: unknown} | null)?.code;
+    const attempts = error instanceof GotRequestError && error.request?.retryCount !== undefined ? error.request.retryCount + 1 : 1;
+    const elapsed = seconds(Date.now() - request.startedAt);
+    // no answer in time: got's own timeout, the time the caller had left, or the caller's deadline
+    if (code === 'ETIMEDOUT' || code === 'ERR_ABORTED' || (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'))) {
+      const atDeadline = this.signal?.aborted ? " (the call's deadline)" : '';
+      return new FivetranApiError(
+        `the Fivetran API at ${this.host} did not answer ${request.endpoint} within ${elapsed}${atDeadline}${attempts > 1 ? ` after ${plural(attempts, 'attempt')}` : ''}${mayHave}`,
+        {status: 0, code: 'ETIMEDOUT', attempts, retriable: true, outcomeUnknown: !idempotent, cause: error},
+      );
+    }
+    if (error instanceof GotRequestError || typeof code === 'string') {
+      const reason = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+      const sent = typeof code === 'string' && NOT_SENT_CODES.has(code);
+      return new FivetranApiError(
+        `cannot reach the Fivetran API at ${redactUrl(this.baseUrl)} for ${subject} (${reason}); check fivetran_api_url and the network${sent ? '' : mayHave}`,
+        {status: 0, code: typeof code === 'string' ? code : 'NETWORK', attempts, retriable: true, outcomeUnknown: !idempotent && !sent, cause: error},
+      );
     }
     return error instanceof Error ? error : new Error(String(error));
   }
 
-  /** Pages of a list endpoint, following `next_cursor`; `limit` up to 1000 per page. */
-  async *pages<T>(path: string, searchParams: Record<string, string | number | undefined> = {}): AsyncGenerator<T[]> {
-    let cursor: string | undefined;
-    do {
-      const {data} = await this.request<{items?: T[]; next_cursor?: string | null}>('GET', path, {searchParams: {...searchParams, limit: this.pageSize, cursor}});
-      yield data.items ?? [];
-      cursor = data.next_cursor ?? undefined;
-    } while (cursor);
+  /**
+   * Pages of a list endpoint from `cursor` on (the first page without it), following `next_cursor`; `limit`
+   * up to 1000 per page. A cursor the API already gave in this listing ends it with an error: following it
+   * would read the same pages until the account's rate limit is spent.
+   */
+  async *pages<T>(path: string, item: z.ZodType<T>, options: {searchParams?: Record<string, string | number | undefined>; what?: string; cursor?: string} = {}): AsyncGenerator<Page<T>> {
+    const schema = pageOf(item) as unknown as z.ZodType<{items: T[]; next_cursor?: string | null}>;
+    const seen = new Set<string>();
+    let cursor = options.cursor;
+    if (cursor !== undefined) seen.add(cursor);
+    for (let page = 1; ; page++) {
+      const {data} = await this.request('GET', path, {searchParams: {limit: this.pageSize, ...options.searchParams, cursor}, what: options.what, data: schema});
+      const next = data.next_cursor || null;
+      if (next !== null && seen.has(next)) {
+        throw new FivetranApiError(
+          `the Fivetran API answered GET /v1/${path} with a next_cursor it had already given (${JSON.stringify(next.slice(0, 40))}) after ${plural(page, 'page')}; stopped rather than read the same pages again`,
+          {status: 200, code: 'RepeatedCursor', attempts: 1, retriable: false},
+        );
+      }
+      if (next !== null) seen.add(next);
+      yield {items: data.items, cursor, next};
+      if (next === null) return;
+      cursor = next;
+    }
   }
 
-  async listAll<T>(path: string, searchParams: Record<string, string | number | undefined> = {}): Promise<T[]> {
+  async listAll<T>(path: string, item: z.ZodType<T>, what?: string): Promise<T[]> {
     const all: T[] = [];
-    for await (const page of this.pages<T>(path, searchParams)) all.push(...page);
+    for await (const page of this.pages(path, item, {what})) all.push(...page.items);
     return all;
   }
 
   listGroups(): Promise<Group[]> {
-    return this.listAll<Group>('groups');
+    return this.listAll('groups', GroupSchema, 'the list of groups');
   }
 
   listConnections(groupId?: string): Promise<Connection[]> {
-    return groupId ? this.listAll<Connection>(`groups/${encodeURIComponent(groupId)}/connections`) : this.listAll<Connection>('connections');
+    return groupId
+      ? this.listAll(`groups/${encodeURIComponent(groupId)}/connections`, ConnectionSchema, `the connections of group "${groupId}"`)
+      : this.listAll('connections', ConnectionSchema, 'the list of connections');
   }
 
   getConnection(id: string): Promise<ApiResult<Connection>> {
-    return this.request<Connection>('GET', `connections/${encodeURIComponent(id)}`, {what: `connection "${id}"`});
+    return this.request('GET', `connections/${encodeURIComponent(id)}`, {what: `connection "${id}"`, data: ConnectionSchema});
   }
 
   updateConnection(id: string, patch: Record<string, unknown>): Promise<ApiResult<Connection>> {
-    return this.request<Connection>('PATCH', `connections/${encodeURIComponent(id)}`, {json: patch, what: `update of connection "${id}"`});
+    return this.request('PATCH', `connections/${encodeURIComponent(id)}`, {json: patch, what: `update of connection "${id}"`, data: ConnectionSchema, unanswered: 'the update may have been applied'});
   }
 
-  triggerSync(id: string, force = false): Promise<ApiResult<unknown>> {
-    return this.request('POST', `connections/${encodeURIComponent(id)}/sync`, {json: {force}, what: `sync of connection "${id}"`});
+  /** Sent once (see the module comment): a retry after a lost answer could start, or with force restart, a second sync. */
+  triggerSync(id: string, force = false): Promise<ApiResult<undefined>> {
+    return this.request('POST', `connections/${encodeURIComponent(id)}/sync`, {json: {force}, what: `sync of connection "${id}"`, unanswered: 'the sync may have started'});
   }
 
   runSetupTests(id: string): Promise<ApiResult<Connection>> {
-    return this.request<Connection>('POST', `connections/${encodeURIComponent(id)}/test`, {json: {}, what: `setup tests of connection "${id}"`});
+    return this.request('POST', `connections/${encodeURIComponent(id)}/test`, {json: {}, what: `setup tests of connection "${id}"`, data: ConnectionSchema, unanswered: 'the setup tests may have run'});
   }
 }

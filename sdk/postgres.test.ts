@@ -3,7 +3,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../test/support/postgres.js';
 import {startTlsProxy, TEST_CA} from '../test/support/tls-proxy.js';
 import {AuthError, ConfigError, SourceError} from './errors.js';
-import {connect, describePostgresError, escapeLiteral, isRetriablePostgresError, qualifiedName, quoteIdent, readOnly, withPostgres, type PostgresConfig} from './postgres.js';
+import {
+  connect, describePostgresError, escapeLiteral, isRetriablePostgresError, ONE_STATEMENT_ONLY, oneStatement, qualifiedName, quoteIdent, readOnly, withPostgres, type PostgresConfig,
+} from './postgres.js';
 
 let db: TestDatabase;
 let config: PostgresConfig;
@@ -25,6 +27,17 @@ describe('postgres helpers', () => {
   it('sets application_name and the statement timeout on the session', async () => {
     const row = await withPostgres(config, async (client) => (await client.query(`SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS timeout`)).rows[0]);
     expect(row).toEqual({app: 'sdk-test', timeout: '2s'});
+  });
+
+  it('runs a oneStatement query as exactly one statement: a COMMIT and a write smuggled after it never run', async () => {
+    await withPostgres(config, async (client) => {
+      const smuggled = `SELECT 1 AS one; COMMIT; INSERT INTO "My Table" VALUES (99, 'smuggled')`;
+      const error = await readOnly(client, 1000, (c) => c.query(oneStatement(smuggled))).catch((e: unknown) => e);
+      expect(error).toMatchObject({code: '42601'});
+      expect((error as Error).message).toMatch(ONE_STATEMENT_ONLY);
+      expect((await client.query(`SELECT count(*)::int AS n FROM "My Table" WHERE "select" = 99`)).rows[0]).toEqual({n: 0});
+      expect((await client.query(oneStatement('SELECT $1::int AS n', [7]))).rows).toEqual([{n: 7}]);
+    });
   });
 
   it('runs user SQL read-only: writes are refused', async () => {

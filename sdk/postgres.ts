@@ -171,6 +171,19 @@ export function qualifiedName(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }
 
+/**
+ * A query sent with the extended protocol (Parse/Bind/Execute), which runs exactly one statement: SQL
+ * built from user-written text must never go through the simple protocol, which runs every statement of a
+ * string, a `COMMIT; INSERT ...` smuggled into a subquery included. The server refuses a second statement
+ * with ONE_STATEMENT_ONLY.
+ */
+export function oneStatement(text: string, values: unknown[] = []): pg.QueryConfig {
+  return {text, values, queryMode: 'extended'} as pg.QueryConfig;
+}
+
+/** The server's answer to a second statement in a prepared (extended protocol) query. */
+export const ONE_STATEMENT_ONLY = /cannot insert multiple commands into a prepared statement/i;
+
 /** Runs user-written SQL in a READ ONLY transaction with a statement timeout; always ends the transaction. */
 export async function readOnly<T>(client: pg.Client, timeoutMs: number, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -230,7 +243,8 @@ export function describePostgresError(error: unknown, config: Pick<PostgresConfi
     case 'UNABLE_TO_GET_ISSUER_CERT':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
       return new ConfigError(
-        `the TLS certificate of PostgreSQL at ${config.host}:${config.port} could not be verified (${raw}); set sslrootcert to the PEM of the CA that signed it, or sslmode to require to encrypt without verifying`,
+        // Node 24 appends advice about --use-system-ca, which a deployed function cannot take; sslrootcert is the fix
+        `the TLS certificate of PostgreSQL at ${config.host}:${config.port} could not be verified (${raw.replace(/; if the root CA is installed locally.*$/s, '')}); set sslrootcert to the PEM of the CA that signed it, or sslmode to require to encrypt without verifying`,
         {cause: error},
       );
     case 'CERT_HAS_EXPIRED':

@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
 import type {Alert} from '../../connectors/monitoring/alerts.js';
+import {CommandFailed} from '../errors.js';
 import {monitorAlerts} from './alerts.js';
 import {slackMessage} from './slack.js';
 import {monitorStatus} from './status.js';
@@ -128,6 +129,19 @@ describe('monitor alerts', () => {
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/Slack did not accept the alerts \(404 no_service\); check the webhook URL/);
     expect((error as Error).message).not.toContain('s3cr3tW3bh00kT0k3n');
+  });
+
+  it('prints the alerts with --json when the Slack post fails, then fails with one line naming Slack', async () => {
+    nock(SLACK).post(HOOK_PATH).reply(404, 'no_service');
+    const out = capture();
+    const error = await monitorAlerts({env, slackWebhook: WEBHOOK, json: true, write: out.write}).catch((e: unknown) => e as Error);
+    const printed = JSON.parse(out.text()) as {alerts: unknown[]; posted: boolean; connections: number};
+    expect(printed).toMatchObject({posted: false, connections: 24});
+    expect(printed.alerts).toHaveLength(20);
+    expect(error).toBeInstanceOf(CommandFailed);
+    expect((error as CommandFailed).message).toBe('Slack did not accept the alerts (404 no_service); check the webhook URL and that its app is still installed');
+    expect((error as CommandFailed).exitCode).not.toBe(0);
+    expect(out.text()).not.toContain('s3cr3tW3bh00kT0k3n');
   });
 
   it('rejects an unknown --fail-on', async () => {

@@ -1,6 +1,7 @@
 // ./fivetran monitor alerts: the open problems of the account now, printed, posted to Slack (one message,
 // none when all is well), and an exit code for cron or CI (--fail-on critical|warning). With --state FILE
 // the check remembers failures between runs, as the connector does, so frequent failures are caught too.
+// The alerts are printed whatever happens to the Slack post; a failed post then fails the command.
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {sortAlerts, type Alert, type Severity} from '../../connectors/monitoring/alerts.js';
@@ -55,9 +56,14 @@ export async function monitorAlerts(options: MonitorAlertsOptions): Promise<Aler
   const alerts = sortAlerts(check.alerts);
   const counts = countBySeverity(alerts);
   let posted = false;
+  let slackFailure: unknown;
   if (webhook && alerts.length > 0) {
-    await postToSlack(webhook, slackMessage(alerts, {checkedAt: check.checkedAt, connections: check.connections.length}));
-    posted = true;
+    try {
+      await postToSlack(webhook, slackMessage(alerts, {checkedAt: check.checkedAt, connections: check.connections.length}));
+      posted = true;
+    } catch (error) {
+      slackFailure = error;
+    }
   }
   const result: AlertsResult = {checked_at: check.checkedAt, connections: check.connections.length, alerts, counts, posted};
   if (options.json) {
@@ -68,6 +74,8 @@ export async function monitorAlerts(options: MonitorAlertsOptions): Promise<Aler
     const lines = alerts.map((a) => `${a.severity.toUpperCase().padEnd(8)} ${(a.tenant_id ?? '-').padEnd(12)} ${a.rule.padEnd(17)} ${a.message}`);
     write(`${lines.join('\n')}\n\n${counts.critical} critical, ${counts.warning} warning across ${check.connections.length} connections (checked ${check.checkedAt})${posted ? '; posted to Slack' : ''}\n`);
   }
+  // after the alerts are out, so that whoever reads the output still sees them
+  if (slackFailure !== undefined) throw slackFailure;
   const failing: Severity[] = failOn === 'warning' ? ['critical', 'warning'] : failOn === 'critical' ? ['critical'] : [];
   const over = alerts.filter((a) => failing.includes(a.severity)).length;
   if (over > 0) throw new CommandFailed(`${over} alert${over === 1 ? '' : 's'} at or above ${failOn}`, 1);

@@ -1,9 +1,9 @@
-// Reads the user's freshness query, always as a subquery `(<freshness_query>) AS q` in a read-only
-// transaction with a statement timeout: checks its columns, computes the stale share with one aggregate
+// Reads the user's freshness query, always as a subquery `(<freshness_query>) AS q` sent with the extended
+// protocol (one statement, whatever the text holds) in a read-only transaction with a statement timeout: checks its columns, computes the stale share with one aggregate
 // (PostgreSQL counts; no row is pulled into memory), and pages its rows by keyset on the id column.
 import type pg from 'pg';
 import {ConfigError, SourceError, type Row} from '../../sdk/index.js';
-import {describePostgresError, quoteIdent, readOnly, type PostgresConfig} from '../../sdk/postgres.js';
+import {describePostgresError, ONE_STATEMENT_ONLY, oneStatement, quoteIdent, readOnly, type PostgresConfig} from '../../sdk/postgres.js';
 
 export const STALE = 'Stale data';
 export const FRESH = 'Fresh data';
@@ -15,6 +15,8 @@ export interface FreshnessQuery {
   sql: string;
   idColumn: string;
   timeoutMs: number;
+  /** the time the call has left, in ms: each statement's timeout is no longer (the function's deadline) */
+  timeLeftMs?: () => number;
   /** where the query runs, for error messages */
   source: Pick<PostgresConfig, 'host' | 'port' | 'database' | 'user'>;
 }
@@ -37,14 +39,16 @@ export function stalePercentage(staleRows: number, totalRows: number): number {
 
 /** Runs `fn` in a read-only transaction and turns the query's failures into messages about freshness_query. */
 async function inReadOnly<T>(query: FreshnessQuery, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const left = query.timeLeftMs?.() ?? Infinity;
+  const timeoutMs = Math.max(1, Math.min(query.timeoutMs, left));
   try {
-    return await readOnly(query.client, query.timeoutMs, fn);
+    return await readOnly(query.client, timeoutMs, fn);
   } catch (error) {
-    throw describeQueryError(error, query);
+    throw describeQueryError(error, query, timeoutMs, timeoutMs < query.timeoutMs);
   }
 }
 
-function describeQueryError(error: unknown, query: FreshnessQuery): Error {
+function describeQueryError(error: unknown, query: FreshnessQuery, timeoutMs: number, deadline: boolean): Error {
   if (error instanceof ConfigError || error instanceof SourceError) return error;
   const code = (error as {code?: string} | null)?.code ?? '';
   const raw = error instanceof Error ? error.message : String(error);
@@ -52,7 +56,11 @@ function describeQueryError(error: unknown, query: FreshnessQuery): Error {
     return new ConfigError(`freshness_query tried to write (${raw}); it runs in a read-only transaction and must only read`, {cause: error});
   }
   if (code === '57014') {
-    return new SourceError(`freshness_query ran past its ${query.timeoutMs / 1000} s statement timeout; make it cheaper (an index on the timestamp it filters on usually helps)`, {cause: error});
+    const limit = deadline ? `${Number((timeoutMs / 1000).toFixed(1))} s statement timeout (the time the call had left before its deadline)` : `${timeoutMs / 1000} s statement timeout`;
+    return new SourceError(`freshness_query ran past its ${limit}; make it cheaper (an index on the timestamp it filters on usually helps)`, {cause: error});
+  }
+  if (code === '42601' && ONE_STATEMENT_ONLY.test(raw)) {
+    return new ConfigError('freshness_query holds more than one statement; one statement is allowed: a single SELECT, with no ";" between statements', {cause: error});
   }
   if (code === '42601') {
     return new ConfigError(`freshness_query failed: ${raw}; fix the query (it runs as a subquery, so it must be a single SELECT)`, {cause: error});
@@ -66,7 +74,7 @@ function describeQueryError(error: unknown, query: FreshnessQuery): Error {
 
 /** Fails with a message naming what is missing unless the query returns the id column and freshness_status. */
 async function checkColumns(client: pg.Client, query: FreshnessQuery): Promise<void> {
-  const {fields} = await client.query(`SELECT * FROM ${asSubquery(query.sql)} LIMIT 0`);
+  const {fields} = await client.query(oneStatement(`SELECT * FROM ${asSubquery(query.sql)} LIMIT 0`));
   const columns = fields.map((f) => f.name);
   const missing = [query.idColumn, STATUS_COLUMN].filter((name) => !columns.includes(name));
   if (missing.length) {
@@ -80,7 +88,7 @@ async function checkColumns(client: pg.Client, query: FreshnessQuery): Promise<v
 /** The setup test's check: the query parses and plans (EXPLAIN, nothing runs) and has the required columns. */
 export async function checkFreshnessQuery(query: FreshnessQuery): Promise<void> {
   await inReadOnly(query, async (client) => {
-    await client.query(`EXPLAIN SELECT * FROM ${asSubquery(query.sql)}`);
+    await client.query(oneStatement(`EXPLAIN SELECT * FROM ${asSubquery(query.sql)}`));
     await checkColumns(client, query);
   });
 }
@@ -105,7 +113,7 @@ export async function analyzeFreshness(query: FreshnessQuery): Promise<Freshness
   const unexpected = `(${status} IS NULL OR ${status}::text NOT IN ($1, $2))`;
   const counts = await inReadOnly(query, async (client) => {
     await checkColumns(client, query);
-    const result = await client.query<AggregateRow>(
+    const result = await client.query<AggregateRow>(oneStatement(
       `SELECT count(*) AS total_rows,
               count(*) FILTER (WHERE ${status}::text = $1) AS stale_rows,
               count(*) FILTER (WHERE ${unexpected}) AS unexpected_rows,
@@ -114,7 +122,7 @@ export async function analyzeFreshness(query: FreshnessQuery): Promise<Freshness
               count(${id}) - count(DISTINCT ${id}) AS duplicate_ids
          FROM ${asSubquery(query.sql)}`,
       [STALE, FRESH],
-    );
+    ));
     return result.rows[0]!;
   });
 
@@ -150,5 +158,5 @@ export async function keysetPage(query: FreshnessQuery, after: string | number |
       ? `SELECT q.* FROM ${asSubquery(query.sql)} ORDER BY ${id} LIMIT $1`
       : `SELECT q.* FROM ${asSubquery(query.sql)} WHERE ${id} > $2 ORDER BY ${id} LIMIT $1`;
   const params = after === null ? [limit] : [limit, after];
-  return inReadOnly(query, async (client) => (await client.query(sql, params)).rows as Row[]);
+  return inReadOnly(query, async (client) => (await client.query(oneStatement(sql, params))).rows as Row[]);
 }

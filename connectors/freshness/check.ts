@@ -14,6 +14,9 @@ import {triggerSync, type SyncEvent} from './trigger.js';
 /** Rows per page query: enough to amortise running the query, few enough to hold in memory at once. */
 export const PAGE_ROWS = 1000;
 
+/** Time kept after the last API request of a check to record it and checkpoint before the call's deadline. */
+const ANSWER_MARGIN_MS = 250;
+
 export interface FreshnessOptions {
   /** Fivetran API retry tuning (tests shorten the backoff) */
   api?: ApiTuning;
@@ -27,14 +30,16 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
   if (!state.paging && ctx.syncId !== undefined && state.last_sync_id === ctx.syncId) return;
   yield declareTable(MONITOR_TABLE, monitorTableSpec(secrets.id_column));
 
-  const config = postgresConfig(secrets);
+  // connecting and every statement end by the call's deadline
+  const config = {...postgresConfig(secrets), connectTimeoutMs: Math.max(1000, Math.min(15_000, budget.timeLeftMs()))};
   const client = await connect(config);
   try {
     const query: FreshnessQuery = {
       client,
       sql: secrets.freshness_query,
       idColumn: secrets.id_column,
-      timeoutMs: Math.min(QUERY_TIMEOUT_MS, Math.max(1000, budget.timeLeftMs())),
+      timeoutMs: QUERY_TIMEOUT_MS,
+      timeLeftMs: () => budget.timeLeftMs(),
       source: config,
     };
     let triggeredInThisCall = false;
@@ -53,7 +58,7 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
 
 /** Analyses the query and decides; returns the check's events and the state that starts paging its rows. */
 async function startCheck(
-  {secrets, log, syncId, budget}: SyncContext<FreshnessSecrets>,
+  {secrets, log, syncId, budget, signal}: SyncContext<FreshnessSecrets>,
   query: FreshnessQuery,
   previous: FreshnessState,
   options: FreshnessOptions,
@@ -62,11 +67,17 @@ async function startCheck(
   const analysis = await analyzeFreshness(query);
   log.info(`checked freshness: ${analysis.staleRows} of ${analysis.totalRows} rows stale (${analysis.stalePercentage}%)`, {check_timestamp: checkTimestamp});
   // A Retry-After or a request that would outlast the function's deadline fails the call cleanly instead
-  // of letting the platform kill it mid-way.
+  // of letting the platform kill it mid-way; each attempt waits at most half the time left, so a trigger
+  // whose answer is lost is still recorded and checkpointed before the deadline.
   const timeLeftMs = budget.timeLeftMs();
-  const api = fivetranApi(secrets, {timeoutMs: Math.max(1000, Math.min(30_000, timeLeftMs / 2)), maxRetryAfterMs: timeLeftMs / 2, ...options.api});
+  const api = fivetranApi(
+    secrets,
+    {timeoutMs: Math.max(1000, Math.min(30_000, timeLeftMs / 2)), maxRetryAfterMs: timeLeftMs / 2, ...options.api},
+    {signal, timeLeftMs: () => budget.timeLeftMs() - ANSWER_MARGIN_MS},
+  );
   const result = await triggerSync({
     api,
+    signal,
     connectionId: secrets.fivetran_connector_id,
     checkTimestamp,
     analysis,

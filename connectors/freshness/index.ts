@@ -23,7 +23,7 @@ export function createFreshnessConnector(options: FreshnessOptions = {}) {
     secrets: FreshnessSecrets,
     tables: {[EVENTS_TABLE]: EVENTS_TABLE_SPEC},
     setupTests: SETUP_TESTS,
-    async test({secrets, testName}) {
+    async test({secrets, testName, signal}) {
       if (!testName || testName === 'postgres') {
         const config = postgresConfig(secrets);
         await withPostgres(config, (client) =>
@@ -31,7 +31,7 @@ export function createFreshnessConnector(options: FreshnessOptions = {}) {
         );
       }
       if (!testName || testName === 'fivetran') {
-        await findConnection(fivetranApi(secrets, options.api), secrets.fivetran_connector_id);
+        await findConnection(fivetranApi(secrets, options.api, {signal}), secrets.fivetran_connector_id);
       }
     },
     // data_freshness_monitor's key depends on id_column; this lists it before any sync (Partner SDK Schema)

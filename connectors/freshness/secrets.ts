@@ -53,7 +53,10 @@ export function postgresConfig(secrets: FreshnessSecrets): PostgresConfig {
 /** Retry and timeout tuning: the sync fits them to the call's deadline; tests shorten the backoff. */
 export type ApiTuning = Pick<FivetranApiOptions, 'retries' | 'baseDelayMs' | 'timeoutMs' | 'maxRetryAfterMs'>;
 
-/** A client built per call from this call's secrets (never cached: warm instances serve other connections). */
-export function fivetranApi(secrets: FreshnessSecrets, tuning: ApiTuning = {}): FivetranApi {
-  return new FivetranApi({apiKey: secrets.fivetran_api_key, apiSecret: secrets.fivetran_api_secret, baseUrl: secrets.fivetran_api_url, ...tuning});
+/**
+ * A client built per call from this call's secrets (never cached: warm instances serve other connections);
+ * `call` bounds its requests by the call's deadline.
+ */
+export function fivetranApi(secrets: FreshnessSecrets, tuning: ApiTuning = {}, call: Pick<FivetranApiOptions, 'signal' | 'timeLeftMs'> = {}): FivetranApi {
+  return new FivetranApi({apiKey: secrets.fivetran_api_key, apiSecret: secrets.fivetran_api_secret, baseUrl: secrets.fivetran_api_url, ...call, ...tuning});
 }

@@ -1,9 +1,9 @@
-// Test fixtures of the freshness connector: its secrets against a test database, status tables, the
-// Fivetran API answers (nock), and a loop that makes a sync's calls as Fivetran does.
-import {randomUUID} from 'node:crypto';
+// Test fixtures of the freshness connector: its secrets against a test database, status tables and the
+// Fivetran API answers (nock). Calls and syncs go through sdk/testing.ts, the local Fivetran's strict checks.
 import {readFileSync} from 'node:fs';
+import http from 'node:http';
+import type {AddressInfo} from 'node:net';
 import nock from 'nock';
-import {handleFunctionCall, type CallOptions, type Connector, type Row} from '../../sdk/index.js';
 import type {TestDatabase} from '../../test/support/postgres.js';
 
 export const API_URL = 'https://api.fivetran.test';
@@ -42,50 +42,55 @@ export async function statusTable(db: TestDatabase, stale: number, fresh: number
   return `SELECT company_id, freshness_status FROM ${table}`;
 }
 
+/** The connection's details as the API answers them (GET and PATCH /v1/connections/{id}). */
+export function connectionDetails(details: {paused?: boolean; sync_state?: string} = {}): Record<string, unknown> {
+  return {id: CONNECTION_ID, group_id: 'group_1', service: 'postgres', schema: 'pg', paused: details.paused ?? false, status: {sync_state: details.sync_state ?? 'scheduled'}};
+}
+
 export function connectionIs(details: {paused?: boolean; sync_state?: string} = {}): nock.Scope {
-  return nock(API_URL)
-    .get(`/v1/connections/${CONNECTION_ID}`)
-    .reply(200, {
-      code: 'Success',
-      data: {id: CONNECTION_ID, group_id: 'group_1', service: 'postgres', schema: 'pg', paused: details.paused ?? false, status: {sync_state: details.sync_state ?? 'scheduled'}},
-    });
+  return nock(API_URL).get(`/v1/connections/${CONNECTION_ID}`).reply(200, {code: 'Success', data: connectionDetails(details)});
+}
+
+export function unpauseAccepted(): nock.Scope {
+  return nock(API_URL).patch(`/v1/connections/${CONNECTION_ID}`, {paused: false}).reply(200, {code: 'Success', data: connectionDetails({paused: false})});
 }
 
 export function syncAccepted(force = false): nock.Scope {
   return nock(API_URL).post(`/v1/connections/${CONNECTION_ID}/sync`, {force}).reply(200, {code: 'Success', message: 'Sync has been successfully triggered'});
 }
 
-export interface ResponseBody {
-  state: Record<string, unknown>;
-  insert: Record<string, Row[]>;
-  schema: Record<string, {primary_key?: string[]}>;
-  hasMore: boolean;
-  errorMessage?: string;
-  errorType?: string;
+export interface HangingApi {
+  url: string;
+  /** `METHOD path body` of every request received */
+  requests: string[];
+  close(): Promise<void>;
 }
 
-export async function callOnce(connector: Connector, body: unknown, options: CallOptions = {}): Promise<{status: number; body: ResponseBody}> {
-  // logs go nowhere unless a test captures them
-  const result = await handleFunctionCall(connector, body, {sink: () => undefined, ...options});
-  return {status: result.status, body: JSON.parse(result.body) as ResponseBody};
-}
-
-export interface SyncRun {
-  responses: ResponseBody[];
-  state: Record<string, unknown>;
-  rows(table: string): Row[];
-}
-
-/** Every call of one sync (one sync_id): Fivetran calls again with the new state while hasMore is true. */
-export async function syncAll(connector: Connector, secrets: Record<string, unknown>, state: Record<string, unknown> = {}, options: CallOptions = {}): Promise<SyncRun> {
-  const responses: ResponseBody[] = [];
-  const syncId = randomUUID();
-  for (let call = 0; call < 200; call++) {
-    const {status, body} = await callOnce(connector, {state, secrets, sync_id: syncId}, options);
-    if (status !== 200) throw new Error(`call ${call + 1} answered ${status}: ${body.errorMessage}`);
-    responses.push(body);
-    state = body.state;
-    if (!body.hasMore) break;
-  }
-  return {responses, state, rows: (table) => responses.flatMap((response) => response.insert[table] ?? [])};
+/**
+ * A Fivetran API on a loopback port that never answers: every request, or (with `answersReads`) every
+ * request but GET /v1/connections/{id}, which it answers as connectionIs does.
+ */
+export async function hangingApi(options: {answersReads?: boolean} = {}): Promise<HangingApi> {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      requests.push(`${req.method} ${req.url} ${body}`.trim());
+      if (options.answersReads && req.method === 'GET' && req.url === `/v1/connections/${CONNECTION_ID}`) {
+        res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({code: 'Success', data: connectionDetails()}));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const {port} = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

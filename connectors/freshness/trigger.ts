@@ -1,13 +1,18 @@
 // The decision of one freshness check and the Fivetran API calls it leads to: below the threshold, within
 // the cooldown, already syncing or a dry run, nothing is sent; otherwise the connection is unpaused if
-// paused and a sync is triggered. Each decision and each call becomes one sync_events row.
+// paused and a sync is triggered. Each decision and each call becomes one sync_events row. The trigger is sent
+// once: when its answer is lost (no answer in time, a 5xx, a body of the wrong shape) the row says so
+// (outcome `unknown`), and only a trigger the API confirmed starts the cooldown.
 import {ConfigError, type Logger} from '../../sdk/index.js';
 import {FivetranApiError, type ApiResult, type Connection, type FivetranApi} from '../../sdk/fivetran-api.js';
 import type {FreshnessAnalysis} from './analyze.js';
 
 export type SyncAction = 'unpause' | 'trigger_sync' | 'skip_cooldown' | 'skip_already_syncing' | 'skip_below_threshold' | 'dry_run';
-/** succeeded: the API accepted the call; skipped: nothing was sent; conflict: the API answered 409 */
-export type SyncOutcome = 'succeeded' | 'skipped' | 'conflict';
+/**
+ * succeeded: the API accepted the call; skipped: nothing was sent; conflict: the API answered 409; unknown: the
+ * request was sent but its answer was lost or unusable, so the sync may or may not have started
+ */
+export type SyncOutcome = 'succeeded' | 'skipped' | 'conflict' | 'unknown';
 
 /** A row of sync_events. */
 export interface SyncEvent {
@@ -25,6 +30,8 @@ export interface SyncEvent {
 
 export interface TriggerRequest {
   api: FivetranApi;
+  /** the call's deadline: a trigger whose answer it cut off fails the call rather than being recorded */
+  signal?: AbortSignal;
   connectionId: string;
   checkTimestamp: string;
   analysis: FreshnessAnalysis;
@@ -67,7 +74,7 @@ class CheckEvents {
   private lastMs = 0;
   constructor(private readonly request: TriggerRequest, private readonly now: () => Date) {}
 
-  add(action: SyncAction, outcome: SyncOutcome, message: string, call?: {status: number; attempts: number}): SyncEvent {
+  add(action: SyncAction, outcome: SyncOutcome, message: string, call?: {status: number | null; attempts: number}): SyncEvent {
     this.lastMs = Math.max(this.now().getTime(), this.lastMs + 1);
     const event: SyncEvent = {
       event_timestamp: new Date(this.lastMs).toISOString(),
@@ -155,6 +162,15 @@ export async function triggerSync(request: TriggerRequest): Promise<TriggerResul
   } catch (error) {
     if (error instanceof FivetranApiError && error.httpStatus === 409) {
       check.add('skip_already_syncing', 'conflict', `the API answered 409: connection ${connectionId} is already syncing (${reason})`, {status: 409, attempts: error.attempts});
+      return done();
+    }
+    // Sent, but what happened is not known: record that, and do not send it again (a second force trigger
+    // would restart the sync the first one may have started). No cooldown: nothing confirmed a trigger.
+    if (error instanceof FivetranApiError && error.outcomeUnknown && !request.signal?.aborted) {
+      check.add('trigger_sync', 'unknown', `${reason} → sync requested once, outcome unknown: ${error.message} (connection ${connectionId})`, {
+        status: error.httpStatus || null,
+        attempts: error.attempts,
+      });
       return done();
     }
     throw error;

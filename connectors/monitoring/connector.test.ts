@@ -1,41 +1,42 @@
 // The monitoring connector end to end through the Function adapter, against the Fivetran API simulator
 // (pagination, group selection, resumption, events across checks, secrets) and nock (429 handling).
+import http from 'node:http';
+import type {AddressInfo} from 'node:net';
+import type {Method} from 'got';
 import nock from 'nock';
 import {afterEach, beforeAll, afterAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
+import {freePort} from '../../emulator/embedded-postgres.js';
 import {generateFleet} from '../../emulator/fleet.js';
 import type {BudgetLimits} from '../../sdk/budget.js';
-import {FivetranApi, type ApiResult} from '../../sdk/fivetran-api.js';
-import {handleFunctionCall} from '../../sdk/function-adapter.js';
-import type {FunctionResponse, Row} from '../../sdk/types.js';
+import {FivetranApi, type ApiResult, type RequestOptions} from '../../sdk/fivetran-api.js';
+import {callConnector, syncAll as syncThroughFivetran, type AnswerBody, type SyncCall} from '../../sdk/testing.js';
+import type {Row, State} from '../../sdk/types.js';
 import {connector} from './index.js';
 import {readConnectionPages, type AccountPage} from './read-account.js';
 
 interface Call {
   status: number;
-  body: FunctionResponse & {errorMessage?: string};
+  body: AnswerBody;
   logs: string[];
   raw: string;
 }
 
+// A test worker's memory grows with earlier tests; the memory budget is not what these tests are about.
+const roomy = (limits?: Partial<BudgetLimits>): Partial<BudgetLimits> => ({memoryMb: 64 * 1024, ...limits});
+
+/** One call through the local Fivetran's strict checks, with its log lines. */
 async function call(body: unknown, limits?: Partial<BudgetLimits>): Promise<Call> {
   const logs: string[] = [];
-  // A test worker's memory grows with earlier tests; the memory budget is not what these tests are about.
-  const result = await handleFunctionCall(connector, body, {limits: {memoryMb: 64 * 1024, ...limits}, sink: (line) => logs.push(line)});
-  return {status: result.status, body: JSON.parse(result.body), logs, raw: result.body};
+  const result = await callConnector(connector, body, {limits: roomy(limits), sink: (line) => logs.push(line)});
+  return {status: result.status, body: result.body, logs, raw: result.text};
 }
 
-/** Calls while hasMore, as Fivetran does within one sync; returns every call. */
-async function syncAll(secrets: Record<string, unknown>, state: Record<string, unknown> = {}, limits?: Partial<BudgetLimits>): Promise<Call[]> {
-  const calls: Call[] = [];
-  for (;;) {
-    const result = await call({secrets, state}, limits);
-    calls.push(result);
-    if (result.status !== 200) throw new Error(`call failed: ${result.raw}`);
-    state = result.body.state;
-    if (!result.body.hasMore) return calls;
-    if (calls.length > 50) throw new Error('too many calls');
-  }
+/** A whole sync as the local Fivetran runs it (sdk/testing.ts); returns every call. */
+async function syncAll(secrets: Record<string, unknown>, state: State = {}, limits?: Partial<BudgetLimits>): Promise<Call[]> {
+  const result = await syncThroughFivetran(connector, secrets, {state, maxCalls: 50, callOptions: {limits: roomy(limits)}});
+  await result.warehouse.close();
+  return result.calls.map((c: SyncCall) => ({status: c.status, body: c.body!, logs: [], raw: c.text}));
 }
 
 const rowsOf = (calls: Call[], table: string): Row[] => calls.flatMap((c) => c.body.insert[table] ?? []);
@@ -129,11 +130,11 @@ describe('monitoring connector against the API simulator', () => {
     let inFlight = 0;
     let most = 0;
     class CountingApi extends FivetranApi {
-      override async request<T>(...args: Parameters<FivetranApi['request']>): Promise<ApiResult<T>> {
+      override async request<T>(method: Method, path: string, options?: RequestOptions<T>): Promise<ApiResult<T>> {
         inFlight++;
         most = Math.max(most, inFlight);
         try {
-          return await super.request<T>(...args);
+          return await super.request<T>(method, path, options);
         } finally {
           inFlight--;
         }
@@ -274,17 +275,68 @@ describe('setup test, rate limits and secrets', () => {
     }
   });
 
-  it('never puts the key or secret in responses or logs, even on failure', async () => {
+  it('never puts the key or secret in responses or logs, even on failure, and keeps hosts, ports and ids readable', async () => {
     nock(API).get('/v1/groups').query(true).reply(200, list([{id: 'g1', name: 'prod'}]))
       .get('/v1/connections').query(true).reply(200, list([conn('c1')]));
     const ok = await call({secrets, state: {}});
     nock(API).get('/v1/groups').query(true).reply(400, {code: 'InvalidInput', message: `bad request from ${secrets.fivetran_api_key.slice(0, 3)}…`});
     const failed = await call({secrets: {...secrets, group_ids: 'g1'}, state: {}});
+    nock(API).get('/v1/groups').query(true).reply(200, list([{id: 'g1', name: 'prod'}]));
+    const unknownGroup = await call({secrets: {...secrets, group_ids: 'g_missing_42'}, state: {}});
+    const closed = await freePort();
+    const unreachable = await call({secrets: {...secrets, fivetran_api_url: `http://127.0.0.1:${closed}`}, setup_test: true});
+    const withUserinfo = await call({secrets: {...secrets, fivetran_api_url: `http://apiuser:url-pw-5e1f@127.0.0.1:${closed}`}, state: {}});
     expect(ok.status).toBe(200);
     expect(failed.status).toBe(500);
-    for (const text of [ok.raw, failed.raw, ...ok.logs, ...failed.logs]) {
+    const all = [ok, failed, unknownGroup, unreachable, withUserinfo];
+    for (const text of all.flatMap((c) => [c.raw, ...c.logs])) {
       expect(text).not.toContain(secrets.fivetran_api_key);
       expect(text).not.toContain(secrets.fivetran_api_secret);
+      expect(text).not.toContain('url-pw-5e1f');
+    }
+    // only secret values are redacted: the API's host and port and the ids stay in the messages
+    expect(unreachable.body.errorMessage).toContain(`cannot reach the Fivetran API at http://127.0.0.1:${closed}/v1/ for the list of groups`);
+    expect(unknownGroup.body.errorMessage).toContain('group_ids names groups this API key cannot see: g_missing_42');
+    expect(failed.body.errorMessage).toContain('the list of groups');
+    expect(withUserinfo.body.errorMessage).toBe(`fivetran_api_url "http://[REDACTED]@127.0.0.1:${closed}" holds credentials (user:password@); remove them: the API key and secret go in fivetran_api_key and fivetran_api_secret`);
+  });
+
+  it.each([
+    {name: 'a 200 {}', body: {}, says: "with 200 and not the API's envelope {code, message, data} (code: Invalid input: expected string, received undefined)"},
+    {name: 'data: null', body: {code: 'Success', data: null}, says: 'with 200 and an unexpected answer (data: Invalid input: expected object, received null)'},
+    {name: '"items": "notalist"', body: {code: 'Success', data: {items: 'notalist'}}, says: 'with 200 and an unexpected answer (data.items: Invalid input: expected array, received string)'},
+  ])('fails the call rather than land 0 connections when the list answers $name', async ({body, says}) => {
+    nock(API).get('/v1/groups').query(true).reply(200, list([{id: 'g1', name: 'prod'}]))
+      .get('/v1/connections').query(true).reply(200, body);
+    const result = await call({secrets, state: {}});
+    expect(result.status).toBe(500);
+    expect(result.body.errorMessage).toBe(`the Fivetran API answered GET /v1/connections ${says}`);
+  });
+
+  it('stops at a repeated next_cursor instead of following it forever', async () => {
+    const scope = nock(API)
+      .get('/v1/groups').query(true).reply(200, list([{id: 'g1', name: 'prod'}]))
+      .get('/v1/connections').query({limit: '1000'}).reply(200, list([conn('c1')], 'loop'))
+      .get('/v1/connections').query({limit: '1000', cursor: 'loop'}).times(50).reply(200, list([conn('c2')], 'loop'));
+    const result = await call({secrets, state: {}});
+    expect(scope.pendingMocks()).toEqual([expect.stringContaining('/v1/connections')]); // 3 requests, not 52
+    expect(result.status).toBe(500);
+    expect(result.body.errorMessage).toMatch(/^the Fivetran API answered GET \/v1\/connections with a next_cursor it had already given \("loop"\)/);
+  });
+
+  it('answers before the deadline when the API never answers, naming the endpoint', async () => {
+    const server = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const started = Date.now();
+      const result = await call({secrets: {...secrets, fivetran_api_url: url}, state: {}}, {timeoutSeconds: 4});
+      expect(Date.now() - started).toBeLessThan(4000);
+      expect(result.status).toBe(500);
+      expect(result.body.errorMessage).toMatch(/the Fivetran API at 127\.0\.0\.1:\d+ did not answer GET \/v1\/groups within \d+(\.\d)? s/);
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 

@@ -2,7 +2,7 @@
 // API with the list endpoints (one request per 1,000 connections), landed as tables per check, with the
 // events since the previous check and an alert per open problem, per tenant. See README.md.
 import {defineConnector} from '../../sdk/connector.js';
-import {FivetranApi, DEFAULT_FIVETRAN_API_URL} from '../../sdk/fivetran-api.js';
+import {DEFAULT_FIVETRAN_API_URL, FivetranApi, GroupSchema} from '../../sdk/fivetran-api.js';
 import {createMain} from '../../sdk/function-adapter.js';
 import {field} from '../../sdk/secrets.js';
 import * as z from 'zod';
@@ -23,8 +23,9 @@ export const MonitoringSecrets = z.object({
 });
 export type MonitoringSecrets = z.infer<typeof MonitoringSecrets>;
 
-export function apiFromSecrets(secrets: MonitoringSecrets): FivetranApi {
-  return new FivetranApi({apiKey: secrets.fivetran_api_key, apiSecret: secrets.fivetran_api_secret, baseUrl: secrets.fivetran_api_url});
+/** A client built per call from this call's secrets; its requests end by the call's deadline (`signal`, `timeLeftMs`). */
+export function apiFromSecrets(secrets: MonitoringSecrets, signal?: AbortSignal, timeLeftMs?: () => number): FivetranApi {
+  return new FivetranApi({apiKey: secrets.fivetran_api_key, apiSecret: secrets.fivetran_api_secret, baseUrl: secrets.fivetran_api_url, signal, timeLeftMs});
 }
 
 export function settingsFromSecrets(secrets: MonitoringSecrets): CheckSettings {
@@ -45,14 +46,16 @@ export const connector = defineConnector({
   secrets: MonitoringSecrets,
   tables: TABLES,
   setupTests: [{name: 'connection', label: 'Check the Fivetran API credentials'}],
-  async test({secrets}) {
+  async test({secrets, signal}) {
     settingsFromSecrets(secrets);
     // One cheap request: the first group of the account.
-    await apiFromSecrets(secrets).request('GET', 'groups', {searchParams: {limit: 1}, what: 'the list of groups'});
+    const pages = apiFromSecrets(secrets, signal).pages('groups', GroupSchema, {searchParams: {limit: 1}, what: 'the list of groups'});
+    await pages.next();
+    await pages.return(undefined);
   },
-  async *sync({secrets, state, log, budget}) {
+  async *sync({secrets, state, log, budget, signal}) {
     const settings = settingsFromSecrets(secrets);
-    const api = apiFromSecrets(secrets);
+    const api = apiFromSecrets(secrets, signal, () => budget.timeLeftMs());
     const resuming = Boolean((state as unknown as MonitoringState).check);
     log.info(resuming ? 'resuming the check in progress' : 'starting a check', {group_ids: settings.groupIds.length || 'all'});
     const rows: Record<string, number> = {};

@@ -4,9 +4,10 @@
 //   - every group: `GET /v1/connections?limit=1000` pages, in order, resumable from the page cursor;
 //   - chosen groups: `GET /v1/groups/{id}/connections` for each, several groups at once (bounded), yielded in
 //     group order so a resumed read restarts from the first group not yet delivered.
-// Rate limits (429 with Retry-After) and 5xx are retried by FivetranApi.
+// Rate limits (429 with Retry-After) and 5xx are retried by FivetranApi, which also checks each page's
+// shape and refuses a cursor it already gave.
 import {ConfigError} from '../../sdk/errors.js';
-import type {Connection, FivetranApi, Group} from '../../sdk/fivetran-api.js';
+import {ConnectionSchema, GroupSchema, type Connection, type FivetranApi, type Group} from '../../sdk/fivetran-api.js';
 
 export const MAX_PAGE_SIZE = 1000;
 
@@ -38,15 +39,8 @@ export interface ReadAccountOptions {
 }
 
 /** Every group of the account (one request per 1,000 groups). */
-export async function readGroups(api: FivetranApi, pageSize = MAX_PAGE_SIZE): Promise<Group[]> {
-  const groups: Group[] = [];
-  let cursor: string | undefined;
-  do {
-    const {data} = await api.request<{items?: Group[]; next_cursor?: string | null}>('GET', 'groups', {searchParams: {limit: pageSize, cursor}, what: 'the list of groups'});
-    groups.push(...(data.items ?? []));
-    cursor = data.next_cursor ?? undefined;
-  } while (cursor);
-  return groups;
+export async function readGroups(api: FivetranApi): Promise<Group[]> {
+  return api.listAll('groups', GroupSchema, 'the list of groups');
 }
 
 /** Checks that every chosen group exists; returns them sorted (the order resumption relies on). */
@@ -61,15 +55,8 @@ export function chosenGroups(groupIds: readonly string[], groups: readonly Group
 
 async function readGroupConnections(api: FivetranApi, groupId: string, pageSize: number): Promise<Connection[]> {
   const connections: Connection[] = [];
-  let cursor: string | undefined;
-  do {
-    const {data} = await api.request<{items?: Connection[]; next_cursor?: string | null}>('GET', `groups/${encodeURIComponent(groupId)}/connections`, {
-      searchParams: {limit: pageSize, cursor},
-      what: `the connections of group "${groupId}"`,
-    });
-    connections.push(...(data.items ?? []));
-    cursor = data.next_cursor ?? undefined;
-  } while (cursor);
+  const pages = api.pages(`groups/${encodeURIComponent(groupId)}/connections`, ConnectionSchema, {searchParams: {limit: pageSize}, what: `the connections of group "${groupId}"`});
+  for await (const page of pages) connections.push(...page.items);
   return connections;
 }
 
@@ -78,17 +65,11 @@ export async function* readConnectionPages(api: FivetranApi, options: ReadAccoun
   const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, options.pageSize ?? MAX_PAGE_SIZE));
   const groupIds = options.groupIds ?? [];
   if (groupIds.length === 0) {
-    let cursor = options.resume?.cursor;
-    for (;;) {
-      const {data} = await api.request<{items?: Connection[]; next_cursor?: string | null}>('GET', 'connections', {
-        searchParams: {limit: pageSize, cursor},
-        what: 'the list of connections',
-      });
-      const at = cursor ? {cursor} : {};
-      cursor = data.next_cursor ?? undefined;
-      yield {connections: data.items ?? [], at, next: cursor ? {cursor} : null};
-      if (!cursor) return;
+    const pages = api.pages('connections', ConnectionSchema, {searchParams: {limit: pageSize}, what: 'the list of connections', cursor: options.resume?.cursor});
+    for await (const page of pages) {
+      yield {connections: page.items, at: page.cursor ? {cursor: page.cursor} : {}, next: page.next ? {cursor: page.next} : null};
     }
+    return;
   }
 
   // Chosen groups: a window of at most `concurrency` requests in flight, delivered in order, so memory and
