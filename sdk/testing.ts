@@ -129,7 +129,7 @@ export interface SyncCall {
 export interface SyncOptions {
   /** the committed state to start from (default {}: a first sync) */
   state?: State;
-  /** where responses land; a fresh in-memory warehouse (closed at the end) when absent */
+  /** where responses land; when absent, a fresh in-memory warehouse, queried through the result (close it with result.warehouse.close()) */
   warehouse?: TestWarehouse;
   /** the destination schema (default: the connector's name) */
   schema?: string;
