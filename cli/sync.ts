@@ -175,7 +175,7 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
     stopTicker();
     progress.done();
     if (error instanceof SyncFailed) {
-      const kept = error.call > 1 ? `what call ${error.call - 1} committed` : 'what they held before the sync';
+      const kept = error.summary.calls > 0 ? `what call ${error.summary.calls} committed` : 'what they held before the sync';
       throw new CommandFailed(redactText(`sync of ${target.functionName} failed: ${error.message}; the state file and the warehouse keep ${kept}`, secretValues));
     }
     if (error instanceof StateFileError) throw new CliConfigError(error.message);
