@@ -205,3 +205,18 @@ describe('runSync without progress', () => {
     expect(summary).toMatchObject({calls: 20, endedBy: 'finished', state: {cursor: 2}});
   });
 });
+
+describe('runSync with numbers past a double', () => {
+  it('commits a state with a big integer digit for digit and sends it back so', async () => {
+    const bodies: string[] = [];
+    const url = await serve((body, call) => {
+      bodies.push(body);
+      const answer = call === 1 ? {state: {cursor: '__BIG__'}, insert: {items: [{id: 1, name: 'a'}]}, delete: {}, schema: {items: {primary_key: ['id']}}, hasMore: true} : {...page(2, false), state: {done: true}};
+      return {status: 200, body: JSON.stringify(answer).replace('"__BIG__"', '12345678901234567890')};
+    });
+    await runSync({...options(), transport: httpTransport(url, {timeoutMs: 5000}), maxCalls: 1});
+    expect(readFileSync(stateFile, 'utf8')).toContain('"cursor": 12345678901234567890');
+    await runSync({...options(), transport: httpTransport(url, {timeoutMs: 5000})});
+    expect(bodies[1]).toContain('"state":{"cursor":12345678901234567890}');
+  });
+});
