@@ -2,6 +2,7 @@
 // HTTP status, the size cap, JSON, every key and its type, tables missing from `schema`, primary keys on
 // deletes and keyed inserts. Each problem is one sentence naming the exact key; a response with problems is
 // never applied to the warehouse.
+import {MAX_NESTING_DEPTH, nestedDeeperThan} from '../sdk/function-adapter.js';
 import type {Row, State} from '../sdk/types.js';
 import {ExactNumber, parseExactJson} from './exact-json.js';
 
@@ -101,6 +102,9 @@ export function checkResponse(status: number, body: string, options: {capBytes?:
   for (const key of ['state', 'insert', 'delete', 'schema'] as const) {
     if (!(key in parsed)) problem(`"${key}" is missing; it must be an object${key === 'state' ? ' (the state for the next call)' : ' ({} when empty)'}`);
     else if (!isObject(parsed[key])) problem(`"${key}" is ${describe(parsed[key])}; it must be an object`);
+  }
+  if (isObject(parsed.state) && nestedDeeperThan(parsed.state, MAX_NESTING_DEPTH)) {
+    problem(`"state" is nested more than ${MAX_NESTING_DEPTH} levels deep; Fivetran could not send it back (the function refuses such a state)`);
   }
   if (!('hasMore' in parsed)) problem('"hasMore" is missing; it must be true or false');
   else if (typeof parsed.hasMore !== 'boolean') problem(`"hasMore" is ${describe(parsed.hasMore)}; it must be true or false (a JSON boolean, not a string)`);
