@@ -215,11 +215,11 @@ sqlCommand
 program
   .command('sync')
   .description('run one sync of a function as Fivetran would, into the local DuckDB warehouse (.fivetran/warehouse.duckdb)')
-  .argument('<target>', 'function name from deploy.yaml, or a connector folder')
+  .argument('<target>', 'function name from deploy.yaml, or a connector folder; with --url, any other name syncs a function outside this repository into the schema of that name')
   .requiredOption('--secrets <file>', 'JSON file with the connection secrets')
   .option('--state <file>', 'state file (default .fivetran/state/<function>.json)')
   .option('--warehouse <file>', 'DuckDB file (default .fivetran/warehouse.duckdb)')
-  .option('--url <url>', 'call a served or deployed function over HTTP instead of in-process')
+  .option('--url <url>', 'call a served or deployed function (of this repository or any other, in any language) over HTTP instead of in-process')
   .option('--id-token <token>', 'identity token for a private function; "gcloud" runs gcloud auth print-identity-token')
   .option('--max-calls <n>', 'stop after n calls (the state stays committed)', int)
   .option('--json', 'print one JSON summary instead of text')

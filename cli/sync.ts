@@ -7,10 +7,13 @@ import path from 'node:path';
 import {promisify} from 'node:util';
 import type {LogSink} from '../sdk/log.js';
 import {redactText} from '../sdk/log.js';
+import type {Connector} from '../sdk/connector.js';
+import {secretValues} from '../sdk/secrets.js';
 import {DEFAULT_WAREHOUSE_FILE, schemaNameFor, Warehouse} from '../emulator/warehouse.js';
 import {defaultStateFile, StateFileError, readState} from '../emulator/state-store.js';
 import {httpTransport, inProcessTransport, runSync, SyncFailed, type FunctionTransport, type SyncSummary} from '../emulator/sync-runner.js';
 import {CliConfigError, CommandFailed, UsageError} from './errors.js';
+import type {DeployFunction} from './project.js';
 import {formatTable, isInteractive, ProgressLine} from './output.js';
 import {loadConnector, memoryMb, projectRoot, resolveTarget, timeoutSeconds} from './project.js';
 
@@ -86,6 +89,50 @@ function logSinkFor(file: string, onWarning?: (message: string) => void): LogSin
   };
 }
 
+/** Keys whose values are redacted when nothing declares which are secret (a function outside this repository). */
+export const SECRET_LOOKING_KEY = /pass|pwd|secret|token|key|credential|auth|private|cert|session|cookie|signature|salt/i;
+
+/** Every string inside a value (and the value as JSON when it is not a string), for redaction. */
+function valuesToRedact(value: unknown, out: string[]): void {
+  if (value === undefined || value === null || value === '') return;
+  if (typeof value === 'string') {
+    out.push(value);
+    return;
+  }
+  out.push(JSON.stringify(value));
+  if (typeof value === 'object') for (const item of Object.values(value)) valuesToRedact(item, out);
+}
+
+/**
+ * The values of the secrets file to redact from messages: those of the connector's secret fields (its
+ * `field.secret` declarations) and of keys it does not declare that look secret; for a function outside the
+ * repository (no connector), of every key that looks secret. Hosts, ports, ids and names stay readable.
+ */
+export function secretsToRedact(secrets: Record<string, unknown>, connector?: Connector): string[] {
+  const declared = connector ? new Set(Object.keys(connector.secrets.shape)) : new Set<string>();
+  const values = connector ? secretValues(connector.secrets, secrets) : [];
+  for (const [key, value] of Object.entries(secrets)) if (!declared.has(key) && SECRET_LOOKING_KEY.test(key)) valuesToRedact(value, values);
+  return values;
+}
+
+const SCHEMA_NAME_RULE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * The function to sync: one of deploy.yaml or a connector folder; with --url, any other name is a function
+ * outside this repository (in any language), synced into the schema of that name.
+ */
+function syncTarget(root: string, name: string, url: string | undefined): {functionName: string; connector?: string; entry?: DeployFunction} {
+  try {
+    return resolveTarget(root, name);
+  } catch (error) {
+    if (!url || !(error instanceof CliConfigError)) throw error;
+  }
+  if (!SCHEMA_NAME_RULE.test(name)) {
+    throw new UsageError(`"${name}" is not a function of this repository, and with --url it names the destination schema: use letters, digits and _, starting with a letter or _ (at most 63 characters)`);
+  }
+  return {functionName: name};
+}
+
 export async function syncFunction(options: SyncCommandOptions): Promise<SyncSummary> {
   const cwd = options.cwd ?? process.cwd();
   const root = projectRoot(cwd);
@@ -93,7 +140,7 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
   if (options.maxCalls !== undefined && (!Number.isInteger(options.maxCalls) || options.maxCalls < 1)) {
     throw new UsageError(`--max-calls ${options.maxCalls} must be a whole number of at least 1`);
   }
-  const target = resolveTarget(root, options.target);
+  const target = syncTarget(root, options.target, options.url);
   const secrets = readSecretsFile(path.resolve(cwd, options.secrets));
   const stateFile = options.state ? path.resolve(cwd, options.state) : defaultStateFile(root, target.functionName);
   const warehouseFile = options.warehouse ? path.resolve(cwd, options.warehouse) : path.join(root, DEFAULT_WAREHOUSE_FILE);
@@ -107,8 +154,8 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
     throw error;
   }
   const warnings: string[] = [];
-  const secretValues = Object.values(secrets).filter((v): v is string => typeof v === 'string');
   let transport: FunctionTransport;
+  let connector: Connector | undefined;
   if (options.url) {
     let url: URL;
     try {
@@ -119,8 +166,10 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
     }
     const idToken = await resolveIdToken(options.idToken);
     transport = httpTransport(url.toString(), {idToken, timeoutMs: timeoutSeconds(target.entry?.timeout) * 1000 + 5000});
+    // a function of this repository served or deployed: its own declarations say which values are secret
+    if (target.connector) connector = await loadConnector(root, target.connector).catch(() => undefined);
   } else {
-    const connector = await loadConnector(root, target.connector);
+    connector = await loadConnector(root, target.connector!);
     transport = inProcessTransport(connector, {
       limits: {
         ...(target.entry?.response_cap_bytes ? {responseCapBytes: target.entry.response_cap_bytes} : {}),
@@ -131,6 +180,7 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
     });
   }
 
+  const redactions = secretsToRedact(secrets, connector);
   const showProgress = options.progress ?? isInteractive();
   const progress = new ProgressLine(showProgress);
   // between answers, a long call still shows that time passes
@@ -175,8 +225,8 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
     stopTicker();
     progress.done();
     if (error instanceof SyncFailed) {
-      const kept = error.call > 1 ? `what call ${error.call - 1} committed` : 'what they held before the sync';
-      throw new CommandFailed(redactText(`sync of ${target.functionName} failed: ${error.message}; the state file and the warehouse keep ${kept}`, secretValues));
+      const kept = error.summary.calls > 0 ? `what call ${error.summary.calls} committed` : 'what they held before the sync';
+      throw new CommandFailed(redactText(`sync of ${target.functionName} failed: ${error.message}; the state file and the warehouse keep ${kept}`, redactions));
     }
     if (error instanceof StateFileError) throw new CliConfigError(error.message);
     throw error;

@@ -68,3 +68,16 @@ describe('checkResponse', () => {
     expect(error!.message).toMatch(/^5 problems: "hasMore" is a string/);
   });
 });
+
+describe('checkResponse limits', () => {
+  it('refuses a state nested too deeply to send back, and keeps big numbers of the state exact', () => {
+    const deep = `${'{"a":'.repeat(5000)}{}${'}'.repeat(5000)}`;
+    expect(() => checkResponse(200, `{"state":${deep},"insert":{},"delete":{},"schema":{},"hasMore":false}`)).toThrow(
+      '"state" is nested more than 1000 levels deep; Fivetran could not send it back (the function refuses such a state)',
+    );
+    const checked = checkResponse(200, '{"state":{"cursor":12345678901234567890},"insert":{},"delete":{},"schema":{},"hasMore":"12345678901234567890"}'.replace('"12345678901234567890"}', 'false}'));
+    expect(String(checked.state.cursor)).toBe('12345678901234567890');
+    expect(checked.exactNumbers).toBe(1);
+    expect(() => checkResponse(200, '{"state":{},"insert":{},"delete":{},"schema":{},"hasMore":12345678901234567890}')).toThrow('"hasMore" is a number (12345678901234567890); it must be true or false');
+  });
+});

@@ -2,7 +2,9 @@
 // HTTP status, the size cap, JSON, every key and its type, tables missing from `schema`, primary keys on
 // deletes and keyed inserts. Each problem is one sentence naming the exact key; a response with problems is
 // never applied to the warehouse.
+import {MAX_NESTING_DEPTH, nestedDeeperThan} from '../sdk/function-adapter.js';
 import type {Row, State} from '../sdk/types.js';
+import {ExactNumber, parseExactJson} from './exact-json.js';
 
 /** Cloud Functions (2nd gen) caps HTTP responses at 32 MiB; Fivetran never sees a bigger body. */
 export const PLATFORM_RESPONSE_CAP_BYTES = 32 * 1024 * 1024;
@@ -18,6 +20,8 @@ export interface CheckedResponse {
   bytes: number;
   /** problems Fivetran tolerates (unknown top-level keys) */
   warnings: string[];
+  /** numbers a double would change, kept as ExactNumber (see emulator/exact-json.ts) */
+  exactNumbers?: number;
 }
 
 /** The function answered, but not with a response Fivetran would accept. */
@@ -36,11 +40,12 @@ const MAX_PROBLEMS = 5;
 const RESERVED_COLUMN = /^_fivetran_/i;
 
 function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ExactNumber);
 }
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (value instanceof ExactNumber) return `a number (${value.text})`;
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
   if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)})`;
@@ -73,9 +78,11 @@ export function checkResponse(status: number, body: string, options: {capBytes?:
     throw new ProtocolViolation([`the response is ${bytes} bytes, over the ${capBytes}-byte cap; checkpoint more often or lower the function's response_cap_bytes`]);
   }
   let parsed: unknown;
+  const found = {exactNumbers: 0};
   try {
-    parsed = JSON.parse(body);
+    parsed = parseExactJson(body, found);
   } catch (error) {
+    if (error instanceof RangeError) throw new ProtocolViolation(['the response is nested too deeply to read; keep rows and state to a sensible depth']);
     const text = body.trim();
     throw new ProtocolViolation([
       text === '' ? 'the response body is empty; answer a JSON object {state, insert, delete, schema, hasMore}' : `the response is not JSON (${(error as Error).message}); answer a JSON object {state, insert, delete, schema, hasMore}`,
@@ -95,6 +102,9 @@ export function checkResponse(status: number, body: string, options: {capBytes?:
   for (const key of ['state', 'insert', 'delete', 'schema'] as const) {
     if (!(key in parsed)) problem(`"${key}" is missing; it must be an object${key === 'state' ? ' (the state for the next call)' : ' ({} when empty)'}`);
     else if (!isObject(parsed[key])) problem(`"${key}" is ${describe(parsed[key])}; it must be an object`);
+  }
+  if (isObject(parsed.state) && nestedDeeperThan(parsed.state, MAX_NESTING_DEPTH)) {
+    problem(`"state" is nested more than ${MAX_NESTING_DEPTH} levels deep; Fivetran could not send it back (the function refuses such a state)`);
   }
   if (!('hasMore' in parsed)) problem('"hasMore" is missing; it must be true or false');
   else if (typeof parsed.hasMore !== 'boolean') problem(`"hasMore" is ${describe(parsed.hasMore)}; it must be true or false (a JSON boolean, not a string)`);
@@ -186,6 +196,7 @@ export function checkResponse(status: number, body: string, options: {capBytes?:
     hasMore: parsed.hasMore as boolean,
     bytes,
     warnings,
+    ...(found.exactNumbers ? {exactNumbers: found.exactNumbers} : {}),
   };
 }
 

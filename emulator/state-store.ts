@@ -1,9 +1,10 @@
 // The committed state of a function between calls and syncs, as Fivetran keeps it: a JSON object in a file
-// (default .fivetran/state/<function>.json). Reads reject a corrupt file with one line saying how to fix
+// (default .fivetran/state/<function>.json), every number digit for digit. Reads reject a corrupt file with one line saying how to fix
 // it; writes go to a temporary file that is renamed over the old one, so a crash never leaves half a state.
 import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import type {State} from '../sdk/types.js';
+import {parseExactJson, stringifyExactJson} from './exact-json.js';
 
 export const DEFAULT_STATE_DIR = path.join('.fivetran', 'state');
 
@@ -29,7 +30,8 @@ export function readState(file: string): State {
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // every digit of a number, as Fivetran keeps the state it was sent (see emulator/exact-json.ts)
+    value = parseExactJson(text);
   } catch (error) {
     throw new StateFileError(`the state file ${file} is not valid JSON (${(error as Error).message}); fix it, or delete it to sync from the start`);
   }
@@ -44,7 +46,7 @@ export function writeState(file: string, state: State): void {
   mkdirSync(path.dirname(file), {recursive: true});
   const temporary = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, JSON.stringify(state, null, 2) + '\n');
+    writeFileSync(temporary, stringifyExactJson(state, 2) + '\n');
     renameSync(temporary, file);
   } catch (error) {
     rmSync(temporary, {force: true});

@@ -177,3 +177,46 @@ describe('runSync', () => {
     expect(existsSync(stateFile)).toBe(false);
   });
 });
+
+describe('runSync without progress', () => {
+  it('fails a sync whose responses repeat rows with hasMore true and the state they were sent', async () => {
+    writeFileSync(stateFile, JSON.stringify({cursor: 7, shard: 'a'}));
+    // the state comes back with its keys in another order: still the same state
+    const fn = scripted(() => ({body: {state: {shard: 'a', cursor: 7}, insert: {items: [{id: 7, name: 'same'}]}, delete: {}, schema: {items: {primary_key: ['id']}}, hasMore: true}}));
+    const error = (await runSync({...options(), transport: fn.transport}).catch((e: unknown) => e)) as SyncFailed;
+    expect(error).toBeInstanceOf(SyncFailed);
+    expect(error.message).toBe(
+      'ended at call 10: the sync makes no progress: calls 1–10 each answered rows and hasMore true with the very state they were sent, so every next call would answer the same; ' +
+        'advance the state with every page (a cursor past the rows sent), or answer hasMore false when there is nothing more',
+    );
+    expect(fn.requests).toHaveLength(10);
+    expect(error.summary).toMatchObject({calls: 10, rows: {items: 10}});
+    expect((await warehouse.query('select id, name from items_fn.items')).rows).toEqual([{id: 7, name: 'same'}]);
+  });
+
+  it('lets a sync repeat its state a few times while the state then moves on', async () => {
+    const fn = scripted((request, call) => {
+      const cursor = Number((request.state as {cursor?: number}).cursor ?? 0);
+      // nine answers with the same state, then progress, then nine more, then the end
+      const next = call % 9 === 0 ? cursor + 1 : cursor;
+      return {body: {state: {cursor: next}, insert: {items: [{id: call, name: `n${call}`}]}, delete: {}, schema: {items: {primary_key: ['id']}}, hasMore: call < 20}};
+    });
+    const summary = await runSync({...options(), transport: fn.transport});
+    expect(summary).toMatchObject({calls: 20, endedBy: 'finished', state: {cursor: 2}});
+  });
+});
+
+describe('runSync with numbers past a double', () => {
+  it('commits a state with a big integer digit for digit and sends it back so', async () => {
+    const bodies: string[] = [];
+    const url = await serve((body, call) => {
+      bodies.push(body);
+      const answer = call === 1 ? {state: {cursor: '__BIG__'}, insert: {items: [{id: 1, name: 'a'}]}, delete: {}, schema: {items: {primary_key: ['id']}}, hasMore: true} : {...page(2, false), state: {done: true}};
+      return {status: 200, body: JSON.stringify(answer).replace('"__BIG__"', '12345678901234567890')};
+    });
+    await runSync({...options(), transport: httpTransport(url, {timeoutMs: 5000}), maxCalls: 1});
+    expect(readFileSync(stateFile, 'utf8')).toContain('"cursor": 12345678901234567890');
+    await runSync({...options(), transport: httpTransport(url, {timeoutMs: 5000})});
+    expect(bodies[1]).toContain('"state":{"cursor":12345678901234567890}');
+  });
+});

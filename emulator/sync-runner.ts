@@ -11,6 +11,7 @@ import {limitsFromEnv} from '../sdk/budget.js';
 import {handleFunctionCall, type CallOptions} from '../sdk/function-adapter.js';
 import type {Connector} from '../sdk/connector.js';
 import type {FunctionRequest, State} from '../sdk/types.js';
+import {ExactNumber, stringifyExactJson} from './exact-json.js';
 import {checkResponse, ProtocolViolation, rowCount} from './response-check.js';
 import {readState, writeState} from './state-store.js';
 import type {Warehouse} from './warehouse.js';
@@ -42,7 +43,7 @@ export function inProcessTransport(connector: Connector, options: CallOptions & 
   const timeoutMs = givenTimeoutMs ?? limitsFromEnv(options.limits).timeoutSeconds * 1000 + 5000;
   return async (request) => {
     // through JSON, as over HTTP, so nothing the function keeps can alias the runner's objects
-    const call = handleFunctionCall(connector, JSON.parse(JSON.stringify(request)), callOptions);
+    const call = handleFunctionCall(connector, JSON.parse(stringifyExactJson(request)), callOptions);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new TransportError(`${connector.name} did not answer within ${seconds(timeoutMs)} (its timeout plus 5 s)`)), timeoutMs);
@@ -65,7 +66,7 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
     let response;
     try {
       // got, not fetch: fetch refuses ports on the browser block list (e.g. 6000), which local servers may use
-      response = await got.post(url, {body: JSON.stringify(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false, responseType: 'text'});
+      response = await got.post(url, {body: stringifyExactJson(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false, responseType: 'text'});
     } catch (error) {
       if (error instanceof TimeoutError) {
         throw new TransportError(`the function at ${url} did not answer within ${seconds(options.timeoutMs)}`, {cause: error});
@@ -139,6 +140,23 @@ export interface RunSyncOptions {
 /** Fivetran ends a sync after more than this many consecutive responses without rows. */
 export const MAX_CONSECUTIVE_EMPTY_RESPONSES = 10;
 
+/**
+ * A sync fails after this many consecutive responses with rows, hasMore true and the very state they were
+ * sent: every page is idempotent for its input state, so the next call would answer the same again, forever.
+ */
+export const MAX_RESPONSES_WITHOUT_PROGRESS = 10;
+
+/** JSON with object keys sorted, to compare states whatever order a function writes their keys in. */
+function canonicalJson(value: unknown): string {
+  if (typeof value !== 'object' || value === null || value instanceof ExactNumber) return stringifyExactJson(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  return `{${Object.keys(value)
+    .sort()
+    .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+    .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`)
+    .join(',')}}`;
+}
+
 export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   const startedAt = Date.now();
   let state = readState(options.stateFile);
@@ -160,6 +178,9 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   const agent = options.agent ?? `Fivetran Google Cloud Functions Connector/local_${options.schema}/${options.schema}`;
   let totalRows = 0;
   let emptyStreak = 0;
+  /** consecutive responses with rows, hasMore true and the state they were sent; since `stuckSince` */
+  let stuckStreak = 0;
+  let stuckSince = 0;
   for (;;) {
     if (options.maxCalls !== undefined && summary.calls >= options.maxCalls) {
       summary.endedBy = 'max_calls';
@@ -196,6 +217,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     } catch (error) {
       return fail(`${(error as Error).message} (the warehouse has this call's rows; the next sync repeats the call)`, error);
     }
+    const stateSent = state;
     state = response.state;
     summary.calls = call;
     summary.state = state;
@@ -209,6 +231,17 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     totalRows += rows;
     options.onCall?.({call, rows: totalRows, bytes: summary.bytes, elapsedMs: Date.now() - startedAt, hasMore: response.hasMore});
     if (!response.hasMore) break;
+    if (canonicalJson(response.state) !== canonicalJson(stateSent)) stuckStreak = 0;
+    else if (rows > 0 && stuckStreak++ === 0) stuckSince = call;
+    if (stuckStreak >= MAX_RESPONSES_WITHOUT_PROGRESS) {
+      summary.durationMs = Date.now() - startedAt;
+      throw new SyncFailed(
+        `ended at call ${call}: the sync makes no progress: calls ${stuckSince}–${call} each answered rows and hasMore true with the very state they were sent, so every next call would answer the same; ` +
+          'advance the state with every page (a cursor past the rows sent), or answer hasMore false when there is nothing more',
+        call,
+        summary,
+      );
+    }
     emptyStreak = rows === 0 ? emptyStreak + 1 : 0;
     if (emptyStreak > MAX_CONSECUTIVE_EMPTY_RESPONSES) {
       summary.endedBy = 'empty_responses';

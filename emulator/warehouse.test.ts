@@ -142,3 +142,33 @@ describe('type inference', () => {
     expect(schemaNameFor('9lives')).toBe('f_9lives');
   });
 });
+
+describe('warehouse numbers past a double', () => {
+  it('lands integers past 2^53 and long decimals with every digit', async () => {
+    const body =
+      '{"state":{},"hasMore":false,"delete":{},"schema":{"n":{"primary_key":["id"]}},"insert":{"n":[' +
+      '{"id":1,"big":12345678901234567890,"id64":9007199254740993,"dec":0.12345678901234567890123,"wide":123456789012345678901234567890123456789012,"meta":{"x":123456789012345678901234567890}},' +
+      '{"id":2,"big":5,"id64":1,"dec":2.5,"wide":1,"meta":{"x":1}}]}}';
+    const checked = checkResponse(200, body);
+    await warehouse.apply('s', checked);
+    const columns = await rows(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 's' AND table_name = 'n' ORDER BY ordinal_position`);
+    expect(Object.fromEntries(columns.map((c) => [c.column_name, c.data_type]))).toMatchObject({id64: 'BIGINT', big: 'HUGEINT', dec: 'DECIMAL(38,23)', wide: 'VARCHAR', meta: 'JSON'});
+    expect(await rows('SELECT big::VARCHAR AS big, id64::VARCHAR AS id64, dec::VARCHAR AS dec, wide, meta FROM s.n ORDER BY id')).toEqual([
+      {big: '12345678901234567890', id64: '9007199254740993', dec: '0.12345678901234567890123', wide: '123456789012345678901234567890123456789012', meta: '{"x":123456789012345678901234567890}'},
+      {big: '5', id64: '1', dec: '2.50000000000000000000000', wide: '1', meta: '{"x":1}'},
+    ]);
+    // queries give the digits as text where a number would round them
+    expect(await rows('SELECT big, dec FROM s.n ORDER BY id')).toEqual([{big: '12345678901234567890', dec: '0.12345678901234567890123'}, {big: 5, dec: 2.5}]);
+  });
+
+  it('keeps a column decimal when later responses bring doubles, and deletes by an exact key', async () => {
+    await warehouse.apply('s', checkResponse(200, '{"state":{},"hasMore":true,"delete":{},"schema":{"p":{"primary_key":["k"]}},"insert":{"p":[{"k":18446744073709551617,"v":1.000000000000000000001}]}}'));
+    await warehouse.apply('s', checkResponse(200, '{"state":{},"hasMore":true,"delete":{},"schema":{"p":{"primary_key":["k"]}},"insert":{"p":[{"k":3,"v":0.1}]}}'));
+    expect(await rows('SELECT t.k::VARCHAR AS k, t.v::VARCHAR AS v FROM s.p AS t ORDER BY t.k')).toEqual([
+      {k: '3', v: '0.100000000000000000000'},
+      {k: '18446744073709551617', v: '1.000000000000000000001'},
+    ]);
+    await warehouse.apply('s', checkResponse(200, '{"state":{},"hasMore":false,"insert":{},"schema":{"p":{"primary_key":["k"]}},"delete":{"p":[{"k":18446744073709551617}]}}'));
+    expect(await rows('SELECT k::VARCHAR AS k FROM s.p')).toEqual([{k: '3'}]);
+  });
+});

@@ -11,9 +11,39 @@ import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import type {Row} from '../sdk/types.js';
+import {ExactNumber, losesDigits, stringifyExactJson} from './exact-json.js';
 import type {CheckedResponse} from './response-check.js';
 
-export type ColumnSqlType = 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'DATE' | 'TIMESTAMP' | 'TIMESTAMPTZ' | 'JSON' | 'VARCHAR';
+/**
+ * Column types. Numbers a double holds exactly are BIGINT (integers) or DOUBLE; numbers it does not (see
+ * emulator/exact-json.ts) keep every digit: integers as BIGINT or HUGEINT by size, decimals as DECIMAL(38,s)
+ * with s the largest scale seen, and what neither holds (more than 38 digits) as VARCHAR with the digits as sent.
+ */
+export type ColumnSqlType = 'BOOLEAN' | 'BIGINT' | 'HUGEINT' | DecimalType | 'DOUBLE' | 'DATE' | 'TIMESTAMP' | 'TIMESTAMPTZ' | 'JSON' | 'VARCHAR';
+export type DecimalType = `DECIMAL(38,${number})`;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INT128_MIN = -(2n ** 127n);
+const INT128_MAX = 2n ** 127n - 1n;
+const MAX_DECIMAL_DIGITS = 38;
+const decimalScale = (type: string): number | undefined => {
+  const match = /^DECIMAL\(\d+,\s*(\d+)\)$/.exec(type);
+  return match ? Number(match[1]) : undefined;
+};
+const decimal = (scale: number): DecimalType => `DECIMAL(38,${scale})`;
+
+/** The type of a number a double does not hold exactly. */
+function exactType(value: ExactNumber): ColumnSqlType {
+  if (value.integer) {
+    const n = BigInt(value.plain);
+    if (n >= INT64_MIN && n <= INT64_MAX) return 'BIGINT';
+    if (n >= INT128_MIN && n <= INT128_MAX) return 'HUGEINT';
+    return 'VARCHAR';
+  }
+  if (/e/i.test(value.plain) || value.precision > MAX_DECIMAL_DIGITS) return 'VARCHAR';
+  return decimal(value.scale);
+}
 
 export const DEFAULT_WAREHOUSE_FILE = path.join('.fivetran', 'warehouse.duckdb');
 
@@ -74,7 +104,7 @@ export function inferType(value: unknown): ColumnSqlType | undefined {
       return 'VARCHAR';
     }
     case 'object':
-      return 'JSON';
+      return value instanceof ExactNumber ? exactType(value) : 'JSON';
     default:
       return 'VARCHAR';
   }
@@ -84,8 +114,16 @@ export function inferType(value: unknown): ColumnSqlType | undefined {
 export function widen(a: ColumnSqlType | undefined, b: ColumnSqlType | undefined): ColumnSqlType | undefined {
   if (a === undefined) return b;
   if (b === undefined || a === b) return a;
+  const scaleA = decimalScale(a);
+  const scaleB = decimalScale(b);
+  // a column holding any exact decimal is a decimal column: integers and doubles in it are written as text, exactly
+  if (scaleA !== undefined && scaleB !== undefined) return decimal(Math.max(scaleA, scaleB));
+  const numeric = (type: ColumnSqlType) => type === 'BIGINT' || type === 'HUGEINT' || type === 'DOUBLE';
+  if (scaleA !== undefined && numeric(b)) return a;
+  if (scaleB !== undefined && numeric(a)) return b;
   const pair = new Set([a, b]);
-  if (pair.has('BIGINT') && pair.has('DOUBLE')) return 'DOUBLE';
+  if (pair.has('BIGINT') && pair.has('HUGEINT')) return 'HUGEINT';
+  if ((pair.has('BIGINT') || pair.has('HUGEINT')) && pair.has('DOUBLE')) return 'DOUBLE';
   if (pair.has('DATE') && pair.has('TIMESTAMP')) return 'TIMESTAMP';
   if ((pair.has('DATE') || pair.has('TIMESTAMP')) && pair.has('TIMESTAMPTZ')) return 'TIMESTAMPTZ';
   return 'VARCHAR';
@@ -94,15 +132,45 @@ export function widen(a: ColumnSqlType | undefined, b: ColumnSqlType | undefined
 function sqlTypeOf(duckdbType: string): ColumnSqlType {
   const type = duckdbType.toUpperCase();
   if (type === 'TIMESTAMP WITH TIME ZONE') return 'TIMESTAMPTZ';
-  if (['BOOLEAN', 'BIGINT', 'DOUBLE', 'DATE', 'TIMESTAMP', 'TIMESTAMPTZ', 'JSON', 'VARCHAR'].includes(type)) return type as ColumnSqlType;
+  if (['BOOLEAN', 'BIGINT', 'HUGEINT', 'DOUBLE', 'DATE', 'TIMESTAMP', 'TIMESTAMPTZ', 'JSON', 'VARCHAR'].includes(type)) return type as ColumnSqlType;
+  const scale = decimalScale(type.replace(/\s+/g, ''));
+  if (scale !== undefined) return decimal(scale);
   if (/INT/.test(type)) return 'BIGINT';
   if (/FLOAT|DOUBLE|DECIMAL|REAL/.test(type)) return 'DOUBLE';
   return 'VARCHAR';
 }
 
+function decimalColumnsOf(info: TableInfo): Set<string> {
+  const out = new Set<string>();
+  for (const [lower, column] of info.columns) if (decimalScale(column.type) !== undefined) out.add(lower);
+  return out;
+}
+
 interface TableInfo {
   /** lowercase name → {name as created, type} (DuckDB identifiers are case-insensitive) */
   columns: Map<string, {name: string; type: ColumnSqlType}>;
+}
+
+/**
+ * One NDJSON value of a response that has exact numbers or decimal columns: ExactNumbers as their digits in a
+ * JSON string (DuckDB casts text to BIGINT, HUGEINT and DECIMAL exactly; a JSON number would pass through a
+ * double), numbers of decimal columns likewise, and objects with their exact numbers written as numbers.
+ */
+function exactValueJson(value: unknown, decimalColumn: boolean): string {
+  if (value instanceof ExactNumber) return JSON.stringify(value.plain);
+  if (typeof value === 'number' && decimalColumn) return JSON.stringify(String(value));
+  if (typeof value === 'object' && value !== null) return stringifyExactJson(value);
+  return JSON.stringify(value) ?? 'null';
+}
+
+function exactRowJson(row: Row, decimalColumns: ReadonlySet<string>, index?: number): string {
+  const parts: string[] = index === undefined ? [] : [`"_fivetran_index":${index}`];
+  for (const name in row) {
+    const value = row[name];
+    if (value === undefined) continue;
+    parts.push(`${JSON.stringify(name)}:${exactValueJson(value, decimalColumns.has(name.toLowerCase()))}`);
+  }
+  return `{${parts.join(',')}}`;
 }
 
 function toJs(value: unknown): unknown {
@@ -149,7 +217,20 @@ export class Warehouse {
   async query(sql: string): Promise<QueryResult> {
     const reader = await this.connection.runAndReadAll(sql);
     const columns = reader.columnNames();
-    return {columns, types: reader.columnTypes().map(String), rows: reader.getRowObjectsJS().map((row) => toJs(row) as Record<string, unknown>)};
+    const types = reader.columnTypes().map(String);
+    const rows = reader.getRowObjectsJS().map((row) => toJs(row) as Record<string, unknown>);
+    // DECIMAL values come back as doubles: take their text, and a number only where a double holds it exactly
+    const decimals = columns.filter((_, i) => /^DECIMAL/i.test(types[i]!));
+    if (decimals.length) {
+      const texts = reader.getRowObjectsJson();
+      rows.forEach((row, i) => {
+        for (const column of decimals) {
+          const text = texts[i]![column];
+          if (typeof text === 'string') row[column] = losesDigits(text) ? text : Number(text);
+        }
+      });
+    }
+    return {columns, types, rows};
   }
 
   /** Tables of a schema with their row counts, sorted by name. */
@@ -181,7 +262,7 @@ export class Warehouse {
    * Applies one checked response to `schema` in a single transaction: either all of it is written or,
    * on any error, none of it.
    */
-  async apply(schema: string, response: Pick<CheckedResponse, 'insert' | 'delete' | 'schema' | 'softDelete'>, options: {syncedAt?: Date} = {}): Promise<ApplyResult> {
+  async apply(schema: string, response: Pick<CheckedResponse, 'insert' | 'delete' | 'schema' | 'softDelete'> & {exactNumbers?: number}, options: {syncedAt?: Date} = {}): Promise<ApplyResult> {
     const result: ApplyResult = {upserted: {}, deleted: {}, createdTables: [], addedColumns: [], widenedColumns: []};
     const tablesWithRows = Object.entries(response.insert).filter(([, rows]) => rows.length > 0);
     const tablesWithDeletes = Object.entries(response.delete).filter(([, rows]) => rows.length > 0);
@@ -266,9 +347,14 @@ export class Warehouse {
 
         const dataColumns = [...seen.keys()].map((lower) => info.columns.get(lower)!);
         const lines = new Array<string>(rows.length);
-        for (let i = 0; i < rows.length; i++) {
-          const json = JSON.stringify(rows[i]);
-          lines[i] = json.length > 2 ? `{"_fivetran_index":${i},${json.slice(1)}` : `{"_fivetran_index":${i}}`;
+        const decimalColumns = decimalColumnsOf(info);
+        if (response.exactNumbers || decimalColumns.size) {
+          for (let i = 0; i < rows.length; i++) lines[i] = exactRowJson(rows[i]!, decimalColumns, i);
+        } else {
+          for (let i = 0; i < rows.length; i++) {
+            const json = JSON.stringify(rows[i]);
+            lines[i] = json.length > 2 ? `{"_fivetran_index":${i},${json.slice(1)}` : `{"_fivetran_index":${i}}`;
+          }
         }
         const file = writeNdjson(lines);
         const columnList = dataColumns.map((c) => quoteIdent(c.name)).join(', ');
@@ -305,7 +391,8 @@ export class Warehouse {
         const keyColumns = key.map((name) => info.columns.get(name.toLowerCase()));
         if (keyColumns.some((c) => c === undefined)) continue;
         const target = `${q}.${quoteIdent(table)}`;
-        const file = writeNdjson(rows.map((row) => JSON.stringify(Object.fromEntries(key.map((name) => [keyColumns[key.indexOf(name)]!.name, (row as Row)[name]])))));
+        const decimalColumns = decimalColumnsOf(info);
+        const file = writeNdjson(rows.map((row) => exactRowJson(Object.fromEntries(key.map((name) => [keyColumns[key.indexOf(name)]!.name, (row as Row)[name]])), decimalColumns)));
         const keys = readJson(file, keyColumns.map((c): [string, ColumnSqlType] => [c!.name, c!.type]));
         const match = keyColumns.map((c) => `t.${quoteIdent(c!.name)} IS NOT DISTINCT FROM k.${quoteIdent(c!.name)}`).join(' AND ');
         if (response.softDelete.includes(table)) {

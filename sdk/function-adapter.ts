@@ -38,6 +38,8 @@ export interface CallOptions {
   streamAfterBytes?: number;
   /** aborts the sync (the caller went away) */
   signal?: AbortSignal;
+  /** size of the request body as received (createMain passes it); measured from the body when absent */
+  requestBytes?: number;
 }
 
 /** Responses smaller than this are answered whole, with a Content-Length; larger ones are streamed. */
@@ -179,6 +181,54 @@ function schemaEntry(spec: TableSpec | undefined): {primary_key?: string[]} {
   return spec?.primaryKey && spec.primaryKey.length ? {primary_key: [...spec.primaryKey]} : {};
 }
 
+/**
+ * Cloud Functions (2nd gen) refuses HTTP requests over 32 MiB before they reach the function; the adapter
+ * holds every request to it, over HTTP (functions-framework itself allows 1 GiB) and in process.
+ */
+export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Deeper state or secrets are refused: JSON.parse reads any depth, but every recursive step after it (the
+ * response's JSON.stringify, zod, a connector) overflows the stack somewhere past ~10,000 levels. No real
+ * state comes near 100.
+ */
+export const MAX_NESTING_DEPTH = 1000;
+
+/** The request body is larger than a Cloud Function accepts: 413. */
+export class RequestTooLargeError extends ConnectorError {
+  override readonly status = 413;
+  override readonly errorType = 'RequestTooLarge';
+}
+
+const mib = (bytes: number) => `${Number((bytes / 1024 / 1024).toFixed(1))} MiB`;
+
+/** What a JSON value is, in words, for messages: "a string", "a list", "null". */
+export function describeJsonValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return typeof value === 'number' ? 'a number' : typeof value === 'boolean' ? 'a boolean' : typeof value === 'string' ? 'a string' : `a ${typeof value}`;
+}
+
+/** True when `value` nests objects or lists more than `limit` levels deep (walked without recursion). */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** Refuses a request body over MAX_REQUEST_BYTES with a one-line 413. */
+export function checkRequestBytes(bytes: number): void {
+  if (bytes > MAX_REQUEST_BYTES) {
+    throw new RequestTooLargeError(`the request body is ${mib(bytes)}, over the ${mib(MAX_REQUEST_BYTES)} a Cloud Function accepts; send a smaller state and secrets`);
+  }
+}
+
 function emptyResponse(state: State): string {
   return JSON.stringify({state, insert: {}, delete: {}, schema: {}, hasMore: false});
 }
@@ -186,11 +236,15 @@ function emptyResponse(state: State): string {
 /** Validates the request envelope; returns its parts or throws RequestError/SecretsError. */
 export function readRequest(body: unknown): {state: State; secrets: Record<string, unknown>; syncId?: string; setupTest: boolean; agent?: string} {
   if (!isPlainObject(body)) {
-    throw new RequestError('the request body must be a JSON object like {"state": {}, "secrets": {...}}; check the caller');
+    throw new RequestError(`the request body must be a JSON object like {"state": {}, "secrets": {...}}, not ${describeJsonValue(body)}; check the caller`);
   }
   const {state, secrets, sync_id: syncId, setup_test: setupTest, agent} = body;
   if (state !== undefined && state !== null && !isPlainObject(state)) throw new RequestError('"state" must be a JSON object; send {} on the first sync');
   if (secrets !== undefined && secrets !== null && !isPlainObject(secrets)) throw new SecretsError('"secrets" must be a JSON object of key/value pairs; fix the connection setup');
+  if (nestedDeeperThan(state, MAX_NESTING_DEPTH)) {
+    throw new RequestError(`"state" is nested more than ${MAX_NESTING_DEPTH} levels deep; no connector writes such a state: send the state of the last response, or {} to start over`);
+  }
+  if (nestedDeeperThan(secrets, MAX_NESTING_DEPTH)) throw new SecretsError(`"secrets" is nested more than ${MAX_NESTING_DEPTH} levels deep; fix the connection setup`);
   if (syncId !== undefined && syncId !== null && typeof syncId !== 'string') throw new RequestError('"sync_id" must be a string');
   if (setupTest !== undefined && setupTest !== null && typeof setupTest !== 'boolean') throw new RequestError('"setup_test" must be true or false');
   return {
@@ -217,6 +271,8 @@ export async function handleFunctionCall(connector: Connector, requestBody: unkn
   let timer: NodeJS.Timeout | undefined;
   try {
     const request = readRequest(requestBody);
+    // over HTTP createMain has counted the bytes received; in process, the body as it would be sent
+    checkRequestBytes(options.requestBytes ?? Buffer.byteLength(JSON.stringify(requestBody)));
     const {secrets, unknownKeys} = parseSecrets(connector.secrets, request.secrets);
     if (unknownKeys.length) log.warn(`ignoring unknown secret keys: ${unknownKeys.join(', ')}`);
     const budget = new Budget(limitsFromEnv(options.limits), {now: options.now, startedAt});
@@ -533,8 +589,8 @@ async function runSync(
   }
 }
 
-/** Decodes what functions-framework hands us: parsed JSON, text, or raw bytes. */
-function decodeBody(body: unknown): unknown {
+/** Decodes what functions-framework hands us: parsed JSON, text, or raw bytes (readRequest says when it is no object). */
+export function decodeBody(body: unknown): unknown {
   if (Buffer.isBuffer(body)) body = body.toString('utf8');
   if (typeof body === 'string') {
     try {
@@ -607,7 +663,9 @@ export function createMain(connector: Connector, options: CallOptions = {}): Htt
       result = {status, body: JSON.stringify(body)};
     } else {
       let decoded: unknown;
+      const received = (req as {rawBody?: Buffer}).rawBody?.length ?? Number(req.headers['content-length'] ?? 0);
       try {
+        checkRequestBytes(received);
         decoded = decodeBody(req.body);
       } catch (error) {
         const {status, body} = toErrorResponse(error, connector.name);
@@ -625,6 +683,7 @@ export function createMain(connector: Connector, options: CallOptions = {}): Htt
       }
       result = await handleFunctionCall(connector, decoded, {
         ...options,
+        requestBytes: received || undefined,
         ...(canStream ? {stream: options.stream ?? httpStream(res), signal: options.signal ? AbortSignal.any([options.signal, gone.signal]) : gone.signal} : {}),
       });
       if (result.streamed) return;

@@ -24,3 +24,19 @@ describe('Logger', () => {
     expect(redactText('token=abcd', ['abcd'])).toBe('token=[REDACTED]');
   });
 });
+
+describe('URL credentials', () => {
+  it('redacts the password of every URL in a log line, whatever the key, and keeps user, host and path', () => {
+    const lines: string[] = [];
+    const log = new Logger({connector: 'c', sink: (line) => lines.push(line)});
+    log.error('cannot reach http://admin:pa55word@api.internal:8080/v1 (ECONNREFUSED)', {cause: 'RequestError: at https://svc:t0k3n@x.example/path?q=1', url: 'http://a', b: 'c@d'});
+    expect(lines[0]).not.toMatch(/pa55word|t0k3n/);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      message: 'cannot reach http://admin:[REDACTED]@api.internal:8080/v1 (ECONNREFUSED)',
+      cause: 'RequestError: at https://svc:[REDACTED]@x.example/path?q=1',
+      url: 'http://a',
+      b: 'c@d',
+    });
+    expect(redactText('postgres://postgres@localhost:5432/db and http://host:8080/x user@y', [])).toBe('postgres://postgres@localhost:5432/db and http://host:8080/x user@y');
+  });
+});

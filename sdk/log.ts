@@ -1,5 +1,6 @@
 // Structured logs for Cloud Logging: one JSON object a line with `severity`, the connector and the sync_id.
-// Every line passes through redaction, so secret values never reach stdout/stderr whatever a caller logs.
+// Every line passes through redaction, so secret values, and passwords written in URLs, never reach
+// stdout/stderr whatever a caller logs.
 
 export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
@@ -31,9 +32,20 @@ export interface LoggerOptions {
 
 export const REDACTED = '[REDACTED]';
 
-/** Replaces each secret value (and its JSON-escaped form) in `text`; values shorter than 3 characters are left alone. */
+// scheme://user:password@ — userinfo holds no whitespace, quote, / ? # @ (RFC 3986), so a match ends inside one URL
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@"'<>\\:]*):([^\s/?#@"'<>\\]+)@/gi;
+
+/** `http://user:pw@host` → `http://user:[REDACTED]@host`, whatever the key or message the URL is in. */
+export function redactUrlCredentials(text: string): string {
+  return text.includes('://') ? text.replace(URL_USERINFO, `$1$2:${REDACTED}@`) : text;
+}
+
+/**
+ * Replaces each secret value (and its JSON-escaped form) in `text`, and the password of every URL in it
+ * (see redactUrlCredentials); values shorter than 3 characters are left alone.
+ */
 export function redactText(text: string, secrets: readonly string[]): string {
-  let out = text;
+  let out = redactUrlCredentials(text);
   for (const secret of secrets) {
     if (secret.length < 3) continue;
     out = out.split(secret).join(REDACTED);

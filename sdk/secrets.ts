@@ -134,6 +134,11 @@ export function parseSecrets<S extends SecretsSchema>(schema: S, raw: unknown): 
     if (value === '' || value === null) continue;
     cleaned[key] = value;
   }
+  // a NUL character is refused by PostgreSQL, HTTP headers and most APIs, deep inside a connector as a 500
+  const withNul = Object.keys(cleaned).filter((key) => hasNul(cleaned[key])).sort();
+  if (withNul.length) {
+    throw new SecretsError(`Invalid secrets: ${withNul.map((key) => `${key} contains a NUL character (\\u0000)`).join('; ')}. Fix these keys in the connection's secrets.`);
+  }
   const known = new Set(Object.keys(schema.shape));
   const unknownKeys = Object.keys(cleaned).filter((key) => !known.has(key)).sort();
   const result = schema.safeParse(cleaned);
@@ -150,6 +155,12 @@ export function parseSecrets<S extends SecretsSchema>(schema: S, raw: unknown): 
     throw new SecretsError(`Invalid secrets: ${list}. Fix these keys in the connection's secrets.`);
   }
   return {secrets: result.data as z.infer<S>, unknownKeys};
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (typeof value === 'object' && value !== null) return Object.values(value).some(hasNul);
+  return false;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
