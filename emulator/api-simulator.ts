@@ -1,4 +1,4 @@
-// A local Fivetran REST API v1 (FIVETRAN.md §2) for tests, benchmarks, the demo and `./fivetran simulate api`:
+// A local Fivetran REST API v1 (docs/fivetran.md §2) for tests, benchmarks, the demo and `./fivetran simulate api`:
 // the real envelope, Basic auth, Accept/Content-Type checks, cursor pagination, rate limiting, and a sync
 // state machine driven by a clock, over a fleet of groups and connections (emulator/fleet.ts).
 //
@@ -45,7 +45,7 @@
 //     paused (unpause with PATCH {"paused": false}); 400 when setup is incomplete. The sync runs for
 //     syncDurationMs, then sets succeeded_at, or failed_at when a failure was injected or the connection is
 //     broken. POST /v1/connectors/{id}/force is the legacy trigger (force = true).
-//   - PATCH /connections/{id}/state {state}: 409 while syncing or unless paused (FIVETRAN.md §2: pause first).
+//   - PATCH /connections/{id}/state {state}: 409 while syncing or unless paused (docs/fivetran.md §2: pause first).
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {applyHealth, generateFleet, makeConnection, SYNC_FREQUENCIES, type Fleet, type FleetConnection} from './fleet.js';

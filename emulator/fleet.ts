@@ -1,5 +1,5 @@
 // Fleets of Fivetran groups and connections for the API simulator, tests and benchmarks: N groups × M
-// connections with every field of FIVETRAN.md §2, in a mix of health states chosen deterministically from a
+// connections with every field of docs/fivetran.md §2, in a mix of health states chosen deterministically from a
 // seed, with timestamps placed relative to `now` so "delayed" and "healthy" mean what they say.
 //
 //   generateFleet({groups: 3, connectionsPerGroup: 50, seed: 7})

@@ -1,4 +1,4 @@
-// Strict checks of one Function response (FIVETRAN.md §1), as `./fivetran sync` plays Fivetran's side: the
+// Strict checks of one Function response (docs/fivetran.md §1), as `./fivetran sync` plays Fivetran's side: the
 // HTTP status, the size cap, JSON, every key and its type, tables missing from `schema`, primary keys on
 // deletes and keyed inserts. Each problem is one sentence naming the exact key; a response with problems is
 // never applied to the warehouse.

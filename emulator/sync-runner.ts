@@ -1,4 +1,4 @@
-// Fivetran's side of the Function protocol (FIVETRAN.md §1): one sync is a loop of calls that sends
+// Fivetran's side of the Function protocol (docs/fivetran.md §1): one sync is a loop of calls that sends
 // {agent, state, secrets, sync_id}, checks each answer strictly, applies it to the warehouse in one
 // transaction, and only then commits the returned state, calling again while hasMore is true. A call that
 // fails (an error status, a timeout, a protocol violation, a warehouse error) ends the sync and leaves

@@ -1,5 +1,5 @@
 // The local destination: a DuckDB file with one schema per function, written with Fivetran's semantics
-// (FIVETRAN.md §1). Each response is applied in one transaction: tables and columns are created or widened
+// (docs/fivetran.md §1). Each response is applied in one transaction: tables and columns are created or widened
 // as they appear, keyed tables are upserted (delete by key, then insert the last row per key), tables
 // without a key are appended with _fivetran_batch/_fivetran_index, every row gets _fivetran_synced, and
 // deletes remove rows or, for tables in `softDelete`, set _fivetran_deleted. Rows are loaded with DuckDB's

@@ -1,4 +1,4 @@
-// A client for Fivetran's REST API v1 (FIVETRAN.md §2): Basic auth, the versioned Accept header, the
+// A client for Fivetran's REST API v1 (docs/fivetran.md §2): Basic auth, the versioned Accept header, the
 // {code, message, data} envelope, cursor pagination, and retries on 429 (honouring Retry-After), 5xx and
 // connection errors with backoff and jitter. 401/403/404 fail at once with a message naming what is wrong.
 // Every answer is checked against the shape the endpoint documents (zod) before anyone trusts it, and a

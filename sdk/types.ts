@@ -1,4 +1,4 @@
-// The Function connector protocol (FIVETRAN.md §1) and the protocol-neutral records a connector emits.
+// The Function connector protocol (docs/fivetran.md §1) and the protocol-neutral records a connector emits.
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | {[key: string]: JsonValue};
 export type JsonObject = {[key: string]: JsonValue};

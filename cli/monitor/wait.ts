@@ -1,5 +1,5 @@
 // ./fivetran monitor wait <connection_id>: waits for the connection's next completed sync, by the rule of
-// Fivetran's Airflow provider (FIVETRAN.md §3): with T the later of succeeded_at / failed_at before the
+// Fivetran's Airflow provider (docs/fivetran.md §3): with T the later of succeeded_at / failed_at before the
 // trigger (nulls as the epoch), a sync still `syncing` is not done; failed_at > T (and newer than
 // succeeded_at) is a failure; succeeded_at > T is a success. With --trigger it first checks the setup
 // (running the setup tests when not connected), unpauses a paused connection and triggers the sync; a

@@ -1,4 +1,4 @@
-// The health of one Fivetran connection, derived from what the REST API reports (FIVETRAN.md §2). Pure
+// The health of one Fivetran connection, derived from what the REST API reports (docs/fivetran.md §2). Pure
 // functions: the connector, `./fivetran monitor` and the tests share them.
 //
 // Rules, first match wins:

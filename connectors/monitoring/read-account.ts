@@ -1,4 +1,4 @@
-// Reads a whole Fivetran account with the list endpoints (FIVETRAN.md §2): every list item carries the
+// Reads a whole Fivetran account with the list endpoints (docs/fivetran.md §2): every list item carries the
 // connection's full details, so the account costs one request per 1,000 connections plus one per page of
 // groups, never one per connection. Two ways:
 //   - every group: `GET /v1/connections?limit=1000` pages, in order, resumable from the page cursor;

@@ -1,6 +1,6 @@
 // Wire compatibility with Fivetran's fivetran_sdk.v2: every message's field numbers, types and labels, every
-// enum value and the service, checked against a table transcribed from PARTNER_SDK.md (the public protos at
-// the latest release); and a few messages encoded by hand from those numbers. A renumbering fails here.
+// enum value and the service, checked against a table transcribed from Fivetran's public protos (fivetran_partner_sdk,
+// common.proto and connector_sdk.proto at the latest release); and a few messages encoded by hand from those numbers. A renumbering fails here.
 import {execFileSync} from 'node:child_process';
 import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -12,7 +12,7 @@ import {PROTO_DIR, loadPartnerSdk} from './protocol.js';
 type Label = 'single' | 'opt' | 'rep' | 'map' | `oneof:${string}`;
 type FieldRow = [number, string, string, Label];
 
-// PARTNER_SDK.md §4–§6: [number, name, type, label]. `oneof:x` = member of oneof x.
+// The messages of common.proto and connector_sdk.proto: [number, name, type, label]. `oneof:x` = member of oneof x.
 const MESSAGES: Record<string, {file: 'common' | 'connector_sdk'; fields: FieldRow[]}> = {
   SchemaRequest: {file: 'connector_sdk', fields: [[1, 'configuration', 'map<string,string>', 'map']]},
   SchemaResponse: {file: 'connector_sdk', fields: [
@@ -76,7 +76,7 @@ const MESSAGES: Record<string, {file: 'common' | 'connector_sdk'; fields: FieldR
   Task: {file: 'common', fields: [[1, 'message', 'string', 'single']]},
 };
 
-// PARTNER_SDK.md §7.
+// The enums of common.proto and connector_sdk.proto.
 const ENUMS: Record<string, Record<string, number>> = {
   TextField: {PlainText: 0, Password: 1, Hidden: 2},
   DataType: {

@@ -1,5 +1,5 @@
 -- connection_status: one row per connection with its health, by the rules of the dbt_fivetran_log package
--- (FIVETRAN.md §4), first match wins: deleted, paused, incomplete (no sync ever started), priority first
+-- (docs/fivetran.md §4), first match wins: deleted, paused, incomplete (no sync ever started), priority first
 -- sync, initial sync in progress (nothing completed, no errors), broken (the last completed sync is also
 -- the last error: a failed sync_end or a SEVERE event at or after it; or errors and no success ever),
 -- connected.
