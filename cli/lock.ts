@@ -160,3 +160,10 @@ export function recordDeploy(root: string, functionName: string, record: DeployR
     ...(record.triggerUrl ? {trigger_url: record.triggerUrl} : {}),
   });
 }
+
+/** The connection id `connect` recorded for a function; a one-line error saying how to get one otherwise. */
+export function recordedConnectionId(root: string, functionName: string): string {
+  const id = lockEntry(root, functionName)?.connection_id;
+  if (!id) throw new CliConfigError(`${functionName} has no Fivetran connection in ${LOCK_FILE}; run ./fivetran connect ${functionName} first`);
+  return id;
+}
