@@ -72,6 +72,8 @@ export function registerConnectRoutes(core: SimulatorCore): ConnectSimulator {
   const secretsById = new Map<string, {key: string; value: string}[]>();
   const failures = new Map<string, string>();
   const resyncs: SimulatedResync[] = [];
+  /** connections created through POST /v1/connections: their setup form is complete once they have a trigger */
+  const createdHere = new Set<string>();
   let created = 0;
 
   const groupOf = (groupId: unknown) => {
@@ -131,9 +133,9 @@ export function registerConnectRoutes(core: SimulatorCore): ConnectSimulator {
         ],
       };
     }
-    // A Function connection's form is complete once it has a trigger URL; the core's tests then pass
-    // unless the connection was marked broken.
-    if (connection.status.setup_state !== 'connected' && typeof connection.config.function_trigger === 'string') {
+    // A Function connection created here is complete once it has a trigger URL; the core's tests then pass
+    // unless the connection was marked broken. Connections of the generated fleet keep the core's rules.
+    if (createdHere.has(connection.id) && connection.status.setup_state !== 'connected' && typeof connection.config.function_trigger === 'string') {
       connection.status.setup_state = 'connected';
       connection.status.tasks = [];
     }
@@ -187,6 +189,7 @@ export function registerConnectRoutes(core: SimulatorCore): ConnectSimulator {
     Object.assign(connection.status, {setup_state: 'incomplete', sync_state: 'scheduled', update_state: 'on_schedule', is_historical_sync: true, tasks: [], warnings: []});
     parseConfig(connection, config as Record<string, unknown>, true)();
     core.add(connection);
+    createdHere.add(connection.id);
     if (body.paused === true) core.patchConnection(connection, {paused: true});
     const data = body.run_setup_tests === true ? setupTests(connection) : core.publicView(connection);
     return {status: 201, message: 'Connection has been created', data};
