@@ -168,9 +168,22 @@ describe('airflow dag', () => {
     expect(inspected).toMatchObject({args: {schedule: '@daily'}, tasks: [{args: {connector_id: 'decent_dropsy'}}, {task_id: 'wait_for_sync'}]});
   });
 
+  it('takes the connection id from fivetran.lock.yaml when deploy.yaml has none', async () => {
+    writeFileSync(path.join(project, 'fivetran.lock.yaml'), 'no-airflow:\n  connection_id: locked_lynx\n');
+    try {
+      const dag = await airflowDag({function: 'no-airflow', schedule: '@daily', out: 'locked', cwd: project, ...quiet});
+      expect(inspect([dag.file!])[0]).toMatchObject({tasks: [{task_id: 'trigger_sync', args: {connector_id: 'locked_lynx'}}]});
+      // deploy.yaml's own id still wins
+      const orders = await airflowDag({function: 'orders-sync', out: 'locked', cwd: project, ...quiet});
+      expect(inspect([orders.file!])[0]).toMatchObject({tasks: [{args: {connector_id: 'decent_dropsy'}}, {task_id: 'wait_for_sync'}]});
+    } finally {
+      rmSync(path.join(project, 'fivetran.lock.yaml'));
+    }
+  });
+
   it('says what is missing or wrong in one line', async () => {
     await expect(airflowDag({function: 'no-airflow', cwd: project, ...quiet})).rejects.toThrow(
-      'no-airflow has no airflow.connector_id in deploy.yaml; pass --connector-id ID (the id of the function\'s Fivetran connection) or add airflow: {connector_id, schedule} to no-airflow',
+      'no-airflow has no Fivetran connection: run ./fivetran connect no-airflow (it records the id in fivetran.lock.yaml), pass --connector-id ID, or add airflow.connector_id to no-airflow in deploy.yaml',
     );
     await expect(airflowDag({function: 'no-airflow', connectorId: 'x', cwd: project, ...quiet})).rejects.toThrow('no-airflow has no airflow.schedule in deploy.yaml; pass --schedule CRON');
     await expect(airflowDag({function: 'orders-sync', schedule: 'every day', cwd: project, ...quiet})).rejects.toThrow('--schedule "every day" must be a cron expression like "0 6 * * *" or one of @once');

@@ -1,11 +1,13 @@
 // ./fivetran airflow dag|dags: Airflow DAG files that trigger a function's Fivetran connection on a schedule
 // (FivetranOperator from airflow-provider-fivetran-async, optionally followed by a FivetranSensor), rendered
-// from templates/airflow/dag.py.hbs with values from deploy.yaml's `airflow:` block or the command line.
+// from templates/airflow/dag.py.hbs with values from deploy.yaml's `airflow:` block or the command line. The
+// connection id, when neither gives it, is the one `./fivetran connect` recorded in fivetran.lock.yaml.
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import Handlebars from 'handlebars';
 import {CliConfigError} from './errors.js';
+import {readLock, type Lock} from './lock.js';
 import {loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
 
 export const AIRFLOW_DEFAULTS = {owner: 'airflow', retries: 2, sensor: false} as const;
@@ -65,12 +67,12 @@ export function dagIdOf(functionName: string): string {
   return `fivetran_${functionName.toLowerCase().replace(/-/g, '_')}`;
 }
 
-/** The DAG settings of one function: deploy.yaml's airflow block, overridden by the command line. */
-export function dagSpec(fn: DeployFunction, overrides: {schedule?: string; connectorId?: string} = {}): DagSpec {
-  const connectorId = (overrides.connectorId ?? fn.airflow?.connector_id)?.trim();
+/** The DAG settings of one function: deploy.yaml's airflow block (else the lock's connection), overridden by the command line. */
+export function dagSpec(fn: DeployFunction, overrides: {schedule?: string; connectorId?: string} = {}, lock: Lock = {}): DagSpec {
+  const connectorId = (overrides.connectorId ?? fn.airflow?.connector_id ?? lock[fn.name]?.connection_id)?.trim();
   if (!connectorId) {
     throw new CliConfigError(
-      `${fn.name} has no airflow.connector_id in deploy.yaml; pass --connector-id ID (the id of the function's Fivetran connection) or add airflow: {connector_id, schedule} to ${fn.name}`,
+      `${fn.name} has no Fivetran connection: run ./fivetran connect ${fn.name} (it records the id in fivetran.lock.yaml), pass --connector-id ID, or add airflow.connector_id to ${fn.name} in deploy.yaml`,
     );
   }
   const schedule = overrides.schedule ?? fn.airflow?.schedule;
@@ -139,7 +141,7 @@ export async function airflowDag(options: AirflowDagOptions): Promise<RenderedDa
   const root = projectRoot(options.cwd);
   const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
   const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
-  const spec = dagSpec(findFunction(loadDeployConfig(root), options.function), {schedule: options.schedule, connectorId: options.connectorId});
+  const spec = dagSpec(findFunction(loadDeployConfig(root), options.function), {schedule: options.schedule, connectorId: options.connectorId}, readLock(root));
   if (!options.out) {
     const source = renderDag(spec);
     stdout(source);
@@ -162,9 +164,10 @@ export async function airflowDags(options: AirflowDagsOptions): Promise<Rendered
   const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
   const functions = loadDeployConfig(root).filter((fn) => fn.airflow);
   if (functions.length === 0) {
-    throw new CliConfigError('no function in deploy.yaml has an airflow: block; add airflow: {connector_id: <Fivetran connection id>, schedule: "0 6 * * *"} to the functions Airflow should schedule');
+    throw new CliConfigError('no function in deploy.yaml has an airflow: block; add airflow: {schedule: "0 6 * * *"} to the functions Airflow should schedule (the connection id comes from fivetran.lock.yaml after ./fivetran connect, or airflow.connector_id)');
   }
-  const specs = functions.map((fn) => dagSpec(fn));
+  const lock = readLock(root);
+  const specs = functions.map((fn) => dagSpec(fn, {}, lock));
   const owners = new Map<string, string>();
   for (const spec of specs) {
     const other = owners.get(spec.dagId);

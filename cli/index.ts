@@ -70,6 +70,75 @@ program
     await deploy({functions, all: opts.all, environment: opts.env, dryRun: opts.dryRun, concurrency: opts.concurrency, project: opts.project, json: opts.json});
   });
 
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+program
+  .command('connect')
+  .description('create or update the Fivetran connection of deployed functions: invoker role for the group\'s service account, setup tests, fivetran.lock.yaml (reads FIVETRAN_API_KEY, FIVETRAN_API_SECRET, optional FIVETRAN_API_URL)')
+  .argument('[functions...]', 'function names from deploy.yaml')
+  .option('--all', 'every function in deploy.yaml')
+  .option('--group <id>', 'the Fivetran group (destination) to connect in (default: $FIVETRAN_GROUP_ID, then the group in fivetran.lock.yaml)')
+  .option('--secrets <file>', 'JSON file of secrets: {key: value}, or {"<function>": {key: value}}')
+  .option('--secrets-from <prefix>', 'secrets from environment variables <PREFIX><KEY> (and <PREFIX><FUNCTION>__<KEY> for one function)')
+  .option('--secrets-from-gcp <secret>', 'secrets from a Secret Manager secret holding that JSON ({function} in the name is the function name)')
+  .option('--url <url>', 'the trigger URL instead of gcloud functions describe (one function)')
+  .option('--sync-frequency <minutes>', 'minutes between syncs on an auto schedule (default 360 for a new connection)', int)
+  .option('--dry-run', 'print what would change without changing anything')
+  .option('--json', 'print the results as JSON')
+  .action(async (functions: string[], opts: {all?: boolean; group?: string; secrets?: string; secretsFrom?: string; secretsFromGcp?: string; url?: string; syncFrequency?: number; dryRun?: boolean; json?: boolean}) => {
+    const {connect} = await import('./connect.js');
+    await connect({functions, ...opts});
+  });
+
+program
+  .command('resync')
+  .description("a historical resync of a function's Fivetran connection, or of some of its tables")
+  .argument('<function>', 'function name from deploy.yaml (its connection id is in fivetran.lock.yaml)')
+  .option('--table <table>', 'only this table of its schema (repeatable)', collect)
+  .action(async (fn: string, opts: {table?: string[]}) => {
+    const {resync} = await import('./connection-commands.js');
+    await resync({function: fn, tables: opts.table});
+  });
+
+program
+  .command('reset')
+  .description('delete the local warehouse schema and state file of a function (of every function without one), so the next sync starts over')
+  .argument('[function]', 'function name from deploy.yaml')
+  .option('--yes', 'do not ask (needed without a terminal)')
+  .option('--warehouse <file>', 'DuckDB file (default .fivetran/warehouse.duckdb)')
+  .action(async (fn: string | undefined, opts: {yes?: boolean; warehouse?: string}) => {
+    const {reset} = await import('./connection-commands.js');
+    await reset({function: fn, ...opts});
+  });
+
+const stateCommand = program.command('state').description("the state Fivetran keeps for a deployed function's connection");
+stateCommand
+  .command('get')
+  .description('print the state (or write it to --file)')
+  .argument('<function>', 'function name from deploy.yaml')
+  .option('--file <file>', 'write the state here')
+  .action(async (fn: string, opts: {file?: string}) => {
+    const {stateGet} = await import('./connection-commands.js');
+    await stateGet({function: fn, file: opts.file});
+  });
+stateCommand
+  .command('set')
+  .description('replace the state from a JSON file: pauses the connection, writes, restores the pause (refused while syncing)')
+  .argument('<function>', 'function name from deploy.yaml')
+  .requiredOption('--file <file>', 'JSON file with the new state')
+  .action(async (fn: string, opts: {file: string}) => {
+    const {stateSet} = await import('./connection-commands.js');
+    await stateSet({function: fn, file: opts.file});
+  });
+
+program
+  .command('status')
+  .description('one table of the fleet: deployed commit and time (fivetran.lock.yaml), connection health, code changed since the deploy')
+  .option('--json', 'print JSON')
+  .action(async (opts: {json?: boolean}) => {
+    const {fleetStatus} = await import('./connection-commands.js');
+    await fleetStatus(opts);
+  });
+
 const airflow = program.command('airflow').description('Airflow DAGs that trigger Fivetran syncs of the functions on a schedule');
 airflow
   .command('dag')

@@ -51,7 +51,7 @@ export const FUNCTION_NAME_HELP = 'letters, digits, - and _, starting with a let
 const requiredOr = (message: string, required = message) => (issue: {input?: unknown}) => (issue.input === undefined ? `is required: ${required}` : message);
 
 const AirflowSchema = z.strictObject({
-  connector_id: z.string({error: requiredOr('must be the Fivetran connection id (a string)', 'the Fivetran connection id')}).min(1, {error: 'must be the Fivetran connection id'}),
+  connector_id: z.string({error: requiredOr('must be the Fivetran connection id (a string)', 'the Fivetran connection id')}).min(1, {error: 'must be the Fivetran connection id'}).optional(),
   schedule: z
     .string({error: requiredOr('must be a cron expression or an Airflow preset like @daily', 'a cron expression or an Airflow preset like @daily')})
     .min(1, {error: 'must be a cron expression or an Airflow preset like @daily'}),

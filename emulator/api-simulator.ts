@@ -33,6 +33,8 @@
 //                                      (`POST /v1/connections/{id}/sync`); sim.requests holds each one
 //   sim.resetRequests()
 //   sim.syncs                          every sync started: {connectionId, startedAt, endsAt, outcome, message?}
+//   sim.connect                        Function connection wiring (emulator/api-simulator-connect.ts): create,
+//                                      configure, setup tests, service accounts, resync; its control hooks
 //
 // Behaviour:
 //   - Every answer is JSON {code, message, data?}. Wrong or missing credentials: 401 AuthFailed. An Accept
@@ -48,6 +50,7 @@
 //   - PATCH /connections/{id}/state {state}: 409 while syncing or unless paused (docs/fivetran.md §2: pause first).
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
+import {registerConnectRoutes, type ConnectSimulator} from './api-simulator-connect.js';
 import {applyHealth, generateFleet, makeConnection, SYNC_FREQUENCIES, type Fleet, type FleetConnection} from './fleet.js';
 
 export interface RateLimit {
@@ -108,6 +111,7 @@ export interface ApiSimulator {
   getState(id: string): Record<string, unknown>;
   requestCount(key?: string): number;
   resetRequests(): void;
+  connect: ConnectSimulator;
 }
 
 export const DEFAULT_SIMULATOR_CREDENTIALS = {apiKey: 'sim_api_key', apiSecret: 'sim_api_secret'} as const;
@@ -372,7 +376,7 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
     };
   }
 
-  type Handler = (params: string[], query: URLSearchParams, body: unknown) => {message: string; data?: unknown};
+  type Handler = (params: string[], query: URLSearchParams, body: unknown) => {message: string; data?: unknown; status?: number};
   const routes: {method: string; pattern: RegExp; route: string; handle: Handler}[] = [];
   const route = (method: string, template: string, handle: Handler) => {
     for (const noun of template.includes('{connections}') ? ['connections', 'connectors'] : ['']) {
@@ -381,6 +385,24 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
       routes.push({method, pattern, route: `${method} ${path.replace('{connections}', noun)}`, handle});
     }
   };
+
+  // registered first: where both answer a path (PATCH /connections/{id}, POST .../test), the first route wins
+  const connect = registerConnectRoutes({
+    route,
+    fleet,
+    find,
+    add(connection) {
+      fleet.connections.push(connection);
+      register(connection);
+    },
+    patchConnection,
+    runSetupTests,
+    triggerSync,
+    publicView,
+    requireObject,
+    answer: (status, code, message) => new HttpAnswer(status, code, message),
+    now,
+  });
 
   route('GET', '/v1/groups', (_p, query) => ({message: 'Groups listed', data: paginate(fleet.groups, query)}));
   route('GET', '/v1/groups/{group_id}', ([groupId]) => {
@@ -489,6 +511,7 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
       record.route = match.route;
       const params = match.pattern.exec(path)!.slice(1).map(decodeURIComponent);
       const result = match.handle(params, url.searchParams, body);
+      status = result.status ?? 200;
       payload = {code: 'Success', message: result.message, ...(result.data === undefined ? {} : {data: result.data})};
     } catch (error) {
       if (error instanceof HttpAnswer) {
@@ -620,5 +643,6 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
     resetRequests() {
       requests.length = 0;
     },
+    connect,
   };
 }
