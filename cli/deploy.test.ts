@@ -210,6 +210,10 @@ describe('gcloudMessage', () => {
 describe('deploy', () => {
   it('deploys every function, reports the one gcloud failed with its message, and exits non-zero', async () => {
     rmSync(gcloudLog, {force: true});
+    const git = (...args: string[]) => execFileSync('git', args, {cwd: project, encoding: 'utf8'}).trim();
+    git('init', '-q');
+    git('-c', 'user.name=t', '-c', 'user.email=t@example.test', 'commit', '-q', '--allow-empty', '-m', 'deployed');
+    const commit = git('rev-parse', 'HEAD');
     const io = captured();
     const error = await deploy({all: true, cwd: project, env: fakeEnv(), stdout: io.stdout, stderr: io.stderr, concurrency: 2}).catch((e: unknown) => e);
     expect(error).toMatchObject({name: 'CommandFailed', message: '1 of 3 deploys failed: probe-fail', exitCode: 1});
@@ -224,6 +228,14 @@ describe('deploy', () => {
     expect(summary).toContain('✗ probe-fail  ERROR: (gcloud.functions.deploy) OperationError: code=3, message=Build failed: fake failure for probe-fail');
     expect(io.err.join('')).toContain('deploying probe-dev (probe, us-central1');
     expect(readFileSync(path.join(project, 'build', 'deploy-logs', 'probe-fail.log'), 'utf8')).toContain('Preparing function...done.');
+
+    // what was deployed is recorded for connect, status and airflow; the failed one is not
+    const lock = readFileSync(path.join(project, 'fivetran.lock.yaml'), 'utf8');
+    expect(lock).toContain(`deployed_commit: ${commit}`);
+    rmSync(path.join(project, '.git'), {recursive: true, force: true});
+    rmSync(path.join(project, 'fivetran.lock.yaml'), {force: true});
+    expect(lock).toContain('trigger_url: https://us-central1-acme-data.cloudfunctions.net/probe-dev');
+    expect(lock).not.toContain('probe-fail');
   });
 
   it('deploys the others when one bundle cannot be built, and names why it could not', async () => {

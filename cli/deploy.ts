@@ -2,13 +2,14 @@
 // `gcloud functions deploy`, several at a time. One failure does not stop the others; the summary names
 // what was deployed (with its trigger URL) and what failed (with gcloud's message), and the exit code is
 // non-zero if anything failed. --dry-run builds the bundles and prints the exact commands instead.
-import {spawn} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import {accessSync, constants, mkdirSync, statSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
 import {buildFunctionBundles, bundleDir, type FunctionBundle} from './bundle.js';
 import {CliConfigError, CommandFailed, UsageError} from './errors.js';
+import {recordDeploy} from './lock.js';
 import {isInteractive, ProgressLine} from './output.js';
 import {DEPLOY_DEFAULTS, loadDeployConfig, memoryMb, projectRoot, timeoutSeconds, type DeployFunction} from './project.js';
 import {deprecationWarning} from './runtimes.js';
@@ -209,6 +210,15 @@ function runtimeWarnings(functions: readonly DeployFunction[], now: Date): {byRu
   return {byRuntime, byFunction};
 }
 
+/** The commit being deployed; none outside a git checkout (nothing is recorded then). */
+function headCommit(root: string): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], {cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']}).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Deploys (or, with dryRun, builds and prints) the selected functions. Throws CommandFailed if any failed. */
 export async function deploy(options: DeployOptions = {}): Promise<DeployResult[]> {
   const root = projectRoot(options.cwd);
@@ -297,6 +307,9 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult[
       let result: DeployResult;
       if (code === 0) {
         result = {...base(fn), status: 'deployed', command, url: triggerUrl(output), bundleBytes: bundle.bytes, durationMs};
+        // fivetran.lock.yaml: what is deployed, for connect, status and airflow (no id or commit copied by hand)
+        const commit = headCommit(root);
+        if (commit) recordDeploy(root, fn.name, {commit, triggerUrl: result.url});
         line(`✓ ${fn.name} deployed in ${seconds(durationMs)}${result.url ? `: ${result.url}` : ''}`);
       } else {
         const logFile = path.join(buildDir, 'deploy-logs', `${fn.name}.log`);

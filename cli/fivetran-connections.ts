@@ -1,7 +1,8 @@
-// The Fivetran REST API calls that wire a Function connection (FIVETRAN.md §2, "Creating and wiring a
+// The Fivetran REST API calls that wire a Function connection (docs/fivetran.md §2, "Creating and wiring a
 // Function connection"), over the shared client in sdk/fivetran-api.ts: service accounts, create, resync,
 // state. Each names what it asked for, so an API error reads as one line a person can act on.
-import type {ApiResult, Connection, FivetranApi} from '../sdk/fivetran-api.js';
+import {z} from 'zod';
+import {ConnectionSchema, type ApiResult, type Connection, type FivetranApi} from '../sdk/fivetran-api.js';
 
 export interface KeyValue {
   key: string;
@@ -30,15 +31,25 @@ export interface NewFunctionConnection {
 
 const id = (value: string) => encodeURIComponent(value);
 
+// The answers this module reads, checked like every answer of the API client (loose: the API adds fields).
+const KeyValueSchema = z.looseObject({key: z.string(), value: z.string()});
+const FunctionConnectionSchema = ConnectionSchema.extend({
+  config: z
+    .looseObject({schema: z.string().optional(), function_trigger: z.string().optional(), secrets_list: z.array(KeyValueSchema).optional(), custom_payloads: z.array(KeyValueSchema).optional()})
+    .optional(),
+  setup_tests: z.array(z.looseObject({title: z.string(), status: z.string(), message: z.string().optional()})).optional(),
+}) as unknown as z.ZodType<FunctionConnection>;
+const ServiceAccountSchema = z.looseObject({service_account: z.string().min(1)});
+const StateSchema = z.looseObject({state: z.record(z.string(), z.unknown()).nullish()});
+
 export async function groupServiceAccount(api: FivetranApi, groupId: string): Promise<string> {
-  const {data} = await api.request<{service_account?: string}>('GET', `groups/${id(groupId)}/service-account`, {what: `group "${groupId}"`});
-  if (!data.service_account) throw new Error(`the Fivetran API gave no service account for group "${groupId}"`);
+  const {data} = await api.request('GET', `groups/${id(groupId)}/service-account`, {what: `group "${groupId}"`, data: ServiceAccountSchema});
   return data.service_account;
 }
 
 export async function createFunctionConnection(api: FivetranApi, body: NewFunctionConnection): Promise<FunctionConnection> {
   const what = `creation of connection "${body.config.schema}" in group "${body.group_id}"`;
-  const {data} = await api.request<FunctionConnection>('POST', 'connections', {json: {service: 'google_cloud_function', ...body}, what});
+  const {data} = await api.request('POST', 'connections', {json: {service: 'google_cloud_function', ...body}, what, data: FunctionConnectionSchema});
   return data;
 }
 
@@ -64,7 +75,7 @@ export async function resyncTable(api: FivetranApi, connectionId: string, schema
 }
 
 export async function getConnectionState(api: FivetranApi, connectionId: string): Promise<Record<string, unknown>> {
-  const {data} = await api.request<{state?: Record<string, unknown>}>('GET', `connections/${id(connectionId)}/state`, {what: `state of connection "${connectionId}"`});
+  const {data} = await api.request('GET', `connections/${id(connectionId)}/state`, {what: `state of connection "${connectionId}"`, data: StateSchema});
   return data.state ?? {};
 }
 
