@@ -1,4 +1,4 @@
-// The API simulator's endpoints for wiring a Google Cloud Function connection (FIVETRAN.md §2, "Creating and
+// The API simulator's endpoints for wiring a Google Cloud Function connection (docs/fivetran.md §2, "Creating and
 // wiring a Function connection"): what `./fivetran connect`, `resync` and `state` talk to. Registered by
 // emulator/api-simulator.ts before its own routes (the first match wins), through the small core below.
 //

@@ -20,7 +20,7 @@ describe('./fivetran in a shell', () => {
     const second = await runCli(['airflow', 'dag', 'no-such-function']);
     expect(first.code).toBe(1);
     expect(second.code).toBe(1);
-    expect(first.stderr).toMatch(/^fivetran: customer-freshness has no airflow\.connector_id in deploy\.yaml; [^\n]* to customer-freshness\n$/);
+    expect(first.stderr).toMatch(/^fivetran: customer-freshness has no Fivetran connection: run \.\/fivetran connect customer-freshness [^\n]* in deploy\.yaml\n$/);
     expect(second.stderr).toMatch(/^fivetran: unknown function "no-such-function"; deploy\.yaml defines: .*\n$/);
     expect((first.stderr + second.stderr).split('\n')).toHaveLength(3);
   });
