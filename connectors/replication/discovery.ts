@@ -81,18 +81,25 @@ interface RawColumn {
  * new connection whose catalog caches are cold.
  */
 function catalogSql(detail: boolean): string {
-  const sizes = (fn: string) =>
+  // Sizes come from the catalog's page counts (as of the last VACUUM / ANALYZE), never from
+  // pg_relation_size: that takes a lock on the table, so one table locked by another session would hold up
+  // the discovery of every table. With `detail`: the heap, its TOAST table and its indexes.
+  const pages = (rel: string) =>
     detail
-      ? `CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(${fn}(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf) ELSE ${fn}(c.oid) END::int8`
-      : `(c.relpages::int8 * current_setting('block_size')::int8)`;
+      ? `(${rel}.relpages::int8 + coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = ${rel}.reltoastrelid), 0) + coalesce((SELECT sum(i.relpages) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = ${rel}.oid), 0))`
+      : `${rel}.relpages::int8`;
+  const sizes = (total: boolean) => {
+    const of = (rel: string) => (total ? pages(rel) : `${rel}.relpages::int8`);
+    return `(CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(${of('p')}), 0) FROM pg_partition_tree(c.oid) pt JOIN pg_class p ON p.oid = pt.relid WHERE pt.isleaf) ELSE ${of('c')} END * current_setting('block_size')::int8)::int8`;
+  };
   return `
 SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
        ${detail ? "obj_description(c.oid, 'pg_class')" : 'NULL::text'} AS comment,
        CASE WHEN c.relkind = 'p'
             THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) pt JOIN pg_class p ON p.oid = pt.relid WHERE pt.isleaf)
             ELSE c.reltuples END::float8 AS reltuples,
-       ${sizes('pg_total_relation_size')} AS total_bytes,
-       ${sizes('pg_relation_size')} AS heap_bytes,
+       ${sizes(true)} AS total_bytes,
+       ${sizes(false)} AS heap_bytes,
        has_table_privilege(c.oid, 'SELECT') AS readable,
        coalesce((
          SELECT json_agg(json_build_object(

@@ -14,7 +14,7 @@ import type pg from 'pg';
 import {escapeLiteral, qualifiedName, quoteIdent} from '../../sdk/postgres.js';
 import {jsonValueExpression} from './column-types.js';
 import {copyOut} from './copy-out.js';
-import {FIVETRAN_ID, type PlannedColumn, type TablePlan} from './plan.js';
+import {ROW_HASH, type PlannedColumn, type TablePlan} from './plan.js';
 import {binaryCast, binaryKind, copyBytes, encodedBound, int16, int32, Kind, writeValue} from './row-encoder.js';
 
 export interface Batch {
@@ -50,14 +50,14 @@ const shapes = new WeakMap<TablePlan, RowShape>();
 
 /**
  * Columns whose type row-encoder.ts writes are selected as their built-in type (binary values); the others as
- * PostgreSQL's to_json of their JSON expression. Tables without a primary key lead with `_fivetran_id`, the
+ * PostgreSQL's to_json of their JSON expression. Tables without a primary key lead with `_row_hash`, the
  * md5 of the row's text.
  */
 function rowShape(plan: TablePlan): RowShape {
   let shape = shapes.get(plan);
   if (shape) return shape;
   const members: {value: string; kind: Kind; name: string}[] = [];
-  if (plan.method === 'ctid') members.push({value: 'md5(t::text)', kind: Kind.Text, name: FIVETRAN_ID});
+  if (plan.method === 'ctid') members.push({value: 'md5(t::text)', kind: Kind.Text, name: ROW_HASH});
   for (const c of plan.columns) {
     const kind = binaryKind(c);
     members.push(kind === null ? {value: `to_json(${jsonValueExpression(c)})`, kind: Kind.Json, name: c.dest} : {value: `${col(c)}::${binaryCast(c)}`, kind, name: c.dest});
