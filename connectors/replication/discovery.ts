@@ -47,6 +47,13 @@ export interface SourceTable {
   estimatedBytes: number;
   /** heap bytes per row (catalog estimate) */
   averageRowBytes: number;
+  /**
+   * bytes of the table's TOAST table (catalog estimate): values too large to stay in the row, stored apart
+   * and compressed, so neither the heap width nor this says how wide their JSON is (see measureWidth)
+   */
+  toastBytes: number;
+  /** the table has a TOAST table: some of its values may be stored apart, however wide (a text column, say) */
+  toastable: boolean;
   category: SizeCategory;
   readable: boolean;
   columns: SourceColumn[];
@@ -100,6 +107,8 @@ SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::te
             ELSE c.reltuples END::float8 AS reltuples,
        ${sizes(true)} AS total_bytes,
        ${sizes(false)} AS heap_bytes,
+       (coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)::int8 * current_setting('block_size')::int8) AS toast_bytes,
+       (c.reltoastrelid <> 0 OR c.relkind = 'p') AS toastable,
        has_table_privilege(c.oid, 'SELECT') AS readable,
        coalesce((
          SELECT json_agg(json_build_object(
@@ -174,7 +183,7 @@ export async function discover(client: pg.Client, schemas: readonly string[], op
     schemas: {name: string; usable: boolean}[];
     tables: {
       oid: number; schema: string; name: string; relkind: string; comment: string | null; reltuples: number;
-      total_bytes: number; heap_bytes: number; readable: boolean; columns: RawColumn[];
+      total_bytes: number; heap_bytes: number; toast_bytes: number; toastable: boolean; readable: boolean; columns: RawColumn[];
     }[];
   }>(discoverySql(options.detail ?? true), [schemas, options.names ?? null]);
   const {version, schemas: schemaRows, tables: tableRows} = result.rows[0]!;
@@ -204,7 +213,9 @@ export async function discover(client: pg.Client, schemas: readonly string[], op
       comment: row.comment,
       estimatedRows,
       estimatedBytes: Number(row.total_bytes),
-      averageRowBytes: estimatedRows > 0 ? Math.max(1, Math.round(heapBytes / estimatedRows)) : 0,
+      averageRowBytes: estimatedRows > 0 ? Math.max(1, Math.round((heapBytes + Number(row.toast_bytes)) / estimatedRows)) : 0,
+      toastBytes: Number(row.toast_bytes),
+      toastable: row.toastable,
       category: sizeCategory(estimatedRows),
       readable: row.readable,
       columns,

@@ -258,6 +258,25 @@ export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, 
   return runBatch(client, text, plan, [], expectedBytes);
 }
 
+/** Rows sampled by measureWidth. */
+const WIDTH_SAMPLE_ROWS = 8;
+
+/**
+ * The text width of the widest of a few rows (the first ones on disk that pass the filters), for a table
+ * whose values live in TOAST: there the catalog's sizes say nothing of how wide a row is once read (values
+ * are stored apart and compressed). One small query instead of a probe that might read 1,000 rows of
+ * megabytes each; PostgreSQL reads the sampled values, the function receives one number.
+ */
+export async function measureWidth(client: pg.Client, plan: TablePlan): Promise<number> {
+  const params = new Literals();
+  const conditions = filterConditions(plan, params);
+  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+  const result = await client.query<{width: string | null}>(
+    `SELECT max(octet_length(s::text))::int8 AS width FROM (SELECT ${plan.columns.map((c) => col(c)).join(', ') || '1'} FROM ${qualifiedName(plan.source.schema, plan.source.name)} t ${where} LIMIT ${WIDTH_SAMPLE_ROWS}) s`,
+  );
+  return Number(result.rows[0]?.width ?? 0);
+}
+
 /** Heap pages of the table (of its largest partition, for a partitioned table). */
 export async function tablePages(client: pg.Client, plan: TablePlan): Promise<number> {
   const result = await client.query<{pages: string}>(

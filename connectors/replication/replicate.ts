@@ -9,7 +9,7 @@ import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision
 import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
 import {planReplication, type TablePlan} from './plan.js';
-import {loadStart, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
+import {loadStart, measureWidth, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
 import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {SourceSession} from './source.js';
@@ -180,6 +180,13 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       state.tables[plan.dest] = table;
     };
     save(table);
+    if (!progress.probed && plan.source.toastable) {
+      // values may live in TOAST, where the catalog cannot tell a 300-byte row from a 5 MB one (and its page
+      // counts lag until the next VACUUM): measure a few rows before the first read (once: the state keeps the width)
+      const sampled = await session.run(`measuring the rows of ${plan.display}`, (client) => measureWidth(client, plan));
+      // JSON adds the member names and escapes; text is close to JSON otherwise (bytea's hex is wider than base64)
+      progress.bytesPerRow = Math.max(progress.bytesPerRow, Math.round(sampled * 1.2) + estimateBytesPerRow(0, plan.columns.map((c) => c.dest)));
+    }
     for (;;) {
       if (table.phase === 'full') {
         if (plan.method === 'incremental' && table.horizon === undefined) {
