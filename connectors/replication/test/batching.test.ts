@@ -30,7 +30,7 @@ describe('decideBatch', () => {
   });
 
   it('bounds the probe by bytes too: rows of megabytes are probed a few at a time', () => {
-    expect(decideBatch({...roomy, probe: true, bytesPerRow: 5 * 1024 * 1024})).toMatchObject({rows: 1, reason: 'probe'});
+    expect(decideBatch({...roomy, probe: true, bytesPerRow: 600 * 1024})).toMatchObject({rows: 1, reason: 'probe'});
     expect(decideBatch({...roomy, probe: true, bytesPerRow: 10_000})).toMatchObject({rows: Math.floor(PROBE_BYTES / 10_000), reason: 'probe'});
   });
 

@@ -68,7 +68,7 @@ describe('a table locked by another session', () => {
     expect(call.status).toBe(500);
     expect(call.body.errorType).toBe('DeadlineExceeded');
     expect(call.body.errorMessage).toMatch(
-      /^replication reached the call's deadline \(6 s function timeout\) during its sync: waiting for a lock on "public"\."orders" \(held by PostgreSQL process \d+\) while (loading|sizing|reading) /,
+      /^replication reached the call's deadline \(6 s function timeout\) during its sync: waiting for a lock on "public"\."orders" \(held by PostgreSQL process \d+\) while (loading|sizing|reading|measuring) /,
     );
     // nothing of the call outlives it: its backend is not left waiting on the lock
     const {rows} = await db.query<{n: number}>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'fivetran-replication' AND datname = current_database() AND wait_event_type = 'Lock'`);
