@@ -10,8 +10,14 @@ export const CATEGORY_LIMITS: Record<SizeCategory, {rows: number; bytes: number}
   large: {rows: 25_000, bytes: 2 * 1024 * 1024},
 };
 
-/** The first batch of a table in a call is a probe: it measures the real JSON width before larger batches. */
+/**
+ * The first batch of a table in a call is a probe: it measures the real JSON width before larger batches.
+ * It is bounded by bytes as well as rows, at the width known before it (the state's measure, the catalog's
+ * estimate, or a sample of the table's widest rows when values live in TOAST): 1,000 rows of 5 MB would be
+ * 5 GB read at once.
+ */
 export const PROBE_ROWS = 1_000;
+export const PROBE_BYTES = 1024 * 1024;
 
 /**
  * Memory a batch of B bytes may cost while in flight: pg's receive buffers, the batch's own buffer (which the
@@ -67,8 +73,9 @@ export function decideBatch(input: BatchInputs): BatchDecision {
   } else {
     rows = Math.min(limits.rows, Math.floor(limits.bytes / width));
     reason = 'category';
-    if (input.probe && PROBE_ROWS < rows) {
-      rows = PROBE_ROWS;
+    const probeRows = Math.max(1, Math.min(PROBE_ROWS, Math.floor(PROBE_BYTES / width)));
+    if (input.probe && probeRows < rows) {
+      rows = probeRows;
       reason = 'probe';
     } else if (input.pipelineBytes && input.pipelineBytes > 0 && input.pipelineBytes < rows * width) {
       rows = Math.floor(input.pipelineBytes / width);

@@ -47,6 +47,13 @@ export interface SourceTable {
   estimatedBytes: number;
   /** heap bytes per row (catalog estimate) */
   averageRowBytes: number;
+  /**
+   * bytes of the table's TOAST table (catalog estimate): values too large to stay in the row, stored apart
+   * and compressed, so neither the heap width nor this says how wide their JSON is (see measureWidth)
+   */
+  toastBytes: number;
+  /** the table has a TOAST table: some of its values may be stored apart, however wide (a text column, say) */
+  toastable: boolean;
   category: SizeCategory;
   readable: boolean;
   columns: SourceColumn[];
@@ -81,18 +88,27 @@ interface RawColumn {
  * new connection whose catalog caches are cold.
  */
 function catalogSql(detail: boolean): string {
-  const sizes = (fn: string) =>
+  // Sizes come from the catalog's page counts (as of the last VACUUM / ANALYZE), never from
+  // pg_relation_size: that takes a lock on the table, so one table locked by another session would hold up
+  // the discovery of every table. With `detail`: the heap, its TOAST table and its indexes.
+  const pages = (rel: string) =>
     detail
-      ? `CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(${fn}(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf) ELSE ${fn}(c.oid) END::int8`
-      : `(c.relpages::int8 * current_setting('block_size')::int8)`;
+      ? `(${rel}.relpages::int8 + coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = ${rel}.reltoastrelid), 0) + coalesce((SELECT sum(i.relpages) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = ${rel}.oid), 0))`
+      : `${rel}.relpages::int8`;
+  const sizes = (total: boolean) => {
+    const of = (rel: string) => (total ? pages(rel) : `${rel}.relpages::int8`);
+    return `(CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(${of('p')}), 0) FROM pg_partition_tree(c.oid) pt JOIN pg_class p ON p.oid = pt.relid WHERE pt.isleaf) ELSE ${of('c')} END * current_setting('block_size')::int8)::int8`;
+  };
   return `
 SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
        ${detail ? "obj_description(c.oid, 'pg_class')" : 'NULL::text'} AS comment,
        CASE WHEN c.relkind = 'p'
             THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) pt JOIN pg_class p ON p.oid = pt.relid WHERE pt.isleaf)
             ELSE c.reltuples END::float8 AS reltuples,
-       ${sizes('pg_total_relation_size')} AS total_bytes,
-       ${sizes('pg_relation_size')} AS heap_bytes,
+       ${sizes(true)} AS total_bytes,
+       ${sizes(false)} AS heap_bytes,
+       (coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)::int8 * current_setting('block_size')::int8) AS toast_bytes,
+       (c.reltoastrelid <> 0 OR c.relkind = 'p') AS toastable,
        has_table_privilege(c.oid, 'SELECT') AS readable,
        coalesce((
          SELECT json_agg(json_build_object(
@@ -167,7 +183,7 @@ export async function discover(client: pg.Client, schemas: readonly string[], op
     schemas: {name: string; usable: boolean}[];
     tables: {
       oid: number; schema: string; name: string; relkind: string; comment: string | null; reltuples: number;
-      total_bytes: number; heap_bytes: number; readable: boolean; columns: RawColumn[];
+      total_bytes: number; heap_bytes: number; toast_bytes: number; toastable: boolean; readable: boolean; columns: RawColumn[];
     }[];
   }>(discoverySql(options.detail ?? true), [schemas, options.names ?? null]);
   const {version, schemas: schemaRows, tables: tableRows} = result.rows[0]!;
@@ -197,7 +213,9 @@ export async function discover(client: pg.Client, schemas: readonly string[], op
       comment: row.comment,
       estimatedRows,
       estimatedBytes: Number(row.total_bytes),
-      averageRowBytes: estimatedRows > 0 ? Math.max(1, Math.round(heapBytes / estimatedRows)) : 0,
+      averageRowBytes: estimatedRows > 0 ? Math.max(1, Math.round((heapBytes + Number(row.toast_bytes)) / estimatedRows)) : 0,
+      toastBytes: Number(row.toast_bytes),
+      toastable: row.toastable,
       category: sizeCategory(estimatedRows),
       readable: row.readable,
       columns,

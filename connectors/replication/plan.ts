@@ -11,8 +11,13 @@ import type {ReplicationSecrets} from './secrets.js';
 export type ReadMethod = 'incremental' | 'reload' | 'ctid';
 
 export const METADATA_TABLES = ['postgres_tables', 'postgres_columns', 'replication_runs'] as const;
-export const FIVETRAN_ID = '_fivetran_id';
-const SYSTEM_COLUMNS = ['_fivetran_synced', '_fivetran_deleted', '_fivetran_batch', '_fivetran_index'];
+/**
+ * The key of a table without a primary key: the md5 of the row's text. Not `_fivetran_id`, which Fivetran
+ * reserves (it drops a source column of that name and fails the sync when it is part of a key), nor any other
+ * `_fivetran_*` name (Fivetran's system columns). No source column can take it: snakeCase drops leading
+ * underscores, so a source column never folds to a name starting with `_` and a letter.
+ */
+export const ROW_HASH = '_row_hash';
 export const DEFAULT_CURSOR_COLUMN = 'updated_at';
 
 export interface PlannedColumn extends SourceColumn {
@@ -103,8 +108,7 @@ export function planReplication(catalog: Catalog, secrets: ReplicationSecrets): 
       throw new AuthError(`user "${secrets.username}" may not read table ${display}; GRANT SELECT ON ${display} TO ${secrets.username}, or exclude the table`);
     }
     const noKey = source.primaryKey.length === 0;
-    const reserved = noKey ? [...SYSTEM_COLUMNS, FIVETRAN_ID] : SYSTEM_COLUMNS;
-    const dests = uniqueNames(source.columns.map((c) => c.name), snakeCase, reserved);
+    const dests = uniqueNames(source.columns.map((c) => c.name), snakeCase, noKey ? [ROW_HASH] : []);
     const columns: PlannedColumn[] = source.columns.map((c, i) => ({...c, dest: dests[i]!, destType: columnType(c)}));
     const primaryKey = source.primaryKey.map((pk) => columns.find((c) => c.position === pk.position)!);
     return {
@@ -117,8 +121,8 @@ export function planReplication(catalog: Catalog, secrets: ReplicationSecrets): 
       method: noKey ? 'ctid' : 'reload',
       filters: [],
       spec: {
-        primaryKey: noKey ? [FIVETRAN_ID] : primaryKey.map((c) => c.dest),
-        columns: Object.fromEntries([...(noKey ? [[FIVETRAN_ID, 'string'] as const] : []), ...columns.map((c) => [c.dest, c.destType] as const)]),
+        primaryKey: noKey ? [ROW_HASH] : primaryKey.map((c) => c.dest),
+        columns: Object.fromEntries([...(noKey ? [[ROW_HASH, 'string'] as const] : []), ...columns.map((c) => [c.dest, c.destType] as const)]),
         description: `${display} (${source.kind})${source.comment ? `: ${source.comment}` : ''}`,
       },
     };

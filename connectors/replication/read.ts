@@ -14,7 +14,7 @@ import type pg from 'pg';
 import {escapeLiteral, qualifiedName, quoteIdent} from '../../sdk/postgres.js';
 import {jsonValueExpression} from './column-types.js';
 import {copyOut} from './copy-out.js';
-import {FIVETRAN_ID, type PlannedColumn, type TablePlan} from './plan.js';
+import {ROW_HASH, type PlannedColumn, type TablePlan} from './plan.js';
 import {binaryCast, binaryKind, copyBytes, encodedBound, int16, int32, Kind, writeValue} from './row-encoder.js';
 
 export interface Batch {
@@ -50,14 +50,14 @@ const shapes = new WeakMap<TablePlan, RowShape>();
 
 /**
  * Columns whose type row-encoder.ts writes are selected as their built-in type (binary values); the others as
- * PostgreSQL's to_json of their JSON expression. Tables without a primary key lead with `_fivetran_id`, the
+ * PostgreSQL's to_json of their JSON expression. Tables without a primary key lead with `_row_hash`, the
  * md5 of the row's text.
  */
 function rowShape(plan: TablePlan): RowShape {
   let shape = shapes.get(plan);
   if (shape) return shape;
   const members: {value: string; kind: Kind; name: string}[] = [];
-  if (plan.method === 'ctid') members.push({value: 'md5(t::text)', kind: Kind.Text, name: FIVETRAN_ID});
+  if (plan.method === 'ctid') members.push({value: 'md5(t::text)', kind: Kind.Text, name: ROW_HASH});
   for (const c of plan.columns) {
     const kind = binaryKind(c);
     members.push(kind === null ? {value: `to_json(${jsonValueExpression(c)})`, kind: Kind.Json, name: c.dest} : {value: `${col(c)}::${binaryCast(c)}`, kind, name: c.dest});
@@ -256,6 +256,25 @@ export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, 
   conditions.push(`t.ctid >= ${params.add(`(${fromPage},0)`, 'tid')}`, `t.ctid < ${params.add(`(${toPage},0)`, 'tid')}`);
   const text = `SELECT ${selectList(plan, [])} FROM ${qualifiedName(plan.source.schema, plan.source.name)} t WHERE ${conditions.join(' AND ')}`;
   return runBatch(client, text, plan, [], expectedBytes);
+}
+
+/** Rows sampled by measureWidth. */
+const WIDTH_SAMPLE_ROWS = 8;
+
+/**
+ * The text width of the widest of a few rows (the first ones on disk that pass the filters), for a table
+ * whose values live in TOAST: there the catalog's sizes say nothing of how wide a row is once read (values
+ * are stored apart and compressed). One small query instead of a probe that might read 1,000 rows of
+ * megabytes each; PostgreSQL reads the sampled values, the function receives one number.
+ */
+export async function measureWidth(client: pg.Client, plan: TablePlan): Promise<number> {
+  const params = new Literals();
+  const conditions = filterConditions(plan, params);
+  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+  const result = await client.query<{width: string | null}>(
+    `SELECT max(octet_length(s::text))::int8 AS width FROM (SELECT ${plan.columns.map((c) => col(c)).join(', ') || '1'} FROM ${qualifiedName(plan.source.schema, plan.source.name)} t ${where} LIMIT ${WIDTH_SAMPLE_ROWS}) s`,
+  );
+  return Number(result.rows[0]?.width ?? 0);
 }
 
 /** Heap pages of the table (of its largest partition, for a partitioned table). */

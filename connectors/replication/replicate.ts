@@ -4,16 +4,16 @@
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
 import {createHash} from 'node:crypto';
 import type pg from 'pg';
-import {checkpoint, ConfigError, declareTable, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, RequestError, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
 import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
 import {planReplication, type TablePlan} from './plan.js';
-import {loadStart, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
+import {loadStart, measureWidth, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
 import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {SourceSession} from './source.js';
-import {readState, tableState, toJson, type ReplicationState, type TableState} from './state.js';
+import {readState, RESET_STATE, tableState, toJson, type ReplicationState, type TableState} from './state.js';
 
 /** Chained batches per response: the response streams each while the next is read. */
 const PIPELINE_BATCHES = 4;
@@ -75,6 +75,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
   // the schema section of every response (the adapter counts it against the cap)
   let schemaBytes = 0;
   recorder.pass = state.pass;
+  /** the table being read, to tell a bad position in the state from a bad filter value */
+  let current: TablePlan | null = null;
 
   /**
    * The checkpoint after each batch. The adapter ends the call at the first checkpoint past a budget, so the
@@ -118,15 +120,32 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     schemaBytes = JSON.stringify({...connectorTables, ...Object.fromEntries(plans.map((p) => [p.dest, p.spec]))}).length;
     const known = new Set(plans.map((p) => p.dest));
     if (state.table === null) {
-      // a new pass (a new sync): the metadata tables, and forget tables no longer replicated
-      for (const plan of plans) yield upsert(TABLES_TABLE, tableRow(plan));
-      for (const plan of plans) for (const row of columnRows(plan)) yield upsert(COLUMNS_TABLE, row);
+      // A new pass (a new sync): the metadata tables, then forget tables no longer replicated. The metadata
+      // rows are split across checkpoints like any rows (a catalog of 400 tables of 81 columns is more than a
+      // response holds): a checkpoint after each eighth of the response cap records the last table described.
+      const chunkBytes = budget.limits.responseCapBytes / 8;
+      let bytes = 0;
+      const after = state.metadata_after ?? null;
+      const rest = plans.filter((plan) => after === null || plan.dest > after);
+      for (const [index, plan] of rest.entries()) {
+        for (const [table, row] of [[TABLES_TABLE, tableRow(plan)] as const, ...columnRows(plan).map((r) => [COLUMNS_TABLE, r] as const)]) {
+          bytes += JSON.stringify(row).length + 1;
+          yield upsert(table, row);
+        }
+        if (bytes >= chunkBytes && index < rest.length - 1) {
+          state.metadata_after = plan.dest;
+          yield* commit();
+          bytes = 0;
+        }
+      }
+      delete state.metadata_after;
       state = {...state, table: plans[0]!.dest, tables: Object.fromEntries(Object.entries(state.tables).filter(([dest]) => known.has(dest)))};
       yield* commit();
     }
     const pending = plans.filter((plan) => state.table === null || plan.dest >= state.table);
     for (const [index, plan] of pending.entries()) {
       state.table = plan.dest;
+      current = plan;
       yield* replicateTable(plan);
       const next = pending[index + 1];
       if (!next) break;
@@ -143,7 +162,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     yield checkpoint(toJson(state));
   } catch (error) {
     outcome = 'error';
-    const mapped = mapError(error);
+    const dataError = (error as {cause?: {code?: string}}).cause?.code?.startsWith('22') === true;
+    const mapped = (dataError && current && (await positionProblem(session, current, state.tables[current.dest]))) || mapError(error);
     recorder.stopReason = 'error';
     recorder.lastError = mapped.message;
     recorder.retries = session.retries;
@@ -180,6 +200,13 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       state.tables[plan.dest] = table;
     };
     save(table);
+    if (!progress.probed && plan.source.toastable) {
+      // values may live in TOAST, where the catalog cannot tell a 300-byte row from a 5 MB one (and its page
+      // counts lag until the next VACUUM): measure a few rows before the first read (once: the state keeps the width)
+      const sampled = await session.run(`measuring the rows of ${plan.display}`, (client) => measureWidth(client, plan));
+      // JSON adds the member names and escapes; text is close to JSON otherwise (bytea's hex is wider than base64)
+      progress.bytesPerRow = Math.max(progress.bytesPerRow, Math.round(sampled * 1.2) + estimateBytesPerRow(0, plan.columns.map((c) => c.dest)));
+    }
     for (;;) {
       if (table.phase === 'full') {
         if (plan.method === 'incremental' && table.horizon === undefined) {
@@ -371,6 +398,33 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
   function catalogVersion(): number {
     return serverVersion;
   }
+}
+
+/**
+ * After a query failed on a value that does not fit its type: whether the table's saved position is at fault
+ * (a state edited or forged: key values that are not values of the key's columns), as a RequestError saying
+ * which field; null when the position is sound (then the filters are to blame).
+ */
+async function positionProblem(session: SourceSession, plan: TablePlan, table: TableState | undefined): Promise<Error | null> {
+  if (!table || table.phase === 'pages') return null;
+  const ordered = [...(plan.cursor ? [plan.cursor] : []), ...plan.primaryKey];
+  const fields: [string, readonly string[] | null | undefined, typeof ordered][] =
+    table.phase === 'full' ? [['after', table.after, plan.primaryKey], ['start', table.start, ordered]] : [['position', table.position, ordered], ['after', table.after, plan.primaryKey]];
+  const where = (field: string) => `state.tables.${plan.dest}.${field}`;
+  for (const [field, values, columns] of fields) {
+    if (!values) continue;
+    for (const [i, column] of columns.entries()) {
+      const fits = await session
+        .run('checking the saved position', (client) => client.query(`SELECT $1::text::${column.type}`, [values[i]]))
+        .then(() => true, () => false);
+      if (!fits) {
+        return new RequestError(
+          `the state is not one this connector wrote: ${where(field)}[${i}] (${JSON.stringify(values[i]).slice(0, 60)}) is not a value of column "${column.name}" (${column.type}) of ${plan.display}; ${RESET_STATE}`,
+        );
+      }
+    }
+  }
+  return null;
 }
 
 function mapError(error: unknown): Error {

@@ -14,14 +14,14 @@
 // nothing reads it.
 import {createHash} from 'node:crypto';
 import type pg from 'pg';
-import {withRetry, type Logger} from '../../sdk/index.js';
-import {connect, describePostgresError, isRetriablePostgresError, type PostgresConfig} from '../../sdk/postgres.js';
+import {SourceError, withRetry, type Logger} from '../../sdk/index.js';
+import {connect, describePostgresError, isRetriablePostgresError, quoteIdent, type PostgresConfig} from '../../sdk/postgres.js';
 
 /** How long a connection left open for the next call waits for it. */
 export const KEEP_IDLE_MS = 60_000;
 
 // The text of timestamps, dates, intervals and floats depends on these; fixing them keeps values and the
-// `_fivetran_id` hashes of tables without a primary key the same from one sync to the next. They travel in
+// `_row_hash` hashes of tables without a primary key the same from one sync to the next. They travel in
 // the connection's startup message: no round trip per call.
 const SESSION_SETTINGS: Readonly<Record<string, string>> = {
   TimeZone: 'UTC',
@@ -85,6 +85,15 @@ export class SourceSession {
   private released = false;
 
   private readonly config: PostgresConfig;
+  /** what the queries in flight are doing (`loading public.orders`), for the deadline's message */
+  private readonly running = new Map<number, string>();
+  private runs = 0;
+  /** at the deadline: what the query in flight was waiting on, once its cancel was sent */
+  private blocked: Promise<string | null> | null = null;
+  private readonly onDeadline = () => {
+    const client = this.client;
+    if (client && this.running.size) this.blocked = this.cancelInFlight(client);
+  };
 
   /** `keepable`: the call may keep its connection for the next call (keep_connection_between_calls) */
   constructor(
@@ -96,6 +105,46 @@ export class SourceSession {
   ) {
     this.config = {...config, settings: {...SESSION_SETTINGS, ...config.settings}};
     this.configKey = createHash('sha256').update(JSON.stringify(this.config)).digest('hex');
+    signal?.addEventListener('abort', this.onDeadline, {once: true});
+  }
+
+  /**
+   * The call reached its deadline with a query running: from a second connection, find what that query waits
+   * on (a lock, and on which relation and held by whom, or another wait) and cancel it (pg_cancel_backend, as
+   * the same user may), so the call answers before the platform's timeout. Returns the description.
+   */
+  private async cancelInFlight(client: pg.Client): Promise<string | null> {
+    const pid = (client as unknown as {processID?: number | null}).processID;
+    if (!pid) return null;
+    try {
+      const admin = await connect({...this.config, connectTimeoutMs: 2_000, statementTimeoutMs: 2_000});
+      try {
+        const {rows} = await admin.query<{wait_type: string | null; wait_event: string | null; schema: string | null; relation: string | null; blockers: number[] | null; cancelled: boolean}>(
+          `SELECT a.wait_event_type AS wait_type, a.wait_event,
+                  w.schema, w.relation,
+                  pg_blocking_pids(a.pid) AS blockers,
+                  pg_cancel_backend(a.pid) AS cancelled
+             FROM pg_stat_activity a
+             LEFT JOIN LATERAL (SELECT n.nspname AS schema, c.relname AS relation FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) w ON true
+            WHERE a.pid = $1`,
+          [pid],
+        );
+        const row = rows[0];
+        if (!row) return null;
+        const blockers = row.blockers?.length ? ` (held by PostgreSQL process ${row.blockers.join(', ')})` : '';
+        if (row.wait_type === 'Lock') {
+          const on = row.relation ? `a lock on ${quoteIdent(row.schema ?? '')}.${quoteIdent(row.relation)}` : `a lock (${row.wait_event})`;
+          return `waiting for ${on}${blockers}`;
+        }
+        return row.wait_type ? `waiting on ${row.wait_type}/${row.wait_event}${blockers}` : 'a query still running';
+      } finally {
+        await admin.end().catch(() => undefined);
+      }
+    } catch (error) {
+      this.log.warn('could not cancel the query in flight at the deadline', {error: error instanceof Error ? error.message : String(error)});
+      return null;
+    }
   }
 
   private async open(): Promise<pg.Client> {
@@ -126,6 +175,8 @@ export class SourceSession {
 
   /** Runs `fn` on the connection; on a retriable failure reconnects and runs it again (same arguments). */
   async run<T>(what: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const id = ++this.runs;
+    this.running.set(id, what);
     try {
       return await withRetry(async () => fn(await this.open()), {
         retries: this.retry.retries,
@@ -140,7 +191,14 @@ export class SourceSession {
         },
       });
     } catch (error) {
+      if (this.signal?.aborted) {
+        // cancelled at the deadline (or the call ended): say what it was waiting on, not "a statement timeout"
+        const blocked = (await this.blocked) ?? 'a query still running';
+        throw new SourceError(`${blocked} while ${what}`, {cause: error, retriable: true});
+      }
       throw describePostgresError(error, this.config);
+    } finally {
+      this.running.delete(id);
     }
   }
 
@@ -171,12 +229,14 @@ export class SourceSession {
   /** Ends the call, closing the connection. */
   async close(): Promise<void> {
     this.released = true;
+    this.signal?.removeEventListener('abort', this.onDeadline);
     await this.drop();
   }
 
   /** Ends the call, leaving the connection (and the read carried for the next call) open for the next call. */
   async keep(): Promise<void> {
     this.released = true;
+    this.signal?.removeEventListener('abort', this.onDeadline);
     const client = this.client;
     if (!client || lost.has(client)) return this.drop();
     this.client = null;

@@ -1,7 +1,7 @@
 // Batch sizing: the category's ceiling, clamped by the response, time and memory budgets, each decision
 // naming what decided it.
 import {describe, expect, it} from 'vitest';
-import {CATEGORY_LIMITS, decideBatch, PROBE_ROWS, type BatchInputs} from '../batching.js';
+import {CATEGORY_LIMITS, decideBatch, PROBE_BYTES, PROBE_ROWS, type BatchInputs} from '../batching.js';
 import {sizeCategory} from '../discovery.js';
 import {destinationTableName, snakeCase, uniqueNames} from '../names.js';
 
@@ -27,6 +27,11 @@ describe('decideBatch', () => {
   it('probes with a small first batch, unless the batch size is custom', () => {
     expect(decideBatch({...roomy, probe: true})).toMatchObject({rows: PROBE_ROWS, reason: 'probe'});
     expect(decideBatch({...roomy, probe: true, customRows: 5000})).toMatchObject({rows: 5000, reason: 'custom'});
+  });
+
+  it('bounds the probe by bytes too: rows of megabytes are probed a few at a time', () => {
+    expect(decideBatch({...roomy, probe: true, bytesPerRow: 600 * 1024})).toMatchObject({rows: 1, reason: 'probe'});
+    expect(decideBatch({...roomy, probe: true, bytesPerRow: 10_000})).toMatchObject({rows: Math.floor(PROBE_BYTES / 10_000), reason: 'probe'});
   });
 
   it('splits an adaptive batch at the pipeline size, so the response streams while the next batch is read', () => {

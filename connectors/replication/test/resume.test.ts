@@ -1,18 +1,22 @@
 // Multi-call syncs: resuming from every committed state gives the same warehouse, small response caps and
 // memory pressure split a sync into many calls (recorded in replication_runs), and a connection killed
 // mid-sync is reconnected and resumed from the last position.
-import {readFileSync} from 'node:fs';
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {createMain, handleFunctionCall, type FunctionResponse} from '../../../sdk/index.js';
-import {createFunctionServer, listen} from '../../../sdk/server.js';
+import type {Row} from '../../../sdk/index.js';
+import {callConnector, serveConnector, syncAll, TestSyncFailed, TestWarehouse, type SyncOptions, type SyncResult} from '../../../sdk/testing.js';
 import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
 import {connector} from '../index.js';
 import {APPLICATION_NAME} from '../secrets.js';
 import {closeKeptConnection} from '../source.js';
-import {runSync, sourceSecrets, Warehouse, type CallRecord} from './fivetran-loop.js';
+import {sourceSecrets} from './source-secrets.js';
 
 let db: TestDatabase;
+/** DuckDB copies of warehouses, as they were before a call */
+let copies: string;
 
 beforeAll(async () => {
   db = await createTestDatabase('replication_resume');
@@ -21,110 +25,159 @@ beforeAll(async () => {
   await db.query(`CREATE TABLE readings (sensor text, reading numeric, taken_at timestamptz)`);
   await db.query(`INSERT INTO readings SELECT 's' || (g % 7), g / 10.0, timestamptz '2024-03-01 00:00+00' + g * interval '1 minute' FROM generate_series(1, 700) g`);
   await db.query('ANALYZE');
+  copies = mkdtempSync(path.join(tmpdir(), 'replication-resume-'));
 });
-afterAll(async () => db?.drop());
+afterAll(async () => {
+  rmSync(copies, {recursive: true, force: true});
+  await db?.drop();
+});
 
 const count = async (sql: string) => Number((await db.query<{n: string}>(sql)).rows[0]!.n);
 
-/** Replays the sync from each call's input state on the warehouse as it was then; all must end the same. */
-async function expectSameFromEveryCheckpoint(secrets: Record<string, unknown>, before: Warehouse, calls: CallRecord[], expected: string, limits: {responseCapBytes: number}) {
-  const warehouse = before.clone();
-  for (let i = 0; i < calls.length; i++) {
-    const replay = warehouse.clone();
-    const resumed = await runSync(secrets, calls[i]!.stateIn, replay, {limits});
-    expect(resumed.calls.every((c) => c.status === 200)).toBe(true);
-    expect(replay.snapshot(), `resuming from the state of call ${i + 1}`).toBe(expected);
-    warehouse.apply(calls[i]!.response as FunctionResponse);
+const sync = (secrets: Record<string, unknown>, options: SyncOptions = {}) => syncAll(connector, secrets, options);
+
+let copied = 0;
+
+/** Copies a warehouse into a DuckDB file of its own; returns the file. */
+async function copyOf(warehouse: TestWarehouse): Promise<string> {
+  const file = path.join(copies, `copy-${++copied}.duckdb`);
+  await warehouse.query(`ATTACH '${file}' AS copy_${copied}`);
+  await warehouse.query(`COPY FROM DATABASE memory TO copy_${copied}`);
+  await warehouse.query(`DETACH copy_${copied}`);
+  return file;
+}
+
+/** A canonical text of the replicated tables (not the per-call replication_runs), without _fivetran_synced. */
+async function snapshot(warehouse: TestWarehouse): Promise<string> {
+  const out: Record<string, Row[]> = {};
+  for (const {table} of await warehouse.tables('replication')) {
+    if (table !== 'replication_runs') out[table] = await warehouse.rows('replication', table);
   }
-  return calls.length;
+  return JSON.stringify(out, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+}
+
+/**
+ * A sync on `warehouse` that keeps a copy of the warehouse as it was before each call, so that the sync can
+ * be replayed from each call's committed state on the warehouse as it was then.
+ */
+async function syncKeepingCopies(secrets: Record<string, unknown>, warehouse: TestWarehouse, options: SyncOptions): Promise<{result: SyncResult; before: string[]}> {
+  const before: string[] = [];
+  const result = await sync(secrets, {...options, warehouse, beforeCall: async () => void before.push(await copyOf(warehouse))});
+  return {result, before};
+}
+
+/** Replays the sync from each call's input state on the warehouse as it was then; all must end the same. */
+async function expectSameFromEveryCheckpoint(secrets: Record<string, unknown>, run: {result: SyncResult; before: string[]}, expected: string, limits: {responseCapBytes: number}) {
+  expect(run.before).toHaveLength(run.result.calls.length);
+  for (const [i, call] of run.result.calls.entries()) {
+    const replay = await TestWarehouse.open(run.before[i]);
+    try {
+      const resumed = await sync(secrets, {state: call.stateIn, warehouse: replay, callOptions: {limits}});
+      expect(resumed.calls.every((c) => c.status === 200)).toBe(true);
+      expect(await snapshot(replay), `resuming from the state of call ${i + 1}`).toBe(expected);
+    } finally {
+      await replay.close();
+    }
+  }
+  return run.result.calls.length;
 }
 
 describe('resuming', () => {
-  it('gives the same final warehouse from every committed state of a multi-call load and incremental sync', async () => {
+  it('gives the same final warehouse from every committed state of a multi-call load and incremental sync', {timeout: 120_000}, async () => {
     const limits = {responseCapBytes: 48 * 1024};
     const secrets = sourceSecrets(db, {include_tables: 'orders,order_items,readings'});
-    const start = new Warehouse();
-    const reference = new Warehouse();
-    const load = await runSync(secrets, {}, reference, {limits});
-    expect(load.calls.length).toBeGreaterThan(8);
-    expect(reference.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
-    expect(reference.rows('public_readings')).toHaveLength(700);
-    const afterLoad = reference.snapshot();
-    expect(await expectSameFromEveryCheckpoint(secrets, start, load.calls, afterLoad, limits)).toBe(load.calls.length);
+    const reference = await TestWarehouse.open();
+    const load = await syncKeepingCopies(secrets, reference, {callOptions: {limits}});
+    expect(load.result.calls.length).toBeGreaterThan(8);
+    expect(await load.result.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    expect(await load.result.rows('public_readings')).toHaveLength(700);
+    expect(await expectSameFromEveryCheckpoint(secrets, load, await snapshot(reference), limits)).toBe(load.result.calls.length);
 
     await db.query(`UPDATE orders SET status = 'refunded' WHERE order_id % 50 = 0`);
     await db.query('SELECT generate_orders(300)');
-    const beforeIncremental = reference.clone();
-    const incremental = await runSync(secrets, load.state, reference, {limits});
-    expect(incremental.calls.length).toBeGreaterThan(2);
-    expect(reference.rows('public_orders').filter((r) => r.status === 'refunded')).toHaveLength(await count(`SELECT count(*) AS n FROM orders WHERE status = 'refunded'`));
-    expect(reference.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
-    await expectSameFromEveryCheckpoint(secrets, beforeIncremental, incremental.calls, reference.snapshot(), limits);
+    const incremental = await syncKeepingCopies(secrets, reference, {state: load.result.state, callOptions: {limits}});
+    expect(incremental.result.calls.length).toBeGreaterThan(2);
+    const orders = await incremental.result.rows('public_orders');
+    expect(orders.filter((r) => r.status === 'refunded')).toHaveLength(await count(`SELECT count(*) AS n FROM orders WHERE status = 'refunded'`));
+    expect(orders).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    await expectSameFromEveryCheckpoint(secrets, incremental, await snapshot(reference), limits);
+    await reference.close();
   });
 });
+
+interface Decision {
+  reason: string;
+  rows: number;
+  bytes: number;
+  limit_rows: number;
+}
+
+/** The replication_runs rows as the function sent them: one per call, its last version (it may be re-emitted). */
+const runsOf = (result: SyncResult) => [...new Map(result.inserted('replication_runs').map((row) => [row.call_id, row])).values()];
 
 describe('budgets', () => {
   it('splits a sync into many calls under a small response cap, one replication_runs row per call', async () => {
     const cap = 16 * 1024;
-    const warehouse = new Warehouse();
-    const result = await runSync(sourceSecrets(db, {include_tables: 'orders'}), {}, warehouse, {limits: {responseCapBytes: cap}});
+    const result = await sync(sourceSecrets(db, {include_tables: 'orders'}), {callOptions: {limits: {responseCapBytes: cap}}});
     expect(result.calls.length).toBeGreaterThan(20);
-    for (const call of result.calls) expect(call.body.length).toBeLessThanOrEqual(cap + 2048);
-    expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
-    const runs = warehouse.rows('replication_runs');
+    for (const call of result.calls) expect(call.text.length).toBeLessThanOrEqual(cap + 2048);
+    expect(await result.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    expect(await result.rows('replication_runs')).toHaveLength(result.calls.length);
+    const runs = runsOf(result);
     expect(runs).toHaveLength(result.calls.length);
     expect(runs.filter((r) => r.stop_reason === 'response_bytes')).toHaveLength(result.calls.length - 1);
     expect(runs.filter((r) => r.stop_reason === 'finished')).toHaveLength(1);
-    const decisions = runs.flatMap((r) => r.batch_decisions as {reason: string; rows: number; bytes: number}[]);
+    const decisions = runs.flatMap((r) => r.batch_decisions as unknown as Decision[]);
     expect(decisions.some((d) => d.reason === 'response_bytes')).toBe(true);
     expect(decisions.every((d) => d.bytes <= cap)).toBe(true);
   });
 
   it('over HTTP, streams each call as its batches commit and the calls hold every row once', async () => {
     const cap = 64 * 1024;
-    const server = createFunctionServer('replication-streamed', createMain(connector, {limits: {responseCapBytes: cap}, streamAfterBytes: 8 * 1024, sink: () => undefined}));
-    const url = await listen(server, 0);
+    const server = await serveConnector(connector, {limits: {responseCapBytes: cap}, streamAfterBytes: 8 * 1024});
     try {
-      const warehouse = new Warehouse();
-      const result = await runSync(sourceSecrets(db, {include_tables: 'orders'}), {}, warehouse, {url});
+      const result = await syncAll(undefined, sourceSecrets(db, {include_tables: 'orders'}), {url: server.url, schema: 'replication'});
       expect(result.calls.length).toBeGreaterThan(5);
       expect(result.calls.every((c) => c.status === 200)).toBe(true);
       // streamed: the rows come first and the state last
-      expect(result.calls.slice(0, -1).every((c) => c.body.startsWith('{"insert":{"public_orders":[') && /,"state":\{.*\},"hasMore":true\}$/.test(c.body))).toBe(true);
-      for (const call of result.calls) expect(call.body.length).toBeLessThanOrEqual(cap + 2048);
-      expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
-      expect(warehouse.rows('replication_runs')).toHaveLength(result.calls.length);
+      expect(result.calls.slice(0, -1).every((c) => c.text.startsWith('{"insert":{"public_orders":[') && /,"state":\{.*\},"hasMore":true\}$/.test(c.text))).toBe(true);
+      for (const call of result.calls) expect(call.text.length).toBeLessThanOrEqual(cap + 2048);
+      expect(await result.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+      expect(result.inserted('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+      expect(await result.rows('replication_runs')).toHaveLength(result.calls.length);
     } finally {
-      server.close();
+      await server.close();
     }
   });
 
   it('shrinks batches under memory pressure and returns early with hasMore, recording the pressure', async () => {
-    const warehouse = new Warehouse();
     // a 1 MB limit is always exceeded: every batch is the smallest, and every call stops at its first checkpoint
-    const result = await runSync(sourceSecrets(db, {include_tables: 'suppliers'}), {}, warehouse, {limits: {memoryMb: 1}});
-    expect(warehouse.rows('public_suppliers')).toHaveLength(4);
+    const result = await sync(sourceSecrets(db, {include_tables: 'suppliers'}), {callOptions: {limits: {memoryMb: 1}}});
+    expect(await result.rows('public_suppliers')).toHaveLength(4);
     expect(result.calls.length).toBeGreaterThan(4);
-    expect(result.calls.slice(0, -1).every((c) => c.response?.hasMore === true)).toBe(true);
-    const runs = warehouse.rows('replication_runs');
+    expect(result.calls.slice(0, -1).every((c) => c.body?.hasMore === true)).toBe(true);
+    const runs = runsOf(result);
     expect(runs.filter((r) => r.stop_reason === 'memory').length).toBe(result.calls.length - 1);
     expect(runs.every((r) => (r.pressure_events as number) > 0 || r.batches === 0)).toBe(true);
-    const decisions = runs.flatMap((r) => r.batch_decisions as {reason: string; limit_rows: number}[]);
+    const decisions = runs.flatMap((r) => r.batch_decisions as unknown as Decision[]);
     expect(decisions.length).toBeGreaterThan(0);
     expect(decisions.every((d) => d.reason === 'memory' && d.limit_rows === 1)).toBe(true);
   });
+
   it('fails with what to change when one row is larger than any response can hold, after the rows before it', async () => {
     await db.query(`CREATE TABLE blobs (id int PRIMARY KEY, body text)`);
     await db.query(`INSERT INTO blobs SELECT g, repeat('y', CASE WHEN g = 30 THEN 200000 ELSE 1000 END) FROM generate_series(1, 40) g`);
-    const warehouse = new Warehouse();
-    const result = await runSync(sourceSecrets(db, {include_tables: 'blobs'}), {}, warehouse, {limits: {responseCapBytes: 64 * 1024}});
-    const failed = result.calls.at(-1)!;
+    const warehouse = await TestWarehouse.open();
+    const failure = await sync(sourceSecrets(db, {include_tables: 'blobs'}), {warehouse, callOptions: {limits: {responseCapBytes: 64 * 1024}}}).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(TestSyncFailed);
+    const failed = (failure as TestSyncFailed).last!;
     expect(failed.status).toBe(400);
-    expect(JSON.parse(failed.body).errorMessage).toBe(
+    expect(failed.body!.errorMessage).toBe(
       'a row of public.blobs is 0.2 MiB of JSON, more than one response can hold (response_cap_bytes 0.1 MiB); raise response_cap_bytes for this function in deploy.yaml (Cloud Functions allows up to 32 MiB) or exclude the table',
     );
     // the rows before it arrived, and the failing call committed nothing
-    expect(warehouse.rows('public_blobs').map((r) => r.id)).toEqual(Array.from({length: 29}, (_, i) => i + 1));
+    expect((await warehouse.rows('replication', 'public_blobs', {orderBy: ['id']})).map((r) => r.id)).toEqual(Array.from({length: 29}, (_, i) => i + 1));
+    await warehouse.close();
   });
 });
 
@@ -133,23 +186,21 @@ describe('between the calls of a sync', () => {
   const pids = async () => (await db.query<{pid: number}>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [APPLICATION_NAME])).rows.map((r) => r.pid);
 
   it('closes its one connection at the end of every call by default', async () => {
-    const warehouse = new Warehouse();
     const between: number[] = [];
-    const result = await runSync(sourceSecrets(db, {include_tables: 'orders'}), {}, warehouse, {
-      limits: {responseCapBytes: 64 * 1024},
+    const result = await sync(sourceSecrets(db, {include_tables: 'orders'}), {
+      callOptions: {limits: {responseCapBytes: 64 * 1024}},
       beforeCall: async (n) => void (n > 0 && between.push(await open())),
     });
     expect(result.calls.length).toBeGreaterThan(5);
     expect(between.every((n) => n === 0)).toBe(true);
-    expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
-    expect(warehouse.rows('replication_runs').every((r) => r.connection_reused === false && r.carried_rows === 0)).toBe(true);
+    expect(await result.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    expect(runsOf(result).every((r) => r.connection_reused === false && r.carried_rows === 0)).toBe(true);
   });
 
   it('with keep_connection_between_calls, keeps one connection from call to call, each call starting with the batch the previous one requested, and closes it when the sync ends', async () => {
-    const warehouse = new Warehouse();
     const seen: number[][] = [];
-    const result = await runSync(sourceSecrets(db, {include_tables: 'orders', keep_connection_between_calls: 'true'}), {}, warehouse, {
-      limits: {responseCapBytes: 64 * 1024},
+    const result = await sync(sourceSecrets(db, {include_tables: 'orders', keep_connection_between_calls: 'true'}), {
+      callOptions: {limits: {responseCapBytes: 64 * 1024}},
       beforeCall: async (n) => void (n > 0 && seen.push(await pids())),
     });
     expect(result.calls.length).toBeGreaterThan(5);
@@ -157,8 +208,8 @@ describe('between the calls of a sync', () => {
     expect(new Set(seen.flat()).size).toBe(1);
     expect(seen.every((p) => p.length === 1)).toBe(true);
     expect(await open()).toBe(0);
-    expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
-    const runs = warehouse.rows('replication_runs').sort((a, b) => String(a.started_at).localeCompare(String(b.started_at)));
+    expect(await result.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    const runs = runsOf(result);
     expect(runs[0]).toMatchObject({connection_reused: false, carried_rows: 0});
     expect(runs.slice(1).every((r) => r.connection_reused === true)).toBe(true);
     expect(runs.slice(1).filter((r) => (r.carried_rows as number) > 0).length).toBeGreaterThan(runs.length / 2);
@@ -166,8 +217,7 @@ describe('between the calls of a sync', () => {
 
   it('does not hand a batch requested for one configuration to a call with another (a different filter)', async () => {
     const europe = sourceSecrets(db, {include_tables: 'orders', region: 'Europe', keep_connection_between_calls: 'true'});
-    const call = async (secrets: Record<string, unknown>, state: Record<string, unknown>) =>
-      JSON.parse((await handleFunctionCall(connector, {state, secrets}, {sink: () => undefined, limits: {responseCapBytes: 32 * 1024}})).body) as FunctionResponse;
+    const call = async (secrets: Record<string, unknown>, state: Record<string, unknown>) => (await callConnector(connector, {state, secrets}, {limits: {responseCapBytes: 32 * 1024}})).body;
     // stops with more to do, its next batch requested
     const one = await call(europe, {});
     expect(one.hasMore).toBe(true);
@@ -182,10 +232,9 @@ describe('between the calls of a sync', () => {
   });
 
   it('opens a new connection, without counting a retry, when the server closed the kept one between calls', async () => {
-    const warehouse = new Warehouse();
     let terminated = 0;
-    const result = await runSync(sourceSecrets(db, {include_tables: 'orders', retry_sleep_seconds: '30', keep_connection_between_calls: 'true'}), {}, warehouse, {
-      limits: {responseCapBytes: 64 * 1024},
+    const result = await sync(sourceSecrets(db, {include_tables: 'orders', retry_sleep_seconds: '30', keep_connection_between_calls: 'true'}), {
+      callOptions: {limits: {responseCapBytes: 64 * 1024}},
       beforeCall: async (n) => {
         if (n !== 2) return;
         terminated = await count(`SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}' AND datname = current_database()`);
@@ -195,8 +244,8 @@ describe('between the calls of a sync', () => {
     });
     expect(terminated).toBe(1);
     expect(result.calls.every((c) => c.status === 200)).toBe(true);
-    expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
-    const runs = warehouse.rows('replication_runs');
+    expect(await result.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    const runs = runsOf(result);
     expect(runs.reduce((sum, r) => sum + (r.retries as number), 0)).toBe(0);
     expect(runs.filter((r) => r.connection_reused === false)).toHaveLength(2);
   });
@@ -231,38 +280,35 @@ describe('connection loss', () => {
   // The killer polls for a batch in flight; on a loaded machine a batch can finish between two polls, so
   // these tests may need another try to catch one (the assertions stay the same).
   it('reconnects after pg_terminate_backend mid-call and resumes from the last position', {retry: 3}, async () => {
-    const warehouse = new Warehouse();
-    let result: Awaited<ReturnType<typeof runSync>> | undefined;
+    let result: SyncResult | undefined;
     const killed = await killDuringCall(async () => {
-      result = await runSync(sourceSecrets(db, {include_tables: 'orders', custom_batch_size: '5', max_retries: '3'}), {}, warehouse);
+      result = await sync(sourceSecrets(db, {include_tables: 'orders', custom_batch_size: '5', max_retries: '3'}));
     });
     expect(killed).toBe(1);
     expect(result!.calls.every((c) => c.status === 200)).toBe(true);
-    expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
-    const runs = warehouse.rows('replication_runs');
-    expect(runs.reduce((sum, r) => sum + (r.retries as number), 0)).toBe(1);
+    expect(await result!.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    expect(runsOf(result!).reduce((sum, r) => sum + (r.retries as number), 0)).toBe(1);
     // the sync finished: its connection is closed, not kept for a next call
     expect(await count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}' AND datname = current_database()`)).toBe(0);
   });
 
   it('without retries left, answers the committed work with hasMore and the next call resumes', {retry: 3}, async () => {
-    const warehouse = new Warehouse();
-    let result: Awaited<ReturnType<typeof runSync>> | undefined;
+    let result: SyncResult | undefined;
     const lines: string[] = [];
     const killed = await killDuringCall(async () => {
-      result = await runSync(sourceSecrets(db, {include_tables: 'orders', custom_batch_size: '5', max_retries: '0'}), {}, warehouse, {sink: (line) => lines.push(line)});
+      result = await sync(sourceSecrets(db, {include_tables: 'orders', custom_batch_size: '5', max_retries: '0'}), {callOptions: {sink: (line) => lines.push(line)}});
     });
     expect(killed).toBeGreaterThan(0);
     expect(result!.calls.every((c) => c.status === 200)).toBe(true);
     expect(lines.some((line) => line.includes('stopping early after a retriable source error'))).toBe(true);
-    expect(warehouse.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
-    expect(warehouse.rows('replication_runs').some((r) => r.stop_reason === 'error' && typeof r.last_error === 'string')).toBe(true);
+    expect(await result!.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    expect(runsOf(result!).some((r) => r.stop_reason === 'error' && typeof r.last_error === 'string')).toBe(true);
   });
 
   it('fails with a retriable error after max_retries when the server cannot be reached', async () => {
-    const result = await handleFunctionCall(connector, {state: {}, secrets: sourceSecrets(db, {port: '1', max_retries: '2'})}, {sink: () => undefined});
+    const result = await callConnector(connector, {state: {}, secrets: sourceSecrets(db, {port: '1', max_retries: '2'})});
     expect(result.status).toBe(500);
-    expect(JSON.parse(result.body)).toMatchObject({errorType: 'SourceError'});
-    expect(JSON.parse(result.body).errorMessage).toMatch(/refused the connection/);
+    expect(result.body).toMatchObject({errorType: 'SourceError'});
+    expect(result.body.errorMessage).toMatch(/refused the connection/);
   });
 });
