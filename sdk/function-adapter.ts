@@ -381,7 +381,9 @@ async function runSync(
   };
 
   // The envelope around the rows: state, schema and punctuation. Counted against the cap with the rows.
-  let schemaBytes = JSON.stringify(Object.fromEntries(tables)).length;
+  // the schema as it is sent (primary keys only), not the table specs with their column declarations
+  const sentSchemaBytes = () => JSON.stringify(Object.fromEntries([...tables].map(([table, spec]) => [table, schemaEntry(spec)]))).length;
+  let schemaBytes = sentSchemaBytes();
   const envelopeBytes = () => 256 + schemaBytes + committedStateJson.length;
 
   /** Rows of the streamed table, each chunk after a comma but the first. */
@@ -453,7 +455,7 @@ async function runSync(
       switch (item.kind) {
         case 'table':
           tables.set(item.table, item.spec);
-          schemaBytes = JSON.stringify(Object.fromEntries(tables)).length;
+          schemaBytes = sentSchemaBytes();
           break;
         case 'upsert': {
           specOf(item.table);
