@@ -229,15 +229,19 @@ monitor
   });
 monitor
   .command('alerts')
-  .description('print the open alerts, post them to Slack, and exit non-zero at the chosen severity (for cron or CI)')
-  .option('--slack-webhook <url>', 'post one Block Kit message to this incoming webhook when there are alerts (default $SLACK_WEBHOOK_URL)')
+  .description('print the open alerts, send what changed since the last run (Slack, email, webhook), and exit non-zero at the chosen severity (for cron or CI)')
+  .option('--slack-webhook <url>', 'post what changed as one Block Kit message to this incoming webhook (default $SLACK_WEBHOOK_URL)')
+  .option('--notify <sinks>', 'comma-separated: slack, email, webhook (default: each one configured in the environment; see docs)')
+  .option('--ledger <file>', 'the open alerts between runs (default .fivetran/monitor/alerts.json)')
+  .option('--no-ledger', 'no memory between runs: every open alert is sent as new')
+  .option('--remind-after <duration>', 'send a reminder for alerts still open after this long (e.g. 24h)')
   .option('--fail-on <severity>', 'exit 1 when an alert at or above this severity is open: critical or warning')
   .option('--state <file>', 'remember failures between runs in this file (enables the frequent-failures rule)')
   .option('--tenant-pattern <regex>', 'regular expression with one capture group giving the tenant (default $FIVETRAN_TENANT_PATTERN)')
   .option('--expected-paused <ids>', 'comma-separated connection ids or schema names paused on purpose')
   .option('--delay-factor <n>', 'delayed when the last success is older than n × sync_frequency', positiveNumber, 2)
   .option('--json', 'print JSON')
-  .action(async (opts: {slackWebhook?: string; failOn?: string; state?: string; tenantPattern?: string; expectedPaused?: string; delayFactor: number; json?: boolean}) => {
+  .action(async (opts: {slackWebhook?: string; notify?: string; ledger?: string | false; remindAfter?: string; failOn?: string; state?: string; tenantPattern?: string; expectedPaused?: string; delayFactor: number; json?: boolean}) => {
     const {monitorAlerts} = await import('./monitor.js');
     await monitorAlerts(opts);
   });
