@@ -248,13 +248,23 @@ monitor
 monitor
   .command('wait')
   .description("wait for a connection's next sync to complete (the Airflow provider's rule); exit 0 on success, 1 on failure, 3 on timeout")
-  .argument('<connection_id>', 'the Fivetran connection id')
+  .argument('[connection_id]', 'the Fivetran connection id (or --metadata)')
+  .option('--metadata', "wait for the Platform Connector's connection (fivetran_metadata)")
   .option('--timeout <duration>', 'give up after this long (e.g. 30m, 2h)', '30m')
   .option('--poll <duration>', 'time between polls (e.g. 15s)', '15s')
   .option('--trigger', 'trigger a sync first (unpausing the connection if paused)')
-  .action(async (connectionId: string, opts: {timeout: string; poll: string; trigger?: boolean}) => {
+  .action(async (connectionId: string | undefined, opts: {timeout: string; poll: string; trigger?: boolean; metadata?: boolean}) => {
     const {monitorWait} = await import('./monitor.js');
     await monitorWait({connectionId, ...opts});
+  });
+monitor
+  .command('metadata')
+  .description("the Platform Connector (fivetran_metadata): its sync state and lag; exit 1 when missing, failing or later than --max-lag")
+  .option('--max-lag <duration>', 'the longest acceptable time since its last success', '24h')
+  .option('--json', 'print JSON')
+  .action(async (opts: {maxLag: string; json?: boolean}) => {
+    const {monitorMetadata} = await import('./monitor.js');
+    await monitorMetadata(opts);
   });
 monitor
   .command('dashboard')

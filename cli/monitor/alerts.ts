@@ -9,8 +9,8 @@ import path from 'node:path';
 import {sortAlerts, type Alert, type Severity} from '../../connectors/monitoring/alerts.js';
 import {collectCheck, type MonitoringState} from '../../connectors/monitoring/check.js';
 import {CliConfigError, CommandFailed, UsageError} from '../errors.js';
-import {apiFromEnv, settingsFromOptions, type MonitorCommonOptions} from './common.js';
-import {changeCount, changeLines, DEFAULT_LEDGER_FILE, emptyLedger, parseDuration, readLedger, reconcile, writeLedger, type AlertChanges} from './lifecycle.js';
+import {apiFromEnv, parseDuration, settingsFromOptions, type MonitorCommonOptions} from './common.js';
+import {changeCount, changeLines, DEFAULT_LEDGER_FILE, emptyLedger, readLedger, reconcile, writeLedger, type AlertChanges} from './lifecycle.js';
 import {notify, SinkError, sinksFrom, type SinkName} from './sinks.js';
 import {countBySeverity} from './slack.js';
 
@@ -62,8 +62,7 @@ export async function monitorAlerts(options: MonitorAlertsOptions): Promise<Aler
   }
   const cwd = options.cwd ?? process.cwd();
   const statePath = options.state ? path.resolve(cwd, options.state) : undefined;
-  const remindAfterMs = options.remindAfter === undefined ? undefined : parseDuration(options.remindAfter);
-  if (options.remindAfter !== undefined && remindAfterMs === undefined) throw new UsageError(`--remind-after must be a duration like 24h, 30m or 2d, not "${options.remindAfter}"`);
+  const remindAfterMs = options.remindAfter === undefined ? undefined : parseDuration(options.remindAfter, '--remind-after');
   let sinks;
   try {
     sinks = sinksFrom(options.notify?.split(',').map((name) => name.trim()).filter(Boolean), env, {slackWebhook: options.slackWebhook, now: options.now});

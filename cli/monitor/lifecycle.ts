@@ -11,6 +11,7 @@ import path from 'node:path';
 import {z} from 'zod';
 import {SEVERITY_RANK, type Alert} from '../../connectors/monitoring/alerts.js';
 import {CliConfigError} from '../errors.js';
+import {formatDuration} from './common.js';
 
 export const DEFAULT_LEDGER_FILE = path.join('.fivetran', 'monitor', 'alerts.json');
 
@@ -129,26 +130,6 @@ export function reconcile(ledger: AlertLedger, alerts: readonly Alert[], now: Da
   changes.reminders.sort(bySeverityThenAge);
   changes.resolved.sort(bySeverityThenAge);
   return {changes, ledger: {version: 1, open: open.sort(bySeverityThenAge), resolved: [...resolvedNow, ...ledger.resolved].slice(0, KEEP_RESOLVED)}};
-}
-
-/** 3h 10m, 2d 4h, 45m, 30s. */
-export function formatDuration(ms: number): string {
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes < 1) return `${Math.max(0, Math.round(ms / 1000))}s`;
-  const days = Math.floor(minutes / 1440);
-  const hours = Math.floor((minutes % 1440) / 60);
-  const rest = minutes % 60;
-  if (days > 0) return `${days}d${hours ? ` ${hours}h` : ''}`;
-  if (hours > 0) return `${hours}h${rest ? ` ${rest}m` : ''}`;
-  return `${rest}m`;
-}
-
-/** `24h`, `30m`, `2d`, `90s` in milliseconds; undefined for a value that is not one. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(text.trim());
-  if (!match) return undefined;
-  const unit = {s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000}[match[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
 }
 
 /** One line per change, worst first: what a person reads in the terminal, an email or a webhook's log. */

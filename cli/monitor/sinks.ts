@@ -9,7 +9,8 @@
 import {createHmac} from 'node:crypto';
 import got, {HTTPError} from 'got';
 import type {OpenAlert} from './lifecycle.js';
-import {changeCount, changeLines, formatDuration, type AlertChanges} from './lifecycle.js';
+import {formatDuration} from './common.js';
+import {changeCount, changeLines, type AlertChanges} from './lifecycle.js';
 import {escapeMrkdwn, postToSlack, type SlackBlock, type SlackMessage} from './slack.js';
 
 /** What one run tells the sinks: the changes since the last run, and every alert still open. */
