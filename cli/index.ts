@@ -258,6 +258,18 @@ monitor
     await monitorWait({connectionId, ...opts});
   });
 monitor
+  .command('analyze')
+  .description('the summary a person reads, from the local warehouse: health per tenant, top errors, slowest syncs, monthly active rows, schema changes this week')
+  .option('--warehouse <file>', 'the DuckDB warehouse (default .fivetran/warehouse.duckdb)')
+  .option('--schema <name>', 'the schema the monitoring function writes to', 'monitoring')
+  .option('--views-schema <name>', 'the schema of the monitoring views (./fivetran sql render monitoring)', 'fivetran_monitoring')
+  .option('--top <n>', 'rows per list', int, 10)
+  .option('--json', 'print JSON')
+  .action(async (opts: {warehouse?: string; schema: string; viewsSchema: string; top: number; json?: boolean}) => {
+    const {monitorAnalyze} = await import('./monitor.js');
+    await monitorAnalyze(opts);
+  });
+monitor
   .command('metadata')
   .description("the Platform Connector (fivetran_metadata): its sync state and lag; exit 1 when missing, failing or later than --max-lag")
   .option('--max-lag <duration>', 'the longest acceptable time since its last success', '24h')

@@ -6,6 +6,7 @@ import {ConnectorError} from '../sdk/errors.js';
 import {monitorAlerts as alerts} from './monitor/alerts.js';
 import {monitorDashboard as dashboard} from './monitor/dashboard.js';
 import {monitorMetadata as metadata} from './monitor/metadata.js';
+import {monitorAnalyze as analyze} from './monitor/analyze.js';
 import {monitorStatus as status} from './monitor/status.js';
 import {monitorWait as wait} from './monitor/wait.js';
 
@@ -14,6 +15,7 @@ export type {MonitorAlertsOptions, AlertsResult} from './monitor/alerts.js';
 export type {MonitorWaitOptions, WaitResult} from './monitor/wait.js';
 export type {MonitorDashboardOptions} from './monitor/dashboard.js';
 export type {MonitorMetadataOptions, MetadataResult} from './monitor/metadata.js';
+export type {MonitorAnalyzeOptions, AnalyzeResult} from './monitor/analyze.js';
 export {renderDashboard} from './monitor/dashboard.js';
 
 const RENAMES: [RegExp, string][] = [
@@ -48,3 +50,4 @@ export const monitorAlerts = cliTerms(alerts);
 export const monitorWait = cliTerms(wait);
 export const monitorDashboard = cliTerms(dashboard);
 export const monitorMetadata = cliTerms(metadata);
+export const monitorAnalyze = cliTerms(analyze);
