@@ -124,12 +124,44 @@ describe("the repository's docs", () => {
     await expect(checkDocs({cwd: REPO, ...quiet})).resolves.toBeUndefined();
   });
 
+  it('link only to files and headings that exist', () => {
+    const broken: string[] = [];
+    for (const file of docFiles()) {
+      const text = readFileSync(path.join(REPO, file), 'utf8').replace(/```[\s\S]*?```/g, '');
+      for (const [, link] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(link!)) continue;
+        const [target, hash] = link!.split('#');
+        const resolved = target ? path.join(path.dirname(path.join(REPO, file)), target) : path.join(REPO, file);
+        if (!existsSync(resolved)) broken.push(`${file}: ${link} (no such file)`);
+        else if (hash && resolved.endsWith('.md') && !headingAnchors(readFileSync(resolved, 'utf8')).has(hash)) broken.push(`${file}: ${link} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
   it('state no test count, which would go stale with the next test', () => {
-    const docs = readdirSync(path.join(REPO, 'docs')).filter((file) => file.endsWith('.md')).map((file) => path.join('docs', file));
-    const connectors = readdirSync(path.join(REPO, 'connectors')).map((name) => path.join('connectors', name, 'README.md'));
-    const files = ['README.md', ...docs, ...connectors.filter((file) => existsSync(path.join(REPO, file)))];
-    for (const file of files) {
+    for (const file of docFiles()) {
       expect(readFileSync(path.join(REPO, file), 'utf8'), file).not.toMatch(/\b\d[\d,]* (tests|test files)\b/);
     }
   });
 });
+
+/** README.md, docs/*.md and every connector's README, relative to the repository. */
+function docFiles(): string[] {
+  const docs = readdirSync(path.join(REPO, 'docs')).filter((file) => file.endsWith('.md')).map((file) => path.join('docs', file));
+  const connectors = readdirSync(path.join(REPO, 'connectors')).map((name) => path.join('connectors', name, 'README.md'));
+  return ['README.md', ...docs, ...connectors.filter((file) => existsSync(path.join(REPO, file)))];
+}
+
+/** The anchors GitHub gives a Markdown file's headings (`## \`./fivetran sync\`` → `fivetran-sync`). */
+function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const [, heading] of markdown.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6} (.*)$/gm)) {
+    const slug = heading!.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+    const count = seen.get(slug) ?? 0;
+    seen.set(slug, count + 1);
+    anchors.add(count ? `${slug}-${count}` : slug);
+  }
+  return anchors;
+}
