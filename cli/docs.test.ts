@@ -3,11 +3,13 @@
 import {existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {fileURLToPath, pathToFileURL} from 'node:url';
 import {Command} from 'commander';
 import {afterEach, describe, expect, it} from 'vitest';
+import type {Connector} from '../sdk/connector.js';
 import {defineConnector, field, z} from '../sdk/index.js';
-import {checkDocs, CLI_REFERENCE_FILE, loadProgram, renderCliReference, renderSecretsSection, renderTablesSection, replaceSection, updateDocs} from './docs.js';
+import {createConnector} from './connector.js';
+import {checkDocs, CLI_REFERENCE_FILE, connectorReadme, loadProgram, renderCliReference, renderSecretsSection, renderTablesSection, replaceSection, updateDocs} from './docs.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const quiet = {stderr: () => undefined};
@@ -122,6 +124,20 @@ describe('docs update and check on a throwaway project', () => {
 describe("the repository's docs", () => {
   it('are what ./fivetran docs update writes from the connectors and the CLI', async () => {
     await expect(checkDocs({cwd: REPO, ...quiet})).resolves.toBeUndefined();
+  });
+
+  it("give a connector fresh from the template current sections, so ./fivetran test passes on it untouched", async () => {
+    mkdirSync(path.join(REPO, '.fivetran', 'tmp'), {recursive: true});
+    const work = mkdtempSync(path.join(REPO, '.fivetran', 'tmp', 'docs-test-'));
+    try {
+      const created = await createConnector({name: 'orders_api', destination: work, cwd: REPO, log: () => undefined});
+      const {connector} = (await import(pathToFileURL(path.join(created.dir, 'index.ts')).href)) as {connector: Connector};
+      const readme = readFileSync(path.join(created.dir, 'README.md'), 'utf8');
+      expect(readme).toContain('| `api_token` 🔒 | secret | required |');
+      expect(connectorReadme(readme, connector)).toBe(readme);
+    } finally {
+      rmSync(work, {recursive: true, force: true});
+    }
   });
 
   it('link only to files and headings that exist', () => {

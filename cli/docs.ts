@@ -3,13 +3,15 @@
 // metadata) and `connector.tables`; docs/cli-reference.md is commander's help for every command. `check`
 // fails when a file is not what `update` would write, so CI (the docs test) catches a stale doc the way
 // `ci_config check` catches a stale CircleCI config.
-import {existsSync, readFileSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
+import {pathToFileURL} from 'node:url';
 import {Command, type Help} from 'commander';
 import type * as z from 'zod';
 import type {Connector} from '../sdk/connector.js';
 import {fieldMeta} from '../sdk/secrets.js';
 import type {ColumnType, TableSpec} from '../sdk/types.js';
+import {createConnector} from './connector.js';
 import {CommandFailed} from './errors.js';
 import {listConnectorNames, loadConnector, projectRoot} from './project.js';
 
@@ -22,8 +24,14 @@ const SECTION_HEADINGS: Record<SectionName, string> = {secrets: '## Secrets', ta
 const UPDATE_HINT = 'run ./fivetran docs update and commit the result';
 
 const code = (text: string) => `\`${text}\``;
-/** A table cell: pipes escaped, newlines folded. */
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+/** A table cell: pipes escaped, newlines folded, `<` and `>` outside code spans kept from reading as HTML. */
+const cell = (text: string) =>
+  text
+    .split('`')
+    .map((part, i) => (i % 2 ? part : part.replace(/</g, '&lt;').replace(/>/g, '&gt;')))
+    .join('`')
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ');
 
 interface ZodDef {
   type: string;
@@ -103,6 +111,12 @@ export function replaceSection(text: string, name: string, heading: string, cont
   const block = `${open}\n${content}\n${close}`;
   if (start === -1 || end === -1 || end < start) return `${text.trimEnd()}\n\n${heading}\n\n${block}\n`;
   return text.slice(0, start) + block + text.slice(end + close.length);
+}
+
+/** A connector's README with its generated sections as `update` writes them. */
+export function connectorReadme(text: string, connector: Connector): string {
+  const withSecrets = replaceSection(text, 'secrets', SECTION_HEADINGS.secrets, renderSecretsSection(connector));
+  return replaceSection(withSecrets, 'tables', SECTION_HEADINGS.tables, renderTablesSection(connector));
 }
 
 // ---- the CLI reference, from commander's help -------------------------------------------------------------
@@ -233,13 +247,27 @@ export async function generatedDocs(options: DocsOptions = {}): Promise<Generate
     const file = path.join('connectors', name, 'README.md');
     const current = read(file);
     const connector = await loadConnector(root, name);
-    let wanted = current ?? `# \`${name}\`\n\n${connector.description ?? ''}\n`;
-    wanted = replaceSection(wanted, 'secrets', SECTION_HEADINGS.secrets, renderSecretsSection(connector));
-    wanted = replaceSection(wanted, 'tables', SECTION_HEADINGS.tables, renderTablesSection(connector));
-    files.push({file, current, wanted});
+    files.push({file, current, wanted: connectorReadme(current ?? `# \`${name}\`\n\n${connector.description ?? ''}\n`, connector)});
   }
+  const template = path.join('templates', 'connector', 'README.md.hbs');
+  const templateText = read(template);
+  if (templateText !== undefined) files.push({file: template, current: templateText, wanted: connectorReadme(templateText, await templateConnector(root))});
   files.push({file: CLI_REFERENCE_FILE, current: read(CLI_REFERENCE_FILE), wanted: renderCliReference(options.program ?? (await loadProgram()))});
   return files;
+}
+
+/** The example connector of templates/connector/, rendered into .fivetran/tmp/ (to import the SDK) and loaded. */
+async function templateConnector(root: string): Promise<Connector> {
+  const tmp = path.join(root, '.fivetran', 'tmp');
+  mkdirSync(tmp, {recursive: true});
+  const work = mkdtempSync(path.join(tmp, 'docs-'));
+  try {
+    const created = await createConnector({name: 'example_api', destination: work, cwd: root, log: () => undefined});
+    const module = (await import(pathToFileURL(path.join(created.dir, 'index.ts')).href)) as {connector: Connector};
+    return module.connector;
+  } finally {
+    rmSync(work, {recursive: true, force: true});
+  }
 }
 
 const defaultStderr = (text: string) => process.stderr.write(text);
