@@ -207,6 +207,24 @@ ciConfig
     if (!deploy) process.exitCode = 1;
   });
 
+const docsCommand = program.command('docs').description("the docs written from the code: connectors' Secrets and Tables sections, docs/cli-reference.md");
+docsCommand
+  .command('update')
+  .description("write each connector README's generated sections and docs/cli-reference.md")
+  // the program is this command's root, so the docs document the very program that runs them
+  .action(async (_options: unknown, command: Command) => {
+    const {updateDocs, rootCommand} = await import('./docs.js');
+    await updateDocs({program: rootCommand(command)});
+  });
+docsCommand
+  .command('check')
+  .description('fail, naming the file and section, when a generated doc is not what update would write')
+  // the program is this command's root, so the docs document the very program that runs them
+  .action(async (_options: unknown, command: Command) => {
+    const {checkDocs, rootCommand} = await import('./docs.js');
+    await checkDocs({program: rootCommand(command)});
+  });
+
 const positiveNumber = (value: string): number => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
