@@ -14,8 +14,6 @@ export type {MonitorStatusOptions, StatusResult} from './monitor/status.js';
 export type {MonitorAlertsOptions, AlertsResult} from './monitor/alerts.js';
 export type {MonitorWaitOptions, WaitResult} from './monitor/wait.js';
 export type {MonitorDashboardOptions} from './monitor/dashboard.js';
-export type {MonitorMetadataOptions, MetadataResult} from './monitor/metadata.js';
-export type {MonitorAnalyzeOptions, AnalyzeResult} from './monitor/analyze.js';
 export {renderDashboard} from './monitor/dashboard.js';
 
 const RENAMES: [RegExp, string][] = [
