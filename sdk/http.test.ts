@@ -116,7 +116,7 @@ describe('toConnectorError', () => {
     {name: '429 after the retries', status: 429, body: {}, expectedClass: SourceError, retriable: true,
       expectedMessage: 'api.example.test rate limit hit on the invoices (GET /v2/invoices) after 3 attempts (429); try again later or lower the request rate'},
     {name: '502 after the retries', status: 502, body: '<html>Bad Gateway</html>', expectedClass: SourceError, retriable: true,
-      expectedMessage: 'api.example.test answered 502 for the invoices (GET /v2/invoices) after 3 attempts (502)'},
+      expectedMessage: 'api.example.test answered 502 for the invoices (GET /v2/invoices) after 3 attempts (502: Bad Gateway)'},
     {name: '400', status: 400, body: {detail: 'limit must be at most 100'}, expectedClass: SourceError, retriable: false,
       expectedMessage: 'api.example.test answered 400 for the invoices (GET /v2/invoices) (400: limit must be at most 100)'},
   ])('maps $name to one line naming the host and the endpoint', async ({status, body, expectedClass, retriable, expectedMessage}) => {

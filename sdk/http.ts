@@ -99,6 +99,8 @@ export class HttpFailure extends Error {
   readonly code: string | undefined;
   /** the answer's body as text ('' without one) */
   readonly body: string;
+  /** the answer's status text (`Bad Gateway`; '' without one) */
+  readonly statusMessage: string;
   readonly attempts: number;
   /** the method is one whose repetition changes nothing (GET, HEAD, OPTIONS, PUT) */
   readonly idempotent: boolean;
@@ -108,7 +110,7 @@ export class HttpFailure extends Error {
   readonly atDeadline: boolean;
   readonly elapsedMs: number;
   constructor(
-    facts: Pick<HttpFailure, 'kind' | 'method' | 'endpoint' | 'host' | 'status' | 'code' | 'body' | 'attempts' | 'idempotent' | 'notSent' | 'atDeadline' | 'elapsedMs'>,
+    facts: Pick<HttpFailure, 'kind' | 'method' | 'endpoint' | 'host' | 'status' | 'code' | 'body' | 'statusMessage' | 'attempts' | 'idempotent' | 'notSent' | 'atDeadline' | 'elapsedMs'>,
     options?: {cause?: unknown},
   ) {
     super(`${facts.endpoint} at ${facts.host} failed: ${facts.kind === 'status' ? `answered ${facts.status}` : facts.kind}${facts.code ? ` (${facts.code})` : ''}`, options);
@@ -119,6 +121,7 @@ export class HttpFailure extends Error {
     this.status = facts.status;
     this.code = facts.code;
     this.body = facts.body;
+    this.statusMessage = facts.statusMessage;
     this.attempts = facts.attempts;
     this.idempotent = facts.idempotent;
     this.notSent = facts.notSent;
@@ -206,7 +209,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const endpoint = endpointOf(method, relative);
     const idempotent = IDEMPOTENT_METHODS.has(method);
     const startedAt = Date.now();
-    const facts = {method, endpoint, host, idempotent, body: '', status: 0, code: undefined, attempts: 0, notSent: false, atDeadline: false};
+    const facts = {method, endpoint, host, idempotent, body: '', statusMessage: '', status: 0, code: undefined, attempts: 0, notSent: false, atDeadline: false};
     const leftMs = options.timeLeftMs ? options.timeLeftMs() : Infinity;
     if (options.signal?.aborted || leftMs <= 0) {
       throw new HttpFailure({...facts, kind: 'no-time', notSent: true, atDeadline: true, elapsedMs: 0});
@@ -230,7 +233,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       const elapsedMs = Date.now() - startedAt;
       const attempts = error instanceof got.RequestError && error.request?.retryCount !== undefined ? error.request.retryCount + 1 : 1;
       if (error instanceof got.HTTPError) {
-        throw new HttpFailure({...facts, kind: 'status', status: error.response.statusCode, body: String(error.response.body ?? ''), attempts, elapsedMs}, {cause: error});
+        throw new HttpFailure({...facts, kind: 'status', status: error.response.statusCode, body: String(error.response.body ?? ''), statusMessage: error.response.statusMessage ?? '', attempts, elapsedMs}, {cause: error});
       }
       const code = (error as {code?: unknown} | null)?.code;
       // no answer in time: got's own timeout, the time the caller had left, or the caller's deadline
@@ -253,7 +256,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     } catch (error) {
       throw new HttpFailure(
         {
-          kind: 'invalid-json', method, endpoint: endpointOf(method, path), host, status: response.status, code: undefined, body: response.body,
+          kind: 'invalid-json', method, endpoint: endpointOf(method, path), host, status: response.status, code: undefined, body: response.body, statusMessage: '',
           attempts: response.attempts, idempotent: IDEMPOTENT_METHODS.has(method), notSent: false, atDeadline: false, elapsedMs: Date.now() - startedAt,
         },
         {cause: error},
@@ -323,7 +326,7 @@ export function toConnectorError(error: unknown, options: ConnectorErrorOptions 
     }
     case 'status': {
       const {status} = error;
-      const says = bodyMessage(error.body);
+      const says = bodyMessage(error.body) || error.statusMessage;
       const detail = says ? `${status}: ${says}` : String(status);
       if (status === 401) return new AuthError(`${at} rejected the credentials (401) for ${subject}; check ${keys}`, cause);
       if (status === 403) return new AuthError(`${at} denied ${subject} (${detail}); give the user of ${keys} permission for it`, cause);
