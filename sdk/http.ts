@@ -13,6 +13,7 @@
 // Make a client per call, from that call's secrets: one cached in a module would carry them into the next.
 import type {Got, Method, Response} from 'got';
 import {AuthError, ConfigError, ConnectorError, DeadlineError, SourceError} from './errors.js';
+import {redactUrlCredentials} from './log.js';
 import {backoffDelay} from './retry.js';
 
 type GotModule = typeof import('got');
@@ -148,6 +149,11 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1[REDACTED]@');
 }
 
+/** Text with every URL's query string cut (it may hold a key). */
+function withoutQueries(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>]*)\?[^\s#"'<>]*/gi, '$1?…');
+}
+
 interface RequestContext {
   /** Date.now() by which the request, retries included, must be over */
   until: number;
@@ -241,7 +247,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         throw new HttpFailure({...facts, kind: 'timeout', code: 'ETIMEDOUT', attempts, atDeadline: options.signal?.aborted ?? false, elapsedMs}, {cause: error});
       }
       if (error instanceof got.RequestError || typeof code === 'string') {
-        const reason = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+        // got's own message can hold the URL: shown without its query string or user:password@
+        const reason = typeof code === 'string' ? code : withoutQueries(redactUrlCredentials(error instanceof Error ? error.message : String(error)));
         throw new HttpFailure({...facts, kind: 'unreachable', code: reason, attempts, notSent: NOT_SENT_CODES.has(reason), elapsedMs}, {cause: error});
       }
       throw error;
