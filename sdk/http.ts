@@ -87,47 +87,36 @@ export type HttpFailureKind =
   /** no time was left to send the request at all */
   | 'no-time';
 
+/** The facts of a failed request: what a message may say about it. */
+export type HttpFailureFacts = Omit<HttpFailure, keyof Error | 'outcomeUnknown'>;
+
 export class HttpFailure extends Error {
   override name = 'HttpFailure';
-  readonly kind: HttpFailureKind;
-  readonly method: string;
+  declare readonly kind: HttpFailureKind;
+  declare readonly method: string;
   /** `GET /v1/items`: the method and the URL's path, never its query string (it may hold a key) */
-  readonly endpoint: string;
-  readonly host: string;
+  declare readonly endpoint: string;
+  declare readonly host: string;
   /** the HTTP status (0 when there was no answer) */
-  readonly status: number;
+  declare readonly status: number;
   /** the connection error's code (ECONNREFUSED, ETIMEDOUT), for `unreachable` and `timeout` */
-  readonly code: string | undefined;
+  declare readonly code: string | undefined;
   /** the answer's body as text ('' without one) */
-  readonly body: string;
+  declare readonly body: string;
   /** the answer's status text (`Bad Gateway`; '' without one) */
-  readonly statusMessage: string;
-  readonly attempts: number;
+  declare readonly statusMessage: string;
+  declare readonly attempts: number;
   /** the method is one whose repetition changes nothing (GET, HEAD, OPTIONS, PUT) */
-  readonly idempotent: boolean;
+  declare readonly idempotent: boolean;
   /** the request certainly never reached the source (refused, not resolved, no time left) */
-  readonly notSent: boolean;
+  declare readonly notSent: boolean;
   /** the caller's signal aborted it (its deadline), rather than a timeout of the client's own */
-  readonly atDeadline: boolean;
-  readonly elapsedMs: number;
-  constructor(
-    facts: Pick<HttpFailure, 'kind' | 'method' | 'endpoint' | 'host' | 'status' | 'code' | 'body' | 'statusMessage' | 'attempts' | 'idempotent' | 'notSent' | 'atDeadline' | 'elapsedMs'>,
-    options?: {cause?: unknown},
-  ) {
+  declare readonly atDeadline: boolean;
+  declare readonly elapsedMs: number;
+  constructor(facts: HttpFailureFacts, options?: {cause?: unknown}) {
     super(`${facts.endpoint} at ${facts.host} failed: ${facts.kind === 'status' ? `answered ${facts.status}` : facts.kind}${facts.code ? ` (${facts.code})` : ''}`, options);
-    this.kind = facts.kind;
-    this.method = facts.method;
-    this.endpoint = facts.endpoint;
-    this.host = facts.host;
-    this.status = facts.status;
-    this.code = facts.code;
-    this.body = facts.body;
-    this.statusMessage = facts.statusMessage;
-    this.attempts = facts.attempts;
-    this.idempotent = facts.idempotent;
-    this.notSent = facts.notSent;
-    this.atDeadline = facts.atDeadline;
-    this.elapsedMs = facts.elapsedMs;
+    // declared fields: set here, and no class field initialiser resets them
+    Object.assign(this, facts);
   }
 
   /** A request that changes something may have been carried out although the source did not say so. */
