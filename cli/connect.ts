@@ -31,7 +31,6 @@ import {
 import {projectFlag, runGcloud} from './gcloud.js';
 import {readLock, updateLockEntry, type LockEntry} from './lock.js';
 import {apiFromEnv} from './monitor/common.js';
-import {inCliTerms} from './monitor.js';
 import {printJson} from './output.js';
 import {DEPLOY_DEFAULTS, loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
 
@@ -287,7 +286,7 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult[]>
       accounts.set(groupId, await groupServiceAccount(api, groupId));
     } catch (error) {
       if (error instanceof FivetranApiError && error.httpStatus === 404) throw new CliConfigError(`no Fivetran group "${groupId}" for this API key; check --group or FIVETRAN_GROUP_ID`);
-      throw inCliTerms(error);
+      throw error;
     }
   }
 
@@ -363,10 +362,9 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult[]>
       }
       return result;
     } catch (error) {
-      const known = inCliTerms(error);
       result.action = 'failed';
-      result.error = known instanceof Error ? known.message : String(known);
-      if (!(known instanceof CommandFailed || known instanceof CliConfigError || known instanceof UsageError || known instanceof FivetranApiError || (known instanceof Error && 'exitCode' in known))) {
+      result.error = error instanceof Error ? error.message : String(error);
+      if (!(error instanceof CommandFailed || error instanceof CliConfigError || error instanceof UsageError || error instanceof FivetranApiError || (error instanceof Error && 'exitCode' in error))) {
         result.error = `unexpected error: ${result.error}`;
       }
       return result;
