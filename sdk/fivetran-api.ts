@@ -10,7 +10,6 @@ import * as z from 'zod';
 import {AuthError, ConfigError, SourceError} from './errors.js';
 import {createHttpClient, HttpFailure, IDEMPOTENT_METHODS, redactUrl, type HttpClient} from './http.js';
 
-export {redactUrl};
 
 export const DEFAULT_FIVETRAN_API_URL = 'https://api.fivetran.com';
 

@@ -13,6 +13,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Exports loaded by name from outside the TypeScript graph. */
 const ENTRY_EXPORTS = [
+  'sdk/index.ts#*', // the SDK's public entry: what connectors, this repository's and its users', import
   'connectors/*/index.ts#connector', // ./fivetran loadConnector, the Partner SDK server
   'connectors/*/index.ts#main', // functions-framework's --target=main
   'connectors/*/demo.ts#demo', // ./fivetran demo
@@ -43,8 +44,6 @@ const KNOWN_DEAD_EXPORTS = [
   'sdk/testing.ts#CheckedResponse',
   'sdk/testing.ts#SyncFailed',
   'sdk/testing.ts#SyncSummary',
-  'sdk/types.ts#FunctionErrorBody',
-  'sdk/types.ts#FunctionResponse',
 ];
 
 /** Dependencies nothing loads: remove them from package.json (and the lockfile) with npm uninstall. */
