@@ -114,7 +114,7 @@ describe('renderCiConfig', () => {
 
   it('has no approval job when no function is in prod', () => {
     const {config} = renderFleet('a: {connector: freshness, environment: dev}\nb: {connector: monitoring, environment: staging}\n');
-    expect(invocations(config).map((inv) => inv.name)).toEqual(['test', 'ci_config_check', 'bundle', 'deploy-a', 'deploy-b']);
+    expect(invocations(config).map((inv) => inv.name)).toEqual(['test', 'ci_config_check', 'bundle', 'deploy-a', 'connect-a', 'deploy-b', 'connect-b']);
   });
 
   it('only requires jobs the workflow defines, and only invokes jobs the config defines', () => {
@@ -210,7 +210,9 @@ describe('renderCiConfig', () => {
     for (const outcome of ['deployed', 'failed'] as const) {
       const dir = standIns('exit 0');
       write(dir, 'build/deploy/orders-freshness.sh', `gcloud functions deploy orders-freshness --project="$GCLOUD_PROJECT" --quiet\n${outcome === 'failed' ? 'exit 3\n' : ''}`);
-      const result = bash(dir, stepScript(config, 'deploy', 'Deploy', {'parameters.function': 'orders-freshness'}), {GCLOUD_SERVICE_KEY: '{"type": "service_account"}', GCLOUD_PROJECT: 'acme-data'});
+      const result = bash(dir, stepScript(config, 'deploy', 'Deploy', {'parameters.function': 'orders-freshness', 'parameters.region': 'europe-west1'}), {
+        GCLOUD_SERVICE_KEY: '{"type": "service_account"}', GCLOUD_PROJECT: 'acme-data', FIVETRAN_SERVICE_ACCOUNT: 'g-fleet@fivetran-production.iam.gserviceaccount.com',
+      });
       expect(result.status, result.stderr).toBe(outcome === 'failed' ? 3 : 0);
       expect(read(dir, 'key.seen')).toBe('{"type": "service_account"}');
       expect(existsSync(read(dir, 'key.path').trim()), 'the key file is removed').toBe(false);
@@ -218,9 +220,36 @@ describe('renderCiConfig', () => {
         `auth activate-service-account --key-file=${read(dir, 'key.path').trim()}`,
         'config set project acme-data',
         'functions deploy orders-freshness --project=acme-data --quiet',
+        // after a deploy: the trigger URL for the connect job, and Fivetran's service account as invoker
+        ...(outcome === 'deployed'
+          ? ['functions describe orders-freshness --gen2 --region=europe-west1 --format=value(serviceConfig.uri)', 'functions add-invoker-policy-binding orders-freshness --region=europe-west1 --member=serviceAccount:g-fleet@fivetran-production.iam.gserviceaccount.com']
+          : []),
         'auth revoke --all --quiet',
       ]);
     }
+  });
+
+  it('its connect job runs ./fivetran connect with the URL the deploy job kept, and skips without a deploy or without Fivetran credentials', () => {
+    const {config} = renderFleet();
+    const gate = (env: Record<string, string>, deployed: boolean) => {
+      const dir = standIns('exit 0');
+      if (deployed) write(dir, 'build/deploy/orders-freshness.url', 'https://orders-freshness-x1-ew.a.run.app\n');
+      return {dir, result: bash(dir, stepScript(config, 'connect', 'Connect', {'parameters.function': 'orders-freshness'}), env)};
+    };
+    const credentials = {FIVETRAN_API_KEY: 'k', FIVETRAN_API_SECRET: 's', FIVETRAN_GROUP_ID: 'g'};
+    const notDeployed = gate(credentials, false);
+    expect(notDeployed.result.stdout).toContain('orders-freshness was not deployed by this pipeline; skipping');
+    expect(read(notDeployed.dir, 'agent.args').trim()).toBe('step halt');
+    const noCredentials = gate({FIVETRAN_API_KEY: ''}, true);
+    expect(noCredentials.result.stdout).toContain('set FIVETRAN_API_KEY, FIVETRAN_API_SECRET and FIVETRAN_GROUP_ID in the context');
+    const ready = gate(credentials, true);
+    expect(ready.result.status).toBe(0);
+    expect(read(ready.dir, 'agent.args')).toBe('');
+    const dir = standIns('echo "$@" > connect.args');
+    write(dir, 'build/deploy/orders-freshness.url', 'https://orders-freshness-x1-ew.a.run.app\n');
+    expect(bash(dir, stepScript(config, 'connect', './fivetran connect', {'parameters.function': 'orders-freshness'})).status).toBe(0);
+    expect(read(dir, 'connect.args').trim()).toBe('connect orders-freshness --url https://orders-freshness-x1-ew.a.run.app --skip-grant --secrets-from FIVETRAN_SECRETS_');
+    expect(read(dir, 'gcloud.args')).toBe('');
   });
 
   it('its deploy step ends the job early, touching no credentials, for a function the bundle job found unchanged', () => {
@@ -294,7 +323,8 @@ describe('ci_config update and check', () => {
     expect((error as Error).message).toContain('job deploy-fleet-health for function fleet-health is extra (not in deploy.yaml)');
     expect((error as Error).message).toMatch(/job deploy-orders-freshness changed \(context fivetran-dev → fivetran-prod, requires .*approve-prod/);
     expect((error as Error).message).toContain('run ./fivetran ci_config update');
-    expect(diff.join('')).toMatch(/^\+\s+name: deploy-tenant-health$/m);
+    // the diff shows the jobs that go (its first lines; the rest is summarised)
+    expect(diff.join('')).toMatch(/^-\s+name: deploy-fleet-health$/m);
   });
 
   it('check fails when the file was edited by hand or is missing', async () => {
