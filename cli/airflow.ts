@@ -6,9 +6,10 @@ import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import Handlebars from 'handlebars';
+import {loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {projectRoot} from '../project/root.js';
 import {CliConfigError} from './errors.js';
 import {readLock, type Lock} from './lock.js';
-import {loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
 
 export const AIRFLOW_DEFAULTS = {owner: 'airflow', retries: 2, sensor: false} as const;
 

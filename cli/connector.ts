@@ -4,9 +4,10 @@ import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'n
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import Handlebars from 'handlebars';
+import {deployFile, loadDeployConfig} from '../project/deploy-yaml.js';
+import {CONNECTOR_NAME_HELP, CONNECTOR_NAME_RULE, listConnectorNames, loadConnector, projectRoot} from '../project/root.js';
 import {CliConfigError, UsageError} from './errors.js';
 import {formatTable, printJson} from './output.js';
-import {CONNECTOR_NAME_HELP, CONNECTOR_NAME_RULE, deployFile, listConnectorNames, loadConnector, loadDeployConfig, projectRoot} from './project.js';
 
 /** The templates shipped with the CLI (this repository's templates/). */
 export const TEMPLATES_DIR = fileURLToPath(new URL('../templates/', import.meta.url));

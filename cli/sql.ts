@@ -6,8 +6,8 @@
 import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
+import {projectRoot} from '../project/root.js';
 import {CliConfigError, UsageError} from './errors.js';
-import {projectRoot} from './project.js';
 
 export const DIALECTS = ['bigquery', 'snowflake', 'postgres', 'duckdb'] as const;
 export type Dialect = (typeof DIALECTS)[number];

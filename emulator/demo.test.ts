@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
-import {loadDeployConfig} from '../cli/project.js';
+import {loadDeployConfig} from '../project/deploy-yaml.js';
 import {runDemo} from './demo.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
