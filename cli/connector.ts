@@ -82,7 +82,6 @@ export async function createConnector(options: CreateConnectorOptions): Promise<
     functionName: name.replace(/_/g, '-'),
     sdkImport: importPath(dir, path.join(root, 'sdk', 'index.js')),
     sdkDir: importPath(dir, path.join(root, 'sdk')),
-    emulatorDir: importPath(dir, path.join(root, 'emulator')),
     testFilter: fromRoot.split(path.sep).join('/'),
   };
   const templatesDir = path.join(TEMPLATES_DIR, 'connector');

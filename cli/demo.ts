@@ -11,13 +11,13 @@ import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import pg from 'pg';
 import {startApiSimulator, type ApiSimulator} from '../emulator/api-simulator.js';
-import type {DemoContext, DemoScript, DemoSyncResult} from '../emulator/demo-context.js';
 import {startEmbeddedPostgres, type RunningPostgres} from '../emulator/embedded-postgres.js';
 import {generateFleet} from '../emulator/fleet.js';
 import {inProcessTransport, runSync, SyncFailed} from '../emulator/sync-runner.js';
 import {schemaNameFor, Warehouse} from '../emulator/warehouse.js';
 import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
 import {loadConnector, projectRoot} from '../project/root.js';
+import type {DemoContext, DemoScript, DemoSyncResult} from '../sdk/index.js';
 import {CliConfigError, CommandFailed} from './errors.js';
 import {formatTable} from './output.js';
 
