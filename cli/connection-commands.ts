@@ -5,7 +5,7 @@
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {createInterface} from 'node:readline/promises';
-import {assessHealth, type Health} from '../connectors/monitoring/health.js';
+import {assessHealth, type Health} from '../connectors/monitoring/public.js';
 import {loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
 import {projectRoot} from '../project/root.js';
 import {FivetranApiError, type FivetranApi} from '../sdk/fivetran-api.js';

@@ -4,8 +4,7 @@
 // The alerts are printed whatever happens to the Slack post; a failed post then fails the command.
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {sortAlerts, type Alert, type Severity} from '../../connectors/monitoring/alerts.js';
-import {collectCheck, type MonitoringState} from '../../connectors/monitoring/check.js';
+import {collectCheck, sortAlerts, type Alert, type MonitoringState, type Severity} from '../../connectors/monitoring/public.js';
 import {CliConfigError, CommandFailed, UsageError} from '../errors.js';
 import {apiFromEnv, settingsFromOptions, type MonitorCommonOptions} from './common.js';
 import {countBySeverity, postToSlack, slackMessage} from './slack.js';

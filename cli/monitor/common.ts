@@ -4,8 +4,7 @@ import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {FivetranApi} from '../../sdk/fivetran-api.js';
 import {ConfigError} from '../../sdk/errors.js';
-import type {CheckSettings} from '../../connectors/monitoring/check.js';
-import {compileTenantPattern} from '../../connectors/monitoring/tenants.js';
+import {compileTenantPattern, type CheckSettings} from '../../connectors/monitoring/public.js';
 import {DEMO_WAREHOUSE_FILE} from '../demo.js';
 import {CliConfigError, UsageError} from '../errors.js';
 

@@ -5,8 +5,7 @@
 // API instead (one check, so no history).
 import {mkdirSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {collectCheck, type ConnectionRow} from '../../connectors/monitoring/check.js';
-import {formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type Health} from '../../connectors/monitoring/health.js';
+import {collectCheck, formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type ConnectionRow, type Health} from '../../connectors/monitoring/public.js';
 import {DEFAULT_WAREHOUSE_FILE, quoteIdent} from '../../emulator/warehouse.js';
 import {projectRoot} from '../../project/root.js';
 import {CliConfigError} from '../errors.js';

@@ -3,8 +3,7 @@
 // characters a section, so long lists end with "…and N more". The webhook URL is a secret: it never
 // appears in output or errors.
 import got, {HTTPError} from 'got';
-import type {Alert} from '../../connectors/monitoring/alerts.js';
-import {sortAlerts} from '../../connectors/monitoring/alerts.js';
+import {sortAlerts, type Alert} from '../../connectors/monitoring/public.js';
 import {CommandFailed} from '../errors.js';
 
 export interface SlackBlock {
