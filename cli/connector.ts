@@ -2,24 +2,11 @@
 // connectors with their tables and the deploy.yaml functions that run them.
 import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
-import Handlebars from 'handlebars';
 import {deployFile, loadDeployConfig} from '../project/deploy-yaml.js';
 import {CONNECTOR_NAME_HELP, CONNECTOR_NAME_RULE, listConnectorNames, loadConnector, projectRoot} from '../project/root.js';
 import {CliConfigError, UsageError} from './errors.js';
 import {formatTable, printJson} from './output.js';
-
-/** The templates shipped with the CLI (this repository's templates/). */
-export const TEMPLATES_DIR = fileURLToPath(new URL('../templates/', import.meta.url));
-
-/** Renders a handlebars template strictly: a missing variable fails, nothing is HTML-escaped. */
-export function renderTemplate(source: string, view: object, label: string): string {
-  try {
-    return Handlebars.compile(source, {noEscape: true, strict: true})(view);
-  } catch (error) {
-    throw new CliConfigError(`template ${label} could not be rendered: ${(error as Error).message.split('\n')[0]}`);
-  }
-}
+import {renderTemplate, TEMPLATES_DIR} from './templates.js';
 
 /** Every `*.hbs` file under `dir`, as paths relative to it, sorted. */
 function templateFiles(dir: string, prefix = ''): string[] {
