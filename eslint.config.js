@@ -1,7 +1,7 @@
 // Lint configuration: typescript-eslint's recommended rules for every TypeScript file in the fleet, and the
-// layers: a connector builds on the SDK's public entry points only (never the emulator, the CLI, the project
-// model or the SDK's internal files), so the SDK can change inside and a function bundle holds only what a
-// connector needs.
+// layers: sdk/ at the bottom, project/ and connectors/ on it, then emulator/, then cli/; no import runs upward.
+// A connector builds on the SDK's public entry points only (never the emulator, the CLI, the project model or
+// the SDK's internal files), so the SDK can change inside and a function bundle holds only what it needs.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -27,11 +27,16 @@ function layerRule(sdkPublic, above) {
         {group: ['**/sdk/*/**'], message: 'connectors import the SDK through its public entry points, not its subfolders'},
         ...above.map((folder) => ({
           group: [`**/${folder}/**`],
-          message: `connectors sit below ${folder}/ (the layers: sdk/ ← connectors/ ← emulator/, cli/); move what they need into sdk/`,
+          message: `connectors sit below ${folder}/ (the layers: sdk/ ← project/, connectors/ ← emulator/ ← cli/); move what they need into sdk/`,
         })),
       ],
     },
   ];
+}
+
+/** no-restricted-imports patterns for a layer that must not reach `above`. */
+function below(layer, above) {
+  return ['error', {patterns: above.map((folder) => ({group: [`**/${folder}/**`], message: `${layer}/ sits below ${folder}/ (the layers: sdk/ ← project/, connectors/ ← emulator/ ← cli/)`}))}];
 }
 
 export default tseslint.config(
@@ -50,6 +55,10 @@ export default tseslint.config(
     ignores: CONNECTOR_TESTS,
     rules: {'no-restricted-imports': layerRule(SDK_PUBLIC, ['emulator', 'cli', 'project', 'test', 'bench'])},
   },
+  // sdk/testing.ts is the test harness built on the local Fivetran (emulator/), for tests only
+  {files: ['sdk/**/*.ts'], ignores: ['sdk/testing.ts'], rules: {'no-restricted-imports': below('sdk', ['project', 'connectors', 'emulator', 'cli'])}},
+  {files: ['project/**/*.ts'], rules: {'no-restricted-imports': below('project', ['connectors', 'emulator', 'cli'])}},
+  {files: ['emulator/**/*.ts'], rules: {'no-restricted-imports': below('emulator', ['cli'])}},
   {
     files: CONNECTOR_TESTS,
     rules: {'no-restricted-imports': layerRule(SDK_PUBLIC_FOR_TESTS, ['cli', 'project', 'bench'])},
