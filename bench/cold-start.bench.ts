@@ -14,8 +14,8 @@ import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import pg from 'pg';
 import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
-import {listConnectorNames} from '../cli/project.js';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
+import {listConnectorNames} from '../project/root.js';
 import {firstAnswer, frameworkMain, startProcess} from '../test/support/bundled-function.js';
 
 const root = process.cwd();

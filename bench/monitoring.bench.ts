@@ -10,7 +10,7 @@ import {generateFleet} from '../emulator/fleet.js';
 import {FivetranApi, type Connection} from '../sdk/fivetran-api.js';
 import {handleFunctionCall} from '../sdk/function-adapter.js';
 import {connector} from '../connectors/monitoring/index.js';
-import {assessHealth} from '../connectors/monitoring/health.js';
+import {assessHealth} from '../connectors/monitoring/public.js';
 
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 200);
 const PER_GROUP = Number(process.env.BENCH_PER_GROUP ?? 25);

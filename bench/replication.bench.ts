@@ -26,9 +26,9 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import pg from 'pg';
 import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
-import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../cli/project.js';
 import {copyOut} from '../connectors/replication/copy-out.js';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
+import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
 import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
 import {firstAnswer, startBundledFunction, startProcess} from '../test/support/bundled-function.js';
 

@@ -4,15 +4,15 @@
 // connection id, when neither gives it, is the one `./fivetran connect` recorded in fivetran.lock.yaml.
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
-import Handlebars from 'handlebars';
+import {loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {projectRoot} from '../project/root.js';
 import {CliConfigError} from './errors.js';
 import {readLock, type Lock} from './lock.js';
-import {loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
+import {compileTemplate, TEMPLATES_DIR} from './templates.js';
 
 export const AIRFLOW_DEFAULTS = {owner: 'airflow', retries: 2, sensor: false} as const;
 
-const TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'templates', 'airflow', 'dag.py.hbs');
+const TEMPLATE = path.join(TEMPLATES_DIR, 'airflow', 'dag.py.hbs');
 
 const SCHEDULE_PRESETS = ['@once', '@continuous', '@hourly', '@daily', '@weekly', '@monthly', '@quarterly', '@yearly', '@annually'];
 const CRON_FIELD = /^[A-Za-z0-9*/,?#LW-]+$/;
@@ -97,9 +97,7 @@ let compiled: HandlebarsTemplateDelegate | undefined;
 /** The Python source of one DAG. */
 export function renderDag(spec: DagSpec): string {
   if (!compiled) {
-    const handlebars = Handlebars.create();
-    handlebars.registerHelper('py', (value: unknown) => pythonLiteral(value));
-    compiled = handlebars.compile(readFileSync(TEMPLATE, 'utf8'), {noEscape: true, strict: true});
+    compiled = compileTemplate(readFileSync(TEMPLATE, 'utf8'), {py: (value: unknown) => pythonLiteral(value)});
   }
   return compiled({
     ...spec,

@@ -8,9 +8,10 @@
 import {existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {build, type Metafile, type Plugin} from 'esbuild';
+import {DEPLOY_DEFAULTS, type DeployFunction} from '../project/deploy-yaml.js';
+import {listConnectorNames} from '../project/root.js';
+import {runtimeNode} from '../project/runtimes.js';
 import {CliConfigError} from './errors.js';
-import {DEPLOY_DEFAULTS, listConnectorNames, type DeployFunction} from './project.js';
-import {runtimeNode} from './runtimes.js';
 
 /** esbuild's output folder, relative to the project root; nothing is written there (write: false). */
 const OUT_DIR = 'build/bundle';
@@ -64,7 +65,7 @@ export interface FunctionBundle {
   startBytes: number;
 }
 
-/** The Node.js major version of a Cloud Functions runtime (`nodejs24` → 24), from cli/runtimes.ts. */
+/** The Node.js major version of a Cloud Functions runtime (`nodejs24` → 24), from project/runtimes.ts. */
 export function runtimeMajor(runtime: string | undefined): number {
   return runtimeNode(runtime ?? DEPLOY_DEFAULTS.runtime);
 }

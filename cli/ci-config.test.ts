@@ -7,8 +7,8 @@ import {fileURLToPath} from 'node:url';
 import {parse as parseYaml} from 'yaml';
 import {createRequire} from 'node:module';
 import {afterAll, describe, expect, it} from 'vitest';
+import {loadDeployConfig} from '../project/deploy-yaml.js';
 import {CI_CONFIG_FILE, checkCiConfig, functionChanged, renderCiConfig, updateCiConfig} from './ci-config.js';
-import {loadDeployConfig} from './project.js';
 
 const made: string[] = [];
 afterAll(() => {

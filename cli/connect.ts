@@ -15,6 +15,8 @@ import {createHmac} from 'node:crypto';
 import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import {DEPLOY_DEFAULTS, loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {projectRoot} from '../project/root.js';
 import {FivetranApiError, type FivetranApi} from '../sdk/fivetran-api.js';
 import {schemaNameFor} from '../emulator/warehouse.js';
 import {CliConfigError, CommandFailed, UsageError} from './errors.js';
@@ -32,7 +34,6 @@ import {projectFlag, runGcloud} from './gcloud.js';
 import {readLock, updateLockEntry, type LockEntry} from './lock.js';
 import {apiFromEnv} from './monitor/common.js';
 import {printJson} from './output.js';
-import {DEPLOY_DEFAULTS, loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
 
 /** Fivetran's default schedule for a new connection with an `auto` schedule, in minutes. */
 export const DEFAULT_SYNC_FREQUENCY = 360;

@@ -5,7 +5,9 @@
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {createInterface} from 'node:readline/promises';
-import {assessHealth, type Health} from '../connectors/monitoring/health.js';
+import {assessHealth, type Health} from '../connectors/monitoring/public.js';
+import {loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {projectRoot} from '../project/root.js';
 import {FivetranApiError, type FivetranApi} from '../sdk/fivetran-api.js';
 import {defaultStateFile} from '../emulator/state-store.js';
 import {DEFAULT_WAREHOUSE_FILE, quoteIdent, schemaNameFor, Warehouse} from '../emulator/warehouse.js';
@@ -15,7 +17,6 @@ import {getConnectionState, getFunctionConnection, resyncConnection, resyncTable
 import {readLock, recordedConnectionId} from './lock.js';
 import {apiFromEnv} from './monitor/common.js';
 import {formatTable, printJson} from './output.js';
-import {loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
 
 interface CommonOptions {
   cwd?: string;

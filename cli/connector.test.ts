@@ -41,7 +41,7 @@ describe('connector create', () => {
     expect(index).toContain('export type OrdersApiSecrets = z.infer<typeof secretsSchema>;');
     expect(index).not.toMatch(/\{\{[#/]?[a-zA-Z]/);
     expect(readFileSync(path.join(created.dir, 'index.test.ts'), 'utf8')).toContain("from '../../sdk/index.js';");
-    expect(readFileSync(path.join(created.dir, 'demo.ts'), 'utf8')).toContain("from '../../emulator/demo-context.js';");
+    expect(readFileSync(path.join(created.dir, 'demo.ts'), 'utf8')).toContain("from '../../sdk/index.js';");
     const readme = readFileSync(path.join(created.dir, 'README.md'), 'utf8');
     expect(readme).toMatch(/^# orders_api$/m);
     expect(readme).toContain('orders-api:\n  connector: orders_api\n  environment: dev');

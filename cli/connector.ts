@@ -2,23 +2,11 @@
 // connectors with their tables and the deploy.yaml functions that run them.
 import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
-import Handlebars from 'handlebars';
+import {deployFile, loadDeployConfig} from '../project/deploy-yaml.js';
+import {CONNECTOR_NAME_HELP, CONNECTOR_NAME_RULE, listConnectorNames, loadConnector, projectRoot} from '../project/root.js';
 import {CliConfigError, UsageError} from './errors.js';
 import {formatTable, printJson} from './output.js';
-import {CONNECTOR_NAME_HELP, CONNECTOR_NAME_RULE, deployFile, listConnectorNames, loadConnector, loadDeployConfig, projectRoot} from './project.js';
-
-/** The templates shipped with the CLI (this repository's templates/). */
-export const TEMPLATES_DIR = fileURLToPath(new URL('../templates/', import.meta.url));
-
-/** Renders a handlebars template strictly: a missing variable fails, nothing is HTML-escaped. */
-export function renderTemplate(source: string, view: object, label: string): string {
-  try {
-    return Handlebars.compile(source, {noEscape: true, strict: true})(view);
-  } catch (error) {
-    throw new CliConfigError(`template ${label} could not be rendered: ${(error as Error).message.split('\n')[0]}`);
-  }
-}
+import {renderTemplate, TEMPLATES_DIR} from './templates.js';
 
 /** Every `*.hbs` file under `dir`, as paths relative to it, sorted. */
 function templateFiles(dir: string, prefix = ''): string[] {
@@ -81,7 +69,6 @@ export async function createConnector(options: CreateConnectorOptions): Promise<
     functionName: name.replace(/_/g, '-'),
     sdkImport: importPath(dir, path.join(root, 'sdk', 'index.js')),
     sdkDir: importPath(dir, path.join(root, 'sdk')),
-    emulatorDir: importPath(dir, path.join(root, 'emulator')),
     testFilter: fromRoot.split(path.sep).join('/'),
   };
   const templatesDir = path.join(TEMPLATES_DIR, 'connector');

@@ -9,12 +9,13 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {DEPLOY_DEFAULTS, parseDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {listConnectorNames} from '../project/root.js';
 import {firstAnswer, nodeBinaryFor, post, startBundledFunction} from '../test/support/bundled-function.js';
 import {createTestDatabase} from '../test/support/postgres.js';
 import {bundleConnector, functionPackageJson, runtimeMajor, writeFunctionBundle} from './bundle.js';
 import {createConnector} from './connector.js';
 import {deploy, findOnPath, gcloudDeployArgs, gcloudMessage, GCLOUD_INSTALL_HINT, selectFunctions, shellCommand} from './deploy.js';
-import {DEPLOY_DEFAULTS, listConnectorNames, parseDeployConfig, type DeployFunction} from './project.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -6,13 +6,14 @@ import {execFileSync, spawn} from 'node:child_process';
 import {accessSync, constants, mkdirSync, statSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import {DEPLOY_DEFAULTS, loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
+import {projectRoot} from '../project/root.js';
+import {deprecationWarning} from '../project/runtimes.js';
 import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
 import {buildFunctionBundles, bundleDir, type FunctionBundle} from './bundle.js';
 import {CliConfigError, CommandFailed, UsageError} from './errors.js';
 import {recordDeploy} from './lock.js';
 import {isInteractive, ProgressLine} from './output.js';
-import {DEPLOY_DEFAULTS, loadDeployConfig, memoryMb, projectRoot, timeoutSeconds, type DeployFunction} from './project.js';
-import {deprecationWarning} from './runtimes.js';
 
 export const DEFAULT_CONCURRENCY = 4;
 export const GCLOUD_INSTALL_HINT = 'gcloud not found on PATH; install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install) or use --dry-run';
@@ -196,7 +197,7 @@ function kilobytes(bytes: number): string {
   return `${Math.round(bytes / 1024)} KiB`;
 }
 
-/** The deprecation warning of each runtime the functions use (cli/runtimes.ts), and of each function. */
+/** The deprecation warning of each runtime the functions use (project/runtimes.ts), and of each function. */
 function runtimeWarnings(functions: readonly DeployFunction[], now: Date): {byRuntime: Map<string, string>; byFunction: Map<string, string>} {
   const byRuntime = new Map<string, string>();
   const byFunction = new Map<string, string>();

@@ -13,7 +13,7 @@ import {fieldMeta} from '../sdk/secrets.js';
 import type {ColumnType, TableSpec} from '../sdk/types.js';
 import {createConnector} from './connector.js';
 import {CommandFailed} from './errors.js';
-import {listConnectorNames, loadConnector, projectRoot} from './project.js';
+import {listConnectorNames, loadConnector, projectRoot} from '../project/root.js';
 
 export const CLI_REFERENCE_FILE = path.join('docs', 'cli-reference.md');
 /** The generated sections of a connector README, each between `<!-- generated:<name> -->` and `<!-- /generated:<name> -->`. */

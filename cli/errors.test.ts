@@ -1,6 +1,7 @@
-// The CLI's one exit-code rule (cli/errors.ts, docs/cli.md "Exit codes"), run as a user would: 2 when the command
-// line is wrong (commander's errors and ours alike), 1 when the command ran and failed or what it read was
-// wrong, 0 otherwise; each error is one line on stderr.
+// The CLI's one exit-code rule (cli/errors.ts, docs/cli.md "Exit codes"): 2 when the command line is wrong
+// (commander's errors and ours alike), 1 when the command ran and failed or what it read was wrong, 0
+// otherwise; each error is one line on stderr. The errors run in process (runCli, what the entry runs); the
+// successes run as a user would, in a child process.
 import {spawnSync} from 'node:child_process';
 import {mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -8,9 +9,23 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {CliConfigError, CommandFailed, EXIT_FAILED, EXIT_USAGE, UsageError} from './errors.js';
+import {runCli} from './index.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 let project: string;
+
+/** `./fivetran <args>` in the project, in this process: its exit code and what it wrote to stderr. */
+async function cliInProcess(args: string[]): Promise<{code: number; stderr: string}> {
+  let stderr = '';
+  const cwd = process.cwd();
+  process.chdir(project);
+  try {
+    const code = await runCli(args, {writeErr: (text) => (stderr += text)});
+    return {code, stderr};
+  } finally {
+    process.chdir(cwd);
+  }
+}
 
 function cli(args: string[]): {code: number | null; stderr: string} {
   const result = spawnSync(process.execPath, ['--import', path.join(repo, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs'), path.join(repo, 'cli', 'index.ts'), ...args], {
@@ -46,8 +61,8 @@ describe('the exit-code rule', () => {
     {name: 'nothing to deploy named', args: ['deploy', '--dry-run'], stderr: 'fivetran: say what to deploy: function names from deploy.yaml, --all, or --env ENV'},
     // 1 means "unchanged, skip the deploy" to CircleCI: a broken command line must not say that
     {name: 'ci_config changed without its function', args: ['ci_config', 'changed'], stderr: "error: missing required argument 'function'"},
-  ])('exits 2 for $name', ({args, stderr}) => {
-    const result = cli(args);
+  ])('exits 2 for $name', async ({args, stderr}) => {
+    const result = await cliInProcess(args);
     expect(result.stderr.split('\n')[0]).toBe(stderr);
     expect(result.code).toBe(EXIT_USAGE);
   });
@@ -55,8 +70,8 @@ describe('the exit-code rule', () => {
   it.each([
     {name: 'SQL templates that do not exist', args: ['sql', 'render', 'nowhere', '--dialect', 'duckdb'], stderr: 'fivetran: no SQL templates in sql/nowhere/ (expected NN_<view>.sql.hbs files)\n'},
     {name: 'a function deploy.yaml does not define', args: ['deploy', 'nope', '--dry-run'], stderr: 'fivetran: unknown function nope; deploy.yaml defines: probe-fn\n'},
-  ])('exits 1 for $name', ({args, stderr}) => {
-    const result = cli(args);
+  ])('exits 1 for $name', async ({args, stderr}) => {
+    const result = await cliInProcess(args);
     expect(result.stderr).toBe(stderr);
     expect(result.code).toBe(EXIT_FAILED);
   });

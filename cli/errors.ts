@@ -9,6 +9,7 @@
 // Commands that answer through the exit code document codes of their own on top: `ci_config changed` exits
 // 1 for "unchanged" (so it never uses 1 for an error: usage errors are 2 already, other failures 2 too),
 // `monitor wait` 3 for a timeout.
+import {ProjectConfigError} from '../project/errors.js';
 
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -22,14 +23,9 @@ export class UsageError extends Error {
   }
 }
 
-/** What the command read is wrong (deploy.yaml, a file, the project): exit 1. */
-export class CliConfigError extends Error {
-  readonly exitCode = EXIT_FAILED;
-  constructor(message: string) {
-    super(message);
-    this.name = 'CliConfigError';
-  }
-}
+/** What the command read is wrong (deploy.yaml, a file, the project): exit 1. The project model (project/) throws it too. */
+export const CliConfigError = ProjectConfigError;
+export type CliConfigError = ProjectConfigError;
 
 /** A command that ran and failed (a sync that broke the protocol, a deploy that failed). */
 export class CommandFailed extends Error {

@@ -9,12 +9,13 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import {startApiSimulator, type ApiSimulator} from '../emulator/api-simulator.js';
-import {databaseNameFor} from '../emulator/demo.js';
 import {EmbeddedPostgresError, startEmbeddedPostgres, type RunningPostgres} from '../emulator/embedded-postgres.js';
 import {generateFleet} from '../emulator/fleet.js';
 import {schemaNameFor} from '../emulator/warehouse.js';
+import {loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {projectRoot} from '../project/root.js';
+import {databaseNameFor} from './demo.js';
 import {CliConfigError, portInUse, UsageError} from './errors.js';
-import {loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
 
 export const DEFAULT_POSTGRES_PORT = 5432;
 export const POSTGRES_SECRETS_DIR = path.join('.fivetran', 'postgres');

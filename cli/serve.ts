@@ -1,8 +1,9 @@
 // ./fivetran serve <connector|function>: the connector's `main` on functions-framework, answering exactly as
 // the deployed Cloud Function would; with `grpc`, the connector as a Fivetran Partner SDK source connector.
+import {resolveTarget} from '../project/deploy-yaml.js';
+import {loadConnector, projectRoot} from '../project/root.js';
 import {createFunctionServer, listen} from '../sdk/server.js';
 import {createMain} from '../sdk/function-adapter.js';
-import {loadConnector, projectRoot, resolveTarget} from './project.js';
 import {CliConfigError, portInUse, UsageError} from './errors.js';
 
 /** A server that could not listen: one line, naming the port and --port when it is taken. */

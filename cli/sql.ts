@@ -5,9 +5,9 @@
 // File names `NN_<view>.sql.hbs` give the creation order (views that read other views come later).
 import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import Handlebars from 'handlebars';
+import {projectRoot} from '../project/root.js';
 import {CliConfigError, UsageError} from './errors.js';
-import {projectRoot} from './project.js';
+import {compileTemplate, type TemplateHelpers} from './templates.js';
 
 export const DIALECTS = ['bigquery', 'snowflake', 'postgres', 'duckdb'] as const;
 export type Dialect = (typeof DIALECTS)[number];
@@ -59,7 +59,7 @@ export function qualify(dialect: Dialect, ...parts: string[]): string {
   return parts.flatMap((part) => part.split('.')).map((part) => `"${part.replace(/"/g, '""')}"`).join('.');
 }
 
-function helpersFor(dialect: Dialect, vars: {source: string; target: string; tenantsTable: string}): Record<string, Handlebars.HelperDelegate> {
+function helpersFor(dialect: Dialect, vars: {source: string; target: string; tenantsTable: string}): TemplateHelpers {
   const args = (list: unknown[]) => list.slice(0, -1) as string[];
   const byDialect = (choices: Record<Dialect, string>) => choices[dialect];
   return {
@@ -137,12 +137,11 @@ export function renderViews(root: string, options: Omit<RenderSqlOptions, 'out' 
     throw new UsageError(`--tenant-pattern is not a valid regular expression (${(error as Error).message})`);
   }
 
-  const handlebars = Handlebars.create();
-  handlebars.registerHelper(helpersFor(dialect, {source, target, tenantsTable}));
+  const helpers = helpersFor(dialect, {source, target, tenantsTable});
   const context = {dialect, source_schema: source, target_schema: target, tenant_pattern: tenantPattern};
   return templates.map((file) => {
     const view = file.replace(/^\d+_/, '').replace(/\.sql\.hbs$/, '');
-    const template = handlebars.compile(readFileSync(path.join(dir, file), 'utf8'), {noEscape: true, strict: true});
+    const template = compileTemplate(readFileSync(path.join(dir, file), 'utf8'), helpers);
     const sql = template(context).replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim() + ';\n';
     return {view, file: `${view}.sql`, sql};
   });

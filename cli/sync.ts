@@ -5,6 +5,8 @@ import {execFile} from 'node:child_process';
 import {appendFileSync, existsSync, mkdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {promisify} from 'node:util';
+import {memoryMb, resolveTarget, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
+import {loadConnector, projectRoot} from '../project/root.js';
 import type {LogSink} from '../sdk/log.js';
 import {redactText} from '../sdk/log.js';
 import type {Connector} from '../sdk/connector.js';
@@ -13,9 +15,7 @@ import {DEFAULT_WAREHOUSE_FILE, schemaNameFor, Warehouse} from '../emulator/ware
 import {defaultStateFile, StateFileError, readState} from '../emulator/state-store.js';
 import {httpTransport, inProcessTransport, runSync, SyncFailed, type FunctionTransport, type SyncSummary} from '../emulator/sync-runner.js';
 import {CliConfigError, CommandFailed, UsageError} from './errors.js';
-import type {DeployFunction} from './project.js';
 import {formatTable, isInteractive, ProgressLine} from './output.js';
-import {loadConnector, memoryMb, projectRoot, resolveTarget, timeoutSeconds} from './project.js';
 
 export interface SyncCommandOptions {
   target: string;

@@ -1,8 +1,8 @@
 // ./fivetran test: lint, type-check, then the whole vitest suite (what CI runs). Stops at the first failure.
 import {spawn} from 'node:child_process';
 import path from 'node:path';
+import {projectRoot} from '../project/root.js';
 import {CommandFailed} from './errors.js';
-import {projectRoot} from './project.js';
 
 export interface TestOptions {
   cwd?: string;

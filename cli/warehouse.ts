@@ -3,9 +3,9 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {DEFAULT_WAREHOUSE_FILE, Warehouse, type QueryResult} from '../emulator/warehouse.js';
+import {projectRoot} from '../project/root.js';
 import {CliConfigError, CommandFailed, UsageError} from './errors.js';
 import {formatTable} from './output.js';
-import {projectRoot} from './project.js';
 
 export interface WarehouseQueryOptions {
   sql: string;

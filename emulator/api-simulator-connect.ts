@@ -15,15 +15,14 @@
 // secrets_list values are masked ("******") in every answer, list endpoints included, as Fivetran does: the
 // connection keeps only masked values, and the values as sent live beside it (sim.connect.secrets(id)).
 import {createHash} from 'node:crypto';
+import type {RouteHandler} from './api-simulator-routes.js';
 import {makeConnection, SYNC_FREQUENCIES, type Fleet, type FleetConnection} from './fleet.js';
 
 export const MASKED_SECRET = '******';
 
-type Handler = (params: string[], query: URLSearchParams, body: unknown) => {message: string; data?: unknown; status?: number};
-
 /** What the simulator lends this module: its router and the connection machinery it already has. */
 export interface SimulatorCore {
-  route(method: string, template: string, handle: Handler): void;
+  route(method: string, template: string, handle: RouteHandler): void;
   fleet: Fleet;
   /** the settled connection; an HTTP 404 for an unknown id */
   find(id: string): FleetConnection;

@@ -1,5 +1,6 @@
 // The runtime every connector uses: the connector model, the Function adapter, budgets, logs, errors,
-// secrets fields, an HTTP client for source APIs, and PostgreSQL / Fivetran REST helpers.
+// secrets fields, an HTTP client for source APIs, PostgreSQL / Fivetran REST helpers, and the types of a
+// connector's demo script (demo.ts).
 export * from './types.js';
 export * from './errors.js';
 export * from './log.js';
@@ -10,4 +11,5 @@ export * from './function-adapter.js';
 export * from './retry.js';
 export {createHttpClient, HttpFailure, toConnectorError} from './http.js';
 export type {ConnectorErrorOptions, HttpClient, HttpClientOptions, HttpFailureKind, HttpRequestOptions, HttpResponse, HttpRetryOptions} from './http.js';
+export type * from './demo.js';
 export {z} from 'zod';

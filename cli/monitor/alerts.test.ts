@@ -6,7 +6,7 @@ import nock from 'nock';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
-import type {Alert} from '../../connectors/monitoring/alerts.js';
+import type {Alert} from '../../connectors/monitoring/public.js';
 import {CliConfigError, CommandFailed} from '../errors.js';
 import {monitorAlerts} from './alerts.js';
 import {slackChangesMessage} from './sinks.js';

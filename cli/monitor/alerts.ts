@@ -6,8 +6,7 @@
 // are caught too. The alerts are printed whatever happens to the sinks; a failed sink then fails the command.
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {sortAlerts, type Alert, type Severity} from '../../connectors/monitoring/alerts.js';
-import {collectCheck, type MonitoringState} from '../../connectors/monitoring/check.js';
+import {collectCheck, sortAlerts, type Alert, type MonitoringState, type Severity} from '../../connectors/monitoring/public.js';
 import {CliConfigError, CommandFailed, UsageError} from '../errors.js';
 import {apiFromEnv, parseDuration, settingsFromOptions, type MonitorCommonOptions} from './common.js';
 import {changeCount, changeLines, DEFAULT_LEDGER_FILE, emptyLedger, readLedger, reconcile, writeLedger, type AlertChanges} from './lifecycle.js';

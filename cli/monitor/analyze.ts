@@ -11,7 +11,7 @@ import {HEALTH_RANK, HEALTHS, type Health} from '../../connectors/monitoring/hea
 import {CliConfigError} from '../errors.js';
 import {formatTable} from '../output.js';
 import {renderViews} from '../sql.js';
-import {projectRoot} from '../project.js';
+import {projectRoot} from '../../project/root.js';
 import {Warehouse} from '../../emulator/warehouse.js';
 import {openExistingWarehouse} from '../warehouse.js';
 import {demoWarehouseHint, type MonitorCommonOptions} from './common.js';

@@ -2,11 +2,10 @@
 // `30m`, and the check settings the connector would use, from command-line options.
 import {existsSync} from 'node:fs';
 import path from 'node:path';
-import {DEMO_WAREHOUSE_FILE} from '../../emulator/demo.js';
 import {FivetranApi, type FivetranCredentialKeys} from '../../sdk/fivetran-api.js';
 import {ConfigError} from '../../sdk/errors.js';
-import type {CheckSettings} from '../../connectors/monitoring/check.js';
-import {compileTenantPattern} from '../../connectors/monitoring/tenants.js';
+import {compileTenantPattern, type CheckSettings} from '../../connectors/monitoring/public.js';
+import {DEMO_WAREHOUSE_FILE} from '../demo.js';
 import {CliConfigError, UsageError} from '../errors.js';
 
 export interface MonitorCommonOptions {

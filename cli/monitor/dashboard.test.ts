@@ -13,7 +13,7 @@ import {generateFleet} from '../../emulator/fleet.js';
 import {inProcessTransport, runSync} from '../../emulator/sync-runner.js';
 import {Warehouse} from '../../emulator/warehouse.js';
 import {connector} from '../../connectors/monitoring/index.js';
-import {HEALTHS} from '../../connectors/monitoring/health.js';
+import {HEALTHS} from '../../connectors/monitoring/public.js';
 import {launchChromium} from '../../test/support/browser.js';
 import {monitorDashboard, renderDashboard} from './dashboard.js';
 

@@ -1,15 +1,15 @@
-// ./fivetran monitor dashboard: one self-contained HTML page (inline CSS, inline SVG charts, a few lines of
-// inline script for filtering; no external asset, opens from disk without a server or network) with the
-// health counts, a table of connections per tenant, and charts of health, sync outcomes and sync
-// durations over the checks the monitoring function kept in the local DuckDB warehouse. --live reads the
-// API instead (one check, so no history).
-import {mkdirSync, writeFileSync} from 'node:fs';
+// ./fivetran monitor dashboard: one self-contained HTML page (templates/monitor/dashboard.html.hbs: inline
+// CSS, inline SVG charts, a few lines of inline script for filtering; no external asset, opens from disk
+// without a server or network) with the health counts, a table of connections per tenant, and charts of
+// health, sync outcomes and sync durations over the checks the monitoring function kept in the local DuckDB
+// warehouse. --live reads the API instead (one check, so no history).
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {collectCheck, type ConnectionRow} from '../../connectors/monitoring/check.js';
-import {formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type Health} from '../../connectors/monitoring/health.js';
+import {collectCheck, formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type ConnectionRow, type Health} from '../../connectors/monitoring/public.js';
 import {DEFAULT_WAREHOUSE_FILE, quoteIdent} from '../../emulator/warehouse.js';
+import {projectRoot} from '../../project/root.js';
 import {CliConfigError} from '../errors.js';
-import {projectRoot} from '../project.js';
+import {compileTemplate, TEMPLATES_DIR} from '../templates.js';
 import {openExistingWarehouse} from '../warehouse.js';
 import {apiFromEnv, demoWarehouseHint, settingsFromOptions, type MonitorCommonOptions} from './common.js';
 import {sortWorstFirst, summarizeTenants} from './status.js';
@@ -199,84 +199,55 @@ export function durationsChart(history: CheckHistory[]): string {
   return `<svg id="chart-durations" class="chart" viewBox="0 0 ${CHART_W} ${CHART_H}" role="img" aria-label="sync durations per check">${axis(max, 's')}${bars.join('')}${xLabels(history, slot)}</svg>`;
 }
 
-const STYLE = `
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#111827;background:#f9fafb}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}.muted{color:#6b7280}
-.counts{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}.count{background:#fff;border:1px solid #e5e7eb;border-left:6px solid;border-radius:6px;padding:8px 14px;min-width:90px}
-.count .n{font-size:24px;font-weight:600;display:block}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
-.panel{background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:12px}.chart{width:100%;height:auto}.chart text{font-size:11px;fill:#6b7280}
-.chart .grid{stroke:#e5e7eb}.chart .max{stroke:#1e3a8a;stroke-width:2}.chart .empty{font-size:14px}
-table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #e5e7eb}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #f3f4f6;white-space:nowrap}
-th{background:#f3f4f6;font-weight:600}.pill{color:#fff;border-radius:10px;padding:1px 8px;font-size:12px}
-.filters{margin:12px 0;display:flex;gap:8px}.filters input,.filters select{padding:4px 8px}.hidden{display:none}
-`;
-
-const SCRIPT = `
-(function () {
-  var text = document.getElementById('filter-text');
-  var health = document.getElementById('filter-health');
-  var shown = document.getElementById('shown-count');
-  function apply() {
-    var q = text.value.trim().toLowerCase(), h = health.value, n = 0;
-    document.querySelectorAll('section.tenant').forEach(function (section) {
-      var visible = 0;
-      section.querySelectorAll('tbody tr').forEach(function (row) {
-        var ok = (!q || row.textContent.toLowerCase().indexOf(q) >= 0) && (!h || row.getAttribute('data-health') === h);
-        row.classList.toggle('hidden', !ok);
-        if (ok) visible++;
-      });
-      section.classList.toggle('hidden', visible === 0);
-      n += visible;
-    });
-    shown.textContent = String(n);
-  }
-  text.addEventListener('input', apply);
-  health.addEventListener('change', apply);
-  apply();
-  document.body.setAttribute('data-ready', 'true');
-})();
-`;
-
 const ago = (value: string | null, now: number): string => {
   const ms = timestampMs(value);
   return ms === null ? 'never' : `${formatMinutes(Math.max(0, Math.floor((now - ms) / 60_000)))} ago`;
 };
 
+let dashboardTemplate: HandlebarsTemplateDelegate | undefined;
+
+/** The page (templates/monitor/dashboard.html.hbs) for `data`: every value HTML-escaped here, the charts as SVG. */
 export function renderDashboard(data: DashboardData): string {
+  dashboardTemplate ??= compileTemplate(readFileSync(path.join(TEMPLATES_DIR, 'monitor', 'dashboard.html.hbs'), 'utf8'));
   const now = Date.parse(data.checked_at);
   const rows = sortWorstFirst(data.connections);
   const tenants = summarizeTenants(rows);
   const counts = Object.fromEntries(HEALTHS.map((h) => [h, rows.filter((r) => r.health === h).length])) as Record<Health, number>;
-  const countTiles = HEALTHS.map((h) => `<div class="count" id="count-${h}" style="border-left-color:${HEALTH_COLORS[h]}"><span class="n">${counts[h]}</span>${h}</div>`).join('');
-  const sections = tenants.map((tenant) => {
-    const members = rows.filter((r) => r.tenant_id === tenant.tenant_id);
-    const body = members.map((r) => `<tr data-health="${r.health}" data-connection="${escapeHtml(r.connection_id)}">` +
-      `<td><span class="pill" style="background:${HEALTH_COLORS[r.health]}">${r.health}</span></td><td>${escapeHtml(r.connection_id)}</td><td>${escapeHtml(r.schema_name)}</td>` +
-      `<td>${escapeHtml(r.service)}</td><td>${escapeHtml(r.group_name ?? '')}</td><td title="${escapeHtml(r.succeeded_at ?? '')}">${ago(r.succeeded_at, now)}</td>` +
-      `<td title="${escapeHtml(r.failed_at ?? '')}">${ago(r.failed_at, now)}</td><td>${r.health === 'delayed' && r.delay_minutes ? formatMinutes(r.delay_minutes) : ''}</td></tr>`).join('');
-    const summary = HEALTHS.filter((h) => tenant.health[h]).map((h) => `${tenant.health[h]} ${h}`).join(', ');
-    const name = tenant.tenant_id ?? '(no tenant)';
-    return `<section class="tenant" data-tenant="${escapeHtml(name)}"><h2>${escapeHtml(name)} <span class="muted">· ${tenant.connections} connection${tenant.connections === 1 ? '' : 's'} · ${escapeHtml(summary)}</span></h2>` +
-      `<table><thead><tr><th>health</th><th>connection</th><th>schema</th><th>service</th><th>group</th><th>last success</th><th>last failure</th><th>delay</th></tr></thead><tbody>${body}</tbody></table></section>`;
-  }).join('');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Fivetran connections: ${counts.broken + counts.failing} critical, ${counts.delayed} delayed</title><style>${STYLE}</style></head>
-<body data-ready="false">
-<h1>Fivetran connections</h1>
-<div class="muted">checked <span id="checked-at">${escapeHtml(data.checked_at)}</span> · <span id="total-count">${rows.length}</span> connections · ${tenants.length} tenant${tenants.length === 1 ? '' : 's'} · from ${escapeHtml(data.source)}</div>
-<div class="counts">${countTiles}</div>
-<div class="charts">
-<div class="panel"><h2>Health per check</h2>${healthChart(data.history)}</div>
-<div class="panel"><h2>Sync outcomes per check</h2>${outcomesChart(data.history)}</div>
-<div class="panel"><h2>Sync durations per check (average, longest)</h2>${durationsChart(data.history)}</div>
-</div>
-<h2>Connections by tenant</h2>
-<div class="filters"><input id="filter-text" type="search" placeholder="filter: id, schema, service…"><select id="filter-health"><option value="">every health</option>${HEALTHS.map((h) => `<option value="${h}">${h}</option>`).join('')}</select><span class="muted"><span id="shown-count">${rows.length}</span> shown</span></div>
-${sections || '<p class="muted">no connections</p>'}
-<script>${SCRIPT}</script>
-</body></html>
-`;
+  return dashboardTemplate({
+    critical: counts.broken + counts.failing,
+    delayed: counts.delayed,
+    checkedAt: escapeHtml(data.checked_at),
+    total: rows.length,
+    tenantCount: tenants.length,
+    tenantPlural: tenants.length === 1 ? '' : 's',
+    source: escapeHtml(data.source),
+    counts: HEALTHS.map((h) => ({health: h, color: HEALTH_COLORS[h], n: counts[h]})),
+    healthChart: healthChart(data.history),
+    outcomesChart: outcomesChart(data.history),
+    durationsChart: durationsChart(data.history),
+    healths: HEALTHS,
+    tenants: tenants.map((tenant) => ({
+      name: escapeHtml(tenant.tenant_id ?? '(no tenant)'),
+      connections: tenant.connections,
+      plural: tenant.connections === 1 ? '' : 's',
+      summary: escapeHtml(HEALTHS.filter((h) => tenant.health[h]).map((h) => `${tenant.health[h]} ${h}`).join(', ')),
+      rows: rows
+        .filter((r) => r.tenant_id === tenant.tenant_id)
+        .map((r) => ({
+          health: r.health,
+          color: HEALTH_COLORS[r.health],
+          id: escapeHtml(r.connection_id),
+          schema: escapeHtml(r.schema_name),
+          service: escapeHtml(r.service),
+          group: escapeHtml(r.group_name ?? ''),
+          succeededAt: escapeHtml(r.succeeded_at ?? ''),
+          succeededAgo: ago(r.succeeded_at, now),
+          failedAt: escapeHtml(r.failed_at ?? ''),
+          failedAgo: ago(r.failed_at, now),
+          delay: r.health === 'delayed' && r.delay_minutes ? formatMinutes(r.delay_minutes) : '',
+        })),
+    })),
+  });
 }
 
 export async function monitorDashboard(options: MonitorDashboardOptions): Promise<{file: string; data: DashboardData}> {

@@ -2,7 +2,7 @@
 // a section per change, within Slack's 50 blocks and 3,000 characters a section). The webhook URL is a
 // secret: it never appears in output or errors.
 import got, {HTTPError} from 'got';
-import type {Alert} from '../../connectors/monitoring/alerts.js';
+import type {Alert} from '../../connectors/monitoring/public.js';
 import {CommandFailed} from '../errors.js';
 
 export interface SlackBlock {

@@ -1,7 +1,6 @@
 // ./fivetran monitor status: every connection with its health, last success, last failure and delay,
 // worst first, and a summary line per tenant. Reads the account live with the connector's own check.
-import {collectCheck, type ConnectionRow} from '../../connectors/monitoring/check.js';
-import {formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type Health} from '../../connectors/monitoring/health.js';
+import {collectCheck, formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type ConnectionRow, type Health} from '../../connectors/monitoring/public.js';
 import {ConfigError} from '../../sdk/errors.js';
 import {formatTable} from '../output.js';
 import {apiFromEnv, settingsFromOptions, type MonitorCommonOptions} from './common.js';

@@ -6,7 +6,7 @@
 // `rescheduled` sync on a manual schedule is triggered again after rescheduled_for (+ a grace period).
 // Exit codes: 0 success, 1 failure (or setup broken), 3 timeout.
 import {ConnectionSchema, FivetranApiError, type Connection, type FivetranApi} from '../../sdk/fivetran-api.js';
-import {timestampMs} from '../../connectors/monitoring/health.js';
+import {timestampMs} from '../../connectors/monitoring/public.js';
 import {CommandFailed, UsageError} from '../errors.js';
 import {PLATFORM_CONNECTOR_SERVICE} from './metadata.js';
 import {ProgressLine} from '../output.js';

@@ -4,7 +4,7 @@
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import type {DemoContext, DemoScript} from '../../emulator/demo-context.js';
+import type {DemoContext, DemoScript} from '../../sdk/index.js';
 import {quoteIdent} from '../../sdk/postgres.js';
 
 /** The example secrets file pointed at the demo's PostgreSQL and API simulator. */

@@ -4,7 +4,7 @@
 // and the position of the next page, so a resumed call continues the same check (same checked_at) where the
 // last one stopped. The connector, `./fivetran monitor` and the tests all run checks through here.
 import type {Connection, FivetranApi} from '../../sdk/fivetran-api.js';
-import {checkpoint, upsert, type Emit, type State, type TableSpec} from '../../sdk/types.js';
+import {checkpoint, upsert, type Emit, type State, type TableSpec} from '../../sdk/index.js';
 import {alertsFor, type AlertOptions} from './alerts.js';
 import {decodeEntry, diffConnection, encodeEntry, removedEvent, type CompactEntry, type ConnectionEvent} from './events.js';
 import {assessHealth, type HealthAssessment} from './health.js';

@@ -8,10 +8,9 @@ import {afterEach, beforeAll, afterAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {freePort} from '../../emulator/embedded-postgres.js';
 import {generateFleet} from '../../emulator/fleet.js';
-import type {BudgetLimits} from '../../sdk/budget.js';
 import {FivetranApi, type ApiResult, type RequestOptions} from '../../sdk/fivetran-api.js';
+import type {BudgetLimits, Row, State} from '../../sdk/index.js';
 import {callConnector, syncAll as syncThroughFivetran, type AnswerBody, type SyncCall} from '../../sdk/testing.js';
-import type {Row, State} from '../../sdk/types.js';
 import {connector} from './index.js';
 import {readConnectionPages, type AccountPage} from './read-account.js';
 

@@ -1,7 +1,7 @@
 // The monitoring connector in `./fivetran demo`: checks the API simulator's mixed fleet twice (the second
 // check compares with the first, so events appear when syncs finished in between), then prints the health
 // counts and the open alerts, read back from the warehouse as a user would see them.
-import type {DemoScript} from '../../emulator/demo-context.js';
+import type {DemoScript} from '../../sdk/index.js';
 import {HEALTHS} from './health.js';
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;

@@ -1,10 +1,8 @@
 // The `monitoring` connector: the health of every Fivetran connection in an account, read through the REST
 // API with the list endpoints (one request per 1,000 connections), landed as tables per check, with the
 // events since the previous check and an alert per open problem, per tenant. See README.md.
-import {defineConnector} from '../../sdk/connector.js';
 import {DEFAULT_FIVETRAN_API_URL, FivetranApi, GroupSchema} from '../../sdk/fivetran-api.js';
-import {createMain} from '../../sdk/function-adapter.js';
-import {field} from '../../sdk/secrets.js';
+import {createMain, defineConnector, field} from '../../sdk/index.js';
 import * as z from 'zod';
 import {runCheck, TABLES, type CheckSettings, type MonitoringState} from './check.js';
 import {compileTenantPattern} from './tenants.js';

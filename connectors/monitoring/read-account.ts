@@ -6,8 +6,8 @@
 //     group order so a resumed read restarts from the first group not yet delivered.
 // Rate limits (429 with Retry-After) and 5xx are retried by FivetranApi, which also checks each page's
 // shape and refuses a cursor it already gave.
-import {ConfigError} from '../../sdk/errors.js';
 import {ConnectionSchema, GroupSchema, type Connection, type FivetranApi, type Group} from '../../sdk/fivetran-api.js';
+import {ConfigError} from '../../sdk/index.js';
 
 export const MAX_PAGE_SIZE = 1000;
 

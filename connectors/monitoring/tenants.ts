@@ -1,6 +1,6 @@
 // Tenant extraction: which customer a connection belongs to, from a regular expression with one capture
 // group matched against the connection's schema name first, then its group's name.
-import {ConfigError} from '../../sdk/errors.js';
+import {ConfigError} from '../../sdk/index.js';
 
 export type TenantMatcher = (schemaName: string | null | undefined, groupName: string | null | undefined) => string | null;
 

@@ -5,7 +5,7 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import type {DemoApi, DemoContext} from '../../emulator/demo-context.js';
+import type {DemoApi, DemoContext} from '../../sdk/index.js';
 import {inProcessTransport, runSync} from '../../emulator/sync-runner.js';
 import type {Warehouse} from '../../emulator/warehouse.js';
 import type {Connector} from '../../sdk/connector.js';

@@ -8,7 +8,7 @@
 // Positions are commit boundaries (a transaction's end LSN) plus the number of changes of the next
 // transaction already delivered, so a transaction larger than a response spans several calls.
 import type pg from 'pg';
-import {ConfigError, SourceError} from '../../../sdk/errors.js';
+import {ConfigError, SourceError} from '../../../sdk/index.js';
 import {decodeMessage, parseLsn, type PgOutputMessage, type Relation} from './pgoutput.js';
 
 export interface SlotPosition {

@@ -1,48 +1,12 @@
-// The project on disk: its root, its connectors, and deploy.yaml (validated with messages that name the
-// function and the key). Every command resolves paths through here so `cwd` can be any folder of a project.
-import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs';
+// deploy.yaml: one entry per Cloud Function, its schema, and its parsing (validated with messages that name the
+// function and the key), with the deploy defaults and a function-or-connector lookup.
+import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
-import {pathToFileURL} from 'node:url';
 import {parseDocument} from 'yaml';
 import {z} from 'zod';
-import type {Connector} from '../sdk/connector.js';
-import {CliConfigError} from './errors.js';
+import {ProjectConfigError} from './errors.js';
+import {listConnectorNames} from './root.js';
 import {DEFAULT_RUNTIME, runtimeProblem} from './runtimes.js';
-
-/** The folder holding package.json and connectors/, searching upward from cwd. */
-export function projectRoot(cwd: string = process.cwd()): string {
-  let dir = path.resolve(cwd);
-  for (;;) {
-    if (existsSync(path.join(dir, 'connectors')) && existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new CliConfigError(`no fivetran project found at or above ${cwd}; run this inside the repository (the folder with connectors/)`);
-    dir = parent;
-  }
-}
-
-export const CONNECTOR_NAME_RULE = /^[a-z][a-z0-9_]{0,62}$/;
-export const CONNECTOR_NAME_HELP = 'a lowercase letter, then lowercase letters, digits or _ (at most 63 characters)';
-
-/** Connector folders: connectors/<name>/index.ts. */
-export function listConnectorNames(root: string): string[] {
-  const dir = path.join(root, 'connectors');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((name) => CONNECTOR_NAME_RULE.test(name) && existsSync(path.join(dir, name, 'index.ts')) && statSync(path.join(dir, name)).isDirectory())
-    .sort();
-}
-
-/** Imports connectors/<name>/index.ts and returns its `connector` export. */
-export async function loadConnector(root: string, name: string): Promise<Connector> {
-  const file = path.join(root, 'connectors', name, 'index.ts');
-  if (!existsSync(file)) {
-    const known = listConnectorNames(root);
-    throw new CliConfigError(`unknown connector "${name}"; known connectors: ${known.join(', ') || '(none)'}`);
-  }
-  const module = (await import(pathToFileURL(file).href)) as {connector?: Connector};
-  if (!module.connector) throw new CliConfigError(`connectors/${name}/index.ts does not export \`connector\` (export const connector = defineConnector(...))`);
-  return module.connector;
-}
 
 export const FUNCTION_NAME_RULE = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 export const FUNCTION_NAME_HELP = 'letters, digits, - and _, starting with a letter, at most 63 characters';
@@ -75,7 +39,7 @@ const FunctionEntrySchema = z.strictObject({
     .union([z.number().int().positive(), z.string().regex(/^\d+s?$/, {error: 'must be seconds like 540s'})], {error: 'must be seconds like 540s'})
     .refine((value) => !(typeof value === 'number' || typeof value === 'string') || !(timeoutSeconds(value) > 3600), {error: 'must be at most 3600s (the Cloud Functions limit for HTTP functions)'})
     .optional(),
-  // which runtimes are deployable depends on the date (cli/runtimes.ts): checked in parseDeployConfig
+  // which runtimes are deployable depends on the date (project/runtimes.ts): checked in parseDeployConfig
   runtime: z.string({error: 'must be a Cloud Functions runtime like nodejs24'}).optional(),
   service_account: z.string().regex(/^[^@\s]+@[^@\s]+$/, {error: 'must be a service account email'}).optional(),
   max_instances: z.number({error: 'must be a positive whole number'}).int({error: 'must be a positive whole number'}).positive({error: 'must be a positive whole number'}).optional(),
@@ -99,7 +63,7 @@ export function memoryMb(memory: string | number | undefined): number {
   const value = memory ?? DEPLOY_DEFAULTS.memory;
   if (typeof value === 'number') return value;
   const match = /^(\d+)(Mi|Gi|MB|GB|M|G)?$/.exec(value);
-  if (!match) throw new CliConfigError(`memory "${value}" must be like 256Mi, 1Gi or 512MB`);
+  if (!match) throw new ProjectConfigError(`memory "${value}" must be like 256Mi, 1Gi or 512MB`);
   const n = Number(match[1]);
   return match[2] && match[2].startsWith('G') ? n * 1024 : n;
 }
@@ -119,9 +83,9 @@ export interface DeployConfigOptions {
   now?: Date;
 }
 
-/** Reads and validates deploy.yaml; functions sorted by name. Throws CliConfigError naming every problem. */
+/** Reads and validates deploy.yaml; functions sorted by name. Throws ProjectConfigError naming every problem. */
 export function loadDeployConfig(root: string, file = deployFile(root), options: DeployConfigOptions = {}): DeployFunction[] {
-  if (!existsSync(file)) throw new CliConfigError(`${path.relative(root, file) || file} not found; create it with one entry per function, e.g. "my-function: {connector: freshness, environment: dev}"`);
+  if (!existsSync(file)) throw new ProjectConfigError(`${path.relative(root, file) || file} not found; create it with one entry per function, e.g. "my-function: {connector: freshness, environment: dev}"`);
   return parseDeployConfig(readFileSync(file, 'utf8'), listConnectorNames(root), path.relative(root, file) || 'deploy.yaml', options);
 }
 
@@ -161,15 +125,15 @@ export function parseDeployConfig(text: string, connectors: readonly string[], l
       return `${line ? `line ${line}: ` : ''}${reason}${hint}`;
     });
     const first = doc.errors[0]!.linePos?.[0]?.line;
-    if (reasons.length === 1) throw new CliConfigError(`${label}${first ? ` line ${first}` : ''} is not valid YAML: ${reasons[0]!.replace(/^line \d+: /, '')}`);
-    throw new CliConfigError(`${label} is not valid YAML: ${reasons.join('; ')}`);
+    if (reasons.length === 1) throw new ProjectConfigError(`${label}${first ? ` line ${first}` : ''} is not valid YAML: ${reasons[0]!.replace(/^line \d+: /, '')}`);
+    throw new ProjectConfigError(`${label} is not valid YAML: ${reasons.join('; ')}`);
   }
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) {
-    throw new CliConfigError(`${label} defines no functions (it is empty or all commented out); add an entry like "my-function: {connector: freshness, environment: dev}"`);
+    throw new ProjectConfigError(`${label} defines no functions (it is empty or all commented out); add an entry like "my-function: {connector: freshness, environment: dev}"`);
   }
   if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new CliConfigError(`${label} must be a mapping of function names to {connector, environment}; found a ${Array.isArray(data) ? 'list' : typeof data}`);
+    throw new ProjectConfigError(`${label} must be a mapping of function names to {connector, environment}; found a ${Array.isArray(data) ? 'list' : typeof data}`);
   }
   const now = options.now ?? new Date();
   const functions: DeployFunction[] = [];
@@ -185,7 +149,7 @@ export function parseDeployConfig(text: string, connectors: readonly string[], l
     problems.push(...found);
     if (validName && found.length === 0) functions.push({name, ...FunctionEntrySchema.parse(entry)});
   }
-  if (problems.length) throw new CliConfigError(`${label}: ${problems.join('; ')}`);
+  if (problems.length) throw new ProjectConfigError(`${label}: ${problems.join('; ')}`);
   return functions.sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -195,7 +159,7 @@ export function resolveTarget(root: string, nameOrConnector: string): {functionN
   const entry = functions.find((fn) => fn.name === nameOrConnector);
   if (entry) return {functionName: entry.name, connector: entry.connector, entry};
   if (listConnectorNames(root).includes(nameOrConnector)) return {functionName: nameOrConnector, connector: nameOrConnector};
-  throw new CliConfigError(
+  throw new ProjectConfigError(
     `"${nameOrConnector}" is neither a function in deploy.yaml (${functions.map((f) => f.name).join(', ') || 'none'}) nor a connector (${listConnectorNames(root).join(', ') || 'none'})`,
   );
 }

@@ -1,10 +1,10 @@
 // The Cloud Functions Node.js runtimes, from Google's published schedule: the one table that deploy.yaml
-// validation (cli/project.ts), the bundler's esbuild target (cli/bundle.ts), the deploy command's warnings
+// validation (project/deploy-yaml.ts), the bundler's esbuild target (cli/bundle.ts), the deploy command's warnings
 // (cli/deploy.ts) and the README's deploy.yaml table are read from. A runtime is accepted until its
 // decommission date (after it Google refuses to create or redeploy a function on it); deploy warns from
 // DEPRECATION_WARNING_DAYS before its deprecation date. Preview runtimes are refused: no deprecation schedule,
 // no SLA, and `gcloud functions deploy` (GA) rejects them.
-import {CliConfigError} from './errors.js';
+import {ProjectConfigError} from './errors.js';
 
 export interface CloudFunctionsRuntime {
   /** the `--runtime` value, e.g. nodejs24 */
@@ -47,7 +47,7 @@ function whatToUse(now: Date): string {
   const ids = supportedRuntimes(now).map((runtime) => runtime.id);
   const first = ids.includes(DEFAULT_RUNTIME) ? DEFAULT_RUNTIME : ids.at(-1);
   const others = ids.filter((id) => id !== first);
-  return `use ${first ?? '(none: update cli/runtimes.ts from Google\'s schedule)'}${others.length ? ` (or ${others.join(', ')})` : ''}`;
+  return `use ${first ?? '(none: update project/runtimes.ts from Google\'s schedule)'}${others.length ? ` (or ${others.join(', ')})` : ''}`;
 }
 
 /**
@@ -69,7 +69,7 @@ export function runtimeProblem(id: string, now: Date = new Date()): string | nul
 /** The runtime's Node.js major version (`nodejs24` → 24), for esbuild's target and engines.node. */
 export function runtimeNode(id: string = DEFAULT_RUNTIME): number {
   const runtime = findRuntime(id);
-  if (!runtime) throw new CliConfigError(`runtime ${runtimeProblem(id)}`);
+  if (!runtime) throw new ProjectConfigError(`runtime ${runtimeProblem(id)}`);
   return runtime.node;
 }
 
@@ -87,6 +87,6 @@ export function deprecationWarning(id: string, now: Date = new Date()): string |
     .filter((other) => other.node > runtime.node)
     .map((other) => other.id)
     .reverse();
-  const fix = newer.length ? `set runtime: ${newer.join(' or ')} in deploy.yaml` : `no newer runtime is in cli/runtimes.ts yet: add Google's next one there`;
+  const fix = newer.length ? `set runtime: ${newer.join(' or ')} in deploy.yaml` : `no newer runtime is in project/runtimes.ts yet: add Google's next one there`;
   return `${id} ${when} and decommissioned on ${runtime.decommissioned}, after which Cloud Functions refuses to deploy it; ${fix}`;
 }

@@ -53,7 +53,7 @@ describe('deprecationWarning', () => {
   });
 
   it('asks for a newer runtime in the table when none exists yet', () => {
-    expect(deprecationWarning('nodejs24', new Date('2028-03-01'))).toMatch(/; no newer runtime is in cli\/runtimes\.ts yet: add Google's next one there$/);
+    expect(deprecationWarning('nodejs24', new Date('2028-03-01'))).toMatch(/; no newer runtime is in project\/runtimes\.ts yet: add Google's next one there$/);
   });
 });
 

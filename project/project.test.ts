@@ -3,7 +3,8 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import {DEPLOY_DEFAULTS, listConnectorNames, loadDeployConfig, memoryMb, parseDeployConfig, projectRoot, resolveTarget, timeoutSeconds} from './project.js';
+import {DEPLOY_DEFAULTS, loadDeployConfig, memoryMb, parseDeployConfig, resolveTarget, timeoutSeconds} from './deploy-yaml.js';
+import {listConnectorNames, projectRoot} from './root.js';
 
 const CONNECTORS = ['freshness', 'monitoring', 'replication'];
 const parse = (text: string) => parseDeployConfig(text, CONNECTORS);
