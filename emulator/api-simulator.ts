@@ -58,7 +58,6 @@ import {HttpAnswer, iso, publicView, requireObject, SimulatedConnections, type S
 import {API_ROUTES, compileRoute, matchRoute, type CompiledRoute} from './api-simulator-routes.js';
 import {applyHealth, generateFleet, makeConnection, type Fleet, type FleetConnection} from './fleet.js';
 
-export type {SimulatedSync} from './api-simulator-connections.js';
 
 export interface RateLimit {
   requestsPerWindow: number;
