@@ -12,7 +12,7 @@
 // It prints both rates, each run's figures (the machine is shared: ranges, not one number) and the ratio of
 // the medians (target >= 0.8).
 import {mkdtempSync, rmSync} from 'node:fs';
-import {tmpdir} from 'node:os';
+import {loadavg, tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {httpTransport, runSync} from '../emulator/sync-runner.js';
@@ -24,9 +24,10 @@ const sizes = (process.env.BENCH_ROWS ?? '100000,1000000').split(',').map((s) =>
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 2));
 const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bench-local-sync-'));
 
-async function localSync(url: string, secrets: Record<string, unknown>, run: string, size: number): Promise<{rows: number; calls: number; seconds: number}> {
+async function localSync(url: string, secrets: Record<string, unknown>, run: string, size: number): Promise<{rows: number; calls: number; seconds: number; cpu: number}> {
   const file = path.join(dir, `${run}.duckdb`);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const warehouse = await Warehouse.open(file);
   let summary;
   try {
@@ -35,12 +36,13 @@ async function localSync(url: string, secrets: Record<string, unknown>, run: str
     await warehouse.close();
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const check = await Warehouse.open(file, {readOnly: true});
   const {rows} = await check.query('SELECT count(*) AS n, count(DISTINCT order_id) AS keys FROM replication.public_orders');
   await check.close();
   rmSync(file, {force: true});
   if (Number(rows[0]!.n) !== size || Number(rows[0]!.keys) !== size) throw new Error(`the warehouse has ${rows[0]!.n} rows (${rows[0]!.keys} keys) of ${size}`);
-  return {rows: summary.rows.public_orders ?? 0, calls: summary.calls, seconds};
+  return {rows: summary.rows.public_orders ?? 0, calls: summary.calls, seconds, cpu: (cpu.user + cpu.system) / 1e6};
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -66,7 +68,7 @@ try {
         const sync = await localSync(fn.url, source.secrets, `${size}-${run}`, size);
         syncRates.push(rate(size, sync.seconds));
         calls = sync.calls;
-        console.log(`${fmt(size)} rows, run ${run + 1}: function ${reference.seconds.toFixed(2)} s (${reference.calls} calls), local sync ${sync.seconds.toFixed(2)} s (${sync.calls} calls)`);
+        console.log(`${fmt(size)} rows, run ${run + 1}: function ${reference.seconds.toFixed(2)} s (${reference.calls} calls), local sync ${sync.seconds.toFixed(2)} s (${sync.calls} calls, ${sync.cpu.toFixed(2)} CPU s in this process, DuckDB's threads included); load ${loadavg()[0]!.toFixed(1)}`);
       }
       const range = (rates: number[]) => (rates.length > 1 ? `${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}` : fmt(rates[0]!));
       lines.push([fmt(size), String(calls), fmt(median(fnRates)), range(fnRates), fmt(median(syncRates)), range(syncRates), (median(syncRates) / median(fnRates)).toFixed(2)]);
