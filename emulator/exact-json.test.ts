@@ -24,6 +24,15 @@ describe('parseExactJson', () => {
     expect(() => parseExactJson('{"a": 12345678901234567890,')).toThrow(SyntaxError);
   });
 
+  it('finds long numbers wherever JSON puts a value: at the start, after whitespace, in lists and objects', () => {
+    expect((parseExactJson(' \n12345678901234567890') as ExactNumber).plain).toBe('12345678901234567890');
+    const list = parseExactJson('[1,\n\t -12345678901234567890, 2.5e-400]') as unknown[];
+    expect(list.map((item) => (item instanceof ExactNumber ? item.text : item))).toEqual([1, '-12345678901234567890', '2.5e-400']);
+    expect((parseExactJson('{"a" :\r\n 1234567.890123456789}') as {a: ExactNumber}).a.plain).toBe('1234567.890123456789');
+    const uuid = {call_id: '09d96a1e-264b-406e-8b8e-92de6b18e527', at: '2026-01-01T00:00:00.1234567890123Z', n: 1.5e300};
+    expect(parseExactJson(JSON.stringify(uuid))).toEqual(uuid);
+  });
+
   it('turns exponent forms into plain decimals', () => {
     expect(new ExactNumber('1.2345678901234567891e5').plain).toBe('123456.78901234567891');
     expect(new ExactNumber('-12345678901234567891E-25').plain).toBe('-0.0000012345678901234567891');

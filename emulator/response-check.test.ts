@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {checkResponse, ProtocolViolation} from './response-check.js';
+import {checkResponse, ProtocolViolation, ResponseReader} from './response-check.js';
 
 const valid = {state: {cursor: 1}, insert: {orders: [{id: 1, total: 5}]}, delete: {orders: [{id: 2}]}, schema: {orders: {primary_key: ['id']}}, hasMore: false};
 const body = (patch: Record<string, unknown>, drop: string[] = []) => {
@@ -79,5 +79,60 @@ describe('checkResponse limits', () => {
     expect(String(checked.state.cursor)).toBe('12345678901234567890');
     expect(checked.exactNumbers).toBe(1);
     expect(() => checkResponse(200, '{"state":{},"insert":{},"delete":{},"schema":{},"hasMore":12345678901234567890}')).toThrow('"hasMore" is a number (12345678901234567890); it must be true or false');
+  });
+});
+
+describe('ResponseReader', () => {
+  const read = (text: string, chunkBytes: number) => {
+    const reader = new ResponseReader();
+    const bytes = Buffer.from(text);
+    for (let at = 0; at < bytes.length; at += chunkBytes) reader.write(bytes.subarray(at, at + chunkBytes));
+    return reader.end();
+  };
+  const outcome = (run: () => unknown) => {
+    try {
+      return {checked: run()};
+    } catch (error) {
+      return {error: (error as Error).message};
+    }
+  };
+  const many = Array.from({length: 3000}, (_, i) => ({id: i, name: `row "${i}" \\ São Paulo 🚀`, nested: {list: [i, {deep: [`]},{`]}]}, at: '2026-01-01T00:00:00Z'}));
+  const schema = {orders: {primary_key: ['id']}, lines: {}};
+  // every 500th row with numbers a double cannot hold, in pieces parsed as the rows stream in
+  const manyBody = JSON.stringify({insert: {orders: many, lines: []}, delete: {}, schema, state: {after: 2999}, hasMore: true}).replace(/"id":(\d*000|\d*500),/g, '"id":$1,"big":12345678901234567890$1,');
+  const cases: {name: string; body: string; fast: boolean}[] = [
+    {name: 'a response with insert first, as the adapter writes it', body: body({}), fast: true},
+    {name: 'insert after state and schema, indented', body: JSON.stringify({state: {a: [1, {b: 2}]}, schema, hasMore: false, delete: {}, insert: {orders: [{id: 1}], lines: [{x: 'y'}]}}, null, 2), fast: true},
+    {name: 'rows parsed in several pieces, strings with quotes, brackets and non-ASCII text', body: manyBody, fast: true},
+    {name: 'numbers past a double in rows and state', body: '{"insert":{"orders":[{"id":12345678901234567890,"v":0.12345678901234567890123}]},"delete":{},"schema":{"orders":{"primary_key":["id"]}},"state":{"lsn":98765432109876543210},"hasMore":false}', fast: true},
+    {name: 'an escaped key', body: '{"ins\\u0065rt":{"orders":[{"id":1}]},"delete":{},"schema":{"orders":{"primary_key":["id"]}},"state":{},"hasMore":false}', fast: true},
+    {name: 'insert twice (JSON.parse keeps the last)', body: '{"insert":{"orders":[{"id":1}]},"insert":{"orders":[{"id":2}]},"delete":{},"schema":{"orders":{"primary_key":["id"]}},"state":{},"hasMore":false}', fast: false},
+    {name: 'a table twice in insert', body: '{"insert":{"orders":[{"id":1}],"orders":[{"id":2}]},"delete":{},"schema":{"orders":{"primary_key":["id"]}},"state":{},"hasMore":false}', fast: false},
+    {name: 'a trailing comma after the rows', body: '{"insert":{"orders":[{"id":1},]},"delete":{},"schema":{"orders":{}},"state":{},"hasMore":false}', fast: false},
+    {name: 'a trailing comma after rows parsed in pieces', body: manyBody.replace('],"lines"', ',],"lines"'), fast: false},
+    {name: 'a comma before the first row', body: '{"insert":{"orders":[,{"id":1}]},"delete":{},"schema":{"orders":{}},"state":{},"hasMore":false}', fast: false},
+    {name: 'a body cut short', body: manyBody.slice(0, 300_000), fast: false},
+    {name: 'rows that are not a list, and a row that is a number', body: body({insert: {orders: {id: 1}, lines: [5]}}), fast: true},
+    {name: 'a list instead of an object', body: '[{"insert":{"orders":[1]}}]', fast: false},
+    {name: 'insert as a list', body: body({insert: [{orders: [1]}]}), fast: false},
+  ];
+  it.each(cases)('reads $name as checkResponse does', ({body: text, fast}) => {
+    const expected = outcome(() => checkResponse(200, text));
+    for (const chunkBytes of [text.length < 10_000 ? 1 : 4096, 7, 65_536, text.length]) {
+      const parsed = read(text, chunkBytes);
+      expect(parsed !== undefined).toBe(fast);
+      expect(outcome(() => checkResponse(200, text, {parsed}))).toEqual(expected);
+    }
+  });
+});
+
+describe('ResponseReader and backslashes', () => {
+  it.each([1, 2, 3, 5])('ends strings at the right quote when backslash runs cross chunks of %i bytes', (chunkBytes) => {
+    const rows = [{id: 1, s: 'a\\'}, {id: 2, s: '\\\\"'}, {id: 3, s: '"\\"\\\\'}, {id: 4, s: '\\'.repeat(7) + '"]},{'}];
+    const text = JSON.stringify({insert: {t: rows}, delete: {}, schema: {t: {primary_key: ['id']}}, state: {}, hasMore: false});
+    const reader = new ResponseReader();
+    const bytes = Buffer.from(text);
+    for (let at = 0; at < bytes.length; at += chunkBytes) reader.write(bytes.subarray(at, at + chunkBytes));
+    expect(reader.end()).toEqual({value: JSON.parse(text), exactNumbers: 0, bytes: Buffer.byteLength(text)});
   });
 });

@@ -154,6 +154,35 @@ describe('runSync', () => {
     expect((await warehouse.query('SELECT n, square FROM over_http.numbers ORDER BY n')).rows).toEqual((await warehouse.query('SELECT n, square FROM items_fn.numbers ORDER BY n')).rows);
   });
 
+  it('lands a large streamed response over HTTP as in-process, every row as sent', async () => {
+    const connector = defineConnector({
+      name: 'wide',
+      secrets: z.object({count: field.integer()}),
+      tables: {rows: {primaryKey: ['n']}},
+      async test() {},
+      async *sync({secrets}) {
+        for (let n = 0; n < secrets.count; n++) {
+          // text that looks like the end of a row, quotes, backslashes, nested lists of objects
+          yield upsert('rows', {n, text: `row ${n} "}," \\ },{ São Paulo`, nested: {list: [{n}, {m: n}]}});
+          if (n % 5000 === 4999) yield checkpoint({next: n + 1});
+        }
+        yield checkpoint({next: secrets.count});
+      },
+    });
+    const local = await runSync({...options(), secrets: {count: '30000'}, transport: inProcessTransport(connector, {sink: () => undefined})});
+    const server = createFunctionServer('wide_test', createMain(connector, {sink: () => undefined}));
+    servers.push(server);
+    const url = await listen(server, 0);
+    const remote = await runSync({...options(), schema: 'over_http', stateFile: path.join(dir, 'wide-http.json'), secrets: {count: '30000'}, transport: httpTransport(url, {timeoutMs: 20_000})});
+    expect(remote.bytes).toBeGreaterThan(2 * 1024 * 1024);
+    expect(remote).toMatchObject({calls: local.calls, rows: {rows: 30000}, state: {next: 30000}});
+    const sql = (schema: string) => `SELECT n, text, nested::VARCHAR AS nested FROM ${schema}.rows ORDER BY n`;
+    const landed = (await warehouse.query(sql('over_http'))).rows;
+    expect(landed).toHaveLength(30000);
+    expect(landed[1000]).toEqual({n: 1000, text: 'row 1000 "}," \\ },{ São Paulo', nested: '{"list":[{"n":1000},{"m":1000}]}'});
+    expect(landed).toEqual((await warehouse.query(sql('items_fn'))).rows);
+  });
+
   it('ends a call whose in-process connector never answers', async () => {
     const stuck = defineConnector({
       name: 'stuck',

@@ -12,13 +12,15 @@ import {handleFunctionCall, type CallOptions} from '../sdk/function-adapter.js';
 import type {Connector} from '../sdk/connector.js';
 import type {FunctionRequest, State} from '../sdk/types.js';
 import {ExactNumber, stringifyExactJson} from './exact-json.js';
-import {checkResponse, ProtocolViolation, rowCount} from './response-check.js';
+import {checkResponse, ProtocolViolation, ResponseReader, rowCount, type ParsedBody} from './response-check.js';
 import {readState, writeState} from './state-store.js';
 import type {Warehouse} from './warehouse.js';
 
 export interface CallAnswer {
   status: number;
   body: string;
+  /** the body as it was parsed while it arrived (httpTransport); checkResponse parses `body` without it */
+  parsed?: ParsedBody;
 }
 
 /** Delivers one request to the function and returns its answer; throws TransportError when there is none. */
@@ -58,15 +60,32 @@ export function inProcessTransport(connector: Connector, options: CallOptions & 
   };
 }
 
-/** POSTs each request to a function URL, with an identity token for private functions. */
+/**
+ * POSTs each request to a function URL, with an identity token for private functions. A 200 answer is parsed
+ * as it streams in (ResponseReader), while the function is still writing it.
+ */
 export function httpTransport(url: string, options: {idToken?: string; timeoutMs: number}): FunctionTransport {
   return async (request) => {
     const headers: Record<string, string> = {'content-type': 'application/json', accept: 'application/json'};
     if (options.idToken) headers.authorization = `Bearer ${options.idToken}`;
-    let response;
+    let status = 0;
+    const chunks: Buffer[] = [];
+    let reader: ResponseReader | undefined;
     try {
       // got, not fetch: fetch refuses ports on the browser block list (e.g. 6000), which local servers may use
-      response = await got.post(url, {body: stringifyExactJson(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false, responseType: 'text'});
+      await new Promise<void>((resolve, reject) => {
+        const stream = got.stream.post(url, {body: stringifyExactJson(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false});
+        stream.on('response', (response: {statusCode: number}) => {
+          status = response.statusCode;
+          if (status === 200) reader = new ResponseReader();
+        });
+        stream.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          reader?.write(chunk);
+        });
+        stream.on('end', resolve);
+        stream.on('error', reject);
+      });
     } catch (error) {
       if (error instanceof TimeoutError) {
         throw new TransportError(`the function at ${url} did not answer within ${seconds(options.timeoutMs)}`, {cause: error});
@@ -74,10 +93,20 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
       const reason = (error as {code?: string}).code ?? (error as Error).message;
       throw new TransportError(`cannot reach ${url} (${reason}); start it with ./fivetran serve <function> or check --url`, {cause: error});
     }
-    if (response.statusCode === 401 || response.statusCode === 403) {
-      throw new TransportError(`${url} refused the call (${response.statusCode}); a private function needs --id-token <token> (or --id-token gcloud to use gcloud auth print-identity-token)`);
+    if (status === 401 || status === 403) {
+      throw new TransportError(`${url} refused the call (${status}); a private function needs --id-token <token> (or --id-token gcloud to use gcloud auth print-identity-token)`);
     }
-    return {status: response.statusCode, body: response.body};
+    const parsed = reader?.end();
+    if (!parsed) return {status, body: Buffer.concat(chunks).toString('utf8')};
+    // a parsed answer's text is only read to report a problem: decoding 8 MiB again costs more than the checks
+    let text: string | undefined;
+    return {
+      status,
+      parsed,
+      get body() {
+        return (text ??= Buffer.concat(chunks).toString('utf8'));
+      },
+    };
   };
 }
 
@@ -200,7 +229,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     }
     let response;
     try {
-      response = checkResponse(answer.status, answer.body, {capBytes: options.capBytes});
+      response = checkResponse(answer.status, answer.body, {capBytes: options.capBytes, parsed: answer.parsed});
     } catch (error) {
       if (error instanceof ProtocolViolation) return fail(error.message, error);
       throw error;

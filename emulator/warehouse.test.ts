@@ -58,6 +58,34 @@ describe('warehouse', () => {
     ]);
   });
 
+  it('upserts pages of distinct keys, whether their keys are new, overlap earlier rows, or are text', async () => {
+    const schema = {orders: {primary_key: ['id']}, codes: {primary_key: ['code']}};
+    await warehouse.apply('shop', response({insert: {orders: [{id: 1, v: 'a'}, {id: 2, v: 'a'}], codes: [{code: 'x', v: 1}]}, schema}));
+    // keys past every stored one (inserted without a delete), then keys among them (replaced)
+    await warehouse.apply('shop', response({insert: {orders: [{id: 3, v: 'b'}, {id: 4, v: 'b'}]}, schema}));
+    await warehouse.apply('shop', response({insert: {orders: [{id: 4, v: 'c'}, {id: 2, v: 'c'}, {id: 9, v: 'c'}], codes: [{code: 'x', v: 2}, {code: 'y', v: 2}]}, schema}));
+    expect(await rows('SELECT id, v FROM shop.orders ORDER BY id')).toEqual([{id: 1, v: 'a'}, {id: 2, v: 'c'}, {id: 3, v: 'b'}, {id: 4, v: 'c'}, {id: 9, v: 'c'}]);
+    expect(await rows('SELECT code, v FROM shop.codes ORDER BY code')).toEqual([{code: 'x', v: 2}, {code: 'y', v: 2}]);
+  });
+
+  it('collapses keys that differ in JSON but not once cast to the column type: the last row wins', async () => {
+    const schema = {t: {primary_key: ['at']}};
+    await warehouse.apply('s', response({insert: {t: [{at: '2026-01-02T03:04:05Z', v: 1}, {at: '2026-01-02 05:04:05+02:00', v: 2}]}, schema}));
+    expect(await rows('SELECT "at", v FROM s.t')).toEqual([{at: '2026-01-02T03:04:05.000Z', v: 2}]);
+  });
+
+  it('sees tables and columns changed outside apply, and keeps nothing of a failed apply', async () => {
+    const schema = {t: {primary_key: ['id']}};
+    await warehouse.apply('s', response({insert: {t: [{id: 1, a: 'x'}]}, schema}));
+    await warehouse.query('ALTER TABLE s.t ADD COLUMN b VARCHAR');
+    await warehouse.apply('s', response({insert: {t: [{id: 2, b: 'y'}]}, schema}));
+    // this response adds column c, then fails: c must be added again by the next response
+    await expect(warehouse.apply('s', response({insert: {t: [{id: 3, c: 1}]}, delete: {t: [{id: 'not a number'}]}, schema}))).rejects.toThrow(/the warehouse rejected/);
+    const result = await warehouse.apply('s', response({insert: {t: [{id: 3, c: 1}]}, schema}));
+    expect(result.addedColumns).toEqual(['t.c']);
+    expect(await rows('SELECT id, a, b, c FROM s.t ORDER BY id')).toEqual([{id: 1, a: 'x', b: null, c: null}, {id: 2, a: null, b: 'y', c: null}, {id: 3, a: null, b: null, c: 1}]);
+  });
+
   it('upserts by a composite key', async () => {
     const schema = {lines: {primary_key: ['order_id', 'line']}};
     await warehouse.apply('shop', response({insert: {lines: [{order_id: 1, line: 1, qty: 1}, {order_id: 1, line: 2, qty: 1}]}, schema}));

@@ -1,0 +1,131 @@
+// The replication benchmark's source, for benchmarks that sync it: an embedded PostgreSQL with the demo schema
+// (sql/replication/setup.sql), an orders table of any size (generate_orders), the replication function as
+// ./fivetran deploy ships it (the esbuild bundle on functions-framework, in a child process, with the budgets
+// deploy.yaml gives it), and a driver that plays Fivetran over HTTP as bench/replication.bench.ts does:
+// POST with the returned state until hasMore is false, reading only the state and hasMore before the next call.
+import {chmodSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import http from 'node:http';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import {bundleConnector, writeFunctionBundle} from '../../cli/bundle.js';
+import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../../cli/project.js';
+import {startEmbeddedPostgres} from '../../emulator/embedded-postgres.js';
+import {DEFAULT_RESPONSE_CAP_BYTES} from '../../sdk/budget.js';
+import {firstAnswer, startBundledFunction, type RunningProcess} from '../../test/support/bundled-function.js';
+
+export interface ReplicationSource {
+  /** the function's secrets for the orders table */
+  secrets: Record<string, unknown>;
+  /** the response cap the function runs with */
+  capBytes: number;
+  memoryMb: number;
+  /** replaces public.orders with `rows` generated rows */
+  fillOrders(rows: number): Promise<void>;
+  /** starts a fresh function process (answered one call already) */
+  startFunction(): Promise<RunningProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startReplicationSource(root: string): Promise<ReplicationSource> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bench-pg-'));
+  chmodSync(dir, 0o755);
+  const server = await startEmbeddedPostgres({dataDir: path.join(dir, 'data')});
+  const admin = new pg.Client({connectionString: server.url});
+  admin.on('error', () => undefined);
+  await admin.connect();
+  await admin.query('CREATE DATABASE bench');
+  const url = server.url.replace(/\/postgres$/, '/bench');
+  const db = new pg.Client({connectionString: url});
+  db.on('error', () => undefined);
+  await db.connect();
+  await db.query(readFileSync(path.join(root, 'sql/replication/setup.sql'), 'utf8'));
+  const parsed = new URL(url);
+  const secrets = {
+    host: parsed.hostname, port: parsed.port, database: 'bench', username: 'postgres', password: decodeURIComponent(parsed.password),
+    sslmode: 'disable', include_tables: 'orders',
+  };
+  const deployed = loadDeployConfig(root).find((fn) => fn.connector === 'replication');
+  const memory = memoryMb(deployed?.memory);
+  const capBytes = Number(deployed?.response_cap_bytes ?? DEFAULT_RESPONSE_CAP_BYTES);
+  const env: Record<string, string> = {
+    FUNCTION_MEMORY_MB: String(memory),
+    FUNCTION_TIMEOUT_SECONDS: String(timeoutSeconds(deployed?.timeout)),
+    FIVETRAN_RESPONSE_CAP_BYTES: String(capBytes),
+    LOG_LEVEL: 'WARNING',
+  };
+  const fnEntry: DeployFunction = deployed ?? {name: 'replication', connector: 'replication', environment: 'dev'};
+  const bundle = writeFunctionBundle(root, path.join(dir, 'build'), fnEntry, await bundleConnector(root, 'replication', fnEntry.runtime));
+  return {
+    secrets,
+    capBytes,
+    memoryMb: memory,
+    fillOrders: async (rows) => {
+      await db.query('TRUNCATE orders CASCADE');
+      await db.query("SELECT setval(pg_get_serial_sequence('orders', 'order_id'), 1, false)");
+      await db.query('SELECT generate_orders($1)', [rows]);
+      await db.query('VACUUM ANALYZE orders');
+    },
+    startFunction: async () => {
+      const fn = await startBundledFunction(root, bundle.dir, env);
+      await firstAnswer(fn, {state: {}, secrets: {}});
+      return fn;
+    },
+    stop: async () => {
+      await db.end();
+      await admin.end();
+      await server.stop();
+      rmSync(dir, {recursive: true, force: true});
+    },
+  };
+}
+
+const agent = new http.Agent({keepAlive: true, maxSockets: 1});
+
+function post(url: string, body: string): Promise<{status: number; body: Buffer}> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, {method: 'POST', agent, headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(body)}}, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({status: response.statusCode ?? 0, body: Buffer.concat(chunks)}));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+const ROW_MARKER = Buffer.from('{"order_id":');
+const STATE_MARKER = Buffer.from(',"state":');
+const HAS_MORE_MARKER = Buffer.from(',"hasMore":');
+
+/**
+ * The function's own rate over HTTP, as bench/replication.bench.ts measures it: POST until hasMore is false,
+ * reading only the body's tail (the adapter ends it with ,"state":<state>,"hasMore":<bool>}) before the next
+ * call, and counting the rows while the next call runs.
+ */
+export async function driveFunction(url: string, secrets: Record<string, unknown>): Promise<{rows: number; bytes: number; calls: number; seconds: number}> {
+  let rows = 0;
+  let bytes = 0;
+  let calls = 0;
+  const started = performance.now();
+  let response = await post(url, JSON.stringify({state: {}, secrets, sync_id: 'bench'}));
+  for (;;) {
+    calls++;
+    if (response.status !== 200) throw new Error(`call ${calls} failed with ${response.status}: ${response.body.toString().slice(0, 500)}`);
+    const body = response.body;
+    bytes += body.length;
+    const hasMoreAt = body.lastIndexOf(HAS_MORE_MARKER);
+    const state: unknown = JSON.parse(body.subarray(body.lastIndexOf(STATE_MARKER, hasMoreAt) + STATE_MARKER.length, hasMoreAt).toString());
+    const hasMore = body.subarray(hasMoreAt).toString().startsWith(',"hasMore":true');
+    const next = hasMore ? post(url, JSON.stringify({state, secrets, sync_id: 'bench'})) : null;
+    for (let i = body.indexOf(ROW_MARKER); i !== -1; i = body.indexOf(ROW_MARKER, i + ROW_MARKER.length)) rows++;
+    if (!next) break;
+    response = await next;
+  }
+  return {rows, bytes, calls, seconds: (performance.now() - started) / 1000};
+}
+
+export function closeDriver(): void {
+  agent.destroy();
+}
