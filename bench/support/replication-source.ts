@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import {bundleConnector, writeFunctionBundle} from '../../cli/bundle.js';
-import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../../cli/project.js';
+import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../../project/deploy-yaml.js';
 import {startEmbeddedPostgres} from '../../emulator/embedded-postgres.js';
 import {DEFAULT_RESPONSE_CAP_BYTES} from '../../sdk/budget.js';
 import {firstAnswer, startBundledFunction, type RunningProcess} from '../../test/support/bundled-function.js';
