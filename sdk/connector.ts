@@ -2,7 +2,7 @@
 // a setup `test` and a `sync` generator; adapters (Cloud Functions HTTP, Partner SDK gRPC, the local
 // emulator) turn it into a transport. Nothing here holds data between calls.
 import type {z} from 'zod';
-import type {Budget} from './budget.js';
+import type {BudgetView} from './budget.js';
 import type {Logger} from './log.js';
 import type {SecretsSchema} from './secrets.js';
 import type {Emit, State, TableSpec} from './types.js';
@@ -16,7 +16,8 @@ export interface TestContext<S> {
 export interface SyncContext<S> extends TestContext<S> {
   /** the state of the last committed response; {} on the first sync */
   state: State;
-  budget: Budget;
+  /** the call's budgets, read-only: when a checkpoint is due, how much a batch may hold (see BudgetView) */
+  budget: BudgetView;
   syncId: string | undefined;
 }
 

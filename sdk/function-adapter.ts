@@ -384,7 +384,7 @@ async function runSync(
   // the schema as it is sent (primary keys only), not the table specs with their column declarations
   const sentSchemaBytes = () => JSON.stringify(Object.fromEntries([...tables].map(([table, spec]) => [table, schemaEntry(spec)]))).length;
   let schemaBytes = sentSchemaBytes();
-  const envelopeBytes = () => 256 + schemaBytes + committedStateJson.length;
+  budget.setEnvelope(committedStateJson.length, schemaBytes);
 
   /** Rows of the streamed table, each chunk after a comma but the first. */
   const rowParts = (chunks: readonly Chunk[], parts: Chunk[]): void => {
@@ -456,6 +456,7 @@ async function runSync(
         case 'table':
           tables.set(item.table, item.spec);
           schemaBytes = sentSchemaBytes();
+          budget.setEnvelope(committedStateJson.length, schemaBytes);
           break;
         case 'upsert': {
           specOf(item.table);
@@ -488,8 +489,10 @@ async function runSync(
         case 'checkpoint': {
           builder.commit();
           committedStateJson = JSON.stringify(item.state);
+          budget.setEnvelope(committedStateJson.length, schemaBytes);
+          budget.checkpointed();
           await streamCommitted();
-          const reason = budget.exhausted(envelopeBytes());
+          const reason = budget.spent();
           if (reason && progress()) {
             budget.markStopping(reason);
             if (await finishedAfterCheckpoint()) break;
@@ -503,7 +506,7 @@ async function runSync(
           break;
       }
       if (stopped) break;
-      if (builder.bytes + envelopeBytes() > cap) {
+      if (builder.bytes + budget.envelopeBytes() > cap) {
         if (!progress()) {
           throw new ProtocolError(
             `${connector.name} emitted more than the response cap (${cap} bytes) before its first checkpoint; checkpoint after smaller batches or raise FIVETRAN_RESPONSE_CAP_BYTES`,

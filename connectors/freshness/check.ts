@@ -3,7 +3,7 @@
 // any row is read: the trigger is committed with the first response, so a later failure cannot make Fivetran
 // repeat the call and trigger twice, and every row of the check carries the same sync_triggered. Then the
 // rows are paged by keyset into data_freshness_monitor, each call resuming from the checkpointed id.
-import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert, type Budget, type Emit, type Row, type SyncContext} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert, type BudgetView, type Emit, type Row, type SyncContext} from '../../sdk/index.js';
 import {connect} from '../../sdk/postgres.js';
 import {analyzeFreshness, keysetPage, type FreshnessQuery} from './analyze.js';
 import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS, type ApiTuning, type FreshnessSecrets} from './secrets.js';
@@ -109,16 +109,11 @@ async function startCheck(
 }
 
 /** The check's rows from its paging position on, checkpointed often enough that a call stops within its budget. */
-async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget: Budget, triggeredInThisCall: boolean): AsyncGenerator<Emit> {
+async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget: BudgetView, triggeredInThisCall: boolean): AsyncGenerator<Emit> {
   const analysis = state.last_analysis!;
   let {after, rows_emitted: emitted} = state.paging!;
   const at = (position: typeof after, rows: number) =>
     checkpoint(toJson({...state, paging: {check_timestamp: analysis.check_timestamp, after: position, rows_emitted: rows}}));
-  // The adapter stops at the first checkpoint past 95 % of the response cap and drops rows beyond the cap;
-  // checkpointing every 1/32 of the cap stops it in that window without losing a batch.
-  const checkpointEveryBytes = Math.max(1, Math.floor(budget.limits.responseCapBytes / 32));
-  let bytesAtCheckpoint = budget.bytesUsed;
-
   for (;;) {
     let rows: Row[];
     try {
@@ -141,14 +136,11 @@ async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget
       });
       after = pagingKey(row[query.idColumn], query.idColumn);
       emitted++;
-      if (budget.bytesUsed - bytesAtCheckpoint >= checkpointEveryBytes) {
-        yield at(after, emitted);
-        bytesAtCheckpoint = budget.bytesUsed;
-      }
+      // before the rows outgrow what the call can answer (the adapter stops at a checkpoint near the cap)
+      if (!budget.roomFor()) yield at(after, emitted);
     }
     if (rows.length < PAGE_ROWS) break;
     yield at(after, emitted);
-    bytesAtCheckpoint = budget.bytesUsed;
   }
   yield checkpoint(toJson({...state, paging: null}));
 }

@@ -4,6 +4,7 @@
 // and the position of the next page, so a resumed call continues the same check (same checked_at) where the
 // last one stopped. The connector, `./fivetran monitor` and the tests all run checks through here.
 import type {Connection, FivetranApi} from '../../sdk/fivetran-api.js';
+import type {BudgetView} from '../../sdk/budget.js';
 import {checkpoint, upsert, type Emit, type State, type TableSpec} from '../../sdk/types.js';
 import {alertsFor, type AlertOptions} from './alerts.js';
 import {decodeEntry, diffConnection, encodeEntry, removedEvent, type CompactEntry, type ConnectionEvent} from './events.js';
@@ -32,19 +33,16 @@ export interface MonitoringState {
 
 /** Connections between the points inside a page where a check may checkpoint (when the call is short of room). */
 export const CHECKPOINT_EVERY = 250;
-/** Generous sizes for the budget question: a connection's rows (with events and alerts) and its state entry. */
-export const ROW_BYTES_ESTIMATE = 1000;
-export const STATE_BYTES_PER_CONNECTION = 60;
 
 export interface RunCheckOptions {
   now?: () => number;
   /**
-   * Asked every CHECKPOINT_EVERY connections inside a page with the expected size of the state plus the
-   * next rows: true makes the check checkpoint there, so the Function adapter can stop inside a page when
-   * the response, the time or the memory runs short. Without it checks checkpoint between pages only
-   * (checkpoints copy and serialize the state, which is not free for thousands of connections).
+   * The call's budget, asked every CHECKPOINT_EVERY connections inside a page whether a checkpoint is due,
+   * so the Function adapter can stop inside a page when the response, the time or the memory runs short.
+   * Without it checks checkpoint between pages only (checkpoints copy and serialize the state, which is not
+   * free for thousands of connections).
    */
-  shortOfRoom?: (nextBytes: number) => boolean;
+  budget?: Pick<BudgetView, 'shouldCheckpoint'>;
 }
 
 export const TABLES: Record<string, TableSpec> = {
@@ -143,7 +141,6 @@ export type EventRow = ConnectionEvent & {group_id: string | null; tenant_id: st
 export async function* runCheck(api: FivetranApi, settings: CheckSettings, state: MonitoringState, options: RunCheckOptions = {}): AsyncGenerator<Emit> {
   const now = options.now ?? Date.now;
   const memory: Record<string, CompactEntry> = {...(state.connections ?? {})};
-  let remembered = Object.keys(memory).length;
   const chosenMode = settings.groupIds.length > 0;
   // Resume the check in progress unless the group selection changed under it (its position would be wrong).
   const resumable = state.check !== undefined && (state.check.position.group_index !== undefined) === chosenMode;
@@ -200,7 +197,6 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
         const tenantId = settings.tenant(connection.schema, groupName);
         const previous = decodeEntry(memory[connection.id]);
         const {events, memory: seen} = diffConnection(connection, assessment.health, previous, checkedAtMs, diffOptions);
-        if (!previous) remembered++;
         memory[connection.id] = encodeEntry(seen);
         yield upsert('connections', {...connectionRow(connection, assessment, checkedAt, tenantId, groupName)});
         for (const event of events) {
@@ -211,7 +207,7 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
         }
         const delivered = index + 1;
         if ((delivered - start) % CHECKPOINT_EVERY === 0 && delivered < page.connections.length &&
-          options.shortOfRoom?.(remembered * STATE_BYTES_PER_CONNECTION + CHECKPOINT_EVERY * ROW_BYTES_ESTIMATE)) {
+          options.budget?.shouldCheckpoint()) {
           yield checkpoint(progress({...page.at, skip: delivered}) as State);
         }
       }

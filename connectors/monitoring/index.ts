@@ -59,8 +59,7 @@ export const connector = defineConnector({
     const resuming = Boolean((state as unknown as MonitoringState).check);
     log.info(resuming ? 'resuming the check in progress' : 'starting a check', {group_ids: settings.groupIds.length || 'all'});
     const rows: Record<string, number> = {};
-    const shortOfRoom = (nextBytes: number) => budget.exhausted(nextBytes) !== null;
-    for await (const item of runCheck(api, settings, state as unknown as MonitoringState, {shortOfRoom})) {
+    for await (const item of runCheck(api, settings, state as unknown as MonitoringState, {budget})) {
       if (item.kind === 'upsert') rows[item.table] = (rows[item.table] ?? 0) + 1;
       yield item;
     }

@@ -39,7 +39,7 @@ export const connector = defineConnector({
       return {...tables, ...Object.fromEntries(plans.map((plan) => [plan.dest, plan.spec]))};
     });
   },
-  sync: (ctx) => replicate(ctx, tables),
+  sync: replicate,
 });
 
 export const main = createMain(connector);

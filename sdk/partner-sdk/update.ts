@@ -45,16 +45,17 @@ export interface UpdateSummary {
 export const STREAM_BATCH_WINDOW_MS = 10 * 60_000;
 
 /**
- * A Budget that never runs out: a streaming sync has no response size or function deadline, so connectors
- * that stop when `exhausted()` keep going to the end. What connectors size batches and checkpoints from stays
+ * A Budget that never runs out: a streaming sync has no response size or function deadline, so `spent()` is
+ * always null and connectors keep going to the end. What connectors size batches and checkpoints from stays
  * meaningful: bytes count from the last checkpoint (each checkpoint interval plays the part of one Function
- * response, so `bytesLeft()` is the response cap — 8 MiB unless FIVETRAN_RESPONSE_CAP_BYTES — minus the bytes
- * since the last checkpoint), `timeLeftMs()` is a rolling 10-minute window, and memory headroom is measured
- * against the V8 heap limit unless FUNCTION_MEMORY_MB says otherwise. `limits.timeoutSeconds` is 7 days:
- * long, yet within PostgreSQL's statement_timeout range (connectors derive statement timeouts from it).
+ * response, so `roomFor`, `shouldCheckpoint` and `bytesLeft()` measure against the response cap — 8 MiB unless
+ * FIVETRAN_RESPONSE_CAP_BYTES — less the bytes since the last checkpoint), `timeLeftMs()` is a rolling
+ * 10-minute window, and memory headroom is measured against the V8 heap limit unless FUNCTION_MEMORY_MB says
+ * otherwise. `limits.timeoutSeconds` is 7 days: long, yet within PostgreSQL's statement_timeout range
+ * (connectors derive statement timeouts from it).
  */
 export class StreamingBudget extends Budget {
-  private sinceCheckpoint = 0;
+  private bytesSinceCheckpoint = 0;
 
   constructor() {
     const heapMb = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024));
@@ -62,20 +63,16 @@ export class StreamingBudget extends Budget {
   }
 
   override addBytes(bytes: number): void {
-    this.sinceCheckpoint += bytes;
+    this.bytesSinceCheckpoint += bytes;
   }
 
   override get bytesUsed(): number {
-    return this.sinceCheckpoint;
-  }
-
-  override bytesLeft(): number {
-    return Math.max(0, this.limits.responseCapBytes - this.sinceCheckpoint);
+    return this.bytesSinceCheckpoint;
   }
 
   /** Called by the adapter after each checkpoint it streams. */
-  checkpointed(): void {
-    this.sinceCheckpoint = 0;
+  override checkpointed(): void {
+    this.bytesSinceCheckpoint = 0;
   }
 
   override exhausted(): null {
