@@ -6,9 +6,10 @@ import {randomUUID} from 'node:crypto';
 import {getHeapStatistics} from 'node:v8';
 import {Budget, limitsFromEnv} from '../budget.js';
 import type {Connector} from '../connector.js';
-import {ProtocolError, RequestError, needsUserAction, oneLine, toErrorResponse} from '../errors.js';
+import {RequestError, needsUserAction, oneLine, toErrorResponse} from '../errors.js';
 import type {Logger} from '../log.js';
 import {parseSecrets} from '../secrets.js';
+import {TableRegistry} from '../table-registry.js';
 import type {Row, State, TableSpec} from '../types.js';
 import type {Record as SdkRecord} from './generated/fivetran_sdk/v2/Record.js';
 import type {UpdateRequest__Output} from './generated/fivetran_sdk/v2/UpdateRequest.js';
@@ -149,6 +150,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
   const batcher = new RecordBatcher(send, Math.min(options.maxBatchRecords ?? MAX_BATCH_RECORDS, MAX_BATCH_RECORDS), options.maxBatchBytes ?? MAX_BATCH_BYTES);
   const summary: UpdateSummary = {outcome: 'finished', upserts: {}, deletes: {}, checkpoints: 0, batches: 0, warnings: 0};
   const selection = request.selection ?? null;
+  const registry = new TableRegistry(connector.name, connector.tables);
   const tables = new Map<string, TableState>();
   const announced = new Set<string>();
 
@@ -158,6 +160,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
     selection ? !choice.listed : !(name in connector.tables) && !connector.discover;
 
   const declare = async (name: string, spec: TableSpec): Promise<TableState> => {
+    registry.declare(name, spec);
     const state: TableState = {spec, choice: chooseTable(selection, name, spec.primaryKey ?? []), columns: new Map()};
     tables.set(name, state);
     if (state.choice.included && !announced.has(name) && isNewToFivetran(name, state.choice)) {
@@ -174,11 +177,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
   };
 
   const tableOf = async (name: string): Promise<TableState> => {
-    const known = tables.get(name);
-    if (known) return known;
-    const spec = connector.tables[name];
-    if (!spec) throw new ProtocolError(`${connector.name} emitted records for undeclared table "${name}"; list it in tables or yield declareTable() first`);
-    return declare(name, spec);
+    return tables.get(name) ?? declare(name, registry.specOf(name));
   };
 
   const includesColumn = (table: TableState, column: string): boolean => {
@@ -254,13 +253,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
         }
         case 'delete': {
           const table = await tableOf(item.table);
-          const key = table.spec.primaryKey ?? [];
-          if (!key.length) throw new ProtocolError(`${connector.name} deleted from "${item.table}", which has no primary key; declare one`);
-          const keys: Row = {};
-          for (const column of key) {
-            if (item.keys[column] === undefined) throw new ProtocolError(`${connector.name} deleted from "${item.table}" without primary key column "${column}"`);
-            keys[column] = item.keys[column];
-          }
+          const keys = registry.deleteKeys(item.table, item.keys);
           if (!table.choice.included) break;
           const {record, size} = toRecord(item.table, table, keys, 'DELETE');
           budget.addBytes(size);
