@@ -11,6 +11,7 @@ import {ConnectorError, DeadlineError, DeadlineReached, ProtocolError, RequestEr
 import {Logger, redactText, type LogSink} from './log.js';
 import {parseSecrets, secretValues} from './secrets.js';
 import {ResponseBuilder, type Chunk, type ResponseStream} from './function-response.js';
+import {parseState} from './state.js';
 import {TableRegistry} from './table-registry.js';
 import type {Emit, State} from './types.js';
 
@@ -169,7 +170,8 @@ export async function handleFunctionCall(connector: Connector, requestBody: unkn
       log.info('setup test passed');
       return {status: 200, body: emptyResponse(request.state), summary: {hasMore: false, stopReason: 'setup_test', rows: {}, deletes: {}, bytes: 0, durationMs: Date.now() - startedAt}};
     }
-    return await runSync(connector, {secrets, state: request.state, budget, log, syncId: request.syncId, signal}, deadline, options);
+    const state = parseState(connector.name, connector.state, request.state);
+    return await runSync(connector, {secrets, state, budget, log, syncId: request.syncId, signal}, request.state, deadline, options);
   } catch (error) {
     const {status, body} = toErrorResponse(error, connector.name);
     body.errorMessage = redactText(body.errorMessage, redactions);
@@ -234,19 +236,21 @@ class DeadlineStop extends Error {
  */
 async function runSync(
   connector: Connector,
-  ctx: {secrets: unknown; state: State; budget: Budget; log: Logger; syncId: string | undefined; signal: AbortSignal},
+  ctx: {secrets: unknown; state: object; budget: Budget; log: Logger; syncId: string | undefined; signal: AbortSignal},
+  /** the state as sent: a call that commits the same state and no rows made no progress */
+  sentState: State,
   deadline: Promise<void>,
   options: CallOptions,
 ): Promise<CallResult> {
   const {budget, log} = ctx;
-  const response = new ResponseBuilder(new TableRegistry(connector.name, connector.tables), ctx.state, budget, options.stream, options.streamAfterBytes ?? STREAM_AFTER_BYTES);
+  const response = new ResponseBuilder(new TableRegistry(connector.name, connector.tables), sentState, budget, options.stream, options.streamAfterBytes ?? STREAM_AFTER_BYTES);
   let stopReason: CallSummary['stopReason'] = 'finished';
-  const iterator = connector.sync({...ctx, secrets: ctx.secrets as never})[Symbol.asyncIterator]();
+  const iterator = connector.sync({...ctx, secrets: ctx.secrets as never, state: ctx.state as never})[Symbol.asyncIterator]();
   let stopped = false;
   /** the deadline came while `sync` was busy and it did not stop: ending it would wait for it */
   let stuck = false;
   const graceMs = Math.min(2000, budget.limits.reserveMs / 2);
-  const next = async (): Promise<IteratorResult<Emit>> => {
+  const next = async (): Promise<IteratorResult<Emit<object>>> => {
     const outcome = await beforeDeadline(iterator.next(), deadline, graceMs);
     if (!outcome.stopped) return outcome.value;
     stuck ||= outcome.stuck;

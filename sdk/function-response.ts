@@ -214,7 +214,7 @@ export class ResponseBuilder {
   }
 
   /** Commits the rows so far with `state`, and streams them once the response is large. */
-  async checkpoint(state: State): Promise<void> {
+  async checkpoint(state: object): Promise<void> {
     this.rows.commit();
     this.committedStateJson = JSON.stringify(state);
     this.budget.setEnvelope(this.committedStateJson.length, this.schemaBytes);

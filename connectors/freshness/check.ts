@@ -7,7 +7,7 @@ import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert
 import {connect} from '../../sdk/postgres.js';
 import {analyzeFreshness, keysetPage, type FreshnessQuery} from './analyze.js';
 import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS, type ApiTuning, type FreshnessSecrets} from './secrets.js';
-import {readState, toJson, type FreshnessState} from './state.js';
+import type {FreshnessState} from './state.js';
 import {EVENTS_TABLE, MONITOR_TABLE, monitorTableSpec} from './tables.js';
 import {triggerSync, type SyncEvent} from './trigger.js';
 
@@ -22,9 +22,9 @@ export interface FreshnessOptions {
   api?: ApiTuning;
 }
 
-export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options: FreshnessOptions = {}): AsyncGenerator<Emit> {
+export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets, FreshnessState>, options: FreshnessOptions = {}): AsyncGenerator<Emit<FreshnessState>> {
   const {secrets, budget} = ctx;
-  let state = readState(ctx.state);
+  let state = ctx.state;
   // The adapter may stop at a check's last checkpoint and answer hasMore; Fivetran's next call of the same
   // sync then ends the sync here instead of running a second check.
   if (!state.paging && ctx.syncId !== undefined && state.last_sync_id === ctx.syncId) return;
@@ -47,7 +47,7 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
       const started = await startCheck(ctx, query, state, options);
       for (const event of started.events) yield upsert(EVENTS_TABLE, {...event});
       state = started.state;
-      yield checkpoint(toJson(state));
+      yield checkpoint(state);
       triggeredInThisCall = started.state.last_analysis!.sync_triggered;
     }
     yield* monitorRows(query, state, budget, triggeredInThisCall);
@@ -58,7 +58,7 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
 
 /** Analyses the query and decides; returns the check's events and the state that starts paging its rows. */
 async function startCheck(
-  {secrets, log, syncId, budget, signal}: SyncContext<FreshnessSecrets>,
+  {secrets, log, syncId, budget, signal}: SyncContext<FreshnessSecrets, FreshnessState>,
   query: FreshnessQuery,
   previous: FreshnessState,
   options: FreshnessOptions,
@@ -109,11 +109,11 @@ async function startCheck(
 }
 
 /** The check's rows from its paging position on, checkpointed often enough that a call stops within its budget. */
-async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget: BudgetView, triggeredInThisCall: boolean): AsyncGenerator<Emit> {
+async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget: BudgetView, triggeredInThisCall: boolean): AsyncGenerator<Emit<FreshnessState>> {
   const analysis = state.last_analysis!;
   let {after, rows_emitted: emitted} = state.paging!;
   const at = (position: typeof after, rows: number) =>
-    checkpoint(toJson({...state, paging: {check_timestamp: analysis.check_timestamp, after: position, rows_emitted: rows}}));
+    checkpoint<FreshnessState>({...state, paging: {check_timestamp: analysis.check_timestamp, after: position, rows_emitted: rows}});
   for (;;) {
     let rows: Row[];
     try {
@@ -142,7 +142,7 @@ async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget
     if (rows.length < PAGE_ROWS) break;
     yield at(after, emitted);
   }
-  yield checkpoint(toJson({...state, paging: null}));
+  yield checkpoint({...state, paging: null});
 }
 
 /** Ids go into the state as JSON: numbers stay numbers; bigint, numeric, text, uuid and dates arrive as text. */

@@ -7,6 +7,7 @@ import {withPostgres} from '../../sdk/postgres.js';
 import {checkFreshnessQuery} from './analyze.js';
 import {freshnessSync, type FreshnessOptions} from './check.js';
 import {fivetranApi, FreshnessSecrets, postgresConfig, QUERY_TIMEOUT_MS} from './secrets.js';
+import {FreshnessState} from './state.js';
 import {EVENTS_TABLE, EVENTS_TABLE_SPEC, MONITOR_TABLE, monitorTableSpec} from './tables.js';
 import {findConnection} from './trigger.js';
 
@@ -21,6 +22,7 @@ export function createFreshnessConnector(options: FreshnessOptions = {}) {
     name: 'freshness',
     description: 'PostgreSQL freshness checks that trigger Fivetran syncs',
     secrets: FreshnessSecrets,
+    state: FreshnessState,
     tables: {[EVENTS_TABLE]: EVENTS_TABLE_SPEC},
     setupTests: SETUP_TESTS,
     async test({secrets, testName, signal}) {

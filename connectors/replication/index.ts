@@ -9,6 +9,7 @@ import {planReplication} from './plan.js';
 import {replicate} from './replicate.js';
 import {RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {postgresConfig, ReplicationSecrets} from './secrets.js';
+import {ReplicationState} from './state.js';
 
 const tables = {...METADATA_SPECS, [RUNS_TABLE]: RUNS_SPEC};
 
@@ -16,6 +17,7 @@ export const connector = defineConnector({
   name: 'replication',
   description: 'Replicates PostgreSQL tables (full load, then incremental), adapting batches to table size and to the function budgets',
   secrets: ReplicationSecrets,
+  state: ReplicationState,
   tables,
   setupTests: [{name: 'connection', label: 'Connect, and check the configured schemas and tables exist and are readable'}],
   async test({secrets}) {

@@ -4,7 +4,7 @@
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
 import {createHash} from 'node:crypto';
 import type pg from 'pg';
-import {checkpoint, ConfigError, declareTable, RequestError, upsert, upsertJson, warning, type Emit, type SyncContext} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, RequestError, RESET_STATE, upsert, upsertJson, warning, type Emit, type SyncContext} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
 import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
@@ -13,7 +13,7 @@ import {loadStart, measureWidth, readByCursor, readByKey, readLateCommits, readP
 import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {SourceSession} from './source.js';
-import {readState, RESET_STATE, tableState, toJson, type ReplicationState, type TableState} from './state.js';
+import {tableState, type ReplicationState, type TableState} from './state.js';
 
 /** Chained batches per response: the response streams each while the next is read. */
 const PIPELINE_BATCHES = 4;
@@ -51,7 +51,7 @@ function requestAhead(key: string, callId: string, decision: BatchDecision, batc
   return ahead;
 }
 
-export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGenerator<Emit> {
+export async function* replicate(ctx: SyncContext<ReplicationSecrets, ReplicationState>): AsyncGenerator<Emit<ReplicationState>> {
   const {secrets, budget, log} = ctx;
   const recorder = new RunRecorder(budget, ctx.syncId);
   const statementTimeoutMs = Math.max(30_000, budget.limits.timeoutSeconds * 1000);
@@ -62,8 +62,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
     ctx.signal,
     secrets.keep_connection_between_calls,
   );
-  let state: ReplicationState = readState(ctx.state);
-  let committed = JSON.stringify(toJson(state));
+  let state: ReplicationState = ctx.state;
+  let committed = JSON.stringify(state);
   const initial = committed;
   let committedRows = 0;
   let serverVersion = 0;
@@ -79,8 +79,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
    * or when the response is so close to its stopping line that the row would not fit after the next batch
    * (it is then re-emitted, same key, at the real last checkpoint).
    */
-  function* commit(nextBatchBytes = 0): Generator<Emit> {
-    const json = JSON.stringify(toJson(state));
+  function* commit(nextBatchBytes = 0): Generator<Emit<ReplicationState>> {
+    const json = JSON.stringify(state);
     recorder.retries = session.retries;
     recorder.connectionReused = session.reused;
     // the budget counts the last committed state; this checkpoint's may be larger
@@ -153,7 +153,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
     recorder.retries = session.retries;
     recorder.connectionReused = session.reused;
     yield upsert(RUNS_TABLE, recorder.row());
-    yield checkpoint(toJson(state));
+    yield checkpoint(state);
   } catch (error) {
     outcome = 'error';
     const dataError = (error as {cause?: {code?: string}}).cause?.code?.startsWith('22') === true;
@@ -177,7 +177,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
     else await session.close();
   }
 
-  async function* replicateTable(plan: TablePlan): AsyncGenerator<Emit> {
+  async function* replicateTable(plan: TablePlan): AsyncGenerator<Emit<ReplicationState>> {
     const {table: initial, reset} = tableState(state, plan);
     if (reset) yield warning(reset);
     let table: TableState = initial;
@@ -292,7 +292,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>): AsyncGen
     what: string,
     read: (client: pg.Client, rows: number, position: readonly string[] | null, expectedBytes: number) => Promise<Batch>,
     chained = true,
-  ): AsyncGenerator<Emit, {batch: Batch; limit: number}> {
+  ): AsyncGenerator<Emit<ReplicationState>, {batch: Batch; limit: number}> {
     const cap = budget.limits.responseCapBytes;
     // room for the next state (the budget counts the committed one) and this call's replication_runs row,
     // emitted before the checkpoint it stops at

@@ -9,6 +9,7 @@ import type {Connector} from '../connector.js';
 import {RequestError, needsUserAction, oneLine, toErrorResponse} from '../errors.js';
 import type {Logger} from '../log.js';
 import {parseSecrets} from '../secrets.js';
+import {parseState} from '../state.js';
 import {TableRegistry} from '../table-registry.js';
 import type {Row, State, TableSpec} from '../types.js';
 import type {Record as SdkRecord} from './generated/fivetran_sdk/v2/Record.js';
@@ -218,11 +219,12 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
   try {
     const {secrets, unknownKeys} = parseSecrets(connector.secrets, request.configuration);
     if (unknownKeys.length) log.warn(`ignoring unknown configuration keys: ${unknownKeys.join(', ')}`);
-    const state = readState(request);
-    log.info('update started', {resuming: Object.keys(state).length > 0});
+    const sent = readState(request);
+    log.info('update started', {resuming: Object.keys(sent).length > 0});
+    const state = parseState(connector.name, connector.state, sent);
     budget = new StreamingBudget();
     // The Partner SDK has no sync id; each Update is one sync, so it gets its own.
-    const sync = connector.sync({secrets: secrets as never, state, budget, log, syncId: randomUUID(), signal});
+    const sync = connector.sync({secrets: secrets as never, state: state as never, budget, log, syncId: randomUUID(), signal});
     const items = sync[Symbol.asyncIterator]();
     iterator = items;
     for (;;) {
