@@ -1,4 +1,4 @@
-// The CLI's one exit-code rule (cli/errors.ts, README "Exit codes"), run as a user would: 2 when the command
+// The CLI's one exit-code rule (cli/errors.ts, docs/cli.md "Exit codes"), run as a user would: 2 when the command
 // line is wrong (commander's errors and ours alike), 1 when the command ran and failed or what it read was
 // wrong, 0 otherwise; each error is one line on stderr.
 import {spawnSync} from 'node:child_process';

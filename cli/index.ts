@@ -207,6 +207,24 @@ ciConfig
     if (!deploy) process.exitCode = 1;
   });
 
+const docsCommand = program.command('docs').description("the docs written from the code: connectors' Secrets and Tables sections, docs/cli-reference.md");
+docsCommand
+  .command('update')
+  .description("write each connector README's generated sections and docs/cli-reference.md")
+  // the program is this command's root, so the docs document the very program that runs them
+  .action(async (_options: unknown, command: Command) => {
+    const {updateDocs, rootCommand} = await import('./docs.js');
+    await updateDocs({program: rootCommand(command)});
+  });
+docsCommand
+  .command('check')
+  .description('fail, naming the file and section, when a generated doc is not what update would write')
+  // the program is this command's root, so the docs document the very program that runs them
+  .action(async (_options: unknown, command: Command) => {
+    const {checkDocs, rootCommand} = await import('./docs.js');
+    await checkDocs({program: rootCommand(command)});
+  });
+
 const positiveNumber = (value: string): number => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
@@ -229,28 +247,54 @@ monitor
   });
 monitor
   .command('alerts')
-  .description('print the open alerts, post them to Slack, and exit non-zero at the chosen severity (for cron or CI)')
-  .option('--slack-webhook <url>', 'post one Block Kit message to this incoming webhook when there are alerts (default $SLACK_WEBHOOK_URL)')
+  .description('print the open alerts, send what changed since the last run (Slack, email, webhook), and exit non-zero at the chosen severity (for cron or CI)')
+  .option('--slack-webhook <url>', 'post what changed as one Block Kit message to this incoming webhook (default $SLACK_WEBHOOK_URL)')
+  .option('--notify <sinks>', 'comma-separated: slack, email, webhook (default: each one configured in the environment; see docs)')
+  .option('--ledger <file>', 'the open alerts between runs (default .fivetran/monitor/alerts.json)')
+  .option('--no-ledger', 'no memory between runs: every open alert is sent as new')
+  .option('--remind-after <duration>', 'send a reminder for alerts still open after this long (e.g. 24h)')
   .option('--fail-on <severity>', 'exit 1 when an alert at or above this severity is open: critical or warning')
   .option('--state <file>', 'remember failures between runs in this file (enables the frequent-failures rule)')
   .option('--tenant-pattern <regex>', 'regular expression with one capture group giving the tenant (default $FIVETRAN_TENANT_PATTERN)')
   .option('--expected-paused <ids>', 'comma-separated connection ids or schema names paused on purpose')
   .option('--delay-factor <n>', 'delayed when the last success is older than n × sync_frequency', positiveNumber, 2)
   .option('--json', 'print JSON')
-  .action(async (opts: {slackWebhook?: string; failOn?: string; state?: string; tenantPattern?: string; expectedPaused?: string; delayFactor: number; json?: boolean}) => {
+  .action(async (opts: {slackWebhook?: string; notify?: string; ledger?: string | false; remindAfter?: string; failOn?: string; state?: string; tenantPattern?: string; expectedPaused?: string; delayFactor: number; json?: boolean}) => {
     const {monitorAlerts} = await import('./monitor.js');
     await monitorAlerts(opts);
   });
 monitor
   .command('wait')
   .description("wait for a connection's next sync to complete (the Airflow provider's rule); exit 0 on success, 1 on failure, 3 on timeout")
-  .argument('<connection_id>', 'the Fivetran connection id')
+  .argument('[connection_id]', 'the Fivetran connection id (or --metadata)')
+  .option('--metadata', "wait for the Platform Connector's connection (fivetran_metadata)")
   .option('--timeout <duration>', 'give up after this long (e.g. 30m, 2h)', '30m')
   .option('--poll <duration>', 'time between polls (e.g. 15s)', '15s')
   .option('--trigger', 'trigger a sync first (unpausing the connection if paused)')
-  .action(async (connectionId: string, opts: {timeout: string; poll: string; trigger?: boolean}) => {
+  .action(async (connectionId: string | undefined, opts: {timeout: string; poll: string; trigger?: boolean; metadata?: boolean}) => {
     const {monitorWait} = await import('./monitor.js');
     await monitorWait({connectionId, ...opts});
+  });
+monitor
+  .command('analyze')
+  .description('the summary a person reads, from the local warehouse: health per tenant, top errors, slowest syncs, monthly active rows, schema changes this week')
+  .option('--warehouse <file>', 'the DuckDB warehouse (default .fivetran/warehouse.duckdb)')
+  .option('--schema <name>', 'the schema the monitoring function writes to', 'monitoring')
+  .option('--views-schema <name>', 'the schema of the monitoring views (./fivetran sql render monitoring)', 'fivetran_monitoring')
+  .option('--top <n>', 'rows per list', int, 10)
+  .option('--json', 'print JSON')
+  .action(async (opts: {warehouse?: string; schema: string; viewsSchema: string; top: number; json?: boolean}) => {
+    const {monitorAnalyze} = await import('./monitor.js');
+    await monitorAnalyze(opts);
+  });
+monitor
+  .command('metadata')
+  .description("the Platform Connector (fivetran_metadata): its sync state and lag; exit 1 when missing, failing or later than --max-lag")
+  .option('--max-lag <duration>', 'the longest acceptable time since its last success', '24h')
+  .option('--json', 'print JSON')
+  .action(async (opts: {maxLag: string; json?: boolean}) => {
+    const {monitorMetadata} = await import('./monitor.js');
+    await monitorMetadata(opts);
   });
 monitor
   .command('dashboard')

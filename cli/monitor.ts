@@ -5,6 +5,8 @@
 import {ConnectorError} from '../sdk/errors.js';
 import {monitorAlerts as alerts} from './monitor/alerts.js';
 import {monitorDashboard as dashboard} from './monitor/dashboard.js';
+import {monitorMetadata as metadata} from './monitor/metadata.js';
+import {monitorAnalyze as analyze} from './monitor/analyze.js';
 import {monitorStatus as status} from './monitor/status.js';
 import {monitorWait as wait} from './monitor/wait.js';
 
@@ -12,6 +14,8 @@ export type {MonitorStatusOptions, StatusResult} from './monitor/status.js';
 export type {MonitorAlertsOptions, AlertsResult} from './monitor/alerts.js';
 export type {MonitorWaitOptions, WaitResult} from './monitor/wait.js';
 export type {MonitorDashboardOptions} from './monitor/dashboard.js';
+export type {MonitorMetadataOptions, MetadataResult} from './monitor/metadata.js';
+export type {MonitorAnalyzeOptions, AnalyzeResult} from './monitor/analyze.js';
 export {renderDashboard} from './monitor/dashboard.js';
 
 const RENAMES: [RegExp, string][] = [
@@ -45,3 +49,5 @@ export const monitorStatus = cliTerms(status);
 export const monitorAlerts = cliTerms(alerts);
 export const monitorWait = cliTerms(wait);
 export const monitorDashboard = cliTerms(dashboard);
+export const monitorMetadata = cliTerms(metadata);
+export const monitorAnalyze = cliTerms(analyze);

@@ -1,5 +1,5 @@
 // Tests of the Cloud Functions runtime table: which runtimes deploy on a given date, the warnings before a
-// deprecation, and that the README's table repeats the code's.
+// deprecation, and that the table in docs/deploy.md repeats the code's.
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -57,12 +57,15 @@ describe('deprecationWarning', () => {
   });
 });
 
-describe('the README', () => {
+describe('docs/deploy.md', () => {
   it("repeats the runtime table in its deploy.yaml section", () => {
-    const readme = readFileSync(path.join(repo, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('\n## deploy.yaml'), readme.indexOf('\n## ', readme.indexOf('\n## deploy.yaml') + 1));
+    const doc = readFileSync(path.join(repo, 'docs', 'deploy.md'), 'utf8');
+    const start = doc.indexOf('\n## deploy.yaml');
+    expect(start, 'a "## deploy.yaml" section in docs/deploy.md').toBeGreaterThan(0);
+    const next = doc.indexOf('\n## ', start + 1);
+    const section = doc.slice(start, next === -1 ? undefined : next);
     const header = section.indexOf('| runtime | Node.js | deprecated | decommissioned');
-    expect(header, 'the runtime table in the README deploy.yaml section').toBeGreaterThan(0);
+    expect(header, 'the runtime table in the deploy.yaml section of docs/deploy.md').toBeGreaterThan(0);
     const rows = section
       .slice(header)
       .split('\n')

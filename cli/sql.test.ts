@@ -13,7 +13,10 @@ import {renderSql, renderViews, stringLiteral, type Dialect} from './sql.js';
 const root = path.resolve(import.meta.dirname, '..');
 const fixture = readFileSync(path.join(root, 'sql/monitoring/fixtures/platform_connector.sql'), 'utf8');
 const TENANT_PATTERN = '^(t_[a-z0-9]+)_';
-const VIEWS = ['connection_status', 'daily_events', 'error_reporting', 'connection_issues', 'sync_performance', 'monthly_active_rows', 'schema_changes', 'tenant_connections'];
+const VIEWS = [
+  'connection_status', 'daily_events', 'error_reporting', 'connection_issues', 'sync_performance', 'monthly_active_rows', 'schema_changes', 'tenant_connections',
+  'audit_table', 'audit_user_activity', 'usage_mar_destination_history', 'connection_daily_events', 'connector_status', 'daily_api_calls', 'connector_issues',
+];
 
 type Query = (sql: string) => Promise<Record<string, unknown>[]>;
 
@@ -81,7 +84,7 @@ function viewChecks(engine: string, query: () => Query): void {
         {sync_id: 's2', connection_id: 'c_ok', sync_status: 'SUCCESSFUL', duration_seconds: 120, rows_modified: 30, tables_modified: 1},
         {sync_id: 's3', connection_id: 'c_broken', sync_status: 'SUCCESSFUL', duration_seconds: 600, rows_modified: 0, tables_modified: 0},
         {sync_id: 's4', connection_id: 'c_broken', sync_status: 'FAILURE_WITH_TASK', duration_seconds: 300, rows_modified: 0, tables_modified: 0},
-        {sync_id: 's5', connection_id: 'c_warned', sync_status: 'SUCCESSFUL', duration_seconds: 600, rows_modified: 0, tables_modified: 0},
+        {sync_id: 's5', connection_id: 'c_warned', sync_status: 'SUCCESSFUL', duration_seconds: 600, rows_modified: 3, tables_modified: 1},
         {sync_id: 's6', connection_id: 'c_paused', sync_status: 'SUCCESSFUL', duration_seconds: 1200, rows_modified: 0, tables_modified: 0},
         {sync_id: 's7', connection_id: 'c_initial', sync_status: 'RUNNING', duration_seconds: null, rows_modified: 0, tables_modified: 0},
         {sync_id: 's8', connection_id: 'c_priority', sync_status: 'RUNNING', duration_seconds: null, rows_modified: 0, tables_modified: 0},
@@ -92,6 +95,7 @@ function viewChecks(engine: string, query: () => Query): void {
     it('sums monthly active rows per month and table, paid and free', async () => {
       const rows = await query()(`select measured_month, table_name, incremental_rows, paid_rows, free_rows from fivetran_monitoring.monthly_active_rows order by measured_month, table_name`);
       expect(rows).toEqual([
+        {measured_month: '2026-01-01T00:00:00.000Z', table_name: 'campaigns', incremental_rows: 7, paid_rows: 7, free_rows: 0},
         {measured_month: '2026-01-01T00:00:00.000Z', table_name: 'customers', incremental_rows: 20, paid_rows: 0, free_rows: 20},
         {measured_month: '2026-01-01T00:00:00.000Z', table_name: 'orders', incremental_rows: 150, paid_rows: 150, free_rows: 0},
         {measured_month: '2026-02-01T00:00:00.000Z', table_name: 'orders', incremental_rows: 10, paid_rows: 10, free_rows: 0},
@@ -107,6 +111,46 @@ function viewChecks(engine: string, query: () => Query): void {
       ]);
     });
 
+    it('audits each sync and table: write times and rows by operation', async () => {
+      const rows = await query()(`select connection_id, sync_id, schema_name, table_name, write_started_at, write_ended_at, rows_replaced_or_inserted, rows_updated, rows_deleted, sync_ended_at
+        from fivetran_monitoring.audit_table where connection_id in ('c_ok', 'c_warned') order by sync_id, table_name`);
+      expect(rows).toEqual([
+        {connection_id: 'c_ok', sync_id: 's1', schema_name: 't_acme_sales', table_name: 'customers', write_started_at: null, write_ended_at: null, rows_replaced_or_inserted: 0, rows_updated: 20, rows_deleted: 0, sync_ended_at: '2026-01-05T10:05:00.000Z'},
+        {connection_id: 'c_ok', sync_id: 's1', schema_name: 't_acme_sales', table_name: 'orders', write_started_at: '2026-01-05T10:03:30.000Z', write_ended_at: '2026-01-05T10:04:30.000Z', rows_replaced_or_inserted: 100, rows_updated: 0, rows_deleted: 0, sync_ended_at: '2026-01-05T10:05:00.000Z'},
+        {connection_id: 'c_ok', sync_id: 's2', schema_name: 't_acme_sales', table_name: 'orders', write_started_at: null, write_ended_at: null, rows_replaced_or_inserted: 30, rows_updated: 0, rows_deleted: 0, sync_ended_at: '2026-01-06T10:02:00.000Z'},
+        {connection_id: 'c_warned', sync_id: 's5', schema_name: 't_initech_erp', table_name: 'invoices', write_started_at: '2026-01-06T12:05:00.000Z', write_ended_at: '2026-01-06T12:07:00.000Z', rows_replaced_or_inserted: 0, rows_updated: 0, rows_deleted: 3, sync_ended_at: '2026-01-06T12:10:00.000Z'},
+      ]);
+    });
+
+    it('lists what people did, with the user matched by email whatever its case', async () => {
+      const rows = await query()(`select connection_id, activity, actor_email, user_id, given_name from fivetran_monitoring.audit_user_activity order by occurred_at`);
+      expect(rows).toEqual([
+        {connection_id: 'c_ok', activity: 'update_connection', actor_email: 'ada@example.test', user_id: 'u1', given_name: 'Ada'},
+        {connection_id: 'c_paused', activity: 'pause_connection', actor_email: 'ops@example.test', user_id: null, given_name: null},
+      ]);
+    });
+
+    it('sums monthly active rows per destination and month, with the destination name', async () => {
+      const rows = await query()(`select measured_month, destination_id, destination_name, connections, total_rows, paid_rows, free_rows from fivetran_monitoring.usage_mar_destination_history order by measured_month, destination_id`);
+      expect(rows).toEqual([
+        {measured_month: '2026-01-01T00:00:00.000Z', destination_id: 'd1', destination_name: 'warehouse_prod', connections: 1, total_rows: 170, paid_rows: 150, free_rows: 20},
+        {measured_month: '2026-01-01T00:00:00.000Z', destination_id: 'd2', destination_name: 'warehouse_eu', connections: 1, total_rows: 7, paid_rows: 7, free_rows: 0},
+        {measured_month: '2026-02-01T00:00:00.000Z', destination_id: 'd1', destination_name: 'warehouse_prod', connections: 1, total_rows: 10, paid_rows: 10, free_rows: 0},
+      ]);
+    });
+
+    it("answers the dbt package's and the toolkit's names with the same rows", async () => {
+      const count = async (view: string) => Number((await query()(`select count(*) as n from fivetran_monitoring.${view}`))[0]!.n);
+      expect(await count('connection_daily_events')).toBe(await count('daily_events'));
+      expect(await count('connector_status')).toBe(await count('connection_status'));
+      expect(await count('connector_issues')).toBe(await count('connection_issues'));
+      const calls = await query()(`select date_day, count_api_calls from fivetran_monitoring.daily_api_calls where connection_id = 'c_ok' and date_day < DATE '2026-02-01' order by date_day`);
+      expect(calls).toEqual([
+        {date_day: '2026-01-05T00:00:00.000Z', count_api_calls: 12},
+        {date_day: '2026-01-06T00:00:00.000Z', count_api_calls: 8},
+      ]);
+    });
+
     it('tags connections with their tenant from the connection name and names it from the tenants table', async () => {
       const rows = await query()(`select connection_id, tenant_id, tenant_name, connection_health from fivetran_monitoring.tenant_connections order by connection_id`);
       expect(rows.map((r) => [r.connection_id, r.tenant_id, r.tenant_name])).toEqual([
@@ -118,7 +162,7 @@ function viewChecks(engine: string, query: () => Query): void {
 }
 
 describe('rendering', () => {
-  it('renders the eight views in creation order for every dialect', () => {
+  it('renders the views in creation order for every dialect', () => {
     for (const dialect of ['bigquery', 'snowflake', 'postgres', 'duckdb'] as Dialect[]) {
       expect(renderViews(root, {set: 'monitoring', dialect}).map((v) => v.view)).toEqual(VIEWS);
     }
@@ -136,7 +180,7 @@ describe('rendering', () => {
     const lines: string[] = [];
     await renderSql({set: 'monitoring', dialect: 'duckdb', out, cwd: root, write: (t) => lines.push(t)});
     expect(readdirSync(out).sort()).toEqual(VIEWS.map((v) => `${v}.sql`).sort());
-    expect(lines.join('')).toMatch(/wrote 8 views for duckdb/);
+    expect(lines.join('')).toMatch(new RegExp(`wrote ${VIEWS.length} views for duckdb`));
     expect(() => renderViews(root, {set: 'monitoring', dialect: 'oracle'})).toThrow(/unknown dialect "oracle"; use one of bigquery, snowflake, postgres, duckdb/);
     expect(() => renderViews(root, {set: 'monitoring', dialect: 'postgres', sourceSchema: 'x; drop table y'})).toThrow(/--source-schema/);
     expect(() => renderViews(root, {set: 'nothing', dialect: 'postgres'})).toThrow(/no SQL templates in sql\/nothing/);

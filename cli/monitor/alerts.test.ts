@@ -9,7 +9,8 @@ import {generateFleet} from '../../emulator/fleet.js';
 import type {Alert} from '../../connectors/monitoring/alerts.js';
 import {CommandFailed} from '../errors.js';
 import {monitorAlerts} from './alerts.js';
-import {slackMessage} from './slack.js';
+import {slackChangesMessage} from './sinks.js';
+import {reconcile, emptyLedger} from './lifecycle.js';
 import {monitorStatus} from './status.js';
 
 const SLACK = 'https://hooks.slack.com';
@@ -79,26 +80,28 @@ describe('monitor status', () => {
 });
 
 describe('monitor alerts', () => {
-  it('prints the alerts, posts one Slack message and exits 1 with --fail-on critical', async () => {
+  it('prints the alerts, sends the new ones to Slack in one message and exits 1 with --fail-on critical', async () => {
     let posted: {text: string; blocks: {type: string; text?: {text: string}}[]} | undefined;
     const slack = nock(SLACK).post(HOOK_PATH, (body) => {
       posted = body;
       return true;
     }).once().reply(200, 'ok');
     const out = capture();
-    const failure = await monitorAlerts({env, slackWebhook: WEBHOOK, failOn: 'critical', write: out.write}).catch((error: unknown) => error);
+    const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'monitor-ledger-')), 'alerts.json');
+    const failure = await monitorAlerts({env, slackWebhook: WEBHOOK, failOn: 'critical', ledger, write: out.write}).catch((error: unknown) => error);
     expect(failure).toMatchObject({exitCode: 1, message: '10 alerts at or above critical'});
     expect(slack.isDone()).toBe(true);
-    expect(posted!.text).toBe('Fivetran: 10 critical, 10 warning alerts');
-    expect(posted!.blocks[0]).toEqual({type: 'header', text: {type: 'plain_text', text: 'Fivetran: 10 critical, 10 warning alerts', emoji: true}});
+    expect(posted!.text).toBe('Fivetran alerts: 20 new (10 critical, 10 warning open)');
+    expect(posted!.blocks[0]).toEqual({type: 'header', text: {type: 'plain_text', text: 'Fivetran alerts: 20 new (10 critical, 10 warning open)', emoji: true}});
     const sections = posted!.blocks.filter((b) => b.type === 'section');
     expect(sections).toHaveLength(20);
-    expect(sections.slice(0, 10).every((s) => s.text!.text.startsWith(':red_circle: *'))).toBe(true);
-    expect(sections[10]!.text!.text).toMatch(/^:large_yellow_circle: \*(delayed|paused)\* · tenant \*(analytics|finance)\* · `/);
+    expect(sections.slice(0, 10).every((s) => s.text!.text.startsWith(':red_circle: *new '))).toBe(true);
+    expect(sections[10]!.text!.text).toMatch(/^:large_yellow_circle: \*new (delayed|paused)\* · tenant \*(analytics|finance)\* · `/);
     const text = out.text();
     expect(text.match(/^CRITICAL /gm)).toHaveLength(10);
     expect(text.match(/^WARNING /gm)).toHaveLength(10);
-    expect(text).toMatch(/10 critical, 10 warning across 24 connections .*; posted to Slack/);
+    expect(text).toMatch(/10 critical, 10 warning across 24 connections/);
+    expect(text).toMatch(/since the last run; sent to slack:\n {2}NEW {7}CRITICAL /);
     expect(text).not.toContain('s3cr3tW3bh00kT0k3n');
   });
 
@@ -106,9 +109,9 @@ describe('monitor alerts', () => {
     const quiet = await startApiSimulator({fleet: generateFleet({groups: 1, connectionsPerGroup: 4, seed: 2, mix: {delayed: 1, healthy: 3}}), rateLimit: false});
     try {
       const quietEnv = {FIVETRAN_API_KEY: quiet.apiKey, FIVETRAN_API_SECRET: quiet.apiSecret, FIVETRAN_API_URL: quiet.url};
-      const ok = await monitorAlerts({env: quietEnv, failOn: 'critical', write: () => undefined});
+      const ok = await monitorAlerts({env: quietEnv, failOn: 'critical', ledger: false, write: () => undefined});
       expect(ok.counts).toEqual({critical: 0, warning: 1});
-      await expect(monitorAlerts({env: quietEnv, failOn: 'warning', write: () => undefined})).rejects.toMatchObject({exitCode: 1, message: '1 alert at or above warning'});
+      await expect(monitorAlerts({env: quietEnv, failOn: 'warning', ledger: false, write: () => undefined})).rejects.toMatchObject({exitCode: 1, message: '1 alert at or above warning'});
     } finally {
       await quiet.close();
     }
@@ -117,7 +120,7 @@ describe('monitor alerts', () => {
   it('posts nothing when there are no alerts', async () => {
     const slack = nock(SLACK).post(HOOK_PATH).reply(200, 'ok');
     const out = capture();
-    const result = await monitorAlerts({env: healthyEnv, slackWebhook: WEBHOOK, failOn: 'warning', write: out.write});
+    const result = await monitorAlerts({env: healthyEnv, slackWebhook: WEBHOOK, failOn: 'warning', ledger: false, write: out.write});
     expect(result).toMatchObject({posted: false, alerts: [], counts: {critical: 0, warning: 0}});
     expect(slack.isDone()).toBe(false);
     expect(out.text()).toMatch(/^no open alerts across 5 connections/);
@@ -125,27 +128,27 @@ describe('monitor alerts', () => {
 
   it('reports a Slack failure without revealing the webhook', async () => {
     nock(SLACK).post(HOOK_PATH).reply(404, 'no_service');
-    const error = await monitorAlerts({env, slackWebhook: WEBHOOK, write: () => undefined}).catch((e: unknown) => e as Error);
+    const error = await monitorAlerts({env, slackWebhook: WEBHOOK, ledger: false, write: () => undefined}).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toMatch(/Slack did not accept the alerts \(404 no_service\); check the webhook URL/);
+    expect((error as Error).message).toMatch(/^slack: Slack did not accept the alerts \(404 no_service\); check the webhook URL/);
     expect((error as Error).message).not.toContain('s3cr3tW3bh00kT0k3n');
   });
 
   it('prints the alerts with --json when the Slack post fails, then fails with one line naming Slack', async () => {
     nock(SLACK).post(HOOK_PATH).reply(404, 'no_service');
     const out = capture();
-    const error = await monitorAlerts({env, slackWebhook: WEBHOOK, json: true, write: out.write}).catch((e: unknown) => e as Error);
+    const error = await monitorAlerts({env, slackWebhook: WEBHOOK, json: true, ledger: false, write: out.write}).catch((e: unknown) => e as Error);
     const printed = JSON.parse(out.text()) as {alerts: unknown[]; posted: boolean; connections: number};
     expect(printed).toMatchObject({posted: false, connections: 24});
     expect(printed.alerts).toHaveLength(20);
     expect(error).toBeInstanceOf(CommandFailed);
-    expect((error as CommandFailed).message).toBe('Slack did not accept the alerts (404 no_service); check the webhook URL and that its app is still installed');
+    expect((error as CommandFailed).message).toBe('slack: Slack did not accept the alerts (404 no_service); check the webhook URL and that its app is still installed');
     expect((error as CommandFailed).exitCode).not.toBe(0);
     expect(out.text()).not.toContain('s3cr3tW3bh00kT0k3n');
   });
 
   it('rejects an unknown --fail-on', async () => {
-    await expect(monitorAlerts({env, failOn: 'error'})).rejects.toThrow(/--fail-on must be critical or warning, not "error"/);
+    await expect(monitorAlerts({env, failOn: 'error', ledger: false})).rejects.toThrow(/--fail-on must be critical or warning, not "error"/);
   });
 
   it('remembers failures in --state and warns about frequent failures', async () => {
@@ -180,22 +183,25 @@ describe('the Slack message', () => {
     checked_at: '2026-01-01T00:00:00.000Z', connection_id: `c${i}`, rule: severity === 'critical' ? 'failing' : 'delayed', severity, tenant_id: 't_<acme>',
     group_id: 'g', group_name: 'prod', schema_name: `s_${i}`, service: 'postgres', since: null, message: `connection ${i} & co need <attention>`,
   });
+  const report = (alerts: Alert[]) => {
+    const {changes, ledger} = reconcile(emptyLedger(), alerts, new Date('2026-01-01T00:00:00.000Z'));
+    return {checkedAt: '2026-01-01T00:00:00.000Z', connections: 100, changes, open: ledger.open};
+  };
 
-  it('stays within Slack limits: at most 45 alert sections, then how many more', () => {
+  it('stays within Slack limits: at most 45 sections, then how many more', () => {
     const alerts = Array.from({length: 60}, (_, i) => alert(i, i % 3 === 0 ? 'critical' : 'warning'));
-    const message = slackMessage(alerts, {checkedAt: '2026-01-01T00:00:00.000Z', connections: 100});
+    const message = slackChangesMessage(report(alerts));
     expect(message.blocks.length).toBeLessThanOrEqual(50);
     expect(message.blocks.filter((b) => b.type === 'section')).toHaveLength(45);
     expect(JSON.stringify(message.blocks.at(-1))).toContain('…and 15 more');
-    expect(message.text).toBe('Fivetran: 20 critical, 40 warning alerts');
+    expect(message.text).toBe('Fivetran alerts: 60 new (20 critical, 40 warning open)');
   });
 
   it('escapes Slack markup in names and messages', () => {
-    const message = slackMessage([alert(1, 'critical')], {checkedAt: 'now', connections: 1});
+    const message = slackChangesMessage(report([alert(1, 'critical')]));
     const section = JSON.stringify(message.blocks[2]);
     expect(section).toContain('t_&lt;acme&gt;');
     expect(section).toContain('connection 1 &amp; co need &lt;attention&gt;');
-    expect(message.text).toBe('Fivetran: 1 critical, 0 warning alert');
   });
 });
 

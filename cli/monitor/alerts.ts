@@ -1,14 +1,18 @@
-// ./fivetran monitor alerts: the open problems of the account now, printed, posted to Slack (one message,
-// none when all is well), and an exit code for cron or CI (--fail-on critical|warning). With --state FILE
-// the check remembers failures between runs, as the connector does, so frequent failures are caught too.
-// The alerts are printed whatever happens to the Slack post; a failed post then fails the command.
+// ./fivetran monitor alerts: the open problems of the account now, printed; what changed since the last run
+// (new, escalated, resolved, and reminders with --remind-after) sent to the sinks (Slack, email, a signed
+// webhook: cli/monitor/sinks.ts), nothing when nothing changed; and an exit code for cron or CI (--fail-on
+// critical|warning). Open alerts live in a ledger file (cli/monitor/lifecycle.ts) beside the local warehouse.
+// With --state FILE the check remembers failures between runs, as the connector does, so frequent failures
+// are caught too. The alerts are printed whatever happens to the sinks; a failed sink then fails the command.
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {sortAlerts, type Alert, type Severity} from '../../connectors/monitoring/alerts.js';
 import {collectCheck, type MonitoringState} from '../../connectors/monitoring/check.js';
 import {CliConfigError, CommandFailed, UsageError} from '../errors.js';
-import {apiFromEnv, settingsFromOptions, type MonitorCommonOptions} from './common.js';
-import {countBySeverity, postToSlack, slackMessage} from './slack.js';
+import {apiFromEnv, parseDuration, settingsFromOptions, type MonitorCommonOptions} from './common.js';
+import {changeCount, changeLines, DEFAULT_LEDGER_FILE, emptyLedger, readLedger, reconcile, writeLedger, type AlertChanges} from './lifecycle.js';
+import {notify, SinkError, sinksFrom, type SinkName} from './sinks.js';
+import {countBySeverity} from './slack.js';
 
 export interface MonitorAlertsOptions extends MonitorCommonOptions {
   slackWebhook?: string;
@@ -18,6 +22,13 @@ export interface MonitorAlertsOptions extends MonitorCommonOptions {
   expectedPaused?: string;
   delayFactor?: number;
   json?: boolean;
+  /** the ledger of open alerts (default .fivetran/monitor/alerts.json under cwd); false: every run is the first */
+  ledger?: string | false;
+  /** post a reminder for alerts still open after this long (e.g. 24h) */
+  remindAfter?: string;
+  /** comma-separated sinks: slack, email, webhook (default: those configured in the environment) */
+  notify?: string;
+  now?: () => Date;
 }
 
 export interface AlertsResult {
@@ -25,6 +36,11 @@ export interface AlertsResult {
   connections: number;
   alerts: Alert[];
   counts: {critical: number; warning: number};
+  /** what changed since the last run (all of it is new without a ledger) */
+  changes: AlertChanges;
+  /** the sinks that took the changes */
+  notified: SinkName[];
+  /** Slack took them */
   posted: boolean;
 }
 
@@ -44,8 +60,18 @@ export async function monitorAlerts(options: MonitorAlertsOptions): Promise<Aler
   if (failOn !== undefined && failOn !== 'critical' && failOn !== 'warning') {
     throw new UsageError(`--fail-on must be critical or warning, not "${failOn}"`);
   }
-  const webhook = options.slackWebhook ?? env.SLACK_WEBHOOK_URL;
-  const statePath = options.state ? path.resolve(options.cwd ?? process.cwd(), options.state) : undefined;
+  const cwd = options.cwd ?? process.cwd();
+  const statePath = options.state ? path.resolve(cwd, options.state) : undefined;
+  const remindAfterMs = options.remindAfter === undefined ? undefined : parseDuration(options.remindAfter, '--remind-after');
+  let sinks;
+  try {
+    sinks = sinksFrom(options.notify?.split(',').map((name) => name.trim()).filter(Boolean), env, {slackWebhook: options.slackWebhook, now: options.now});
+  } catch (error) {
+    if (error instanceof SinkError) throw new CliConfigError(`--notify ${error.message}`);
+    throw error;
+  }
+  const ledgerPath = options.ledger === false ? undefined : path.resolve(cwd, options.ledger ?? DEFAULT_LEDGER_FILE);
+  const ledger = ledgerPath ? readLedger(ledgerPath) : emptyLedger();
   const api = apiFromEnv(env, options.retries);
   const settings = settingsFromOptions({...options, env});
   const check = await collectCheck(api, settings, statePath ? readState(statePath) : {});
@@ -55,27 +81,28 @@ export async function monitorAlerts(options: MonitorAlertsOptions): Promise<Aler
   }
   const alerts = sortAlerts(check.alerts);
   const counts = countBySeverity(alerts);
-  let posted = false;
-  let slackFailure: unknown;
-  if (webhook && alerts.length > 0) {
-    try {
-      await postToSlack(webhook, slackMessage(alerts, {checkedAt: check.checkedAt, connections: check.connections.length}));
-      posted = true;
-    } catch (error) {
-      slackFailure = error;
-    }
-  }
-  const result: AlertsResult = {checked_at: check.checkedAt, connections: check.connections.length, alerts, counts, posted};
+  const reconciled = reconcile(ledger, alerts, options.now?.() ?? new Date(check.checkedAt), {remindAfterMs});
+  const {sent, failures} = await notify(sinks, {checkedAt: check.checkedAt, connections: check.connections.length, changes: reconciled.changes, open: reconciled.ledger.open});
+  // the ledger moves only when every sink took the changes: otherwise the next run sends them again
+  if (ledgerPath && failures.length === 0) writeLedger(ledgerPath, reconciled.ledger);
+  const result: AlertsResult = {checked_at: check.checkedAt, connections: check.connections.length, alerts, counts, changes: reconciled.changes, notified: sent, posted: sent.includes('slack')};
+  const changed = changeCount(reconciled.changes);
   if (options.json) {
     write(JSON.stringify(result, null, 2) + '\n');
-  } else if (alerts.length === 0) {
-    write(`no open alerts across ${check.connections.length} connections (checked ${check.checkedAt})\n`);
   } else {
-    const lines = alerts.map((a) => `${a.severity.toUpperCase().padEnd(8)} ${(a.tenant_id ?? '-').padEnd(12)} ${a.rule.padEnd(17)} ${a.message}`);
-    write(`${lines.join('\n')}\n\n${counts.critical} critical, ${counts.warning} warning across ${check.connections.length} connections (checked ${check.checkedAt})${posted ? '; posted to Slack' : ''}\n`);
+    if (alerts.length === 0) {
+      write(`no open alerts across ${check.connections.length} connections (checked ${check.checkedAt})\n`);
+    } else {
+      const lines = alerts.map((a) => `${a.severity.toUpperCase().padEnd(8)} ${(a.tenant_id ?? '-').padEnd(12)} ${a.rule.padEnd(17)} ${a.message}`);
+      write(`${lines.join('\n')}\n\n${counts.critical} critical, ${counts.warning} warning across ${check.connections.length} connections (checked ${check.checkedAt})\n`);
+    }
+    const where = sent.length ? `; sent to ${sent.join(', ')}` : '';
+    write(changed ? `\nsince the last run${where}:\n${changeLines(reconciled.changes).map((line) => `  ${line}`).join('\n')}\n` : `nothing changed since the last run${sinks.length ? '; nothing sent' : ''}\n`);
   }
   // after the alerts are out, so that whoever reads the output still sees them
-  if (slackFailure !== undefined) throw slackFailure;
+  if (failures.length) {
+    throw new CommandFailed(failures.length === 1 ? failures[0]!.message : `${failures.length} sinks failed: ${failures.map((f) => f.message).join('; ')}`);
+  }
   const failing: Severity[] = failOn === 'warning' ? ['critical', 'warning'] : failOn === 'critical' ? ['critical'] : [];
   const over = alerts.filter((a) => failing.includes(a.severity)).length;
   if (over > 0) throw new CommandFailed(`${over} alert${over === 1 ? '' : 's'} at or above ${failOn}`, 1);

@@ -5,9 +5,10 @@
 // (running the setup tests when not connected), unpauses a paused connection and triggers the sync; a
 // `rescheduled` sync on a manual schedule is triggered again after rescheduled_for (+ a grace period).
 // Exit codes: 0 success, 1 failure (or setup broken), 3 timeout.
-import {FivetranApiError, type Connection, type FivetranApi} from '../../sdk/fivetran-api.js';
+import {ConnectionSchema, FivetranApiError, type Connection, type FivetranApi} from '../../sdk/fivetran-api.js';
 import {timestampMs} from '../../connectors/monitoring/health.js';
-import {CommandFailed} from '../errors.js';
+import {CommandFailed, UsageError} from '../errors.js';
+import {PLATFORM_CONNECTOR_SERVICE} from './metadata.js';
 import {ProgressLine} from '../output.js';
 import {apiFromEnv, formatDuration, parseDuration, type MonitorCommonOptions} from './common.js';
 
@@ -15,7 +16,9 @@ export const EXIT_SYNC_FAILED = 1;
 export const EXIT_TIMEOUT = 3;
 
 export interface MonitorWaitOptions extends MonitorCommonOptions {
-  connectionId: string;
+  /** the connection to wait for; or `metadata` to wait for the Platform Connector's */
+  connectionId?: string;
+  metadata?: boolean;
   /** e.g. 30m (default) */
   timeout?: string;
   /** e.g. 15s (default) */
@@ -34,6 +37,15 @@ export interface WaitResult {
   waited_ms: number;
   polls: number;
   triggers: number;
+}
+
+/** The one Platform Connector connection of the account (docs/fivetran.md §4). */
+async function platformConnectorId(api: FivetranApi): Promise<string> {
+  const found: Connection[] = [];
+  for await (const page of api.pages('connections', ConnectionSchema, {what: 'the connections'})) found.push(...page.items.filter((c) => c.service === PLATFORM_CONNECTOR_SERVICE));
+  if (found.length === 1) return found[0]!.id;
+  if (found.length === 0) throw new CommandFailed(`no Platform Connector connection (service ${PLATFORM_CONNECTOR_SERVICE}) in the account; add one in Fivetran so fivetran_metadata is synced`);
+  throw new UsageError(`the account has ${found.length} Platform Connector connections (${found.map((c) => c.id).join(', ')}); give the one to wait for as the connection id`);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -64,11 +76,12 @@ async function trigger(api: FivetranApi, id: string, write: (text: string) => vo
 
 export async function monitorWait(options: MonitorWaitOptions): Promise<WaitResult> {
   const write = options.write ?? ((text: string) => process.stderr.write(text));
-  const id = options.connectionId;
   const timeoutMs = parseDuration(options.timeout ?? '30m', '--timeout');
   const pollMs = parseDuration(options.poll ?? '15s', '--poll');
   const grace = options.rescheduleGraceMs ?? 60_000;
   const api = apiFromEnv(options.env, options.retries);
+  const id = options.connectionId ?? (options.metadata ? await platformConnectorId(api) : undefined);
+  if (!id) throw new UsageError('give the connection id to wait for, or --metadata for the Platform Connector');
   const line = new ProgressLine(options.progress);
   const started = Date.now();
   const deadline = started + timeoutMs;

@@ -1,0 +1,144 @@
+// The life of an alert: opened once, kept while the problem lasts, closed when it clears. Alerts that repeat
+// every run are what makes people mute them, so `monitor alerts` posts only what changed since the last run:
+// new alerts, escalations (warning → critical), resolutions ("... recovered after 3h 10m"), and, when asked,
+// a reminder for alerts still open after a while. The ledger of open alerts is a JSON file beside the local
+// warehouse (.fivetran/monitor/alerts.json by default), written atomically after each run.
+//
+// One open alert per connection: its worst problem. A connection that goes from delayed (warning) to failing
+// (critical) escalates the alert it has, rather than opening a second one.
+import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
+import path from 'node:path';
+import {z} from 'zod';
+import {SEVERITY_RANK, type Alert} from '../../connectors/monitoring/alerts.js';
+import {CliConfigError} from '../errors.js';
+import {formatDuration} from './common.js';
+
+export const DEFAULT_LEDGER_FILE = path.join('.fivetran', 'monitor', 'alerts.json');
+
+const OpenAlertSchema = z.object({
+  connection_id: z.string(),
+  rule: z.string(),
+  severity: z.enum(['critical', 'warning']),
+  tenant_id: z.string().nullable(),
+  schema_name: z.string(),
+  message: z.string(),
+  opened_at: z.string(),
+  last_seen_at: z.string(),
+  /** when a reminder was last posted (or the alert opened) */
+  reminded_at: z.string(),
+});
+const ResolvedAlertSchema = OpenAlertSchema.extend({resolved_at: z.string()});
+const LedgerSchema = z.object({
+  version: z.literal(1),
+  open: z.array(OpenAlertSchema),
+  /** the most recent resolutions, newest first (kept for the dashboard and for people reading the file) */
+  resolved: z.array(ResolvedAlertSchema),
+});
+
+export type OpenAlert = z.infer<typeof OpenAlertSchema>;
+export type ResolvedAlert = z.infer<typeof ResolvedAlertSchema>;
+export type AlertLedger = z.infer<typeof LedgerSchema>;
+
+/** Resolutions kept in the ledger file. */
+const KEEP_RESOLVED = 200;
+
+export function emptyLedger(): AlertLedger {
+  return {version: 1, open: [], resolved: []};
+}
+
+export function readLedger(file: string): AlertLedger {
+  if (!existsSync(file)) return emptyLedger();
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new CliConfigError(`the alert ledger ${file} is not valid JSON (${(error as Error).message}); delete it to start over (every open alert is then posted as new)`);
+  }
+  const parsed = LedgerSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new CliConfigError(`the alert ledger ${file} is not one this command wrote (${issue.path.join('.') || 'top level'}: ${issue.message}); delete it to start over`);
+  }
+  return parsed.data;
+}
+
+export function writeLedger(file: string, ledger: AlertLedger): void {
+  mkdirSync(path.dirname(file), {recursive: true});
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(ledger, null, 2)}\n`);
+  renameSync(temporary, file);
+}
+
+export interface AlertChanges {
+  opened: OpenAlert[];
+  escalated: (OpenAlert & {from: 'warning'})[];
+  resolved: (ResolvedAlert & {duration_ms: number})[];
+  reminders: (OpenAlert & {open_for_ms: number})[];
+}
+
+export function changeCount(changes: AlertChanges): number {
+  return changes.opened.length + changes.escalated.length + changes.resolved.length + changes.reminders.length;
+}
+
+/** Worst first, then oldest first. */
+function bySeverityThenAge<T extends {severity: 'critical' | 'warning'; opened_at: string}>(a: T, b: T): number {
+  return SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || a.opened_at.localeCompare(b.opened_at);
+}
+
+/**
+ * Folds this run's alerts into the ledger: what opened, escalated, resolved or needs a reminder, and the
+ * ledger to keep. `alerts` are every open problem now (several per connection are folded into the worst).
+ */
+export function reconcile(ledger: AlertLedger, alerts: readonly Alert[], now: Date, options: {remindAfterMs?: number} = {}): {changes: AlertChanges; ledger: AlertLedger} {
+  const at = now.toISOString();
+  const worst = new Map<string, Alert>();
+  for (const alert of alerts) {
+    const current = worst.get(alert.connection_id);
+    if (!current || SEVERITY_RANK[alert.severity] < SEVERITY_RANK[current.severity]) worst.set(alert.connection_id, alert);
+  }
+  const before = new Map(ledger.open.map((alert) => [alert.connection_id, alert]));
+  const changes: AlertChanges = {opened: [], escalated: [], resolved: [], reminders: []};
+  const open: OpenAlert[] = [];
+  for (const [connectionId, alert] of worst) {
+    const previous = before.get(connectionId);
+    const fields = {rule: alert.rule, severity: alert.severity, tenant_id: alert.tenant_id, schema_name: alert.schema_name, message: alert.message, last_seen_at: at};
+    if (!previous) {
+      const opened: OpenAlert = {connection_id: connectionId, ...fields, opened_at: alert.since && alert.since < at ? alert.since : at, reminded_at: at};
+      changes.opened.push(opened);
+      open.push(opened);
+      continue;
+    }
+    const kept: OpenAlert = {...previous, ...fields};
+    if (previous.severity === 'warning' && alert.severity === 'critical') {
+      kept.reminded_at = at;
+      changes.escalated.push({...kept, from: 'warning'});
+    } else if (options.remindAfterMs !== undefined && now.getTime() - Date.parse(previous.reminded_at) >= options.remindAfterMs) {
+      kept.reminded_at = at;
+      changes.reminders.push({...kept, open_for_ms: now.getTime() - Date.parse(kept.opened_at)});
+    }
+    open.push(kept);
+  }
+  const resolvedNow: ResolvedAlert[] = [];
+  for (const previous of ledger.open) {
+    if (worst.has(previous.connection_id)) continue;
+    const resolved: ResolvedAlert = {...previous, resolved_at: at};
+    resolvedNow.push(resolved);
+    changes.resolved.push({...resolved, duration_ms: now.getTime() - Date.parse(previous.opened_at)});
+  }
+  changes.opened.sort(bySeverityThenAge);
+  changes.escalated.sort(bySeverityThenAge);
+  changes.reminders.sort(bySeverityThenAge);
+  changes.resolved.sort(bySeverityThenAge);
+  return {changes, ledger: {version: 1, open: open.sort(bySeverityThenAge), resolved: [...resolvedNow, ...ledger.resolved].slice(0, KEEP_RESOLVED)}};
+}
+
+/** One line per change, worst first: what a person reads in the terminal, an email or a webhook's log. */
+export function changeLines(changes: AlertChanges): string[] {
+  const name = (alert: OpenAlert) => `${alert.schema_name} (${alert.connection_id}${alert.tenant_id ? `, tenant ${alert.tenant_id}` : ''})`;
+  return [
+    ...changes.opened.map((alert) => `NEW       ${alert.severity.toUpperCase().padEnd(8)} ${alert.message}`),
+    ...changes.escalated.map((alert) => `ESCALATED warning → critical: ${alert.message}`),
+    ...changes.reminders.map((alert) => `STILL     ${alert.severity.toUpperCase().padEnd(8)} open for ${formatDuration(alert.open_for_ms)}: ${alert.message}`),
+    ...changes.resolved.map((alert) => `RESOLVED  ${name(alert)} recovered after ${formatDuration(alert.duration_ms)} (was ${alert.rule.replace(/_/g, ' ')})`),
+  ];
+}
