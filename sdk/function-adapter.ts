@@ -15,7 +15,7 @@ import {parseState} from './state.js';
 import {TableRegistry} from './table-registry.js';
 import type {Emit, State} from './types.js';
 
-export {serializeRow, type Chunk, type ResponseStream} from './function-response.js';
+export type {Chunk, ResponseStream} from './function-response.js';
 
 export interface CallOptions {
   /** budget overrides; defaults come from the environment (limitsFromEnv) */

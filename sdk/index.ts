@@ -6,7 +6,7 @@ export * from './log.js';
 export * from './secrets.js';
 export * from './budget.js';
 export * from './connector.js';
-export {parseState, RESET_STATE, type StateSchema} from './state.js';
+export {RESET_STATE} from './state.js';
 export * from './function-adapter.js';
 export * from './retry.js';
 export {z} from 'zod';

@@ -47,6 +47,8 @@ export interface TableSpec {
   columns?: Readonly<Record<string, ColumnType>>;
   /** deletes mark `_fivetran_deleted = true` instead of removing rows */
   softDelete?: boolean;
+  /** declared columns never null besides the primary key (row types derived with RowOf say so) */
+  notNull?: readonly string[];
   description?: string;
 }
 
@@ -83,13 +85,15 @@ export type ColumnValue<T extends ColumnType> =
           : T extends {type: 'decimal'} ? string | number
             : string;
 
+type ListedIn<Spec, Field extends 'primaryKey' | 'notNull'> = Spec extends {[F in Field]: readonly (infer Name)[]} ? Name : never;
+
 /**
- * The row type of a table, derived from its declared columns: primary key columns are never null, the
- * others may be. Declare the tables `as const satisfies Record<string, TableSpec>` so the types survive.
+ * The row type of a table, derived from its declared columns: primary key and `notNull` columns are never
+ * null, the others may be. Declare the tables `as const satisfies Record<string, TableSpec>` so the types survive.
  */
 export type RowOf<Spec extends TableSpec> = Spec extends {columns: infer Columns extends Readonly<Record<string, ColumnType>>}
   ? {
-      -readonly [Column in keyof Columns & string]: Column extends (Spec extends {primaryKey: readonly (infer Key)[]} ? Key : never)
+      -readonly [Column in keyof Columns & string]: Column extends ListedIn<Spec, 'primaryKey'> | ListedIn<Spec, 'notNull'>
         ? ColumnValue<Columns[Column]>
         : ColumnValue<Columns[Column]> | null;
     }

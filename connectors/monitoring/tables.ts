@@ -16,6 +16,7 @@ export const TABLES = {
       sync_frequency: 'int', succeeded_at: 'utc_datetime', failed_at: 'utc_datetime', is_historical_sync: 'boolean', rescheduled_for: 'utc_datetime',
       health: 'string', minutes_since_success: 'long', delay_minutes: 'long', task_message: 'string', warning_message: 'string',
     },
+    notNull: ['group_id', 'schema_name', 'service', 'paused', 'health'],
     description: 'one row per connection per check, with its derived health',
   },
   connection_events: {

@@ -64,9 +64,6 @@ export const ReplicationState = z.preprocess(
   ReplicationStateShape,
 );
 
-export type KeyLoadState = z.infer<typeof KeyLoadState>;
-export type IncrementalState = z.infer<typeof IncrementalState>;
-export type PageState = z.infer<typeof PageState>;
 export type TableState = z.infer<typeof TableStateSchema>;
 export type ReplicationState = z.infer<typeof ReplicationStateShape>;
 

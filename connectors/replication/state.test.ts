@@ -1,9 +1,9 @@
 // A state this connector did not write is refused with a one-line 400 naming the field and how to start
 // afresh, never resumed from a guess (which would skip or repeat rows) nor blamed on the configuration.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {callConnector} from '../../../sdk/testing.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {connector} from '../index.js';
+import {callConnector} from '../../sdk/testing.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {connector} from './index.js';
 import {sourceSecrets} from './source-secrets.js';
 
 let db: TestDatabase;

@@ -12,7 +12,7 @@ import {planReplication, type TablePlan} from './plan.js';
 import {loadStart, measureWidth, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
 import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {postgresConfig, type ReplicationSecrets} from './secrets.js';
-import {SourceSession} from './source.js';
+import {SourceSession} from './client.js';
 import {tableState, type ReplicationState, type TableState} from './state.js';
 
 /** Chained batches per response: the response streams each while the next is read. */

@@ -6,7 +6,8 @@
 import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert, type BudgetView, type Emit, type Row, type SyncContext} from '../../sdk/index.js';
 import {connect} from '../../sdk/postgres.js';
 import {analyzeFreshness, keysetPage, type FreshnessQuery} from './analyze.js';
-import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS, type ApiTuning, type FreshnessSecrets} from './secrets.js';
+import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS, type ApiTuning} from './client.js';
+import type {FreshnessSecrets} from './secrets.js';
 import type {FreshnessState} from './state.js';
 import {EVENTS_TABLE, MONITOR_TABLE, monitorTableSpec} from './tables.js';
 import {triggerSync, type SyncEvent} from './trigger.js';
