@@ -191,6 +191,17 @@ describe('connect', () => {
     expect(fromGcp.text).not.toContain(SECRET);
   });
 
+  it('runs no gcloud with --url and --skip-grant, as the CI connect job does after the deploy job granted the role', async () => {
+    rmSync(gcloudLog, {force: true});
+    const url = 'https://monitoring-abc123-uc.a.run.app';
+    const {results} = await run({functions: ['monitoring'], all: false, url, skipGrant: true});
+    expect(results[0]).toMatchObject({action: 'updated', trigger_url: url});
+    expect(results[0]!.changes).toContainEqual(expect.stringMatching(/^function_trigger: .* → https:\/\/monitoring-abc123-uc\.a\.run\.app$/));
+    // the secrets file keyed by function is read as such with one function selected (not as one flat set)
+    expect(results[0]!.changes.join('; ')).not.toMatch(/secrets: added/);
+    expect(existsSync(gcloudLog) ? calls() : []).toEqual([]);
+  });
+
   it('fails in one line with a non-zero exit: no such group, a failing setup test, gcloud refusing', async () => {
     const noGroup = await failure(run({group: 'no_such_group'}));
     expect(noGroup).toEqual({message: 'no Fivetran group "no_such_group" for this API key; check --group or FIVETRAN_GROUP_ID', exitCode: 1});

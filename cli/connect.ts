@@ -31,7 +31,6 @@ import {
 import {projectFlag, runGcloud} from './gcloud.js';
 import {readLock, updateLockEntry, type LockEntry} from './lock.js';
 import {apiFromEnv} from './monitor/common.js';
-import {inCliTerms} from './monitor.js';
 import {printJson} from './output.js';
 import {DEPLOY_DEFAULTS, loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
 
@@ -53,6 +52,8 @@ export interface ConnectOptions {
   secretsFromGcp?: string;
   /** the trigger URL instead of asking gcloud (one function only) */
   url?: string;
+  /** the invoker role is granted elsewhere (the CircleCI deploy job does it): connect runs no gcloud then, with --url */
+  skipGrant?: boolean;
   /** for `auto` schedules: minutes between syncs (default 360 on creation; when given, also enforced on update) */
   syncFrequency?: number;
   dryRun?: boolean;
@@ -269,7 +270,8 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult[]>
   if (options.syncFrequency !== undefined && !(SYNC_FREQUENCIES as readonly number[]).includes(options.syncFrequency)) {
     throw new UsageError(`--sync-frequency ${options.syncFrequency} must be one of ${SYNC_FREQUENCIES.join(', ')} (minutes)`);
   }
-  const selected = selectFunctions(loadDeployConfig(root), options);
+  const defined = loadDeployConfig(root);
+  const selected = selectFunctions(defined, options);
   const lock = readLock(root);
   const groupFor = (fn: DeployFunction) => options.group ?? env.FIVETRAN_GROUP_ID?.trim() ?? lock[fn.name]?.group_id;
   const missingGroup = selected.filter((fn) => !groupFor(fn));
@@ -278,7 +280,8 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult[]>
   }
   const api = apiFromEnv(env, options.retries);
   const apiSecret = env.FIVETRAN_API_SECRET!;
-  const secretsOf = secretsSource(options, selected.map((fn) => fn.name), root, cwd, env);
+  // a file keyed by function names is recognised by every function of deploy.yaml, not only those selected
+  const secretsOf = secretsSource(options, defined.map((fn) => fn.name), root, cwd, env);
 
   // one service account per group; an unknown group stops everything before anything changes
   const accounts = new Map<string, string>();
@@ -287,7 +290,7 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult[]>
       accounts.set(groupId, await groupServiceAccount(api, groupId));
     } catch (error) {
       if (error instanceof FivetranApiError && error.httpStatus === 404) throw new CliConfigError(`no Fivetran group "${groupId}" for this API key; check --group or FIVETRAN_GROUP_ID`);
-      throw inCliTerms(error);
+      throw error;
     }
   }
 
@@ -320,12 +323,12 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult[]>
           result.changes = connectionChanges(existing, desired, lock[fn.name]).changes;
           result.action = result.changes.length ? 'would update' : 'unchanged';
         }
-        result.changes.unshift(`grant ${member} the invoker role on ${fn.name}`);
+        if (!options.skipGrant) result.changes.unshift(`grant ${member} the invoker role on ${fn.name}`);
         return result;
       }
 
       // the grant comes first: the setup tests call the function as that service account
-      await runGcloud(grant, {env, cwd: root}, `gcloud functions add-invoker-policy-binding ${fn.name}`);
+      if (!options.skipGrant) await runGcloud(grant, {env, cwd: root}, `gcloud functions add-invoker-policy-binding ${fn.name}`);
       let connection: FunctionConnection;
       if (!existing) {
         connection = await createFunctionConnection(api, {
@@ -363,10 +366,9 @@ export async function connect(options: ConnectOptions): Promise<ConnectResult[]>
       }
       return result;
     } catch (error) {
-      const known = inCliTerms(error);
       result.action = 'failed';
-      result.error = known instanceof Error ? known.message : String(known);
-      if (!(known instanceof CommandFailed || known instanceof CliConfigError || known instanceof UsageError || known instanceof FivetranApiError || (known instanceof Error && 'exitCode' in known))) {
+      result.error = error instanceof Error ? error.message : String(error);
+      if (!(error instanceof CommandFailed || error instanceof CliConfigError || error instanceof UsageError || error instanceof FivetranApiError || (error instanceof Error && 'exitCode' in error))) {
         result.error = `unexpected error: ${result.error}`;
       }
       return result;

@@ -14,7 +14,6 @@ import {CliConfigError, CommandFailed, UsageError} from './errors.js';
 import {getConnectionState, getFunctionConnection, resyncConnection, resyncTable, setConnectionState, updateFunctionConnection} from './fivetran-connections.js';
 import {readLock, recordedConnectionId} from './lock.js';
 import {apiFromEnv} from './monitor/common.js';
-import {inCliTerms} from './monitor.js';
 import {formatTable, printJson} from './output.js';
 import {loadDeployConfig, projectRoot, type DeployFunction} from './project.js';
 
@@ -41,13 +40,9 @@ function deployFunction(root: string, name: string): DeployFunction {
   return fn;
 }
 
-/** Runs `body` with the API client; API errors in the CLI's terms. */
-async function withApi<T>(options: CommonOptions, body: (api: FivetranApi) => Promise<T>): Promise<T> {
-  try {
-    return await body(apiFromEnv(options.env ?? process.env, options.retries));
-  } catch (error) {
-    throw inCliTerms(error);
-  }
+/** Runs `body` with the API client of the environment (its errors name the CLI's variables). */
+function withApi<T>(options: CommonOptions, body: (api: FivetranApi) => Promise<T>): Promise<T> {
+  return body(apiFromEnv(options.env ?? process.env, options.retries));
 }
 
 // ---- resync ----

@@ -81,10 +81,11 @@ program
   .option('--secrets-from <prefix>', 'secrets from environment variables <PREFIX><KEY> (and <PREFIX><FUNCTION>__<KEY> for one function)')
   .option('--secrets-from-gcp <secret>', 'secrets from a Secret Manager secret holding that JSON ({function} in the name is the function name)')
   .option('--url <url>', 'the trigger URL instead of gcloud functions describe (one function)')
+  .option('--skip-grant', "the invoker role is granted elsewhere (CI's deploy job); with --url, connect runs no gcloud")
   .option('--sync-frequency <minutes>', 'minutes between syncs on an auto schedule (default 360 for a new connection)', int)
   .option('--dry-run', 'print what would change without changing anything')
   .option('--json', 'print the results as JSON')
-  .action(async (functions: string[], opts: {all?: boolean; group?: string; secrets?: string; secretsFrom?: string; secretsFromGcp?: string; url?: string; syncFrequency?: number; dryRun?: boolean; json?: boolean}) => {
+  .action(async (functions: string[], opts: {all?: boolean; group?: string; secrets?: string; secretsFrom?: string; secretsFromGcp?: string; url?: string; skipGrant?: boolean; syncFrequency?: number; dryRun?: boolean; json?: boolean}) => {
     const {connect} = await import('./connect.js');
     await connect({functions, ...opts});
   });

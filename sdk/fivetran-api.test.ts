@@ -55,6 +55,17 @@ describe('FivetranApi', () => {
 
   afterEach(() => nock.cleanAll());
 
+  it("names the caller's keys for the credentials and the URL, never their values", async () => {
+    const credentialKeys = {apiKey: 'FIVETRAN_API_KEY', apiSecret: 'FIVETRAN_API_SECRET', url: 'FIVETRAN_API_URL'};
+    nock(base).get('/v1/connections/c1').reply(401, {code: 'Unauthorized'});
+    const unauthorized = await new FivetranApi({apiKey: 'key-123', apiSecret: 'secret-456', baseUrl: base, credentialKeys}).getConnection('c1').catch((e: unknown) => e);
+    expect((unauthorized as Error).message).toBe('Fivetran API rejected the credentials (401) for connection "c1"; check FIVETRAN_API_KEY and FIVETRAN_API_SECRET');
+    expect(() => new FivetranApi({apiKey: 'k', apiSecret: 's', baseUrl: 'http://user:pw-d0d0@api.fivetran.test', credentialKeys})).toThrow(
+      'FIVETRAN_API_URL "http://[REDACTED]@api.fivetran.test" holds credentials (user:password@); remove them: the API key and secret go in FIVETRAN_API_KEY and FIVETRAN_API_SECRET',
+    );
+  });
+
+
   it('sends a POST the API answers 5xx once, saying the sync may have started', async () => {
     const scope = nock(base).post('/v1/connections/c1/sync').times(3).reply(503, {code: 'Unavailable', message: 'down'});
     const error = await api().triggerSync('c1', true).catch((e: unknown) => e);

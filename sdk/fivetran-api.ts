@@ -1,33 +1,35 @@
 // A client for Fivetran's REST API v1 (docs/fivetran.md §2): Basic auth, the versioned Accept header, the
-// {code, message, data} envelope, cursor pagination, and retries on 429 (honouring Retry-After), 5xx and
-// connection errors with backoff and jitter. 401/403/404 fail at once with a message naming what is wrong.
-// Every answer is checked against the shape the endpoint documents (zod) before anyone trusts it, and a
-// request that changes something (POST, PATCH, DELETE) is sent once: it is retried only when the API
-// certainly did not act on it (429, or no connection made). Each request ends within the time its caller
-// has left (`timeLeftMs`, `signal`), so a function answers before its deadline with the endpoint named.
-// got (with its HTTP/2 and cache dependencies) is loaded by the first request, not at import: a function
-// answers calls that never reach the API (invalid secrets) without paying for it at cold start.
-import type {ExtendOptions, Got, Method} from 'got';
+// {code, message, data} envelope and cursor pagination, over sdk/http.ts (retries on 429, 5xx and connection
+// errors honouring Retry-After; a request that changes something, POST, PATCH or DELETE, sent once unless the
+// API certainly did not act on it; each request within the time its caller has left). 401/403/404 fail at
+// once with a message naming what is wrong, and the secret keys to check are the caller's names for them
+// (`credentialKeys`: the connectors' secrets, the CLI's environment variables). Every answer is checked
+// against the shape the endpoint documents (zod) before anyone trusts it.
+import type {Method} from 'got';
 import * as z from 'zod';
 import {AuthError, ConfigError, SourceError} from './errors.js';
-import {backoffDelay} from './retry.js';
+import {createHttpClient, HttpFailure, IDEMPOTENT_METHODS, redactUrl, type HttpClient} from './http.js';
+
 
 export const DEFAULT_FIVETRAN_API_URL = 'https://api.fivetran.com';
 
-type GotModule = typeof import('got');
-let gotLoading: Promise<GotModule> | undefined;
-
-/** The got module, imported once on first use (in a bundle: evaluated then, not when the function loads). */
-function loadGot(): Promise<GotModule> {
-  gotLoading ??= import('got');
-  return gotLoading;
+/** What the caller calls the API key, the secret and the URL, for messages (never their values). */
+export interface FivetranCredentialKeys {
+  apiKey: string;
+  apiSecret: string;
+  url: string;
 }
+
+/** The connectors' secret keys (connectors/freshness, connectors/monitoring). */
+export const FIVETRAN_SECRET_KEYS: FivetranCredentialKeys = {apiKey: 'fivetran_api_key', apiSecret: 'fivetran_api_secret', url: 'fivetran_api_url'};
 
 export interface FivetranApiOptions {
   apiKey: string;
   apiSecret: string;
   /** https://api.fivetran.com by default; a simulator's URL in tests and the demo */
   baseUrl?: string;
+  /** the names messages give the key, the secret and the URL (default FIVETRAN_SECRET_KEYS) */
+  credentialKeys?: FivetranCredentialKeys;
   /** retries after the first attempt on 429, 5xx and connection errors (default 4) */
   retries?: number;
   /** first backoff delay in ms (default 1000); Retry-After wins when present */
@@ -116,29 +118,18 @@ export class FivetranApiError extends SourceError {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
 
-/** Methods whose repetition changes nothing more than their first success did. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT']);
-/** Connection errors raised before a request could reach the server: safe to retry whatever the method. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRINUSE', 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION']);
-const RETRIED_CODES = [...NOT_SENT_CODES, 'ETIMEDOUT', 'ECONNRESET', 'EPIPE'];
-
-/** A URL as messages may show it: without user:password@. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1[REDACTED]@');
-}
-
-function normalizeBaseUrl(url: string): string {
+function normalizeBaseUrl(url: string, keys: FivetranCredentialKeys): string {
   let base = url.trim().replace(/\/+$/, '');
-  if (!/^https?:\/\//.test(base)) throw new ConfigError(`fivetran_api_url "${redactUrl(url)}" must start with http:// or https://`);
+  if (!/^https?:\/\//.test(base)) throw new ConfigError(`${keys.url} "${redactUrl(url)}" must start with http:// or https://`);
   let parsed: URL;
   try {
     parsed = new URL(base);
   } catch {
-    throw new ConfigError(`fivetran_api_url "${redactUrl(url)}" is not a URL`);
+    throw new ConfigError(`${keys.url} "${redactUrl(url)}" is not a URL`);
   }
   if (parsed.username || parsed.password) {
     // got would send them instead of the API key, and they would show wherever the URL is printed
-    throw new ConfigError(`fivetran_api_url "${redactUrl(url)}" holds credentials (user:password@); remove them: the API key and secret go in fivetran_api_key and fivetran_api_secret`);
+    throw new ConfigError(`${keys.url} "${redactUrl(url)}" holds credentials (user:password@); remove them: the API key and secret go in ${keys.apiKey} and ${keys.apiSecret}`);
   }
   if (!base.endsWith('/v1')) base += '/v1';
   return base + '/';
@@ -164,34 +155,19 @@ export interface RequestOptions<T> {
   unanswered?: string;
 }
 
-interface RequestContext {
-  /** Date.now() by which the request, retries included, must be over */
-  until: number;
-  idempotent: boolean;
-}
-
 export class FivetranApi {
-  private readonly options: ExtendOptions;
-  private client: Got | undefined;
+  private readonly http: HttpClient;
   private readonly pageSize: number;
-  private readonly timeoutMs: number;
-  private readonly signal: AbortSignal | undefined;
-  private readonly timeLeftMs: (() => number) | undefined;
+  private readonly keys: FivetranCredentialKeys;
   readonly baseUrl: string;
   /** the API's host (and port), for messages */
   readonly host: string;
 
   constructor(options: FivetranApiOptions) {
-    this.baseUrl = normalizeBaseUrl(options.baseUrl ?? DEFAULT_FIVETRAN_API_URL);
-    this.host = new URL(this.baseUrl).host;
+    this.keys = options.credentialKeys ?? FIVETRAN_SECRET_KEYS;
+    this.baseUrl = normalizeBaseUrl(options.baseUrl ?? DEFAULT_FIVETRAN_API_URL, this.keys);
     this.pageSize = Math.min(1000, Math.max(1, options.pageSize ?? 1000));
-    this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.signal = options.signal;
-    this.timeLeftMs = options.timeLeftMs;
-    const baseDelayMs = options.baseDelayMs ?? 1000;
-    const maxRetryAfterMs = options.maxRetryAfterMs ?? 5 * 60_000;
-    // got's options for this client; the client itself is made by the first request (see loadGot)
-    this.options = {
+    this.http = createHttpClient({
       prefixUrl: this.baseUrl,
       // The Authorization header is set directly: got's username/password would put the credentials in the
       // URL, which then shows up in error messages.
@@ -200,133 +176,84 @@ export class FivetranApi {
         'user-agent': 'fivetran-functions-fleet',
         authorization: `Basic ${Buffer.from(`${options.apiKey}:${options.apiSecret}`).toString('base64')}`,
       },
-      // parsed here, so that a body that is not JSON is reported as such rather than as a network failure
-      responseType: 'text',
-      retry: {
-        limit: options.retries ?? 4,
-        methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'],
-        statusCodes: [429, 500, 502, 503, 504],
-        errorCodes: RETRIED_CODES,
-        maxRetryAfter: maxRetryAfterMs,
-        calculateDelay: ({attemptCount, retryOptions, error, retryAfter}) => {
-          if (attemptCount > retryOptions.limit) return 0;
-          const status = error.response?.statusCode;
-          const retriable = status === undefined ? retryOptions.errorCodes.includes(error.code) : retryOptions.statusCodes.includes(status);
-          if (!retriable) return 0;
-          const context = error.options.context as Partial<RequestContext>;
-          // A request that changes something is repeated only when the API certainly did not act on it.
-          if (context.idempotent === false && status !== 429 && !(status === undefined && NOT_SENT_CODES.has(error.code))) return 0;
-          // 0 would mean "do not retry" to got, so Retry-After: 0 waits 1 ms
-          const delay = retryAfter !== undefined ? (retryAfter > maxRetryAfterMs ? 0 : Math.max(1, retryAfter)) : backoffDelay(attemptCount, baseDelayMs);
-          // no retry that could not be answered before the caller's deadline
-          if (delay > 0 && context.until !== undefined && Date.now() + delay >= context.until) return 0;
-          return delay;
-        },
-      },
-    };
+      retry: {limit: options.retries ?? 4, baseDelayMs: options.baseDelayMs, maxRetryAfterMs: options.maxRetryAfterMs},
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      timeLeftMs: options.timeLeftMs,
+    });
+    this.host = this.http.host;
   }
 
   /** One request; checks the envelope and the shape of its `data`, and unwraps `data`. */
   async request<T = undefined>(method: Method, path: string, options: RequestOptions<T> = {}): Promise<ApiResult<T>> {
-    const searchParams = Object.fromEntries(Object.entries(options.searchParams ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
     const endpoint = `${method} /v1/${path.replace(/^\//, '')}`;
-    const idempotent = IDEMPOTENT.has(method);
-    const startedAt = Date.now();
-    const leftMs = this.timeLeftMs ? this.timeLeftMs() : Infinity;
-    if (this.signal?.aborted || leftMs <= 0) {
-      throw new FivetranApiError(`no time was left before the call's deadline to send ${endpoint} to the Fivetran API at ${this.host}`, {
-        status: 0, code: 'DEADLINE', attempts: 0, retriable: true,
-      });
-    }
-    const until = startedAt + leftMs;
-    const signals = [this.signal, Number.isFinite(leftMs) ? AbortSignal.timeout(Math.ceil(leftMs)) : undefined].filter((x): x is AbortSignal => x !== undefined);
-    const got = await loadGot();
-    this.client ??= got.default.extend(this.options);
     let response;
     try {
-      response = await this.client(path.replace(/^\//, ''), {
-        method,
-        json: options.json,
-        searchParams: Object.keys(searchParams).length ? searchParams : undefined,
-        timeout: {request: Math.max(1, Math.min(this.timeoutMs, leftMs))},
-        context: {until, idempotent} satisfies RequestContext,
-        ...(signals.length ? {signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals)} : {}),
-      });
+      response = await this.http.json(method, path, {json: options.json, searchParams: options.searchParams});
     } catch (error) {
-      throw this.describe(got, error, {method, endpoint, subject: options.what ?? endpoint, idempotent, startedAt, unanswered: options.unanswered});
+      throw error instanceof HttpFailure ? this.describe(error, {...options, endpoint}) : error;
     }
-    const attempts = response.retryCount + 1;
-    const invalid = (what: string, code: string) =>
-      new FivetranApiError(`the Fivetran API answered ${endpoint} with ${response.statusCode} and ${what}`, {
-        status: response.statusCode, code, attempts, retriable: false, outcomeUnknown: !idempotent,
-      });
-    let body: unknown;
-    try {
-      body = JSON.parse(response.body);
-    } catch {
-      throw invalid(`a body that is not JSON (${JSON.stringify(response.body.slice(0, 80))})`, 'InvalidJson');
-    }
-    const envelope = Envelope.safeParse(body);
-    if (!envelope.success) throw invalid(`not the API's envelope {code, message, data} (${firstIssue(envelope.error)})`, 'InvalidAnswer');
-    if (!options.data) return {data: undefined as T, status: response.statusCode, attempts};
+    const {status, attempts} = response;
+    const invalid = (what: string) =>
+      new FivetranApiError(`the Fivetran API answered ${endpoint} with ${status} and ${what}`, {status, code: 'InvalidAnswer', attempts, retriable: false, outcomeUnknown: !IDEMPOTENT_METHODS.has(method)});
+    const envelope = Envelope.safeParse(response.body);
+    if (!envelope.success) throw invalid(`not the API's envelope {code, message, data} (${firstIssue(envelope.error)})`);
+    if (!options.data) return {data: undefined as T, status, attempts};
     const data = options.data.safeParse(envelope.data.data);
-    if (!data.success) throw invalid(`an unexpected answer (data.${firstIssue(data.error)})`.replace('data.body:', 'data:'), 'InvalidAnswer');
-    return {data: data.data, status: response.statusCode, attempts};
+    if (!data.success) throw invalid(`an unexpected answer (data.${firstIssue(data.error)})`.replace('data.body:', 'data:'));
+    return {data: data.data, status, attempts};
   }
 
-  private describe(
-    {HTTPError, RequestError: GotRequestError}: GotModule,
-    error: unknown,
-    request: {method: string; endpoint: string; subject: string; idempotent: boolean; startedAt: number; unanswered?: string},
-  ): Error {
-    const {subject, idempotent} = request;
-    const mayHave = idempotent ? '' : `; ${request.unanswered ?? 'it may have been carried out'}`;
-    if (error instanceof HTTPError) {
-      const status = error.response.statusCode;
-      let body: {code?: unknown; message?: unknown} = {};
-      try {
-        body = (JSON.parse(String(error.response.body)) ?? {}) as typeof body;
-      } catch {
-        // an error page that is not JSON: the status says enough
+  /** The FivetranApiError (or AuthError) for a failed request, in the words this client has always used. */
+  private describe(failure: HttpFailure, request: {endpoint: string; what?: string; unanswered?: string}): Error {
+    const {status, attempts, outcomeUnknown} = failure;
+    const {endpoint} = request;
+    const subject = request.what ?? endpoint;
+    const mayHave = failure.idempotent ? '' : `; ${request.unanswered ?? 'it may have been carried out'}`;
+    const cause = failure.cause;
+    switch (failure.kind) {
+      case 'no-time':
+        return new FivetranApiError(`no time was left before the call's deadline to send ${endpoint} to the Fivetran API at ${this.host}`, {status: 0, code: 'DEADLINE', attempts: 0, retriable: true});
+      case 'invalid-json':
+        return new FivetranApiError(`the Fivetran API answered ${endpoint} with ${status} and a body that is not JSON (${JSON.stringify(failure.body.slice(0, 80))})`, {
+          status, code: 'InvalidJson', attempts, retriable: false, outcomeUnknown,
+        });
+      case 'timeout': {
+        const atDeadline = failure.atDeadline ? " (the call's deadline)" : '';
+        return new FivetranApiError(
+          `the Fivetran API at ${this.host} did not answer ${endpoint} within ${seconds(failure.elapsedMs)}${atDeadline}${attempts > 1 ? ` after ${plural(attempts, 'attempt')}` : ''}${mayHave}`,
+          {status: 0, code: 'ETIMEDOUT', attempts, retriable: true, outcomeUnknown, cause},
+        );
       }
-      const code = typeof body.code === 'string' ? body.code : String(status);
-      const apiMessage = typeof body.message === 'string' ? body.message : error.response.statusMessage ?? '';
-      const attempts = error.request?.retryCount !== undefined ? error.request.retryCount + 1 : 1;
-      if (status === 401) {
-        return new AuthError(`Fivetran API rejected the credentials (401) for ${subject}; check fivetran_api_key and fivetran_api_secret`, {cause: error});
+      case 'unreachable':
+        return new FivetranApiError(
+          `cannot reach the Fivetran API at ${redactUrl(this.baseUrl)} for ${subject} (${failure.code}); check ${this.keys.url} and the network${failure.notSent ? '' : mayHave}`,
+          {status: 0, code: failure.code ?? 'NETWORK', attempts, retriable: true, outcomeUnknown, cause},
+        );
+      case 'status': {
+        let body: {code?: unknown; message?: unknown} = {};
+        try {
+          body = (JSON.parse(failure.body) ?? {}) as typeof body;
+        } catch {
+          // an error page that is not JSON: the status says enough
+        }
+        const code = typeof body.code === 'string' ? body.code : String(status);
+        const apiMessage = typeof body.message === 'string' ? body.message : failure.statusMessage;
+        if (status === 401) {
+          return new AuthError(`Fivetran API rejected the credentials (401) for ${subject}; check ${this.keys.apiKey} and ${this.keys.apiSecret}`, {cause});
+        }
+        if (status === 403) {
+          return new AuthError(`Fivetran API denied ${subject} (403: ${apiMessage}); give the API key's user permission for it`, {cause});
+        }
+        const message =
+          status === 404 ? `Fivetran API found no ${subject} (404: ${apiMessage}); check the id`
+          : status === 429 ? `Fivetran API rate limit hit on ${subject} after ${plural(attempts, 'attempt')} (429); try again later or lower the request rate`
+          : status === 409 ? `Fivetran API reported a conflict for ${subject} (409: ${apiMessage})`
+          : outcomeUnknown ? `Fivetran API answered ${status} for ${subject} (${code}: ${apiMessage}); not retried${mayHave}`
+          : `Fivetran API answered ${status} for ${subject} after ${plural(attempts, 'attempt')} (${code}: ${apiMessage})`;
+        return new FivetranApiError(message, {status, code, attempts, retriable: status === 429 || status >= 500, outcomeUnknown, cause});
       }
-      if (status === 403) {
-        return new AuthError(`Fivetran API denied ${subject} (403: ${apiMessage}); give the API key's user permission for it`, {cause: error});
-      }
-      const unknown = !idempotent && status >= 500;
-      const message =
-        status === 404 ? `Fivetran API found no ${subject} (404: ${apiMessage}); check the id`
-        : status === 429 ? `Fivetran API rate limit hit on ${subject} after ${plural(attempts, 'attempt')} (429); try again later or lower the request rate`
-        : status === 409 ? `Fivetran API reported a conflict for ${subject} (409: ${apiMessage})`
-        : unknown ? `Fivetran API answered ${status} for ${subject} (${code}: ${apiMessage}); not retried${mayHave}`
-        : `Fivetran API answered ${status} for ${subject} after ${plural(attempts, 'attempt')} (${code}: ${apiMessage})`;
-      return new FivetranApiError(message, {status, code, attempts, retriable: status === 429 || status >= 500, outcomeUnknown: unknown, cause: error});
     }
-    const code = (error as {code?: unknown} | null)?.code;
-    const attempts = error instanceof GotRequestError && error.request?.retryCount !== undefined ? error.request.retryCount + 1 : 1;
-    const elapsed = seconds(Date.now() - request.startedAt);
-    // no answer in time: got's own timeout, the time the caller had left, or the caller's deadline
-    if (code === 'ETIMEDOUT' || code === 'ERR_ABORTED' || (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'))) {
-      const atDeadline = this.signal?.aborted ? " (the call's deadline)" : '';
-      return new FivetranApiError(
-        `the Fivetran API at ${this.host} did not answer ${request.endpoint} within ${elapsed}${atDeadline}${attempts > 1 ? ` after ${plural(attempts, 'attempt')}` : ''}${mayHave}`,
-        {status: 0, code: 'ETIMEDOUT', attempts, retriable: true, outcomeUnknown: !idempotent, cause: error},
-      );
-    }
-    if (error instanceof GotRequestError || typeof code === 'string') {
-      const reason = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-      const sent = typeof code === 'string' && NOT_SENT_CODES.has(code);
-      return new FivetranApiError(
-        `cannot reach the Fivetran API at ${redactUrl(this.baseUrl)} for ${subject} (${reason}); check fivetran_api_url and the network${sent ? '' : mayHave}`,
-        {status: 0, code: typeof code === 'string' ? code : 'NETWORK', attempts, retriable: true, outcomeUnknown: !idempotent && !sent, cause: error},
-      );
-    }
-    return error instanceof Error ? error : new Error(String(error));
   }
 
   /**

@@ -1,5 +1,5 @@
 // The runtime every connector uses: the connector model, the Function adapter, budgets, logs, errors,
-// secrets fields, and PostgreSQL / Fivetran REST helpers.
+// secrets fields, an HTTP client for source APIs, and PostgreSQL / Fivetran REST helpers.
 export * from './types.js';
 export * from './errors.js';
 export * from './log.js';
@@ -9,4 +9,6 @@ export * from './connector.js';
 export {RESET_STATE} from './state.js';
 export * from './function-adapter.js';
 export * from './retry.js';
+export {createHttpClient, HttpFailure, toConnectorError} from './http.js';
+export type {ConnectorErrorOptions, HttpClient, HttpClientOptions, HttpFailureKind, HttpRequestOptions, HttpResponse, HttpRetryOptions} from './http.js';
 export {z} from 'zod';

@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
 import type {Alert} from '../../connectors/monitoring/alerts.js';
-import {CommandFailed} from '../errors.js';
+import {CliConfigError, CommandFailed} from '../errors.js';
 import {monitorAlerts} from './alerts.js';
 import {slackChangesMessage} from './sinks.js';
 import {reconcile, emptyLedger} from './lifecycle.js';
@@ -212,6 +212,14 @@ describe('API errors on the command line', () => {
     const error = (await status({env: {FIVETRAN_API_KEY: 'key_9f8e7d', FIVETRAN_API_SECRET: 'secret_6c5b4a', FIVETRAN_API_URL: 'https://api.fivetran.test'}, write: () => undefined}).catch((e: unknown) => e)) as Error;
     expect(error.message).toMatch(/rejected the credentials \(401\).*check FIVETRAN_API_KEY and FIVETRAN_API_SECRET/);
     expect(error.message).not.toMatch(/key_9f8e7d|secret_6c5b4a/);
+  });
+
+  it('names FIVETRAN_API_URL and the variables for the key when the URL holds credentials, without repeating them', async () => {
+    const {monitorStatus: status} = await import('../monitor.js');
+    const withUserinfo = {FIVETRAN_API_KEY: 'k', FIVETRAN_API_SECRET: 's', FIVETRAN_API_URL: 'https://bob:pw-3c3c@api.fivetran.test'};
+    await expect(status({env: withUserinfo, write: () => undefined})).rejects.toThrow(
+      new CliConfigError('FIVETRAN_API_URL "https://[REDACTED]@api.fivetran.test" holds credentials (user:password@); remove them: the API key and secret go in FIVETRAN_API_KEY and FIVETRAN_API_SECRET'),
+    );
   });
 
   it('names --group when the group is unknown', async () => {

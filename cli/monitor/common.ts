@@ -3,7 +3,7 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {DEMO_WAREHOUSE_FILE} from '../../emulator/demo.js';
-import {FivetranApi} from '../../sdk/fivetran-api.js';
+import {FivetranApi, type FivetranCredentialKeys} from '../../sdk/fivetran-api.js';
 import {ConfigError} from '../../sdk/errors.js';
 import type {CheckSettings} from '../../connectors/monitoring/check.js';
 import {compileTenantPattern} from '../../connectors/monitoring/tenants.js';
@@ -19,6 +19,9 @@ export interface MonitorCommonOptions {
   retries?: number;
 }
 
+/** Messages about the API's credentials and URL name the environment variables a CLI user sets. */
+const CLI_CREDENTIAL_KEYS: FivetranCredentialKeys = {apiKey: 'FIVETRAN_API_KEY', apiSecret: 'FIVETRAN_API_SECRET', url: 'FIVETRAN_API_URL'};
+
 export function apiFromEnv(env: NodeJS.ProcessEnv = process.env, retries?: number): FivetranApi {
   const apiKey = env.FIVETRAN_API_KEY;
   const apiSecret = env.FIVETRAN_API_SECRET;
@@ -26,9 +29,10 @@ export function apiFromEnv(env: NodeJS.ProcessEnv = process.env, retries?: numbe
     throw new CliConfigError('set FIVETRAN_API_KEY and FIVETRAN_API_SECRET (an API key of the Fivetran account; FIVETRAN_API_URL for another API such as the simulator)');
   }
   try {
-    return new FivetranApi({apiKey, apiSecret, baseUrl: env.FIVETRAN_API_URL || undefined, retries});
+    return new FivetranApi({apiKey, apiSecret, baseUrl: env.FIVETRAN_API_URL || undefined, retries, credentialKeys: CLI_CREDENTIAL_KEYS});
   } catch (error) {
-    throw new CliConfigError(`FIVETRAN_API_URL: ${(error as Error).message}`);
+    // the message starts with FIVETRAN_API_URL already
+    throw new CliConfigError((error as Error).message);
   }
 }
 

@@ -104,8 +104,3 @@ export function tupleJson(relation: Relation, tuple: readonly TupleValue[], colu
   }
   return `${out}}`;
 }
-
-/** The value of one column of a tuple as a JavaScript value (keys of deletes), or undefined. */
-export function tupleValues(relation: Relation, tuple: readonly TupleValue[]): Record<string, unknown> {
-  return JSON.parse(tupleJson(relation, tuple)) as Record<string, unknown>;
-}
