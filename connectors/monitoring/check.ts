@@ -7,11 +7,11 @@ import type {Connection, FivetranApi} from '../../sdk/fivetran-api.js';
 import type {BudgetView} from '../../sdk/budget.js';
 import {checkpoint, upsert, type Emit} from '../../sdk/types.js';
 import {alertsFor, type AlertOptions} from './alerts.js';
-import {decodeEntry, diffConnection, encodeEntry, removedEvent, type CompactEntry, type ConnectionEvent} from './events.js';
+import {decodeEntry, diffConnection, encodeEntry, removedEvent, type CompactEntry} from './events.js';
 import {assessHealth, type HealthAssessment} from './health.js';
 import {chosenGroups, readConnectionPages, readGroups, type ReadPosition} from './read-account.js';
 import type {MonitoringState} from './state.js';
-import type {ConnectionRow} from './tables.js';
+import type {ConnectionRow, EventRow} from './tables.js';
 import type {TenantMatcher} from './tenants.js';
 
 // what ./fivetran monitor reads of a check
@@ -68,7 +68,6 @@ export function connectionRow(connection: Connection, assessment: HealthAssessme
   };
 }
 
-export type EventRow = ConnectionEvent & {group_id: string | null; tenant_id: string | null; schema_name: string | null};
 
 /**
  * Runs (or resumes) one check and yields its rows and checkpoints. `now` is read once, when a check starts;
@@ -183,7 +182,7 @@ export async function collectCheck(api: FivetranApi, settings: CheckSettings, st
     if (item.kind !== 'upsert') continue;
     if (item.table === 'groups') result.groups.push(item.row);
     else if (item.table === 'connections') result.connections.push(item.row as ConnectionRow);
-    else if (item.table === 'connection_events') result.events.push(item.row as unknown as EventRow);
+    else if (item.table === 'connection_events') result.events.push(item.row as EventRow);
     else if (item.table === 'alerts') result.alerts.push(item.row as unknown as CheckResult['alerts'][number]);
   }
   result.checkedAt = result.state.last_checked_at ?? new Date(now()).toISOString();

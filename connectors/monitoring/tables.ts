@@ -25,6 +25,7 @@ export const TABLES = {
       connection_id: 'string', event_at: 'utc_datetime', event_type: 'string', checked_at: 'utc_datetime', group_id: 'string', tenant_id: 'string',
       schema_name: 'string', previous_health: 'string', health: 'string', duration_seconds: 'long',
     },
+    notNull: ['checked_at'],
     description: 'what changed since the previous check: failure, success (with duration), recovery, paused, unpaused, removed',
   },
   alerts: {
@@ -39,3 +40,6 @@ export const TABLES = {
 
 /** A row of `connections`: its columns as declared, with the health narrowed to the values health.ts derives. */
 export type ConnectionRow = Omit<RowOf<typeof TABLES.connections>, 'health'> & {health: Health};
+
+/** A row of `connection_events`, as declared. */
+export type EventRow = RowOf<typeof TABLES.connection_events>;
