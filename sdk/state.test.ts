@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest';
 import * as z from 'zod';
 import {defineConnector} from './connector.js';
 import {callConnector} from './testing.js';
-import {checkpoint, upsert} from './types.js';
+import {checkpoint, upsert, type Emit} from './types.js';
 
 // a connector with a typed state: `{}` gives the defaults, and `ctx.state` / checkpoint() take its type
 const Cursor = z.strictObject({after: z.number().int().nonnegative().default(0), pass: z.number().int().positive().default(1)});
@@ -37,5 +37,15 @@ describe('the state policy', () => {
     expect(body.errorType).toBe('InvalidRequest');
     expect(body.errorMessage).toMatch(message);
     expect(body.errorMessage).not.toContain('\n');
+  });
+});
+
+describe('typed state', () => {
+  it('types checkpoint() by the state schema: a checkpoint of another shape does not compile', () => {
+    const wrong = async function* (): AsyncGenerator<Emit<z.infer<typeof Cursor>>> {
+      // @ts-expect-error `after` is a number in the schema
+      yield checkpoint({after: 'x', pass: 1});
+    };
+    expect(typeof wrong).toBe('function');
   });
 });
