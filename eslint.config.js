@@ -12,7 +12,8 @@ const SDK_PUBLIC = ['index', 'postgres', 'fivetran-api'];
 // (sdk/server.ts), and may stand up the local Fivetran's pieces (emulator/: API simulator, warehouse,
 // embedded PostgreSQL) as fixtures.
 const SDK_PUBLIC_FOR_TESTS = [...SDK_PUBLIC, 'testing', 'server'];
-const CONNECTOR_TESTS = ['connectors/**/*.test.ts', 'connectors/**/test/**', 'connectors/**/test-support.ts'];
+// tests, and the helpers they share beside the code (a served function in its own process, a source's secrets)
+const CONNECTOR_TESTS = ['connectors/**/*.test.ts', 'connectors/**/test/**', 'connectors/**/test-support.ts', 'connectors/replication/served-function.ts', 'connectors/replication/source-secrets.ts'];
 
 /** no-restricted-imports patterns: the SDK's files other than `sdkPublic`, and each folder in `above`. */
 function layerRule(sdkPublic, above) {

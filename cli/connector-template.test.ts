@@ -59,11 +59,11 @@ describe('a connector rendered from templates/connector/', () => {
     // the rendered tests must catch it
     const broken = `${work}-broken`;
     cpSync(created.dir, path.join(broken, 'connectors', 'sample_source'), {recursive: true});
-    const index = path.join(broken, 'connectors', 'sample_source', 'index.ts');
-    const source = readFileSync(index, 'utf8');
-    const patched = source.replace("yield upsert('items', {id: item.id,", "yield upsert('items', {_fivetran_id: item.id, id: item.id,");
+    const sync = path.join(broken, 'connectors', 'sample_source', 'sync.ts');
+    const source = readFileSync(sync, 'utf8');
+    const patched = source.replace("yield upsert('items', {id: item.id, name: item.name, updated_at: item.updated_at} satisfies ItemRow)", "yield upsert('items', {_fivetran_id: item.id, id: item.id, name: item.name, updated_at: item.updated_at})");
     expect(patched).not.toBe(source);
-    writeFileSync(index, patched);
+    writeFileSync(sync, patched);
     writeFileSync(
       path.join(broken, 'vitest.config.mjs'),
       `export default ${JSON.stringify({test: {root: broken, include: ['connectors/**/*.test.ts'], setupFiles: [path.join(ROOT, 'test', 'setup-network.ts')], pool: 'forks'}})};\n`,

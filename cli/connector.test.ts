@@ -33,20 +33,21 @@ describe('connector create', () => {
     const created = await createConnector({name: 'orders_api', cwd: root, log: (line) => lines.push(line)});
 
     expect(created.dir).toBe(path.join(root, 'connectors', 'orders_api'));
-    expect(created.files).toEqual(['README.md', 'demo.ts', 'index.test.ts', 'index.ts']);
+    expect(created.files).toEqual(['README.md', 'client.ts', 'demo.ts', 'index.test.ts', 'index.ts', 'secrets.ts', 'state.ts', 'sync.ts', 'tables.ts']);
     expect(readdirSync(created.dir).sort()).toEqual(created.files);
     const index = readFileSync(path.join(created.dir, 'index.ts'), 'utf8');
     expect(index).toContain("from '../../sdk/index.js';");
     expect(index).toContain("name: 'orders_api',");
-    expect(index).toContain('export type OrdersApiSecrets = z.infer<typeof secretsSchema>;');
-    expect(index).not.toMatch(/\{\{[#/]?[a-zA-Z]/);
+    expect(index).toContain("import {OrdersApiSecrets} from './secrets.js';");
+    expect(readFileSync(path.join(created.dir, 'secrets.ts'), 'utf8')).toContain('export type OrdersApiSecrets = z.infer<typeof OrdersApiSecrets>;');
+    for (const file of created.files) expect(readFileSync(path.join(created.dir, file), 'utf8')).not.toMatch(/\{\{[#/~]?[a-zA-Z]/);
     expect(readFileSync(path.join(created.dir, 'index.test.ts'), 'utf8')).toContain("from '../../sdk/index.js';");
     expect(readFileSync(path.join(created.dir, 'demo.ts'), 'utf8')).toContain("from '../../sdk/index.js';");
     const readme = readFileSync(path.join(created.dir, 'README.md'), 'utf8');
     expect(readme).toMatch(/^# orders_api$/m);
     expect(readme).toContain('orders-api:\n  connector: orders_api\n  environment: dev');
     expect(readme).toContain('./fivetran test connectors/orders_api\n');
-    expect(lines[0]).toBe('created connectors/orders_api/ (README.md, demo.ts, index.test.ts, index.ts)');
+    expect(lines[0]).toBe('created connectors/orders_api/ (README.md, client.ts, demo.ts, index.test.ts, index.ts, secrets.ts, state.ts, sync.ts, tables.ts)');
   });
 
   it('renders into --destination relative to cwd, importing the SDK from there', async () => {

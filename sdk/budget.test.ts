@@ -47,4 +47,23 @@ describe('Budget', () => {
     expect(tight.underMemoryPressure()).toBe(true);
     expect(tight.exhausted()).toBe('memory');
   });
+
+  it('answers connectors net of the envelope: room before the stopping line, a due checkpoint, a batch aim', () => {
+    const budget = new Budget(limitsFromEnv({responseCapBytes: 1000, timeoutSeconds: 10, reserveMs: 1000, memoryMb: 1024}));
+    budget.setEnvelope(44, 0); // 256 of punctuation + 44 of state
+    budget.addBytes(300);
+    expect(budget.bytesLeft()).toBe(400);
+    expect(budget.aimBytes()).toBe(375);
+    expect(budget.aimBytes(0)).toBe(675);
+    // 300 bytes of rows since the start: 300 more would reach 900 with the envelope, short of the 950 line
+    expect(budget.roomFor()).toBe(true);
+    expect(budget.shouldCheckpoint()).toBe(false);
+    budget.checkpointed();
+    budget.addBytes(200);
+    // another 200 would reach 256 + 44 + 500 + 200 = 1000, past 950
+    expect(budget.roomFor()).toBe(false);
+    expect(budget.shouldCheckpoint()).toBe(true);
+    expect(budget.spent()).toBeNull();
+    expect(budget.spent(150)).toBe('response_bytes');
+  });
 });

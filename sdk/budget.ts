@@ -1,6 +1,8 @@
 // The live budgets of one function call: response bytes, time to the deadline, and memory headroom.
-// Connectors size their batches from them; the Function adapter stops at the first checkpoint after one
-// is spent. Limits come from the deployment (environment variables set by ./fivetran deploy) or defaults.
+// Connectors read them through BudgetView (ctx.budget) to size batches and to know when a checkpoint is
+// due; the Function adapter owns the rule: it counts the response's envelope, and stops at the first
+// checkpoint past STOP_LINE of the cap (or past the deadline, or under memory pressure). That rule is
+// written here once. Limits come from the deployment (environment variables set by ./fivetran deploy).
 
 export const DEFAULT_RESPONSE_CAP_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_SECONDS = 60;
@@ -56,13 +58,62 @@ export function limitsFromEnv(overrides: Partial<BudgetLimits> = {}): BudgetLimi
 
 export type BudgetReason = 'response_bytes' | 'deadline' | 'memory';
 
+/** The share of the response cap past which the adapter ends the call at the next checkpoint. */
+export const STOP_LINE = 0.95;
+/**
+ * The share of the cap a batch aims at: a little past the stopping line, so the checkpoint after the
+ * batch is the one the call stops at, and short of the cap, past which the adapter drops the batch.
+ */
+export const AIM_LINE = 0.975;
+/** The response's punctuation around state, rows and schema. */
+export const ENVELOPE_PUNCTUATION_BYTES = 256;
+
+/**
+ * What a connector sees of the call's budgets (ctx.budget): read-only. Response sizes here are net of the
+ * envelope (the state, the schema and the punctuation), which the adapter counts.
+ */
+export interface BudgetView {
+  readonly limits: Readonly<BudgetLimits>;
+  /**
+   * True once the adapter ends the call at the checkpoint just emitted. It then asks `sync` for one more item
+   * only to tell "more to do" from "done", and drops it: yield something cheap (or return) rather than start
+   * work that will be thrown away.
+   */
+  readonly stopping: boolean;
+  /** response bytes of rows so far (in a streamed Partner SDK sync: since the last checkpoint) */
+  readonly bytesUsed: number;
+  /** why the adapter would end the call at a checkpoint emitted now, `nextBytes` of rows later; null when it would go on */
+  spent(nextBytes?: number): BudgetReason | null;
+  /**
+   * True when a checkpoint is due now: a budget is spent (the call ends at the next checkpoint), or another
+   * run of rows as large as those since the last checkpoint would pass the stopping line.
+   */
+  shouldCheckpoint(): boolean;
+  /** whether `bytes` more rows (default: as many as since the last checkpoint) fit before the stopping line */
+  roomFor(bytes?: number): boolean;
+  /** bytes of rows the response can still hold before the adapter drops what follows */
+  bytesLeft(): number;
+  /** the bytes a batch may aim at, with `held` bytes of rows in the response (default: those held now) */
+  aimBytes(held?: number): number;
+  timeLeftMs(): number;
+  elapsedMs(): number;
+  memoryLimitBytes(): number;
+  /** bytes of memory left before the pressure threshold (may be negative) */
+  memoryHeadroomBytes(): number;
+  underMemoryPressure(): boolean;
+  rssBytes(): number;
+}
+
 /** How long a reading of the resident memory stays current. */
 const RSS_SAMPLE_MS = 5;
 
-export class Budget {
+/** The adapter's side of a call's budgets; connectors get it as a BudgetView. */
+export class Budget implements BudgetView {
   readonly limits: BudgetLimits;
   readonly startedAt: number;
   private usedBytes = 0;
+  private envelope = 0;
+  private usedAtCheckpoint = 0;
   private stopReason: BudgetReason | null = null;
   private readonly now: () => number;
   private readonly rssAtStart = process.memoryUsage.rss();
@@ -75,11 +126,7 @@ export class Budget {
     this.startedAt = options.startedAt ?? this.now();
   }
 
-  /**
-   * Set by the adapter when it ends the call at the checkpoint just emitted. It then asks `sync` for one more
-   * item only to tell "more to do" from "done", and drops it: a sync that sees `stopping` should yield
-   * something cheap (or return) rather than start work that will be thrown away.
-   */
+  /** Set by the adapter when it ends the call at the checkpoint just emitted (see BudgetView.stopping). */
   markStopping(reason: BudgetReason): void {
     this.stopReason = reason;
   }
@@ -97,8 +144,44 @@ export class Budget {
     return this.usedBytes;
   }
 
+  /** Called by the adapter when the envelope changes: `stateBytes` of committed state, `schemaBytes` of schema. */
+  setEnvelope(stateBytes: number, schemaBytes: number): void {
+    this.envelope = ENVELOPE_PUNCTUATION_BYTES + schemaBytes + stateBytes;
+  }
+
+  /** The response's bytes around the rows: committed state, schema, punctuation. */
+  envelopeBytes(): number {
+    return this.envelope;
+  }
+
+  /** Called by the adapter at each checkpoint it commits. */
+  checkpointed(): void {
+    this.usedAtCheckpoint = this.bytesUsed;
+  }
+
+  /** Bytes of rows since the last checkpoint. */
+  protected sinceCheckpoint(): number {
+    return this.bytesUsed - this.usedAtCheckpoint;
+  }
+
   bytesLeft(): number {
-    return Math.max(0, this.limits.responseCapBytes - this.usedBytes);
+    return Math.max(0, this.limits.responseCapBytes - this.bytesUsed - this.envelope);
+  }
+
+  spent(nextBytes = 0): BudgetReason | null {
+    return this.exhausted(this.envelope + nextBytes);
+  }
+
+  roomFor(bytes = this.sinceCheckpoint()): boolean {
+    return this.bytesUsed + this.envelope + bytes < this.limits.responseCapBytes * STOP_LINE;
+  }
+
+  shouldCheckpoint(): boolean {
+    return this.spent() !== null || !this.roomFor();
+  }
+
+  aimBytes(held = this.bytesUsed): number {
+    return this.limits.responseCapBytes * AIM_LINE - held - this.envelope;
   }
 
   deadline(): number {
@@ -150,7 +233,7 @@ export class Budget {
    * before it would overflow the response is better than dropping it.
    */
   exhausted(nextBytes = 0): BudgetReason | null {
-    if (this.usedBytes + nextBytes >= this.limits.responseCapBytes * 0.95) return 'response_bytes';
+    if (this.usedBytes + nextBytes >= this.limits.responseCapBytes * STOP_LINE) return 'response_bytes';
     if (this.timeLeftMs() <= 0) return 'deadline';
     if (this.underMemoryPressure()) return 'memory';
     return null;

@@ -10,22 +10,12 @@ import type {Connector} from './connector.js';
 import {ConnectorError, DeadlineError, DeadlineReached, ProtocolError, RequestError, SecretsError, toErrorResponse} from './errors.js';
 import {Logger, redactText, type LogSink} from './log.js';
 import {parseSecrets, secretValues} from './secrets.js';
-import type {Emit, Row, State, TableSpec} from './types.js';
+import {ResponseBuilder, type Chunk, type ResponseStream} from './function-response.js';
+import {parseState} from './state.js';
+import {TableRegistry} from './table-registry.js';
+import type {Emit, State} from './types.js';
 
-/**
- * Where a streamed response goes (the HTTP response of a deployed function). Once a call has committed
- * `streamAfterBytes` of rows, it answers 200 and writes each checkpoint's rows as the checkpoint commits,
- * rather than holding the whole response and copying it twice at the end; the state comes last.
- */
-export interface ResponseStream {
-  /** the call answers 200 with a JSON body written in parts from now on; called once, before the first write */
-  start(): void;
-  /** writes parts in order; false when the caller is behind and `drained` should be awaited */
-  write(parts: readonly Chunk[]): boolean;
-  drained(): Promise<void>;
-  /** writes the last parts and ends the response */
-  end(parts: readonly Chunk[]): void;
-}
+export type {Chunk, ResponseStream} from './function-response.js';
 
 export interface CallOptions {
   /** budget overrides; defaults come from the environment (limitsFromEnv) */
@@ -65,120 +55,6 @@ export interface CallResult {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
-}
-
-/** JSON for one row: bigint as a string, bytes as base64, dates as ISO-8601. */
-export function serializeRow(row: Row): string {
-  for (const key in row) {
-    const value = row[key];
-    if (typeof value === 'bigint' || value instanceof Uint8Array) return JSON.stringify(row, jsonReplacer);
-  }
-  return JSON.stringify(row);
-}
-
-function jsonReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
-  const original = this[key];
-  if (original instanceof Uint8Array) return Buffer.from(original).toString('base64');
-  if (typeof value === 'bigint') return value.toString();
-  return value;
-}
-
-/** A part of the response body: JSON text, or its UTF-8 bytes as a source produced them. */
-export type Chunk = string | Buffer;
-
-interface TableBuffer {
-  chunks: Chunk[];
-  committedChunks: number;
-  rows: number;
-  committedRows: number;
-}
-
-const chunkText = (chunk: Chunk): string => (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
-
-/**
- * Accumulates serialized rows per table; `commit` marks what a checkpoint covers, `dropPending` discards the
- * rest. A streamed response takes a table's committed chunks away as it writes them (`takeCommitted`); the
- * row counts stay whole.
- */
-class ResponseBuilder {
-  readonly inserts = new Map<string, TableBuffer>();
-  readonly deletes = new Map<string, TableBuffer>();
-  bytes = 0;
-  committedBytes = 0;
-
-  add(target: Map<string, TableBuffer>, table: string, json: Chunk, count: number): void {
-    let buffer = target.get(table);
-    if (!buffer) {
-      buffer = {chunks: [], committedChunks: 0, rows: 0, committedRows: 0};
-      target.set(table, buffer);
-    }
-    buffer.chunks.push(json);
-    buffer.rows += count;
-    this.bytes += json.length + 1;
-  }
-
-  commit(): void {
-    for (const buffer of [...this.inserts.values(), ...this.deletes.values()]) {
-      buffer.committedChunks = buffer.chunks.length;
-      buffer.committedRows = buffer.rows;
-    }
-    this.committedBytes = this.bytes;
-  }
-
-  dropPending(): void {
-    for (const buffer of [...this.inserts.values(), ...this.deletes.values()]) {
-      buffer.chunks.length = buffer.committedChunks;
-      buffer.rows = buffer.committedRows;
-    }
-    this.bytes = this.committedBytes;
-  }
-
-  committedRowCount(): number {
-    let total = 0;
-    for (const buffer of [...this.inserts.values(), ...this.deletes.values()]) total += buffer.committedRows;
-    return total;
-  }
-
-  /** The insert table holding the most committed bytes not yet taken, or null. */
-  largestCommittedInsert(): string | null {
-    let best: string | null = null;
-    let bestBytes = 0;
-    for (const [table, buffer] of this.inserts) {
-      let bytes = 0;
-      for (let i = 0; i < buffer.committedChunks; i++) bytes += buffer.chunks[i]!.length;
-      if (bytes > bestBytes) [best, bestBytes] = [table, bytes];
-    }
-    return best;
-  }
-
-  /** Removes and returns a table's committed chunks (for a streamed response, which writes them now). */
-  takeCommitted(table: string): Chunk[] {
-    const buffer = this.inserts.get(table);
-    if (!buffer || buffer.committedChunks === 0) return [];
-    const taken = buffer.chunks.splice(0, buffer.committedChunks);
-    buffer.committedChunks = 0;
-    return taken;
-  }
-
-  /** `"table":[rows],...` of every table with rows, except `skip` */
-  static entries(target: Map<string, TableBuffer>, skip?: string): string {
-    const parts: string[] = [];
-    for (const [table, buffer] of target) {
-      if (buffer.rows === 0 || table === skip) continue;
-      parts.push(`${JSON.stringify(table)}:[${buffer.chunks.map(chunkText).join(',')}]`);
-    }
-    return parts.join(',');
-  }
-
-  static counts(target: Map<string, TableBuffer>): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [table, buffer] of target) if (buffer.rows > 0) out[table] = buffer.rows;
-    return out;
-  }
-}
-
-function schemaEntry(spec: TableSpec | undefined): {primary_key?: string[]} {
-  return spec?.primaryKey && spec.primaryKey.length ? {primary_key: [...spec.primaryKey]} : {};
 }
 
 /**
@@ -294,7 +170,8 @@ export async function handleFunctionCall(connector: Connector, requestBody: unkn
       log.info('setup test passed');
       return {status: 200, body: emptyResponse(request.state), summary: {hasMore: false, stopReason: 'setup_test', rows: {}, deletes: {}, bytes: 0, durationMs: Date.now() - startedAt}};
     }
-    return await runSync(connector, {secrets, state: request.state, budget, log, syncId: request.syncId, signal}, deadline, options);
+    const state = parseState(connector.name, connector.state, request.state);
+    return await runSync(connector, {secrets, state, budget, log, syncId: request.syncId, signal}, request.state, deadline, options);
   } catch (error) {
     const {status, body} = toErrorResponse(error, connector.name);
     body.errorMessage = redactText(body.errorMessage, redactions);
@@ -353,79 +230,27 @@ class DeadlineStop extends Error {
   }
 }
 
+/**
+ * The call loop: pulls `sync`'s items into the response until it finishes, a budget is spent at a
+ * checkpoint, or the deadline comes; then answers what is committed.
+ */
 async function runSync(
   connector: Connector,
-  ctx: {secrets: unknown; state: State; budget: Budget; log: Logger; syncId: string | undefined; signal: AbortSignal},
+  ctx: {secrets: unknown; state: object; budget: Budget; log: Logger; syncId: string | undefined; signal: AbortSignal},
+  /** the state as sent: a call that commits the same state and no rows made no progress */
+  sentState: State,
   deadline: Promise<void>,
   options: CallOptions,
 ): Promise<CallResult> {
   const {budget, log} = ctx;
-  const tables = new Map<string, TableSpec>(Object.entries(connector.tables));
-  const builder = new ResponseBuilder();
-  const inputStateJson = JSON.stringify(ctx.state);
-  let committedStateJson = inputStateJson;
+  const response = new ResponseBuilder(new TableRegistry(connector.name, connector.tables), sentState, budget, options.stream, options.streamAfterBytes ?? STREAM_AFTER_BYTES);
   let stopReason: CallSummary['stopReason'] = 'finished';
-  const cap = budget.limits.responseCapBytes;
-  const stream = options.stream;
-  const streamAfter = options.streamAfterBytes ?? STREAM_AFTER_BYTES;
-  /** the insert table whose rows are being written as they commit (the others are written at the end) */
-  let streamed: string | null = null;
-  let streamedAny = false;
-  let writtenBytes = 0;
-
-  const progress = () => builder.committedRowCount() > 0 || committedStateJson !== inputStateJson;
-  const specOf = (table: string): TableSpec => {
-    const spec = tables.get(table);
-    if (!spec) throw new ProtocolError(`${connector.name} emitted records for undeclared table "${table}"; list it in tables or yield declareTable() first`);
-    return spec;
-  };
-
-  // The envelope around the rows: state, schema and punctuation. Counted against the cap with the rows.
-  // the schema as it is sent (primary keys only), not the table specs with their column declarations
-  const sentSchemaBytes = () => JSON.stringify(Object.fromEntries([...tables].map(([table, spec]) => [table, schemaEntry(spec)]))).length;
-  let schemaBytes = sentSchemaBytes();
-  const envelopeBytes = () => 256 + schemaBytes + committedStateJson.length;
-
-  /** Rows of the streamed table, each chunk after a comma but the first. */
-  const rowParts = (chunks: readonly Chunk[], parts: Chunk[]): void => {
-    for (const chunk of chunks) {
-      if (streamedAny) {
-        parts.push(',');
-        writtenBytes++;
-      }
-      parts.push(chunk);
-      writtenBytes += chunk.length;
-      streamedAny = true;
-    }
-  };
-
-  /**
-   * At a checkpoint: once the committed rows are large enough, start the streamed response with the table
-   * holding the most of them, and write that table's committed rows. Only one table is streamed per call
-   * (a JSON object cannot name a table twice); the others wait for the end. Waits while the caller is behind.
-   */
-  const streamCommitted = async (): Promise<void> => {
-    if (!stream) return;
-    const parts: Chunk[] = [];
-    if (streamed === null) {
-      if (builder.committedBytes < streamAfter) return;
-      streamed = builder.largestCommittedInsert();
-      if (streamed === null) return;
-      stream.start();
-      const head = `{"insert":{${JSON.stringify(streamed)}:[`;
-      parts.push(head);
-      writtenBytes += head.length;
-    }
-    rowParts(builder.takeCommitted(streamed), parts);
-    if (parts.length && !stream.write(parts)) await stream.drained();
-  };
-
-  const iterator = connector.sync({...ctx, secrets: ctx.secrets as never})[Symbol.asyncIterator]();
+  const iterator = connector.sync({...ctx, secrets: ctx.secrets as never, state: ctx.state as never})[Symbol.asyncIterator]();
   let stopped = false;
   /** the deadline came while `sync` was busy and it did not stop: ending it would wait for it */
   let stuck = false;
   const graceMs = Math.min(2000, budget.limits.reserveMs / 2);
-  const next = async (): Promise<IteratorResult<Emit>> => {
+  const next = async (): Promise<IteratorResult<Emit<object>>> => {
     const outcome = await beforeDeadline(iterator.next(), deadline, graceMs);
     if (!outcome.stopped) return outcome.value;
     stuck ||= outcome.stuck;
@@ -454,43 +279,21 @@ async function runSync(
       const item = result.value;
       switch (item.kind) {
         case 'table':
-          tables.set(item.table, item.spec);
-          schemaBytes = sentSchemaBytes();
+          response.declare(item.table, item.spec);
           break;
-        case 'upsert': {
-          specOf(item.table);
-          const json = serializeRow(item.row);
-          builder.add(builder.inserts, item.table, json, 1);
-          budget.addBytes(json.length + 1);
+        case 'upsert':
+          response.upsert(item.table, item.row);
           break;
-        }
         case 'upsertJson':
-          specOf(item.table);
-          if (item.count > 0) {
-            builder.add(builder.inserts, item.table, item.json, item.count);
-            budget.addBytes(item.json.length + 1);
-          }
+          response.upsertJson(item.table, item.json, item.count);
           break;
-        case 'delete': {
-          const spec = specOf(item.table);
-          const key = spec.primaryKey ?? [];
-          if (!key.length) throw new ProtocolError(`${connector.name} deleted from "${item.table}", which has no primary key; declare one`);
-          const keys: Row = {};
-          for (const column of key) {
-            if (item.keys[column] === undefined) throw new ProtocolError(`${connector.name} deleted from "${item.table}" without primary key column "${column}"`);
-            keys[column] = item.keys[column];
-          }
-          const json = serializeRow(keys);
-          builder.add(builder.deletes, item.table, json, 1);
-          budget.addBytes(json.length + 1);
+        case 'delete':
+          response.delete(item.table, item.keys);
           break;
-        }
         case 'checkpoint': {
-          builder.commit();
-          committedStateJson = JSON.stringify(item.state);
-          await streamCommitted();
-          const reason = budget.exhausted(envelopeBytes());
-          if (reason && progress()) {
+          await response.checkpoint(item.state);
+          const reason = budget.spent();
+          if (reason && response.progress) {
             budget.markStopping(reason);
             if (await finishedAfterCheckpoint()) break;
             stopReason = reason;
@@ -503,13 +306,13 @@ async function runSync(
           break;
       }
       if (stopped) break;
-      if (builder.bytes + envelopeBytes() > cap) {
-        if (!progress()) {
+      if (response.overCap()) {
+        if (!response.progress) {
           throw new ProtocolError(
-            `${connector.name} emitted more than the response cap (${cap} bytes) before its first checkpoint; checkpoint after smaller batches or raise FIVETRAN_RESPONSE_CAP_BYTES`,
+            `${connector.name} emitted more than the response cap (${budget.limits.responseCapBytes} bytes) before its first checkpoint; checkpoint after smaller batches or raise FIVETRAN_RESPONSE_CAP_BYTES`,
           );
         }
-        builder.dropPending();
+        response.dropPending();
         budget.markStopping('response_bytes');
         if (await finishedAfterCheckpoint()) break;
         stopReason = 'response_bytes';
@@ -519,19 +322,19 @@ async function runSync(
     }
   } catch (error) {
     if (error instanceof DeadlineStop) {
-      if (streamed === null && !progress()) throw deadlineFailure(connector.name, 'its sync', budget, error.outcome);
+      if (!response.streaming && !response.progress) throw deadlineFailure(connector.name, 'its sync', budget, error.outcome);
       // answer what is committed; the next call resumes from the last checkpoint
       const why = error.outcome.error instanceof Error ? error.outcome.error.message : error.outcome.stuck ? 'it did not stop when asked' : 'it stopped';
       log.warn(`stopping at the last checkpoint: the call reached its deadline (${why})`);
       stopReason = 'deadline';
       stopped = true;
-    } else if (streamed !== null) {
+    } else if (response.streaming) {
       // The response has begun (status 200 is sent): end it with what is committed, and let the next call
       // start from the last checkpoint, where the error, if it persists, is answered as an error.
       log.error(`the call failed after its response had started; answering the committed rows so the next call resumes from the last checkpoint: ${error instanceof Error ? error.message : String(error)}`);
       stopReason = 'error_while_streaming';
       stopped = true;
-    } else if (error instanceof ConnectorError && error.retriable && progress()) {
+    } else if (error instanceof ConnectorError && error.retriable && response.progress) {
       // A retriable source failure after committed progress: answer what is committed and let Fivetran call
       // again from that checkpoint rather than losing the work of this call.
       log.warn(`stopping early after a retriable source error; the next call resumes from the last checkpoint: ${error.message}`);
@@ -546,49 +349,16 @@ async function runSync(
   }
   // Answer first, then end a stopped `sync` (its `finally` closes connections): a streamed response is
   // complete before the clean-up, which then overlaps the caller's next request.
-  const result = finish(stopped, stopReason);
+  const built = response.finish(stopped);
+  const summary: CallSummary = {hasMore: stopped, stopReason, rows: built.rows, deletes: built.deletes, bytes: built.bytes, durationMs: budget.elapsedMs()};
+  log.info('call finished', {
+    has_more: stopped, stop_reason: stopReason, rows: summary.rows, deletes: summary.deletes, bytes: summary.bytes, duration_ms: summary.durationMs,
+    ...(built.streamed ? {streamed: true} : {}),
+  });
   // a `sync` stuck past the deadline is ended in the background: the answer must not wait for it
   if (stopped && stuck) void iterator.return?.(undefined).catch(() => undefined);
   else if (stopped) await iterator.return?.(undefined).catch(() => undefined);
-  return result;
-
-  function finish(hasMore: boolean, reason: CallSummary['stopReason']): CallResult {
-    if (hasMore) builder.dropPending();
-    const schema: Record<string, {primary_key?: string[]}> = {};
-    for (const [table, spec] of tables) schema[table] = schemaEntry(spec);
-    const softDelete = [...builder.deletes.keys()].filter((table) => tables.get(table)?.softDelete && (builder.deletes.get(table)?.rows ?? 0) > 0);
-    // the state comes last: a streamed response has written its rows before the state is final
-    const tail =
-      `,"delete":{${ResponseBuilder.entries(builder.deletes)}},"schema":${JSON.stringify(schema)}` +
-      `,"state":${committedStateJson},"hasMore":${hasMore}${softDelete.length ? `,"softDelete":${JSON.stringify(softDelete)}` : ''}}`;
-    let body = '';
-    let bytes: number;
-    if (streamed !== null) {
-      const parts: Chunk[] = [];
-      rowParts(builder.inserts.get(streamed)!.chunks, parts);
-      const others = ResponseBuilder.entries(builder.inserts, streamed);
-      const end = `]${others ? `,${others}` : ''}}${tail}`;
-      parts.push(end);
-      bytes = writtenBytes + end.length;
-      stream!.end(parts);
-    } else {
-      body = `{"insert":{${ResponseBuilder.entries(builder.inserts)}}${tail}`;
-      bytes = body.length;
-    }
-    const summary: CallSummary = {
-      hasMore,
-      stopReason: reason,
-      rows: ResponseBuilder.counts(builder.inserts),
-      deletes: ResponseBuilder.counts(builder.deletes),
-      bytes,
-      durationMs: budget.elapsedMs(),
-    };
-    log.info('call finished', {
-      has_more: hasMore, stop_reason: reason, rows: summary.rows, deletes: summary.deletes, bytes: summary.bytes, duration_ms: summary.durationMs,
-      ...(streamed !== null ? {streamed: true} : {}),
-    });
-    return {status: 200, body, streamed: streamed !== null, summary};
-  }
+  return {status: 200, body: built.body, streamed: built.streamed, summary};
 }
 
 /** Decodes what functions-framework hands us: parsed JSON, text, or raw bytes (readRequest says when it is no object). */

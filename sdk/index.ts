@@ -7,6 +7,7 @@ export * from './log.js';
 export * from './secrets.js';
 export * from './budget.js';
 export * from './connector.js';
+export {RESET_STATE} from './state.js';
 export * from './function-adapter.js';
 export * from './retry.js';
 export {createHttpClient, HttpFailure, toConnectorError} from './http.js';

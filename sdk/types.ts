@@ -47,11 +47,13 @@ export interface TableSpec {
   columns?: Readonly<Record<string, ColumnType>>;
   /** deletes mark `_fivetran_deleted = true` instead of removing rows */
   softDelete?: boolean;
+  /** declared columns never null besides the primary key (row types derived with RowOf say so) */
+  notNull?: readonly string[];
   description?: string;
 }
 
-/** Records a connector's `sync` yields. Build them with the helpers below. */
-export type Emit =
+/** Records a connector's `sync` yields; `S` is the connector's state (its `state` schema). Build them with the helpers below. */
+export type Emit<S = State> =
   | {kind: 'upsert'; table: string; row: Row}
   /**
    * rows already serialized by the source: `json` is one or more JSON objects separated by commas, as text or
@@ -59,15 +61,40 @@ export type Emit =
    */
   | {kind: 'upsertJson'; table: string; json: string | Buffer; count: number}
   | {kind: 'delete'; table: string; keys: Row}
-  | {kind: 'checkpoint'; state: State}
+  | {kind: 'checkpoint'; state: S}
   /** declares a table discovered at run time (e.g. a replicated source table) */
   | {kind: 'table'; table: string; spec: TableSpec}
   /** a non-fatal problem worth a person's attention */
   | {kind: 'warning'; message: string};
 
-export const upsert = (table: string, row: Row): Emit => ({kind: 'upsert', table, row});
-export const upsertJson = (table: string, json: string | Buffer, count: number): Emit => ({kind: 'upsertJson', table, json, count});
-export const remove = (table: string, keys: Row): Emit => ({kind: 'delete', table, keys});
-export const checkpoint = (state: State): Emit => ({kind: 'checkpoint', state});
-export const declareTable = (table: string, spec: TableSpec): Emit => ({kind: 'table', table, spec});
-export const warning = (message: string): Emit => ({kind: 'warning', message});
+// Records other than checkpoints fit a sync of any state (Emit<never>).
+export const upsert = (table: string, row: Row): Emit<never> => ({kind: 'upsert', table, row});
+export const upsertJson = (table: string, json: string | Buffer, count: number): Emit<never> => ({kind: 'upsertJson', table, json, count});
+export const remove = (table: string, keys: Row): Emit<never> => ({kind: 'delete', table, keys});
+/** the state to resume from, of the type the connector's `state` schema declares; it goes to Fivetran as JSON */
+export const checkpoint = <S extends object = State>(state: S): Emit<S> => ({kind: 'checkpoint', state});
+export const declareTable = (table: string, spec: TableSpec): Emit<never> => ({kind: 'table', table, spec});
+export const warning = (message: string): Emit<never> => ({kind: 'warning', message});
+
+/** The TypeScript type of a value of a column type. */
+export type ColumnValue<T extends ColumnType> =
+  T extends 'boolean' ? boolean
+    : T extends 'short' | 'int' | 'long' | 'float' | 'double' ? number
+      : T extends 'binary' ? Uint8Array | string
+        : T extends 'json' ? JsonValue
+          : T extends {type: 'decimal'} ? string | number
+            : string;
+
+type ListedIn<Spec, Field extends 'primaryKey' | 'notNull'> = Spec extends {[F in Field]: readonly (infer Name)[]} ? Name : never;
+
+/**
+ * The row type of a table, derived from its declared columns: primary key and `notNull` columns are never
+ * null, the others may be. Declare the tables `as const satisfies Record<string, TableSpec>` so the types survive.
+ */
+export type RowOf<Spec extends TableSpec> = Spec extends {columns: infer Columns extends Readonly<Record<string, ColumnType>>}
+  ? {
+      -readonly [Column in keyof Columns & string]: Column extends ListedIn<Spec, 'primaryKey'> | ListedIn<Spec, 'notNull'>
+        ? ColumnValue<Columns[Column]>
+        : ColumnValue<Columns[Column]> | null;
+    }
+  : Row;

@@ -1,12 +1,15 @@
 // The freshness connector: runs a freshness query on PostgreSQL, triggers a sync of a Fivetran connection
 // when the share of stale rows is above a threshold, and lands every check (data_freshness_monitor) and
-// every decision and API call (sync_events). The modules: secrets.ts (configuration), analyze.ts (the
-// query), trigger.ts (the decision and the API calls), check.ts (one check across calls), state.ts, tables.ts.
+// every decision and API call (sync_events). The modules: secrets.ts (configuration), client.ts (PostgreSQL
+// and the Fivetran API), analyze.ts (the query), trigger.ts (the decision and the API calls), sync.ts (one
+// check across calls), state.ts, tables.ts.
 import {createMain, defineConnector} from '../../sdk/index.js';
 import {withPostgres} from '../../sdk/postgres.js';
 import {checkFreshnessQuery} from './analyze.js';
-import {freshnessSync, type FreshnessOptions} from './check.js';
-import {fivetranApi, FreshnessSecrets, postgresConfig, QUERY_TIMEOUT_MS} from './secrets.js';
+import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS} from './client.js';
+import {FreshnessSecrets} from './secrets.js';
+import {FreshnessState} from './state.js';
+import {freshnessSync, type FreshnessOptions} from './sync.js';
 import {EVENTS_TABLE, EVENTS_TABLE_SPEC, MONITOR_TABLE, monitorTableSpec} from './tables.js';
 import {findConnection} from './trigger.js';
 
@@ -21,6 +24,7 @@ export function createFreshnessConnector(options: FreshnessOptions = {}) {
     name: 'freshness',
     description: 'PostgreSQL freshness checks that trigger Fivetran syncs',
     secrets: FreshnessSecrets,
+    state: FreshnessState,
     tables: {[EVENTS_TABLE]: EVENTS_TABLE_SPEC},
     setupTests: SETUP_TESTS,
     async test({secrets, testName, signal}) {

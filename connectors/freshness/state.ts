@@ -1,8 +1,8 @@
 // The freshness connector's state: when it last checked and last triggered, the analysis of the last check,
 // and, while a check's rows span several calls, the paging position. Fivetran stores it with the data of
-// the same response, so a failed call leaves the previous state untouched.
+// the same response, so a failed call leaves the previous state untouched. `{}` (the first sync) is the
+// empty state; the SDK refuses a state that does not parse, naming the field.
 import * as z from 'zod';
-import {RequestError, type State} from '../../sdk/index.js';
 
 const Analysis = z.object({
   check_timestamp: z.string(),
@@ -23,32 +23,18 @@ const Paging = z.object({
   rows_emitted: z.number(),
 });
 
-const FreshnessState = z.object({
+export const FreshnessState = z.object({
   last_check_time: z.string().nullable().default(null),
   last_trigger_time: z.string().nullable().default(null),
   last_analysis: Analysis.nullable().default(null),
   /** the sync_id of the sync that ran the last check, so that sync never runs a second one */
   last_sync_id: z.string().nullable().default(null),
   paging: Paging.nullable().default(null),
+}).refine((state) => !state.paging || state.paging.check_timestamp === state.last_analysis?.check_timestamp, {
+  path: ['paging'],
+  error: 'is the paging position of no saved analysis',
 });
 
 export type Analysis = z.infer<typeof Analysis>;
 export type Paging = z.infer<typeof Paging>;
 export type FreshnessState = z.infer<typeof FreshnessState>;
-
-/** Parses the state Fivetran sends back; `{}` (the first sync) gives an empty state. */
-export function readState(state: State): FreshnessState {
-  const parsed = FreshnessState.safeParse(state);
-  if (!parsed.success) {
-    throw new RequestError(`the saved state is not the freshness connector's (${parsed.error.issues[0]?.path.join('.') || 'state'} is invalid); reset the connection's state in Fivetran`);
-  }
-  const value = parsed.data;
-  if (value.paging && value.paging.check_timestamp !== value.last_analysis?.check_timestamp) {
-    throw new RequestError("the saved state's paging position belongs to no saved analysis; reset the connection's state in Fivetran");
-  }
-  return value;
-}
-
-export function toJson(state: FreshnessState): State {
-  return state as unknown as State;
-}

@@ -5,6 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {createFreshnessConnector} from './index.js';
 import {callConnector, syncAll, type AnswerBody, type SyncResult} from '../../sdk/testing.js';
+import {RESET_STATE} from '../../sdk/index.js';
 import {API_URL, CONNECTION_ID, connectionIs, freshnessSecrets, hangingApi, SETUP_SQL, statusTable, syncAccepted, unpauseAccepted} from './test-support.js';
 
 const connector = createFreshnessConnector({api: {baseDelayMs: 1, retries: 2}});
@@ -225,7 +226,8 @@ describe('freshness sync', () => {
   it('rejects a state that is not this connector\'s with a message saying how to recover', async () => {
     const {status, body} = await callConnector(connector, {state: {last_trigger_time: 42}, secrets: freshnessSecrets(db)});
     expect(status).toBe(400);
-    expect(body.errorMessage).toBe("the saved state is not the freshness connector's (last_trigger_time is invalid); reset the connection's state in Fivetran");
+    // the SDK's one policy for a state that does not parse: the field, and how to reset the state
+    expect(body.errorMessage).toBe(`the state is not one this connector wrote: state.last_trigger_time expected string, received number; ${RESET_STATE}`);
   });
 
   it('fails with a message naming freshness_query when the query does not parse', async () => {

@@ -4,12 +4,18 @@
 // and the position of the next page, so a resumed call continues the same check (same checked_at) where the
 // last one stopped. The connector, `./fivetran monitor` and the tests all run checks through here.
 import type {Connection, FivetranApi} from '../../sdk/fivetran-api.js';
-import {checkpoint, upsert, type Emit, type State, type TableSpec} from '../../sdk/index.js';
+import {checkpoint, upsert, type BudgetView, type Emit} from '../../sdk/index.js';
 import {alertsFor, type AlertOptions} from './alerts.js';
-import {decodeEntry, diffConnection, encodeEntry, removedEvent, type CompactEntry, type ConnectionEvent} from './events.js';
+import {decodeEntry, diffConnection, encodeEntry, removedEvent, type CompactEntry} from './events.js';
 import {assessHealth, type HealthAssessment} from './health.js';
 import {chosenGroups, readConnectionPages, readGroups, type ReadPosition} from './read-account.js';
+import type {MonitoringState} from './state.js';
+import type {ConnectionRow, EventRow} from './tables.js';
 import type {TenantMatcher} from './tenants.js';
+
+// what ./fivetran monitor reads of a check
+export type {ConnectionRow} from './tables.js';
+export type {MonitoringState} from './state.js';
 
 export interface CheckSettings extends AlertOptions {
   /** only these groups; every group when empty */
@@ -19,91 +25,18 @@ export interface CheckSettings extends AlertOptions {
   concurrency: number;
 }
 
-export interface MonitoringState {
-  /** the time of the last finished check */
-  last_checked_at?: string;
-  /** how many checks have finished */
-  checks?: number;
-  /** the check in progress: its time, its number and where its next page starts */
-  check?: {checked_at: string; number: number; position: {cursor?: string; group_index?: number; skip?: number}};
-  /** per connection, what the previous check saw (events.ts) */
-  connections?: Record<string, CompactEntry>;
-}
-
 /** Connections between the points inside a page where a check may checkpoint (when the call is short of room). */
 export const CHECKPOINT_EVERY = 250;
-/** Generous sizes for the budget question: a connection's rows (with events and alerts) and its state entry. */
-export const ROW_BYTES_ESTIMATE = 1000;
-export const STATE_BYTES_PER_CONNECTION = 60;
 
 export interface RunCheckOptions {
   now?: () => number;
   /**
-   * Asked every CHECKPOINT_EVERY connections inside a page with the expected size of the state plus the
-   * next rows: true makes the check checkpoint there, so the Function adapter can stop inside a page when
-   * the response, the time or the memory runs short. Without it checks checkpoint between pages only
-   * (checkpoints copy and serialize the state, which is not free for thousands of connections).
+   * The call's budget, asked every CHECKPOINT_EVERY connections inside a page whether a checkpoint is due,
+   * so the Function adapter can stop inside a page when the response, the time or the memory runs short.
+   * Without it checks checkpoint between pages only (checkpoints copy and serialize the state, which is not
+   * free for thousands of connections).
    */
-  shortOfRoom?: (nextBytes: number) => boolean;
-}
-
-export const TABLES: Record<string, TableSpec> = {
-  groups: {
-    primaryKey: ['group_id'],
-    columns: {group_id: 'string', group_name: 'string', created_at: 'utc_datetime', tenant_id: 'string', checked_at: 'utc_datetime'},
-    description: 'Fivetran groups (destinations) as of the last check',
-  },
-  connections: {
-    primaryKey: ['checked_at', 'connection_id'],
-    columns: {
-      checked_at: 'utc_datetime', connection_id: 'string', group_id: 'string', group_name: 'string', schema_name: 'string', service: 'string',
-      tenant_id: 'string', setup_state: 'string', sync_state: 'string', update_state: 'string', paused: 'boolean', schedule_type: 'string',
-      sync_frequency: 'int', succeeded_at: 'utc_datetime', failed_at: 'utc_datetime', is_historical_sync: 'boolean', rescheduled_for: 'utc_datetime',
-      health: 'string', minutes_since_success: 'long', delay_minutes: 'long', task_message: 'string', warning_message: 'string',
-    },
-    description: 'one row per connection per check, with its derived health',
-  },
-  connection_events: {
-    primaryKey: ['connection_id', 'event_at', 'event_type'],
-    columns: {
-      connection_id: 'string', event_at: 'utc_datetime', event_type: 'string', checked_at: 'utc_datetime', group_id: 'string', tenant_id: 'string',
-      schema_name: 'string', previous_health: 'string', health: 'string', duration_seconds: 'long',
-    },
-    description: 'what changed since the previous check: failure, success (with duration), recovery, paused, unpaused, removed',
-  },
-  alerts: {
-    primaryKey: ['checked_at', 'connection_id', 'rule'],
-    columns: {
-      checked_at: 'utc_datetime', connection_id: 'string', rule: 'string', severity: 'string', tenant_id: 'string', group_id: 'string',
-      group_name: 'string', schema_name: 'string', service: 'string', since: 'utc_datetime', message: 'string',
-    },
-    description: 'one row per open problem per check: critical (broken, failing) or warning (delayed, frequent_failures, paused)',
-  },
-};
-
-export interface ConnectionRow {
-  checked_at: string;
-  connection_id: string;
-  group_id: string;
-  group_name: string | null;
-  schema_name: string;
-  service: string;
-  tenant_id: string | null;
-  setup_state: string | null;
-  sync_state: string | null;
-  update_state: string | null;
-  paused: boolean;
-  schedule_type: string | null;
-  sync_frequency: number | null;
-  succeeded_at: string | null;
-  failed_at: string | null;
-  is_historical_sync: boolean | null;
-  rescheduled_for: string | null;
-  health: HealthAssessment['health'];
-  minutes_since_success: number | null;
-  delay_minutes: number | null;
-  task_message: string | null;
-  warning_message: string | null;
+  budget?: Pick<BudgetView, 'shouldCheckpoint'>;
 }
 
 export function connectionRow(connection: Connection, assessment: HealthAssessment, checkedAt: string, tenantId: string | null, groupName: string | null): ConnectionRow {
@@ -134,16 +67,14 @@ export function connectionRow(connection: Connection, assessment: HealthAssessme
   };
 }
 
-export type EventRow = ConnectionEvent & {group_id: string | null; tenant_id: string | null; schema_name: string | null};
 
 /**
  * Runs (or resumes) one check and yields its rows and checkpoints. `now` is read once, when a check starts;
  * a resumed check keeps the time of its first call.
  */
-export async function* runCheck(api: FivetranApi, settings: CheckSettings, state: MonitoringState, options: RunCheckOptions = {}): AsyncGenerator<Emit> {
+export async function* runCheck(api: FivetranApi, settings: CheckSettings, state: MonitoringState, options: RunCheckOptions = {}): AsyncGenerator<Emit<MonitoringState>> {
   const now = options.now ?? Date.now;
   const memory: Record<string, CompactEntry> = {...(state.connections ?? {})};
-  let remembered = Object.keys(memory).length;
   const chosenMode = settings.groupIds.length > 0;
   // Resume the check in progress unless the group selection changed under it (its position would be wrong).
   const resumable = state.check !== undefined && (state.check.position.group_index !== undefined) === chosenMode;
@@ -182,7 +113,7 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
       if (wanted && !wanted.has(group.id)) continue;
       yield upsert('groups', {group_id: group.id, group_name: group.name, created_at: group.created_at ?? null, tenant_id: settings.tenant(null, group.name), checked_at: checkedAt});
     }
-    yield checkpoint(progress({}) as State);
+    yield checkpoint(progress({}));
   }
 
   try {
@@ -200,7 +131,6 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
         const tenantId = settings.tenant(connection.schema, groupName);
         const previous = decodeEntry(memory[connection.id]);
         const {events, memory: seen} = diffConnection(connection, assessment.health, previous, checkedAtMs, diffOptions);
-        if (!previous) remembered++;
         memory[connection.id] = encodeEntry(seen);
         yield upsert('connections', {...connectionRow(connection, assessment, checkedAt, tenantId, groupName)});
         for (const event of events) {
@@ -211,11 +141,11 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
         }
         const delivered = index + 1;
         if ((delivered - start) % CHECKPOINT_EVERY === 0 && delivered < page.connections.length &&
-          options.shortOfRoom?.(remembered * STATE_BYTES_PER_CONNECTION + CHECKPOINT_EVERY * ROW_BYTES_ESTIMATE)) {
-          yield checkpoint(progress({...page.at, skip: delivered}) as State);
+          options.budget?.shouldCheckpoint()) {
+          yield checkpoint(progress({...page.at, skip: delivered}));
         }
       }
-      if (page.next) yield checkpoint(progress(page.next) as State);
+      if (page.next) yield checkpoint(progress(page.next));
     }
   } finally {
     // A call stopped at a checkpoint leaves a prefetched page unread; the next call asks for it again.
@@ -229,7 +159,7 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
     if (previous) yield upsert('connection_events', {...removedEvent(id, previous, checkedAtMs), group_id: null, tenant_id: null, schema_name: null});
     delete memory[id];
   }
-  yield checkpoint({last_checked_at: checkedAt, checks: checkNumber, connections: {...memory}} as MonitoringState as State);
+  yield checkpoint<MonitoringState>({last_checked_at: checkedAt, checks: checkNumber, connections: {...memory}});
 }
 
 export interface CheckResult {
@@ -247,11 +177,11 @@ export async function collectCheck(api: FivetranApi, settings: CheckSettings, st
   // The CLI always runs a whole check: a check left half-done by an interrupted run starts over.
   const {check: _unfinished, ...fresh} = state;
   for await (const item of runCheck(api, settings, fresh, {now})) {
-    if (item.kind === 'checkpoint') result.state = item.state as unknown as MonitoringState;
+    if (item.kind === 'checkpoint') result.state = item.state;
     if (item.kind !== 'upsert') continue;
     if (item.table === 'groups') result.groups.push(item.row);
-    else if (item.table === 'connections') result.connections.push(item.row as unknown as ConnectionRow);
-    else if (item.table === 'connection_events') result.events.push(item.row as unknown as EventRow);
+    else if (item.table === 'connections') result.connections.push(item.row as ConnectionRow);
+    else if (item.table === 'connection_events') result.events.push(item.row as EventRow);
     else if (item.table === 'alerts') result.alerts.push(item.row as unknown as CheckResult['alerts'][number]);
   }
   result.checkedAt = result.state.last_checked_at ?? new Date(now()).toISOString();

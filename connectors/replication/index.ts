@@ -4,19 +4,18 @@
 import {createMain, defineConnector} from '../../sdk/index.js';
 import {describePostgresError, qualifiedName, quoteIdent, withPostgres} from '../../sdk/postgres.js';
 import {candidateNames, discover} from './discovery.js';
-import {METADATA_SPECS} from './metadata.js';
 import {planReplication} from './plan.js';
-import {replicate} from './replicate.js';
-import {RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {postgresConfig, ReplicationSecrets} from './secrets.js';
-
-const tables = {...METADATA_SPECS, [RUNS_TABLE]: RUNS_SPEC};
+import {ReplicationState} from './state.js';
+import {replicate} from './sync.js';
+import {TABLES} from './tables.js';
 
 export const connector = defineConnector({
   name: 'replication',
   description: 'Replicates PostgreSQL tables (full load, then incremental), adapting batches to table size and to the function budgets',
   secrets: ReplicationSecrets,
-  tables,
+  state: ReplicationState,
+  tables: TABLES,
   setupTests: [{name: 'connection', label: 'Connect, and check the configured schemas and tables exist and are readable'}],
   async test({secrets}) {
     const config = postgresConfig(secrets, 30_000);
@@ -36,10 +35,10 @@ export const connector = defineConnector({
   async discover({secrets}) {
     return withPostgres(postgresConfig(secrets, 30_000), async (client) => {
       const plans = planReplication(await discover(client, secrets.schemas, {names: candidateNames(secrets.include_tables)}), secrets);
-      return {...tables, ...Object.fromEntries(plans.map((plan) => [plan.dest, plan.spec]))};
+      return {...TABLES, ...Object.fromEntries(plans.map((plan) => [plan.dest, plan.spec]))};
     });
   },
-  sync: (ctx) => replicate(ctx, tables),
+  sync: replicate,
 });
 
 export const main = createMain(connector);

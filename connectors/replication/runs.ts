@@ -2,7 +2,7 @@
 // limited them, the budgets it started and ended with, memory pressure, retries, and why it stopped —
 // so a slow or memory-bound sync can be explained from the warehouse alone.
 import {randomUUID} from 'node:crypto';
-import type {Budget, BudgetReason, Row, TableSpec} from '../../sdk/index.js';
+import type {BudgetReason, BudgetView, Row, TableSpec} from '../../sdk/index.js';
 import type {BatchDecision} from './batching.js';
 
 export const RUNS_TABLE = 'replication_runs';
@@ -59,7 +59,7 @@ export class RunRecorder {
   carriedRows = 0;
 
   constructor(
-    private readonly budget: Budget,
+    private readonly budget: BudgetView,
     private readonly syncId: string | undefined,
   ) {
     this.minHeadroom = budget.memoryHeadroomBytes();

@@ -6,9 +6,11 @@ import {randomUUID} from 'node:crypto';
 import {getHeapStatistics} from 'node:v8';
 import {Budget, limitsFromEnv} from '../budget.js';
 import type {Connector} from '../connector.js';
-import {ProtocolError, RequestError, needsUserAction, oneLine, toErrorResponse} from '../errors.js';
+import {RequestError, needsUserAction, oneLine, toErrorResponse} from '../errors.js';
 import type {Logger} from '../log.js';
 import {parseSecrets} from '../secrets.js';
+import {parseState} from '../state.js';
+import {TableRegistry} from '../table-registry.js';
 import type {Row, State, TableSpec} from '../types.js';
 import type {Record as SdkRecord} from './generated/fivetran_sdk/v2/Record.js';
 import type {UpdateRequest__Output} from './generated/fivetran_sdk/v2/UpdateRequest.js';
@@ -45,16 +47,17 @@ export interface UpdateSummary {
 export const STREAM_BATCH_WINDOW_MS = 10 * 60_000;
 
 /**
- * A Budget that never runs out: a streaming sync has no response size or function deadline, so connectors
- * that stop when `exhausted()` keep going to the end. What connectors size batches and checkpoints from stays
+ * A Budget that never runs out: a streaming sync has no response size or function deadline, so `spent()` is
+ * always null and connectors keep going to the end. What connectors size batches and checkpoints from stays
  * meaningful: bytes count from the last checkpoint (each checkpoint interval plays the part of one Function
- * response, so `bytesLeft()` is the response cap — 8 MiB unless FIVETRAN_RESPONSE_CAP_BYTES — minus the bytes
- * since the last checkpoint), `timeLeftMs()` is a rolling 10-minute window, and memory headroom is measured
- * against the V8 heap limit unless FUNCTION_MEMORY_MB says otherwise. `limits.timeoutSeconds` is 7 days:
- * long, yet within PostgreSQL's statement_timeout range (connectors derive statement timeouts from it).
+ * response, so `roomFor`, `shouldCheckpoint` and `bytesLeft()` measure against the response cap — 8 MiB unless
+ * FIVETRAN_RESPONSE_CAP_BYTES — less the bytes since the last checkpoint), `timeLeftMs()` is a rolling
+ * 10-minute window, and memory headroom is measured against the V8 heap limit unless FUNCTION_MEMORY_MB says
+ * otherwise. `limits.timeoutSeconds` is 7 days: long, yet within PostgreSQL's statement_timeout range
+ * (connectors derive statement timeouts from it).
  */
 export class StreamingBudget extends Budget {
-  private sinceCheckpoint = 0;
+  private bytesSinceCheckpoint = 0;
 
   constructor() {
     const heapMb = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024));
@@ -62,20 +65,16 @@ export class StreamingBudget extends Budget {
   }
 
   override addBytes(bytes: number): void {
-    this.sinceCheckpoint += bytes;
+    this.bytesSinceCheckpoint += bytes;
   }
 
   override get bytesUsed(): number {
-    return this.sinceCheckpoint;
-  }
-
-  override bytesLeft(): number {
-    return Math.max(0, this.limits.responseCapBytes - this.sinceCheckpoint);
+    return this.bytesSinceCheckpoint;
   }
 
   /** Called by the adapter after each checkpoint it streams. */
-  checkpointed(): void {
-    this.sinceCheckpoint = 0;
+  override checkpointed(): void {
+    this.bytesSinceCheckpoint = 0;
   }
 
   override exhausted(): null {
@@ -152,6 +151,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
   const batcher = new RecordBatcher(send, Math.min(options.maxBatchRecords ?? MAX_BATCH_RECORDS, MAX_BATCH_RECORDS), options.maxBatchBytes ?? MAX_BATCH_BYTES);
   const summary: UpdateSummary = {outcome: 'finished', upserts: {}, deletes: {}, checkpoints: 0, batches: 0, warnings: 0};
   const selection = request.selection ?? null;
+  const registry = new TableRegistry(connector.name, connector.tables);
   const tables = new Map<string, TableState>();
   const announced = new Set<string>();
 
@@ -161,6 +161,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
     selection ? !choice.listed : !(name in connector.tables) && !connector.discover;
 
   const declare = async (name: string, spec: TableSpec): Promise<TableState> => {
+    registry.declare(name, spec);
     const state: TableState = {spec, choice: chooseTable(selection, name, spec.primaryKey ?? []), columns: new Map()};
     tables.set(name, state);
     if (state.choice.included && !announced.has(name) && isNewToFivetran(name, state.choice)) {
@@ -177,11 +178,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
   };
 
   const tableOf = async (name: string): Promise<TableState> => {
-    const known = tables.get(name);
-    if (known) return known;
-    const spec = connector.tables[name];
-    if (!spec) throw new ProtocolError(`${connector.name} emitted records for undeclared table "${name}"; list it in tables or yield declareTable() first`);
-    return declare(name, spec);
+    return tables.get(name) ?? declare(name, registry.specOf(name));
   };
 
   const includesColumn = (table: TableState, column: string): boolean => {
@@ -222,11 +219,12 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
   try {
     const {secrets, unknownKeys} = parseSecrets(connector.secrets, request.configuration);
     if (unknownKeys.length) log.warn(`ignoring unknown configuration keys: ${unknownKeys.join(', ')}`);
-    const state = readState(request);
-    log.info('update started', {resuming: Object.keys(state).length > 0});
+    const sent = readState(request);
+    log.info('update started', {resuming: Object.keys(sent).length > 0});
+    const state = parseState(connector.name, connector.state, sent);
     budget = new StreamingBudget();
     // The Partner SDK has no sync id; each Update is one sync, so it gets its own.
-    const sync = connector.sync({secrets: secrets as never, state, budget, log, syncId: randomUUID(), signal});
+    const sync = connector.sync({secrets: secrets as never, state: state as never, budget, log, syncId: randomUUID(), signal});
     const items = sync[Symbol.asyncIterator]();
     iterator = items;
     for (;;) {
@@ -257,13 +255,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
         }
         case 'delete': {
           const table = await tableOf(item.table);
-          const key = table.spec.primaryKey ?? [];
-          if (!key.length) throw new ProtocolError(`${connector.name} deleted from "${item.table}", which has no primary key; declare one`);
-          const keys: Row = {};
-          for (const column of key) {
-            if (item.keys[column] === undefined) throw new ProtocolError(`${connector.name} deleted from "${item.table}" without primary key column "${column}"`);
-            keys[column] = item.keys[column];
-          }
+          const keys = registry.deleteKeys(item.table, item.keys);
           if (!table.choice.included) break;
           const {record, size} = toRecord(item.table, table, keys, 'DELETE');
           budget.addBytes(size);

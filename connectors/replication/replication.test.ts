@@ -5,10 +5,10 @@
 import {readFileSync} from 'node:fs';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import type {Row} from '../../../sdk/index.js';
-import {callConnector, syncAll, TestWarehouse, type SyncOptions, type SyncResult} from '../../../sdk/testing.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {connector} from '../index.js';
+import type {Row} from '../../sdk/index.js';
+import {callConnector, syncAll, TestWarehouse, type SyncOptions, type SyncResult} from '../../sdk/testing.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {connector} from './index.js';
 import {sourceSecrets} from './source-secrets.js';
 
 let db: TestDatabase;

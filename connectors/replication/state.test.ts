@@ -1,9 +1,9 @@
 // A state this connector did not write is refused with a one-line 400 naming the field and how to start
 // afresh, never resumed from a guess (which would skip or repeat rows) nor blamed on the configuration.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {callConnector} from '../../../sdk/testing.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {connector} from '../index.js';
+import {callConnector} from '../../sdk/testing.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {connector} from './index.js';
 import {sourceSecrets} from './source-secrets.js';
 
 let db: TestDatabase;
@@ -26,7 +26,7 @@ describe('a state the connector did not write', () => {
     ['an unknown phase', {version: 1, pass: 1, table: null, tables: {public_orders: {phase: 'done', key: 'x'}}}, /^the state is not one this connector wrote: state\.tables\.public_orders\.phase must have "phase" "full", "incremental" or "pages"/],
     ['another version', {version: 2, pass: 1, table: null, tables: {}}, /^the state is not one this connector wrote: state\.version must be 1/],
     ['an unknown key', {version: 1, pass: 1, table: null, tables: {}, cursor: 'x'}, /^the state is not one this connector wrote: state has unknown key "cursor"/],
-    ['the freshness connector\'s state', {last_check_time: '2024-05-01T10:00:00Z', cooldown_until: null}, /^the state is not a replication state \(it has "last_check_time", "cooldown_until" and no "version" and "tables"\): it was written by another connector or by hand/],
+    ['the freshness connector\'s state', {last_check_time: '2024-05-01T10:00:00Z', cooldown_until: null}, /^the state is not a replication state \(it has "last_check_time", "cooldown_until" and no "version", "pass", "table" and "tables"\): it was written by another connector or by hand/],
   ])('refuses %s with a 400 naming the field', async (_name, state, message) => {
     const call = await callConnector(connector, {state, secrets: sourceSecrets(db, {region: 'Europe'})});
     expect(call.status).toBe(400);

@@ -1,9 +1,9 @@
 // A large catalog: the metadata tables (postgres_tables, postgres_columns) are split across checkpoints and
 // calls like any rows, so a catalog larger than one response still syncs.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {syncAll} from '../../../sdk/testing.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {connector} from '../index.js';
+import {syncAll} from '../../sdk/testing.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {connector} from './index.js';
 import {sourceSecrets} from './source-secrets.js';
 
 const TABLES = 400;

@@ -2,9 +2,9 @@
 // flight is cancelled and the call answers its last checkpoint with hasMore, or an error naming the lock.
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {callConnector, syncAll} from '../../../sdk/testing.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {connector} from '../index.js';
+import {callConnector, syncAll} from '../../sdk/testing.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {connector} from './index.js';
 import {sourceSecrets} from './source-secrets.js';
 
 let db: TestDatabase;

@@ -4,7 +4,7 @@
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
 import {createHash} from 'node:crypto';
 import type pg from 'pg';
-import {checkpoint, ConfigError, declareTable, RequestError, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, RequestError, RESET_STATE, upsert, upsertJson, warning, type Emit, type SyncContext} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
 import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
@@ -12,14 +12,11 @@ import {planReplication, type TablePlan} from './plan.js';
 import {loadStart, measureWidth, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
 import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {postgresConfig, type ReplicationSecrets} from './secrets.js';
-import {SourceSession} from './source.js';
-import {readState, RESET_STATE, tableState, toJson, type ReplicationState, type TableState} from './state.js';
+import {SourceSession} from './client.js';
+import {tableState, type ReplicationState, type TableState} from './state.js';
 
 /** Chained batches per response: the response streams each while the next is read. */
 const PIPELINE_BATCHES = 4;
-
-/** The response's punctuation around state, rows and schema, as the adapter counts it. */
-const ENVELOPE_BYTES = 256;
 
 /** A batch requested before it is needed (see sizedBatch): where it starts, why that size, when it ran. */
 interface Ahead {
@@ -54,7 +51,7 @@ function requestAhead(key: string, callId: string, decision: BatchDecision, batc
   return ahead;
 }
 
-export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connectorTables: Record<string, TableSpec>): AsyncGenerator<Emit> {
+export async function* replicate(ctx: SyncContext<ReplicationSecrets, ReplicationState>): AsyncGenerator<Emit<ReplicationState>> {
   const {secrets, budget, log} = ctx;
   const recorder = new RunRecorder(budget, ctx.syncId);
   const statementTimeoutMs = Math.max(30_000, budget.limits.timeoutSeconds * 1000);
@@ -65,15 +62,13 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     ctx.signal,
     secrets.keep_connection_between_calls,
   );
-  let state: ReplicationState = readState(ctx.state);
-  let committed = JSON.stringify(toJson(state));
+  let state: ReplicationState = ctx.state;
+  let committed = JSON.stringify(state);
   const initial = committed;
   let committedRows = 0;
   let serverVersion = 0;
   /** how the call ended; null while running, and when the adapter stopped it at a checkpoint (more to do) */
   let outcome: 'finished' | 'error' | null = null;
-  // the schema section of every response (the adapter counts it against the cap)
-  let schemaBytes = 0;
   recorder.pass = state.pass;
   /** the table being read, to tell a bad position in the state from a bad filter value */
   let current: TablePlan | null = null;
@@ -84,14 +79,14 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
    * or when the response is so close to its stopping line that the row would not fit after the next batch
    * (it is then re-emitted, same key, at the real last checkpoint).
    */
-  function* commit(nextBatchBytes = 0): Generator<Emit> {
-    const json = JSON.stringify(toJson(state));
+  function* commit(nextBatchBytes = 0): Generator<Emit<ReplicationState>> {
+    const json = JSON.stringify(state);
     recorder.retries = session.retries;
     recorder.connectionReused = session.reused;
-    const reason = budget.exhausted(json.length + schemaBytes + ENVELOPE_BYTES);
-    const rowBytes = recorder.rowBytes();
-    const envelope = json.length + schemaBytes + ENVELOPE_BYTES;
-    const near = budget.bytesUsed + envelope + rowBytes + nextBatchBytes >= budget.limits.responseCapBytes * 0.95;
+    // the budget counts the last committed state; this checkpoint's may be larger
+    const grown = json.length - committed.length;
+    const reason = budget.spent(grown);
+    const near = !budget.roomFor(grown + recorder.rowBytes() + nextBatchBytes);
     if (reason || near) {
       if (reason === 'memory') recorder.pressure();
       recorder.stopReason = reason ?? 'response_bytes';
@@ -117,7 +112,6 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     serverVersion = catalog.serverVersion;
     const plans = planReplication(catalog, secrets);
     for (const plan of plans) yield declareTable(plan.dest, plan.spec);
-    schemaBytes = JSON.stringify({...connectorTables, ...Object.fromEntries(plans.map((p) => [p.dest, p.spec]))}).length;
     const known = new Set(plans.map((p) => p.dest));
     if (state.table === null) {
       // A new pass (a new sync): the metadata tables, then forget tables no longer replicated. The metadata
@@ -159,7 +153,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     recorder.retries = session.retries;
     recorder.connectionReused = session.reused;
     yield upsert(RUNS_TABLE, recorder.row());
-    yield checkpoint(toJson(state));
+    yield checkpoint(state);
   } catch (error) {
     outcome = 'error';
     const dataError = (error as {cause?: {code?: string}}).cause?.code?.startsWith('22') === true;
@@ -183,7 +177,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     else await session.close();
   }
 
-  async function* replicateTable(plan: TablePlan): AsyncGenerator<Emit> {
+  async function* replicateTable(plan: TablePlan): AsyncGenerator<Emit<ReplicationState>> {
     const {table: initial, reset} = tableState(state, plan);
     if (reset) yield warning(reset);
     let table: TableState = initial;
@@ -298,17 +292,18 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     what: string,
     read: (client: pg.Client, rows: number, position: readonly string[] | null, expectedBytes: number) => Promise<Batch>,
     chained = true,
-  ): AsyncGenerator<Emit, {batch: Batch; limit: number}> {
+  ): AsyncGenerator<Emit<ReplicationState>, {batch: Batch; limit: number}> {
     const cap = budget.limits.responseCapBytes;
-    // room for the state and this call's replication_runs row, emitted before the checkpoint it stops at
-    const reserveBytes = () => committed.length * 2 + recorder.rowBytes() + schemaBytes + ENVELOPE_BYTES;
+    // room for the next state (the budget counts the committed one) and this call's replication_runs row,
+    // emitted before the checkpoint it stops at
+    const reserveBytes = () => committed.length + recorder.rowBytes();
     const decide = (held: number, probe: boolean): BatchDecision =>
       decideBatch({
         category: plan.source.category,
         customRows: secrets.custom_batch_size,
         bytesPerRow: progress.bytesPerRow,
-        // The adapter ends the call at the first checkpoint past 95% of the cap: aim a little past that line.
-        responseBytesLeft: Math.max(progress.bytesPerRow, cap * 0.975 - held - reserveBytes()),
+        // aim a little past the line where the adapter ends the call, so the checkpoint after it is the last
+        responseBytesLeft: Math.max(progress.bytesPerRow, budget.aimBytes(held) - reserveBytes()),
         timeLeftMs: budget.timeLeftMs(),
         msPerRow: progress.msPerRow,
         memoryHeadroomBytes: recorder.sampleMemory(),
@@ -327,7 +322,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
     for (let attempt = 1; ; attempt++) {
       const held = budget.bytesUsed;
       const reserve = reserveBytes();
-      const hardLimit = cap - held - reserve;
+      const hardLimit = budget.bytesLeft() - reserve;
       let decision: BatchDecision;
       let started: number;
       let batch: Batch;
@@ -361,7 +356,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
           memory_headroom: Math.round(recorder.sampleMemory()), response_bytes_held: held, response_bytes_reserved: reserve,
         });
       }
-      if (batch.count === 1 && held === 0 && batch.bytes + 1 + reserve > cap) {
+      if (batch.count === 1 && held === 0 && batch.bytes + 1 > hardLimit) {
         // one row that no response can hold, and this call has nothing else to answer: no call could ever get
         // past it. (With rows already held, the adapter drops it and ends the call; the next one comes here.)
         const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -379,7 +374,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets>, connector
       const more =
         chained && batch.count === decision.rows && batch.lastKey !== null &&
         recorder.sampleMemory() > MEMORY_COST_FACTOR * 2 * (batch.bytes + heldAfter);
-      const goesOn = more && heldAfter + reserve + progress.bytesPerRow * 2 < cap * 0.95 && budget.timeLeftMs() > ms * 4;
+      const goesOn = more && budget.roomFor(batch.bytes + 1 + reserve + progress.bytesPerRow * 2) && budget.timeLeftMs() > ms * 4;
       const nextKey = JSON.stringify([progress.readKey, plan.dest, step, batch.lastKey]);
       const lastKey = batch.lastKey;
       if (goesOn) {

@@ -1,11 +1,11 @@
 // The replication demo script against the pieces `./fivetran demo` uses: a real PostgreSQL, the sync runner
 // (calls through the Function adapter) and a DuckDB warehouse.
 import {afterAll, beforeAll, expect, it} from 'vitest';
-import {Warehouse} from '../../../emulator/warehouse.js';
-import {testDemoContext} from '../../../test/support/demo-context.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {demo} from '../demo.js';
-import {connector} from '../index.js';
+import {Warehouse} from '../../emulator/warehouse.js';
+import {testDemoContext} from '../../test/support/demo-context.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {demo} from './demo.js';
+import {connector} from './index.js';
 
 let db: TestDatabase;
 let warehouse: Warehouse;

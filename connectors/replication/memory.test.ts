@@ -3,11 +3,11 @@
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {syncAll} from '../../../sdk/testing.js';
-import {firstAnswer, startProcess} from '../../../test/support/bundled-function.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {MEMORY_COST_FACTOR} from '../batching.js';
-import {connector} from '../index.js';
+import {syncAll} from '../../sdk/testing.js';
+import {firstAnswer, startProcess} from '../../test/support/bundled-function.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {MEMORY_COST_FACTOR} from './batching.js';
+import {connector} from './index.js';
 import {sourceSecrets} from './source-secrets.js';
 
 const ROW_BYTES = 5 * 1024 * 1024;
@@ -55,7 +55,7 @@ describe('rows of 5 MB', () => {
 
   it('keeps a served 256 MB function under 256 MB of peak RSS', async () => {
     const root = process.cwd();
-    const proc = await startProcess(['--import', 'tsx', path.join(root, 'connectors/replication/test/served-function.ts')], {
+    const proc = await startProcess(['--import', 'tsx', path.join(root, 'connectors/replication/served-function.ts')], {
       cwd: root,
       // K_SERVICE: memory is the process's own RSS, as on Cloud Functions
       env: {K_SERVICE: 'replication-memory-test', FUNCTION_MEMORY_MB: String(MEMORY_MB), FUNCTION_TIMEOUT_SECONDS: '120'},

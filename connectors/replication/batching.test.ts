@@ -1,9 +1,9 @@
 // Batch sizing: the category's ceiling, clamped by the response, time and memory budgets, each decision
 // naming what decided it.
 import {describe, expect, it} from 'vitest';
-import {CATEGORY_LIMITS, decideBatch, PROBE_BYTES, PROBE_ROWS, type BatchInputs} from '../batching.js';
-import {sizeCategory} from '../discovery.js';
-import {destinationTableName, snakeCase, uniqueNames} from '../names.js';
+import {CATEGORY_LIMITS, decideBatch, PROBE_BYTES, PROBE_ROWS, type BatchInputs} from './batching.js';
+import {sizeCategory} from './discovery.js';
+import {destinationTableName, snakeCase, uniqueNames} from './names.js';
 
 const roomy: BatchInputs = {
   category: 'small', customRows: 0, bytesPerRow: 200, responseBytesLeft: 100 * 1024 * 1024, timeLeftMs: 60_000, msPerRow: 0.002,

@@ -5,9 +5,9 @@
 import {EventEmitter} from 'node:events';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {isRetriablePostgresError} from '../../../sdk/postgres.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {CopyOut, copyOut} from '../copy-out.js';
+import {isRetriablePostgresError} from '../../sdk/postgres.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {CopyOut, copyOut} from './copy-out.js';
 
 let db: TestDatabase;
 beforeAll(async () => {

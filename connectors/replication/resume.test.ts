@@ -6,12 +6,12 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import type {Row} from '../../../sdk/index.js';
-import {callConnector, serveConnector, syncAll, TestSyncFailed, TestWarehouse, type SyncOptions, type SyncResult} from '../../../sdk/testing.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {connector} from '../index.js';
-import {APPLICATION_NAME} from '../secrets.js';
-import {closeKeptConnection} from '../source.js';
+import type {Row} from '../../sdk/index.js';
+import {callConnector, serveConnector, syncAll, TestSyncFailed, TestWarehouse, type SyncOptions, type SyncResult} from '../../sdk/testing.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {connector} from './index.js';
+import {APPLICATION_NAME} from './secrets.js';
+import {closeKeptConnection} from './client.js';
 import {sourceSecrets} from './source-secrets.js';
 
 let db: TestDatabase;

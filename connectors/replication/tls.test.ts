@@ -3,11 +3,11 @@
 // certificate given as `sslrootcert`, and refuses a server it cannot verify with a message that says what to do.
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {callConnector, syncAll} from '../../../sdk/testing.js';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {startTlsProxy, TEST_CA, type TlsProxy} from '../../../test/support/tls-proxy.js';
-import {copyOut} from '../copy-out.js';
-import {connector} from '../index.js';
+import {callConnector, syncAll} from '../../sdk/testing.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {startTlsProxy, TEST_CA, type TlsProxy} from '../../test/support/tls-proxy.js';
+import {copyOut} from './copy-out.js';
+import {connector} from './index.js';
 import {sourceSecrets} from './source-secrets.js';
 
 let db: TestDatabase;

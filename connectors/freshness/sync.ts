@@ -3,11 +3,12 @@
 // any row is read: the trigger is committed with the first response, so a later failure cannot make Fivetran
 // repeat the call and trigger twice, and every row of the check carries the same sync_triggered. Then the
 // rows are paged by keyset into data_freshness_monitor, each call resuming from the checkpointed id.
-import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert, type Budget, type Emit, type Row, type SyncContext} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, errorMessage, SourceError, upsert, type BudgetView, type Emit, type Row, type SyncContext} from '../../sdk/index.js';
 import {connect} from '../../sdk/postgres.js';
 import {analyzeFreshness, keysetPage, type FreshnessQuery} from './analyze.js';
-import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS, type ApiTuning, type FreshnessSecrets} from './secrets.js';
-import {readState, toJson, type FreshnessState} from './state.js';
+import {fivetranApi, postgresConfig, QUERY_TIMEOUT_MS, type ApiTuning} from './client.js';
+import type {FreshnessSecrets} from './secrets.js';
+import type {FreshnessState} from './state.js';
 import {EVENTS_TABLE, MONITOR_TABLE, monitorTableSpec} from './tables.js';
 import {triggerSync, type SyncEvent} from './trigger.js';
 
@@ -22,9 +23,9 @@ export interface FreshnessOptions {
   api?: ApiTuning;
 }
 
-export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options: FreshnessOptions = {}): AsyncGenerator<Emit> {
+export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets, FreshnessState>, options: FreshnessOptions = {}): AsyncGenerator<Emit<FreshnessState>> {
   const {secrets, budget} = ctx;
-  let state = readState(ctx.state);
+  let state = ctx.state;
   // The adapter may stop at a check's last checkpoint and answer hasMore; Fivetran's next call of the same
   // sync then ends the sync here instead of running a second check.
   if (!state.paging && ctx.syncId !== undefined && state.last_sync_id === ctx.syncId) return;
@@ -47,7 +48,7 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
       const started = await startCheck(ctx, query, state, options);
       for (const event of started.events) yield upsert(EVENTS_TABLE, {...event});
       state = started.state;
-      yield checkpoint(toJson(state));
+      yield checkpoint(state);
       triggeredInThisCall = started.state.last_analysis!.sync_triggered;
     }
     yield* monitorRows(query, state, budget, triggeredInThisCall);
@@ -58,7 +59,7 @@ export async function* freshnessSync(ctx: SyncContext<FreshnessSecrets>, options
 
 /** Analyses the query and decides; returns the check's events and the state that starts paging its rows. */
 async function startCheck(
-  {secrets, log, syncId, budget, signal}: SyncContext<FreshnessSecrets>,
+  {secrets, log, syncId, budget, signal}: SyncContext<FreshnessSecrets, FreshnessState>,
   query: FreshnessQuery,
   previous: FreshnessState,
   options: FreshnessOptions,
@@ -109,16 +110,11 @@ async function startCheck(
 }
 
 /** The check's rows from its paging position on, checkpointed often enough that a call stops within its budget. */
-async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget: Budget, triggeredInThisCall: boolean): AsyncGenerator<Emit> {
+async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget: BudgetView, triggeredInThisCall: boolean): AsyncGenerator<Emit<FreshnessState>> {
   const analysis = state.last_analysis!;
   let {after, rows_emitted: emitted} = state.paging!;
   const at = (position: typeof after, rows: number) =>
-    checkpoint(toJson({...state, paging: {check_timestamp: analysis.check_timestamp, after: position, rows_emitted: rows}}));
-  // The adapter stops at the first checkpoint past 95 % of the response cap and drops rows beyond the cap;
-  // checkpointing every 1/32 of the cap stops it in that window without losing a batch.
-  const checkpointEveryBytes = Math.max(1, Math.floor(budget.limits.responseCapBytes / 32));
-  let bytesAtCheckpoint = budget.bytesUsed;
-
+    checkpoint<FreshnessState>({...state, paging: {check_timestamp: analysis.check_timestamp, after: position, rows_emitted: rows}});
   for (;;) {
     let rows: Row[];
     try {
@@ -141,16 +137,13 @@ async function* monitorRows(query: FreshnessQuery, state: FreshnessState, budget
       });
       after = pagingKey(row[query.idColumn], query.idColumn);
       emitted++;
-      if (budget.bytesUsed - bytesAtCheckpoint >= checkpointEveryBytes) {
-        yield at(after, emitted);
-        bytesAtCheckpoint = budget.bytesUsed;
-      }
+      // before the rows outgrow what the call can answer (the adapter stops at a checkpoint near the cap)
+      if (!budget.roomFor()) yield at(after, emitted);
     }
     if (rows.length < PAGE_ROWS) break;
     yield at(after, emitted);
-    bytesAtCheckpoint = budget.bytesUsed;
   }
-  yield checkpoint(toJson({...state, paging: null}));
+  yield checkpoint({...state, paging: null});
 }
 
 /** Ids go into the state as JSON: numbers stay numbers; bigint, numeric, text, uuid and dates arrive as text. */

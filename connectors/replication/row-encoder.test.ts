@@ -4,16 +4,16 @@
 // differently, must parse to the same number.
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {jsonValueExpression} from '../column-types.js';
-import {copyOut} from '../copy-out.js';
-import {binaryKind, encodedBound, Kind, writeValue} from '../row-encoder.js';
+import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
+import {jsonValueExpression} from './column-types.js';
+import {copyOut} from './copy-out.js';
+import {binaryKind, encodedBound, Kind, writeValue} from './row-encoder.js';
 
 let db: TestDatabase;
 let client: pg.Client;
 beforeAll(async () => {
   db = await createTestDatabase('row_encoder');
-  // the connector's sessions run in UTC (source.ts); the expected text is PostgreSQL's in the same zone
+  // the connector's sessions run in UTC (client.ts); the expected text is PostgreSQL's in the same zone
   client = new pg.Client({host: db.host, port: db.port, database: db.database, user: db.user, password: db.password, options: '-c TimeZone=UTC'});
   await client.connect();
   await client.query(`CREATE TYPE mood AS ENUM ('ok', 'happy "quoted"')`);
