@@ -62,6 +62,17 @@ function skip(bytes: Buffer, at: {pos: number}, wire: number): void {
 
 const ORDERS = Buffer.from('orders');
 
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat; NaN where there is none. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Walks an UpdateResponse: field 6 (Records) → each Record (field 1) → its table_name (2) and data entries (4). */
 function readUpdateResponse(bytes: Buffer): ReadMessage {
   const at = {pos: 0};
@@ -165,10 +176,14 @@ try {
 
     const fn = await startBundledFunction(root, bundle.dir, env);
     let fnRun;
+    let fnCpu = NaN;
+    let grpcCpu = NaN;
     try {
       await firstAnswer(fn, {state: {}, secrets: {}});
       await driveSync(fn.url, secrets); // warm-up: the instance's first sync loads pg
+      const before = cpuSeconds(fn.child.pid);
       fnRun = await driveSync(fn.url, secrets);
+      fnCpu = cpuSeconds(fn.child.pid) - before;
     } finally {
       await fn.stop();
     }
@@ -183,7 +198,9 @@ try {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       await readUpdate(address, secrets); // warm-up, untimed
+      const before = cpuSeconds(grpcServer.child.pid);
       grpcRun = await readUpdate(address, secrets);
+      grpcCpu = cpuSeconds(grpcServer.child.pid) - before;
       decoded = await decodedUpdate(address, secrets);
     } finally {
       await grpcServer.stop();
@@ -199,6 +216,7 @@ try {
       Math.round(grpcRate).toLocaleString('en-US'),
       (grpcRate / fnRate).toFixed(2),
       Math.round(decoded.orders / decoded.seconds).toLocaleString('en-US'),
+      `${((fnCpu / size) * 1e6).toFixed(1)} / ${((grpcCpu / size) * 1e6).toFixed(1)}`,
       String(fnRun.calls),
       String(grpcRun.batches.length),
       String(Math.max(...grpcRun.batches)),
@@ -210,8 +228,9 @@ try {
   await server.stop();
   rmSync(dir, {recursive: true, force: true});
 }
-const header = ['rows', 'function rows/s', 'grpc rows/s', 'grpc / function', 'decoded rows/s', 'function calls', 'Records batches', 'max batch'];
+const header = ['rows', 'function rows/s', 'grpc rows/s', 'grpc / function', 'decoded rows/s', 'cpu µs/row: function / grpc', 'function calls', 'Records batches', 'max batch'];
 const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
 console.log(`${line(header)}\n${results.map(line).join('\n')}`);
 console.log('grpc / function: the judged ratio (target >= 0.8), both over loopback in the same run; decoded rows/s is not judged');
+console.log('cpu µs/row: CPU of the function process and of the gRPC server process per row during the timed sync (steadier than rows/s on a loaded machine)');

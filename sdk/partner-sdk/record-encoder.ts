@@ -92,9 +92,18 @@ export class ProtoWriter {
   }
 
   bytes(source: Uint8Array): void {
-    this.ensure(source.length);
-    this.buffer.set(source, this.pos);
-    this.pos += source.length;
+    const length = source.length;
+    this.ensure(length);
+    // a native copy costs more than a loop below a few dozen bytes (keys, headers, short values)
+    if (length <= 32) {
+      const buffer = this.buffer;
+      let pos = this.pos;
+      for (let i = 0; i < length; i++) buffer[pos++] = source[i]!;
+      this.pos = pos;
+    } else {
+      this.buffer.set(source, this.pos);
+      this.pos += length;
+    }
   }
 
   /** Reserves `reserve` bytes for a length that `endLength` writes once the content is known. */
@@ -126,9 +135,31 @@ export class ProtoWriter {
   /** A length-delimited UTF-8 string field. */
   string(field: number, text: string): void {
     this.uint32(tag(field, LEN));
+    const length = text.length;
+    // short ASCII text is written by a loop: Buffer#write's native call costs more below ~64 characters
+    if (length < 64) {
+      this.ensure(1 + length);
+      const buffer = this.buffer;
+      const start = this.pos;
+      let pos = start + 1;
+      let ascii = true;
+      for (let i = 0; i < length; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) {
+          ascii = false;
+          break;
+        }
+        buffer[pos++] = code;
+      }
+      if (ascii) {
+        buffer[start] = length;
+        this.pos = pos;
+        return;
+      }
+    }
     // UTF-8 takes at most 3 bytes per UTF-16 unit; the length is known once written
-    const reserve = text.length < 43 ? 1 : varintSize(text.length * 3);
-    this.ensure(reserve + text.length * 3);
+    const reserve = length < 43 ? 1 : varintSize(length * 3);
+    this.ensure(reserve + length * 3);
     const start = this.beginLength(reserve);
     this.pos += this.buffer.write(text, this.pos, 'utf8');
     this.endLength(start, reserve);
@@ -213,29 +244,39 @@ export class RecordEncoder {
   private readonly writer = new ProtoWriter();
   private readonly keys = new Map<string, Buffer>();
   private readonly headers = new Map<string, Buffer>();
+  private lastHeader: Buffer | undefined;
+  private lastTable: string | undefined;
+  private lastSchema: string | undefined;
+  private lastType: RecordTypeName | undefined;
 
   /** Starts a Record: its schema (written when set, even empty: the field is `optional`), table and type. */
   begin(tableName: string, schemaName: string | undefined, type: RecordTypeName = 'UPSERT'): void {
-    const id = `${schemaName === undefined ? '\u0000' : `${schemaName}\u0001`}${tableName}\u0002${type}`;
-    let header = this.headers.get(id);
-    if (!header) {
-      const scratch = new ProtoWriter(256);
-      if (schemaName !== undefined) scratch.string(1, schemaName);
-      if (tableName !== '') scratch.string(2, tableName);
-      if (RECORD_TYPES[type] !== 0) {
-        scratch.uint32(tag(3, VARINT));
-        scratch.uint32(RECORD_TYPES[type]);
+    let header = this.lastHeader;
+    if (tableName !== this.lastTable || schemaName !== this.lastSchema || type !== this.lastType) {
+      const id = `${schemaName === undefined ? '\u0000' : `${schemaName}\u0001`}${tableName}\u0002${type}`;
+      header = this.headers.get(id);
+      if (!header) {
+        const scratch = new ProtoWriter(256);
+        if (schemaName !== undefined) scratch.string(1, schemaName);
+        if (tableName !== '') scratch.string(2, tableName);
+        if (RECORD_TYPES[type] !== 0) {
+          scratch.uint32(tag(3, VARINT));
+          scratch.uint32(RECORD_TYPES[type]);
+        }
+        header = Buffer.from(scratch.buffer.subarray(0, scratch.pos));
+        this.headers.set(id, header);
       }
-      header = Buffer.from(scratch.buffer.subarray(0, scratch.pos));
-      this.headers.set(id, header);
+      this.lastHeader = header;
+      this.lastTable = tableName;
+      this.lastSchema = schemaName;
+      this.lastType = type;
     }
     this.writer.pos = 0;
-    this.writer.bytes(header);
+    this.writer.bytes(header!);
   }
 
-  /** One `data` map entry: {key: column, value: ValueType}. */
-  value(column: string, value: ValueType): void {
-    const writer = this.writer;
+  /** The bytes of a map entry's key field (1) for `column`, cached. */
+  keyOf(column: string): Buffer {
     let key = this.keys.get(column);
     if (!key) {
       const scratch = new ProtoWriter(column.length * 3 + 8);
@@ -243,6 +284,17 @@ export class RecordEncoder {
       key = Buffer.from(scratch.buffer.subarray(0, scratch.pos));
       this.keys.set(column, key);
     }
+    return key;
+  }
+
+  /** One `data` map entry: {key: column, value: ValueType}. */
+  value(column: string, value: ValueType): void {
+    this.entry(this.keyOf(column), value);
+  }
+
+  /** One `data` map entry with the key's bytes from `keyOf`. */
+  entry(key: Buffer, value: ValueType): void {
+    const writer = this.writer;
     writer.uint32(tag(4, LEN));
     const entry = writer.beginLength(1);
     writer.bytes(key);
