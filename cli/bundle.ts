@@ -271,6 +271,12 @@ export function bundleDir(buildDir: string, functionName: string): string {
 /** Replaces build/functions/<function>/ with index.js, its chunks/ and package.json. */
 export function writeFunctionBundle(root: string, buildDir: string, fn: DeployFunction, bundle: ConnectorBundle): FunctionBundle {
   const dir = bundleDir(buildDir, fn.name);
+  const bytes = writeBundleFiles(dir, bundle, functionPackageJson(fn, root));
+  return {functionName: fn.name, connector: fn.connector, dir, bytes, startBytes: bundle.startBytes};
+}
+
+/** Writes index.js, chunks/ and `packageJson` into `dir` (emptied first); returns the bytes of the code. */
+export function writeBundleFiles(dir: string, bundle: ConnectorBundle, packageJson: Record<string, unknown>): number {
   rmSync(dir, {recursive: true, force: true});
   mkdirSync(dir, {recursive: true});
   writeFileSync(path.join(dir, 'index.js'), bundle.code);
@@ -281,8 +287,8 @@ export function writeFunctionBundle(root: string, buildDir: string, fn: DeployFu
     writeFileSync(file, chunk.code);
     bytes += Buffer.byteLength(chunk.code);
   }
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify(functionPackageJson(fn, root), null, 2) + '\n');
-  return {functionName: fn.name, connector: fn.connector, dir, bytes, startBytes: bundle.startBytes};
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify(packageJson, null, 2) + '\n');
+  return bytes;
 }
 
 /**
