@@ -1,43 +1,150 @@
-// npm run bench partner-sdk: the replication connector as a Partner SDK source connector (one Update
-// streamed over gRPC on loopback, records decoded by a real @grpc/grpc-js client) beside the same connector
-// through the Function adapter (every call of a full sync, in-process, bodies discarded), on the same
-// orders table (100k rows by default; BENCH_ROWS=100000,500000). Both run in this process.
-// Prints rows/s of each, the ratio, and the number of Records batches (each at most 100 records).
+// npm run bench partner-sdk: the replication connector as a Partner SDK source connector against the same
+// connector on the Function path, over the wire both, on the same orders table in the same run (100k rows by
+// default; BENCH_ROWS=100000,1000000). Each side runs in a child process and this process plays Fivetran:
+// - function (the reference): functions-framework serving the bundle ./fivetran deploy ships, with the
+//   replication function's deploy.yaml budgets; every call of a full sync over HTTP (bench/support/function-driver.ts,
+//   the driver of bench/replication.bench.ts: bodies' rows counted, not parsed);
+// - grpc: bench/support/partner-sdk-server.ts (as `./fivetran serve replication --grpc`); one Update streamed
+//   to a @grpc/grpc-js client over loopback that reads every record of every message: the protobuf wire
+//   format walked (message kind, each Record's table_name, its data entries), as cheap a read as the HTTP
+//   driver's; the orders records are counted and must equal the table's rows;
+// - grpc, decoded (informational, not judged): the same Update read by the proto-loader client of the tests,
+//   which builds a JavaScript object of every record and value: what a Node.js client itself costs.
+// Each side does one untimed warm-up sync first (the function's first sync also loads pg). Prints rows/s of
+// each, the ratio grpc / function (target >= 0.8), the number of Records batches and the largest one (<= 100).
 import {chmodSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
-import {connector} from '../connectors/replication/index.js';
+import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
+import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
-import {handleFunctionCall} from '../sdk/function-adapter.js';
-import {Logger} from '../sdk/log.js';
-import {runUpdate} from '../sdk/partner-sdk/update.js';
-import {recordsOf, startHarness, update} from '../test/fixtures/grpc/client.js';
+import {CHANNEL_OPTIONS, loadPartnerSdk} from '../sdk/partner-sdk/protocol.js';
+import {recordsOf, update} from '../test/fixtures/grpc/client.js';
+import {firstAnswer, startBundledFunction, startProcess} from '../test/support/bundled-function.js';
+import {closeDriver, driveSync} from './support/function-driver.js';
 
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(here);
 const sizes = (process.env.BENCH_ROWS ?? '100000').split(',').map(Number).filter((n) => n > 0);
-process.env.LOG_LEVEL = 'WARNING';
+const UPDATE_PATH = '/fivetran_sdk.v2.SourceConnector/Update';
 
-async function functionSync(secrets: Record<string, string>): Promise<{rows: number; calls: number; seconds: number}> {
-  const started = performance.now();
-  let state = {};
-  let rows = 0;
-  let calls = 0;
+/** What the reading client keeps of one UpdateResponse: its kind, and for Records the orders records and the batch size. */
+interface ReadMessage {
+  kind: number;
+  records: number;
+  orders: number;
+}
+
+function varint(bytes: Buffer, at: {pos: number}): number {
+  let value = 0;
+  let shift = 0;
   for (;;) {
-    const result = await handleFunctionCall(connector, {state, secrets, sync_id: 'bench'}, {sink: () => undefined, limits: {memoryMb: 1024}});
-    if (result.status !== 200) throw new Error(result.body);
-    calls++;
-    rows += result.summary?.rows.public_orders ?? result.summary?.rows.orders ?? 0;
-    const body = JSON.parse(result.body) as {state: object; hasMore: boolean};
-    state = body.state;
-    if (!body.hasMore) break;
+    const byte = bytes[at.pos++]!;
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return value;
+    shift += 7;
   }
-  return {rows, calls, seconds: (performance.now() - started) / 1000};
+}
+
+function skip(bytes: Buffer, at: {pos: number}, wire: number): void {
+  if (wire === 0) varint(bytes, at);
+  else if (wire === 1) at.pos += 8;
+  else if (wire === 5) at.pos += 4;
+  else if (wire === 2) {
+    const length = varint(bytes, at);
+    at.pos += length;
+  }
+  else throw new Error(`unexpected wire type ${wire}`);
+}
+
+const ORDERS = Buffer.from('orders');
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat; NaN where there is none. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Walks an UpdateResponse: field 6 (Records) → each Record (field 1) → its table_name (2) and data entries (4). */
+function readUpdateResponse(bytes: Buffer): ReadMessage {
+  const at = {pos: 0};
+  const key = varint(bytes, at);
+  const kind = key >>> 3;
+  const message: ReadMessage = {kind, records: 0, orders: 0};
+  if (kind !== 6) return message;
+  const end = varint(bytes, at) + at.pos;
+  while (at.pos < end) {
+    varint(bytes, at); // Records.records (1)
+    const recordEnd = varint(bytes, at) + at.pos;
+    let orders = false;
+    let entries = 0;
+    while (at.pos < recordEnd) {
+      const field = varint(bytes, at);
+      if (field === 0x12) {
+        const length = varint(bytes, at);
+        orders = bytes.subarray(at.pos + length - ORDERS.length, at.pos + length).equals(ORDERS);
+        at.pos += length;
+      } else if (field === 0x22) {
+        entries++;
+        const length = varint(bytes, at);
+        at.pos += length;
+      } else {
+        skip(bytes, at, field & 7);
+      }
+    }
+    if (entries === 0) throw new Error('a record without data');
+    message.records++;
+    if (orders) message.orders++;
+  }
+  return message;
+}
+
+/** One Update read by a raw @grpc/grpc-js client: the request encoded by proto-loader, the responses walked. */
+function readUpdate(address: string, configuration: Record<string, string>): Promise<{orders: number; batches: number[]; seconds: number}> {
+  const {definition} = loadPartnerSdk();
+  const method = (definition['fivetran_sdk.v2.SourceConnector'] as grpc.ServiceDefinition).Update!;
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const stream = client.makeServerStreamRequest(UPDATE_PATH, method.requestSerialize, readUpdateResponse, {configuration});
+    let orders = 0;
+    const batches: number[] = [];
+    stream.on('data', (message: ReadMessage) => {
+      if (message.kind === 6) batches.push(message.records);
+      orders += message.orders;
+    });
+    stream.on('error', (error) => (client.close(), reject(error)));
+    stream.on('end', () => (client.close(), resolve({orders, batches, seconds: (performance.now() - started) / 1000})));
+  });
+}
+
+/** The same Update through the tests' client (proto-loader objects for every record). */
+async function decodedUpdate(address: string, configuration: Record<string, string>): Promise<{orders: number; seconds: number}> {
+  const {proto} = loadPartnerSdk();
+  const client = new proto.fivetran_sdk.v2.SourceConnector(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  try {
+    const started = performance.now();
+    const streamed = await update(client, {configuration});
+    if (streamed.error) throw streamed.error;
+    const orders = recordsOf(streamed.messages).filter((r) => r.table_name.endsWith('orders')).length;
+    return {orders, seconds: (performance.now() - started) / 1000};
+  } finally {
+    client.close();
+  }
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bench-grpc-'));
 chmodSync(dir, 0o755);
 const server = await startEmbeddedPostgres({dataDir: path.join(dir, 'data')});
-const harness = await startHarness(connector);
+const results: string[][] = [];
 try {
   const admin = new pg.Client({connectionString: server.url});
   await admin.connect();
@@ -46,39 +153,84 @@ try {
   const url = new URL(server.url.replace(/\/postgres$/, '/bench_grpc'));
   const db = new pg.Client({connectionString: url.toString()});
   await db.connect();
-  await db.query(readFileSync('sql/replication/setup.sql', 'utf8'));
+  await db.query(readFileSync(path.join(root, 'sql/replication/setup.sql'), 'utf8'));
   const secrets = {
     host: url.hostname, port: url.port, database: 'bench_grpc', username: decodeURIComponent(url.username), password: decodeURIComponent(url.password),
     sslmode: 'disable', include_tables: 'orders',
   };
-  console.log('function: every call of a full sync through the Function adapter, in-process (8 MiB responses)');
-  console.log('stream:   one Update through the Partner SDK adapter (typed records, batches), messages discarded before gRPC');
-  console.log('grpc:     one Update streamed to a @grpc/grpc-js client over loopback, records decoded\n');
-  console.log(['rows', 'function rows/s', 'stream rows/s', 'grpc rows/s', 'grpc / function', 'calls', 'Records batches', 'max batch'].join('\t'));
+  const deployed = loadDeployConfig(root).find((fn) => fn.connector === 'replication');
+  const fnEntry: DeployFunction = deployed ?? {name: 'replication', connector: 'replication', environment: 'dev'};
+  const bundle = writeFunctionBundle(root, path.join(dir, 'build'), fnEntry, await bundleConnector(root, 'replication', fnEntry.runtime));
+  const env = {
+    FUNCTION_MEMORY_MB: String(memoryMb(deployed?.memory)),
+    FUNCTION_TIMEOUT_SECONDS: String(timeoutSeconds(deployed?.timeout)),
+    LOG_LEVEL: 'WARNING',
+  };
+  console.log('function: every call of a full sync over HTTP to functions-framework serving the deployed bundle (child process); bodies\' rows counted');
+  console.log('grpc:     one Update from bench/support/partner-sdk-server.ts (child process) to a @grpc/grpc-js client reading every record (wire format walked)');
+  console.log('decoded:  the same Update read by the tests\' proto-loader client (a JavaScript object per record and value; informational)\n');
   for (const size of sizes) {
     await db.query('TRUNCATE orders CASCADE');
     await db.query('SELECT generate_orders($1)', [size]);
     await db.query('VACUUM ANALYZE orders');
-    await functionSync(secrets); // warm-up, untimed
-    const fn = await functionSync(secrets);
-    const adapterStarted = performance.now();
-    const log = new Logger({connector: 'replication', sink: () => undefined, level: 'WARNING'});
-    const adapter = await runUpdate(connector, {configuration: secrets}, {log, signal: new AbortController().signal, send: async () => undefined});
-    const adapterRate = (adapter.upserts.public_orders ?? 0) / ((performance.now() - adapterStarted) / 1000);
-    const started = performance.now();
-    const streamed = await update(harness.client, {configuration: secrets});
-    const seconds = (performance.now() - started) / 1000;
-    if (streamed.error) throw streamed.error;
-    const orders = recordsOf(streamed.messages).filter((r) => r.table_name.endsWith('orders')).length;
-    const batches = streamed.messages.filter((m) => m.records).map((m) => m.records!.records.length);
-    const fnRate = fn.rows / fn.seconds;
-    const grpcRate = orders / seconds;
-    console.log([size, Math.round(fnRate), Math.round(adapterRate), Math.round(grpcRate), (grpcRate / fnRate).toFixed(2), fn.calls, batches.length, Math.max(...batches)].join('\t'));
-    if (orders !== size) throw new Error(`grpc streamed ${orders} orders, expected ${size}`);
+
+    const fn = await startBundledFunction(root, bundle.dir, env);
+    let fnRun;
+    let fnCpu = NaN;
+    let grpcCpu = NaN;
+    try {
+      await firstAnswer(fn, {state: {}, secrets: {}});
+      await driveSync(fn.url, secrets); // warm-up: the instance's first sync loads pg
+      const before = cpuSeconds(fn.child.pid);
+      fnRun = await driveSync(fn.url, secrets);
+      fnCpu = cpuSeconds(fn.child.pid) - before;
+    } finally {
+      await fn.stop();
+    }
+
+    const grpcServer = await startProcess(['--import', 'tsx', path.join(here, 'support', 'partner-sdk-server.ts')], {cwd: root, env: {LOG_LEVEL: 'WARNING'}});
+    let grpcRun;
+    let decoded;
+    try {
+      const address = `127.0.0.1:${grpcServer.port}`;
+      for (let waited = 0; !grpcServer.output().includes('listening'); waited += 20) {
+        if (waited > 30_000 || grpcServer.child.exitCode !== null) throw new Error(`the gRPC server did not start:\n${grpcServer.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await readUpdate(address, secrets); // warm-up, untimed
+      const before = cpuSeconds(grpcServer.child.pid);
+      grpcRun = await readUpdate(address, secrets);
+      grpcCpu = cpuSeconds(grpcServer.child.pid) - before;
+      decoded = await decodedUpdate(address, secrets);
+    } finally {
+      await grpcServer.stop();
+    }
+    for (const [label, rows] of [['function', fnRun.rows], ['grpc', grpcRun.orders], ['decoded', decoded.orders]] as const) {
+      if (rows !== size) throw new Error(`${label} read ${rows} orders, expected ${size}`);
+    }
+    const fnRate = fnRun.rows / fnRun.seconds;
+    const grpcRate = grpcRun.orders / grpcRun.seconds;
+    results.push([
+      size.toLocaleString('en-US'),
+      Math.round(fnRate).toLocaleString('en-US'),
+      Math.round(grpcRate).toLocaleString('en-US'),
+      (grpcRate / fnRate).toFixed(2),
+      Math.round(decoded.orders / decoded.seconds).toLocaleString('en-US'),
+      `${((fnCpu / size) * 1e6).toFixed(1)} / ${((grpcCpu / size) * 1e6).toFixed(1)}`,
+      String(fnRun.calls),
+      String(grpcRun.batches.length),
+      String(Math.max(...grpcRun.batches)),
+    ]);
   }
   await db.end();
 } finally {
-  await harness.close();
+  closeDriver();
   await server.stop();
   rmSync(dir, {recursive: true, force: true});
 }
+const header = ['rows', 'function rows/s', 'grpc rows/s', 'grpc / function', 'decoded rows/s', 'cpu µs/row: function / grpc', 'function calls', 'Records batches', 'max batch'];
+const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+console.log(`${line(header)}\n${results.map(line).join('\n')}`);
+console.log('grpc / function: the judged ratio (target >= 0.8), both over loopback in the same run; decoded rows/s is not judged');
+console.log('cpu µs/row: CPU of the function process and of the gRPC server process per row during the timed sync (steadier than rows/s on a loaded machine)');

@@ -6,6 +6,7 @@
 // under chunks/, which Node reads and compiles only when a call first needs them: a cold start pays for
 // index.js alone.
 import {existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs';
+import {createRequire} from 'node:module';
 import path from 'node:path';
 import {build, type Metafile, type Plugin} from 'esbuild';
 import {DEPLOY_DEFAULTS, type DeployFunction} from '../project/deploy-yaml.js';
@@ -149,6 +150,33 @@ function zodEnglishOnly(): Plugin {
   };
 }
 
+/**
+ * got imports http2-wrapper at load time, which loads Node's http2 (and its wrapper's dozen modules): ~10 ms of
+ * a first request's CPU, for an option (`http2: true`) no connector sets. got reads the module only when a
+ * request asks for HTTP/2 (`auto`, `globalAgent`), so bundles give got a stand-in whose properties load the
+ * real module on first use: still bundled, evaluated only if reached. Left as is if got imports it otherwise.
+ */
+function gotHttp2WrapperOnUse(): Plugin {
+  return {
+    name: 'fivetran-got-http2-wrapper-on-use',
+    setup(builder) {
+      builder.onResolve({filter: /^http2-wrapper$/}, (args) => {
+        if (!/[\\/]node_modules[\\/]got[\\/]/.test(args.importer)) return undefined;
+        return {path: createRequire(args.importer).resolve('http2-wrapper'), namespace: 'fivetran-on-use'};
+      });
+      builder.onLoad({filter: /.*/, namespace: 'fivetran-on-use'}, (args) => ({
+        contents: [
+          'let real;',
+          `const load = () => (real ??= require(${JSON.stringify(args.path)}));`,
+          'module.exports = {get auto() { return load().auto; }, get globalAgent() { return load().globalAgent; }};',
+        ].join('\n'),
+        loader: 'js',
+        resolveDir: path.dirname(args.path),
+      }));
+    },
+  };
+}
+
 /** The checks esbuild cannot make: what the bundle may not contain. */
 function checkContents(root: string, connector: string, metafile: Metafile, files: string[], packages: string[]): void {
   const rootPackage = readPackageJson(path.join(root, 'package.json'));
@@ -210,7 +238,7 @@ export async function bundleConnector(root: string, connector: string, runtime: 
       metafile: true,
       legalComments: 'eof',
       logLevel: 'silent',
-      plugins: [nativeModuleGuard(connector, root), pgWithoutCloudflareProbe(), zodEnglishOnly()],
+      plugins: [nativeModuleGuard(connector, root), pgWithoutCloudflareProbe(), zodEnglishOnly(), gotHttp2WrapperOnUse()],
     });
   } catch (error) {
     const errors = (error as {errors?: {text: string; location?: {file: string; line: number} | null}[]}).errors;
@@ -272,6 +300,12 @@ export function bundleDir(buildDir: string, functionName: string): string {
 /** Replaces build/functions/<function>/ with index.js, its chunks/ and package.json. */
 export function writeFunctionBundle(root: string, buildDir: string, fn: DeployFunction, bundle: ConnectorBundle): FunctionBundle {
   const dir = bundleDir(buildDir, fn.name);
+  const bytes = writeBundleFiles(dir, bundle, functionPackageJson(fn, root));
+  return {functionName: fn.name, connector: fn.connector, dir, bytes, startBytes: bundle.startBytes};
+}
+
+/** Writes index.js, chunks/ and `packageJson` into `dir` (emptied first); returns the bytes of the code. */
+export function writeBundleFiles(dir: string, bundle: ConnectorBundle, packageJson: Record<string, unknown>): number {
   rmSync(dir, {recursive: true, force: true});
   mkdirSync(dir, {recursive: true});
   writeFileSync(path.join(dir, 'index.js'), bundle.code);
@@ -282,8 +316,8 @@ export function writeFunctionBundle(root: string, buildDir: string, fn: DeployFu
     writeFileSync(file, chunk.code);
     bytes += Buffer.byteLength(chunk.code);
   }
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify(functionPackageJson(fn, root), null, 2) + '\n');
-  return {functionName: fn.name, connector: fn.connector, dir, bytes, startBytes: bundle.startBytes};
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify(packageJson, null, 2) + '\n');
+  return bytes;
 }
 
 /**

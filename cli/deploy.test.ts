@@ -401,6 +401,30 @@ describe('function bundles', () => {
     expect(again.chunks).toEqual(bundle.chunks);
   });
 
+  it("loads got's HTTP/2 support only when a request asks for HTTP/2", async () => {
+    // the monitoring bundle calls the Fivetran API with got: its setup test against a local stand-in
+    const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-got-'));
+    try {
+      const fn = writeFunctionBundle(repo, dir, {name: 'monitoring', connector: 'monitoring', environment: 'dev'}, await bundleConnector(repo, 'monitoring'));
+      const code = [
+        "import {createServer} from 'node:http';",
+        "const api = createServer((req, res) => { req.resume(); res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({code: 'Success', data: {items: [], next_cursor: null}})); });",
+        "await new Promise((resolve) => api.listen(0, '127.0.0.1', resolve));",
+        `const {main} = await import(${JSON.stringify(pathToFileURL(path.join(fn.dir, 'index.js')).href)});`,
+        'const http2Loaded = () => process.moduleLoadList.includes("NativeModule http2");',
+        'let status = 0;',
+        'const reply = {status(code) { status = code; return reply; }, type() { return reply; }, set() { return reply; }, send() {}};',
+        "await main({method: 'POST', headers: {}, body: {setup_test: true, state: {}, secrets: {fivetran_api_key: 'k', fivetran_api_secret: 's', fivetran_api_url: `http://127.0.0.1:${api.address().port}`}}}, reply);",
+        'api.close();',
+        'console.log(JSON.stringify({status, http2: http2Loaded()}));',
+      ].join('\n');
+      const output = execFileSync(process.execPath, ['--input-type=module', '-e', code], {cwd: fn.dir, env: {...process.env, LOG_LEVEL: 'ERROR'}, encoding: 'utf8'});
+      expect(JSON.parse(output.trim().split('\n').at(-1)!)).toEqual({status: 200, http2: false});
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
+    }
+  });
+
   it('answers requests on functions-framework with the limits deploy gives it', async () => {
     rmSync(gcloudLog, {force: true});
     await deploy({functions: ['probe-prod'], cwd: project, env: fakeEnv(), stdout: () => undefined, stderr: () => undefined});

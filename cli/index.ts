@@ -62,14 +62,15 @@ export function createProgram(output: CliOutput = {}): Command {
 
   program
     .command('serve')
-    .description('serve a connector (or a deploy.yaml function) on functions-framework, as the deployed function answers; with --grpc as a Fivetran Partner SDK source connector')
+    .description('serve a connector (or a deploy.yaml function) on functions-framework from the bundle deploy ships, as the deployed function answers; with --grpc as a Fivetran Partner SDK source connector')
     .argument('<target>', 'connector folder or function name')
     .option('--grpc', 'serve the Partner SDK v2 SourceConnector gRPC service (plaintext) instead of HTTP')
     .option('--port <n>', 'port to listen on (default 8080; 50051 with --grpc)', int)
     .option('--host <host>', 'address to listen on (default 127.0.0.1; 0.0.0.0 or :: to accept other machines)')
-    .action(async (target: string, opts: {port?: number; host?: string; grpc?: boolean}) => {
+    .option('--dev', 'serve the TypeScript sources through tsx (no build step) instead of the bundle ./fivetran deploy ships')
+    .action(async (target: string, opts: {port?: number; host?: string; grpc?: boolean; dev?: boolean}) => {
       const {serveFunction} = await import('./serve.js');
-      const {url} = await serveFunction({target, port: opts.port ?? (opts.grpc ? 50051 : 8080), host: opts.host, grpc: opts.grpc});
+      const {url} = await serveFunction({target, port: opts.port ?? (opts.grpc ? 50051 : 8080), host: opts.host, grpc: opts.grpc, dev: opts.dev});
       console.error(opts.grpc
         ? `fivetran: serving ${target} as a Partner SDK source connector at ${url} (fivetran_sdk.v2.SourceConnector); Ctrl-C to stop`
         : `fivetran: serving ${target} at ${url} (POST JSON {state, secrets}); Ctrl-C to stop`);

@@ -1,6 +1,7 @@
 // The HTTP contract of every function, through the real server of ./fivetran serve (functions-framework),
 // with the fixture connector of test/fixtures/serve-project. Table-driven: {name, body, expectedStatus,
 // expectedBody}. The adapter's internals are tested in sdk/; these cases go over HTTP.
+import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -155,5 +156,60 @@ describe('serveFunction', () => {
 
   it('refuses a port that is not a port', async () => {
     await expect(serveFunction({target: 'counter-dev', port: 70000, cwd: FIXTURE})).rejects.toThrow('--port 70000 must be a port number from 0 to 65535');
+  });
+});
+
+describe('serveFunction serves the deployed bundle', () => {
+  const post = async (url: string, body: unknown) =>
+    (await fetch(url, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})).json();
+  const request = {state: {last: 1}, secrets: {api_key: 'k', rows: 1}};
+
+  it('serves the esbuild bundle ./fivetran deploy builds, not the sources', async () => {
+    const server = await serveFunction({target: 'counter-dev', port: 0, cwd: FIXTURE});
+    try {
+      expect(server.bundleDir).toBeDefined();
+      const code = readFileSync(path.join(server.bundleDir!, 'index.js'), 'utf8');
+      // one self-contained ES module holding the connector and the SDK
+      expect(code).toContain('the api_key was revoked');
+      expect(code).not.toMatch(/from ['"]\.\.?\/.*\.ts['"]/);
+      expect(await post(server.url, request)).toMatchObject({state: {last: 2}, insert: {numbers: [{n: 2, square: 4}]}});
+    } finally {
+      await server.close();
+    }
+    expect(existsSync(server.bundleDir!)).toBe(false);
+  });
+
+  it('serves the sources through tsx with dev', async () => {
+    const server = await serveFunction({target: 'counter-dev', port: 0, cwd: FIXTURE, dev: true});
+    try {
+      expect(server.bundleDir).toBeUndefined();
+      expect(await post(server.url, request)).toMatchObject({state: {last: 2}, insert: {numbers: [{n: 2, square: 4}]}});
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('rebuilds the bundle when a source changes, and keeps the last good build when a rebuild fails', async () => {
+    // a copy at the fixture's depth, so its relative import of the SDK still resolves
+    const project = mkdtempSync(path.join(path.dirname(FIXTURE), 'serve-rebuild-'));
+    cpSync(FIXTURE, project, {recursive: true});
+    const source = path.join(project, 'connectors', 'counter', 'index.ts');
+    const rebuilds: {ok: boolean; error?: Error}[] = [];
+    const server = await serveFunction({target: 'counter-dev', port: 0, cwd: project, onRebuild: (result) => rebuilds.push(result)});
+    try {
+      expect(await post(server.url, request)).toMatchObject({insert: {numbers: [{n: 2, square: 4}]}});
+      writeFileSync(source, readFileSync(source, 'utf8').replace('square: n * n', 'square: n * n * n'));
+      await server.settled!();
+      expect(rebuilds).toEqual([{ok: true, ms: expect.any(Number)}]);
+      expect(await post(server.url, request)).toMatchObject({insert: {numbers: [{n: 2, square: 8}]}});
+
+      writeFileSync(source, readFileSync(source, 'utf8').replace('export const main', 'export const main = ;'));
+      await server.settled!();
+      expect(rebuilds[1]).toMatchObject({ok: false, error: expect.objectContaining({message: expect.stringMatching(/^bundling connector counter failed/)})});
+      expect(await post(server.url, request)).toMatchObject({insert: {numbers: [{n: 2, square: 8}]}});
+    } finally {
+      await server.close();
+      rmSync(project, {recursive: true, force: true});
+    }
   });
 });

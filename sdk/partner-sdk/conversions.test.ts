@@ -168,3 +168,18 @@ describe('Partner SDK log lines', () => {
     expect(JSON.parse(lines[0] as string)).toEqual({level: 'SEVERE', message: 'failed with "[REDACTED]"\nsecond line detail=key=[REDACTED]', 'message-origin': 'sdk_connector'});
   });
 });
+
+describe('parseTimestamp: the common forms read without a regex', () => {
+  // a leading space takes the general (regex and Date) parser, which trims it: both must agree
+  const general = (text: string, naive: boolean) => parseTimestamp(` ${text}`, naive);
+  const texts = [
+    '2024-01-15', '1970-01-01', '0001-01-01', '9999-12-31', '2024-02-29', '2023-02-29', '2023-02-30', '2024-04-31', '2024-13-01', '2024-00-10', '1900-02-29', '2000-02-29',
+    '2024-01-15T05:00:00', '2024-01-15 05:00:00', '2024-01-15T05:00:00Z', '2024-01-15T05:00:00+00:00', '2024-01-15T05:00:00-05:30', '2024-01-15T23:59:59+14:00',
+    '2024-01-15T05:00:00.5', '2024-01-15T05:00:00.123456+02:00', '2024-01-15T05:00:00.123456789Z', '2024-01-15T05:00:00.1234567890Z', '2024-01-15T05:00:00.',
+    '2024-01-15T24:00:00', '2024-01-15T05:60:00', '2024-01-15T05:00:60', '2024-01-15T05:00:00+02', '2024-01-15T05:00:00 +02:00', '2024-01-15T05:00:00z',
+    '1969-12-31T23:59:59.999999Z', '0000-03-01T00:00:00Z', '2024-01-15 BC', '12024-01-15', '2024-1-15', '2024-01-15T05:00',
+  ];
+  it.each(texts)('reads %s as the general parser does, with and without the offset', (text) => {
+    for (const naive of [false, true]) expect(parseTimestamp(text, naive)).toEqual(general(text, naive));
+  });
+});

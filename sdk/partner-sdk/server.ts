@@ -13,6 +13,7 @@ import type {UpdateResponse} from './generated/fivetran_sdk/v2/UpdateResponse.js
 import {partnerSdkSink} from './log.js';
 import {CHANNEL_OPTIONS, loadPartnerSdk} from './protocol.js';
 import {knownTables, toTable} from './schema.js';
+import type {EncodedMessage} from './record-encoder.js';
 import {runUpdate} from './update.js';
 
 export const DEFAULT_SOURCE_PORT = 50051;
@@ -113,10 +114,11 @@ export function sourceConnectorHandlers(connector: Connector, options: PartnerSd
     Update(call) {
       const {log, redactions} = loggerFor(call.request.configuration);
       const signal = callSignal(call);
-      const send = async (message: UpdateResponse): Promise<void> => {
+      const send = async (message: UpdateResponse | EncodedMessage): Promise<void> => {
         if (signal.aborted) throw signal.reason;
         // Back-pressure: wait until the client has read enough (or has gone away, which aborts `signal`).
-        if (!call.write(message)) await once(call, 'drain', {signal});
+        // an encoded message passes through the serializer of sourceConnectorService() unchanged
+        if (!call.write(message as UpdateResponse)) await once(call, 'drain', {signal});
       };
       void (async () => {
         try {
@@ -132,6 +134,18 @@ export function sourceConnectorHandlers(connector: Connector, options: PartnerSd
       })();
     },
   };
+}
+
+/**
+ * The SourceConnector service definition, with one change: `Update` writes a message that is already
+ * encoded (a Buffer: the Records batches of record-encoder.ts) as it is, and encodes the others as usual.
+ */
+export function sourceConnectorService(): grpc.ServiceDefinition {
+  const {proto} = loadPartnerSdk();
+  const service = proto.fivetran_sdk.v2.SourceConnector.service;
+  const update = service.Update;
+  const encode = update.responseSerialize;
+  return {...service, Update: {...update, responseSerialize: (message: UpdateResponse | Buffer) => (Buffer.isBuffer(message) ? message : encode(message))}};
 }
 
 export interface RunningServer {
@@ -181,9 +195,8 @@ export async function startPartnerSdkServer(
   connector: Connector,
   options: PartnerSdkOptions & {port?: number; host?: string} = {},
 ): Promise<RunningServer> {
-  const {proto} = loadPartnerSdk();
   const server = new grpc.Server(CHANNEL_OPTIONS);
-  server.addService(proto.fivetran_sdk.v2.SourceConnector.service, sourceConnectorHandlers(connector, options));
+  server.addService(sourceConnectorService(), sourceConnectorHandlers(connector, options));
   const port = options.port ?? DEFAULT_SOURCE_PORT;
   const addresses: string[] = [];
   let bound: number;

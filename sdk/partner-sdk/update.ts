@@ -12,24 +12,24 @@ import {parseSecrets} from '../secrets.js';
 import {parseState} from '../state.js';
 import {TableRegistry} from '../table-registry.js';
 import type {Row, State, TableSpec} from '../types.js';
-import type {Record as SdkRecord} from './generated/fivetran_sdk/v2/Record.js';
 import type {UpdateRequest__Output} from './generated/fivetran_sdk/v2/UpdateRequest.js';
 import type {UpdateResponse} from './generated/fivetran_sdk/v2/UpdateResponse.js';
 import {parseJsonRows} from './json-rows.js';
 import {toTable} from './schema.js';
 import {chooseTable, type TableChoice} from './selection.js';
-import {approximateSize, toValueType} from './values.js';
+import {RecordBatcher, type EncodedMessage} from './record-encoder.js';
+import {toValueType} from './values.js';
 
 /** The guide's hard limit: Fivetran rejects a `Records` message with more than 100 records. */
 export const MAX_BATCH_RECORDS = 100;
-/** The Python example's byte cap per batch (serialized size); ours is estimated from the values. */
+/** The Python example's byte cap per batch (serialized size of the Records message, exact: record-encoder.ts). */
 export const MAX_BATCH_BYTES = 100 * 1024;
 
 export interface UpdateOptions {
   log: Logger;
   signal: AbortSignal;
-  /** writes one message to the stream, resolving when the stream can take more (back-pressure) */
-  send: (message: UpdateResponse) => Promise<void>;
+  /** writes one message to the stream (a Records batch comes encoded), resolving when the stream can take more (back-pressure) */
+  send: (message: UpdateResponse | EncodedMessage) => Promise<void>;
   maxBatchRecords?: number;
   maxBatchBytes?: number;
 }
@@ -112,34 +112,6 @@ interface TableState {
   columns: Map<string, boolean>;
 }
 
-class RecordBatcher {
-  private pending: SdkRecord[] = [];
-  private bytes = 0;
-  batches = 0;
-
-  constructor(
-    private readonly send: (message: UpdateResponse) => Promise<void>,
-    private readonly maxRecords: number,
-    private readonly maxBytes: number,
-  ) {}
-
-  async add(record: SdkRecord, size: number): Promise<void> {
-    if (this.pending.length && this.bytes + size > this.maxBytes) await this.flush();
-    this.pending.push(record);
-    this.bytes += size;
-    if (this.pending.length >= this.maxRecords || this.bytes >= this.maxBytes) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (!this.pending.length) return;
-    const records = this.pending;
-    this.pending = [];
-    this.bytes = 0;
-    this.batches++;
-    await this.send({records: {records}});
-  }
-}
-
 function count(target: Record<string, number>, table: string): void {
   target[table] = (target[table] ?? 0) + 1;
 }
@@ -190,27 +162,22 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
     return included;
   };
 
-  const toRecord = (name: string, table: TableState, row: Row, type: 'UPSERT' | 'DELETE'): {record: SdkRecord; size: number} => {
-    const data: SdkRecord['data'] = {};
-    let size = name.length + 8;
+  // Each record is written as protobuf bytes straight from its values (record-encoder.ts); its size is exact.
+  const encoder = batcher.encoder;
+  const encodeRecord = (name: string, table: TableState, row: Row, type: 'UPSERT' | 'DELETE'): number => {
+    encoder.begin(name, table.choice.schemaName, type);
     const types = table.spec.columns ?? {};
     for (const column in row) {
       if (!includesColumn(table, column)) continue;
-      const value = toValueType(row[column], types[column], column);
-      data[column] = value;
-      size += column.length + approximateSize(value) + 6;
+      encoder.value(column, toValueType(row[column], types[column], column));
     }
-    // UPSERT is the enum's zero value: leaving it unset saves two bytes a record on the wire.
-    const record: SdkRecord = type === 'UPSERT' ? {table_name: name, data} : {table_name: name, type, data};
-    if (table.choice.schemaName !== undefined) record.schema_name = table.choice.schemaName;
-    return {record, size};
+    return encoder.end().length;
   };
 
   let budget: StreamingBudget | undefined;
   const upsertRow = async (name: string, table: TableState, row: Row): Promise<void> => {
-    const {record, size} = toRecord(name, table, row, 'UPSERT');
-    budget?.addBytes(size);
-    await batcher.add(record, size);
+    budget?.addBytes(encodeRecord(name, table, row, 'UPSERT'));
+    await batcher.add();
     count(summary.upserts, name);
   };
 
@@ -257,9 +224,8 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
           const table = await tableOf(item.table);
           const keys = registry.deleteKeys(item.table, item.keys);
           if (!table.choice.included) break;
-          const {record, size} = toRecord(item.table, table, keys, 'DELETE');
-          budget.addBytes(size);
-          await batcher.add(record, size);
+          budget.addBytes(encodeRecord(item.table, table, keys, 'DELETE'));
+          await batcher.add();
           count(summary.deletes, item.table);
           break;
         }

@@ -22,8 +22,84 @@ const ISO_NAIVE_DATE_TIME = /^\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?
 const MAX_TIMESTAMP: Timestamp = {seconds: '253402300799', nanos: 999_999_999};
 const MIN_TIMESTAMP: Timestamp = {seconds: '-62135596800', nanos: 0};
 
+/** Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/** Two ASCII digits at `at` as a number, or -1. */
+function twoDigits(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 48;
+  const b = text.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * The common forms without a regex or a Date: `YYYY-MM-DD`, optionally `[T ]HH:MM:SS`, a fraction, and `Z` or
+ * `±HH:MM` (what row encoders and to_json write, a few million times a sync). Undefined for anything else,
+ * which the general parser below reads; values out of their ranges also go there.
+ */
+function parseCommonTimestamp(text: string, naive: boolean): Timestamp | undefined {
+  const length = text.length;
+  if (length !== 10 && length < 19) return undefined;
+  const y1 = twoDigits(text, 0);
+  const y2 = twoDigits(text, 2);
+  const month = twoDigits(text, 5);
+  const day = twoDigits(text, 8);
+  if (y1 < 0 || y2 < 0 || month < 1 || month > 12 || day < 1 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return undefined;
+  const year = y1 * 100 + y2;
+  // a day past the month's end (2023-02-30) is left to the general parser, which rolls it over as Date does
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31)) return undefined;
+  const days = daysFromCivil(year, month, day);
+  if (length === 10) return {seconds: String(days * 86400), nanos: 0};
+  const separator = text.charCodeAt(10);
+  const hour = twoDigits(text, 11);
+  const minute = twoDigits(text, 14);
+  const second = twoDigits(text, 17);
+  if ((separator !== 84 && separator !== 32) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) {
+    return undefined;
+  }
+  let at = 19;
+  let nanos = 0;
+  if (text.charCodeAt(at) === 46 /* . */) {
+    let scale = 100_000_000;
+    at++;
+    const first = at;
+    for (let digit = text.charCodeAt(at) - 48; digit >= 0 && digit <= 9; digit = text.charCodeAt(at) - 48) {
+      if (at - first >= 9) return undefined;
+      nanos += digit * scale;
+      scale /= 10;
+      at++;
+    }
+    if (at === first) return undefined;
+  }
+  let offset = 0;
+  if (at < length) {
+    const sign = text.charCodeAt(at);
+    if (sign === 90 /* Z */ && at + 1 === length) {
+      // UTC
+    } else if ((sign === 43 || sign === 45) && at + 6 === length && text.charCodeAt(at + 3) === 58) {
+      const offsetHours = twoDigits(text, at + 1);
+      const offsetMinutes = twoDigits(text, at + 4);
+      if (offsetHours < 0 || offsetMinutes < 0) return undefined;
+      if (!naive) offset = (sign === 45 ? -1 : 1) * (offsetHours * 3600 + offsetMinutes * 60);
+    } else {
+      return undefined;
+    }
+  }
+  return {seconds: String(days * 86400 + hour * 3600 + minute * 60 + second - offset), nanos};
+}
+
 /** Parses a date/time text; `naive` ignores any offset (local wall time stored as if UTC). Null when not a date. */
 export function parseTimestamp(text: string, naive = false): Timestamp | null {
+  const common = parseCommonTimestamp(text, naive);
+  if (common) return common;
   const trimmed = text.trim();
   if (/^\+?infinity$/i.test(trimmed)) return MAX_TIMESTAMP;
   if (/^-infinity$/i.test(trimmed)) return MIN_TIMESTAMP;
@@ -167,8 +243,9 @@ export function toValueType(value: unknown, type: ColumnType | undefined, column
         throw mismatch(column, type);
       }
       if (type === 'naive_date') {
-        const seconds = BigInt(timestamp.seconds as string);
-        return {naive_date: {seconds: (seconds - (((seconds % 86400n) + 86400n) % 86400n)).toString(), nanos: 0}};
+        // the day's midnight; seconds are within ±2^38, exact as a double
+        const seconds = Number(timestamp.seconds);
+        return {naive_date: {seconds: String(seconds - (((seconds % 86400) + 86400) % 86400)), nanos: 0}};
       }
       return type === 'naive_datetime' ? {naive_datetime: timestamp} : {utc_datetime: timestamp};
     }
