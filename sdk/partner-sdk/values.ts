@@ -293,16 +293,3 @@ export function inferValueType(value: unknown): ValueType {
   if (typeof value === 'object') return {json: jsonText(value)};
   return {string: String(value)};
 }
-
-/** Rough serialized size of a value, for the per-batch byte cap (exact sizes would cost an encode per record). */
-export function approximateSize(value: ValueType): number {
-  for (const key in value) {
-    const inner = (value as Record<string, unknown>)[key];
-    if (inner === undefined) continue;
-    if (typeof inner === 'string') return Buffer.byteLength(inner) + 4;
-    if (Buffer.isBuffer(inner)) return inner.length + 4;
-    if (typeof inner === 'object') return 16;
-    return 10;
-  }
-  return 2;
-}
