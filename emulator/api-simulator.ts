@@ -57,6 +57,7 @@ import {registerConnectRoutes, type ConnectSimulator} from './api-simulator-conn
 import {HttpAnswer, iso, publicView, requireObject, SimulatedConnections, type SimulatedSync} from './api-simulator-connections.js';
 import {API_ROUTES, compileRoute, matchRoute, type CompiledRoute} from './api-simulator-routes.js';
 import {applyHealth, generateFleet, makeConnection, type Fleet, type FleetConnection} from './fleet.js';
+import type {DemoSimulator} from '../sdk/index.js';
 
 
 export interface RateLimit {
@@ -85,7 +86,8 @@ export interface SimulatedRequest {
   at: number;
 }
 
-export interface ApiSimulator {
+/** The control hooks a demo may use (sdk/demo.ts's DemoSimulator), and the rest tests use. */
+export interface ApiSimulator extends DemoSimulator {
   url: string;
   port: number;
   apiKey: string;
@@ -94,20 +96,7 @@ export interface ApiSimulator {
   requests: SimulatedRequest[];
   syncs: SimulatedSync[];
   close(): Promise<void>;
-  now(): number;
-  advance(ms: number): void;
-  connection(id: string): Record<string, unknown>;
   addConnection(init: Parameters<typeof makeConnection>[0] & {groupName?: string}): FleetConnection;
-  failNextSync(id: string, message?: string): void;
-  markBroken(id: string, message?: string): void;
-  markDelayed(id: string): void;
-  markPaused(id: string, paused?: boolean): void;
-  markRescheduled(id: string, untilMs: number): void;
-  markHealthy(id: string): void;
-  setSyncDuration(ms: number, id?: string): void;
-  setState(id: string, state: Record<string, unknown>): void;
-  getState(id: string): Record<string, unknown>;
-  requestCount(key?: string): number;
   resetRequests(): void;
   connect: ConnectSimulator;
 }
