@@ -17,7 +17,8 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {httpTransport, runSync} from '../emulator/sync-runner.js';
 import {Warehouse} from '../emulator/warehouse.js';
-import {closeDriver, driveFunction, startReplicationSource} from './support/replication-source.js';
+import {closeDriver, driveSync as driveFunction} from './support/function-driver.js';
+import {startReplicationSource} from './support/replication-source.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const sizes = (process.env.BENCH_ROWS ?? '100000,1000000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);

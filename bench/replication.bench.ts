@@ -20,36 +20,20 @@
 // BENCH_NODE_OPTIONS (e.g. --max-old-space-size=128) try other deployments; BENCH_DEBUG=1 with BENCH_DUMP_OUTPUT=1
 // writes the function's debug log (per batch: rows, bytes, ms, at_ms) to /tmp/fn-default.log and /tmp/fn-keep.log.
 import {chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
-import http from 'node:http';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import pg from 'pg';
 import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
-import {copyOut} from '../connectors/replication/copy-out.js';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
 import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
 import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
 import {firstAnswer, startBundledFunction, startProcess} from '../test/support/bundled-function.js';
+import {measureCopy} from './support/copy-reference.js';
+import {closeDriver, driveSync} from './support/function-driver.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
-
-/** COPY ... TO STDOUT through the connector's CopyOut (one CopyData message per row): counts bytes and rows. */
-async function measureCopy(url: string): Promise<{rows: number; bytes: number; seconds: number}> {
-  const client = new pg.Client({connectionString: url});
-  await client.connect();
-  try {
-    let bytes = 0;
-    const started = performance.now();
-    const rows = await copyOut(client, 'COPY (SELECT row_to_json(t) FROM public.orders t) TO STDOUT', (_data, start, end) => {
-      bytes += end - start;
-    });
-    return {rows, bytes, seconds: (performance.now() - started) / 1000};
-  } finally {
-    await client.end();
-  }
-}
 
 /** /proc/<pid>/stat fields after the command name: utime is [11], stime [12], cutime [13], cstime [14] (clock ticks). */
 function statFields(pid: number): string[] | null {
@@ -108,60 +92,6 @@ function peakRssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /VmHWM:\s+(\d+)\s+kB/.exec(status);
   return match ? Number(match[1]) * 1024 : NaN;
-}
-
-const agent = new http.Agent({keepAlive: true, maxSockets: 1});
-
-function post(url: string, body: string): Promise<{status: number; body: Buffer}> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, {method: 'POST', agent, headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(body)}}, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({status: response.statusCode ?? 0, body: Buffer.concat(chunks)}));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-const ROW_MARKER = Buffer.from('{"order_id":');
-const STATE_MARKER = Buffer.from(',"state":');
-const HAS_MORE_MARKER = Buffer.from(',"hasMore":');
-
-function countRows(body: Buffer): number {
-  let rows = 0;
-  for (let i = body.indexOf(ROW_MARKER); i !== -1; i = body.indexOf(ROW_MARKER, i + ROW_MARKER.length)) rows++;
-  return rows;
-}
-
-/**
- * Plays Fivetran: POST until hasMore is false. Reads only the state and hasMore (the body's tail)
- * before the next call; counting a body's rows (the check that every row arrived) happens while the next
- * call runs, so the benchmark's own bookkeeping is not charged to the function.
- */
-async function driveSync(url: string, secrets: Record<string, unknown>): Promise<{rows: number; bytes: number; calls: number; seconds: number}> {
-  let state: unknown = {};
-  let rows = 0;
-  let bytes = 0;
-  let calls = 0;
-  const started = performance.now();
-  let response = await post(url, JSON.stringify({state, secrets, sync_id: 'bench'}));
-  for (;;) {
-    calls++;
-    if (response.status !== 200) throw new Error(`call ${calls} failed with ${response.status}: ${response.body.toString().slice(0, 500)}`);
-    const body = response.body;
-    bytes += body.length;
-    // the adapter ends the body with ...,"state":<state>,"hasMore":<bool>}: the state is in its tail
-    const hasMoreAt = body.lastIndexOf(HAS_MORE_MARKER);
-    state = JSON.parse(body.subarray(body.lastIndexOf(STATE_MARKER, hasMoreAt) + STATE_MARKER.length, hasMoreAt).toString());
-    const hasMore = body.subarray(hasMoreAt).toString().startsWith(',"hasMore":true');
-    const next = hasMore ? post(url, JSON.stringify({state, secrets, sync_id: 'bench'})) : null;
-    rows += countRows(body);
-    if (!next) break;
-    response = await next;
-  }
-  return {rows, bytes, calls, seconds: (performance.now() - started) / 1000};
 }
 
 /**
@@ -322,7 +252,7 @@ async function main(): Promise<void> {
     await admin.end();
     await server.stop();
     rmSync(dir, {recursive: true, force: true});
-    agent.destroy();
+    closeDriver();
   }
   const header = ['rows', 'connection', 'COPY rows/s', 'COPY MB/s', 'connector rows/s', 'connector MB/s', 'ratio', 'peak RSS', 'calls', 'COPY cpu s: pg/reader', 'sync cpu s: pg/fn/driver'];
   const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));

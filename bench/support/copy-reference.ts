@@ -1,6 +1,6 @@
 // The reference of the replication benchmarks: COPY (SELECT row_to_json(t) FROM public.orders t) TO STDOUT read
 // over the wire protocol into this process (bytes counted, nothing parsed): PostgreSQL producing the same JSON
-// as fast as it can. The same measurement as bench/replication.bench.ts's.
+// as fast as it can; every replication benchmark measures it this way.
 import pg from 'pg';
 import {copyOut} from '../../connectors/replication/copy-out.js';
 

@@ -1,7 +1,7 @@
 // Plays Fivetran against a function over HTTP, for the benchmarks that compare with the Function path:
 // POST with the returned state until hasMore is false, reading only the state and hasMore from each body's
 // tail before the next call and counting the body's rows (a marker per row) while the next call runs, so
-// the driver's own bookkeeping is not charged to the function. The same driver as bench/replication.bench.ts.
+// the driver's own bookkeeping is not charged to the function. Every benchmark that drives a function uses it.
 import http from 'node:http';
 
 const agent = new http.Agent({keepAlive: true, maxSockets: 1});

@@ -4,7 +4,6 @@
 // deploy.yaml gives it), and a driver that plays Fivetran over HTTP as bench/replication.bench.ts does:
 // POST with the returned state until hasMore is false, reading only the state and hasMore before the next call.
 import {chmodSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
-import http from 'node:http';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -78,54 +77,4 @@ export async function startReplicationSource(root: string): Promise<ReplicationS
       rmSync(dir, {recursive: true, force: true});
     },
   };
-}
-
-const agent = new http.Agent({keepAlive: true, maxSockets: 1});
-
-function post(url: string, body: string): Promise<{status: number; body: Buffer}> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, {method: 'POST', agent, headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(body)}}, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({status: response.statusCode ?? 0, body: Buffer.concat(chunks)}));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-const ROW_MARKER = Buffer.from('{"order_id":');
-const STATE_MARKER = Buffer.from(',"state":');
-const HAS_MORE_MARKER = Buffer.from(',"hasMore":');
-
-/**
- * The function's own rate over HTTP, as bench/replication.bench.ts measures it: POST until hasMore is false,
- * reading only the body's tail (the adapter ends it with ,"state":<state>,"hasMore":<bool>}) before the next
- * call, and counting the rows while the next call runs.
- */
-export async function driveFunction(url: string, secrets: Record<string, unknown>): Promise<{rows: number; bytes: number; calls: number; seconds: number}> {
-  let rows = 0;
-  let bytes = 0;
-  let calls = 0;
-  const started = performance.now();
-  let response = await post(url, JSON.stringify({state: {}, secrets, sync_id: 'bench'}));
-  for (;;) {
-    calls++;
-    if (response.status !== 200) throw new Error(`call ${calls} failed with ${response.status}: ${response.body.toString().slice(0, 500)}`);
-    const body = response.body;
-    bytes += body.length;
-    const hasMoreAt = body.lastIndexOf(HAS_MORE_MARKER);
-    const state: unknown = JSON.parse(body.subarray(body.lastIndexOf(STATE_MARKER, hasMoreAt) + STATE_MARKER.length, hasMoreAt).toString());
-    const hasMore = body.subarray(hasMoreAt).toString().startsWith(',"hasMore":true');
-    const next = hasMore ? post(url, JSON.stringify({state, secrets, sync_id: 'bench'})) : null;
-    for (let i = body.indexOf(ROW_MARKER); i !== -1; i = body.indexOf(ROW_MARKER, i + ROW_MARKER.length)) rows++;
-    if (!next) break;
-    response = await next;
-  }
-  return {rows, bytes, calls, seconds: (performance.now() - started) / 1000};
-}
-
-export function closeDriver(): void {
-  agent.destroy();
 }
