@@ -1,7 +1,7 @@
 // ./fivetran airflow dag|dags: every generated DAG is compiled and imported by python3 against the stand-in
 // `airflow` and `fivetran_provider_async` modules in test/fixtures/airflow, which record what it declares.
 import {execFileSync} from 'node:child_process';
-import {mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -205,5 +205,68 @@ describe('checkSchedule', () => {
     expect(checkSchedule(' @daily ', 's')).toBe('@daily');
     expect(() => checkSchedule('0 6 * *', 's')).toThrow('s "0 6 * *" must be a cron expression');
     expect(() => checkSchedule('@sometimes', 's')).toThrow('must be a cron expression');
+  });
+});
+
+describe('airflow.resync_on_schema_change', () => {
+  let resyncProject: string;
+  const connectorSource = (columns: string) => `import {checkpoint, defineConnector, z} from ${JSON.stringify(path.join(repo, 'sdk', 'index.js'))};
+export const connector = defineConnector({name: 'orders', secrets: z.object({}), tables: {orders: {primaryKey: ['id'], columns: {${columns}}}}, async test() {}, async *sync() { yield checkpoint({}); }});
+`;
+
+  beforeAll(() => {
+    resyncProject = mkdtempSync(path.join(tmpdir(), 'fivetran-airflow-resync-'));
+    writeFileSync(path.join(resyncProject, 'package.json'), '{"name": "fleet", "type": "module"}\n');
+    mkdirSync(path.join(resyncProject, 'connectors', 'orders'), {recursive: true});
+    writeFileSync(path.join(resyncProject, 'connectors', 'orders', 'index.ts'), connectorSource("id: 'long'"));
+    writeFileSync(path.join(resyncProject, 'deploy.yaml'), 'orders-fn: {connector: orders, environment: dev, airflow: {connector_id: brisk_otter, schedule: "@daily", resync_on_schema_change: true}}\n');
+  });
+  afterAll(() => rmSync(resyncProject, {recursive: true, force: true}));
+
+  it('resyncs once, before the sync, when a deploy changed the tables the function declares', async () => {
+    const [dag] = await airflowDags({out: 'dags', cwd: resyncProject, ...quiet});
+    const [inspected] = inspect([dag!.file!]);
+    const task = (id: string) => inspected!.tasks.find((t) => t.task_id === id)!;
+    expect(inspected!.tasks.map((t) => [t.task_id, t.class])).toEqual([
+      ['check_schema', 'BranchPythonOperator'], ['resync', 'FivetranResyncOperator'], ['remember_schema', 'PythonOperator'], ['trigger_sync', 'FivetranOperator'],
+    ]);
+    expect(task('resync').args).toMatchObject({connector_id: 'brisk_otter', fivetran_conn_id: 'fivetran_default'});
+    expect(task('check_schema').downstream).toEqual(['resync', 'trigger_sync']);
+    expect(task('trigger_sync').upstream).toEqual(['check_schema', 'remember_schema']);
+    expect(task('trigger_sync').base_args.trigger_rule).toBe('none_failed_min_one_success');
+
+    // the branch: the first run remembers the schema; the same schema syncs; a changed one resyncs, and is
+    // remembered only once the resync ran
+    const script = `
+import importlib.util, json, sys
+sys.path.insert(0, ${JSON.stringify(path.dirname(inspectScript))})
+from airflow.models import Variable
+spec = importlib.util.spec_from_file_location("dag", ${JSON.stringify(dag!.file)})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+first = module._choose()
+again = module._choose()
+Variable.set(module.SCHEMA_VARIABLE, "an older schema")
+changed = module._choose()
+still = module._choose()
+module._remember()
+after = module._choose()
+print(json.dumps([first, again, changed, still, after, Variable.values[module.SCHEMA_VARIABLE] == module.SCHEMA_FINGERPRINT]))`;
+    expect(JSON.parse(execFileSync('python3', ['-c', script], {encoding: 'utf8'}))).toEqual(['trigger_sync', 'trigger_sync', 'resync', 'resync', 'trigger_sync', true]);
+
+    // a deploy that adds a column gives the DAG a new fingerprint; the same tables keep it
+    const before = /SCHEMA_FINGERPRINT = "([0-9a-f]{16})"/.exec(dag!.source)![1];
+    const same = await airflowDag({function: 'orders-fn', cwd: resyncProject, ...quiet});
+    expect(/SCHEMA_FINGERPRINT = "([0-9a-f]{16})"/.exec(same.source)![1]).toBe(before);
+    writeFileSync(path.join(resyncProject, 'connectors', 'orders', 'index.ts'), connectorSource("id: 'long', note: 'string'"));
+    // (a new process, as after a deploy: this one has the connector's module loaded already)
+    execFileSync(process.execPath, ['--import', path.join(repo, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs'), path.join(repo, 'cli', 'index.ts'), 'airflow', 'dags', '--out', 'dags-next'], {cwd: resyncProject, stdio: 'pipe'});
+    const next = readFileSync(path.join(resyncProject, 'dags-next', 'fivetran_orders_fn.py'), 'utf8');
+    expect(/SCHEMA_FINGERPRINT = "([0-9a-f]{16})"/.exec(next)![1]).not.toBe(before);
+  });
+
+  it('leaves DAGs without the option as they were', async () => {
+    const dags = await airflowDags({out: 'plain', cwd: project, ...quiet});
+    for (const dag of dags) expect(dag.source).not.toContain('FivetranResyncOperator');
   });
 });

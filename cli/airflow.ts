@@ -2,10 +2,11 @@
 // (FivetranOperator from airflow-provider-fivetran-async, optionally followed by a FivetranSensor), rendered
 // from templates/airflow/dag.py.hbs with values from deploy.yaml's `airflow:` block or the command line. The
 // connection id, when neither gives it, is the one `./fivetran connect` recorded in fivetran.lock.yaml.
+import {createHash} from 'node:crypto';
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
-import {projectRoot} from '../project/root.js';
+import {loadConnector, projectRoot} from '../project/root.js';
 import {CliConfigError} from './errors.js';
 import {readLock, type Lock} from './lock.js';
 import {compileTemplate, TEMPLATES_DIR} from './templates.js';
@@ -27,6 +28,8 @@ export interface DagSpec {
   owner: string;
   retries: number;
   sensor: boolean;
+  /** with airflow.resync_on_schema_change: the fingerprint of the tables the function declares */
+  schemaFingerprint?: string;
 }
 
 export interface RenderedDag {
@@ -92,6 +95,22 @@ export function dagSpec(fn: DeployFunction, overrides: {schedule?: string; conne
   };
 }
 
+/**
+ * The fingerprint of the tables a connector declares (names, primary keys, columns): it changes when a deploy
+ * changes the function's schema, which a DAG with airflow.resync_on_schema_change answers with one resync.
+ */
+export async function schemaFingerprint(root: string, connectorName: string): Promise<string> {
+  const connector = await loadConnector(root, connectorName);
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value) ? value.map(canonical) : value && typeof value === 'object' ? Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonical((value as Record<string, unknown>)[key])])) : value;
+  return createHash('sha256').update(JSON.stringify(canonical(connector.tables))).digest('hex').slice(0, 16);
+}
+
+/** The spec with the schema fingerprint when the function's airflow block asks for resyncs. */
+async function withFingerprint(root: string, fn: DeployFunction, spec: DagSpec): Promise<DagSpec> {
+  return fn.airflow?.resync_on_schema_change ? {...spec, schemaFingerprint: await schemaFingerprint(root, fn.connector)} : spec;
+}
+
 let compiled: HandlebarsTemplateDelegate | undefined;
 
 /** The Python source of one DAG. */
@@ -101,6 +120,8 @@ export function renderDag(spec: DagSpec): string {
   }
   return compiled({
     ...spec,
+    resyncOnSchemaChange: spec.schemaFingerprint !== undefined,
+    schemaVariable: `fivetran_schema_${spec.dagId}`,
     description: `Fivetran sync of the Cloud Function ${spec.functionName} (connector ${spec.connector})`,
     tags: ['fivetran', spec.connector, spec.environment],
     // The operator's return value is the previous completion time; empty (never synced) makes the sensor
@@ -139,7 +160,8 @@ export async function airflowDag(options: AirflowDagOptions): Promise<RenderedDa
   const root = projectRoot(options.cwd);
   const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
   const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
-  const spec = dagSpec(findFunction(loadDeployConfig(root), options.function), {schedule: options.schedule, connectorId: options.connectorId}, readLock(root));
+  const fn = findFunction(loadDeployConfig(root), options.function);
+  const spec = await withFingerprint(root, fn, dagSpec(fn, {schedule: options.schedule, connectorId: options.connectorId}, readLock(root)));
   if (!options.out) {
     const source = renderDag(spec);
     stdout(source);
@@ -165,7 +187,7 @@ export async function airflowDags(options: AirflowDagsOptions): Promise<Rendered
     throw new CliConfigError('no function in deploy.yaml has an airflow: block; add airflow: {schedule: "0 6 * * *"} to the functions Airflow should schedule (the connection id comes from fivetran.lock.yaml after ./fivetran connect, or airflow.connector_id)');
   }
   const lock = readLock(root);
-  const specs = functions.map((fn) => dagSpec(fn, {}, lock));
+  const specs = await Promise.all(functions.map((fn) => withFingerprint(root, fn, dagSpec(fn, {}, lock))));
   const owners = new Map<string, string>();
   for (const spec of specs) {
     const other = owners.get(spec.dagId);

@@ -22,6 +22,8 @@ const AirflowSchema = z.strictObject({
   owner: z.string({error: 'must be a string'}).optional(),
   retries: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(0, {error: 'must be 0 or more'}).optional(),
   sensor: z.boolean({error: 'must be true or false'}).optional(),
+  /** resync the connection once, before the sync, after a deploy changed the tables the function declares */
+  resync_on_schema_change: z.boolean({error: 'must be true or false'}).optional(),
 });
 
 const FunctionEntrySchema = z.strictObject({

@@ -73,7 +73,7 @@ alpha:
       'deploy.yaml: orders has unknown key "regoin" (allowed: connector, environment, region, memory, timeout, runtime, service_account, max_instances, response_cap_bytes, airflow)',
     );
     expect(problem('orders: {connector: freshness, environment: dev, airflow: {connector_id: c1, schedule: "@daily", owners: me}}')).toBe(
-      'deploy.yaml: orders.airflow has unknown key "owners" (allowed: connector_id, schedule, owner, retries, sensor)',
+      'deploy.yaml: orders.airflow has unknown key "owners" (allowed: connector_id, schedule, owner, retries, sensor, resync_on_schema_change)',
     );
   });
 
