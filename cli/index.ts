@@ -266,7 +266,7 @@ export function createProgram(output: CliOutput = {}): Command {
   monitor
     .command('wait')
     .description("wait for a connection's next sync to complete (the Airflow provider's rule); exit 0 on success, 1 on failure, 3 on timeout")
-    .argument('[connection_id]', 'the Fivetran connection id (or --metadata)')
+    .argument('[connection_id]', 'the Fivetran connection id, or a deploy.yaml function (its id from fivetran.lock.yaml); or --metadata')
     .option('--metadata', "wait for the Platform Connector's connection (fivetran_metadata)")
     .option('--timeout <duration>', 'give up after this long (e.g. 30m, 2h)', '30m')
     .option('--poll <duration>', 'time between polls (e.g. 15s)', '15s')

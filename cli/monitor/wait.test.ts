@@ -1,5 +1,8 @@
 // monitor wait against the API simulator with short syncs and polls: success, failure, timeout,
 // rescheduled, paused, broken setup, and waiting without triggering (the sensor's way).
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
@@ -33,6 +36,20 @@ describe('monitor wait', () => {
     expect(Date.parse(result.succeeded_at)).toBeGreaterThan(Date.parse(before));
     expect(sim.syncs.filter((s) => s.connectionId === id)).toHaveLength(1);
     expect(lines.join('')).toMatch(new RegExp(`${id}: the sync succeeded at`));
+  });
+
+  it("takes a deploy.yaml function's connection id from fivetran.lock.yaml", async () => {
+    const project = mkdtempSync(path.join(tmpdir(), 'fivetran-wait-lock-'));
+    try {
+      mkdirSync(path.join(project, 'connectors'));
+      writeFileSync(path.join(project, 'package.json'), '{"name": "fleet"}\n');
+      const id = ids()[5]!;
+      writeFileSync(path.join(project, 'fivetran.lock.yaml'), `orders-fn:\n  connection_id: ${id}\n  group_id: g1\n  schema: orders_fn\n`);
+      const result = await wait('orders-fn', {trigger: true, cwd: project});
+      expect(result).toMatchObject({outcome: 'succeeded', connection_id: id});
+    } finally {
+      rmSync(project, {recursive: true, force: true});
+    }
   });
 
   it('exits 1 with the reason when the sync fails', async () => {

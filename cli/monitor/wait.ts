@@ -9,6 +9,8 @@ import {ConnectionSchema, FivetranApiError, type Connection, type FivetranApi} f
 import {timestampMs} from '../../connectors/monitoring/public.js';
 import {CommandFailed, UsageError} from '../errors.js';
 import {PLATFORM_CONNECTOR_SERVICE} from './metadata.js';
+import {projectRoot} from '../../project/root.js';
+import {lockEntry} from '../lock.js';
 import {ProgressLine} from '../output.js';
 import {apiFromEnv, formatDuration, parseDuration, type MonitorCommonOptions} from './common.js';
 
@@ -37,6 +39,15 @@ export interface WaitResult {
   waited_ms: number;
   polls: number;
   triggers: number;
+}
+
+/** A deploy.yaml function's connection id from fivetran.lock.yaml (what ./fivetran connect recorded), if `name` is one. */
+function connectionOfFunction(name: string, cwd?: string): string | undefined {
+  try {
+    return lockEntry(projectRoot(cwd), name)?.connection_id;
+  } catch {
+    return undefined; // outside a project, or no lock: the name is a connection id
+  }
 }
 
 /** The one Platform Connector connection of the account (docs/fivetran.md §4). */
@@ -80,7 +91,7 @@ export async function monitorWait(options: MonitorWaitOptions): Promise<WaitResu
   const pollMs = parseDuration(options.poll ?? '15s', '--poll');
   const grace = options.rescheduleGraceMs ?? 60_000;
   const api = apiFromEnv(options.env, options.retries);
-  const id = options.connectionId ?? (options.metadata ? await platformConnectorId(api) : undefined);
+  const id = (options.connectionId && connectionOfFunction(options.connectionId, options.cwd)) ?? options.connectionId ?? (options.metadata ? await platformConnectorId(api) : undefined);
   if (!id) throw new UsageError('give the connection id to wait for, or --metadata for the Platform Connector');
   const line = new ProgressLine(options.progress);
   const started = Date.now();
