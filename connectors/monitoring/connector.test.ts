@@ -46,7 +46,9 @@ describe('monitoring connector against the API simulator', () => {
   let secrets: Record<string, unknown>;
 
   beforeAll(async () => {
-    sim = await startApiSimulator({fleet: generateFleet({groups: 5, connectionsPerGroup: 500, seed: 11}), rateLimit: false});
+    // syncs that stay running for the whole file: the default (1 s of real time) ended the fleet's "syncing"
+    // connections mid-check on a loaded machine, and they read back healthy
+    sim = await startApiSimulator({fleet: generateFleet({groups: 5, connectionsPerGroup: 500, seed: 11}), rateLimit: false, syncDurationMs: 10 * 60_000});
     secrets = {fivetran_api_key: sim.apiKey, fivetran_api_secret: sim.apiSecret, fivetran_api_url: sim.url, tenant_pattern: '^[a-z]+_([a-z]+)_'};
   });
   afterAll(async () => {
