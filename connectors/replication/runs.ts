@@ -91,6 +91,13 @@ export class RunRecorder {
     }
   }
 
+  /** Rows of change data capture (upserts and deletes) delivered to a table. */
+  changes(table: string, rows: number, bytes: number): void {
+    this.tables.add(table);
+    this.rows += rows;
+    this.bytes += bytes;
+  }
+
   /** The size of this call's row as emitted now, plus room for it to grow by a few decisions. */
   rowBytes(): number {
     return JSON.stringify(this.row()).length + 4 * 160;
