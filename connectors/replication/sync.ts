@@ -14,7 +14,7 @@ import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {cdcNames, postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {ChangeMapper} from './cdc/changes.js';
 import {parseLsn} from './cdc/pgoutput.js';
-import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, peekChanges} from './cdc/slot.js';
+import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, peekChanges, slotLagBytes} from './cdc/slot.js';
 import {SourceSession} from './client.js';
 import {tableState, type ReplicationState, type TableState} from './state.js';
 
@@ -209,7 +209,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       warned.add(message);
     };
     const from = state.cdc!.lsn;
-    await session.run('advancing the replication slot', (client) => advanceSlot(client, names.slot, {lsn: from, skip: 0}));
+    recorder.slotLagBytes = await session.run('advancing the replication slot', async (client) => {
+      await advanceSlot(client, names.slot, {lsn: from, skip: 0});
+      return slotLagBytes(client, names.slot);
+    });
     /** rows this response deletes: Fivetran applies a response's upserts before its deletes */
     const deleted = new Set<string>();
     for (let asked = CDC_FIRST_PEEK; ; asked *= 4) {
