@@ -46,6 +46,9 @@ export const ReplicationSecrets = z.object({
     .default('keyset'),
   cdc_slot: field.text({description: 'Replication slot of update_method cdc; default fivetran_<database>_slot'}).optional(),
   cdc_publication: field.text({description: 'Publication of update_method cdc; default fivetran_<database>_pub'}).optional(),
+  max_slot_lag_mb: field
+    .number({min: 0, max: 10_000_000, description: 'update_method cdc: warn when the slot holds more WAL than this many MB after a call advanced it'})
+    .default(1024),
 });
 
 export type ReplicationSecrets = z.infer<typeof ReplicationSecrets>;

@@ -213,6 +213,12 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       await advanceSlot(client, names.slot, {lsn: from, skip: 0});
       return slotLagBytes(client, names.slot);
     });
+    const lagMb = (recorder.slotLagBytes ?? 0) / 1024 / 1024;
+    if (lagMb > secrets.max_slot_lag_mb) {
+      yield warning(
+        `the replication slot ${names.slot} holds ${lagMb.toFixed(1)} MB of WAL (max_slot_lag_mb ${secrets.max_slot_lag_mb}): PostgreSQL keeps it until this connection catches up; sync more often, or drop the slot if the connection is gone`,
+      );
+    }
     /** rows this response deletes: Fivetran applies a response's upserts before its deletes */
     const deleted = new Set<string>();
     for (let asked = CDC_FIRST_PEEK; ; asked *= 4) {
