@@ -224,30 +224,48 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     for (let asked = CDC_FIRST_PEEK; ; asked *= 4) {
       const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
       for (const transaction of peek.transactions) {
-        if (parseLsn(transaction.endLsn) <= parseLsn(state.cdc!.lsn)) continue;
-        const changes = mapper.changes(transaction, warn);
+        const at = state.cdc!;
+        if (parseLsn(transaction.endLsn) <= parseLsn(at.lsn)) continue;
+        // The transaction's net changes, one per row, in an order that is the same on every call: a
+        // transaction larger than a response is delivered in chunks, `skip` counting those delivered.
+        const changes = mapper.changes(transaction, warn).slice(at.skip);
         for (const message of warnings.splice(0)) yield warning(message);
         // a row this response deletes comes back: in the same response the delete would win, so it waits
         // for the next sync (documented)
         if (changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) return;
-        const upserts = new Map<string, string[]>();
-        for (const change of changes) {
-          if (change.kind === 'delete') {
-            deleted.add(`${change.table}\u0000${change.key}`);
-            yield remove(change.table, change.keys);
-            recorder.changes(change.table, 1, change.key.length);
-          } else {
-            upserts.set(change.table, [...(upserts.get(change.table) ?? []), change.json]);
+        const chunkBytes = budget.limits.responseCapBytes / 8;
+        let delivered = at.skip;
+        for (let from = 0; from < changes.length || from === 0; ) {
+          const upserts = new Map<string, string[]>();
+          let bytes = 0;
+          let to = from;
+          for (; to < changes.length && (bytes < chunkBytes || to === from); to++) {
+            const change = changes[to]!;
+            if (change.kind === 'delete') {
+              deleted.add(`${change.table}\u0000${change.key}`);
+              yield remove(change.table, change.keys);
+              recorder.changes(change.table, 1, change.key.length);
+              bytes += change.key.length;
+            } else {
+              const rows = upserts.get(change.table);
+              if (rows) rows.push(change.json);
+              else upserts.set(change.table, [change.json]);
+              bytes += change.json.length + 1;
+            }
           }
+          for (const [table, rows] of upserts) {
+            const json = rows.join(',');
+            recorder.changes(table, rows.length, json.length);
+            yield upsertJson(table, json, rows.length);
+          }
+          delivered += to - from;
+          from = to;
+          const whole = to >= changes.length;
+          state.cdc = whole ? {lsn: transaction.endLsn, skip: 0, streaming: true} : {lsn: at.lsn, skip: delivered, streaming: true};
+          yield* commit();
+          if (budget.stopping) return;
+          if (whole) break;
         }
-        for (const [table, rows] of upserts) {
-          const json = rows.join(',');
-          recorder.changes(table, rows.length, json.length);
-          yield upsertJson(table, json, rows.length);
-        }
-        state.cdc = {lsn: transaction.endLsn, skip: 0, streaming: true};
-        yield* commit();
-        if (budget.stopping) return;
       }
       if (peek.messages < asked) return;
     }
