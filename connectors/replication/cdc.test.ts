@@ -215,6 +215,18 @@ describe('update_method cdc with filters', () => {
 });
 
 describe('the cdc setup test', () => {
+  it('creates the publication for the selected tables and the slot, named from the database by default', async (context) => {
+    if (!logical) context.skip();
+    const answer = await callConnector(connector, {setup_test: true, state: {}, secrets: sourceSecrets(db, {update_method: 'cdc', include_tables: 'Customers,tags'})});
+    expect(answer.status).toBe(200);
+    const tables = await db.query(`SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 2`, [`fivetran_${db.database}_pub`]);
+    expect(tables.rows).toEqual([{schemaname: 'public', tablename: 'Customers'}, {schemaname: 'public', tablename: 'tags'}]);
+    const slots = await db.query(`SELECT plugin FROM pg_replication_slots WHERE slot_name = $1`, [`fivetran_${db.database}_slot`]);
+    expect(slots.rows).toEqual([{plugin: 'pgoutput'}]);
+    // again: the same publication and slot, nothing new
+    expect((await callConnector(connector, {setup_test: true, state: {}, secrets: sourceSecrets(db, {update_method: 'cdc', include_tables: 'Customers,tags'})})).status).toBe(200);
+  });
+
   it('names the REPLICATION attribute a plain user lacks, in one line', async (context) => {
     if (!logical) context.skip();
     const user = `plain_${randomBytes(3).toString('hex')}`;
