@@ -5,9 +5,10 @@ import {createMain, defineConnector} from '../../sdk/index.js';
 import {describePostgresError, qualifiedName, quoteIdent, withPostgres} from '../../sdk/postgres.js';
 import {candidateNames, discover} from './discovery.js';
 import {planReplication} from './plan.js';
-import {postgresConfig, ReplicationSecrets} from './secrets.js';
+import {ensurePublication, ensureSlot} from './cdc/slot.js';
+import {cdcNames, postgresConfig, ReplicationSecrets} from './secrets.js';
 import {ReplicationState} from './state.js';
-import {replicate} from './sync.js';
+import {cdcTables, checkCdc, replicate} from './sync.js';
 import {TABLES} from './tables.js';
 
 export const connector = defineConnector({
@@ -16,7 +17,7 @@ export const connector = defineConnector({
   secrets: ReplicationSecrets,
   state: ReplicationState,
   tables: TABLES,
-  setupTests: [{name: 'connection', label: 'Connect, and check the configured schemas and tables exist and are readable'}],
+  setupTests: [{name: 'connection', label: 'Connect, and check the configured schemas and tables exist and are readable (with update_method cdc: the server settings, the publication and the slot)'}],
   async test({secrets}) {
     const config = postgresConfig(secrets, 30_000);
     await withPostgres(config, async (client) => {
@@ -28,6 +29,13 @@ export const connector = defineConnector({
         await client.query(`SELECT ${list} FROM ${qualifiedName(plan.source.schema, plan.source.name)} LIMIT 0`).catch((error: unknown) => {
           throw describePostgresError(error, config);
         });
+      }
+      if (secrets.update_method === 'cdc') {
+        // every missing server setting in one message, then the publication and the slot the first sync reads
+        await checkCdc(client, plans);
+        const names = cdcNames(secrets);
+        await ensurePublication(client, names.publication, cdcTables(plans));
+        await ensureSlot(client, names.slot);
       }
     });
   },

@@ -14,7 +14,7 @@ export const RUNS_SPEC: TableSpec = {
     tables: 'json', rows: 'long', bytes: 'long', batches: 'int', min_batch_rows: 'int', max_batch_rows: 'int', batch_decisions: 'json',
     pressure_events: 'int', retries: 'int', response_cap_bytes: 'long', response_bytes_used: 'long', time_limit_ms: 'long',
     time_left_ms: 'long', memory_limit_bytes: 'long', peak_rss_bytes: 'long', min_memory_headroom_bytes: 'long', last_error: 'string',
-    connection_reused: 'boolean', carried_rows: 'int',
+    connection_reused: 'boolean', carried_rows: 'int', slot_lag_bytes: 'long',
   },
   description: 'One row per function call: batch sizes, budgets and memory pressure decisions',
 };
@@ -57,6 +57,8 @@ export class RunRecorder {
   connectionReused = false;
   /** rows of the batch the previous call requested for this one (0 when none was usable) */
   carriedRows = 0;
+  /** update_method cdc: bytes of WAL the server keeps for the slot, after this call advanced it */
+  slotLagBytes: number | null = null;
 
   constructor(
     private readonly budget: BudgetView,
@@ -89,6 +91,13 @@ export class RunRecorder {
     if (this.decisions.length < MAX_DECISIONS) {
       this.decisions.push({table, step, category, limit_rows: decision.rows, reason: decision.reason, rows, bytes, ms: Math.round(ms), bytes_per_row: Math.round(bytesPerRow)});
     }
+  }
+
+  /** Rows of change data capture (upserts and deletes) delivered to a table. */
+  changes(table: string, rows: number, bytes: number): void {
+    this.tables.add(table);
+    this.rows += rows;
+    this.bytes += bytes;
   }
 
   /** The size of this call's row as emitted now, plus room for it to grow by a few decisions. */
@@ -129,6 +138,7 @@ export class RunRecorder {
       last_error: this.lastError,
       connection_reused: this.connectionReused,
       carried_rows: this.carriedRows,
+      slot_lag_bytes: this.slotLagBytes,
     };
   }
 }

@@ -39,6 +39,16 @@ export const ReplicationSecrets = z.object({
         'Keep the PostgreSQL connection, with the next batch already requested, open for the next call of the same sync on a warm instance (up to 60 s). Faster; off by default, so each call opens one connection and closes it when it ends',
     })
     .default(false),
+  update_method: field
+    .enum(['keyset', 'cdc'], {
+      description: 'keyset: full load, then incremental by cursor (no server setting); cdc: full load, then changes (deletes too) from a logical replication slot',
+    })
+    .default('keyset'),
+  cdc_slot: field.text({description: 'Replication slot of update_method cdc; default fivetran_<database>_slot'}).optional(),
+  cdc_publication: field.text({description: 'Publication of update_method cdc; default fivetran_<database>_pub'}).optional(),
+  max_slot_lag_mb: field
+    .number({min: 0, max: 10_000_000, description: 'update_method cdc: warn when the slot holds more WAL than this many MB after a call advanced it'})
+    .default(1024),
 });
 
 export type ReplicationSecrets = z.infer<typeof ReplicationSecrets>;
@@ -57,4 +67,15 @@ export function postgresConfig(secrets: ReplicationSecrets, statementTimeoutMs: 
     applicationName: APPLICATION_NAME,
     statementTimeoutMs,
   };
+}
+
+/** A slot or publication name from the database name: lower case letters, digits and underscores, at most 63 bytes. */
+function derivedName(database: string, suffix: string): string {
+  const base = database.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') || 'db';
+  return `fivetran_${base.slice(0, 63 - 'fivetran_'.length - suffix.length - 1)}_${suffix}`;
+}
+
+/** The slot and publication change data capture reads: the configured names, or names derived from the database. */
+export function cdcNames(secrets: ReplicationSecrets): {slot: string; publication: string} {
+  return {slot: secrets.cdc_slot ?? derivedName(secrets.database, 'slot'), publication: secrets.cdc_publication ?? derivedName(secrets.database, 'pub')};
 }

@@ -53,6 +53,15 @@ const ReplicationStateShape = z.strictObject({
   /** while the pass has not started: the destination table whose metadata rows were emitted last */
   metadata_after: z.string().optional(),
   tables: z.record(z.string(), TableStateSchema),
+  /** update_method cdc: the slot position delivered so far, and whether the full load is done (then every call streams) */
+  cdc: z
+    .strictObject({
+      /** the end LSN of the last transaction delivered (at first, the LSN where the slot began: the full load comes after it) */
+      lsn: z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, {error: 'must be an LSN like 0/16B3748'}),
+      skip: z.number().int().nonnegative(),
+      streaming: z.boolean(),
+    })
+    .optional(),
 });
 
 /**

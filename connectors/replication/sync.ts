@@ -4,16 +4,33 @@
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
 import {createHash} from 'node:crypto';
 import type pg from 'pg';
-import {checkpoint, ConfigError, declareTable, RequestError, RESET_STATE, upsert, upsertJson, warning, type Emit, type SyncContext} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, remove, RequestError, RESET_STATE, upsert, upsertJson, warning, type Emit, type SyncContext} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
 import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
 import {planReplication, type TablePlan} from './plan.js';
 import {loadStart, measureWidth, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
 import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
-import {postgresConfig, type ReplicationSecrets} from './secrets.js';
+import {cdcNames, postgresConfig, type ReplicationSecrets} from './secrets.js';
+import {ChangeMapper} from './cdc/changes.js';
+import {parseLsn} from './cdc/pgoutput.js';
+import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, peekChanges, slotLagBytes} from './cdc/slot.js';
 import {SourceSession} from './client.js';
 import {tableState, type ReplicationState, type TableState} from './state.js';
+
+/** Messages asked of the slot by a call's first peek; each further peek of the call asks four times more. */
+const CDC_FIRST_PEEK = 5000;
+
+/** The tables change data capture reads, as the readiness checks and the publication take them. */
+export function cdcTables(plans: readonly TablePlan[]): {schema: string; table: string; hasKey: boolean}[] {
+  return plans.map((plan) => ({schema: plan.source.schema, table: plan.source.name, hasKey: plan.primaryKey.length > 0}));
+}
+
+/** The readiness checks of change data capture, as one error naming every missing setting. */
+export async function checkCdc(client: pg.ClientBase, plans: readonly TablePlan[]): Promise<void> {
+  const problems = await cdcProblems(client, cdcTables(plans));
+  if (problems.length) throw new ConfigError(`update_method cdc cannot run: ${problems.join('; ')}`);
+}
 
 /** Chained batches per response: the response streams each while the next is read. */
 const PIPELINE_BATCHES = 4;
@@ -71,7 +88,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
   let outcome: 'finished' | 'error' | null = null;
   recorder.pass = state.pass;
   /** the table being read, to tell a bad position in the state from a bad filter value */
-  let current: TablePlan | null = null;
+  let current = null as TablePlan | null;
 
   /**
    * The checkpoint after each batch. The adapter ends the call at the first checkpoint past a budget, so the
@@ -113,47 +130,146 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     const plans = planReplication(catalog, secrets);
     for (const plan of plans) yield declareTable(plan.dest, plan.spec);
     const known = new Set(plans.map((p) => p.dest));
-    if (state.table === null) {
-      // A new pass (a new sync): the metadata tables, then forget tables no longer replicated. The metadata
-      // rows are split across checkpoints like any rows (a catalog of 400 tables of 81 columns is more than a
-      // response holds): a checkpoint after each eighth of the response cap records the last table described.
-      const chunkBytes = budget.limits.responseCapBytes / 8;
-      let bytes = 0;
-      const after = state.metadata_after ?? null;
-      const rest = plans.filter((plan) => after === null || plan.dest > after);
-      for (const [index, plan] of rest.entries()) {
-        for (const [table, row] of [[TABLES_TABLE, tableRow(plan)] as const, ...columnRows(plan).map((r) => [COLUMNS_TABLE, r] as const)]) {
-          bytes += JSON.stringify(row).length + 1;
-          yield upsert(table, row);
-        }
-        if (bytes >= chunkBytes && index < rest.length - 1) {
-          state.metadata_after = plan.dest;
-          yield* commit();
-          bytes = 0;
-        }
-      }
-      delete state.metadata_after;
-      state = {...state, table: plans[0]!.dest, tables: Object.fromEntries(Object.entries(state.tables).filter(([dest]) => known.has(dest)))};
-      yield* commit();
+    const cdc = secrets.update_method === 'cdc';
+    if (cdc && !state.cdc) {
+      // the slot first: it keeps every change committed from here on, so the full load that follows may miss none
+      const names = cdcNames(secrets);
+      const start = await session.run('creating the replication slot', async (client) => {
+        await checkCdc(client, plans);
+        await ensurePublication(client, names.publication, cdcTables(plans));
+        return ensureSlot(client, names.slot);
+      });
+      state.cdc = {lsn: start.lsn, skip: 0, streaming: false};
+    } else if (!cdc && state.cdc) {
+      delete state.cdc;
     }
-    const pending = plans.filter((plan) => state.table === null || plan.dest >= state.table);
-    for (const [index, plan] of pending.entries()) {
-      state.table = plan.dest;
-      current = plan;
-      yield* replicateTable(plan);
-      const next = pending[index + 1];
-      if (!next) break;
-      // the table's pass is done: the same checkpoint moves the pass on, so a resumed call never repeats it
-      state.table = next.dest;
-      yield* commit();
-    }
-    state = {version: 1, pass: state.pass + 1, table: null, tables: state.tables};
+    if (!state.cdc?.streaming) yield* fullLoad();
+    if (state.cdc) yield* stream();
     recorder.stopReason = 'finished';
     outcome = 'finished';
     recorder.retries = session.retries;
     recorder.connectionReused = session.reused;
     yield upsert(RUNS_TABLE, recorder.row());
     yield checkpoint(state);
+
+    /** Today's keyset pass over every table; with cdc, the full load before streaming. */
+    async function* fullLoad(): AsyncGenerator<Emit<ReplicationState>> {
+      if (state.table === null) {
+        // A new pass (a new sync): the metadata tables, then forget tables no longer replicated. The metadata
+        // rows are split across checkpoints like any rows (a catalog of 400 tables of 81 columns is more than a
+        // response holds): a checkpoint after each eighth of the response cap records the last table described.
+        const chunkBytes = budget.limits.responseCapBytes / 8;
+        let bytes = 0;
+        const after = state.metadata_after ?? null;
+        const rest = plans.filter((plan) => after === null || plan.dest > after);
+        for (const [index, plan] of rest.entries()) {
+          for (const [table, row] of [[TABLES_TABLE, tableRow(plan)] as const, ...columnRows(plan).map((r) => [COLUMNS_TABLE, r] as const)]) {
+            bytes += JSON.stringify(row).length + 1;
+            yield upsert(table, row);
+          }
+          if (bytes >= chunkBytes && index < rest.length - 1) {
+            state.metadata_after = plan.dest;
+            yield* commit();
+            bytes = 0;
+          }
+        }
+        delete state.metadata_after;
+        state = {...state, table: plans[0]!.dest, tables: Object.fromEntries(Object.entries(state.tables).filter(([dest]) => known.has(dest)))};
+        yield* commit();
+      }
+      const pending = plans.filter((plan) => state.table === null || plan.dest >= state.table);
+      for (const [index, plan] of pending.entries()) {
+        state.table = plan.dest;
+        current = plan;
+        yield* replicateTable(plan);
+        const next = pending[index + 1];
+        if (!next) break;
+        // the table's pass is done: the same checkpoint moves the pass on, so a resumed call never repeats it
+        state.table = next.dest;
+        yield* commit();
+      }
+      state = {version: 1, pass: state.pass + 1, table: null, tables: state.tables, ...(state.cdc ? {cdc: {...state.cdc, streaming: true}} : {})};
+      // with cdc the load is done: from this checkpoint on every call streams from the slot
+      if (state.cdc) yield* commit();
+    }
+
+    /**
+     * Change data capture: the incoming state proves the response that reached its position was committed, so
+     * the slot is advanced there; then the slot is peeked (never consumed) and each transaction delivered with
+     * a checkpoint at its end. The adapter ends the call at the first checkpoint past a budget (hasMore true);
+     * when the slot has nothing more the call finishes.
+     */
+    async function* stream(): AsyncGenerator<Emit<ReplicationState>> {
+      const names = cdcNames(secrets);
+      const mapper = new ChangeMapper(plans);
+      const warned = new Set<string>();
+      const warnings: string[] = [];
+      const warn = (message: string) => {
+        if (!warned.has(message)) warnings.push(message);
+        warned.add(message);
+      };
+      const from = state.cdc!.lsn;
+      recorder.slotLagBytes = await session.run('advancing the replication slot', async (client) => {
+        await advanceSlot(client, names.slot, {lsn: from, skip: 0});
+        return slotLagBytes(client, names.slot);
+      });
+      const lagMb = (recorder.slotLagBytes ?? 0) / 1024 / 1024;
+      if (lagMb > secrets.max_slot_lag_mb) {
+        yield warning(
+          `the replication slot ${names.slot} holds ${lagMb.toFixed(1)} MB of WAL (max_slot_lag_mb ${secrets.max_slot_lag_mb}): PostgreSQL keeps it until this connection catches up; sync more often, or drop the slot if the connection is gone`,
+        );
+      }
+      /** rows this response deletes: Fivetran applies a response's upserts before its deletes */
+      const deleted = new Set<string>();
+      for (let asked = CDC_FIRST_PEEK; ; asked *= 4) {
+        const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
+        for (const transaction of peek.transactions) {
+          const at = state.cdc!;
+          if (parseLsn(transaction.endLsn) <= parseLsn(at.lsn)) continue;
+          // The transaction's net changes, one per row, in an order that is the same on every call: a
+          // transaction larger than a response is delivered in chunks, `skip` counting those delivered.
+          const changes = mapper.changes(transaction, warn).slice(at.skip);
+          for (const message of warnings.splice(0)) yield warning(message);
+          // a row this response deletes comes back: in the same response the delete would win, so it waits
+          // for the next sync (documented)
+          if (changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) return;
+          const chunkBytes = budget.limits.responseCapBytes / 8;
+          let delivered = at.skip;
+          for (let from = 0; from < changes.length || from === 0; ) {
+            const upserts = new Map<string, string[]>();
+            let bytes = 0;
+            let to = from;
+            for (; to < changes.length && (bytes < chunkBytes || to === from); to++) {
+              const change = changes[to]!;
+              if (change.kind === 'delete') {
+                deleted.add(`${change.table}\u0000${change.key}`);
+                yield remove(change.table, change.keys);
+                recorder.changes(change.table, 1, change.key.length);
+                bytes += change.key.length;
+              } else {
+                const rows = upserts.get(change.table);
+                if (rows) rows.push(change.json);
+                else upserts.set(change.table, [change.json]);
+                bytes += change.json.length + 1;
+              }
+            }
+            for (const [table, rows] of upserts) {
+              const json = rows.join(',');
+              recorder.changes(table, rows.length, json.length);
+              yield upsertJson(table, json, rows.length);
+            }
+            delivered += to - from;
+            from = to;
+            const whole = to >= changes.length;
+            state.cdc = whole ? {lsn: transaction.endLsn, skip: 0, streaming: true} : {lsn: at.lsn, skip: delivered, streaming: true};
+            yield* commit();
+            if (budget.stopping) return;
+            if (whole) break;
+          }
+        }
+        if (peek.messages < asked) return;
+      }
+    }
   } catch (error) {
     outcome = 'error';
     const dataError = (error as {cause?: {code?: string}}).cause?.code?.startsWith('22') === true;

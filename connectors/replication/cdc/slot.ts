@@ -112,7 +112,8 @@ export async function advanceSlot(client: pg.ClientBase, slot: string, position:
 }
 
 export type Change =
-  | {type: 'upsert'; relation: Relation; tuple: Extract<PgOutputMessage, {type: 'insert'}>['tuple']}
+  /** `old` is the whole old row of an update of a REPLICA IDENTITY FULL table */
+  | {type: 'upsert'; relation: Relation; tuple: Extract<PgOutputMessage, {type: 'insert'}>['tuple']; old?: Extract<PgOutputMessage, {type: 'delete'}>['old']}
   | {type: 'delete'; relation: Relation; old: Extract<PgOutputMessage, {type: 'delete'}>['old']}
   | {type: 'truncate'; relations: Relation[]};
 
@@ -129,6 +130,11 @@ export interface Transaction {
  * delete of the old key and an upsert of the new row.
  */
 export async function peekTransactions(client: pg.ClientBase, names: CdcNames, maxChanges: number): Promise<Transaction[]> {
+  return (await peekChanges(client, names, maxChanges)).transactions;
+}
+
+/** peekTransactions, with the number of messages the slot returned: fewer than asked means it has no more. */
+export async function peekChanges(client: pg.ClientBase, names: CdcNames, maxChanges: number): Promise<{transactions: Transaction[]; messages: number}> {
   let result;
   try {
     result = await client.query<{data: Buffer}>(
@@ -163,7 +169,7 @@ export async function peekTransactions(client: pg.ClientBase, names: CdcNames, m
       case 'update': {
         const relation = relationOf(message.relationOid);
         if (message.old?.kind === 'key') current?.changes.push({type: 'delete', relation, old: message.old});
-        current?.changes.push({type: 'upsert', relation, tuple: message.tuple});
+        current?.changes.push({type: 'upsert', relation, tuple: message.tuple, ...(message.old?.kind === 'full' ? {old: message.old} : {})});
         break;
       }
       case 'delete':
@@ -180,5 +186,5 @@ export async function peekTransactions(client: pg.ClientBase, names: CdcNames, m
         break; // origin, type and logical messages carry nothing to replicate
     }
   }
-  return transactions;
+  return {transactions, messages: result.rows.length};
 }

@@ -1,0 +1,140 @@
+// From decoded transactions to the rows the warehouse gets, named exactly as the keyset path names them (the
+// plan's destination tables and columns), so a row lands the same whichever path wrote it. Tables without a
+// primary key (REPLICA IDENTITY FULL) are keyed by `_row_hash`, the md5 of the row's text as the keyset path
+// computes it in PostgreSQL (`md5(t::text)`): here from the tuple's text values, quoted as record_out quotes them.
+import {createHash} from 'node:crypto';
+import {ROW_HASH, type TablePlan} from '../plan.js';
+import type {Relation, TupleValue} from './pgoutput.js';
+import type {Transaction} from './slot.js';
+import {valueJson} from './values.js';
+
+/** One destination row's net change in a transaction; `key` identifies the row within its table. */
+export type RowChange =
+  | {kind: 'upsert'; table: string; key: string; json: string}
+  | {kind: 'delete'; table: string; key: string; keys: Record<string, unknown>};
+
+/** A value as record_out writes it inside a row's text: quoted when empty or holding `"`, `\`, `(`, `)`, `,` or C whitespace. */
+function recordValue(text: string): string {
+  if (text !== '' && !/["\\(),\t\n\v\f\r ]/.test(text)) return text;
+  return `"${text.replace(/["\\]/g, (c) => c + c)}"`;
+}
+
+/** The text of a row, as `t::text` gives it (NULL as nothing); null when a value is unknown (unchanged TOAST). */
+export function recordText(tuple: readonly TupleValue[]): string | null {
+  const parts: string[] = [];
+  for (const value of tuple) {
+    if (value.kind === 'unchanged') return null;
+    parts.push(value.kind === 'null' ? '' : recordValue(value.text));
+  }
+  return `(${parts.join(',')})`;
+}
+
+/** The row hash the keyset path writes for a keyless table's row. */
+export function rowHash(tuple: readonly TupleValue[]): string | null {
+  const text = recordText(tuple);
+  return text === null ? null : createHash('md5').update(text, 'utf8').digest('hex');
+}
+
+/** Unchanged (TOASTed) values of a new tuple taken from the old row, when the server sent it. */
+function filled(tuple: readonly TupleValue[], old: readonly TupleValue[] | undefined): TupleValue[] {
+  return tuple.map((value, i) => (value.kind === 'unchanged' && old?.[i] && old[i]!.kind !== 'unchanged' ? old[i]! : value));
+}
+
+export class ChangeMapper {
+  private readonly plans = new Map<string, TablePlan>();
+  /** relations of tables not replicated (or changed since), named once each */
+  readonly skipped = new Set<string>();
+
+  constructor(plans: readonly TablePlan[]) {
+    for (const plan of plans) this.plans.set(`${plan.source.schema}\u0000${plan.source.name}`, plan);
+  }
+
+  planOf(relation: Relation): TablePlan | undefined {
+    return this.plans.get(`${relation.schema}\u0000${relation.table}`);
+  }
+
+  /** The key of a row: its primary key values (mapped names), or its row hash; null when the tuple lacks them. */
+  private keyOf(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[]): {key: string; keys: Record<string, unknown>} | null {
+    if (plan.primaryKey.length === 0) {
+      const hash = rowHash(tuple);
+      return hash === null ? null : {key: hash, keys: {[ROW_HASH]: hash}};
+    }
+    const keys: Record<string, unknown> = {};
+    const parts: string[] = [];
+    for (const column of plan.primaryKey) {
+      const index = relation.columns.findIndex((c) => c.name === column.name);
+      const value = tuple[index];
+      if (index < 0 || !value || value.kind !== 'text') return null;
+      const json = valueJson(relation.columns[index]!.typeOid, value.text);
+      parts.push(json);
+      keys[column.dest] = JSON.parse(json);
+    }
+    return {key: `[${parts.join(',')}]`, keys};
+  }
+
+  /** Whether a row passes the table's filters (region, table_filters), as the keyset path's WHERE would. */
+  private passes(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[]): boolean {
+    return plan.filters.every(({column, value}) => {
+      const index = relation.columns.findIndex((c) => c.name === column.name);
+      const found = tuple[index];
+      if (!found || found.kind === 'unchanged') return true;
+      if (value === null) return found.kind === 'null';
+      if (found.kind === 'null') return false;
+      if (typeof value === 'boolean') return (found.text === 't') === value;
+      if (typeof value === 'number') return Number(found.text) === value;
+      return found.text === value;
+    });
+  }
+
+  private rowJson(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[], key: string): string {
+    let out = plan.primaryKey.length === 0 ? `{${JSON.stringify(ROW_HASH)}:${JSON.stringify(key)}` : '{';
+    for (const [i, column] of relation.columns.entries()) {
+      const value = tuple[i];
+      const planned = plan.columns.find((c) => c.name === column.name);
+      if (!planned || !value || value.kind === 'unchanged') continue;
+      if (out.length > 1) out += ',';
+      out += `${JSON.stringify(planned.dest)}:${value.kind === 'null' ? 'null' : valueJson(column.typeOid, value.text)}`;
+    }
+    return `${out}}`;
+  }
+
+  /**
+   * The transaction's net effect: one change per destination row, the last one (a delete then an insert of
+   * the same key is the insert), in the order of those last changes. `warn` hears what cannot be replicated.
+   */
+  changes(transaction: Transaction, warn: (message: string) => void): RowChange[] {
+    const net = new Map<string, RowChange>();
+    const put = (change: RowChange) => {
+      const id = `${change.table}\u0000${change.key}`;
+      net.delete(id);
+      net.set(id, change);
+    };
+    for (const change of transaction.changes) {
+      if (change.type === 'truncate') {
+        const names = change.relations.filter((r) => this.planOf(r)).map((r) => `${r.schema}.${r.table}`);
+        if (names.length) warn(`TRUNCATE of ${names.join(', ')} is not replicated by change data capture: its rows stay in the destination until a resync`);
+        continue;
+      }
+      const plan = this.planOf(change.relation);
+      if (!plan) continue;
+      if (change.type === 'delete') {
+        const key = this.keyOf(plan, change.relation, change.old.tuple);
+        if (key) put({kind: 'delete', table: plan.dest, ...key});
+        else warn(`a delete from ${plan.display} carried no key (REPLICA IDENTITY FULL needed?); it was not replicated`);
+        continue;
+      }
+      const tuple = filled(change.tuple, change.old?.tuple);
+      const key = this.keyOf(plan, change.relation, tuple);
+      if (!key) {
+        warn(`a change to ${plan.display} could not be keyed (an unchanged TOASTed value of a table without a primary key); it was not replicated`);
+        continue;
+      }
+      if (change.old) {
+        const old = this.keyOf(plan, change.relation, change.old.tuple);
+        if (old && old.key !== key.key) put({kind: 'delete', table: plan.dest, ...old});
+      }
+      if (this.passes(plan, change.relation, tuple)) put({kind: 'upsert', table: plan.dest, key: key.key, json: this.rowJson(plan, change.relation, tuple, key.key)});
+    }
+    return [...net.values()];
+  }
+}
