@@ -242,7 +242,7 @@ export interface ResetOptions {
   stderr?: (text: string) => void;
 }
 
-async function askTerminal(question: string): Promise<string> {
+export async function askTerminal(question: string): Promise<string> {
   const rl = createInterface({input: process.stdin, output: process.stderr});
   try {
     return await rl.question(question);

@@ -325,6 +325,18 @@ export function createProgram(output: CliOutput = {}): Command {
       await renderSql({set, ...opts});
     });
 
+  const replicationCommand = program.command('replication').description('the replication connector\'s server-side objects');
+  replicationCommand
+    .command('drop-slot')
+    .description('drop the logical replication slot of a replication function with update_method cdc (a slot nobody advances keeps WAL forever)')
+    .argument('<function>', 'function name from deploy.yaml, or the replication connector')
+    .requiredOption('--secrets <file>', "JSON file with the function's secrets, as for ./fivetran sync")
+    .option('--yes', 'drop without asking (needed without a terminal)')
+    .action(async (target: string, opts: {secrets: string; yes?: boolean}) => {
+      const {dropReplicationSlot} = await import('./replication.js');
+      await dropReplicationSlot({target, ...opts});
+    });
+
   const docsCommand = program.command('docs').description("the docs written from the code: connectors' Secrets and Tables sections, docs/cli-reference.md");
   docsCommand
     .command('update')
