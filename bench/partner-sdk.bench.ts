@@ -12,19 +12,15 @@
 //   which builds a JavaScript object of every record and value: what a Node.js client itself costs.
 // Each side does one untimed warm-up sync first (the function's first sync also loads pg). Prints rows/s of
 // each, the ratio grpc / function (target >= 0.8), the number of Records batches and the largest one (<= 100).
-import {chmodSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
-import {tmpdir} from 'node:os';
+import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import pg from 'pg';
-import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
-import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
-import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
 import {CHANNEL_OPTIONS, loadPartnerSdk} from '../sdk/partner-sdk/protocol.js';
 import {recordsOf, update} from '../test/fixtures/grpc/client.js';
-import {firstAnswer, startBundledFunction, startProcess} from '../test/support/bundled-function.js';
+import {startProcess} from '../test/support/bundled-function.js';
 import {closeDriver, driveSync} from './support/function-driver.js';
+import {startReplicationSource} from './support/replication-source.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
@@ -141,45 +137,21 @@ async function decodedUpdate(address: string, configuration: Record<string, stri
   }
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bench-grpc-'));
-chmodSync(dir, 0o755);
-const server = await startEmbeddedPostgres({dataDir: path.join(dir, 'data')});
+const source = await startReplicationSource(root);
+const {secrets} = source;
 const results: string[][] = [];
 try {
-  const admin = new pg.Client({connectionString: server.url});
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench_grpc');
-  await admin.end();
-  const url = new URL(server.url.replace(/\/postgres$/, '/bench_grpc'));
-  const db = new pg.Client({connectionString: url.toString()});
-  await db.connect();
-  await db.query(readFileSync(path.join(root, 'sql/replication/setup.sql'), 'utf8'));
-  const secrets = {
-    host: url.hostname, port: url.port, database: 'bench_grpc', username: decodeURIComponent(url.username), password: decodeURIComponent(url.password),
-    sslmode: 'disable', include_tables: 'orders',
-  };
-  const deployed = loadDeployConfig(root).find((fn) => fn.connector === 'replication');
-  const fnEntry: DeployFunction = deployed ?? {name: 'replication', connector: 'replication', environment: 'dev'};
-  const bundle = writeFunctionBundle(root, path.join(dir, 'build'), fnEntry, await bundleConnector(root, 'replication', fnEntry.runtime));
-  const env = {
-    FUNCTION_MEMORY_MB: String(memoryMb(deployed?.memory)),
-    FUNCTION_TIMEOUT_SECONDS: String(timeoutSeconds(deployed?.timeout)),
-    LOG_LEVEL: 'WARNING',
-  };
   console.log('function: every call of a full sync over HTTP to functions-framework serving the deployed bundle (child process); bodies\' rows counted');
   console.log('grpc:     one Update from bench/support/partner-sdk-server.ts (child process) to a @grpc/grpc-js client reading every record (wire format walked)');
   console.log('decoded:  the same Update read by the tests\' proto-loader client (a JavaScript object per record and value; informational)\n');
   for (const size of sizes) {
-    await db.query('TRUNCATE orders CASCADE');
-    await db.query('SELECT generate_orders($1)', [size]);
-    await db.query('VACUUM ANALYZE orders');
+    await source.fillOrders(size);
 
-    const fn = await startBundledFunction(root, bundle.dir, env);
+    const fn = await source.startFunction();
     let fnRun;
     let fnCpu = NaN;
     let grpcCpu = NaN;
     try {
-      await firstAnswer(fn, {state: {}, secrets: {}});
       await driveSync(fn.url, secrets); // warm-up: the instance's first sync loads pg
       const before = cpuSeconds(fn.child.pid);
       fnRun = await driveSync(fn.url, secrets);
@@ -222,11 +194,9 @@ try {
       String(Math.max(...grpcRun.batches)),
     ]);
   }
-  await db.end();
 } finally {
   closeDriver();
-  await server.stop();
-  rmSync(dir, {recursive: true, force: true});
+  await source.stop();
 }
 const header = ['rows', 'function rows/s', 'grpc rows/s', 'grpc / function', 'decoded rows/s', 'cpu µs/row: function / grpc', 'function calls', 'Records batches', 'max batch'];
 const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));

@@ -7,17 +7,12 @@
 //   the first sync of the fresh process, so pg loading and JIT warm-up are in it, as a new instance's are;
 // - serve --dev (informational): the same with the TypeScript sources through tsx (bench/support/serve-dev.ts).
 // The child gets the replication function's deploy.yaml budgets, as the replication benchmark's child does.
-import {chmodSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
-import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import pg from 'pg';
-import {loadDeployConfig, memoryMb, timeoutSeconds} from '../project/deploy-yaml.js';
-import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
-import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
 import {firstAnswer, startProcess} from '../test/support/bundled-function.js';
 import {medianCopy} from './support/copy-reference.js';
 import {closeDriver, driveSync, type SyncRun} from './support/function-driver.js';
+import {startReplicationSource} from './support/replication-source.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const sizes = (process.env.BENCH_ROWS ?? '1000000').split(',').map(Number).filter((n) => n > 0);
@@ -38,33 +33,12 @@ async function firstSyncThroughServe(args: string[], env: Record<string, string>
   }
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bench-serve-'));
-chmodSync(dir, 0o755);
-const server = await startEmbeddedPostgres({dataDir: path.join(dir, 'data')});
+const source = await startReplicationSource(root);
+const {url, secrets, env} = source;
 const results: string[][] = [];
 try {
-  const admin = new pg.Client({connectionString: server.url});
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench_serve');
-  await admin.end();
-  const url = server.url.replace(/\/postgres$/, '/bench_serve');
-  const db = new pg.Client({connectionString: url});
-  await db.connect();
-  await db.query(readFileSync(path.join(root, 'sql/replication/setup.sql'), 'utf8'));
-  const parsed = new URL(url);
-  const secrets = {host: parsed.hostname, port: parsed.port, database: 'bench_serve', username: 'postgres', password: decodeURIComponent(parsed.password), sslmode: 'disable', include_tables: 'orders'};
-  const deployed = loadDeployConfig(root).find((fn) => fn.connector === 'replication');
-  const env = {
-    FUNCTION_MEMORY_MB: String(memoryMb(deployed?.memory)),
-    FUNCTION_TIMEOUT_SECONDS: String(timeoutSeconds(deployed?.timeout)),
-    FIVETRAN_RESPONSE_CAP_BYTES: String(deployed?.response_cap_bytes ?? DEFAULT_RESPONSE_CAP_BYTES),
-    LOG_LEVEL: 'WARNING',
-  };
   for (const size of sizes) {
-    await db.query('TRUNCATE orders CASCADE');
-    await db.query("SELECT setval(pg_get_serial_sequence('orders', 'order_id'), 1, false)");
-    await db.query('SELECT generate_orders($1)', [size]);
-    await db.query('VACUUM ANALYZE orders');
+    await source.fillOrders(size);
     const copy = await medianCopy(url, COPY_RUNS);
     const copyRate = copy.rows / copy.seconds;
     for (const [label, args] of [['serve (bundle)', SERVE_BUNDLE], ['serve --dev (tsx)', SERVE_DEV]] as const) {
@@ -75,11 +49,9 @@ try {
       console.log(`${size} rows, ${label}: first sync ${run.seconds.toFixed(2)} s in ${run.calls} calls; COPY ${copy.seconds.toFixed(2)} s`);
     }
   }
-  await db.end();
 } finally {
   closeDriver();
-  await server.stop();
-  rmSync(dir, {recursive: true, force: true});
+  await source.stop();
 }
 const header = ['rows', 'served', 'COPY rows/s', 'first sync rows/s', 'ratio', 'calls', 'ready after'];
 const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));

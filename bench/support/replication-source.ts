@@ -14,8 +14,12 @@ import {DEFAULT_RESPONSE_CAP_BYTES} from '../../sdk/budget.js';
 import {firstAnswer, startBundledFunction, type RunningProcess} from '../../test/support/bundled-function.js';
 
 export interface ReplicationSource {
+  /** the source database's URL */
+  url: string;
+  /** the environment deploy.yaml gives the replication function (its budgets) */
+  env: Record<string, string>;
   /** the function's secrets for the orders table */
-  secrets: Record<string, unknown>;
+  secrets: Record<string, string>;
   /** the response cap the function runs with */
   capBytes: number;
   memoryMb: number;
@@ -54,8 +58,11 @@ export async function startReplicationSource(root: string): Promise<ReplicationS
     LOG_LEVEL: 'WARNING',
   };
   const fnEntry: DeployFunction = deployed ?? {name: 'replication', connector: 'replication', environment: 'dev'};
-  const bundle = writeFunctionBundle(root, path.join(dir, 'build'), fnEntry, await bundleConnector(root, 'replication', fnEntry.runtime));
+  // built on first use: a benchmark that serves the function another way needs no bundle of its own
+  let bundle: Promise<{dir: string}> | undefined;
   return {
+    url,
+    env,
     secrets,
     capBytes,
     memoryMb: memory,
@@ -66,7 +73,8 @@ export async function startReplicationSource(root: string): Promise<ReplicationS
       await db.query('VACUUM ANALYZE orders');
     },
     startFunction: async () => {
-      const fn = await startBundledFunction(root, bundle.dir, env);
+      bundle ??= bundleConnector(root, 'replication', fnEntry.runtime).then((built) => writeFunctionBundle(root, path.join(dir, 'build'), fnEntry, built));
+      const fn = await startBundledFunction(root, (await bundle).dir, env);
       await firstAnswer(fn, {state: {}, secrets: {}});
       return fn;
     },
