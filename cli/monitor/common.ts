@@ -87,6 +87,7 @@ export function settingsFromOptions(options: SettingsOptions): CheckSettings {
   }
   return {
     groupIds: options.group ? [options.group] : [],
+    groupIdsSetting: '--group',
     tenant,
     concurrency: 4,
     delayFactor: options.delayFactor ?? 2,

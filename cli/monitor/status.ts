@@ -1,7 +1,6 @@
 // ./fivetran monitor status: every connection with its health, last success, last failure and delay,
 // worst first, and a summary line per tenant. Reads the account live with the connector's own check.
 import {collectCheck, formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type ConnectionRow, type Health} from '../../connectors/monitoring/public.js';
-import {ConfigError} from '../../sdk/errors.js';
 import {formatTable} from '../output.js';
 import {apiFromEnv, settingsFromOptions, type MonitorCommonOptions} from './common.js';
 
@@ -57,23 +56,11 @@ const ago = (iso: string | null, now: number): string => {
   return ms === null ? 'never' : `${formatMinutes(Math.max(0, Math.floor((now - ms) / 60_000)))} ago`;
 };
 
-/**
- * The monitoring check calls the groups it was given `group_ids`; here they come from --group. Until the check
- * takes the option's name (connectors/monitoring/read-account.ts chosenGroups), its one message about it is
- * said again in the CLI's terms.
- */
-function unknownGroupInCliTerms(error: unknown, group: string | undefined): unknown {
-  if (group === undefined || !(error instanceof ConfigError) || !error.message.startsWith('group_ids names groups this API key cannot see')) return error;
-  return new ConfigError(`--group names a group this API key cannot see: ${group}; fix --group or leave it out for every group`, {cause: error});
-}
-
 export async function monitorStatus(options: MonitorStatusOptions): Promise<StatusResult> {
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   const api = apiFromEnv(options.env, options.retries);
   const settings = settingsFromOptions({...options, env: options.env});
-  const check = await collectCheck(api, settings).catch((error: unknown) => {
-    throw unknownGroupInCliTerms(error, options.group);
-  });
+  const check = await collectCheck(api, settings);
   const rows = sortWorstFirst(check.connections.filter((row) => options.tenant === undefined || row.tenant_id === options.tenant));
   const result: StatusResult = {checked_at: check.checkedAt, connections: rows, tenants: summarizeTenants(rows)};
   if (options.json) {

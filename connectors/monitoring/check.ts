@@ -20,6 +20,8 @@ export type {MonitoringState} from './state.js';
 export interface CheckSettings extends AlertOptions {
   /** only these groups; every group when empty */
   groupIds: readonly string[];
+  /** what the caller calls the groups setting, for messages (default `group_ids`; the CLI's `--group`) */
+  groupIdsSetting?: string;
   tenant: TenantMatcher;
   /** groups read at once when groupIds is set */
   concurrency: number;
@@ -92,7 +94,7 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
 
   const groupsRequest = readGroups(api);
   groupsRequest.catch(() => undefined);
-  const groupIds = chosenMode ? chosenGroups(settings.groupIds, await groupsRequest) : [];
+  const groupIds = chosenMode ? chosenGroups(settings.groupIds, await groupsRequest, settings.groupIdsSetting) : [];
   // Pipelined: the next page is requested while this one is processed (and the first one beside the
   // groups), so a check costs about pages × latency rather than pages × (latency + processing).
   const pages = readConnectionPages(api, {groupIds, concurrency: settings.concurrency, resume: position});

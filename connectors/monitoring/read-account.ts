@@ -44,11 +44,11 @@ export async function readGroups(api: FivetranApi): Promise<Group[]> {
 }
 
 /** Checks that every chosen group exists; returns them sorted (the order resumption relies on). */
-export function chosenGroups(groupIds: readonly string[], groups: readonly Group[]): string[] {
+export function chosenGroups(groupIds: readonly string[], groups: readonly Group[], setting = 'group_ids'): string[] {
   const known = new Set(groups.map((group) => group.id));
   const unknown = groupIds.filter((id) => !known.has(id));
   if (unknown.length) {
-    throw new ConfigError(`group_ids names groups this API key cannot see: ${unknown.join(', ')}; fix group_ids or leave it empty for every group`);
+    throw new ConfigError(`${setting} names ${unknown.length === 1 && setting.startsWith('--') ? 'a group' : 'groups'} this API key cannot see: ${unknown.join(', ')}; fix ${setting} or leave it ${setting.startsWith('--') ? 'out' : 'empty'} for every group`);
   }
   return [...new Set(groupIds)].sort();
 }
