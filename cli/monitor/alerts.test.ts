@@ -6,11 +6,9 @@ import nock from 'nock';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
-import type {Alert} from '../../connectors/monitoring/public.js';
+import {emptyLedger, reconcile, slackChangesMessage, type Alert} from '../../connectors/monitoring/public.js';
 import {CliConfigError, CommandFailed} from '../errors.js';
 import {monitorAlerts} from './alerts.js';
-import {slackChangesMessage} from './sinks.js';
-import {reconcile, emptyLedger} from './lifecycle.js';
 import {monitorStatus} from './status.js';
 
 const SLACK = 'https://hooks.slack.com';
@@ -130,7 +128,7 @@ describe('monitor alerts', () => {
     nock(SLACK).post(HOOK_PATH).reply(404, 'no_service');
     const error = await monitorAlerts({env, slackWebhook: WEBHOOK, ledger: false, write: () => undefined}).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toMatch(/^slack: Slack did not accept the alerts \(404 no_service\); check the webhook URL/);
+    expect((error as Error).message).toMatch(/^slack: did not accept the alerts \(404 no_service\); check the webhook URL/);
     expect((error as Error).message).not.toContain('s3cr3tW3bh00kT0k3n');
   });
 
@@ -142,7 +140,7 @@ describe('monitor alerts', () => {
     expect(printed).toMatchObject({posted: false, connections: 24});
     expect(printed.alerts).toHaveLength(20);
     expect(error).toBeInstanceOf(CommandFailed);
-    expect((error as CommandFailed).message).toBe('slack: Slack did not accept the alerts (404 no_service); check the webhook URL and that its app is still installed');
+    expect((error as CommandFailed).message).toBe('slack: did not accept the alerts (404 no_service); check the webhook URL and that its app is still installed');
     expect((error as CommandFailed).exitCode).not.toBe(0);
     expect(out.text()).not.toContain('s3cr3tW3bh00kT0k3n');
   });

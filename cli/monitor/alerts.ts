@@ -1,17 +1,15 @@
 // ./fivetran monitor alerts: the open problems of the account now, printed; what changed since the last run
 // (new, escalated, resolved, and reminders with --remind-after) sent to the sinks (Slack, email, a signed
-// webhook: cli/monitor/sinks.ts), nothing when nothing changed; and an exit code for cron or CI (--fail-on
-// critical|warning). Open alerts live in a ledger file (cli/monitor/lifecycle.ts) beside the local warehouse.
+// webhook: connectors/monitoring/sinks.ts), nothing when nothing changed; and an exit code for cron or CI (--fail-on
+// critical|warning). Open alerts live in a ledger file (connectors/monitoring/lifecycle.ts, cli/monitor/ledger-file.ts) beside the local warehouse.
 // With --state FILE the check remembers failures between runs, as the connector does, so frequent failures
 // are caught too. The alerts are printed whatever happens to the sinks; a failed sink then fails the command.
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {collectCheck, sortAlerts, type Alert, type MonitoringState, type Severity} from '../../connectors/monitoring/public.js';
+import {changeCount, changeLines, collectCheck, countBySeverity, emptyLedger, notify, reconcile, SinkError, sinksFrom, sortAlerts, type Alert, type AlertChanges, type MonitoringState, type Severity, type SinkName} from '../../connectors/monitoring/public.js';
 import {CliConfigError, CommandFailed, UsageError} from '../errors.js';
 import {apiFromEnv, parseDuration, settingsFromOptions, type MonitorCommonOptions} from './common.js';
-import {changeCount, changeLines, DEFAULT_LEDGER_FILE, emptyLedger, readLedger, reconcile, writeLedger, type AlertChanges} from './lifecycle.js';
-import {notify, SinkError, sinksFrom, type SinkName} from './sinks.js';
-import {countBySeverity} from './slack.js';
+import {DEFAULT_LEDGER_FILE, readLedger, writeLedger} from './ledger-file.js';
 
 export interface MonitorAlertsOptions extends MonitorCommonOptions {
   slackWebhook?: string;

@@ -59,15 +59,6 @@ export function parseDuration(text: string, option = 'duration'): number {
   return parts.reduce((total, [, amount, unit]) => total + Number(amount) * UNITS[unit!]!, 0);
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m${seconds % 60 ? ` ${seconds % 60}s` : ''}`;
-  return `${Math.floor(minutes / 60)}h${minutes % 60 ? ` ${minutes % 60}m` : ''}`;
-}
-
 export interface SettingsOptions {
   group?: string;
   tenantPattern?: string;

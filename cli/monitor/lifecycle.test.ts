@@ -14,7 +14,7 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
 import {monitorAlerts} from './alerts.js';
-import {readLedger} from './lifecycle.js';
+import {readLedger} from './ledger-file.js';
 
 const SLACK = 'https://hooks.slack.com';
 const HOOK_PATH = '/services/T0001/B0001/lifecycleT0k3n';

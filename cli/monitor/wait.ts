@@ -6,13 +6,13 @@
 // `rescheduled` sync on a manual schedule is triggered again after rescheduled_for (+ a grace period).
 // Exit codes: 0 success, 1 failure (or setup broken), 3 timeout.
 import {ConnectionSchema, FivetranApiError, type Connection, type FivetranApi} from '../../sdk/fivetran-api.js';
-import {timestampMs} from '../../connectors/monitoring/public.js';
+import {formatDuration, timestampMs} from '../../connectors/monitoring/public.js';
 import {CommandFailed, UsageError} from '../errors.js';
 import {PLATFORM_CONNECTOR_SERVICE} from './metadata.js';
 import {projectRoot} from '../../project/root.js';
 import {lockEntry} from '../lock.js';
 import {ProgressLine} from '../output.js';
-import {apiFromEnv, formatDuration, parseDuration, type MonitorCommonOptions} from './common.js';
+import {apiFromEnv, parseDuration, type MonitorCommonOptions} from './common.js';
 
 export const EXIT_SYNC_FAILED = 1;
 export const EXIT_TIMEOUT = 3;

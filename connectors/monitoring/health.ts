@@ -80,3 +80,13 @@ export function formatMinutes(minutes: number | null): string {
   const hours = Math.floor((minutes % (24 * 60)) / 60);
   return `${days}d${hours ? ` ${hours}h` : ''}`;
 }
+
+/** A duration a person reads: 250ms, 42s, 5m 3s, 3h 10m. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${seconds % 60 ? ` ${seconds % 60}s` : ''}`;
+  return `${Math.floor(minutes / 60)}h${minutes % 60 ? ` ${minutes % 60}m` : ''}`;
+}

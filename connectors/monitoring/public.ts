@@ -1,7 +1,9 @@
 // What the CLI's monitor commands (cli/monitor/*, cli/connection-commands.ts) use of the monitoring connector:
-// the check itself, its settings and state, and the health and alert rules it applies. The CLI imports
+// the check itself, its settings and state, the health and alert rules it applies, the alert lifecycle and the sinks. The CLI imports
 // this file only, so the connector's other files can change without reaching into the CLI.
 export {sortAlerts, type Alert, type Severity} from './alerts.js';
 export {collectCheck, type CheckSettings, type ConnectionRow, type MonitoringState} from './check.js';
-export {assessHealth, formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type Health} from './health.js';
+export {assessHealth, formatDuration, formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type Health} from './health.js';
 export {compileTenantPattern} from './tenants.js';
+export {changeCount, changeLines, emptyLedger, LedgerSchema, reconcile, type AlertChanges, type AlertLedger} from './lifecycle.js';
+export {countBySeverity, notify, SinkError, sinksFrom, slackChangesMessage, type SinkName} from './sinks.js';

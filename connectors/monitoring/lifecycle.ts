@@ -2,18 +2,13 @@
 // every run are what makes people mute them, so `monitor alerts` posts only what changed since the last run:
 // new alerts, escalations (warning → critical), resolutions ("... recovered after 3h 10m"), and, when asked,
 // a reminder for alerts still open after a while. The ledger of open alerts is a JSON file beside the local
-// warehouse (.fivetran/monitor/alerts.json by default), written atomically after each run.
+// warehouse (.fivetran/monitor/alerts.json by default, cli/monitor/ledger-file.ts), written atomically after each run.
 //
 // One open alert per connection: its worst problem. A connection that goes from delayed (warning) to failing
 // (critical) escalates the alert it has, rather than opening a second one.
-import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
-import path from 'node:path';
 import {z} from 'zod';
-import {SEVERITY_RANK, type Alert} from '../../connectors/monitoring/alerts.js';
-import {CliConfigError} from '../errors.js';
-import {formatDuration} from './common.js';
-
-export const DEFAULT_LEDGER_FILE = path.join('.fivetran', 'monitor', 'alerts.json');
+import {SEVERITY_RANK, type Alert} from './alerts.js';
+import {formatDuration} from './health.js';
 
 const OpenAlertSchema = z.object({
   connection_id: z.string(),
@@ -28,7 +23,7 @@ const OpenAlertSchema = z.object({
   reminded_at: z.string(),
 });
 const ResolvedAlertSchema = OpenAlertSchema.extend({resolved_at: z.string()});
-const LedgerSchema = z.object({
+export const LedgerSchema = z.object({
   version: z.literal(1),
   open: z.array(OpenAlertSchema),
   /** the most recent resolutions, newest first (kept for the dashboard and for people reading the file) */
@@ -44,29 +39,6 @@ const KEEP_RESOLVED = 200;
 
 export function emptyLedger(): AlertLedger {
   return {version: 1, open: [], resolved: []};
-}
-
-export function readLedger(file: string): AlertLedger {
-  if (!existsSync(file)) return emptyLedger();
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new CliConfigError(`the alert ledger ${file} is not valid JSON (${(error as Error).message}); delete it to start over (every open alert is then posted as new)`);
-  }
-  const parsed = LedgerSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new CliConfigError(`the alert ledger ${file} is not one this command wrote (${issue.path.join('.') || 'top level'}: ${issue.message}); delete it to start over`);
-  }
-  return parsed.data;
-}
-
-export function writeLedger(file: string, ledger: AlertLedger): void {
-  mkdirSync(path.dirname(file), {recursive: true});
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(ledger, null, 2)}\n`);
-  renameSync(temporary, file);
 }
 
 export interface AlertChanges {

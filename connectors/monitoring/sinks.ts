@@ -1,4 +1,4 @@
-// Where `monitor alerts` sends what changed: Slack (an incoming webhook), email over SMTP (nodemailer), and a
+// Where alerts go (`monitor alerts`, and the fivetran-webhooks function): what changed: Slack (an incoming webhook), email over SMTP (nodemailer), and a
 // generic webhook (a JSON POST signed with HMAC-SHA256, so the receiver can check it came from us). Several at
 // once (--notify slack,email,webhook); each is configured from the environment, and a failing one does not stop
 // the others: its failure is one line naming it, and the command exits non-zero after all have run.
@@ -7,11 +7,14 @@
 // `sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" with ALERT_WEBHOOK_SECRET>`. A receiver recomputes it
 // over the raw body, compares in constant time, and refuses timestamps older than a few minutes (replays).
 import {createHmac} from 'node:crypto';
-import got, {HTTPError} from 'got';
 import type {OpenAlert} from './lifecycle.js';
-import {formatDuration} from './common.js';
+import {formatDuration} from './health.js';
 import {changeCount, changeLines, type AlertChanges} from './lifecycle.js';
-import {escapeMrkdwn, postToSlack, type SlackBlock, type SlackMessage} from './slack.js';
+import type {Alert} from './alerts.js';
+
+/** got's HTTPError, recognised without loading got (it is imported when a sink first sends). */
+const isHttpError = (error: unknown): error is {response: {statusCode: number; body: unknown}} =>
+  (error as {name?: string} | null)?.name === 'HTTPError' && typeof (error as {response?: {statusCode?: unknown}}).response?.statusCode === 'number';
 
 /** What one run tells the sinks: the changes since the last run, and every alert still open. */
 export interface AlertReport {
@@ -38,6 +41,41 @@ export class SinkError extends Error {
   ) {
     super(`${sink}: ${message}`, options);
     this.name = 'SinkError';
+  }
+}
+
+// ---- Slack: posting to an incoming webhook (the URL is a secret: it never appears in output or errors)
+export interface SlackBlock {
+  type: string;
+  [key: string]: unknown;
+}
+
+export interface SlackMessage {
+  text: string;
+  blocks: SlackBlock[];
+}
+
+/** Slack mrkdwn treats &, < and > as markup. */
+export const escapeMrkdwn = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export function countBySeverity(alerts: Pick<Alert, 'severity'>[]): {critical: number; warning: number} {
+  return {critical: alerts.filter((a) => a.severity === 'critical').length, warning: alerts.filter((a) => a.severity === 'warning').length};
+}
+
+/** Posts once; Slack answers 200 "ok" or an error code in the body. */
+async function postToSlack(webhookUrl: string, message: SlackMessage): Promise<void> {
+  let url: URL;
+  try {
+    url = new URL(webhookUrl);
+  } catch {
+    throw new SinkError('slack', 'SLACK_WEBHOOK_URL (or --slack-webhook) is not a URL; give the incoming webhook URL from Slack (https://hooks.slack.com/services/...)');
+  }
+  try {
+    const {default: got} = await import('got');
+    await got.post(url, {json: message, timeout: {request: 15_000}, retry: {limit: 2, methods: ['POST'], statusCodes: [429, 500, 502, 503, 504]}});
+  } catch (error) {
+    const detail = isHttpError(error) ? `${error.response.statusCode} ${String(error.response.body).slice(0, 100)}` : (error as {code?: string}).code ?? 'network error';
+    throw new SinkError('slack', `did not accept the alerts (${detail}); check the webhook URL and that its app is still installed`);
   }
 }
 
@@ -84,11 +122,7 @@ function slackSink(webhookUrl: string): Sink {
   return {
     name: 'slack',
     async send(report) {
-      try {
-        await postToSlack(webhookUrl, slackChangesMessage(report));
-      } catch (error) {
-        throw new SinkError('slack', (error as Error).message, {cause: error});
-      }
+      await postToSlack(webhookUrl, slackChangesMessage(report));
     },
   };
 }
@@ -216,6 +250,7 @@ function webhookSink(url: string, secret: string, now: () => Date): Sink {
       }
       try {
         // once: a receiver that got the POST but answered late would otherwise see it twice
+        const {default: got} = await import('got');
         await got.post(url, {
           body,
           headers: {'content-type': 'application/json', 'x-fleet-timestamp': String(timestamp), 'x-fleet-signature-256': signWebhook(secret, timestamp, body)},
@@ -223,7 +258,7 @@ function webhookSink(url: string, secret: string, now: () => Date): Sink {
           retry: {limit: 0},
         });
       } catch (error) {
-        const detail = error instanceof HTTPError ? `HTTP ${error.response.statusCode}` : (error as {code?: string}).code ?? 'network error';
+        const detail = isHttpError(error) ? `HTTP ${error.response.statusCode}` : (error as {code?: string}).code ?? 'network error';
         throw new SinkError('webhook', `${host} did not accept the alerts (${detail}); check ALERT_WEBHOOK_URL and that the receiver is up`, {cause: error});
       }
     },
