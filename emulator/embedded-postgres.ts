@@ -38,7 +38,28 @@ const DEFAULT_SETTINGS: Record<string, string | number> = {
   max_wal_senders: 20,
 };
 
+/** Whether `port` can be listened on on loopback right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A loopback port free right now, for a process that will listen on it later (PostgreSQL, a spawned
+ * function). It is picked below the kernel's ephemeral range (32768-60999 on Linux): a port there is what
+ * every `listen(0)` server and outgoing connection of the other tests gets, so between our check and the
+ * process's listen one of them could take it, and a probe would then talk to the wrong server. Falls back to
+ * an ephemeral port when none of the tries is free.
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

@@ -4,8 +4,8 @@
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {request} from 'node:http';
-import {createServer} from 'node:net';
 import path from 'node:path';
+import {freePort} from '../../emulator/embedded-postgres.js';
 
 export interface HttpAnswer {
   status: number;
@@ -16,19 +16,6 @@ export interface HttpAnswer {
 /** The functions-framework command line (what the Cloud Functions Node.js runtime starts). */
 export function frameworkMain(root: string): string {
   return path.join(root, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js');
-}
-
-/** A TCP port free right now on the loopback interface. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** One POST with a JSON (or raw) body. */
