@@ -194,7 +194,11 @@ export async function monitorQuickstart(options: MonitorQuickstartOptions): Prom
       const still = watched
         .filter((w) => !w.done)
         .map((w) => `${label(w.id, w.latest)} ${w.latest?.status ?? 'unknown'}${w.latest?.last_started_at ? ` since ${w.latest.last_started_at}` : ''}`);
-      throw new CommandFailed(`timed out after ${timeout} with ${still.length} of ${watched.length} still running: ${still.join(', ')}; raise --timeout or check them in the Fivetran dashboard`, EXIT_TIMEOUT);
+      const failed = watched.filter((w) => w.done && w.latest?.status !== 'SUCCEEDED').map((w) => `${label(w.id, w.latest)} ${w.latest!.status}: ${detailOf(w.latest!)}`);
+      throw new CommandFailed(
+        `timed out after ${timeout} with ${still.length} of ${watched.length} still running: ${still.join(', ')}${failed.length ? ` (and already failed: ${failed.join('; ')})` : ''}; raise --timeout or check them in the Fivetran dashboard`,
+        EXIT_TIMEOUT,
+      );
     }
     await sleep(Math.min(Date.now() + intervalMs, deadline) - Date.now());
   }
