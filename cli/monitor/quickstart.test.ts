@@ -155,7 +155,7 @@ describe('monitor quickstart', () => {
     const messages: string[] = [];
     await watch({all: true, json: true, timeout: '600ms'}).catch((e: Error) => void messages.push(e.message));
     await watch({transformationId: 'qs_stripe', run: true}).catch((e: Error) => void messages.push(e.message));
-    const rejected = await monitorQuickstart({env: {...env, FIVETRAN_API_SECRET: 'wrong-secret-3a9'}, transformationId: 'qs_hubspot', retries: 0, write: (t) => void lines.push(t)}).catch((e: Error) => e);
+    const rejected = await monitorQuickstart({env: {...env, FIVETRAN_API_SECRET: 'wrong-secret-3a9'}, transformationId: 'qs_hubspot', retries: 0, write: (t) => void lines.push(t)}).then(() => new Error('it did not fail'), (e: Error) => e);
     expect(rejected.message).toMatch(/rejected the credentials \(401\).*check FIVETRAN_API_KEY and FIVETRAN_API_SECRET/);
     messages.push(rejected.message);
     const everything = [...lines, ...printed, ...messages].join('\n');
