@@ -64,8 +64,10 @@ interface Watched {
 const packageOf = (t: Transformation | undefined) => t?.transformation_config?.package_name ?? null;
 const label = (id: string, t: Transformation | undefined) => (packageOf(t) ? `${id} (${packageOf(t)})` : id);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+// dbt's errors run over several lines; the message stays one
 const detailOf = (t: Transformation) =>
-  t.errors?.length ? t.errors.join('; ') : 'the API gave no error detail; open the transformation in the Fivetran dashboard (Transformations) for its run log';
+  t.errors?.length ? t.errors.join('; ').replace(/\s+/g, ' ').trim() : 'the API gave no error detail; open the transformation in the Fivetran dashboard (Transformations) for its run log';
+const since = (t: Transformation | undefined) => (t?.status === 'RUNNING' && t.last_started_at ? ` since ${t.last_started_at}` : '');
 
 function ended(watched: Watched, t: Transformation): boolean {
   if (RUNNING.has(t.status)) return false;
@@ -174,7 +176,7 @@ export async function monitorQuickstart(options: MonitorQuickstartOptions): Prom
       const done = ended(w, t);
       if (t.status !== w.status || done) {
         const name = label(w.id, t);
-        if (!done) write(`${name}: ${t.status}${t.status === 'RUNNING' && t.last_started_at ? ` since ${t.last_started_at}` : ''}${t.paused ? ' (paused)' : ''} (${elapsed})\n`);
+        if (!done) write(`${name}: ${t.status}${since(t)}${t.paused ? ' (paused)' : ''} (${elapsed})\n`);
         else if (t.status === 'SUCCEEDED') write(`${name}: SUCCEEDED at ${t.last_ended_at ?? 'an unknown time'} (${elapsed})\n`);
         else write(`${name}: ${t.status} at ${t.last_ended_at ?? 'an unknown time'} (${elapsed})\n`); // the error line says why
       }
@@ -193,7 +195,7 @@ export async function monitorQuickstart(options: MonitorQuickstartOptions): Prom
       finish('timed_out');
       const still = watched
         .filter((w) => !w.done)
-        .map((w) => `${label(w.id, w.latest)} ${w.latest?.status ?? 'unknown'}${w.latest?.last_started_at ? ` since ${w.latest.last_started_at}` : ''}`);
+        .map((w) => `${label(w.id, w.latest)} ${w.latest?.status ?? 'unknown'}${since(w.latest)}`);
       const failed = watched.filter((w) => w.done && w.latest?.status !== 'SUCCEEDED').map((w) => `${label(w.id, w.latest)} ${w.latest!.status}: ${detailOf(w.latest!)}`);
       throw new CommandFailed(
         `timed out after ${timeout} with ${still.length} of ${watched.length} still running: ${still.join(', ')}${failed.length ? ` (and already failed: ${failed.join('; ')})` : ''}; raise --timeout or check them in the Fivetran dashboard`,
