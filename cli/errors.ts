@@ -8,7 +8,7 @@
 //      (commander's own errors too, mapped in cli/index.ts); fix the command and run it again
 // Commands that answer through the exit code document codes of their own on top: `ci_config changed` exits
 // 1 for "unchanged" (so it never uses 1 for an error: usage errors are 2 already, other failures 2 too),
-// `monitor wait` 3 for a timeout.
+// `monitor wait` and `monitor quickstart` 3 for a timeout.
 import {ProjectConfigError} from '../project/errors.js';
 
 export const EXIT_FAILED = 1;

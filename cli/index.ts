@@ -276,6 +276,20 @@ export function createProgram(output: CliOutput = {}): Command {
       await monitorWait({connectionId, ...opts});
     });
   monitor
+    .command('quickstart')
+    .description('watch Quickstart data models (transformations) until their run ends, printing each status change; exit 0 on success, 1 naming the failing one and its error, 3 on timeout')
+    .argument('[transformation_id]', 'the transformation to watch; or --connection, or --all')
+    .option('--connection <id>', "the Quickstart transformations of this connection")
+    .option('--all', "every Quickstart transformation of the account")
+    .option('--run', 'start a run of each first')
+    .option('--timeout <duration>', 'give up after this long (e.g. 30m, 2h)', '30m')
+    .option('--interval <duration>', 'time between polls (e.g. 15s)', '15s')
+    .option('--json', 'print the outcome of each as JSON')
+    .action(async (transformationId: string | undefined, opts: {connection?: string; all?: boolean; run?: boolean; timeout: string; interval: string; json?: boolean}) => {
+      const {monitorQuickstart} = await import('./monitor.js');
+      await monitorQuickstart({transformationId, ...opts});
+    });
+  monitor
     .command('analyze')
     .description('the summary a person reads, from the local warehouse: health per tenant, top errors, slowest syncs, monthly active rows, schema changes this week')
     .option('--warehouse <file>', 'the DuckDB warehouse (default .fivetran/warehouse.duckdb)')

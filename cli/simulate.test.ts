@@ -11,6 +11,7 @@ describe('./fivetran simulate api', () => {
     const sim = await simulateApi({port: 0, groups: 2, connectionsPerGroup: 5, seed: 4, write: (text) => void out.push(text)});
     try {
       expect(out.join('')).toContain(`Fivetran API simulator at ${sim.url}/v1`);
+      expect(out.join('')).toContain(`FIVETRAN_API_URL=${sim.url} FIVETRAN_API_KEY=sim_api_key FIVETRAN_API_SECRET=sim_api_secret ./fivetran monitor quickstart --all`);
       expect(out.join('')).toMatch(/2 groups, 10 connections: /);
       const api = new FivetranApi({apiKey: 'sim_api_key', apiSecret: 'sim_api_secret', baseUrl: sim.url, retries: 0});
       expect(await api.listConnections()).toHaveLength(10);

@@ -51,6 +51,7 @@ export async function simulateApi(options: SimulateApiOptions = {}): Promise<Api
       `  ${sim.fleet.groups.length} groups, ${sim.fleet.connections.length} connections: ${[...counts].map(([health, n]) => `${n} ${health}`).join(', ')}`,
       `  try: curl -u ${sim.apiKey}:${sim.apiSecret} '${sim.url}/v1/connections?limit=2'`,
       `       curl -u ${sim.apiKey}:${sim.apiSecret} -X POST -H 'content-type: application/json' -d '{"force": false}' ${sim.url}/v1/connections/${example}/sync`,
+      `  Quickstart transformations qs_hubspot (succeeds), qs_stripe (fails), qs_salesforce (runs 30 min): FIVETRAN_API_URL=${sim.url} FIVETRAN_API_KEY=${sim.apiKey} FIVETRAN_API_SECRET=${sim.apiSecret} ./fivetran monitor quickstart --all`,
       '',
     ].join('\n'),
   );

@@ -40,7 +40,7 @@ function decodeCursor(cursor: string): number {
 }
 
 /** `limit` (1..1000, default 100) and `cursor` (from data.next_cursor; null on the last page). */
-function paginate<T>(items: T[], query: URLSearchParams): {items: T[]; next_cursor: string | null} {
+export function paginate<T>(items: T[], query: URLSearchParams): {items: T[]; next_cursor: string | null} {
   const limitText = query.get('limit');
   let limit = 100;
   if (limitText !== null) {

@@ -36,6 +36,8 @@
 //                                      (`POST /v1/connections/{id}/sync`); sim.requests holds each one
 //   sim.resetRequests()
 //   sim.syncs                          every sync started: {connectionId, startedAt, endsAt, outcome, message?}
+//   sim.transformations                the transformations endpoints (emulator/api-simulator-transformations.ts):
+//                                      three Quickstart transformations (one succeeds, one fails, one runs long)
 //   sim.connect                        Function connection wiring (emulator/api-simulator-connect.ts): create,
 //                                      configure, setup tests, service accounts, resync; its control hooks
 //
@@ -55,6 +57,7 @@ import {createServer, type IncomingMessage, type Server, type ServerResponse} fr
 import type {AddressInfo} from 'node:net';
 import {registerConnectRoutes, type ConnectSimulator} from './api-simulator-connect.js';
 import {HttpAnswer, iso, publicView, requireObject, SimulatedConnections, type SimulatedSync} from './api-simulator-connections.js';
+import {registerTransformationRoutes, type TransformationSimulator} from './api-simulator-transformations.js';
 import {API_ROUTES, compileRoute, matchRoute, type CompiledRoute} from './api-simulator-routes.js';
 import {applyHealth, generateFleet, makeConnection, type Fleet, type FleetConnection} from './fleet.js';
 import type {DemoSimulator} from '../sdk/index.js';
@@ -74,6 +77,7 @@ export interface ApiSimulatorOptions {
   latencyMs?: number;
   rateLimit?: RateLimit | false;
   syncDurationMs?: number;
+  transformationDurationMs?: number;
   now?: number | Date | (() => number);
 }
 
@@ -99,6 +103,7 @@ export interface ApiSimulator extends DemoSimulator {
   addConnection(init: Parameters<typeof makeConnection>[0] & {groupName?: string}): FleetConnection;
   resetRequests(): void;
   connect: ConnectSimulator;
+  transformations: TransformationSimulator;
 }
 
 export const DEFAULT_SIMULATOR_CREDENTIALS = {apiKey: 'sim_api_key', apiSecret: 'sim_api_secret'} as const;
@@ -244,6 +249,10 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
     answer: (status, code, message) => new HttpAnswer(status, code, message),
     now,
   });
+  const transformations = registerTransformationRoutes(
+    {route: (method, path, handle) => routes.push(...compileRoute(method, path, handle)), fleet, now},
+    {durationMs: options.transformationDurationMs ?? 45_000},
+  );
   for (const {method, path, handle} of API_ROUTES) routes.push(...compileRoute(method, path, (params, query, body) => handle(connections, params, query, body)));
 
   const front: Front = {
@@ -371,5 +380,6 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
       requests.length = 0;
     },
     connect,
+    transformations,
   };
 }

@@ -137,6 +137,39 @@ describe('FivetranApi', () => {
     expect((error as Error).message).toBe('the Fivetran API answered GET /v1/connections/c1 with 200 and a body that is not JSON ("{\\"code\\": \\"Success\\", \\"data\\": {")');
   });
 
+  // the shape of Fivetran's documented answer to GET /v1/transformations/{id} (docs/fivetran.md §2, "Transformations")
+  const transformation = {
+    id: 'transformation_id', status: 'RUNNING', type: 'QUICKSTART', paused: false, created_at: '2024-01-02T00:00:00.743708Z', created_by_id: 'user_id',
+    schedule: {schedule_type: 'INTEGRATED', days_of_week: ['MONDAY']}, output_model_names: ['stripe__balance_transactions'],
+    last_started_at: '2024-01-03T00:00:00Z',
+    transformation_config: {package_name: 'stripe', connection_ids: ['conn_1'], excluded_models: [], upgrade_available: true, configurable_variables: {start_date: '2020-01-01'}},
+  };
+
+  it('reads a transformation, keeping fields the client does not name', async () => {
+    nock(base).get('/v1/transformations/transformation_id').reply(200, {code: 'Success', message: 'Operation performed.', data: transformation});
+    const {data} = await api().getTransformation('transformation_id');
+    expect(data).toEqual(transformation);
+    expect(data.transformation_config?.package_name).toBe('stripe');
+  });
+
+  it('lists transformations of a type across pages', async () => {
+    nock(base).get('/v1/transformations').query({limit: 1000, type: 'QUICKSTART'}).reply(200, {code: 'Success', data: {items: [transformation], next_cursor: 'p2'}});
+    nock(base).get('/v1/transformations').query({limit: 1000, type: 'QUICKSTART', cursor: 'p2'}).reply(200, {code: 'Success', data: {items: [{...transformation, id: 't2'}]}});
+    expect((await api().listTransformations('QUICKSTART')).map((t) => t.id)).toEqual(['transformation_id', 't2']);
+  });
+
+  it('refuses a transformation without its status, naming the field', async () => {
+    nock(base).get('/v1/transformations/t1').reply(200, {code: 'Success', data: {...transformation, status: undefined}});
+    await expect(api().getTransformation('t1')).rejects.toThrow('the Fivetran API answered GET /v1/transformations/t1 with 200 and an unexpected answer (data.status: Invalid input: expected string, received undefined)');
+  });
+
+  it('starts a transformation run once, even when the API answers 5xx', async () => {
+    const scope = nock(base).post('/v1/transformations/t1/run', {}).times(2).reply(502, {code: 'BadGateway', message: 'upstream'});
+    const error = await api().runTransformation('t1').catch((e: unknown) => e);
+    expect(scope.pendingMocks()).toHaveLength(1);
+    expect((error as Error).message).toBe('Fivetran API answered 502 for run of transformation "t1" (BadGateway: upstream); not retried; the run may have started');
+  });
+
   it('refuses credentials inside the URL without repeating them', () => {
     const error = (() => {
       try {

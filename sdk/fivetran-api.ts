@@ -79,9 +79,35 @@ export const ConnectionSchema = z.looseObject({
 });
 export const GroupSchema = z.looseObject({id: z.string(), name: z.string(), created_at: z.string().optional()});
 
+// Transformations (docs/fivetran.md §2, "Transformations"): dbt Core projects and Quickstart data models run
+// after syncs. `status` and the run timestamps are documented; `errors` is not (see the notes): read when given.
+export const TRANSFORMATION_RUNNING_STATUSES = ['NEW', 'SCHEDULING', 'RUNNING', 'TERMINATING'] as const;
+export const TransformationSchema = z.looseObject({
+  id: z.string(),
+  type: z.string(),
+  status: z.string(),
+  paused: z.boolean(),
+  created_at: z.string().nullish(),
+  last_started_at: z.string().nullish(),
+  last_ended_at: z.string().nullish(),
+  output_model_names: z.array(z.string()).nullish(),
+  transformation_config: z
+    .looseObject({
+      package_name: z.string().nullish(),
+      connection_ids: z.array(z.string()).nullish(),
+      excluded_models: z.array(z.string()).nullish(),
+      project_id: z.string().nullish(),
+      name: z.string().nullish(),
+      steps: z.array(z.looseObject({name: z.string(), command: z.string()})).nullish(),
+    })
+    .nullish(),
+  errors: z.array(z.string()).nullish(),
+});
+
 export type ConnectionStatus = z.infer<typeof ConnectionStatusSchema>;
 export type Connection = z.infer<typeof ConnectionSchema>;
 export type Group = z.infer<typeof GroupSchema>;
+export type Transformation = z.infer<typeof TransformationSchema>;
 
 /** The data of a list endpoint's page. */
 const pageOf = <T extends z.ZodType>(item: T) => z.object({items: z.array(item), next_cursor: z.string().nullish()});
@@ -309,6 +335,22 @@ export class FivetranApi {
   /** Sent once (see the module comment): a retry after a lost answer could start, or with force restart, a second sync. */
   triggerSync(id: string, force = false): Promise<ApiResult<undefined>> {
     return this.request('POST', `connections/${encodeURIComponent(id)}/sync`, {json: {force}, what: `sync of connection "${id}"`, unanswered: 'the sync may have started'});
+  }
+
+  /** `type`: QUICKSTART or DBT_CORE; all of the account's transformations without it. */
+  async listTransformations(type?: string): Promise<Transformation[]> {
+    const all: Transformation[] = [];
+    for await (const page of this.pages('transformations', TransformationSchema, {searchParams: {type}, what: 'the list of transformations'})) all.push(...page.items);
+    return all;
+  }
+
+  getTransformation(id: string): Promise<ApiResult<Transformation>> {
+    return this.request('GET', `transformations/${encodeURIComponent(id)}`, {what: `transformation "${id}"`, data: TransformationSchema});
+  }
+
+  /** Sent once, as a sync trigger: a retry after a lost answer could start a second run. */
+  runTransformation(id: string): Promise<ApiResult<undefined>> {
+    return this.request('POST', `transformations/${encodeURIComponent(id)}/run`, {json: {}, what: `run of transformation "${id}"`, unanswered: 'the run may have started'});
   }
 
   runSetupTests(id: string): Promise<ApiResult<Connection>> {
