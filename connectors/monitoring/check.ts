@@ -1,8 +1,8 @@
 // One check of the account: read every connection (read-account.ts), derive its health (health.ts) and
 // tenant (tenants.ts), diff it against the previous check (events.ts), raise alerts (alerts.ts), fold them
-// into the open alerts (alert-history.ts), and emit the rows. A check may span several Function calls: it checkpoints after every page with the check's time
-// and the position of the next page, so a resumed call continues the same check (same checked_at) where the
-// last one stopped. The connector, `./fivetran monitor` and the tests all run checks through here.
+// into the open alerts (alert-history.ts), and emit the rows. A check may span several Function calls: it
+// checkpoints after every page with the check's time and the position of the next page, so a resumed call
+// continues the same check (same checked_at) where the last one stopped. The connector, `./fivetran monitor` and the tests all run checks through here.
 import type {Connection, FivetranApi} from '../../sdk/fivetran-api.js';
 import {checkpoint, upsert, type BudgetView, type Emit} from '../../sdk/index.js';
 import {foldConnectionAlerts, resolveUnseen, type OpenAlerts} from './alert-history.js';
