@@ -318,7 +318,9 @@ export function createProgram(output: CliOutput = {}): Command {
     .option('--schema <name>', 'the schema the monitoring function writes to', 'monitoring')
     .option('--live', 'read the API now instead of the warehouse (no history charts)')
     .option('--tenant-pattern <regex>', 'with --live: regular expression with one capture group giving the tenant')
-    .action(async (opts: {out: string; warehouse?: string; schema: string; live?: boolean; tenantPattern?: string}) => {
+    .option('--ledger <file>', 'the alert ledger of monitor alerts, whose open alerts are shown when it exists (default .fivetran/monitor/alerts.json)')
+    .option('--views-schema <name>', 'the schema of the monitoring views over the Platform Connector (schema changes)', 'fivetran_monitoring')
+    .action(async (opts: {out: string; warehouse?: string; schema: string; live?: boolean; tenantPattern?: string; ledger?: string; viewsSchema: string}) => {
       const {monitorDashboard} = await import('./monitor.js');
       await monitorDashboard(opts);
     });

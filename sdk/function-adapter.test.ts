@@ -292,6 +292,18 @@ describe('records', () => {
     expect(ids).toEqual(Array.from({length: Number(body.state.n)}, (_, i) => i));
   });
 
+  it('ends at the last checkpoint when the next one\'s grown state would push fitting rows past the cap', async () => {
+    // rows that fit under the cap with the small state, then a final checkpoint whose state does not fit
+    const batch = (from: number) => Array.from({length: 5}, (_, i) => upsert('t', {id: from + i, pad: 'x'.repeat(40)}));
+    const c = connectorOf([...batch(0), checkpoint({n: 5}), ...batch(5), checkpoint({n: 10, memory: 'm'.repeat(400)})]);
+    const {status, body, raw} = await call(c, {}, {responseCapBytes: 1000});
+    expect(status).toBe(200);
+    expect(raw.length).toBeLessThanOrEqual(1000);
+    expect(body.hasMore).toBe(true);
+    expect(body.state).toEqual({n: 5});
+    expect((body.insert.t ?? []).map((r) => (r as {id: number}).id)).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('never answers hasMore true without progress', async () => {
     // the budget is spent from the start, but the first checkpoint carries no rows and the same state
     const c = connectorOf([checkpoint({}), upsert('t', {id: 1}), checkpoint({n: 1}), upsert('t', {id: 2}), checkpoint({n: 2})]);

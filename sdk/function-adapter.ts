@@ -291,7 +291,15 @@ async function runSync(
           response.delete(item.table, item.keys);
           break;
         case 'checkpoint': {
-          await response.checkpoint(item.state);
+          if (!(await response.checkpoint(item.state))) {
+            // its state would not fit with the rows since the last checkpoint: end there, hasMore (the rows
+            // and the state come again in the next call, whatever `sync` would do next)
+            response.dropPending();
+            budget.markStopping('response_bytes');
+            stopReason = 'response_bytes';
+            stopped = true;
+            break;
+          }
           const reason = budget.spent();
           if (reason && response.progress) {
             budget.markStopping(reason);

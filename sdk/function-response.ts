@@ -3,7 +3,7 @@
 // the last checkpoint of a stopped call is dropped. Past `streamAfterBytes` of committed rows the body goes
 // to a ResponseStream as each checkpoint commits, the state last. The call loop (function-adapter.ts)
 // decides when to stop; this module only builds.
-import type {Budget} from './budget.js';
+import {ENVELOPE_PUNCTUATION_BYTES, type Budget} from './budget.js';
 import type {TableRegistry} from './table-registry.js';
 import type {Row, State, TableSpec} from './types.js';
 
@@ -213,13 +213,20 @@ export class ResponseBuilder {
     this.budget.addBytes(json.length + 1);
   }
 
-  /** Commits the rows so far with `state`, and streams them once the response is large. */
-  async checkpoint(state: object): Promise<void> {
+  /**
+   * Commits the rows so far with `state`, and streams them once the response is large. A state grown since the
+   * last checkpoint (a connector's memory of what it read) can push rows that fitted past the cap; such a
+   * checkpoint is refused (false) once there is progress, and the call ends at the last one.
+   */
+  async checkpoint(state: object): Promise<boolean> {
+    const stateJson = JSON.stringify(state);
+    if (this.progress && this.rows.bytes + ENVELOPE_PUNCTUATION_BYTES + this.schemaBytes + stateJson.length > this.budget.limits.responseCapBytes) return false;
     this.rows.commit();
-    this.committedStateJson = JSON.stringify(state);
+    this.committedStateJson = stateJson;
     this.budget.setEnvelope(this.committedStateJson.length, this.schemaBytes);
     this.budget.checkpointed();
     await this.streamCommitted();
+    return true;
   }
 
   dropPending(): void {

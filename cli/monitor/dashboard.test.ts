@@ -1,7 +1,9 @@
 // monitor dashboard: three checks of the monitoring connector synced into a real DuckDB warehouse through
 // the local sync loop, the page rendered from it, then opened in headless Chromium through playwright-core
 // (a system Chromium when there is one, else the one the @sparticuz/chromium npm package ships) to check what
-// a browser shows: the counts, the rows per tenant, the chart bars, that its inline script ran, and a
+// a browser shows: the counts, the rows per tenant, the chart bars, the open alerts (from the function's
+// alert_history, or the ledger of `monitor alerts`), the failed syncs and the schema changes (the monitoring
+// views over the Platform Connector fixture), each list's empty state, that its inline script ran, and a
 // screenshot of the page.
 import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -13,16 +15,22 @@ import {generateFleet} from '../../emulator/fleet.js';
 import {inProcessTransport, runSync} from '../../emulator/sync-runner.js';
 import {Warehouse} from '../../emulator/warehouse.js';
 import {connector} from '../../connectors/monitoring/index.js';
-import {HEALTHS} from '../../connectors/monitoring/public.js';
+import {emptyLedger, HEALTHS} from '../../connectors/monitoring/public.js';
+import {renderViews} from '../sql.js';
 import {launchChromium} from '../../test/support/browser.js';
-import {monitorDashboard, renderDashboard} from './dashboard.js';
+import {monitorDashboard, renderDashboard, type DashboardData} from './dashboard.js';
+import {writeLedger} from './ledger-file.js';
 
 const all = (html: string, pattern: RegExp) => [...html.matchAll(pattern)];
+const noLists: Pick<DashboardData, 'alerts' | 'errors' | 'schemaChanges'> = {alerts: {rows: [], source: 'test'}, errors: {rows: [], source: 'test'}, schemaChanges: {rows: [], source: 'test'}};
 
 let sim: ApiSimulator;
 let dir: string;
 let warehouseFile: string;
 let counts: Record<string, number>;
+let failedLast: string;
+let openAlerts: {connection_id: string; severity: string}[];
+let schemaChanges: number;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'monitor-dashboard-'));
@@ -51,6 +59,14 @@ beforeAll(async () => {
     await api(healthy[2]!);
     sim.advance(60_000);
     await sync();
+    failedLast = healthy[2]!;
+    openAlerts = (await warehouse.query('SELECT connection_id, severity FROM monitoring.alert_history WHERE resolved_at IS NULL')).rows as typeof openAlerts;
+    // the Platform Connector's tables beside the function's, with the monitoring views over them
+    const root = path.resolve(import.meta.dirname, '../..');
+    const fixture = readFileSync(path.join(root, 'sql/monitoring/fixtures/platform_connector.sql'), 'utf8');
+    for (const statement of fixture.split(/;\s*\n/).map((text) => text.replace(/^(\s*--.*\n)+/g, '').trim()).filter(Boolean)) await warehouse.query(statement);
+    for (const view of renderViews(root, {set: 'monitoring', dialect: 'duckdb', targetSchema: 'fivetran_monitoring'})) await warehouse.query(view.sql);
+    schemaChanges = Number((await warehouse.query("SELECT count(*) AS n FROM fivetran_metadata.log WHERE message_event IN ('create_table', 'alter_table', 'create_schema', 'change_schema_config')")).rows[0]!.n);
     const latest = await warehouse.query(`SELECT health, count(*) AS n FROM monitoring.connections WHERE checked_at = (SELECT max(checked_at) FROM monitoring.connections) GROUP BY health`);
     counts = Object.fromEntries(latest.rows.map((r) => [String(r.health), Number(r.n)]));
   } finally {
@@ -116,6 +132,27 @@ describe('monitor dashboard', () => {
       expect(await page.locator('tr[data-connection]:not(.hidden)').count()).toBe(1);
       await page.selectOption('#filter-health', '');
 
+      // open alerts from the function's alert_history (no ledger here): one per connection, critical first
+      const alerts = await page.$$eval('#open-alerts tr[data-alert]', (elements) => elements.map((e) => ({id: e.getAttribute('data-alert'), severity: e.getAttribute('data-severity')})));
+      expect(alerts.map((a) => a.id).sort()).toEqual(openAlerts.map((a) => a.connection_id).sort());
+      expect(alerts).toHaveLength(7); // 3 failing, 1 broken, 2 delayed, 1 paused
+      expect(alerts.map((a) => a.severity)).toEqual([...alerts.map((a) => a.severity)].sort());
+      expect(await page.textContent('#open-alerts h2')).toContain('alert_history');
+      expect(await page.textContent('#open-alerts tr[data-alert] td.message')).toMatch(/https:\/\/fivetran\.com\/dashboard\/connections\//);
+
+      // failed syncs, newest first: the one failed last leads, with Fivetran's message
+      const errors = await page.$$eval('#recent-errors tr[data-error]', (elements) => elements.map((e) => ({id: e.getAttribute('data-error'), at: e.getAttribute('data-failed-at')!, message: e.querySelector('td.message')!.textContent})));
+      expect(errors.length).toBeGreaterThanOrEqual(4);
+      expect(errors[0]).toMatchObject({id: failedLast, message: 'The function answered 500: simulated failure'});
+      expect(errors.map((e) => e.at)).toEqual([...errors.map((e) => e.at)].sort().reverse());
+
+      // schema changes from the monitoring views, newest first
+      const changes = await page.$$eval('#schema-changes tr[data-change]', (elements) => elements.map((e) => ({type: e.getAttribute('data-change'), at: e.getAttribute('data-changed-at')!, text: e.textContent})));
+      expect(changes).toHaveLength(schemaChanges);
+      expect(changes.map((c) => c.at)).toEqual([...changes.map((c) => c.at)].sort().reverse());
+      expect(changes.map((c) => c.text).join(' ')).toContain('t_acme_sales.orders');
+      expect(await page.locator('.empty-state').count()).toBe(0);
+
       const screenshot = path.join(dir, 'dashboard.png');
       await page.screenshot({path: screenshot, fullPage: true});
       const png = readFileSync(screenshot);
@@ -134,8 +171,56 @@ describe('monitor dashboard', () => {
     expect(html).not.toMatch(/https?:\/\/(?!fivetran\.com\/dashboard)/);
   });
 
+  it('shows the alert ledger of monitor alerts when there is one, escaped, and every list\'s empty state', async () => {
+    const ledgerFile = path.join(dir, 'ledger', 'alerts.json');
+    writeLedger(ledgerFile, {
+      ...emptyLedger(),
+      open: [{
+        connection_id: 'c_<b>1</b>', rule: 'failing', severity: 'critical', tenant_id: 't_acme', schema_name: 'pg_<i>acme</i>',
+        message: 'pg_acme failed: <script>document.title="pwned"</script> & more', opened_at: '2026-12-01T10:00:00.000Z', last_seen_at: '2026-12-01T12:00:00.000Z', reminded_at: '2026-12-01T10:00:00.000Z',
+      }],
+    });
+    const withLedger = path.join(dir, 'ledger.html');
+    await monitorDashboard({warehouse: warehouseFile, schema: 'monitoring', out: withLedger, cwd: dir, ledger: 'ledger/alerts.json', write: () => undefined});
+    const empty = path.join(dir, 'empty.html');
+    writeFileSync(empty, renderDashboard({
+      source: 'test', checked_at: '2026-01-01T00:00:00.000Z', history: [], connections: [],
+      alerts: {rows: [], source: 'warehouse w.duckdb, schema monitoring, alert_history'},
+      errors: {rows: [], source: 'warehouse w.duckdb, schema monitoring, connections'},
+      schemaChanges: {rows: [], source: 'warehouse w.duckdb', missing: 'no fivetran_monitoring.schema_changes view: sync the Platform Connector'},
+    }));
+
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(pathToFileURL(withLedger).href);
+      await page.waitForSelector('body[data-ready="true"]');
+      expect(await page.locator('#open-alerts tr[data-alert]').count()).toBe(1);
+      expect(await page.getAttribute('#open-alerts tr[data-alert]', 'data-alert')).toBe('c_<b>1</b>');
+      expect(await page.textContent('#open-alerts h2')).toContain('alert ledger ledger/alerts.json');
+      // the message shows as text: no element came from it, and its script did not run
+      expect(await page.textContent('#open-alerts td.message')).toBe('pg_acme failed: <script>document.title="pwned"</script> & more');
+      expect(await page.locator('#open-alerts script, #open-alerts b, #open-alerts i').count()).toBe(0);
+      expect(await page.title()).not.toContain('pwned');
+      expect(await page.textContent('#open-alerts tr[data-alert]')).toContain('pg_<i>acme</i> (c_<b>1</b>, tenant t_acme)');
+
+      await page.goto(pathToFileURL(empty).href);
+      await page.waitForSelector('body[data-ready="true"]');
+      expect(await page.textContent('#open-alerts .empty-state')).toBe('no open alerts');
+      expect(await page.textContent('#recent-errors .empty-state')).toBe('no failed syncs in the checks kept');
+      expect(await page.textContent('#schema-changes .empty-state')).toBe('no fivetran_monitoring.schema_changes view: sync the Platform Connector');
+      expect(await page.locator('.lists table').count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
   it('escapes names from the API', () => {
     const html = renderDashboard({
+      ...noLists,
       source: 'test', checked_at: '2026-01-01T00:00:00.000Z', history: [],
       connections: [{connection_id: 'c1', schema_name: '<img src=x onerror=alert(1)>', service: 's', tenant_id: '"t"', group_name: null, health: 'healthy', succeeded_at: null, failed_at: null, delay_minutes: null, sync_frequency: 60, schedule_type: 'auto'}],
     });
@@ -153,6 +238,9 @@ describe('monitor dashboard', () => {
     const html = readFileSync(out, 'utf8');
     expect(html).toMatch(/<span id="total-count">12<\/span>/);
     expect(html).toContain('no sync completions seen between checks yet');
+    expect(data.alerts.rows.map((a) => a.severity)).toContain('critical');
+    expect(data.errors.rows.length).toBeGreaterThan(0);
+    expect(html).toContain('the API has no schema change log');
     expect(all(html, /<section class="tenant"/g)).toHaveLength(2);
   });
 

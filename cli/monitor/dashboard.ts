@@ -2,8 +2,11 @@
 // CSS, inline SVG charts, a few lines of inline script for filtering; no external asset, opens from disk
 // without a server or network) with the health counts, a table of connections per tenant, and charts of
 // health, sync outcomes and sync durations over the checks the monitoring function kept in the local DuckDB
-// warehouse. --live reads the API instead (one check, so no history).
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+// warehouse, the open alerts (the ledger of `monitor alerts` when there is one, else the function's
+// alert_history), the recent failed syncs with their messages, the recent schema changes (the monitoring
+// views over the Platform Connector), each list with an empty state. --live reads the API instead (one
+// check, so no history).
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {collectCheck, formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type ConnectionRow, type Health} from '../../connectors/monitoring/public.js';
 import {DEFAULT_WAREHOUSE_FILE, quoteIdent} from '../../emulator/warehouse.js';
@@ -12,6 +15,7 @@ import {CliConfigError} from '../errors.js';
 import {compileTemplate, TEMPLATES_DIR} from '../templates.js';
 import {openExistingWarehouse} from '../warehouse.js';
 import {apiFromEnv, demoWarehouseHint, settingsFromOptions, type MonitorCommonOptions} from './common.js';
+import {DEFAULT_LEDGER_FILE, readLedger} from './ledger-file.js';
 import {sortWorstFirst, summarizeTenants} from './status.js';
 
 export interface MonitorDashboardOptions extends MonitorCommonOptions {
@@ -22,6 +26,10 @@ export interface MonitorDashboardOptions extends MonitorCommonOptions {
   tenantPattern?: string;
   /** checks shown in the history charts (latest first kept); default 60 */
   historyChecks?: number;
+  /** the alert ledger of `monitor alerts` (default .fivetran/monitor/alerts.json under cwd); its open alerts, when it exists */
+  ledger?: string;
+  /** the schema of the monitoring views over the Platform Connector (default fivetran_monitoring) */
+  viewsSchema?: string;
 }
 
 export type DashboardConnection = Pick<ConnectionRow,
@@ -37,12 +45,56 @@ export interface CheckHistory {
   max_duration_seconds: number | null;
 }
 
+/** A failed sync: its failure time and the message Fivetran gave with it (the check that saw it first). */
+export interface DashboardError {
+  failed_at: string;
+  connection_id: string;
+  schema_name: string;
+  tenant_id: string | null;
+  message: string | null;
+}
+
+export interface DashboardSchemaChange {
+  changed_at: string;
+  connection: string;
+  change_type: string;
+  schema_name: string | null;
+  table_name: string | null;
+}
+
+export interface DashboardAlert {
+  connection_id: string;
+  schema_name: string;
+  tenant_id: string | null;
+  rule: string;
+  severity: 'critical' | 'warning';
+  message: string;
+  /** when it opened (when the problem began, as far as the API tells); null when unknown */
+  opened_at: string | null;
+}
+
+/** A list of the page with where its rows come from, or why it has none and how to get them. */
+export interface DashboardList<T> {
+  rows: T[];
+  /** e.g. `alert ledger .fivetran/monitor/alerts.json` */
+  source: string;
+  /** why the list cannot be filled, and how to fill it */
+  missing?: string;
+}
+
 export interface DashboardData {
   source: string;
   checked_at: string;
   connections: DashboardConnection[];
   history: CheckHistory[];
+  alerts: DashboardList<DashboardAlert>;
+  errors: DashboardList<DashboardError>;
+  schemaChanges: DashboardList<DashboardSchemaChange>;
 }
+
+/** Rows per list (recent errors, schema changes). */
+const RECENT = 20;
+const VIEWS_HINT = "sync the Platform Connector (Fivetran's own metadata, schema fivetran_metadata) into the warehouse; ./fivetran monitor analyze then creates the views";
 
 export const HEALTH_COLORS: Readonly<Record<Health, string>> = {
   broken: '#991b1b', failing: '#dc2626', delayed: '#d97706', incomplete: '#7c3aed', paused: '#6b7280', syncing: '#2563eb', healthy: '#16a34a',
@@ -54,9 +106,33 @@ const escapeHtml = (value: unknown): string =>
 const isHealth = (value: unknown): value is Health => typeof value === 'string' && value in HEALTH_RANK;
 const num = (value: unknown): number | null => (value === null || value === undefined || value === '' ? null : Number(value));
 const iso = (value: unknown): string | null => (value === null || value === undefined ? null : new Date(String(value)).toISOString());
+const text = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+const isSeverity = (value: unknown): value is 'critical' | 'warning' => value === 'critical' || value === 'warning';
+const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
 
+/** Worst first, then oldest first: the order of `monitor alerts`' ledger. */
+function worstFirst(alerts: DashboardAlert[]): DashboardAlert[] {
+  return [...alerts].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1) || (a.opened_at ?? '').localeCompare(b.opened_at ?? '') || a.connection_id.localeCompare(b.connection_id));
+}
+
+const alertOf = (row: Record<string, unknown>, openedAt: unknown): DashboardAlert => ({
+  connection_id: String(row.connection_id),
+  schema_name: String(row.schema_name ?? ''),
+  tenant_id: text(row.tenant_id),
+  rule: String(row.rule),
+  severity: isSeverity(row.severity) ? row.severity : 'warning',
+  message: String(row.message ?? ''),
+  opened_at: iso(openedAt),
+});
+
+/** The open alerts of the alert ledger `monitor alerts` keeps, or null when there is none. */
+function ledgerAlerts(file: string, cwd: string): DashboardList<DashboardAlert> | null {
+  if (!existsSync(file)) return null;
+  const ledger = readLedger(file);
+  return {rows: worstFirst(ledger.open.map((alert) => alertOf(alert, alert.opened_at))), source: `alert ledger ${path.relative(cwd, file) || file}`};
+}
 /** Reads the monitoring tables of the warehouse: the latest check's connections and per-check history. */
-export async function readWarehouse(file: string, schema: string, historyChecks = 60, options: {root?: string; cwd?: string} = {}): Promise<DashboardData> {
+export async function readWarehouse(file: string, schema: string, historyChecks = 60, options: {root?: string; cwd?: string; viewsSchema?: string} = {}): Promise<DashboardData> {
   const demoHint = demoWarehouseHint(file, options);
   const warehouse = await openExistingWarehouse(file, `no warehouse at ${file}; sync the monitoring function first (./fivetran sync monitoring --secrets FILE), or use --live${demoHint}`);
   try {
@@ -109,7 +185,46 @@ export async function readWarehouse(file: string, schema: string, historyChecks 
       sync_frequency: num(row.sync_frequency),
       schedule_type: (row.schedule_type as string | null) ?? null,
     }));
-    return {source: `warehouse ${path.basename(file)}, schema ${schema}`, checked_at: iso(latest.rows[0]?.checked_at) ?? new Date().toISOString(), connections, history: [...history.values()]};
+    const where = `warehouse ${path.basename(file)}, schema ${schema}`;
+
+    // Failed syncs: each failure (connection, failed_at) once, with the message of the first check that saw
+    // it as the connection's last completion (a failure followed by a success before any check has none).
+    const failures = await warehouse.query(`SELECT connection_id, schema_name, tenant_id, failed_at, message FROM (
+        SELECT connection_id, schema_name, tenant_id, failed_at, coalesce(task_message, warning_message) AS message,
+          row_number() OVER (PARTITION BY connection_id, failed_at ORDER BY checked_at) AS seen
+        FROM ${s}.connections WHERE failed_at IS NOT NULL AND (succeeded_at IS NULL OR failed_at > succeeded_at)) AS failures
+      WHERE seen = 1 ORDER BY failed_at DESC, connection_id LIMIT ${RECENT}`);
+    const errors: DashboardList<DashboardError> = {
+      source: `${where}, connections`,
+      rows: failures.rows.map((row) => ({failed_at: iso(row.failed_at)!, connection_id: String(row.connection_id), schema_name: String(row.schema_name ?? ''), tenant_id: text(row.tenant_id), message: text(row.message)})),
+    };
+
+    let alerts: DashboardList<DashboardAlert>;
+    if (tables.has('alert_history')) {
+      const open = await warehouse.query(`SELECT * FROM ${s}.alert_history WHERE resolved_at IS NULL`);
+      alerts = {source: `${where}, alert_history`, rows: worstFirst(open.rows.map((row) => alertOf(row, row.opened_at)))};
+    } else if (tables.has('alerts')) {
+      // a warehouse from before alert_history: the problems of the latest check, open since the API tells
+      const open = await warehouse.query(`SELECT * FROM ${s}.alerts WHERE checked_at = (SELECT max(checked_at) FROM ${s}.alerts)`);
+      alerts = {source: `${where}, alerts`, rows: worstFirst(open.rows.map((row) => alertOf(row, row.since)))};
+    } else {
+      alerts = {source: where, rows: []};
+    }
+
+    const views = options.viewsSchema ?? 'fivetran_monitoring';
+    const viewSet = new Set((await warehouse.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = ${literal(views)}`)).rows.map((row) => String(row.table_name)));
+    let schemaChanges: DashboardList<DashboardSchemaChange>;
+    if (viewSet.has('schema_changes')) {
+      const changes = await warehouse.query(`SELECT changed_at, coalesce(connection_name, connection_id) AS connection, change_type, schema_name, table_name
+        FROM ${quoteIdent(views)}.schema_changes ORDER BY changed_at DESC LIMIT ${RECENT}`);
+      schemaChanges = {
+        source: `warehouse ${path.basename(file)}, ${views}.schema_changes`,
+        rows: changes.rows.map((row) => ({changed_at: iso(row.changed_at)!, connection: String(row.connection ?? ''), change_type: String(row.change_type ?? ''), schema_name: text(row.schema_name), table_name: text(row.table_name)})),
+      };
+    } else {
+      schemaChanges = {source: `warehouse ${path.basename(file)}`, rows: [], missing: `no ${views}.schema_changes view: ${VIEWS_HINT}`};
+    }
+    return {source: where, checked_at: iso(latest.rows[0]?.checked_at) ?? new Date().toISOString(), connections, history: [...history.values()], alerts, errors, schemaChanges};
   } finally {
     await warehouse.close();
   }
@@ -213,7 +328,39 @@ export function renderDashboard(data: DashboardData): string {
   const rows = sortWorstFirst(data.connections);
   const tenants = summarizeTenants(rows);
   const counts = Object.fromEntries(HEALTHS.map((h) => [h, rows.filter((r) => r.health === h).length])) as Record<Health, number>;
+  const name = (schema: string, id: string, tenant: string | null) => escapeHtml(`${schema} (${id}${tenant ? `, tenant ${tenant}` : ''})`);
+  const list = <T>(of: DashboardList<T>, empty: string, rowsOf: (row: T) => Record<string, unknown>) => ({
+    any: of.rows.length > 0,
+    count: of.rows.length,
+    source: escapeHtml(of.source),
+    empty: escapeHtml(of.missing ?? empty),
+    rows: of.rows.map(rowsOf),
+  });
   return dashboardTemplate({
+    alerts: list(data.alerts, 'no open alerts', (alert) => ({
+      id: escapeHtml(alert.connection_id),
+      severity: alert.severity,
+      color: alert.severity === 'critical' ? HEALTH_COLORS.failing : HEALTH_COLORS.delayed,
+      rule: escapeHtml(alert.rule.replace(/_/g, ' ')),
+      name: name(alert.schema_name, alert.connection_id, alert.tenant_id),
+      openedAt: escapeHtml(alert.opened_at ?? ''),
+      openFor: alert.opened_at ? ago(alert.opened_at, now).replace(/ ago$/, '') : 'unknown',
+      message: escapeHtml(alert.message),
+    })),
+    errors: list(data.errors, 'no failed syncs in the checks kept', (error) => ({
+      id: escapeHtml(error.connection_id),
+      failedAt: escapeHtml(error.failed_at),
+      failedAgo: ago(error.failed_at, now),
+      name: name(error.schema_name, error.connection_id, error.tenant_id),
+      message: escapeHtml(error.message ?? '(no message: it succeeded again before a check saw it)'),
+    })),
+    schemaChanges: list(data.schemaChanges, "no schema changes in the Platform Connector's log", (change) => ({
+      changedAt: escapeHtml(change.changed_at),
+      changedAgo: ago(change.changed_at, now),
+      connection: escapeHtml(change.connection),
+      type: escapeHtml(change.change_type),
+      target: escapeHtml([change.schema_name, change.table_name].filter(Boolean).join('.')),
+    })),
     critical: counts.broken + counts.failing,
     delayed: counts.delayed,
     checkedAt: escapeHtml(data.checked_at),
@@ -254,6 +401,7 @@ export async function monitorDashboard(options: MonitorDashboardOptions): Promis
   const cwd = options.cwd ?? process.cwd();
   const write = options.write ?? ((text: string) => process.stderr.write(text));
   let data: DashboardData;
+  const ledgerFile = path.resolve(cwd, options.ledger ?? DEFAULT_LEDGER_FILE);
   if (options.live) {
     const api = apiFromEnv(options.env, options.retries);
     const check = await collectCheck(api, settingsFromOptions({tenantPattern: options.tenantPattern, env: options.env}));
@@ -264,6 +412,16 @@ export async function monitorDashboard(options: MonitorDashboardOptions): Promis
       checked_at: check.checkedAt,
       connections: check.connections,
       history: [{checked_at: check.checkedAt, health, successes: 0, failures: 0, avg_duration_seconds: null, max_duration_seconds: null}],
+      alerts: {source: 'live API', rows: worstFirst(check.alerts.map((alert) => alertOf({...alert}, alert.since)))},
+      errors: {
+        source: 'live API',
+        rows: check.connections
+          .filter((c) => c.failed_at && (timestampMs(c.failed_at) ?? 0) > (timestampMs(c.succeeded_at) ?? -1))
+          .map((c) => ({failed_at: iso(c.failed_at)!, connection_id: c.connection_id, schema_name: c.schema_name, tenant_id: c.tenant_id, message: c.task_message ?? c.warning_message}))
+          .sort((a, b) => b.failed_at.localeCompare(a.failed_at) || a.connection_id.localeCompare(b.connection_id))
+          .slice(0, RECENT),
+      },
+      schemaChanges: {source: 'live API', rows: [], missing: 'the API has no schema change log: read the warehouse (without --live) where the Platform Connector syncs'},
     };
   } else {
     const file = options.warehouse ? path.resolve(cwd, options.warehouse) : path.join(projectRoot(cwd), DEFAULT_WAREHOUSE_FILE);
@@ -274,8 +432,10 @@ export async function monitorDashboard(options: MonitorDashboardOptions): Promis
     } catch {
       root = undefined;
     }
-    data = await readWarehouse(file, options.schema ?? 'monitoring', options.historyChecks, {root, cwd});
+    data = await readWarehouse(file, options.schema ?? 'monitoring', options.historyChecks, {root, cwd, viewsSchema: options.viewsSchema});
   }
+  // the ledger of `monitor alerts` is what was sent to people: when there is one, it is the list to show
+  data.alerts = ledgerAlerts(ledgerFile, cwd) ?? data.alerts;
   const out = path.resolve(cwd, options.out ?? 'dashboard.html');
   mkdirSync(path.dirname(out), {recursive: true});
   writeFileSync(out, renderDashboard(data));

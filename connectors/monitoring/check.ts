@@ -1,10 +1,11 @@
 // One check of the account: read every connection (read-account.ts), derive its health (health.ts) and
-// tenant (tenants.ts), diff it against the previous check (events.ts), raise alerts (alerts.ts), and emit
-// the rows. A check may span several Function calls: it checkpoints after every page with the check's time
-// and the position of the next page, so a resumed call continues the same check (same checked_at) where the
-// last one stopped. The connector, `./fivetran monitor` and the tests all run checks through here.
+// tenant (tenants.ts), diff it against the previous check (events.ts), raise alerts (alerts.ts), fold them
+// into the open alerts (alert-history.ts), and emit the rows. A check may span several Function calls: it
+// checkpoints after every page with the check's time and the position of the next page, so a resumed call
+// continues the same check (same checked_at) where the last one stopped. The connector, `./fivetran monitor` and the tests all run checks through here.
 import type {Connection, FivetranApi} from '../../sdk/fivetran-api.js';
 import {checkpoint, upsert, type BudgetView, type Emit} from '../../sdk/index.js';
+import {foldConnectionAlerts, resolveUnseen, type OpenAlerts} from './alert-history.js';
 import {alertsFor, type AlertOptions} from './alerts.js';
 import {decodeEntry, diffConnection, encodeEntry, removedEvent, type CompactEntry} from './events.js';
 import {assessHealth, type HealthAssessment} from './health.js';
@@ -77,6 +78,7 @@ export function connectionRow(connection: Connection, assessment: HealthAssessme
 export async function* runCheck(api: FivetranApi, settings: CheckSettings, state: MonitoringState, options: RunCheckOptions = {}): AsyncGenerator<Emit<MonitoringState>> {
   const now = options.now ?? Date.now;
   const memory: Record<string, CompactEntry> = {...(state.connections ?? {})};
+  const openAlerts: OpenAlerts = {...(state.open_alerts ?? {})};
   const chosenMode = settings.groupIds.length > 0;
   // Resume the check in progress unless the group selection changed under it (its position would be wrong).
   const resumable = state.check !== undefined && (state.check.position.group_index !== undefined) === chosenMode;
@@ -90,6 +92,7 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
     checks: checkNumber - 1,
     check: {checked_at: checkedAt, number: checkNumber, position: {...next}},
     connections: {...memory},
+    open_alerts: {...openAlerts},
   });
 
   const groupsRequest = readGroups(api);
@@ -138,9 +141,9 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
         for (const event of events) {
           yield upsert('connection_events', {...event, group_id: connection.group_id, tenant_id: tenantId, schema_name: connection.schema});
         }
-        for (const alert of alertsFor({connection, assessment, tenantId, groupName, recentFailures: seen.recentFailures}, checkedAt, settings)) {
-          yield upsert('alerts', {...alert});
-        }
+        const alerts = alertsFor({connection, assessment, tenantId, groupName, recentFailures: seen.recentFailures}, checkedAt, settings);
+        for (const alert of alerts) yield upsert('alerts', {...alert});
+        for (const row of foldConnectionAlerts(openAlerts, connection.id, alerts, checkedAt)) yield upsert('alert_history', {...row});
         const delivered = index + 1;
         if ((delivered - start) % CHECKPOINT_EVERY === 0 && delivered < page.connections.length &&
           options.budget?.shouldCheckpoint()) {
@@ -148,6 +151,9 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
         }
       }
       if (page.next) yield checkpoint(progress(page.next));
+      // After the last page come the finishing rows (removals, resolutions) and the final state, grown by the
+      // whole page: when they may not fit, a call of their own finishes (it reads this page again, skipping it).
+      else if (page.connections.length > start && options.budget?.shouldCheckpoint()) yield checkpoint(progress({...page.at, skip: page.connections.length}));
     }
   } finally {
     // A call stopped at a checkpoint leaves a prefetched page unread; the next call asks for it again.
@@ -161,7 +167,9 @@ export async function* runCheck(api: FivetranApi, settings: CheckSettings, state
     if (previous) yield upsert('connection_events', {...removedEvent(id, previous, checkedAtMs), group_id: null, tenant_id: null, schema_name: null});
     delete memory[id];
   }
-  yield checkpoint<MonitoringState>({last_checked_at: checkedAt, checks: checkNumber, connections: {...memory}});
+  // every connection left in memory was read by this check, and folded its alerts then
+  for (const row of resolveUnseen(openAlerts, (id) => id in memory, checkedAt)) yield upsert('alert_history', {...row});
+  yield checkpoint<MonitoringState>({last_checked_at: checkedAt, checks: checkNumber, connections: {...memory}, open_alerts: {...openAlerts}});
 }
 
 export interface CheckResult {

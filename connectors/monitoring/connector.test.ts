@@ -1,6 +1,9 @@
 // The monitoring connector end to end through the Function adapter, against the Fivetran API simulator
 // (pagination, group selection, resumption, events across checks, secrets) and nock (429 handling).
+import {mkdtempSync, rmSync} from 'node:fs';
 import http from 'node:http';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
 import type {AddressInfo} from 'node:net';
 import type {Method} from 'got';
 import nock from 'nock';
@@ -10,7 +13,7 @@ import {freePort} from '../../emulator/embedded-postgres.js';
 import {generateFleet} from '../../emulator/fleet.js';
 import {FivetranApi, type ApiResult, type RequestOptions} from '../../sdk/fivetran-api.js';
 import type {BudgetLimits, Row, State} from '../../sdk/index.js';
-import {callConnector, syncAll as syncThroughFivetran, type AnswerBody, type SyncCall} from '../../sdk/testing.js';
+import {callConnector, syncAll as syncThroughFivetran, TestWarehouse, type AnswerBody, type SyncCall} from '../../sdk/testing.js';
 import {connector} from './index.js';
 import {readConnectionPages, type AccountPage} from './read-account.js';
 
@@ -89,7 +92,7 @@ describe('monitoring connector against the API simulator', () => {
   });
 
   it('stops at the response cap with hasMore and resumes the same check from the next page', async () => {
-    const calls = await syncAll(secrets, {}, {responseCapBytes: 900_000});
+    const calls = await syncAll(secrets, {}, {responseCapBytes: 1_300_000});
     expect(calls.length).toBeGreaterThan(1);
     expect(calls[0]!.body.hasMore).toBe(true);
     expect(calls[0]!.body.state).toMatchObject({check: {position: {cursor: expect.any(String)}}});
@@ -100,8 +103,9 @@ describe('monitoring connector against the API simulator', () => {
   });
 
   it('stops inside a page when the cap is smaller than a page, and resumes after the rows it delivered', async () => {
-    // the state (about 45 bytes a connection) plus 250 connections' rows fit; a page of 1,000 does not
-    const cap = 400_000;
+    // the state (about 45 bytes a connection and 170 an open alert: 190 kB here) plus 250 connections'
+    // rows fit; a page of 1,000 does not
+    const cap = 600_000;
     const calls = await syncAll(secrets, {}, {responseCapBytes: cap});
     expect(calls.every((c) => c.raw.length <= cap)).toBe(true);
     const positions = calls.slice(0, -1).map((c) => (c.body.state.check as {position: {skip?: number}}).position);
@@ -111,6 +115,29 @@ describe('monitoring connector against the API simulator', () => {
     expect(new Set(rows.map((r) => r.connection_id)).size).toBe(2500);
     expect(new Set(rows.map((r) => r.checked_at)).size).toBe(1);
     expect(Object.keys(finalState(calls).connections as object)).toHaveLength(2500);
+  });
+
+  it('keeps the open alerts in its state through a check split over several calls, as one call would', async () => {
+    const whole = await syncAll(secrets);
+    const split = await syncAll(secrets, {}, {responseCapBytes: 600_000});
+    expect(split.length).toBeGreaterThan(2);
+    const open = (calls: Call[]) => finalState(calls).open_alerts as Record<string, {rule: string; severity: string}>;
+    const worst = (calls: Call[]) => Object.fromEntries(Object.entries(open(calls)).map(([id, a]) => [id, `${a.severity} ${a.rule}`]));
+    expect(worst(split)).toEqual(worst(whole));
+    // one alert_history row per connection with an alert, every one open and seen at this check
+    const history = rowsOf(split, 'alert_history');
+    const alerting = new Set(rowsOf(split, 'alerts').map((a) => a.connection_id));
+    expect(new Set(history.map((h) => h.connection_id))).toEqual(alerting);
+    expect(Object.keys(open(split)).sort()).toEqual([...alerting].sort());
+    const checkedAt = rowsOf(split, 'connections')[0]!.checked_at;
+    expect(history.every((h) => h.resolved_at === null && h.last_seen_at === checkedAt)).toBe(true);
+
+    // the next check, split too, from that state: the same alerts again, seen later, none opened or resolved
+    const next = await syncAll(secrets, finalState(split), {responseCapBytes: 600_000});
+    const again = rowsOf(next, 'alert_history');
+    const keys = (rows: Row[]) => rows.map((h) => `${h.connection_id} ${h.opened_at}`).sort();
+    expect(new Set(keys(again))).toEqual(new Set(keys(history)));
+    expect(again.every((h) => h.resolved_at === null && h.last_seen_at === rowsOf(next, 'connections')[0]!.checked_at)).toBe(true);
   });
 
   it('reads only the chosen groups, one list request per group', async () => {
@@ -222,6 +249,96 @@ describe('events and alerts across checks', () => {
     expect(Object.keys(finalState(fourth).connections as object)).not.toContain(c);
     // two failures are still inside the window: the warning stays until they age out
     expect(rowsOf(fourth, 'alerts').map((x) => [x.connection_id, x.rule])).toEqual([[a, 'frequent_failures']]);
+  });
+});
+
+describe('the alert lifecycle in the state and alert_history', () => {
+  let sim: ApiSimulator;
+  let secrets: Record<string, unknown>;
+  let dir: string;
+
+  beforeAll(async () => {
+    sim = await startApiSimulator({fleet: generateFleet({groups: 1, connectionsPerGroup: 8, seed: 9, mix: {healthy: 4, failing: 1, broken: 1, delayed: 2}}), rateLimit: false, syncDurationMs: 1000});
+    secrets = {fivetran_api_key: sim.apiKey, fivetran_api_secret: sim.apiSecret, fivetran_api_url: sim.url, tenant_pattern: '^[a-z]+_([a-z]+)_'};
+    dir = mkdtempSync(path.join(tmpdir(), 'monitoring-alert-history-'));
+  });
+  afterAll(async () => {
+    await sim.close();
+    rmSync(dir, {recursive: true, force: true});
+  });
+
+  it('opens each alert once, moves last_seen_at while it lasts, escalates it in place and resolves exactly the fixed one', async () => {
+    const warehouse = await TestWarehouse.open(path.join(dir, 'warehouse.duckdb'));
+    const check = async (state: State) => {
+      const result = await syncThroughFivetran(connector, secrets, {state, warehouse, schema: 'monitoring'});
+      const body = result.calls.at(-1)!.body!;
+      return {state: body.state, history: result.calls.flatMap((c) => c.body!.insert.alert_history ?? []) as Row[], checkedAt: (body.state as {last_checked_at: string}).last_checked_at};
+    };
+    const byHealth = (health: string) => sim.fleet.connections.filter((c) => c.health === health).map((c) => c.id);
+    const [failing] = byHealth('failing') as [string];
+    const [broken] = byHealth('broken') as [string];
+    const [delayed] = byHealth('delayed') as [string];
+    try {
+      const first = await check({});
+      const opened = first.history.map((h) => h.connection_id).sort();
+      expect(opened).toEqual([failing, broken, ...byHealth('delayed')].sort());
+      expect(first.history.every((h) => h.resolved_at === null && h.escalated_at === null && h.last_seen_at === first.checkedAt)).toBe(true);
+      expect(Object.keys(first.state.open_alerts as object).sort()).toEqual(opened);
+      // a failure opens when it began, as far as the API tells (failed_at), not when the check saw it
+      expect(first.history.find((h) => h.connection_id === failing)!.opened_at).toBe(new Date(sim.connection(failing).failed_at as string).toISOString());
+
+      sim.advance(60_000);
+      const second = await check(first.state);
+      expect(second.history.map((h) => [h.connection_id, h.opened_at, h.resolved_at]).sort()).toEqual(first.history.map((h) => [h.connection_id, h.opened_at, null]).sort());
+      expect(second.history.every((h) => h.last_seen_at === second.checkedAt)).toBe(true);
+      expect(second.checkedAt > first.checkedAt).toBe(true);
+
+      // fix the broken one; the delayed one fails (warning → critical)
+      sim.markHealthy(broken);
+      sim.failNextSync(delayed, 'source timed out');
+      const response = await fetch(`${sim.url}/v1/connections/${delayed}/sync`, {
+        method: 'POST',
+        headers: {authorization: `Basic ${Buffer.from(`${sim.apiKey}:${sim.apiSecret}`).toString('base64')}`, 'content-type': 'application/json'},
+        body: '{}',
+      });
+      expect(response.status).toBe(200);
+      sim.advance(60 * 60_000);
+      const third = await check(second.state);
+      const resolved = third.history.filter((h) => h.resolved_at !== null);
+      expect(resolved.map((h) => h.connection_id)).toEqual([broken]);
+      expect(resolved[0]).toMatchObject({resolved_at: third.checkedAt, last_seen_at: second.checkedAt, rule: 'broken', opened_at: first.history.find((h) => h.connection_id === broken)!.opened_at});
+      expect(resolved[0]!.message).toMatch(/^\S+ \(\S+, tenant \S+\) recovered after \d+[hm]/);
+      expect(third.state.open_alerts).not.toHaveProperty(broken);
+      const escalated = third.history.find((h) => h.connection_id === delayed)!;
+      expect(escalated).toMatchObject({rule: 'failing', severity: 'critical', escalated_at: third.checkedAt, resolved_at: null, opened_at: first.history.find((h) => h.connection_id === delayed)!.opened_at});
+
+      // the warehouse: one row per alert, with when it opened, was last seen and resolved
+      const rows = await warehouse.query(`SELECT connection_id, rule, severity, opened_at, last_seen_at, resolved_at, escalated_at FROM monitoring.alert_history ORDER BY connection_id`);
+      expect(rows).toHaveLength(opened.length);
+      const stored = Object.fromEntries(rows.map((r) => [String(r.connection_id), r]));
+      expect(new Date(String(stored[broken]!.resolved_at)).toISOString()).toBe(third.checkedAt);
+      expect(stored[failing]!.resolved_at).toBeNull();
+      expect(new Date(String(stored[failing]!.last_seen_at)).toISOString()).toBe(third.checkedAt);
+      expect(stored[delayed]).toMatchObject({rule: 'failing', severity: 'critical'});
+    } finally {
+      await warehouse.close();
+    }
+  });
+
+  it('resolves the open alert of a connection that is gone, where the check finishes', async () => {
+    const first = await syncAll(secrets);
+    const open = Object.keys(finalState(first).open_alerts as object);
+    const gone = open[0]!;
+    const index = sim.fleet.connections.findIndex((c) => c.id === gone);
+    const [removed] = sim.fleet.connections.splice(index, 1);
+    try {
+      const second = await syncAll(secrets, finalState(first));
+      const resolved = rowsOf(second, 'alert_history').filter((h) => h.resolved_at !== null);
+      expect(resolved.map((h) => h.connection_id)).toEqual([gone]);
+      expect(Object.keys(finalState(second).open_alerts as object).sort()).toEqual(open.filter((id) => id !== gone).sort());
+    } finally {
+      sim.fleet.connections.splice(index, 0, removed!);
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 // The monitoring connector in `./fivetran demo`: checks the API simulator's mixed fleet twice (the second
 // check compares with the first, so events appear when syncs finished in between), then prints the health
-// counts and the open alerts, read back from the warehouse as a user would see them.
+// counts, the open alerts and the alert history, read back from the warehouse as a user would see them.
 import type {DemoScript} from '../../sdk/index.js';
 import {HEALTHS} from './health.js';
 
@@ -28,7 +28,7 @@ export const demo: DemoScript = async (ctx) => {
     FROM ${s}.connections WHERE checked_at = ${latest} GROUP BY 1 ORDER BY 1`);
   ctx.print(`per tenant: ${tenants.map((t) => `${t.tenant} ${t.n} (${t.critical} critical)`).join(', ')}`);
 
-  const alerts = await ctx.warehouse(`SELECT severity, rule, tenant_id, message FROM ${s}.alerts WHERE checked_at = (SELECT max(checked_at) FROM ${s}.alerts)
+  const alerts = await ctx.warehouse(`SELECT connection_id, severity, rule, tenant_id, message FROM ${s}.alerts WHERE checked_at = (SELECT max(checked_at) FROM ${s}.alerts)
     ORDER BY CASE severity WHEN 'critical' THEN 0 ELSE 1 END, tenant_id, connection_id, rule`);
   const critical = alerts.filter((a) => a.severity === 'critical').length;
   ctx.print(`alerts: ${critical} critical, ${alerts.length - critical} warning`);
@@ -38,6 +38,11 @@ export const demo: DemoScript = async (ctx) => {
   const shown = 8;
   for (const alert of alerts.slice(0, shown)) ctx.print(`  ${String(alert.severity).toUpperCase().padEnd(8)} ${String(alert.rule).padEnd(17)} ${alert.message}`);
   if (alerts.length > shown) ctx.print(`  …and ${alerts.length - shown} more (./fivetran warehouse query "select * from ${ctx.schema}.alerts")`);
+  const [history] = await ctx.warehouse(`SELECT sum(CASE WHEN resolved_at IS NULL THEN 1 ELSE 0 END) AS open, sum(CASE WHEN resolved_at IS NULL THEN 0 ELSE 1 END) AS resolved FROM ${s}.alert_history`);
+  // one open alert per connection with a problem, kept across the two checks rather than opened twice
+  const alerting = new Set(alerts.map((alert) => alert.connection_id)).size;
+  if (Number(history?.open ?? 0) !== alerting) throw new Error(`alert_history has ${history?.open ?? 0} open alerts for ${alerting} connections with a problem`);
+  ctx.print(`alert history: ${history?.open ?? 0} open (one per connection, kept across both checks), ${history?.resolved ?? 0} resolved`);
   const events = await ctx.warehouse(`SELECT event_type, count(*) AS n FROM ${s}.connection_events GROUP BY 1 ORDER BY 1`).catch(() => []);
   ctx.print(`events since the first check: ${events.length ? events.map((e) => `${e.n} ${e.event_type}`).join(', ') : 'none'}`);
 };

@@ -36,6 +36,15 @@ export const TABLES = {
     },
     description: 'one row per open problem per check: critical (broken, failing) or warning (delayed, frequent_failures, paused)',
   },
+  alert_history: {
+    primaryKey: ['connection_id', 'opened_at'],
+    columns: {
+      connection_id: 'string', opened_at: 'utc_datetime', rule: 'string', severity: 'string', tenant_id: 'string', schema_name: 'string',
+      message: 'string', last_seen_at: 'utc_datetime', resolved_at: 'utc_datetime', escalated_at: 'utc_datetime',
+    },
+    notNull: ['rule', 'severity', 'message', 'last_seen_at'],
+    description: 'the life of each alert (one open per connection, its worst problem): opened_at, last_seen_at (moves every check), escalated_at, resolved_at (null while open)',
+  },
 } as const satisfies Record<string, TableSpec>;
 
 /** A row of `connections`: its columns as declared, with the health narrowed to the values health.ts derives. */
@@ -43,3 +52,6 @@ export type ConnectionRow = Omit<RowOf<typeof TABLES.connections>, 'health'> & {
 
 /** A row of `connection_events`, as declared. */
 export type EventRow = RowOf<typeof TABLES.connection_events>;
+
+/** A row of `alert_history`, as declared. */
+export type AlertHistoryRow = RowOf<typeof TABLES.alert_history>;
