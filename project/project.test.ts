@@ -203,8 +203,8 @@ describe('the project on disk', () => {
 
   it('resolves a function name or a connector name to the connector to run', () => {
     const root = makeProject({'connectors/freshness/index.ts': 'export {};\n', 'deploy.yaml': 'orders-freshness: {connector: freshness, environment: dev}\n'});
-    expect(resolveTarget(root, 'orders-freshness')).toMatchObject({functionName: 'orders-freshness', connector: 'freshness', entry: {environment: 'dev'}});
-    expect(resolveTarget(root, 'freshness')).toEqual({functionName: 'freshness', connector: 'freshness'});
-    expect(() => resolveTarget(root, 'billing')).toThrow('"billing" is neither a function in deploy.yaml (orders-freshness) nor a connector (freshness)');
+    expect(resolveTarget(root, 'orders-freshness', 'sync')).toMatchObject({functionName: 'orders-freshness', connector: 'freshness', entry: {environment: 'dev'}});
+    expect(resolveTarget(root, 'freshness', 'sync')).toEqual({functionName: 'freshness', connector: 'freshness'});
+    expect(() => resolveTarget(root, 'billing', 'sync')).toThrow('"billing" is neither a function in deploy.yaml (orders-freshness) nor a connector (freshness)');
   });
 });
