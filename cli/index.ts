@@ -309,6 +309,39 @@ export function createProgram(output: CliOutput = {}): Command {
       await monitorDashboard(opts);
     });
 
+  const webhook = monitor
+    .command('webhook')
+    .description("Fivetran's webhooks for the fivetran-webhooks function: alerts pushed when a sync ends (functions/fivetran-webhooks/README.md)");
+  webhook
+    .command('create')
+    .description('create an account (or group) webhook to the function, with a generated secret shown once, for its FIVETRAN_WEBHOOK_SECRET')
+    .requiredOption('--url <url>', 'the trigger URL of the fivetran-webhooks function')
+    .option('--group <id>', "only this group's connections (default: the whole account)")
+    .option('--events <events>', 'comma-separated: sync_start, sync_end, status, dbt_run_start, dbt_run_succeeded, dbt_run_failed', 'sync_start,sync_end')
+    .option('--secret-file <file>', 'keep the secret in this file (mode 0600) instead of printing it; an existing file\'s secret is used')
+    .option('--json', 'print JSON')
+    .action(async (opts: {url: string; group?: string; events: string; secretFile?: string; json?: boolean}) => {
+      const {webhookCreate} = await import('./monitor/webhook.js');
+      await webhookCreate(opts);
+    });
+  webhook
+    .command('list')
+    .description("the account's webhooks: id, scope, events and URL")
+    .option('--json', 'print JSON')
+    .action(async (opts: {json?: boolean}) => {
+      const {webhookList} = await import('./monitor/webhook.js');
+      await webhookList(opts);
+    });
+  webhook
+    .command('test')
+    .description('have Fivetran deliver a test event to a webhook now')
+    .argument('<id>', 'the webhook id (monitor webhook list)')
+    .option('--event <event>', 'the event to deliver', 'sync_end')
+    .action(async (id: string, opts: {event: string}) => {
+      const {webhookTest} = await import('./monitor/webhook.js');
+      await webhookTest({id, ...opts});
+    });
+
   const sqlCommand = program.command('sql').description('warehouse SQL rendered per dialect');
   sqlCommand
     .command('render')

@@ -38,6 +38,8 @@
 //   sim.syncs                          every sync started: {connectionId, startedAt, endsAt, outcome, message?}
 //   sim.connect                        Function connection wiring (emulator/api-simulator-connect.ts): create,
 //                                      configure, setup tests, service accounts, resync; its control hooks
+//   sim.webhooks                       webhooks (emulator/api-simulator-webhooks.ts): signed sync_start/sync_end
+//                                      deliveries as syncs run; deliveries, settled(), redeliver()
 //
 // Behaviour:
 //   - Every answer is JSON {code, message, data?}. Wrong or missing credentials: 401 AuthFailed. An Accept
@@ -56,6 +58,7 @@ import type {AddressInfo} from 'node:net';
 import {registerConnectRoutes, type ConnectSimulator} from './api-simulator-connect.js';
 import {HttpAnswer, iso, publicView, requireObject, SimulatedConnections, type SimulatedSync} from './api-simulator-connections.js';
 import {API_ROUTES, compileRoute, matchRoute, type CompiledRoute} from './api-simulator-routes.js';
+import {registerWebhookRoutes, type WebhookSimulator} from './api-simulator-webhooks.js';
 import {applyHealth, generateFleet, makeConnection, type Fleet, type FleetConnection} from './fleet.js';
 import type {DemoSimulator} from '../sdk/index.js';
 
@@ -99,6 +102,7 @@ export interface ApiSimulator extends DemoSimulator {
   addConnection(init: Parameters<typeof makeConnection>[0] & {groupName?: string}): FleetConnection;
   resetRequests(): void;
   connect: ConnectSimulator;
+  webhooks: WebhookSimulator;
 }
 
 export const DEFAULT_SIMULATOR_CREDENTIALS = {apiKey: 'sim_api_key', apiSecret: 'sim_api_secret'} as const;
@@ -244,6 +248,14 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
     answer: (status, code, message) => new HttpAnswer(status, code, message),
     now,
   });
+  const webhooks = registerWebhookRoutes({
+    route: (method, path, handle) => routes.push(...compileRoute(method, path, handle)),
+    groupExists: (groupId) => fleet.groups.some((g) => g.id === groupId),
+    onSync: (listener) => connections.syncListeners.push(listener),
+    requireObject,
+    answer: (status, code, message) => new HttpAnswer(status, code, message),
+    now,
+  });
   for (const {method, path, handle} of API_ROUTES) routes.push(...compileRoute(method, path, (params, query, body) => handle(connections, params, query, body)));
 
   const front: Front = {
@@ -371,5 +383,6 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
       requests.length = 0;
     },
     connect,
+    webhooks,
   };
 }
