@@ -12,7 +12,7 @@ import {ConfigError} from '../../sdk/index.js';
 import {connect, describePostgresError, quoteIdent, SSL_MODES, type PostgresConfig, type SslMode} from '../../sdk/postgres.js';
 import {emptyLedger, LedgerSchema, type AlertLedger, type LedgerStore} from './lifecycle.js';
 
-export const LEDGER_TABLE = 'fivetran_alert_ledger';
+const LEDGER_TABLE = 'fivetran_alert_ledger';
 
 function parseLedger(value: unknown, where: string): AlertLedger {
   const parsed = LedgerSchema.safeParse(value);

@@ -7,5 +7,5 @@ export {collectCheck, type CheckSettings, type ConnectionRow, type MonitoringSta
 export {assessHealth, formatDuration, formatMinutes, HEALTH_RANK, HEALTHS, timestampMs, type Health} from './health.js';
 export {compileTenantPattern} from './tenants.js';
 export {changeCount, changeLines, emptyLedger, reconcile, reconcileConnection, type AlertChanges, type AlertLedger, type LedgerStore} from './lifecycle.js';
-export {fileLedgerStore, LEDGER_TABLE, ledgerStoreAt, postgresLedgerStore, readLedgerFile} from './ledger-store.js';
+export {fileLedgerStore, ledgerStoreAt, postgresLedgerStore, readLedgerFile} from './ledger-store.js';
 export {countBySeverity, notify, SinkError, sinksFrom, slackChangesMessage, type SinkName} from './sinks.js';
