@@ -72,7 +72,7 @@ export interface ConnectorBundle {
 
 export interface FunctionBundle {
   functionName: string;
-  /** what it runs: `connector freshness`, `function fivetran-webhooks` */
+  /** what it runs: the connector (`freshness`), or a function's folder (`functions/fivetran-webhooks`) */
   source: string;
   /** the folder uploaded to Cloud Functions */
   dir: string;
@@ -331,7 +331,7 @@ export function bundleDir(buildDir: string, functionName: string): string {
 export function writeFunctionBundle(root: string, buildDir: string, fn: DeployFunction, bundle: ConnectorBundle): FunctionBundle {
   const dir = bundleDir(buildDir, fn.name);
   const bytes = writeBundleFiles(dir, bundle, functionPackageJson(fn, root));
-  return {functionName: fn.name, source: labelOf(sourceOf(fn)), dir, bytes, startBytes: bundle.startBytes};
+  return {functionName: fn.name, source: fn.connector ?? `${FUNCTIONS_DIR}/${fn.function}`, dir, bytes, startBytes: bundle.startBytes};
 }
 
 /** Writes index.js, chunks/ and `packageJson` into `dir` (emptied first); returns the bytes of the code. */
