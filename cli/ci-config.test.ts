@@ -262,6 +262,15 @@ describe('renderCiConfig', () => {
     expect(read(dir, 'gcloud.args')).toBe('');
   });
 
+  it('deploys a function entry (functions/<name>/) like a connector, but gives it no connect job: it has no Fivetran connection', () => {
+    const root = makeProject({'functions/fivetran-webhooks/index.ts': 'export const main = () => 1;\n', 'deploy.yaml': 'hooks: {function: fivetran-webhooks, environment: prod}\norders: {connector: freshness, environment: dev}\n'});
+    const config = parseYaml(renderCiConfig(loadDeployConfig(root))) as CircleConfig;
+    const names = invocations(config).map((inv) => inv.name);
+    expect(names).toEqual(expect.arrayContaining(['deploy-hooks', 'deploy-orders', 'connect-orders']));
+    expect(names).not.toContain('connect-hooks');
+    expect(invocations(config).find((inv) => inv.name === 'deploy-hooks')!.params).toMatchObject({context: 'fivetran-prod', requires: ['bundle', 'approve-prod']});
+  });
+
   it('keeps a function named like a YAML 1.1 boolean a string', () => {
     const {text} = renderFleet();
     const config = parseYaml(text, {version: '1.1'}) as CircleConfig;
