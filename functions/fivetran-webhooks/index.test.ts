@@ -1,17 +1,13 @@
-// The fivetran-webhooks function end to end, over real HTTP: the API simulator holds the webhook (created by
-// ./fivetran monitor webhook create) and delivers signed sync_start/sync_end events as its syncs end; the
-// function, served on loopback, turns them into alerts at a receiving sink (a real HTTP server as the generic
-// webhook sink); the ledger is a table in the run's PostgreSQL, shared with `monitor alerts --ledger postgres://`.
+// The fivetran-webhooks function end to end, over real HTTP: the API simulator holds the webhook (created
+// through the API as ./fivetran monitor webhook create does) and delivers signed sync_start/sync_end events as
+// its syncs end; the function, served on loopback, turns them into alerts at a receiving sink (a real HTTP
+// server as the generic webhook sink); the ledger is a table in the run's PostgreSQL. The CLI's side (create,
+// and `monitor alerts --ledger postgres://` sharing the ledger) is tested in cli/monitor/webhook.test.ts.
 import {createHmac} from 'node:crypto';
-import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs';
 import {createServer, type Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {tmpdir} from 'node:os';
-import path from 'node:path';
 import {SMTPServer} from 'smtp-server';
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
-import {monitorAlerts} from '../../cli/monitor/alerts.js';
-import {webhookCreate, webhookList, webhookTest} from '../../cli/monitor/webhook.js';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
 import {FivetranApi} from '../../sdk/fivetran-api.js';
@@ -33,7 +29,6 @@ let env: NodeJS.ProcessEnv;
 let logs: string[];
 let secret: string;
 let connectionId: string;
-let work: string;
 
 const post = (body: string, headers: Record<string, string> = {}) =>
   fetch(functionUrl, {method: 'POST', headers: {'content-type': 'application/json', ...headers}, body}).then(async (response) => ({status: response.status, text: await response.text()}));
@@ -62,10 +57,8 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  work = mkdtempSync(path.join(tmpdir(), 'fivetran-webhooks-'));
   // the order the README gives: a secret first (the function is deployed with it), then the webhook
   secret = 'a3f0c9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8';
-  writeFileSync(path.join(work, 'webhook-secret'), `${secret}\n`, {mode: 0o600});
   env = {
     FIVETRAN_WEBHOOK_SECRET: secret,
     ALERT_LEDGER_DATABASE_URL: db.url,
@@ -89,25 +82,16 @@ beforeEach(() => {
 });
 
 describe('fivetran-webhooks', () => {
-  it('is registered by monitor webhook create, and answers the test_event Fivetran sends at once with 200', async () => {
-    const out: string[] = [];
-    const cliEnv = {FIVETRAN_API_KEY: sim.apiKey, FIVETRAN_API_SECRET: sim.apiSecret, FIVETRAN_API_URL: sim.url};
-    const webhook = await webhookCreate({url: functionUrl, events: 'sync_start,sync_end', secretFile: path.join(work, 'webhook-secret'), env: cliEnv, cwd: work, write: (text) => out.push(text), retries: 0});
-    expect(sim.webhooks.list()).toMatchObject([{id: webhook.id, type: 'account', url: functionUrl, events: ['sync_start', 'sync_end'], active: true, secret}]);
-    // the secret came from the file and is not printed
-    expect(out.join('')).not.toContain(secret);
-    expect(out.join('')).toContain(`created webhook ${webhook.id} for the account: sync_start, sync_end → ${functionUrl}`);
+  it('answers the test_event Fivetran sends when the webhook is created with 200, and a test delivery too', async () => {
+    const {data: webhook} = await api.createWebhook({url: functionUrl, events: ['sync_start', 'sync_end'], secret});
+    expect(webhook).toMatchObject({type: 'account', url: functionUrl, events: ['sync_start', 'sync_end'], active: true});
     await sim.webhooks.settled();
     expect(sim.webhooks.deliveries.map((d) => [d.event, d.status])).toEqual([['test_event', 200]]);
-    expect(received).toEqual([]);
-
-    const listed: string[] = [];
-    await webhookList({env: cliEnv, write: (text) => listed.push(text), retries: 0});
-    expect(listed.join('')).toMatch(new RegExp(`^${webhook.id}\\s+account\\s+active\\s+sync_start,sync_end\\s+${functionUrl.replace(/[.]/g, '\\.')}\\n$`));
-    const tested = await webhookTest({id: webhook.id, event: 'sync_start', env: cliEnv, write: () => undefined, retries: 0});
-    expect(tested.succeed).toBe(true);
+    expect((await api.testWebhook(webhook.id, 'sync_end')).data.succeed).toBe(true);
     await sim.webhooks.settled();
-    expect(sim.webhooks.deliveries.at(-1)).toMatchObject({event: 'sync_start', status: 200});
+    // a successful sync_end of a connection with no open alert changes nothing and posts nothing
+    expect(sim.webhooks.deliveries.at(-1)).toMatchObject({event: 'sync_end', status: 200});
+    expect(received).toEqual([]);
   });
 
   it('turns a failed sync_end into one failing alert, posts nothing for a redelivery, and resolves it on the next success', async () => {
@@ -125,12 +109,6 @@ describe('fivetran-webhooks', () => {
     // Fivetran retries a delivery: the same sync_id again posts nothing
     expect(await sim.webhooks.redeliver(failed)).toBe(200);
     expect(received).toHaveLength(1);
-
-    // polling against the same ledger: the alert is already open, so `monitor alerts` sends nothing for it
-    const out: string[] = [];
-    const polled = await monitorAlerts({env: {FIVETRAN_API_KEY: sim.apiKey, FIVETRAN_API_SECRET: sim.apiSecret, FIVETRAN_API_URL: sim.url}, ledger: db.url, notify: '', write: (text) => out.push(text), retries: 0});
-    expect(polled.alerts.map((a) => [a.connection_id, a.rule])).toEqual([[connectionId, 'failing']]);
-    expect(polled.changes.opened).toEqual([]);
 
     await runSync();
     expect(received).toHaveLength(1 + 1);
@@ -201,24 +179,5 @@ describe('fivetran-webhooks', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => smtp.close(resolve));
     }
-  });
-
-  it('writes a generated secret to --secret-file with mode 0600 and never prints it', async () => {
-    const file = path.join(work, 'new-secret');
-    const out: string[] = [];
-    const cliEnv = {FIVETRAN_API_KEY: sim.apiKey, FIVETRAN_API_SECRET: sim.apiSecret, FIVETRAN_API_URL: sim.url};
-    const groupId = sim.fleet.groups[0]!.id;
-    const webhook = await webhookCreate({url: 'http://127.0.0.1:9/unused', group: groupId, events: 'sync_end', secretFile: file, env: cliEnv, cwd: work, write: (text) => out.push(text), retries: 0});
-    const written = readFileSync(file, 'utf8').trim();
-    expect(written).toMatch(/^[0-9a-f]{64}$/);
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(out.join('')).not.toContain(written);
-    expect(sim.webhooks.list().find((w) => w.id === webhook.id)).toMatchObject({type: 'group', group_id: groupId, secret: written});
-    // without a file, the secret is printed once
-    const printed: string[] = [];
-    await webhookCreate({url: 'http://127.0.0.1:9/unused', events: 'sync_end', env: cliEnv, write: (text) => printed.push(text), retries: 0});
-    const stored = sim.webhooks.list().at(-1)!.secret;
-    expect(printed.join('').split(stored)).toHaveLength(2);
-    await sim.webhooks.settled();
   });
 });
