@@ -250,7 +250,7 @@ export function createProgram(output: CliOutput = {}): Command {
     .description('print the open alerts, send what changed since the last run (Slack, email, webhook), and exit non-zero at the chosen severity (for cron or CI)')
     .option('--slack-webhook <url>', 'post what changed as one Block Kit message to this incoming webhook (default $SLACK_WEBHOOK_URL)')
     .option('--notify <sinks>', 'comma-separated: slack, email, webhook (default: each one configured in the environment; see docs)')
-    .option('--ledger <file>', 'the open alerts between runs (default .fivetran/monitor/alerts.json)')
+    .option('--ledger <file|url>', 'the open alerts between runs: a file (default .fivetran/monitor/alerts.json), or a postgres:// URL shared with the fivetran-webhooks function')
     .option('--no-ledger', 'no memory between runs: every open alert is sent as new')
     .option('--remind-after <duration>', 'send a reminder for alerts still open after this long (e.g. 24h)')
     .option('--fail-on <severity>', 'exit 1 when an alert at or above this severity is open: critical or warning')
