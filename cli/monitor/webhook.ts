@@ -10,7 +10,7 @@ import type {Webhook} from '../../sdk/fivetran-api.js';
 import {CliConfigError, UsageError} from '../errors.js';
 import {apiFromEnv, type MonitorCommonOptions} from './common.js';
 
-/** The events a webhook may carry (FIVETRAN.md); the function acts on sync_end. */
+/** The events a webhook may carry (docs/fivetran.md, "Webhooks"); the function acts on sync_end. */
 const WEBHOOK_EVENTS = ['sync_start', 'sync_end', 'status', 'dbt_run_start', 'dbt_run_succeeded', 'dbt_run_failed'] as const;
 const DEFAULT_EVENTS = ['sync_start', 'sync_end'];
 

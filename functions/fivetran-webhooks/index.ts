@@ -13,7 +13,7 @@ import {failedSyncAlert, fileLedgerStore, notify, postgresLedgerStore, reconcile
 import {Logger, z, type LogSink} from '../../sdk/index.js';
 
 const SIGNATURE_HEADER = 'x-fivetran-signature-256';
-/** data.status of a sync_end that failed (FIVETRAN.md): RESCHEDULED and CANCELED are neither failure nor success. */
+/** data.status of a sync_end that failed (docs/fivetran.md, "Webhooks"): RESCHEDULED and CANCELED are neither failure nor success. */
 const FAILED = new Set(['FAILURE', 'FAILURE_WITH_TASK']);
 
 const DeliverySchema = z.looseObject({
