@@ -31,10 +31,11 @@ export const LedgerSchema = z.object({
   /** the most recent resolutions, newest first (kept for the dashboard and for people reading the file) */
   resolved: z.array(ResolvedAlertSchema),
   /**
-   * The webhook deliveries already applied (`<event>:<sync_id>`), newest first: Fivetran retries a delivery
-   * it got no 2xx for, and a retried failure must not reopen an alert a later success resolved.
+   * The webhook deliveries already applied, newest first: `<event>:<sync_id>`, the connection and when the
+   * event happened. Fivetran retries a delivery it got no 2xx for, and delivers in no guaranteed order: a
+   * retried or late failure must not reopen an alert a later success resolved.
    */
-  deliveries: z.array(z.object({key: z.string(), at: z.string()})).optional(),
+  deliveries: z.array(z.object({key: z.string(), connection_id: z.string().optional(), at: z.string()})).optional(),
 });
 
 export type OpenAlert = z.infer<typeof OpenAlertSchema>;
@@ -129,32 +130,39 @@ export function reconcile(ledger: AlertLedger, alerts: readonly Alert[], now: Da
 /** Rules a successful sync disproves: a sync just ran and finished. Paused and frequent failures are the check's to clear. */
 const CLEARED_BY_SUCCESS: ReadonlySet<string> = new Set(['failing', 'broken', 'delayed']);
 
+/** A webhook event as the ledger remembers it: `sync_end:<sync_id>`, and when it happened (its `created`). */
+export interface Delivery {
+  key: string;
+  at: string;
+}
+
 /**
  * One connection's turn of the lifecycle, for a webhook event: `alert` is its problem now (a failed sync), or
  * null after a successful sync, which resolves its open alert when the success disproves it. The other
- * connections' alerts are left as they are. `deliveryKey` (`sync_end:<sync_id>`) makes a redelivery a no-op.
+ * connections' alerts are left as they are. With `delivery`, an event already applied (a redelivery) or older
+ * than the last one applied for the connection (a late one) changes nothing: `ignored` says why.
  */
 export function reconcileConnection(
   ledger: AlertLedger,
   connectionId: string,
   alert: Alert | null,
   now: Date,
-  deliveryKey?: string,
-): {changes: AlertChanges; ledger: AlertLedger; duplicate: boolean} {
+  delivery?: Delivery,
+): {changes: AlertChanges; ledger: AlertLedger; ignored?: 'duplicate' | 'stale'} {
   const none: AlertChanges = {opened: [], escalated: [], resolved: [], reminders: []};
-  if (deliveryKey && ledger.deliveries?.some((delivery) => delivery.key === deliveryKey)) return {changes: none, ledger, duplicate: true};
-  const deliveries = deliveryKey ? [{key: deliveryKey, at: now.toISOString()}, ...(ledger.deliveries ?? [])].slice(0, KEEP_DELIVERIES) : ledger.deliveries;
+  if (delivery && ledger.deliveries?.some((applied) => applied.key === delivery.key)) return {changes: none, ledger, ignored: 'duplicate'};
+  if (delivery && ledger.deliveries?.some((applied) => applied.connection_id === connectionId && applied.at > delivery.at)) return {changes: none, ledger, ignored: 'stale'};
+  const deliveries = delivery ? [{key: delivery.key, connection_id: connectionId, at: delivery.at}, ...(ledger.deliveries ?? [])].slice(0, KEEP_DELIVERIES) : ledger.deliveries;
   const previous = ledger.open.find((open) => open.connection_id === connectionId);
   const others = ledger.open.filter((open) => open.connection_id !== connectionId);
   let current: Alert[];
   if (alert) current = [previous?.tenant_id && !alert.tenant_id ? {...alert, tenant_id: previous.tenant_id} : alert];
-  else if (previous && !CLEARED_BY_SUCCESS.has(previous.rule)) return {changes: none, ledger: {...ledger, ...(deliveries ? {deliveries} : {})}, duplicate: false};
+  else if (previous && !CLEARED_BY_SUCCESS.has(previous.rule)) return {changes: none, ledger: {...ledger, ...(deliveries ? {deliveries} : {})}};
   else current = [];
   const mine = reconcile({version: 1, open: previous ? [previous] : [], resolved: ledger.resolved}, current, now);
   return {
     changes: mine.changes,
     ledger: {version: 1, open: [...others, ...mine.ledger.open].sort(bySeverityThenAge), resolved: mine.ledger.resolved, ...(deliveries ? {deliveries} : {})},
-    duplicate: false,
   };
 }
 

@@ -9,7 +9,7 @@
 // is a PostgreSQL table (ALERT_LEDGER_DATABASE_URL), shared by every instance and by `monitor alerts`.
 import {createHmac, timingSafeEqual} from 'node:crypto';
 import type {HttpFunction, Request} from '@google-cloud/functions-framework';
-import {failedSyncAlert, fileLedgerStore, notify, postgresLedgerStore, reconcileConnection, SinkError, sinksFrom, type LedgerStore} from '../../connectors/monitoring/public.js';
+import {failedSyncAlert, fileLedgerStore, notify, postgresLedgerStore, reconcileConnection, SinkError, sinksFrom, type AlertChanges, type LedgerStore} from '../../connectors/monitoring/public.js';
 import {Logger, z, type LogSink} from '../../sdk/index.js';
 
 const SIGNATURE_HEADER = 'x-fivetran-signature-256';
@@ -93,13 +93,15 @@ async function applyDelivery(delivery: Delivery, env: NodeJS.ProcessEnv, now: Da
     : null;
   const sinks = sinksFrom(undefined, env);
   const store = ledgerStoreFrom(env);
-  const deliveryKey = delivery.sync_id ? `sync_end:${delivery.sync_id}` : undefined;
-  const result = await store.update(async (ledger) => {
-    const turn = reconcileConnection(ledger, connectionId, alert, now, deliveryKey);
-    if (turn.duplicate) return {ledger: null, result: {duplicate: true, changes: turn.changes, sent: [] as string[], failures: [] as SinkError[]}};
+  // without a sync_id (no delivery Fivetran makes) the open alert alone dedupes
+  const applied = delivery.sync_id ? {key: `sync_end:${delivery.sync_id}`, at} : undefined;
+  type Turn = {ignored?: 'duplicate' | 'stale'; changes: AlertChanges; sent: string[]; failures: SinkError[]};
+  const result = await store.update<Turn>(async (ledger) => {
+    const turn = reconcileConnection(ledger, connectionId, alert, now, applied);
+    if (turn.ignored) return {ledger: null, result: {ignored: turn.ignored, changes: turn.changes, sent: [], failures: []}};
     const {sent, failures} = await notify(sinks, {checkedAt: at, connections: 1, changes: turn.changes, open: turn.ledger.open});
     // the ledger moves only when every sink took the change: otherwise Fivetran's retry sends it again
-    return {ledger: failures.length ? null : turn.ledger, result: {duplicate: false, changes: turn.changes, sent: sent as string[], failures}};
+    return {ledger: failures.length ? null : turn.ledger, result: {changes: turn.changes, sent, failures}};
   });
   const counts = {opened: result.changes.opened.length, escalated: result.changes.escalated.length, resolved: result.changes.resolved.length};
   if (result.failures.length) {
@@ -108,8 +110,9 @@ async function applyDelivery(delivery: Delivery, env: NodeJS.ProcessEnv, now: Da
     // a 5xx makes Fivetran deliver it again, when the sink may be back
     return {status: 502, body: {ok: false, error: message}};
   }
-  log.info(`sync_end ${status} of ${connectionId}${result.duplicate ? ': a delivery already applied' : ''}`, {connection_id: connectionId, ...counts, notified: result.sent, ledger: store.label});
-  return {status: 200, body: {ok: true, event, connection_id: connectionId, status, duplicate: result.duplicate, ...counts, notified: result.sent}};
+  const why = result.ignored === 'duplicate' ? ': a delivery already applied' : result.ignored === 'stale' ? ': older than the last event applied for the connection' : '';
+  log.info(`sync_end ${status} of ${connectionId}${why}`, {connection_id: connectionId, ...counts, notified: result.sent, ledger: store.label});
+  return {status: 200, body: {ok: true, event, connection_id: connectionId, status, duplicate: result.ignored === 'duplicate', stale: result.ignored === 'stale', ...counts, notified: result.sent}};
 }
 
 /** The function, with its environment and clock given (tests); `main` reads process.env at every request. */
