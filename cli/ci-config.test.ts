@@ -395,6 +395,26 @@ describe('ci_config changed', () => {
     expect((await decide(root, 'fleet-health', next)).reason).toContain('package-lock.json changed');
   });
 
+  it("deploys a function entry when its functions/ folder, or the connector's public.ts code it bundles, changed", async () => {
+    const root = repo();
+    commit(
+      root,
+      {
+        'connectors/monitoring/public.ts': 'export const rule = 1;\n',
+        'functions/hooks/index.ts': "import {rule} from '../../connectors/monitoring/public.js';\nexport const main = () => rule;\n",
+        'deploy.yaml': `${DEPLOY}hooks: {function: hooks, environment: prod}\n`,
+      },
+      'a function entry',
+    );
+    const base = git(root, 'rev-parse', 'HEAD');
+    commit(root, {'functions/hooks/index.ts': "import {rule} from '../../connectors/monitoring/public.js';\nexport const main = () => rule + 1;\n"}, 'hooks: changed');
+    expect(await decide(root, 'hooks', base)).toEqual({deploy: true, reason: expect.stringContaining('functions/hooks/index.ts changed')});
+    expect((await decide(root, 'orders-freshness', base)).deploy).toBe(false);
+    const next = git(root, 'rev-parse', 'HEAD');
+    commit(root, {'connectors/monitoring/public.ts': 'export const rule = 2;\n'}, 'monitoring: changed');
+    expect(await decide(root, 'hooks', next)).toEqual({deploy: true, reason: expect.stringContaining('connectors/monitoring/public.ts, which its bundle contains, changed')});
+  });
+
   it('deploys a function when a file outside its folder that its bundle imports changed', async () => {
     const root = repo();
     commit(root, {'lib/window.ts': 'export const hours = 24;\n', 'connectors/freshness/index.ts': "import {hours} from '../../lib/window.js';\nexport const main = () => hours;\n"}, 'freshness: shared window');
