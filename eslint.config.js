@@ -60,7 +60,7 @@ export default tseslint.config(
   {
     files: ['connectors/**/*.ts'],
     ignores: CONNECTOR_TESTS,
-    rules: {'no-restricted-imports': layerRule(SDK_PUBLIC, ['emulator', 'cli', 'project', 'test', 'bench'])},
+    rules: {'no-restricted-imports': layerRule(SDK_PUBLIC, ['emulator', 'cli', 'project', 'test', 'bench', 'functions'])},
   },
   // functions/<name>/: Cloud Functions that are not Fivetran connectors (fivetran-webhooks). The connectors'
   // layer: the SDK's public entry points, and of a connector only its public.ts (the monitoring lifecycle and sinks)
@@ -71,8 +71,8 @@ export default tseslint.config(
   },
   {files: ['functions/**/*.test.ts'], rules: {'no-restricted-imports': functionLayerRule(SDK_PUBLIC_FOR_TESTS, ['cli', 'project', 'bench'])}},
   // sdk/testing.ts is the test harness built on the local Fivetran (emulator/), for tests only
-  {files: ['sdk/**/*.ts'], ignores: ['sdk/testing.ts'], rules: {'no-restricted-imports': below('sdk', ['project', 'connectors', 'emulator', 'cli'])}},
-  {files: ['project/**/*.ts'], rules: {'no-restricted-imports': below('project', ['connectors', 'emulator', 'cli'])}},
+  {files: ['sdk/**/*.ts'], ignores: ['sdk/testing.ts'], rules: {'no-restricted-imports': below('sdk', ['project', 'connectors', 'functions', 'emulator', 'cli'])}},
+  {files: ['project/**/*.ts'], rules: {'no-restricted-imports': below('project', ['connectors', 'functions', 'emulator', 'cli'])}},
   {files: ['emulator/**/*.ts'], rules: {'no-restricted-imports': below('emulator', ['cli'])}},
   {
     files: CONNECTOR_TESTS,
