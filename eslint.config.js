@@ -35,6 +35,12 @@ function layerRule(sdkPublic, above) {
   ];
 }
 
+/** The connectors' rule, plus: a function reaches a connector only through its public.ts. */
+function functionLayerRule(sdkPublic, above) {
+  const [level, {patterns}] = layerRule(sdkPublic, above);
+  return [level, {patterns: [...patterns, {group: ['**/connectors/*/*', '!**/connectors/*/public.js'], message: 'functions use a connector through its public.ts only (connectors/monitoring/public.ts)'}]}];
+}
+
 /** no-restricted-imports patterns for a layer that must not reach `above`. */
 function below(layer, above) {
   return ['error', {patterns: above.map((folder) => ({group: [`**/${folder}/**`], message: `${layer}/ sits below ${folder}/ (the layers: sdk/ ← project/, connectors/ ← emulator/ ← cli/)`}))}];
@@ -54,11 +60,19 @@ export default tseslint.config(
   {
     files: ['connectors/**/*.ts'],
     ignores: CONNECTOR_TESTS,
-    rules: {'no-restricted-imports': layerRule(SDK_PUBLIC, ['emulator', 'cli', 'project', 'test', 'bench'])},
+    rules: {'no-restricted-imports': layerRule(SDK_PUBLIC, ['emulator', 'cli', 'project', 'test', 'bench', 'functions'])},
   },
+  // functions/<name>/: Cloud Functions that are not Fivetran connectors (fivetran-webhooks). The connectors'
+  // layer: the SDK's public entry points, and of a connector only its public.ts (the monitoring lifecycle and sinks)
+  {
+    files: ['functions/**/*.ts'],
+    ignores: ['functions/**/*.test.ts'],
+    rules: {'no-restricted-imports': functionLayerRule(SDK_PUBLIC, ['emulator', 'cli', 'project', 'test', 'bench'])},
+  },
+  {files: ['functions/**/*.test.ts'], rules: {'no-restricted-imports': functionLayerRule(SDK_PUBLIC_FOR_TESTS, ['cli', 'project', 'bench'])}},
   // sdk/testing.ts is the test harness built on the local Fivetran (emulator/), for tests only
-  {files: ['sdk/**/*.ts'], ignores: ['sdk/testing.ts'], rules: {'no-restricted-imports': below('sdk', ['project', 'connectors', 'emulator', 'cli'])}},
-  {files: ['project/**/*.ts'], rules: {'no-restricted-imports': below('project', ['connectors', 'emulator', 'cli'])}},
+  {files: ['sdk/**/*.ts'], ignores: ['sdk/testing.ts'], rules: {'no-restricted-imports': below('sdk', ['project', 'connectors', 'functions', 'emulator', 'cli'])}},
+  {files: ['project/**/*.ts'], rules: {'no-restricted-imports': below('project', ['connectors', 'functions', 'emulator', 'cli'])}},
   {files: ['emulator/**/*.ts'], rules: {'no-restricted-imports': below('emulator', ['cli'])}},
   {
     files: CONNECTOR_TESTS,

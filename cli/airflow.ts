@@ -5,7 +5,7 @@
 import {createHash} from 'node:crypto';
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {connectorEntry, loadDeployConfig, type ConnectorFunction, type DeployFunction} from '../project/deploy-yaml.js';
 import {loadConnector, projectRoot} from '../project/root.js';
 import {CliConfigError} from './errors.js';
 import {readLock, type Lock} from './lock.js';
@@ -71,7 +71,7 @@ export function dagIdOf(functionName: string): string {
 }
 
 /** The DAG settings of one function: deploy.yaml's airflow block (else the lock's connection), overridden by the command line. */
-export function dagSpec(fn: DeployFunction, overrides: {schedule?: string; connectorId?: string} = {}, lock: Lock = {}): DagSpec {
+export function dagSpec(fn: ConnectorFunction, overrides: {schedule?: string; connectorId?: string} = {}, lock: Lock = {}): DagSpec {
   const connectorId = (overrides.connectorId ?? fn.airflow?.connector_id ?? lock[fn.name]?.connection_id)?.trim();
   if (!connectorId) {
     throw new CliConfigError(
@@ -107,7 +107,7 @@ export async function schemaFingerprint(root: string, connectorName: string): Pr
 }
 
 /** The spec with the schema fingerprint when the function's airflow block asks for resyncs. */
-async function withFingerprint(root: string, fn: DeployFunction, spec: DagSpec): Promise<DagSpec> {
+async function withFingerprint(root: string, fn: ConnectorFunction, spec: DagSpec): Promise<DagSpec> {
   return fn.airflow?.resync_on_schema_change ? {...spec, schemaFingerprint: await schemaFingerprint(root, fn.connector)} : spec;
 }
 
@@ -138,10 +138,10 @@ function writeDag(out: string, spec: DagSpec): RenderedDag {
   return {dagId: spec.dagId, functionName: spec.functionName, source, file};
 }
 
-function findFunction(functions: DeployFunction[], name: string): DeployFunction {
+function findFunction(functions: DeployFunction[], name: string): ConnectorFunction {
   const fn = functions.find((f) => f.name === name);
   if (!fn) throw new CliConfigError(`unknown function "${name}"; deploy.yaml defines: ${functions.map((f) => f.name).join(', ') || '(none)'}`);
-  return fn;
+  return connectorEntry(fn, 'airflow dag');
 }
 
 export interface AirflowDagOptions {
@@ -182,7 +182,7 @@ export interface AirflowDagsOptions {
 export async function airflowDags(options: AirflowDagsOptions): Promise<RenderedDag[]> {
   const root = projectRoot(options.cwd);
   const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
-  const functions = loadDeployConfig(root).filter((fn) => fn.airflow);
+  const functions = loadDeployConfig(root).filter((fn): fn is ConnectorFunction => fn.airflow !== undefined && fn.connector !== undefined);
   if (functions.length === 0) {
     throw new CliConfigError('no function in deploy.yaml has an airflow: block; add airflow: {schedule: "0 6 * * *"} to the functions Airflow should schedule (the connection id comes from fivetran.lock.yaml after ./fivetran connect, or airflow.connector_id)');
   }

@@ -1,7 +1,8 @@
-// Function bundles: one connector compiled by esbuild into a self-contained ESM `index.js`, plus the minimal
-// package.json Cloud Functions needs to install and start it. A bundle holds its connector, the SDK and their
-// runtime dependencies, and nothing else: not another connector, not a dev dependency, not a native module
-// (those cannot be built into a bundle, and DuckDB belongs to the CLI, not to a function).
+// Function bundles: one connector (or one function of functions/, which is no connector) compiled by esbuild
+// into a self-contained ESM `index.js`, plus the minimal package.json Cloud Functions needs to install and
+// start it. A bundle holds its connector, the SDK and their runtime dependencies, and nothing else: not another
+// connector (a function may use a connector's public.ts, never the connector itself), not a dev dependency, not
+// a native module (those cannot be built into a bundle, and DuckDB belongs to the CLI, not to a function).
 // What the code loads with `await import()` (pg, got: sdk/postgres.ts, sdk/fivetran-api.ts) goes to files
 // under chunks/, which Node reads and compiles only when a call first needs them: a cold start pays for
 // index.js alone.
@@ -10,7 +11,7 @@ import {createRequire} from 'node:module';
 import path from 'node:path';
 import {build, type Metafile, type Plugin} from 'esbuild';
 import {DEPLOY_DEFAULTS, type DeployFunction} from '../project/deploy-yaml.js';
-import {listConnectorNames} from '../project/root.js';
+import {FUNCTIONS_DIR, listConnectorNames, listFunctionNames} from '../project/root.js';
 import {runtimeNode} from '../project/runtimes.js';
 import {CliConfigError} from './errors.js';
 
@@ -35,6 +36,20 @@ const ESM_BANNER = "import {createRequire as __fivetranCreateRequire} from 'node
 /** Packages whose code needs a compiled addon; named so the error says what to do instead. */
 const NATIVE_PACKAGES = /^@duckdb\/|^duckdb$|^better-sqlite3$|^libpq$/;
 
+/** What a bundle compiles: a connector (connectors/<name>/) or another function (functions/<name>/). */
+export interface BundleSource {
+  kind: 'connector' | 'function';
+  name: string;
+}
+
+/** The source of a deploy.yaml entry. */
+export function sourceOf(fn: DeployFunction): BundleSource {
+  return fn.connector !== undefined ? {kind: 'connector', name: fn.connector} : {kind: 'function', name: fn.function};
+}
+
+const folderOf = (source: BundleSource) => (source.kind === 'connector' ? 'connectors' : FUNCTIONS_DIR);
+const labelOf = (source: BundleSource) => `${source.kind} ${source.name}`;
+
 export interface BundleChunk {
   /** relative to the bundle folder: chunks/<name>-<hash>.js */
   path: string;
@@ -57,7 +72,8 @@ export interface ConnectorBundle {
 
 export interface FunctionBundle {
   functionName: string;
-  connector: string;
+  /** what it runs: the connector (`freshness`), or a function's folder (`functions/fivetran-webhooks`) */
+  source: string;
   /** the folder uploaded to Cloud Functions */
   dir: string;
   /** size of index.js and its chunks in bytes */
@@ -86,11 +102,11 @@ function readPackageJson(file: string): {version?: string; dependencies?: Record
 }
 
 /** Refuses native addons at resolve time, naming the import and who made it. */
-function nativeModuleGuard(connector: string, root: string): Plugin {
+function nativeModuleGuard(source: BundleSource, root: string): Plugin {
   const refuse = (what: string, importer: string) => ({
     errors: [
       {
-        text: `connector ${connector} imports ${what} (from ${path.relative(root, importer) || importer}), a native module; a Cloud Function bundle cannot contain native modules: keep it out of connectors/${connector} and the SDK code it uses`,
+        text: `${labelOf(source)} imports ${what} (from ${path.relative(root, importer) || importer}), a native module; a Cloud Function bundle cannot contain native modules: keep it out of ${folderOf(source)}/${source.name} and the SDK code it uses`,
       },
     ],
   });
@@ -202,11 +218,12 @@ function httpWithoutWebSocket(): Plugin {
 }
 
 /** The checks esbuild cannot make: what the bundle may not contain. */
-function checkContents(root: string, connector: string, metafile: Metafile, files: string[], packages: string[]): void {
+function checkContents(root: string, source: BundleSource, metafile: Metafile, files: string[], packages: string[]): void {
+  const label = labelOf(source);
   const rootPackage = readPackageJson(path.join(root, 'package.json'));
   const devOnly = packages.filter((name) => rootPackage.devDependencies?.[name] && !rootPackage.dependencies?.[name]);
   if (devOnly.length) {
-    throw new CliConfigError(`connector ${connector} imports dev dependencies (${devOnly.join(', ')}), which a deployed function does not have; move test-only code out of connectors/${connector}/index.ts and what it imports`);
+    throw new CliConfigError(`${label} imports dev dependencies (${devOnly.join(', ')}), which a deployed function does not have; move test-only code out of ${folderOf(source)}/${source.name}/index.ts and what it imports`);
   }
   const native = packages.filter((name) => {
     const dir = path.join(root, 'node_modules', name);
@@ -215,31 +232,44 @@ function checkContents(root: string, connector: string, metafile: Metafile, file
     return existsSync(manifest) && readPackageJson(manifest).gypfile === true;
   });
   if (native.length) {
-    throw new CliConfigError(`connector ${connector} bundles native modules (${native.join(', ')}); a Cloud Function bundle cannot contain native modules`);
+    throw new CliConfigError(`${label} bundles native modules (${native.join(', ')}); a Cloud Function bundle cannot contain native modules`);
   }
-  const own = realpathSync(path.join(root, 'connectors', connector)) + path.sep;
-  const others = listConnectorNames(root)
-    .filter((name) => name !== connector)
-    .map((name) => ({name, dir: realpathSync(path.join(root, 'connectors', name)) + path.sep}))
-    .filter((other) => !own.startsWith(other.dir));
+  const own = realpathSync(path.join(root, folderOf(source), source.name)) + path.sep;
+  const others = [
+    ...listConnectorNames(root).filter((name) => source.kind !== 'connector' || name !== source.name).map((name) => ({kind: 'connector' as const, name, dir: realpathSync(path.join(root, 'connectors', name)) + path.sep})),
+    ...listFunctionNames(root).filter((name) => source.kind !== 'function' || name !== source.name).map((name) => ({kind: 'function' as const, name, dir: realpathSync(path.join(root, FUNCTIONS_DIR, name)) + path.sep})),
+  ].filter((other) => !own.startsWith(other.dir));
+  const relativeFiles = files.map((file) => path.relative(root, path.resolve(root, file)).split(path.sep).join('/'));
   for (const file of files) {
     const absolute = path.resolve(root, file);
     const other = others.find((o) => absolute.startsWith(o.dir) && !absolute.startsWith(own));
-    if (other) {
-      throw new CliConfigError(`connector ${connector} imports ${file} from connector ${other.name}; a function bundle holds one connector: move shared code to sdk/`);
-    }
+    if (!other) continue;
+    // a function reaches a connector's code through its public.ts (the monitoring lifecycle and sinks), but
+    // never holds the connector itself (its index.ts: the connector Fivetran would call)
+    const viaPublic = source.kind === 'function' && other.kind === 'connector' && relativeFiles.includes(`connectors/${other.name}/public.ts`);
+    const isConnector = path.relative(other.dir, absolute) === 'index.ts';
+    if (viaPublic && !isConnector) continue;
+    const fix = source.kind === 'connector' ? 'a function bundle holds one connector: move shared code to sdk/' : `import connectors/${other.name}/public.ts only, or move shared code to sdk/`;
+    throw new CliConfigError(`${label} imports ${file} from ${other.kind} ${other.name}; ${fix}`);
   }
   const output = Object.values(metafile.outputs).find((o) => o.entryPoint !== undefined);
   if (!output?.exports.includes('main')) {
-    throw new CliConfigError(`connectors/${connector}/index.ts does not export \`main\`; add: export const main = createMain(connector);`);
+    const add = source.kind === 'connector' ? 'export const main = createMain(connector);' : 'export const main: HttpFunction = (req, res) => ...;';
+    throw new CliConfigError(`${folderOf(source)}/${source.name}/index.ts does not export \`main\`; add: ${add}`);
   }
 }
 
-/** Compiles connectors/<connector>/index.ts into one ESM file. Deterministic: same sources, same bytes. */
-export async function bundleConnector(root: string, connector: string, runtime: string = DEPLOY_DEFAULTS.runtime): Promise<ConnectorBundle> {
-  const entry = path.join(root, 'connectors', connector, 'index.ts');
+/**
+ * Compiles connectors/<connector>/index.ts (or, given a function source, functions/<name>/index.ts) into one
+ * ESM file. Deterministic: same sources, same bytes.
+ */
+export async function bundleConnector(root: string, connectorOrSource: string | BundleSource, runtime: string = DEPLOY_DEFAULTS.runtime): Promise<ConnectorBundle> {
+  const source: BundleSource = typeof connectorOrSource === 'string' ? {kind: 'connector', name: connectorOrSource} : connectorOrSource;
+  const connector = source.name;
+  const entry = path.join(root, folderOf(source), source.name, 'index.ts');
   if (!existsSync(entry)) {
-    throw new CliConfigError(`connectors/${connector}/index.ts not found; known connectors: ${listConnectorNames(root).join(', ') || '(none)'}`);
+    const known = source.kind === 'connector' ? `known connectors: ${listConnectorNames(root).join(', ') || '(none)'}` : `known functions: ${listFunctionNames(root).join(', ') || '(none)'}`;
+    throw new CliConfigError(`${folderOf(source)}/${source.name}/index.ts not found; ${known}`);
   }
   let result;
   try {
@@ -262,7 +292,7 @@ export async function bundleConnector(root: string, connector: string, runtime: 
       metafile: true,
       legalComments: 'eof',
       logLevel: 'silent',
-      plugins: [nativeModuleGuard(connector, root), pgWithoutCloudflareProbe(), zodEnglishOnly(), gotHttp2WrapperOnUse(), httpWithoutWebSocket()],
+      plugins: [nativeModuleGuard(source, root), pgWithoutCloudflareProbe(), zodEnglishOnly(), gotHttp2WrapperOnUse(), httpWithoutWebSocket()],
     });
   } catch (error) {
     const errors = (error as {errors?: {text: string; location?: {file: string; line: number} | null}[]}).errors;
@@ -270,12 +300,12 @@ export async function bundleConnector(root: string, connector: string, runtime: 
     const first = errors[0]!;
     const where = first.location ? ` (${first.location.file}:${first.location.line})` : '';
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
-    throw new CliConfigError(`bundling connector ${connector} failed: ${first.text}${where}${more}`);
+    throw new CliConfigError(`bundling ${labelOf(source)} failed: ${first.text}${where}${more}`);
   }
   const outDir = path.join(root, OUT_DIR);
   const relative = (file: string) => path.relative(outDir, path.resolve(root, file)).split(path.sep).join('/');
   const output = result.outputFiles.find((file) => relative(file.path) === 'index.js');
-  if (!output) throw new Error(`esbuild produced no index.js for connector ${connector}`);
+  if (!output) throw new Error(`esbuild produced no index.js for ${labelOf(source)}`);
   const chunks = result.outputFiles
     .filter((file) => file !== output)
     .map((file) => ({path: relative(file.path), code: file.text}))
@@ -283,7 +313,7 @@ export async function bundleConnector(root: string, connector: string, runtime: 
   // the plugins' virtual modules (node:http's stand-in) are not source files
   const files = Object.keys(result.metafile.inputs).filter((file) => !file.startsWith(`${HTTP_NAMESPACE}:`)).sort();
   const packages = [...new Set(files.map(packageOf).filter((name): name is string => name !== null))].sort();
-  checkContents(root, connector, result.metafile, files, packages);
+  checkContents(root, source, result.metafile, files, packages);
   return {connector, code: output.text, chunks, startBytes: startBytes(result.metafile, root, outDir), packages, files};
 }
 
@@ -301,7 +331,7 @@ function startBytes(metafile: Metafile, root: string, outDir: string): number {
 }
 
 /** The function's package.json: how Cloud Functions finds `main` and which framework it installs to serve it. */
-export function functionPackageJson(fn: Pick<DeployFunction, 'name' | 'connector' | 'runtime'>, root: string): Record<string, unknown> {
+export function functionPackageJson(fn: DeployFunction, root: string): Record<string, unknown> {
   const rootPackage = readPackageJson(path.join(root, 'package.json'));
   const framework = rootPackage.dependencies?.[FUNCTIONS_FRAMEWORK];
   if (!framework) throw new CliConfigError(`package.json must list ${FUNCTIONS_FRAMEWORK} in dependencies; Cloud Functions needs it to serve the bundle`);
@@ -309,7 +339,7 @@ export function functionPackageJson(fn: Pick<DeployFunction, 'name' | 'connector
     name: fn.name.toLowerCase(),
     version: rootPackage.version ?? '0.0.0',
     private: true,
-    description: `Fivetran connector ${fn.connector}, bundled by ./fivetran deploy`,
+    description: fn.connector !== undefined ? `Fivetran connector ${fn.connector}, bundled by ./fivetran deploy` : `Cloud Function ${fn.function}, bundled by ./fivetran deploy`,
     type: 'module',
     main: 'index.js',
     engines: {node: `${runtimeMajor(fn.runtime)}.x`},
@@ -326,7 +356,7 @@ export function bundleDir(buildDir: string, functionName: string): string {
 export function writeFunctionBundle(root: string, buildDir: string, fn: DeployFunction, bundle: ConnectorBundle): FunctionBundle {
   const dir = bundleDir(buildDir, fn.name);
   const bytes = writeBundleFiles(dir, bundle, functionPackageJson(fn, root));
-  return {functionName: fn.name, connector: fn.connector, dir, bytes, startBytes: bundle.startBytes};
+  return {functionName: fn.name, source: fn.connector ?? `${FUNCTIONS_DIR}/${fn.function}`, dir, bytes, startBytes: bundle.startBytes};
 }
 
 /** Writes index.js, chunks/ and `packageJson` into `dir` (emptied first); returns the bytes of the code. */
@@ -346,7 +376,7 @@ export function writeBundleFiles(dir: string, bundle: ConnectorBundle, packageJs
 }
 
 /**
- * Builds the bundle of every function, compiling each connector once per runtime (functions of the same
+ * Builds the bundle of every function, compiling each connector (or function folder) once per runtime (functions of the same
  * connector share its code and differ only in deployment settings). A failure is reported per function.
  */
 export async function buildFunctionBundles(
@@ -358,10 +388,11 @@ export async function buildFunctionBundles(
   const compiled = new Map<string, Promise<ConnectorBundle>>();
   const results = new Map<string, FunctionBundle | Error>();
   for (const fn of functions) {
-    const key = `${fn.connector}\0${fn.runtime ?? DEPLOY_DEFAULTS.runtime}`;
+    const source = sourceOf(fn);
+    const key = `${source.kind}\0${source.name}\0${fn.runtime ?? DEPLOY_DEFAULTS.runtime}`;
     let pending = compiled.get(key);
     if (!pending) {
-      pending = bundleConnector(root, fn.connector, fn.runtime);
+      pending = bundleConnector(root, source, fn.runtime);
       pending.catch(() => undefined);
       compiled.set(key, pending);
     }

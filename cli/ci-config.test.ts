@@ -262,6 +262,15 @@ describe('renderCiConfig', () => {
     expect(read(dir, 'gcloud.args')).toBe('');
   });
 
+  it('deploys a function entry (functions/<name>/) like a connector, but gives it no connect job: it has no Fivetran connection', () => {
+    const root = makeProject({'functions/fivetran-webhooks/index.ts': 'export const main = () => 1;\n', 'deploy.yaml': 'hooks: {function: fivetran-webhooks, environment: prod}\norders: {connector: freshness, environment: dev}\n'});
+    const config = parseYaml(renderCiConfig(loadDeployConfig(root))) as CircleConfig;
+    const names = invocations(config).map((inv) => inv.name);
+    expect(names).toEqual(expect.arrayContaining(['deploy-hooks', 'deploy-orders', 'connect-orders']));
+    expect(names).not.toContain('connect-hooks');
+    expect(invocations(config).find((inv) => inv.name === 'deploy-hooks')!.params).toMatchObject({context: 'fivetran-prod', requires: ['bundle', 'approve-prod']});
+  });
+
   it('keeps a function named like a YAML 1.1 boolean a string', () => {
     const {text} = renderFleet();
     const config = parseYaml(text, {version: '1.1'}) as CircleConfig;
@@ -384,6 +393,26 @@ describe('ci_config changed', () => {
     const next = git(root, 'rev-parse', 'HEAD');
     commit(root, {'package-lock.json': '{"lockfileVersion": 3}\n'}, 'dependencies');
     expect((await decide(root, 'fleet-health', next)).reason).toContain('package-lock.json changed');
+  });
+
+  it("deploys a function entry when its functions/ folder, or the connector's public.ts code it bundles, changed", async () => {
+    const root = repo();
+    commit(
+      root,
+      {
+        'connectors/monitoring/public.ts': 'export const rule = 1;\n',
+        'functions/hooks/index.ts': "import {rule} from '../../connectors/monitoring/public.js';\nexport const main = () => rule;\n",
+        'deploy.yaml': `${DEPLOY}hooks: {function: hooks, environment: prod}\n`,
+      },
+      'a function entry',
+    );
+    const base = git(root, 'rev-parse', 'HEAD');
+    commit(root, {'functions/hooks/index.ts': "import {rule} from '../../connectors/monitoring/public.js';\nexport const main = () => rule + 1;\n"}, 'hooks: changed');
+    expect(await decide(root, 'hooks', base)).toEqual({deploy: true, reason: expect.stringContaining('functions/hooks/index.ts changed')});
+    expect((await decide(root, 'orders-freshness', base)).deploy).toBe(false);
+    const next = git(root, 'rev-parse', 'HEAD');
+    commit(root, {'connectors/monitoring/public.ts': 'export const rule = 2;\n'}, 'monitoring: changed');
+    expect(await decide(root, 'hooks', next)).toEqual({deploy: true, reason: expect.stringContaining('connectors/monitoring/public.ts, which its bundle contains, changed')});
   });
 
   it('deploys a function when a file outside its folder that its bundle imports changed', async () => {

@@ -8,9 +8,9 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {isDeepStrictEqual} from 'node:util';
 import {parse as parseYaml} from 'yaml';
-import {DEPLOY_DEFAULTS, loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {DEPLOY_DEFAULTS, loadDeployConfig, sourceLabel, type DeployFunction} from '../project/deploy-yaml.js';
 import {projectRoot} from '../project/root.js';
-import {bundleConnector} from './bundle.js';
+import {bundleConnector, sourceOf} from './bundle.js';
 import {CommandFailed} from './errors.js';
 import {renderTemplate, TEMPLATES_DIR} from './templates.js';
 
@@ -57,6 +57,8 @@ export function renderCiConfig(functions: readonly DeployFunction[]): string {
       quotedRegion: JSON.stringify(fn.region ?? DEPLOY_DEFAULTS.region),
       context: `fivetran-${fn.environment}`,
       approvalJob: APPROVAL_ENVIRONMENTS.includes(fn.environment) ? approvalJobName(fn.environment) : '',
+      // only a connector has a Fivetran connection to create (a function entry gets no connect job)
+      connector: fn.connector !== undefined,
     })),
   };
   const template = readFileSync(path.join(TEMPLATES_DIR, 'circleci', 'config.yml.hbs'), 'utf8');
@@ -266,7 +268,7 @@ async function decideDeploy(options: ChangedOptions): Promise<ChangedResult> {
   const diff = git(root, ['diff', '--name-only', '--relative', `${base}...HEAD`]);
   if (!diff.ok) return {deploy: true, reason: `${fn.name}: git diff against ${base} failed (${diff.stderr.split('\n')[0]}); deploying to be safe`};
   const files = diff.stdout.split('\n').filter(Boolean);
-  const connectorDir = `connectors/${fn.connector}/`;
+  const connectorDir = fn.connector !== undefined ? `connectors/${fn.connector}/` : `functions/${fn.function}/`;
   const touched = files.find((file) => file.startsWith(connectorDir) || SHARED_BUILD_PATHS.some((shared) => (shared.endsWith('/') ? file.startsWith(shared) : file === shared)));
   if (touched) return {deploy: true, reason: `${fn.name}: ${touched} changed since ${base}`};
   if (files.includes('deploy.yaml')) {
@@ -279,9 +281,9 @@ async function decideDeploy(options: ChangedOptions): Promise<ChangedResult> {
   if (files.length) {
     let bundled: string[];
     try {
-      bundled = (await bundleConnector(root, fn.connector, fn.runtime)).files.map((file) => file.split(path.sep).join('/'));
+      bundled = (await bundleConnector(root, sourceOf(fn), fn.runtime)).files.map((file) => file.split(path.sep).join('/'));
     } catch (error) {
-      return {deploy: true, reason: `${fn.name}: could not bundle connector ${fn.connector} to see what it is built from (${(error as Error).message.split('\n')[0]}); deploying`};
+      return {deploy: true, reason: `${fn.name}: could not bundle ${sourceLabel(fn)} to see what it is built from (${(error as Error).message.split('\n')[0]}); deploying`};
     }
     const imported = files.find((file) => bundled.includes(file));
     if (imported) return {deploy: true, reason: `${fn.name}: ${imported}, which its bundle contains, changed since ${base}`};

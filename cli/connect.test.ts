@@ -97,6 +97,9 @@ beforeAll(async () => {
     mkdirSync(path.join(project, 'connectors', connector), {recursive: true});
     writeFileSync(path.join(project, 'connectors', connector, 'index.ts'), 'export const main = () => undefined;\n');
   }
+  // the repository's deploy.yaml has a function entry too (fivetran-webhooks), which --all leaves out
+  mkdirSync(path.join(project, 'functions', 'fivetran-webhooks'), {recursive: true});
+  writeFileSync(path.join(project, 'functions', 'fivetran-webhooks', 'index.ts'), 'export const main = () => undefined;\n');
   cpSync(path.join(repo, 'deploy.yaml'), path.join(project, 'deploy.yaml'));
   writeFileSync(
     path.join(project, 'secrets.json'),
@@ -246,6 +249,8 @@ describe('after connect', () => {
     const rows = await fleetStatus({cwd: project, env: env(), retries: 0, stdout: o.stdout});
     expect(rows.map((r) => [r.function, r.deployed_commit, r.health, r.code])).toEqual([
       ['customer-freshness', deployed, 'healthy', 'up to date'],
+      // a function entry has a deploy but no Fivetran connection
+      ['fivetran-webhooks', null, 'not connected', 'not deployed'],
       ['monitoring', null, 'healthy', 'not deployed'],
       ['replication', deployed, 'healthy', 'changed since deploy'],
     ]);
@@ -269,7 +274,7 @@ describe('after connect', () => {
     expect(sim.connect.resyncs.filter((r) => r.connectionId === id).map((r) => r.scope)).toEqual([null, {monitoring: ['connections', 'alerts']}, {monitoring: ['alerts']}]);
     expect(o.text()).toContain('resync of monitoring.alerts triggered for monitoring');
     const unconnected = await failure(resync({function: 'nope', cwd: project, env: env()}));
-    expect(unconnected.message).toBe('unknown function "nope"; deploy.yaml defines: customer-freshness, monitoring, replication');
+    expect(unconnected.message).toBe('unknown function "nope"; deploy.yaml defines: customer-freshness, fivetran-webhooks, monitoring, replication');
   });
 
   it('state get and set: pauses for the write, restores the pause, and refuses while syncing', async () => {

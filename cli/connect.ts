@@ -15,7 +15,7 @@ import {createHmac} from 'node:crypto';
 import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import {DEPLOY_DEFAULTS, loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {connectorEntries, connectorEntry, DEPLOY_DEFAULTS, loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
 import {projectRoot} from '../project/root.js';
 import {FivetranApiError, type FivetranApi} from '../sdk/fivetran-api.js';
 import {schemaNameFor} from '../emulator/warehouse.js';
@@ -222,8 +222,9 @@ function selectFunctions(all: DeployFunction[], options: ConnectOptions): Deploy
   if (!names.length && !options.all) throw new UsageError('say what to connect: function names from deploy.yaml, or --all');
   const unknown = names.filter((name) => !all.some((fn) => fn.name === name));
   if (unknown.length) throw new CliConfigError(`unknown function${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; deploy.yaml defines: ${all.map((fn) => fn.name).join(', ') || '(none)'}`);
-  const selected = names.length ? all.filter((fn) => names.includes(fn.name)) : all;
-  if (!selected.length) throw new CliConfigError('deploy.yaml defines no functions to connect');
+  // a named function entry is refused; --all skips them (only connectors have a Fivetran connection)
+  const selected = names.length ? all.filter((fn) => names.includes(fn.name)).map((fn) => connectorEntry(fn, 'connect')) : connectorEntries(all);
+  if (!selected.length) throw new CliConfigError('deploy.yaml defines no connector functions to connect');
   if (options.url && selected.length > 1) throw new UsageError('--url is the trigger URL of one function; name one function with it');
   return selected;
 }

@@ -6,7 +6,7 @@ import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {createInterface} from 'node:readline/promises';
 import {assessHealth, type Health} from '../connectors/monitoring/public.js';
-import {loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {connectorEntries, connectorEntry, loadDeployConfig, type ConnectorFunction} from '../project/deploy-yaml.js';
 import {projectRoot} from '../project/root.js';
 import {FivetranApiError, type FivetranApi} from '../sdk/fivetran-api.js';
 import {defaultStateFile} from '../emulator/state-store.js';
@@ -34,11 +34,12 @@ function io(options: CommonOptions) {
   };
 }
 
-function deployFunction(root: string, name: string): DeployFunction {
+/** A connector entry of deploy.yaml: the connection commands act on Fivetran connections, which only connectors have. */
+function deployFunction(root: string, name: string, command: string): ConnectorFunction {
   const functions = loadDeployConfig(root);
   const fn = functions.find((f) => f.name === name);
   if (!fn) throw new CliConfigError(`unknown function "${name}"; deploy.yaml defines: ${functions.map((f) => f.name).join(', ') || '(none)'}`);
-  return fn;
+  return connectorEntry(fn, command);
 }
 
 /** Runs `body` with the API client of the environment (its errors name the CLI's variables). */
@@ -57,7 +58,7 @@ export interface ResyncOptions extends CommonOptions {
 export async function resync(options: ResyncOptions): Promise<{connection_id: string; scope: Record<string, string[]> | null}> {
   const root = projectRoot(options.cwd);
   const {out} = io(options);
-  deployFunction(root, options.function);
+  deployFunction(root, options.function, 'connection resync');
   const id = recordedConnectionId(root, options.function);
   const schema = readLock(root)[options.function]?.schema ?? schemaNameFor(options.function);
   const tables = [...new Set(options.tables ?? [])];
@@ -88,7 +89,7 @@ export interface StateOptions extends CommonOptions {
 export async function stateGet(options: StateOptions): Promise<Record<string, unknown>> {
   const root = projectRoot(options.cwd);
   const {out, err} = io(options);
-  deployFunction(root, options.function);
+  deployFunction(root, options.function, 'state get');
   const id = recordedConnectionId(root, options.function);
   const state = await withApi(options, (api) => getConnectionState(api, id));
   const text = JSON.stringify(state, null, 2) + '\n';
@@ -118,7 +119,7 @@ export async function stateSet(options: StateOptions): Promise<void> {
   const root = projectRoot(options.cwd);
   const {out} = io(options);
   if (!options.file) throw new UsageError('state set needs --file FILE with the state as a JSON object (./fivetran state get <function> --file FILE gives the current one)');
-  deployFunction(root, options.function);
+  deployFunction(root, options.function, 'state set');
   const id = recordedConnectionId(root, options.function);
   const state = readStateFile(options.cwd ?? process.cwd(), options.file);
   const syncing = `${options.function} (connection ${id}) is syncing; wait for the sync to finish (./fivetran monitor wait ${id}) and run state set again`;
@@ -255,7 +256,7 @@ export async function askTerminal(question: string): Promise<string> {
 export async function reset(options: ResetOptions = {}): Promise<{function: string; schema: string; stateFile: string}[]> {
   const root = projectRoot(options.cwd);
   const {out} = io({stdout: options.stdout, stderr: options.stderr});
-  const functions = options.function ? [deployFunction(root, options.function)] : loadDeployConfig(root);
+  const functions = options.function ? [deployFunction(root, options.function, 'reset')] : connectorEntries(loadDeployConfig(root));
   const warehouseFile = options.warehouse ? path.resolve(options.cwd ?? process.cwd(), options.warehouse) : path.join(root, DEFAULT_WAREHOUSE_FILE);
   const targets = functions.map((fn) => ({function: fn.name, schema: schemaNameFor(fn.name), stateFile: defaultStateFile(root, fn.name)}));
   const what = `${targets.length === 1 ? `schema ${targets[0]!.schema}` : `schemas ${targets.map((t) => t.schema).join(', ')}`} of ${path.relative(root, warehouseFile)} and ${targets.length === 1 ? 'its state file' : 'their state files'}`;

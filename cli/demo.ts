@@ -15,7 +15,7 @@ import {startEmbeddedPostgres, type RunningPostgres} from '../emulator/embedded-
 import {generateFleet} from '../emulator/fleet.js';
 import {inProcessTransport, runSync, SyncFailed} from '../emulator/sync-runner.js';
 import {schemaNameFor, Warehouse} from '../emulator/warehouse.js';
-import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
+import {connectorEntries, loadDeployConfig, memoryMb, timeoutSeconds, type ConnectorFunction} from '../project/deploy-yaml.js';
 import {loadConnector, projectRoot} from '../project/root.js';
 import type {DemoContext, DemoScript, DemoSyncResult} from '../sdk/index.js';
 import {CliConfigError, CommandFailed} from './errors.js';
@@ -87,7 +87,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   const say = (line = '') => write(line + '\n');
   const root = projectRoot(options.cwd);
-  let functions: DeployFunction[] = loadDeployConfig(root);
+  // the demo syncs connectors; a function entry (functions/) has no demo.ts and no sync to show
+  let functions: ConnectorFunction[] = connectorEntries(loadDeployConfig(root));
   if (options.only?.length) {
     const unknown = options.only.filter((name) => !functions.some((fn) => fn.name === name));
     if (unknown.length) throw new Error(`not in deploy.yaml: ${unknown.join(', ')}; functions: ${functions.map((fn) => fn.name).join(', ')}`);

@@ -3,8 +3,9 @@
 // started on functions-framework and answer requests. The repository's own connectors are bundled and
 // served too, one of them through a setup test that loads pg and got from the bundle's chunks.
 import {execFileSync} from 'node:child_process';
+import {createHmac} from 'node:crypto';
 import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs';
-import {createServer} from 'node:http';
+import {createServer, request} from 'node:http';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
@@ -407,7 +408,7 @@ describe('function bundles', () => {
     try {
       const fn = writeFunctionBundle(repo, dir, {name: 'monitoring', connector: 'monitoring', environment: 'dev'}, await bundleConnector(repo, 'monitoring'));
       const code = [
-        "import {createServer} from 'node:http';",
+        "import {createServer, request} from 'node:http';",
         "const api = createServer((req, res) => { req.resume(); res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({code: 'Success', data: {items: [], next_cursor: null}})); });",
         "await new Promise((resolve) => api.listen(0, '127.0.0.1', resolve));",
         `const {main} = await import(${JSON.stringify(pathToFileURL(path.join(fn.dir, 'index.js')).href)});`,
@@ -514,6 +515,79 @@ describe('function bundles', () => {
       await expect(bundleConnector(project, 'nomain')).rejects.toThrow('connectors/nomain/index.ts does not export `main`; add: export const main = createMain(connector);');
     } finally {
       for (const name of ['native', 'borrower', 'nomain']) rmSync(path.join(project, 'connectors', name), {recursive: true, force: true});
+    }
+  });
+});
+
+describe('function entries (functions/<name>/, not a connector)', () => {
+  const hooks = parseDeployConfig(
+    'hooks: {function: fivetran-webhooks, environment: prod, env: {ALERT_EMAIL_TO: "ops@acme.com,data@acme.com", FIVETRAN_WEBHOOK_SECRET: {secret: hook-secret}, SMTP_PASSWORD: {secret: smtp-password}}}',
+    [],
+    'deploy.yaml',
+    {functions: ['fivetran-webhooks']},
+  )[0]!;
+
+  it('deploys public (Fivetran signs, it has no Google identity), with its env and its secrets from Secret Manager', () => {
+    const args = gcloudDeployArgs(hooks, 'acme-data');
+    expect(args).toContain('--allow-unauthenticated');
+    expect(args).not.toContain('--no-allow-unauthenticated');
+    // a value with a comma keeps it: gcloud's other-delimiter form
+    expect(args).toContain('--set-env-vars=^|^ALERT_EMAIL_TO=ops@acme.com,data@acme.com');
+    expect(args).toContain('--set-secrets=FIVETRAN_WEBHOOK_SECRET=hook-secret:latest,SMTP_PASSWORD=smtp-password:latest');
+    expect(args.join(' ')).not.toContain('FIVETRAN_RESPONSE_CAP_BYTES');
+    const bare = parseDeployConfig('hooks: {function: fivetran-webhooks, environment: prod}', [], 'deploy.yaml', {functions: ['fivetran-webhooks']})[0]!;
+    expect(gcloudDeployArgs(bare, 'acme-data')).toEqual(expect.arrayContaining(['--clear-env-vars', '--clear-secrets']));
+  });
+
+  it("bundles the repository's fivetran-webhooks without any connector itself, and serves it behind functions-framework with the raw body", async () => {
+    const bundle = await bundleConnector(repo, {kind: 'function', name: 'fivetran-webhooks'});
+    const own = bundle.files.filter((file) => !file.includes('node_modules'));
+    expect(own).toContain('functions/fivetran-webhooks/index.ts');
+    expect(own.filter((file) => file.startsWith('connectors/') && !file.startsWith('connectors/monitoring/'))).toEqual([]);
+    expect(own).not.toContain('connectors/monitoring/index.ts');
+    expect(own).not.toContain('connectors/monitoring/sync.ts');
+    const dir = mkdtempSync(path.join(tmpdir(), 'fivetran-bundle-hooks-'));
+    const written = writeFunctionBundle(repo, dir, {name: 'fivetran-webhooks', function: 'fivetran-webhooks', environment: 'test'}, bundle);
+    expect(written.source).toBe('functions/fivetran-webhooks');
+    expect(JSON.parse(readFileSync(path.join(written.dir, 'package.json'), 'utf8')).description).toBe('Cloud Function fivetran-webhooks, bundled by ./fivetran deploy');
+    const secret = 'bundle-test-secret-0123456789';
+    const fn = await startBundledFunction(repo, written.dir, {FIVETRAN_WEBHOOK_SECRET: secret});
+    try {
+      const body = '{"event":"test_event",  "created":"2026-12-03T10:00:00Z"}';
+      const unsigned = await firstAnswer(fn, body);
+      expect(unsigned.status).toBe(401);
+      const signature = createHmac('sha256', secret).update(body).digest('hex');
+      const answer = await new Promise<{status: number; body: string}>((resolve, reject) => {
+        const req = request(fn.url, {method: 'POST', headers: {'content-type': 'application/json', 'x-fivetran-signature-256': `sha256=${signature}`}}, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8')}));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(answer).toMatchObject({status: 200});
+      expect(JSON.parse(answer.body)).toMatchObject({ok: true, event: 'test_event'});
+      expect(fn.output()).not.toContain(secret);
+    } finally {
+      await fn.stop();
+      rmSync(dir, {recursive: true, force: true});
+    }
+  });
+
+  it("refuses a function that reaches past a connector's public.ts", async () => {
+    const extra = (name: string, code: string) => {
+      mkdirSync(path.join(project, 'functions', name), {recursive: true});
+      writeFileSync(path.join(project, 'functions', name, 'index.ts'), code);
+    };
+    extra('reacher', "import {connector} from '../../connectors/probe/index.js';\nexport const main = () => connector;\n");
+    extra('nomain', 'export const handler = () => 1;\n');
+    try {
+      await expect(bundleConnector(project, {kind: 'function', name: 'reacher'})).rejects.toThrow(/^function reacher imports .*probe\/index\.ts from connector probe; import connectors\/probe\/public\.ts only, or move shared code to sdk\/$/);
+      await expect(bundleConnector(project, {kind: 'function', name: 'nomain'})).rejects.toThrow('functions/nomain/index.ts does not export `main`');
+      await expect(bundleConnector(project, {kind: 'function', name: 'absent'})).rejects.toThrow('functions/absent/index.ts not found; known functions: nomain, reacher');
+    } finally {
+      rmSync(path.join(project, 'functions'), {recursive: true, force: true});
     }
   });
 });

@@ -44,7 +44,10 @@ export interface DeployOptions {
 
 export interface DeployResult {
   function: string;
-  connector: string;
+  /** the connector it runs; absent for a function entry, which has `folder` */
+  connector?: string;
+  /** a function entry's folder (functions/<name>) */
+  folder?: string;
   environment: string;
   status: 'deployed' | 'built' | 'failed';
   /** the gcloud command, shell-quoted */
@@ -61,13 +64,35 @@ export interface DeployResult {
   durationMs: number;
 }
 
-/** The environment variables a deployed function reads its budgets from (sdk/budget.ts). */
+/**
+ * The environment variables of a deployed function: a connector's budgets (sdk/budget.ts); a function entry's
+ * `env` values (its secrets come from Secret Manager instead: secretEnvironment).
+ */
 export function functionEnvironment(fn: DeployFunction): Record<string, string> {
+  if (fn.function !== undefined) {
+    return Object.fromEntries(Object.entries(fn.env ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  }
   return {
     FUNCTION_MEMORY_MB: String(memoryMb(fn.memory)),
     FUNCTION_TIMEOUT_SECONDS: String(timeoutSeconds(fn.timeout)),
     FIVETRAN_RESPONSE_CAP_BYTES: String(fn.response_cap_bytes ?? DEFAULT_RESPONSE_CAP_BYTES),
   };
+}
+
+/** A function entry's variables read from Secret Manager: NAME → `secret:latest`. */
+function secretEnvironment(fn: DeployFunction): Record<string, string> {
+  return Object.fromEntries(Object.entries(fn.env ?? {}).flatMap(([name, value]) => (typeof value === 'string' ? [] : [[name, `${value.secret}:latest`]])));
+}
+
+/**
+ * `NAME=value,...` for --set-env-vars / --set-secrets; when a value holds a comma, gcloud's other-delimiter
+ * form (`^|^A=x,y|B=z`) keeps it one value.
+ */
+function gcloudPairs(pairs: Record<string, string>): string {
+  const entries = Object.entries(pairs).map(([key, value]) => `${key}=${value}`);
+  if (!entries.some((entry) => entry.includes(','))) return entries.join(',');
+  if (entries.some((entry) => entry.includes('|'))) throw new CliConfigError('an env value holds both "," and "|", which gcloud --set-env-vars cannot pass; change the value');
+  return `^|^${entries.join('|')}`;
 }
 
 /** `--memory` as gcloud reads it, in the same MiB the function is told (FUNCTION_MEMORY_MB). */
@@ -78,7 +103,13 @@ function gcloudMemory(memory: DeployFunction['memory']): string {
 
 /** The argument list of `gcloud` deploying one function (without the `gcloud` itself). */
 export function gcloudDeployArgs(fn: DeployFunction, project: string, source = `build/functions/${fn.name}`): string[] {
-  const env = Object.entries(functionEnvironment(fn)).map(([key, value]) => `${key}=${value}`);
+  const env = functionEnvironment(fn);
+  const secrets = secretEnvironment(fn);
+  // the variables and secrets replace the function's own, so deploy.yaml stays the whole truth
+  const environment = [
+    Object.keys(env).length ? `--set-env-vars=${gcloudPairs(env)}` : '--clear-env-vars',
+    ...(fn.function !== undefined ? [Object.keys(secrets).length ? `--set-secrets=${gcloudPairs(secrets)}` : '--clear-secrets'] : []),
+  ];
   return [
     'functions',
     'deploy',
@@ -89,10 +120,12 @@ export function gcloudDeployArgs(fn: DeployFunction, project: string, source = `
     `--source=${source}`,
     '--entry-point=main',
     '--trigger-http',
-    '--no-allow-unauthenticated',
+    // Fivetran calls a connector with a Google identity (its service account, granted the invoker role); its
+    // webhook deliveries carry none, so a function entry is public and refuses what its signature check refuses
+    fn.function !== undefined ? '--allow-unauthenticated' : '--no-allow-unauthenticated',
     `--memory=${gcloudMemory(fn.memory)}`,
     `--timeout=${timeoutSeconds(fn.timeout)}s`,
-    `--set-env-vars=${env.join(',')}`,
+    ...environment,
     ...(fn.max_instances !== undefined ? [`--max-instances=${fn.max_instances}`] : []),
     ...(fn.service_account ? [`--service-account=${fn.service_account}`] : []),
     `--project=${project}`,
@@ -260,7 +293,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult[
   progress.update(`building ${selected.length} bundle${selected.length > 1 ? 's' : ''}...`);
   const bundles = await buildFunctionBundles(root, buildDir, selected, (fn, result) => {
     if (result instanceof Error) line(`✗ ${fn.name}: ${result.message}`);
-    else if (options.dryRun) line(`built ${path.relative(root, result.dir)} (${fn.connector}, ${kilobytes(result.bytes)})`);
+    else if (options.dryRun) line(`built ${path.relative(root, result.dir)} (${result.source}, ${kilobytes(result.bytes)})`);
   });
   progress.done();
 
@@ -272,7 +305,8 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult[
   };
   const base = (fn: DeployFunction) => {
     const warning = warnings.byFunction.get(fn.name);
-    return {function: fn.name, connector: fn.connector, environment: fn.environment, ...(warning ? {warning} : {})};
+    const runs = fn.connector !== undefined ? {connector: fn.connector} : {folder: `functions/${fn.function}`};
+    return {function: fn.name, ...runs, environment: fn.environment, ...(warning ? {warning} : {})};
   };
   const failedBuild = (fn: DeployFunction, error: Error): DeployResult => ({...base(fn), status: 'failed', error: error.message, durationMs: Date.now() - started});
 
@@ -297,7 +331,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult[
       const command = shellCommand(['gcloud', ...args]);
       const t0 = Date.now();
       running.add(fn.name);
-      if (!interactive) line(`deploying ${fn.name} (${fn.connector}, ${fn.region ?? DEPLOY_DEFAULTS.region}, ${kilobytes(bundle.bytes)})...`);
+      if (!interactive) line(`deploying ${fn.name} (${bundle.source}, ${fn.region ?? DEPLOY_DEFAULTS.region}, ${kilobytes(bundle.bytes)})...`);
       showProgress();
       // In CI the log is all there is: show gcloud's own output as it comes, each line under its function.
       const echo = env.CI && !options.json ? (text: string) => line(`[${fn.name}] ${text}`) : undefined;

@@ -250,7 +250,7 @@ export function createProgram(output: CliOutput = {}): Command {
     .description('print the open alerts, send what changed since the last run (Slack, email, webhook), and exit non-zero at the chosen severity (for cron or CI)')
     .option('--slack-webhook <url>', 'post what changed as one Block Kit message to this incoming webhook (default $SLACK_WEBHOOK_URL)')
     .option('--notify <sinks>', 'comma-separated: slack, email, webhook (default: each one configured in the environment; see docs)')
-    .option('--ledger <file>', 'the open alerts between runs (default .fivetran/monitor/alerts.json)')
+    .option('--ledger <file|url>', 'the open alerts between runs: a file (default .fivetran/monitor/alerts.json), or a postgres:// URL shared with the fivetran-webhooks function')
     .option('--no-ledger', 'no memory between runs: every open alert is sent as new')
     .option('--remind-after <duration>', 'send a reminder for alerts still open after this long (e.g. 24h)')
     .option('--fail-on <severity>', 'exit 1 when an alert at or above this severity is open: critical or warning')
@@ -323,6 +323,39 @@ export function createProgram(output: CliOutput = {}): Command {
     .action(async (opts: {out: string; warehouse?: string; schema: string; live?: boolean; tenantPattern?: string; ledger?: string; viewsSchema: string}) => {
       const {monitorDashboard} = await import('./monitor.js');
       await monitorDashboard(opts);
+    });
+
+  const webhook = monitor
+    .command('webhook')
+    .description("Fivetran's webhooks for the fivetran-webhooks function: alerts pushed when a sync ends (functions/fivetran-webhooks/README.md)");
+  webhook
+    .command('create')
+    .description('create an account (or group) webhook to the function, with a generated secret shown once, for its FIVETRAN_WEBHOOK_SECRET')
+    .requiredOption('--url <url>', 'the trigger URL of the fivetran-webhooks function')
+    .option('--group <id>', "only this group's connections (default: the whole account)")
+    .option('--events <events>', 'comma-separated: sync_start, sync_end, status, dbt_run_start, dbt_run_succeeded, dbt_run_failed', 'sync_start,sync_end')
+    .option('--secret-file <file>', 'keep the secret in this file (mode 0600) instead of printing it; an existing file\'s secret is used')
+    .option('--json', 'print JSON')
+    .action(async (opts: {url: string; group?: string; events: string; secretFile?: string; json?: boolean}) => {
+      const {webhookCreate} = await import('./monitor/webhook.js');
+      await webhookCreate(opts);
+    });
+  webhook
+    .command('list')
+    .description("the account's webhooks: id, scope, events and URL")
+    .option('--json', 'print JSON')
+    .action(async (opts: {json?: boolean}) => {
+      const {webhookList} = await import('./monitor/webhook.js');
+      await webhookList(opts);
+    });
+  webhook
+    .command('test')
+    .description('have Fivetran deliver a test event to a webhook now')
+    .argument('<id>', 'the webhook id (monitor webhook list)')
+    .option('--event <event>', 'the event to deliver', 'sync_end')
+    .action(async (id: string, opts: {event: string}) => {
+      const {webhookTest} = await import('./monitor/webhook.js');
+      await webhookTest({id, ...opts});
     });
 
   const sqlCommand = program.command('sql').description('warehouse SQL rendered per dialect');

@@ -12,7 +12,7 @@ import {startApiSimulator, type ApiSimulator} from '../emulator/api-simulator.js
 import {EmbeddedPostgresError, startEmbeddedPostgres, type RunningPostgres} from '../emulator/embedded-postgres.js';
 import {generateFleet} from '../emulator/fleet.js';
 import {schemaNameFor} from '../emulator/warehouse.js';
-import {loadDeployConfig, type DeployFunction} from '../project/deploy-yaml.js';
+import {connectorEntries, loadDeployConfig} from '../project/deploy-yaml.js';
 import {projectRoot} from '../project/root.js';
 import {databaseNameFor} from './demo.js';
 import {CliConfigError, portInUse, UsageError} from './errors.js';
@@ -117,7 +117,7 @@ export async function startLocalPostgres(options: PostgresCommandOptions = {}): 
   const port = options.port ?? DEFAULT_POSTGRES_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port ${options.port} must be a port number from 1 to 65535`);
   const root = projectRoot(cwd);
-  const functions = loadDeployConfig(root).filter((fn): fn is DeployFunction => fn.connector in POSTGRES_SOURCES);
+  const functions = connectorEntries(loadDeployConfig(root)).filter((fn) => fn.connector in POSTGRES_SOURCES);
   if (functions.length === 0) {
     throw new CliConfigError(`no function in deploy.yaml uses a connector that reads PostgreSQL (${Object.keys(POSTGRES_SOURCES).join(', ')}); add one, e.g. "my-freshness: {connector: freshness, environment: dev}"`);
   }

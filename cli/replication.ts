@@ -29,7 +29,7 @@ export async function dropReplicationSlot(options: DropSlotOptions): Promise<{sl
   const cwd = options.cwd ?? process.cwd();
   const root = projectRoot(cwd);
   const out = options.stdout ?? ((text: string) => void process.stdout.write(text));
-  const {functionName, connector: connectorName} = resolveTarget(root, options.target);
+  const {functionName, connector: connectorName} = resolveTarget(root, options.target, 'replication drop-slot');
   if (connectorName !== 'replication') throw new UsageError(`${functionName} runs the ${connectorName} connector; drop-slot is for replication functions`);
   const file = path.resolve(cwd, options.secrets);
   if (!existsSync(file)) throw new CliConfigError(`secrets file ${options.secrets} not found; give the function's secrets as for ./fivetran sync`);

@@ -1,6 +1,7 @@
 // The HTTP contract of every function, through the real server of ./fivetran serve (functions-framework),
 // with the fixture connector of test/fixtures/serve-project. Table-driven: {name, body, expectedStatus,
 // expectedBody}. The adapter's internals are tested in sdk/; these cases go over HTTP.
+import {createHmac} from 'node:crypto';
 import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -136,6 +137,29 @@ describe('serveFunction', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("serves a function entry of deploy.yaml (the repository's fivetran-webhooks bundle), giving it the raw body to verify", async () => {
+    const repo = fileURLToPath(new URL('..', import.meta.url));
+    const saved = process.env.FIVETRAN_WEBHOOK_SECRET;
+    process.env.FIVETRAN_WEBHOOK_SECRET = 'serve-test-secret-42';
+    const server = await serveFunction({target: 'fivetran-webhooks', port: 0, cwd: repo});
+    try {
+      // spacing the framework's JSON parser would not keep: only the raw bytes verify
+      const body = '{ "event" : "test_event" }';
+      const signature = createHmac('sha256', 'serve-test-secret-42').update(body).digest('hex');
+      const signed = await fetch(server.url, {method: 'POST', headers: {'content-type': 'application/json', 'x-fivetran-signature-256': signature}, body});
+      expect(signed.status).toBe(200);
+      const unsigned = await fetch(server.url, {method: 'POST', headers: {'content-type': 'application/json'}, body});
+      expect(unsigned.status).toBe(401);
+    } finally {
+      await server.close();
+      if (saved === undefined) delete process.env.FIVETRAN_WEBHOOK_SECRET;
+      else process.env.FIVETRAN_WEBHOOK_SECRET = saved;
+    }
+    await expect(serveFunction({target: 'fivetran-webhooks', port: 0, cwd: repo, grpc: true})).rejects.toThrow(
+      'fivetran-webhooks deploys functions/fivetran-webhooks, which is not a Fivetran connector; serve --grpc works on connector entries of deploy.yaml only',
+    );
   });
 
   it('refuses an unknown target, naming the functions and connectors it knows', async () => {

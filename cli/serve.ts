@@ -1,5 +1,6 @@
 // ./fivetran serve <connector|function>: the function's `main` on functions-framework, answering exactly as
-// the deployed Cloud Function would. By default it serves the bundle ./fivetran deploy ships (cli/bundle.ts:
+// the deployed Cloud Function would (a function entry of deploy.yaml too: functions/<name>/, e.g. fivetran-webhooks,
+// its request's raw body kept as req.rawBody as on Cloud Functions). By default it serves the bundle ./fivetran deploy ships (cli/bundle.ts:
 // the same esbuild output, its chunks loaded when first needed), so local behaviour, throughput and cold
 // starts are the deployed ones; the bundle is rebuilt when one of its source files changes, and a build that
 // fails keeps the last good one serving. `dev` serves the TypeScript sources through tsx instead (no build
@@ -12,9 +13,9 @@ import {pathToFileURL} from 'node:url';
 import type {HttpFunction} from '@google-cloud/functions-framework';
 import {createFunctionServer, listen} from '../sdk/server.js';
 import {createMain} from '../sdk/function-adapter.js';
-import {bundleConnector, writeBundleFiles} from './bundle.js';
-import {resolveTarget, type DeployFunction} from '../project/deploy-yaml.js';
-import {loadConnector, projectRoot} from '../project/root.js';
+import {bundleConnector, sourceOf, writeBundleFiles} from './bundle.js';
+import {resolveTarget, sourceLabel, type DeployFunction} from '../project/deploy-yaml.js';
+import {FUNCTIONS_DIR, loadConnector, projectRoot} from '../project/root.js';
 import {CliConfigError, portInUse, UsageError} from './errors.js';
 
 /** A server that could not listen: one line, naming the port and --port when it is taken. */
@@ -60,13 +61,13 @@ async function servedBundle(root: string, fn: DeployFunction, onRebuild: NonNull
   let main: HttpFunction;
   let dir = '';
   const build = async (): Promise<string[]> => {
-    const bundle = await bundleConnector(root, fn.connector, fn.runtime);
+    const bundle = await bundleConnector(root, sourceOf(fn), fn.runtime);
     // a new folder per build: Node caches ES modules by URL, so each build is imported as itself. The code is
     // deploy's; the package.json only makes it an ES module (the framework is this project's, not installed there)
     const written = {dir: path.join(work, String(++version), fn.name)};
     writeBundleFiles(written.dir, bundle, {name: fn.name.toLowerCase(), private: true, type: 'module', main: 'index.js'});
     const module = (await import(pathToFileURL(path.join(written.dir, 'index.js')).href)) as {main?: HttpFunction};
-    if (typeof module.main !== 'function') throw new CliConfigError(`the bundle of ${fn.connector} does not export \`main\``);
+    if (typeof module.main !== 'function') throw new CliConfigError(`the bundle of ${sourceLabel(fn)} does not export \`main\``);
     // earlier builds stay until close: a call still running may yet import one of their chunks
     main = module.main;
     dir = written.dir;
@@ -116,6 +117,13 @@ async function servedBundle(root: string, fn: DeployFunction, onRebuild: NonNull
   };
 }
 
+/** The `main` of functions/<name>/index.ts, from the TypeScript sources (serve --dev). */
+async function loadFunctionMain(root: string, name: string): Promise<HttpFunction> {
+  const module = (await import(pathToFileURL(path.join(root, FUNCTIONS_DIR, name, 'index.ts')).href)) as {main?: HttpFunction};
+  if (typeof module.main !== 'function') throw new CliConfigError(`${FUNCTIONS_DIR}/${name}/index.ts does not export \`main\``);
+  return module.main;
+}
+
 function reportRebuild(result: {ok: true; ms: number} | {ok: false; error: Error}): void {
   console.error(result.ok ? `fivetran: sources changed; rebuilt the bundle in ${result.ms} ms` : `fivetran: rebuilding the bundle failed, still serving the last build: ${result.error.message}`);
 }
@@ -125,13 +133,13 @@ export async function serveFunction(options: ServeOptions): Promise<ServedFuncti
   const root = projectRoot(options.cwd);
   const port = options.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${options.port} must be a port number from 0 to 65535`);
-  const target = resolveTarget(root, options.target);
+  const target = resolveTarget(root, options.target, 'serve', {functions: true});
   let main: HttpFunction;
   let bundle: Awaited<ReturnType<typeof servedBundle>> | undefined;
   if (options.dev) {
-    main = createMain(await loadConnector(root, target.connector));
+    main = target.connector !== undefined ? createMain(await loadConnector(root, target.connector)) : await loadFunctionMain(root, target.entry.function);
   } else {
-    const fn: DeployFunction = target.entry ?? {name: target.functionName, connector: target.connector, environment: 'dev'};
+    const fn: DeployFunction = target.entry ?? {name: target.functionName, connector: target.connector!, environment: 'dev'};
     bundle = await servedBundle(root, fn, options.onRebuild ?? reportRebuild);
     const served = bundle;
     // the handler of the last good build, looked up per request
@@ -165,7 +173,7 @@ export async function servePartnerSdk(options: ServeOptions): Promise<{url: stri
   const root = projectRoot(options.cwd);
   const port = options.port ?? DEFAULT_SOURCE_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${options.port} must be a port number from 0 to 65535`);
-  const target = resolveTarget(root, options.target);
+  const target = resolveTarget(root, options.target, 'serve --grpc');
   const connector = await loadConnector(root, target.connector);
   const host = options.host ?? '127.0.0.1';
   let running;

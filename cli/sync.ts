@@ -5,7 +5,7 @@ import {execFile} from 'node:child_process';
 import {appendFileSync, existsSync, mkdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {promisify} from 'node:util';
-import {memoryMb, resolveTarget, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
+import {deployFile, loadDeployConfig, memoryMb, resolveTarget, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
 import {loadConnector, projectRoot} from '../project/root.js';
 import type {LogSink} from '../sdk/log.js';
 import {redactText} from '../sdk/log.js';
@@ -123,8 +123,10 @@ const SCHEMA_NAME_RULE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  */
 function syncTarget(root: string, name: string, url: string | undefined): {functionName: string; connector?: string; entry?: DeployFunction} {
   try {
-    return resolveTarget(root, name);
+    return resolveTarget(root, name, 'sync');
   } catch (error) {
+    // a function entry of deploy.yaml is no connector to sync, --url or not
+    if (existsSync(deployFile(root)) && loadDeployConfig(root).some((fn) => fn.name === name && fn.function !== undefined)) throw error;
     if (!url || !(error instanceof CliConfigError)) throw error;
   }
   if (!SCHEMA_NAME_RULE.test(name)) {

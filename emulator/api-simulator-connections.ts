@@ -49,6 +49,8 @@ export class SimulatedConnections {
   private readonly runtimes = new Map<string, ConnectionRuntime>();
   /** connections whose status can change with time (syncing or rescheduled) */
   readonly active = new Set<string>();
+  /** told when a sync starts and when it ends (the webhooks' deliveries: api-simulator-webhooks.ts) */
+  readonly syncListeners: ((event: 'sync_start' | 'sync_end', connection: FleetConnection, sync: SimulatedSync) => void)[] = [];
 
   constructor(
     readonly fleet: Fleet,
@@ -90,6 +92,7 @@ export class SimulatedConnections {
     connection.status.sync_state = 'syncing';
     connection.status.rescheduled_for = null;
     this.active.add(connection.id);
+    for (const listener of this.syncListeners) listener('sync_start', connection, sync);
   }
 
   private finishSync(connection: FleetConnection, runtime: ConnectionRuntime, sync: SimulatedSync): void {
@@ -109,6 +112,7 @@ export class SimulatedConnections {
       status.warnings = [];
     }
     runtime.sync = undefined;
+    for (const listener of this.syncListeners) listener('sync_end', connection, sync);
   }
 
   /** Brings a connection's status up to the clock: finishes syncs, starts auto syncs whose reschedule passed. */

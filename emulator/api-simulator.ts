@@ -40,6 +40,8 @@
 //                                      three Quickstart transformations (one succeeds, one fails, one runs long)
 //   sim.connect                        Function connection wiring (emulator/api-simulator-connect.ts): create,
 //                                      configure, setup tests, service accounts, resync; its control hooks
+//   sim.webhooks                       webhooks (emulator/api-simulator-webhooks.ts): signed sync_start/sync_end
+//                                      deliveries as syncs run; deliveries, settled(), redeliver()
 //
 // Behaviour:
 //   - Every answer is JSON {code, message, data?}. Wrong or missing credentials: 401 AuthFailed. An Accept
@@ -59,6 +61,7 @@ import {registerConnectRoutes, type ConnectSimulator} from './api-simulator-conn
 import {HttpAnswer, iso, publicView, requireObject, SimulatedConnections, type SimulatedSync} from './api-simulator-connections.js';
 import {registerTransformationRoutes, type TransformationSimulator} from './api-simulator-transformations.js';
 import {API_ROUTES, compileRoute, matchRoute, type CompiledRoute} from './api-simulator-routes.js';
+import {registerWebhookRoutes, type WebhookSimulator} from './api-simulator-webhooks.js';
 import {applyHealth, generateFleet, makeConnection, type Fleet, type FleetConnection} from './fleet.js';
 import type {DemoSimulator} from '../sdk/index.js';
 
@@ -104,6 +107,7 @@ export interface ApiSimulator extends DemoSimulator {
   resetRequests(): void;
   connect: ConnectSimulator;
   transformations: TransformationSimulator;
+  webhooks: WebhookSimulator;
 }
 
 export const DEFAULT_SIMULATOR_CREDENTIALS = {apiKey: 'sim_api_key', apiSecret: 'sim_api_secret'} as const;
@@ -253,6 +257,14 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
     {route: (method, path, handle) => routes.push(...compileRoute(method, path, handle)), fleet, now},
     {durationMs: options.transformationDurationMs ?? 45_000},
   );
+  const webhooks = registerWebhookRoutes({
+    route: (method, path, handle) => routes.push(...compileRoute(method, path, handle)),
+    groupExists: (groupId) => fleet.groups.some((g) => g.id === groupId),
+    onSync: (listener) => connections.syncListeners.push(listener),
+    requireObject,
+    answer: (status, code, message) => new HttpAnswer(status, code, message),
+    now,
+  });
   for (const {method, path, handle} of API_ROUTES) routes.push(...compileRoute(method, path, (params, query, body) => handle(connections, params, query, body)));
 
   const front: Front = {
@@ -381,5 +393,6 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
     },
     connect,
     transformations,
+    webhooks,
   };
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import {parseDocument} from 'yaml';
 import {z} from 'zod';
 import {ProjectConfigError} from './errors.js';
-import {listConnectorNames} from './root.js';
+import {listConnectorNames, listFunctionNames} from './root.js';
 import {DEFAULT_RUNTIME, runtimeProblem} from './runtimes.js';
 
 export const FUNCTION_NAME_RULE = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
@@ -26,8 +26,23 @@ const AirflowSchema = z.strictObject({
   resync_on_schema_change: z.boolean({error: 'must be true or false'}).optional(),
 });
 
+/**
+ * Environment variable names whose values are secrets: a function entry names the Secret Manager secret they
+ * come from (`{secret: name}`), never the value, so nothing secret is in deploy.yaml or the gcloud command.
+ */
+const SECRET_ENV_NAME = /(SECRET|PASSWORD|TOKEN|API_KEY|DATABASE_URL|WEBHOOK_URL)$/;
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+/** Set by the deploy itself (cli/deploy.ts), or reserved by Cloud Functions. */
+const RESERVED_ENV = new Set(['FUNCTION_MEMORY_MB', 'FUNCTION_TIMEOUT_SECONDS', 'FIVETRAN_RESPONSE_CAP_BYTES', 'PORT', 'K_SERVICE', 'K_REVISION', 'K_CONFIGURATION', 'FUNCTION_TARGET', 'FUNCTION_SIGNATURE_TYPE']);
+const EnvValueSchema = z.union([z.string(), z.strictObject({secret: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/)})], {
+  error: 'must be a value (text) or {secret: <Secret Manager secret name>}',
+});
+
 const FunctionEntrySchema = z.strictObject({
-  connector: z.string({error: requiredOr('must be the name of a folder under connectors/', 'the folder under connectors/')}),
+  // exactly one of connector and function (checked in entryProblems, which names both)
+  connector: z.string({error: 'must be the name of a folder under connectors/'}).optional(),
+  /** a Cloud Function that is not a Fivetran connector: a folder under functions/ (fivetran-webhooks) */
+  function: z.string({error: 'must be the name of a folder under functions/'}).optional(),
   environment: z
     .string({error: requiredOr('must be a name like dev or prod', 'dev, prod, ... (the CircleCI context fivetran-<environment>)')})
     .regex(/^[a-z][a-z0-9-]*$/, {error: 'must be lowercase letters, digits and -, starting with a letter (like dev or prod)'}),
@@ -51,11 +66,42 @@ const FunctionEntrySchema = z.strictObject({
     .positive({error: 'must be a positive whole number of bytes'})
     .optional(),
   airflow: AirflowSchema.optional(),
+  /** a function entry's environment: NAME: value, or NAME: {secret: name} from Secret Manager */
+  env: z.record(z.string(), EnvValueSchema, {error: 'must be a mapping of variable names to values or {secret: name}'}).optional(),
 });
 
-export type FunctionEntry = z.infer<typeof FunctionEntrySchema>;
-export interface DeployFunction extends FunctionEntry {
+type EntryFields = Omit<z.infer<typeof FunctionEntrySchema>, 'connector' | 'function'>;
+/** An entry that deploys a connector (connectors/<connector>/), which Fivetran calls. */
+export interface ConnectorFunction extends EntryFields {
   name: string;
+  connector: string;
+  function?: undefined;
+}
+/** An entry that deploys a function of functions/<function>/, which is no Fivetran connector. */
+export interface PlainFunction extends EntryFields {
+  name: string;
+  function: string;
+  connector?: undefined;
+}
+export type DeployFunction = ConnectorFunction | PlainFunction;
+
+/** What a deploy.yaml entry runs, for messages: `connector freshness` or `function fivetran-webhooks`. */
+export function sourceLabel(fn: DeployFunction): string {
+  return fn.connector !== undefined ? `connector ${fn.connector}` : `function ${fn.function}`;
+}
+
+/**
+ * The entry as a connector's, for the commands that only make sense for one (sync, connect, airflow, the
+ * connection commands); a function entry is refused in one line saying so.
+ */
+export function connectorEntry(fn: DeployFunction, command: string): ConnectorFunction {
+  if (fn.connector !== undefined) return fn;
+  throw new ProjectConfigError(`${fn.name} deploys functions/${fn.function}, which is not a Fivetran connector; ${command} works on connector entries of deploy.yaml only`);
+}
+
+/** The connector entries of deploy.yaml, for commands that go over every connector. */
+export function connectorEntries(functions: readonly DeployFunction[]): ConnectorFunction[] {
+  return functions.filter((fn): fn is ConnectorFunction => fn.connector !== undefined);
 }
 
 export const DEPLOY_DEFAULTS = {region: 'us-central1', memory: '256Mi', timeout: '540s', runtime: DEFAULT_RUNTIME} as const;
@@ -83,16 +129,18 @@ export function deployFile(root: string): string {
 export interface DeployConfigOptions {
   /** the date runtimes are checked against (decommissioned ones are refused); default now */
   now?: Date;
+  /** the folders under functions/ (entries with `function:`); default none */
+  functions?: readonly string[];
 }
 
 /** Reads and validates deploy.yaml; functions sorted by name. Throws ProjectConfigError naming every problem. */
 export function loadDeployConfig(root: string, file = deployFile(root), options: DeployConfigOptions = {}): DeployFunction[] {
   if (!existsSync(file)) throw new ProjectConfigError(`${path.relative(root, file) || file} not found; create it with one entry per function, e.g. "my-function: {connector: freshness, environment: dev}"`);
-  return parseDeployConfig(readFileSync(file, 'utf8'), listConnectorNames(root), path.relative(root, file) || 'deploy.yaml', options);
+  return parseDeployConfig(readFileSync(file, 'utf8'), listConnectorNames(root), path.relative(root, file) || 'deploy.yaml', {functions: listFunctionNames(root), ...options});
 }
 
-/** One phrase per problem of one function's entry: its keys, its values, its connector and its runtime. */
-function entryProblems(name: string, entry: Record<string, unknown>, connectors: readonly string[], now: Date): string[] {
+/** One phrase per problem of one function's entry: its keys, its values, its connector or function and its runtime. */
+function entryProblems(name: string, entry: Record<string, unknown>, connectors: readonly string[], functions: readonly string[], now: Date): string[] {
   const problems: string[] = [];
   const result = FunctionEntrySchema.safeParse(entry);
   for (const issue of result.error?.issues ?? []) {
@@ -107,8 +155,33 @@ function entryProblems(name: string, entry: Record<string, unknown>, connectors:
     }
   }
   // checked whatever else is wrong with the entry, so that one run names every problem
+  if (entry.connector === undefined && entry.function === undefined) {
+    problems.push(`${name} needs connector (a folder under connectors/) or function (a folder under functions/)`);
+  } else if (entry.connector !== undefined && entry.function !== undefined) {
+    problems.push(`${name} has both connector and function; an entry deploys one: keep connector for a Fivetran connector, function for a folder under functions/`);
+  }
   if (typeof entry.connector === 'string' && !connectors.includes(entry.connector)) {
     problems.push(`${name}.connector "${entry.connector}" is not a connector folder; known connectors: ${connectors.join(', ') || '(none)'}`);
+  }
+  if (typeof entry.function === 'string' && !functions.includes(entry.function)) {
+    problems.push(`${name}.function "${entry.function}" is not a folder under functions/; known functions: ${functions.join(', ') || '(none)'}`);
+  }
+  if (entry.function !== undefined) {
+    // Fivetran calls connectors with their settings in the request; these keys mean nothing to another function
+    for (const key of ['airflow', 'response_cap_bytes'] as const) {
+      if (entry[key] !== undefined) problems.push(`${name}.${key} applies to connector entries only; remove it from this function entry`);
+    }
+  } else if (entry.env !== undefined) {
+    problems.push(`${name}.env applies to function entries only; a connector's settings are its Fivetran connection's secrets`);
+  }
+  if (entry.env && typeof entry.env === 'object' && !Array.isArray(entry.env)) {
+    for (const [variable, value] of Object.entries(entry.env as Record<string, unknown>)) {
+      if (!ENV_NAME.test(variable)) problems.push(`${name}.env.${variable} is not a variable name; use capital letters, digits and _`);
+      else if (RESERVED_ENV.has(variable)) problems.push(`${name}.env.${variable} is set by the deploy itself; remove it`);
+      else if (SECRET_ENV_NAME.test(variable) && typeof value === 'string') {
+        problems.push(`${name}.env.${variable} holds a secret, which deploy.yaml must not: store it in Secret Manager and write ${variable}: {secret: <secret name>}`);
+      }
+    }
   }
   if (typeof entry.runtime === 'string') {
     const problem = runtimeProblem(entry.runtime, now);
@@ -118,6 +191,7 @@ function entryProblems(name: string, entry: Record<string, unknown>, connectors:
 }
 
 export function parseDeployConfig(text: string, connectors: readonly string[], label = 'deploy.yaml', options: DeployConfigOptions = {}): DeployFunction[] {
+  const functionFolders = options.functions ?? [];
   const doc = parseDocument(text, {prettyErrors: true});
   if (doc.errors.length) {
     const reasons = doc.errors.map((error) => {
@@ -147,19 +221,28 @@ export function parseDeployConfig(text: string, connectors: readonly string[], l
       problems.push(`${name} must be a mapping with connector and environment`);
       continue;
     }
-    const found = entryProblems(name, entry as Record<string, unknown>, connectors, now);
+    const found = entryProblems(name, entry as Record<string, unknown>, connectors, functionFolders, now);
     problems.push(...found);
-    if (validName && found.length === 0) functions.push({name, ...FunctionEntrySchema.parse(entry)});
+    if (validName && found.length === 0) functions.push({name, ...FunctionEntrySchema.parse(entry)} as DeployFunction);
   }
   if (problems.length) throw new ProjectConfigError(`${label}: ${problems.join('; ')}`);
   return functions.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** A function of deploy.yaml by name, or a connector used directly (for sync/serve). */
-export function resolveTarget(root: string, nameOrConnector: string): {functionName: string; connector: string; entry?: DeployFunction} {
+/**
+ * A connector entry of deploy.yaml by name, or a connector used directly (for sync/serve). A function entry
+ * is refused naming `command`, unless `functions` says the caller handles it (serve).
+ */
+export function resolveTarget(root: string, nameOrConnector: string, command: string): {functionName: string; connector: string; entry?: ConnectorFunction};
+export function resolveTarget(root: string, nameOrConnector: string, command: string, options: {functions: true}): {functionName: string; connector: string; entry?: ConnectorFunction} | {functionName: string; connector?: undefined; entry: PlainFunction};
+export function resolveTarget(root: string, nameOrConnector: string, command: string, options: {functions?: boolean} = {}) {
   const functions = existsSync(deployFile(root)) ? loadDeployConfig(root) : [];
   const entry = functions.find((fn) => fn.name === nameOrConnector);
-  if (entry) return {functionName: entry.name, connector: entry.connector, entry};
+  if (entry?.function !== undefined) {
+    if (options.functions) return {functionName: entry.name, entry};
+    connectorEntry(entry, command);
+  }
+  if (entry?.connector !== undefined) return {functionName: entry.name, connector: entry.connector, entry};
   if (listConnectorNames(root).includes(nameOrConnector)) return {functionName: nameOrConnector, connector: nameOrConnector};
   throw new ProjectConfigError(
     `"${nameOrConnector}" is neither a function in deploy.yaml (${functions.map((f) => f.name).join(', ') || 'none'}) nor a connector (${listConnectorNames(root).join(', ') || 'none'})`,

@@ -70,7 +70,7 @@ alpha:
 
   it('names an unknown key, where it is, and the allowed keys', () => {
     expect(problem('orders: {connector: freshness, environment: dev, regoin: us-east1}')).toBe(
-      'deploy.yaml: orders has unknown key "regoin" (allowed: connector, environment, region, memory, timeout, runtime, service_account, max_instances, response_cap_bytes, airflow)',
+      'deploy.yaml: orders has unknown key "regoin" (allowed: connector, function, environment, region, memory, timeout, runtime, service_account, max_instances, response_cap_bytes, airflow, env)',
     );
     expect(problem('orders: {connector: freshness, environment: dev, airflow: {connector_id: c1, schedule: "@daily", owners: me}}')).toBe(
       'deploy.yaml: orders.airflow has unknown key "owners" (allowed: connector_id, schedule, owner, retries, sensor, resync_on_schema_change)',
@@ -79,7 +79,7 @@ alpha:
 
   it.each([
     ['a missing environment', 'orders: {connector: freshness}', 'orders.environment is required: dev, prod, ... (the CircleCI context fivetran-<environment>)'],
-    ['a missing connector', 'orders: {environment: dev}', 'orders.connector is required: the folder under connectors/'],
+    ['a missing connector', 'orders: {environment: dev}', 'orders needs connector (a folder under connectors/) or function (a folder under functions/)'],
     ['a connector that is not a name', 'orders: {connector: 5, environment: dev}', 'orders.connector must be the name of a folder under connectors/'],
     ['an environment in capitals', 'orders: {connector: freshness, environment: Prod}', 'orders.environment must be lowercase letters, digits and -, starting with a letter (like dev or prod)'],
     ['a bad memory', 'orders: {connector: freshness, environment: dev, memory: lots}', 'orders.memory must be like 256Mi, 1Gi or 512MB (a bare number is MB)'],
@@ -106,11 +106,48 @@ alpha:
       [
         'deploy.yaml: function name "1st" is invalid: use letters, digits, - and _, starting with a letter, at most 63 characters',
         '1st.environment must be lowercase letters, digits and -, starting with a letter (like dev or prod)',
-        '1st has unknown key "regoin" (allowed: connector, environment, region, memory, timeout, runtime, service_account, max_instances, response_cap_bytes, airflow)',
+        '1st has unknown key "regoin" (allowed: connector, function, environment, region, memory, timeout, runtime, service_account, max_instances, response_cap_bytes, airflow, env)',
         '1st.connector "nope" is not a connector folder; known connectors: freshness, monitoring, replication',
         '1st.runtime "nodejs20" was decommissioned on 2026-10-30 (Cloud Functions no longer deploys it); use nodejs24 (or nodejs22)',
       ].join('; '),
     );
+  });
+
+  describe('function entries (function: a folder under functions/)', () => {
+    const withFunctions = (text: string) => parseDeployConfig(text, CONNECTORS, 'deploy.yaml', {functions: ['fivetran-webhooks']});
+    const refused = (text: string) => {
+      try {
+        withFunctions(text);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error(`expected deploy.yaml to be refused:\n${text}`);
+    };
+
+    it('parses one with its env of values and Secret Manager secrets', () => {
+      expect(withFunctions('hooks: {function: fivetran-webhooks, environment: prod, env: {ALERT_EMAIL_TO: ops@acme.com, FIVETRAN_WEBHOOK_SECRET: {secret: hook-secret}}}')).toEqual([
+        {name: 'hooks', function: 'fivetran-webhooks', environment: 'prod', env: {ALERT_EMAIL_TO: 'ops@acme.com', FIVETRAN_WEBHOOK_SECRET: {secret: 'hook-secret'}}},
+      ]);
+    });
+
+    it.each([
+      ['both connector and function', 'f: {connector: freshness, function: fivetran-webhooks, environment: dev}', 'f has both connector and function; an entry deploys one: keep connector for a Fivetran connector, function for a folder under functions/'],
+      ['an unknown function folder', 'f: {function: hooks, environment: dev}', 'f.function "hooks" is not a folder under functions/; known functions: fivetran-webhooks'],
+      ['a secret written as a value', 'f: {function: fivetran-webhooks, environment: dev, env: {FIVETRAN_WEBHOOK_SECRET: abc}}', 'f.env.FIVETRAN_WEBHOOK_SECRET holds a secret, which deploy.yaml must not: store it in Secret Manager and write FIVETRAN_WEBHOOK_SECRET: {secret: <secret name>}'],
+      ['a database URL written as a value', 'f: {function: fivetran-webhooks, environment: dev, env: {ALERT_LEDGER_DATABASE_URL: "postgres://u:p@h/d"}}', 'f.env.ALERT_LEDGER_DATABASE_URL holds a secret, which deploy.yaml must not: store it in Secret Manager and write ALERT_LEDGER_DATABASE_URL: {secret: <secret name>}'],
+      ['a variable the deploy sets', 'f: {function: fivetran-webhooks, environment: dev, env: {FUNCTION_MEMORY_MB: "1"}}', 'f.env.FUNCTION_MEMORY_MB is set by the deploy itself; remove it'],
+      ['a lowercase variable', 'f: {function: fivetran-webhooks, environment: dev, env: {smtp_host: x}}', 'f.env.smtp_host is not a variable name; use capital letters, digits and _'],
+      ['an airflow block', 'f: {function: fivetran-webhooks, environment: dev, airflow: {schedule: "@daily"}}', 'f.airflow applies to connector entries only; remove it from this function entry'],
+      ['env on a connector entry', 'f: {connector: freshness, environment: dev, env: {A: b}}', 'f.env applies to function entries only; a connector\'s settings are its Fivetran connection\'s secrets'],
+    ])('refuses %s in one line', (_name, text, message) => {
+      expect(refused(text)).toBe(`deploy.yaml: ${message}`);
+    });
+
+    it('is refused by the commands that need a connector, and served by serve', () => {
+      const root = makeProject({'connectors/freshness/index.ts': 'export {};\n', 'functions/fivetran-webhooks/index.ts': 'export {};\n', 'deploy.yaml': 'hooks: {function: fivetran-webhooks, environment: prod}\n'});
+      expect(() => resolveTarget(root, 'hooks', 'sync')).toThrow('hooks deploys functions/fivetran-webhooks, which is not a Fivetran connector; sync works on connector entries of deploy.yaml only');
+      expect(resolveTarget(root, 'hooks', 'serve', {functions: true})).toMatchObject({functionName: 'hooks', entry: {function: 'fivetran-webhooks'}});
+    });
   });
 
   it('names every YAML error with its line', () => {
@@ -203,8 +240,8 @@ describe('the project on disk', () => {
 
   it('resolves a function name or a connector name to the connector to run', () => {
     const root = makeProject({'connectors/freshness/index.ts': 'export {};\n', 'deploy.yaml': 'orders-freshness: {connector: freshness, environment: dev}\n'});
-    expect(resolveTarget(root, 'orders-freshness')).toMatchObject({functionName: 'orders-freshness', connector: 'freshness', entry: {environment: 'dev'}});
-    expect(resolveTarget(root, 'freshness')).toEqual({functionName: 'freshness', connector: 'freshness'});
-    expect(() => resolveTarget(root, 'billing')).toThrow('"billing" is neither a function in deploy.yaml (orders-freshness) nor a connector (freshness)');
+    expect(resolveTarget(root, 'orders-freshness', 'sync')).toMatchObject({functionName: 'orders-freshness', connector: 'freshness', entry: {environment: 'dev'}});
+    expect(resolveTarget(root, 'freshness', 'sync')).toEqual({functionName: 'freshness', connector: 'freshness'});
+    expect(() => resolveTarget(root, 'billing', 'sync')).toThrow('"billing" is neither a function in deploy.yaml (orders-freshness) nor a connector (freshness)');
   });
 });

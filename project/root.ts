@@ -1,4 +1,5 @@
-// The project on disk: its root (found from any folder inside it) and its connectors (connectors/<name>/index.ts).
+// The project on disk: its root (found from any folder inside it), its connectors (connectors/<name>/index.ts)
+// and its other functions (functions/<name>/index.ts).
 // Every command resolves paths through here so `cwd` can be any folder of a project; the CLI and the emulator
 // both build on it.
 import {existsSync, readdirSync, statSync} from 'node:fs';
@@ -27,6 +28,17 @@ export function listConnectorNames(root: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((name) => CONNECTOR_NAME_RULE.test(name) && existsSync(path.join(dir, name, 'index.ts')) && statSync(path.join(dir, name)).isDirectory())
+    .sort();
+}
+
+export const FUNCTIONS_DIR = 'functions';
+
+/** Folders of Cloud Functions that are not Fivetran connectors: functions/<name>/index.ts (exporting `main`). */
+export function listFunctionNames(root: string): string[] {
+  const dir = path.join(root, FUNCTIONS_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => /^[a-z][a-z0-9_-]{0,62}$/.test(name) && existsSync(path.join(dir, name, 'index.ts')) && statSync(path.join(dir, name)).isDirectory())
     .sort();
 }
 

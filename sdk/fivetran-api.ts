@@ -103,8 +103,20 @@ export const TransformationSchema = z.looseObject({
     .nullish(),
   errors: z.array(z.string()).nullish(),
 });
+/** A webhook as the API shows it (its secret masked). */
+const WebhookSchema = z.looseObject({
+  id: z.string(),
+  type: z.string(),
+  url: z.string(),
+  events: z.array(z.string()),
+  active: z.boolean(),
+  group_id: z.string().nullish(),
+  created_at: z.string().optional(),
+});
+const WebhookTestSchema = z.looseObject({succeed: z.boolean(), status: z.number().optional(), message: z.string().optional()});
 
 export type ConnectionStatus = z.infer<typeof ConnectionStatusSchema>;
+export type Webhook = z.infer<typeof WebhookSchema>;
 export type Connection = z.infer<typeof ConnectionSchema>;
 export type Group = z.infer<typeof GroupSchema>;
 export type Transformation = z.infer<typeof TransformationSchema>;
@@ -351,6 +363,26 @@ export class FivetranApi {
   /** Sent once, as a sync trigger: a retry after a lost answer could start a second run. */
   runTransformation(id: string): Promise<ApiResult<undefined>> {
     return this.request('POST', `transformations/${encodeURIComponent(id)}/run`, {json: {}, what: `run of transformation "${id}"`, unanswered: 'the run may have started'});
+  }
+
+  /** POST /v1/webhooks/account, or /v1/webhooks/group/{id} with `groupId`; sent once (a retry would create a second). */
+  createWebhook(webhook: {url: string; events: readonly string[]; secret: string; groupId?: string}): Promise<ApiResult<Webhook>> {
+    const path = webhook.groupId ? `webhooks/group/${encodeURIComponent(webhook.groupId)}` : 'webhooks/account';
+    return this.request('POST', path, {
+      json: {url: webhook.url, events: webhook.events, active: true, secret: webhook.secret},
+      what: webhook.groupId ? `webhook of group "${webhook.groupId}"` : 'account webhook',
+      data: WebhookSchema,
+      unanswered: 'the webhook may have been created (./fivetran monitor webhook list shows it)',
+    });
+  }
+
+  listWebhooks(): Promise<Webhook[]> {
+    return this.listAll('webhooks', WebhookSchema, 'the list of webhooks');
+  }
+
+  /** POST /v1/webhooks/{id}/test: Fivetran delivers one `event` to the webhook's URL now. */
+  testWebhook(id: string, event = 'sync_end'): Promise<ApiResult<z.infer<typeof WebhookTestSchema>>> {
+    return this.request('POST', `webhooks/${encodeURIComponent(id)}/test`, {json: {event}, what: `test of webhook "${id}"`, data: WebhookTestSchema, unanswered: 'the test event may have been sent'});
   }
 
   runSetupTests(id: string): Promise<ApiResult<Connection>> {

@@ -17,6 +17,7 @@ const ENTRY_EXPORTS = [
   'connectors/*/index.ts#connector', // ./fivetran loadConnector, the Partner SDK server
   'connectors/*/index.ts#main', // functions-framework's --target=main
   'connectors/*/demo.ts#demo', // ./fivetran demo
+  'functions/*/index.ts#main', // functions-framework's --target=main, for the functions that are not connectors
   'test/fixtures/**/connectors/*/index.ts#connector',
   'test/fixtures/**/connectors/*/index.ts#main',
   'test/global-setup.ts#default', // vitest.config.ts globalSetup

@@ -1,15 +1,16 @@
 // ./fivetran monitor alerts: the open problems of the account now, printed; what changed since the last run
 // (new, escalated, resolved, and reminders with --remind-after) sent to the sinks (Slack, email, a signed
 // webhook: connectors/monitoring/sinks.ts), nothing when nothing changed; and an exit code for cron or CI (--fail-on
-// critical|warning). Open alerts live in a ledger file (connectors/monitoring/lifecycle.ts, cli/monitor/ledger-file.ts) beside the local warehouse.
+// critical|warning). Open alerts live in a ledger (connectors/monitoring/lifecycle.ts, cli/monitor/ledger-file.ts): a file beside
+// the local warehouse, or with --ledger postgres://... the table the fivetran-webhooks function shares.
 // With --state FILE the check remembers failures between runs, as the connector does, so frequent failures
 // are caught too. The alerts are printed whatever happens to the sinks; a failed sink then fails the command.
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {changeCount, changeLines, collectCheck, countBySeverity, emptyLedger, notify, reconcile, SinkError, sinksFrom, sortAlerts, type Alert, type AlertChanges, type MonitoringState, type Severity, type SinkName} from '../../connectors/monitoring/public.js';
+import {changeCount, changeLines, collectCheck, countBySeverity, emptyLedger, notify, reconcile, SinkError, sinksFrom, sortAlerts, type Alert, type AlertChanges, type AlertLedger, type MonitoringState, type Severity, type SinkName} from '../../connectors/monitoring/public.js';
 import {CliConfigError, CommandFailed, UsageError} from '../errors.js';
 import {apiFromEnv, parseDuration, settingsFromOptions, type MonitorCommonOptions} from './common.js';
-import {DEFAULT_LEDGER_FILE, readLedger, writeLedger} from './ledger-file.js';
+import {DEFAULT_LEDGER_FILE, ledgerStore} from './ledger-file.js';
 
 export interface MonitorAlertsOptions extends MonitorCommonOptions {
   slackWebhook?: string;
@@ -19,7 +20,7 @@ export interface MonitorAlertsOptions extends MonitorCommonOptions {
   expectedPaused?: string;
   delayFactor?: number;
   json?: boolean;
-  /** the ledger of open alerts (default .fivetran/monitor/alerts.json under cwd); false: every run is the first */
+  /** the ledger of open alerts: a file (default .fivetran/monitor/alerts.json under cwd) or a postgres:// URL; false: every run is the first */
   ledger?: string | false;
   /** post a reminder for alerts still open after this long (e.g. 24h) */
   remindAfter?: string;
@@ -67,8 +68,7 @@ export async function monitorAlerts(options: MonitorAlertsOptions): Promise<Aler
     if (error instanceof SinkError) throw new CliConfigError(`--notify ${error.message}`);
     throw error;
   }
-  const ledgerPath = options.ledger === false ? undefined : path.resolve(cwd, options.ledger ?? DEFAULT_LEDGER_FILE);
-  const ledger = ledgerPath ? readLedger(ledgerPath) : emptyLedger();
+  const store = options.ledger === false ? undefined : ledgerStore(options.ledger ?? DEFAULT_LEDGER_FILE, cwd);
   const api = apiFromEnv(env, options.retries);
   const settings = settingsFromOptions({...options, env});
   const check = await collectCheck(api, settings, statePath ? readState(statePath) : {});
@@ -78,10 +78,14 @@ export async function monitorAlerts(options: MonitorAlertsOptions): Promise<Aler
   }
   const alerts = sortAlerts(check.alerts);
   const counts = countBySeverity(alerts);
-  const reconciled = reconcile(ledger, alerts, options.now?.() ?? new Date(check.checkedAt), {remindAfterMs});
-  const {sent, failures} = await notify(sinks, {checkedAt: check.checkedAt, connections: check.connections.length, changes: reconciled.changes, open: reconciled.ledger.open});
-  // the ledger moves only when every sink took the changes: otherwise the next run sends them again
-  if (ledgerPath && failures.length === 0) writeLedger(ledgerPath, reconciled.ledger);
+  // read, notify and write under the store's lock: a webhook delivery meanwhile sees this run's alerts, and this run its
+  const decide = async (ledger: AlertLedger) => {
+    const reconciled = reconcile(ledger, alerts, options.now?.() ?? new Date(check.checkedAt), {remindAfterMs});
+    const outcome = await notify(sinks, {checkedAt: check.checkedAt, connections: check.connections.length, changes: reconciled.changes, open: reconciled.ledger.open});
+    // the ledger moves only when every sink took the changes: otherwise the next run sends them again
+    return {ledger: outcome.failures.length === 0 ? reconciled.ledger : null, result: {reconciled, ...outcome}};
+  };
+  const {reconciled, sent, failures} = store ? await store.update(decide) : (await decide(emptyLedger())).result;
   const result: AlertsResult = {checked_at: check.checkedAt, connections: check.connections.length, alerts, counts, changes: reconciled.changes, notified: sent, posted: sent.includes('slack')};
   const changed = changeCount(reconciled.changes);
   if (options.json) {

@@ -19,7 +19,6 @@ import {emptyLedger, HEALTHS} from '../../connectors/monitoring/public.js';
 import {renderViews} from '../sql.js';
 import {launchChromium} from '../../test/support/browser.js';
 import {monitorDashboard, renderDashboard, type DashboardData} from './dashboard.js';
-import {writeLedger} from './ledger-file.js';
 
 const all = (html: string, pattern: RegExp) => [...html.matchAll(pattern)];
 const noLists: Pick<DashboardData, 'alerts' | 'errors' | 'schemaChanges'> = {alerts: {rows: [], source: 'test'}, errors: {rows: [], source: 'test'}, schemaChanges: {rows: [], source: 'test'}};
@@ -173,13 +172,14 @@ describe('monitor dashboard', () => {
 
   it('shows the alert ledger of monitor alerts when there is one, escaped, and every list\'s empty state', async () => {
     const ledgerFile = path.join(dir, 'ledger', 'alerts.json');
-    writeLedger(ledgerFile, {
+    mkdirSync(path.dirname(ledgerFile), {recursive: true});
+    writeFileSync(ledgerFile, JSON.stringify({
       ...emptyLedger(),
       open: [{
         connection_id: 'c_<b>1</b>', rule: 'failing', severity: 'critical', tenant_id: 't_acme', schema_name: 'pg_<i>acme</i>',
         message: 'pg_acme failed: <script>document.title="pwned"</script> & more', opened_at: '2026-12-01T10:00:00.000Z', last_seen_at: '2026-12-01T12:00:00.000Z', reminded_at: '2026-12-01T10:00:00.000Z',
       }],
-    });
+    }));
     const withLedger = path.join(dir, 'ledger.html');
     await monitorDashboard({warehouse: warehouseFile, schema: 'monitoring', out: withLedger, cwd: dir, ledger: 'ledger/alerts.json', write: () => undefined});
     const empty = path.join(dir, 'empty.html');

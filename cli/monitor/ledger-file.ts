@@ -1,31 +1,31 @@
-// The file `monitor alerts` keeps its alert ledger in (connectors/monitoring/lifecycle.ts says what it holds):
-// beside the local warehouse by default, written atomically after each run.
-import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
+// Where `monitor alerts` keeps its alert ledger (connectors/monitoring/lifecycle.ts says what it holds): a JSON
+// file beside the local warehouse by default, or, given a postgres:// URL, the table the fivetran-webhooks
+// function shares (connectors/monitoring/ledger-store.ts), so polling and push dedupe against the same alerts.
 import path from 'node:path';
-import {emptyLedger, LedgerSchema, type AlertLedger} from '../../connectors/monitoring/public.js';
+import {ledgerStoreAt, readLedgerFile, type AlertLedger, type LedgerStore} from '../../connectors/monitoring/public.js';
+import {ConfigError} from '../../sdk/errors.js';
 import {CliConfigError} from '../errors.js';
 
 export const DEFAULT_LEDGER_FILE = path.join('.fivetran', 'monitor', 'alerts.json');
 
 export function readLedger(file: string): AlertLedger {
-  if (!existsSync(file)) return emptyLedger();
-  let value: unknown;
   try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
+    return readLedgerFile(file);
   } catch (error) {
-    throw new CliConfigError(`the alert ledger ${file} is not valid JSON (${(error as Error).message}); delete it to start over (every open alert is then posted as new)`);
+    throw error instanceof ConfigError ? new CliConfigError(error.message) : error;
   }
-  const parsed = LedgerSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new CliConfigError(`the alert ledger ${file} is not one this command wrote (${issue.path.join('.') || 'top level'}: ${issue.message}); delete it to start over`);
-  }
-  return parsed.data;
 }
 
-export function writeLedger(file: string, ledger: AlertLedger): void {
-  mkdirSync(path.dirname(file), {recursive: true});
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(ledger, null, 2)}\n`);
-  renameSync(temporary, file);
+/** The store `--ledger` names: a postgres:// URL, or a file relative to cwd. */
+export function ledgerStore(location: string, cwd: string): LedgerStore {
+  const isUrl = /^postgres(ql)?:\/\//i.test(location);
+  const asCliError = (error: unknown) => (error instanceof ConfigError ? new CliConfigError(error.message) : error);
+  let store: LedgerStore;
+  try {
+    store = ledgerStoreAt(isUrl ? location : path.resolve(cwd, location), '--ledger');
+  } catch (error) {
+    throw asCliError(error);
+  }
+  // a ledger that is not one this project wrote is the user's to fix: exit 1 with its one line
+  return {label: store.label, update: (change) => store.update(change).catch((error: unknown) => Promise.reject(asCliError(error)))};
 }

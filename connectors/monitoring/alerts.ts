@@ -47,6 +47,37 @@ export function dashboardUrl(connectionId: string): string {
   return `https://fivetran.com/dashboard/connections/${encodeURIComponent(connectionId)}`;
 }
 
+/**
+ * The message of a `failing` alert, whoever saw the failure: a check reading the connection (its last success
+ * known: a time, or null for never) or a sync_end webhook (`lastSuccess` undefined: the event does not say).
+ */
+function failingMessage(name: string, connectionId: string, failedAt: string | null, lastSuccess: string | null | undefined, reason: string | null): string {
+  const success = lastSuccess === undefined ? '' : lastSuccess ? `; last success ${lastSuccess}` : '; it never succeeded';
+  return `${name}: the last sync failed at ${failedAt}${success}${reason ? ` (${reason})` : ''}. Read the sync logs at ${dashboardUrl(connectionId)}.`;
+}
+
+/** What a sync_end webhook says of a connection (functions/fivetran-webhooks). */
+export interface SyncEndEvent {
+  connectionId: string;
+  /** the destination schema (the webhook's connector_name) */
+  schemaName: string;
+  service: string;
+  groupId: string;
+  /** when the sync ended (the webhook's `created`) */
+  at: string;
+  reason: string | null;
+}
+
+/** The `failing` alert of a failed sync_end: the same rule, severity and message a check would raise. */
+export function failedSyncAlert(event: SyncEndEvent): Alert {
+  const name = `${event.schemaName} (${event.service}, ${event.connectionId})`;
+  return {
+    checked_at: event.at, connection_id: event.connectionId, rule: 'failing', severity: 'critical', tenant_id: null,
+    group_id: event.groupId, group_name: null, schema_name: event.schemaName, service: event.service, since: event.at,
+    message: failingMessage(name, event.connectionId, event.at, undefined, event.reason),
+  };
+}
+
 /** The open problems of one connection, worst first. */
 export function alertsFor(subject: AlertSubject, checkedAt: string, options: AlertOptions): Alert[] {
   const {connection, assessment, tenantId, groupName} = subject;
@@ -74,8 +105,7 @@ export function alertsFor(subject: AlertSubject, checkedAt: string, options: Ale
     case 'failing':
       alerts.push({
         ...base, rule: 'failing', severity: 'critical', since: connection.failed_at ?? null,
-        message: `${name}: the last sync failed at ${connection.failed_at}${connection.succeeded_at ? `; last success ${connection.succeeded_at}` : '; it never succeeded'}` +
-          `${warning ? ` (${warning})` : ''}. Read the sync logs at ${link}.`,
+        message: failingMessage(name, connection.id, connection.failed_at ?? null, connection.succeeded_at ?? null, warning),
       });
       break;
     case 'delayed': {

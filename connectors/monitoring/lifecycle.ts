@@ -2,7 +2,9 @@
 // every run are what makes people mute them, so `monitor alerts` posts only what changed since the last run:
 // new alerts, escalations (warning → critical), resolutions ("... recovered after 3h 10m"), and, when asked,
 // a reminder for alerts still open after a while. The ledger of open alerts is a JSON file beside the local
-// warehouse (.fivetran/monitor/alerts.json by default, cli/monitor/ledger-file.ts), written atomically after each run.
+// warehouse (.fivetran/monitor/alerts.json by default, cli/monitor/ledger-file.ts), written atomically after each run,
+// or a PostgreSQL table shared with the fivetran-webhooks function (ledger-postgres.ts), which folds one
+// connection's webhook events in at a time (reconcileConnection).
 //
 // One open alert per connection: its worst problem. A connection that goes from delayed (warning) to failing
 // (critical) escalates the alert it has, rather than opening a second one.
@@ -28,6 +30,12 @@ export const LedgerSchema = z.object({
   open: z.array(OpenAlertSchema),
   /** the most recent resolutions, newest first (kept for the dashboard and for people reading the file) */
   resolved: z.array(ResolvedAlertSchema),
+  /**
+   * The webhook deliveries already applied, newest first: `<event>:<sync_id>`, the connection and when the
+   * event happened. Fivetran retries a delivery it got no 2xx for, and delivers in no guaranteed order: a
+   * retried or late failure must not reopen an alert a later success resolved.
+   */
+  deliveries: z.array(z.object({key: z.string(), connection_id: z.string().optional(), at: z.string()})).optional(),
 });
 
 export type OpenAlert = z.infer<typeof OpenAlertSchema>;
@@ -36,6 +44,21 @@ export type AlertLedger = z.infer<typeof LedgerSchema>;
 
 /** Resolutions kept in the ledger file. */
 const KEEP_RESOLVED = 200;
+/** Webhook deliveries remembered: far more than Fivetran retries within its retry window. */
+const KEEP_DELIVERIES = 1000;
+
+/**
+ * Where the ledger lives between runs and between deliveries. `update` reads it, lets `change` decide (and
+ * notify the sinks), and keeps the ledger `change` returns (null: keep it as it was), all under the store's
+ * lock: two deliveries of one failure, or a delivery during a `monitor alerts` run, see each other's ledger
+ * and post once. Implementations: a JSON file (one process; ledger-store.ts) and a PostgreSQL table (any
+ * number of function instances and CLI runs; ledger-postgres.ts).
+ */
+export interface LedgerStore {
+  /** what the ledger is, for messages (a file path, or a database without its password) */
+  readonly label: string;
+  update<T>(change: (ledger: AlertLedger) => Promise<{ledger: AlertLedger | null; result: T}>): Promise<T>;
+}
 
 export function emptyLedger(): AlertLedger {
   return {version: 1, open: [], resolved: []};
@@ -101,7 +124,46 @@ export function reconcile(ledger: AlertLedger, alerts: readonly Alert[], now: Da
   changes.escalated.sort(bySeverityThenAge);
   changes.reminders.sort(bySeverityThenAge);
   changes.resolved.sort(bySeverityThenAge);
-  return {changes, ledger: {version: 1, open: open.sort(bySeverityThenAge), resolved: [...resolvedNow, ...ledger.resolved].slice(0, KEEP_RESOLVED)}};
+  return {changes, ledger: {version: 1, open: open.sort(bySeverityThenAge), resolved: [...resolvedNow, ...ledger.resolved].slice(0, KEEP_RESOLVED), ...(ledger.deliveries ? {deliveries: ledger.deliveries} : {})}};
+}
+
+/** Rules a successful sync disproves: a sync just ran and finished. Paused and frequent failures are the check's to clear. */
+const CLEARED_BY_SUCCESS: ReadonlySet<string> = new Set(['failing', 'broken', 'delayed']);
+
+/** A webhook event as the ledger remembers it: `sync_end:<sync_id>`, and when it happened (its `created`). */
+export interface Delivery {
+  key: string;
+  at: string;
+}
+
+/**
+ * One connection's turn of the lifecycle, for a webhook event: `alert` is its problem now (a failed sync), or
+ * null after a successful sync, which resolves its open alert when the success disproves it. The other
+ * connections' alerts are left as they are. With `delivery`, an event already applied (a redelivery) or older
+ * than the last one applied for the connection (a late one) changes nothing: `ignored` says why.
+ */
+export function reconcileConnection(
+  ledger: AlertLedger,
+  connectionId: string,
+  alert: Alert | null,
+  now: Date,
+  delivery?: Delivery,
+): {changes: AlertChanges; ledger: AlertLedger; ignored?: 'duplicate' | 'stale'} {
+  const none: AlertChanges = {opened: [], escalated: [], resolved: [], reminders: []};
+  if (delivery && ledger.deliveries?.some((applied) => applied.key === delivery.key)) return {changes: none, ledger, ignored: 'duplicate'};
+  if (delivery && ledger.deliveries?.some((applied) => applied.connection_id === connectionId && applied.at > delivery.at)) return {changes: none, ledger, ignored: 'stale'};
+  const deliveries = delivery ? [{key: delivery.key, connection_id: connectionId, at: delivery.at}, ...(ledger.deliveries ?? [])].slice(0, KEEP_DELIVERIES) : ledger.deliveries;
+  const previous = ledger.open.find((open) => open.connection_id === connectionId);
+  const others = ledger.open.filter((open) => open.connection_id !== connectionId);
+  let current: Alert[];
+  if (alert) current = [previous?.tenant_id && !alert.tenant_id ? {...alert, tenant_id: previous.tenant_id} : alert];
+  else if (previous && !CLEARED_BY_SUCCESS.has(previous.rule)) return {changes: none, ledger: {...ledger, ...(deliveries ? {deliveries} : {})}};
+  else current = [];
+  const mine = reconcile({version: 1, open: previous ? [previous] : [], resolved: ledger.resolved}, current, now);
+  return {
+    changes: mine.changes,
+    ledger: {version: 1, open: [...others, ...mine.ledger.open].sort(bySeverityThenAge), resolved: mine.ledger.resolved, ...(deliveries ? {deliveries} : {})},
+  };
 }
 
 /** One line per change, worst first: what a person reads in the terminal, an email or a webhook's log. */

@@ -79,6 +79,9 @@ async function postToSlack(webhookUrl: string, message: SlackMessage): Promise<v
   }
 }
 
+/** `1 connection` (a webhook event's report), `20 connections` (a check's). */
+const connectionCount = (report: AlertReport) => `${report.connections} connection${report.connections === 1 ? '' : 's'}`;
+
 function summary(report: AlertReport): string {
   const {changes} = report;
   const parts = [
@@ -109,7 +112,7 @@ export function slackChangesMessage(report: AlertReport): SlackMessage {
   const shown = sections.slice(0, MAX_SLACK_SECTIONS);
   const blocks: SlackBlock[] = [
     {type: 'header', text: {type: 'plain_text', text: title, emoji: true}},
-    {type: 'context', elements: [{type: 'mrkdwn', text: `Checked ${report.checkedAt} · ${report.connections} connections`}]},
+    {type: 'context', elements: [{type: 'mrkdwn', text: `Checked ${report.checkedAt} · ${connectionCount(report)}`}]},
     ...shown.map((text): SlackBlock => ({type: 'section', text: {type: 'mrkdwn', text: text.length > 2900 ? `${text.slice(0, 2899)}…` : text}})),
   ];
   if (sections.length > shown.length) {
@@ -154,7 +157,7 @@ export function emailBodies(report: AlertReport): {subject: string; text: string
   const tenants = [...byTenant.keys()].sort();
   const text = [
     subject,
-    `Checked ${report.checkedAt} across ${report.connections} connections.`,
+    `Checked ${report.checkedAt} across ${connectionCount(report)}.`,
     '',
     'What changed since the last check:',
     ...changeLines(report.changes).map((line) => `  ${line}`),
@@ -168,7 +171,7 @@ export function emailBodies(report: AlertReport): {subject: string; text: string
   const cell = 'style="border:1px solid #ccc;padding:4px 8px;text-align:left"';
   const html = [
     `<h2>${escapeHtml(subject)}</h2>`,
-    `<p>Checked ${escapeHtml(report.checkedAt)} across ${report.connections} connections.</p>`,
+    `<p>Checked ${escapeHtml(report.checkedAt)} across ${connectionCount(report)}.</p>`,
     '<h3>What changed since the last check</h3>',
     `<ul>${changeLines(report.changes).map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`,
     ...tenants.map(
