@@ -214,6 +214,38 @@ describe('update_method cdc with filters', () => {
   });
 });
 
+describe('update_method cdc with soft_delete', () => {
+  it('keeps a deleted row with _fivetran_deleted true, and clears it when the key comes back', async (context) => {
+    if (!logical) context.skip();
+    await db.query(`CREATE TABLE accounts (id int4 PRIMARY KEY, owner text)`);
+    await db.query(`INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 5) g`);
+    const secrets = sourceSecrets(db, {include_tables: 'accounts', update_method: 'cdc', cdc_slot: `${slot}_soft`, cdc_publication: 'cdc_soft_pub', soft_delete: 'true'});
+    const target = await TestWarehouse.open();
+    try {
+      const first = await syncAll(connector, secrets, {warehouse: target});
+      await db.query(`DELETE FROM accounts WHERE id IN (2, 4)`);
+      await db.query(`UPDATE accounts SET id = 50 WHERE id = 5`);
+      const next = await syncAll(connector, secrets, {state: first.state, warehouse: target});
+      // the response names the table in softDelete, as Fivetran's protocol has it
+      expect(next.calls.some((c) => c.body?.softDelete?.includes('public_accounts'))).toBe(true);
+      const rows = await target.query('SELECT id, owner, _fivetran_deleted FROM replication.public_accounts ORDER BY id');
+      expect(rows).toEqual([
+        {id: 1, owner: 'owner 1', _fivetran_deleted: false},
+        {id: 2, owner: 'owner 2', _fivetran_deleted: true},
+        {id: 3, owner: 'owner 3', _fivetran_deleted: false},
+        {id: 4, owner: 'owner 4', _fivetran_deleted: true},
+        {id: 5, owner: 'owner 5', _fivetran_deleted: true},
+        {id: 50, owner: 'owner 5', _fivetran_deleted: false},
+      ]);
+      await db.query(`INSERT INTO accounts VALUES (2, 'back')`);
+      await syncAll(connector, secrets, {state: next.state, warehouse: target});
+      expect(await target.query('SELECT id, owner, _fivetran_deleted FROM replication.public_accounts WHERE id = 2')).toEqual([{id: 2, owner: 'back', _fivetran_deleted: false}]);
+    } finally {
+      await target.close();
+    }
+  });
+});
+
 describe('the cdc setup test', () => {
   it('creates the publication for the selected tables and the slot, named from the database by default', async (context) => {
     if (!logical) context.skip();

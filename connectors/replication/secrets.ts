@@ -49,6 +49,9 @@ export const ReplicationSecrets = z.object({
   max_slot_lag_mb: field
     .number({min: 0, max: 10_000_000, description: 'update_method cdc: warn when the slot holds more WAL than this many MB after a call advanced it'})
     .default(1024),
+  soft_delete: field
+    .boolean({description: 'update_method cdc: a row deleted in the source is kept in the destination with _fivetran_deleted = true (Fivetran soft delete) instead of removed'})
+    .default(false),
 });
 
 export type ReplicationSecrets = z.infer<typeof ReplicationSecrets>;

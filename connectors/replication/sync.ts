@@ -4,7 +4,7 @@
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
 import {createHash} from 'node:crypto';
 import type pg from 'pg';
-import {checkpoint, ConfigError, declareTable, remove, RequestError, RESET_STATE, upsert, upsertJson, warning, type Emit, type SyncContext} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, remove, RequestError, RESET_STATE, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
 import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
@@ -24,6 +24,11 @@ const CDC_FIRST_PEEK = 5000;
 /** The tables change data capture reads, as the readiness checks and the publication take them. */
 export function cdcTables(plans: readonly TablePlan[]): {schema: string; table: string; hasKey: boolean}[] {
   return plans.map((plan) => ({schema: plan.source.schema, table: plan.source.name, hasKey: plan.primaryKey.length > 0}));
+}
+
+/** A replicated table's spec as the sync declares it: with `soft_delete`, its deletes are Fivetran soft deletes. */
+export function replicatedSpec(plan: TablePlan, secrets: ReplicationSecrets): TableSpec {
+  return secrets.soft_delete ? {...plan.spec, softDelete: true} : plan.spec;
 }
 
 /** The readiness checks of change data capture, as one error naming every missing setting. */
@@ -128,7 +133,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     if (secrets.debug) log.info('discovered', {at_ms: Math.round(budget.elapsedMs()), tables: catalog.tables.length, connection_reused: session.reused});
     serverVersion = catalog.serverVersion;
     const plans = planReplication(catalog, secrets);
-    for (const plan of plans) yield declareTable(plan.dest, plan.spec);
+    for (const plan of plans) yield declareTable(plan.dest, replicatedSpec(plan, secrets));
     const known = new Set(plans.map((p) => p.dest));
     const cdc = secrets.update_method === 'cdc';
     if (cdc && !state.cdc) {
