@@ -169,18 +169,34 @@ describe('update_method cdc', () => {
     loaded = {...loaded, state};
   });
 
-  it('delivers a row deleted and inserted again by the sync after the one that delivered the delete', async (context) => {
+  it('delivers a row deleted and inserted again, or a key moved and its old key reused, within the same sync', async (context) => {
     if (!logical || !loaded) context.skip();
     await db.query(`DELETE FROM "Customers" WHERE id = 300`);
     await db.query(`INSERT INTO "Customers" VALUES (300, 'Back again', 3, NULL, NULL, true)`);
-    // in one response the delete would win over the insert (Fivetran applies upserts, then deletes): the
-    // first sync stops before the insert's transaction, and the next one delivers it
-    const first = await syncAll(connector, cdcSecrets(), {state: loaded.state, warehouse, callOptions: {limits}});
-    expect((await first.rows('public_customers')).find((r) => r.id === 300)).toBeUndefined();
-    const second = await syncAll(connector, cdcSecrets(), {state: first.state, warehouse, callOptions: {limits}});
-    expect((await second.rows('public_customers')).find((r) => r.id === 300)).toMatchObject({full_name: 'Back again'});
+    await db.query(`UPDATE "Customers" SET id = 6310 WHERE id = 310`);
+    await db.query(`INSERT INTO "Customers" VALUES (310, 'Old key reused', 4, NULL, NULL, false)`);
+    // in one response the delete would win over the insert (Fivetran applies upserts, then deletes): the call
+    // ends before the insert's transaction with hasMore true, and the next call of the same sync delivers it
+    const sync = await syncAll(connector, cdcSecrets(), {state: loaded.state, warehouse, callOptions: {limits}});
+    const rows = await sync.rows('public_customers');
+    expect(rows.find((r) => r.id === 300)).toMatchObject({full_name: 'Back again'});
+    expect(rows.find((r) => r.id === 310)).toMatchObject({full_name: 'Old key reused'});
+    expect(rows.find((r) => r.id === 6310)).toMatchObject({full_name: 'Customer 310'});
+    expect(sync.calls.length).toBeGreaterThanOrEqual(3);
+    expect(sync.inserted('replication_runs').map((r) => r.stop_reason)).toContain('key_reinserted');
     expect(await snapshot(warehouse)).toBe(await expected());
-    loaded = second;
+    loaded = sync;
+  });
+
+  it('resumes to the source when a call ended for a reinserted key is the last of its sync', async (context) => {
+    if (!logical || !loaded) context.skip();
+    await db.query(`DELETE FROM "Customers" WHERE id = 320`);
+    await db.query(`INSERT INTO "Customers" VALUES (320, 'Again', 3, NULL, NULL, true)`);
+    await db.query(`DELETE FROM "Customers" WHERE id = 320`);
+    await db.query(`INSERT INTO "Customers" VALUES (320, 'And again', 3, NULL, NULL, true)`);
+    const {state} = await oneCallAtATime(loaded.state);
+    expect(await snapshot(warehouse)).toBe(await expected());
+    loaded = {...loaded, state};
   });
 });
 

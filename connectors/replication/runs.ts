@@ -22,7 +22,8 @@ export const RUNS_SPEC: TableSpec = {
 /** Decisions kept per call in batch_decisions (the counters cover all of them). */
 const MAX_DECISIONS = 40;
 
-export type StopReason = BudgetReason | 'finished' | 'error';
+/** `key_reinserted`: a change stream call ended early because a key it deleted came back (see sync.ts) */
+export type StopReason = BudgetReason | 'finished' | 'error' | 'key_reinserted';
 
 interface DecisionRecord {
   table: string;

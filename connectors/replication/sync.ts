@@ -101,7 +101,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
    * or when the response is so close to its stopping line that the row would not fit after the next batch
    * (it is then re-emitted, same key, at the real last checkpoint).
    */
-  function* commit(nextBatchBytes = 0): Generator<Emit<ReplicationState>> {
+  function* commit(nextBatchBytes = 0, options: {endCall?: 'key_reinserted'} = {}): Generator<Emit<ReplicationState>> {
     const json = JSON.stringify(state);
     recorder.retries = session.retries;
     recorder.connectionReused = session.reused;
@@ -109,15 +109,15 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     const grown = json.length - committed.length;
     const reason = budget.spent(grown);
     const near = !budget.roomFor(grown + recorder.rowBytes() + nextBatchBytes);
-    if (reason || near) {
+    if (reason || near || options.endCall) {
       if (reason === 'memory') recorder.pressure();
-      recorder.stopReason = reason ?? 'response_bytes';
+      recorder.stopReason = options.endCall ?? reason ?? 'response_bytes';
       yield upsert(RUNS_TABLE, recorder.row());
     }
     committed = json;
     committedRows = recorder.rowCount;
     // a copy: the adapter keeps the object, and `state` changes after this
-    yield checkpoint(JSON.parse(json));
+    yield checkpoint(JSON.parse(json), {endCall: Boolean(options.endCall)});
     if (budget.stopping) {
       // The adapter ends the call here and looks one item further only to tell "more to do" from "done",
       // dropping that item. Answer with a declaration (free) rather than start a batch only to discard it.
@@ -235,9 +235,14 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           // transaction larger than a response is delivered in chunks, `skip` counting those delivered.
           const changes = mapper.changes(transaction, warn).slice(at.skip);
           for (const message of warnings.splice(0)) yield warning(message);
-          // a row this response deletes comes back: in the same response the delete would win, so it waits
-          // for the next sync (documented)
-          if (changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) return;
+          // A row this response deletes comes back: in one response the delete would win (Fivetran applies
+          // upserts before deletes), so the call ends here, at the last transaction boundary, and the next
+          // call of the same sync delivers this transaction first.
+          if (changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) {
+            yield* commit(0, {endCall: 'key_reinserted'});
+            // the Function adapter has ended the call; the Partner SDK streams records in order and goes on
+            deleted.clear();
+          }
           const chunkBytes = budget.limits.responseCapBytes / 8;
           let delivered = at.skip;
           for (let from = 0; from < changes.length || from === 0; ) {
