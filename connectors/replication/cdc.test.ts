@@ -262,6 +262,73 @@ describe('update_method cdc with soft_delete', () => {
   });
 });
 
+describe('update_method cdc and TRUNCATE', () => {
+  const truncateSecrets = (name: string, truncate: string) =>
+    sourceSecrets(db, {include_tables: name, update_method: 'cdc', cdc_slot: `${slot}_${name}`, cdc_publication: `cdc_${name}_pub`, truncate});
+
+  it('reports a TRUNCATE (truncate: report, the default) in the log and in replication_runs, and leaves the rows', async (context) => {
+    if (!logical) context.skip();
+    await db.query(`CREATE TABLE ledger_report (id int4 PRIMARY KEY, amount int4)`);
+    await db.query(`INSERT INTO ledger_report SELECT g, g FROM generate_series(1, 10) g`);
+    const secrets = truncateSecrets('ledger_report', 'report');
+    const target = await TestWarehouse.open();
+    try {
+      const first = await syncAll(connector, secrets, {warehouse: target});
+      await db.query(`TRUNCATE ledger_report`);
+      await db.query(`INSERT INTO ledger_report VALUES (100, 1)`);
+      const lines: string[] = [];
+      const next = await syncAll(connector, secrets, {state: first.state, warehouse: target, callOptions: {sink: (line) => lines.push(line)}});
+      expect(lines.join('\n')).toMatch(/TRUNCATE of public\.ledger_report \(at [0-9A-F]+\/[0-9A-F]+\) is not applied: .*set truncate: resync/);
+      expect(next.inserted('replication_runs').flatMap((r) => r.truncated_tables as string[])).toEqual(['public.ledger_report']);
+      // Fivetran's Function protocol deletes by key only, and a TRUNCATE names no keys: the old rows stay
+      expect((await next.rows('public_ledger_report', {orderBy: ['id']})).map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100]);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('reloads a truncated table with truncate: resync, resuming the reload from every checkpoint, and replays later changes over it', async (context) => {
+    if (!logical) context.skip();
+    await db.query(`CREATE TABLE ledger_resync (id int4 PRIMARY KEY, amount int4, note text)`);
+    await db.query(`INSERT INTO ledger_resync SELECT g, g, repeat('x', 60) FROM generate_series(1, 300) g`);
+    const secrets = truncateSecrets('ledger_resync', 'resync');
+    const target = await TestWarehouse.open();
+    try {
+      const first = await syncAll(connector, secrets, {warehouse: target});
+      await db.query(`DELETE FROM ledger_resync WHERE id = 1`);
+      await db.query(`TRUNCATE ledger_resync`);
+      await db.query(`INSERT INTO ledger_resync SELECT g, g * 10, repeat('y', 60) FROM generate_series(250, 1200) g`);
+      await db.query(`UPDATE ledger_resync SET amount = -1 WHERE id = 260`);
+      await db.query(`DELETE FROM ledger_resync WHERE id = 270`);
+      const truncatedAt = new Date();
+      // every call the last of its sync: the reload resumes from each of its checkpoints
+      let state = first.state;
+      let calls = 0;
+      const runs: Record<string, unknown>[] = [];
+      for (let done = false; !done; calls++) {
+        expect(calls).toBeLessThan(100);
+        const one = await syncAll(connector, secrets, {state, warehouse: target, maxCalls: 1, callOptions: {limits: {responseCapBytes: 48 * 1024}}});
+        runs.push(...one.inserted('replication_runs'));
+        state = one.state;
+        done = one.calls[0]!.body!.hasMore === false;
+      }
+      expect(calls).toBeGreaterThan(2);
+      expect(runs.flatMap((r) => r.truncated_tables as string[])).toContain('public.ledger_resync');
+      expect((state as {cdc: {reload?: string[]}}).cdc.reload).toBeUndefined();
+      const source = (await db.query(`SELECT id, amount FROM ledger_resync ORDER BY id`)).rows;
+      // every source row is in the destination as it is now, rewritten since the TRUNCATE
+      const current = await target.query(`SELECT id, amount FROM replication.public_ledger_resync WHERE _fivetran_synced >= '${truncatedAt.toISOString()}'::timestamptz ORDER BY id`);
+      expect(current).toEqual(source);
+      // the rows the TRUNCATE removed cannot be deleted through the Function protocol (no keys): they are
+      // exactly the rows synced before it
+      const stale = await target.query(`SELECT id FROM replication.public_ledger_resync WHERE _fivetran_synced < '${truncatedAt.toISOString()}'::timestamptz ORDER BY id`);
+      expect(stale.map((r) => r.id)).toEqual(Array.from({length: 248}, (_, i) => i + 2));
+    } finally {
+      await target.close();
+    }
+  });
+});
+
 describe('the cdc setup test', () => {
   it('creates the publication for the selected tables and the slot, named from the database by default', async (context) => {
     if (!logical) context.skip();

@@ -52,6 +52,11 @@ export const ReplicationSecrets = z.object({
   soft_delete: field
     .boolean({description: 'update_method cdc: a row deleted in the source is kept in the destination with _fivetran_deleted = true (Fivetran soft delete) instead of removed'})
     .default(false),
+  truncate: field
+    .enum(['report', 'resync'], {
+      description: 'update_method cdc, after a TRUNCATE of a replicated table: report it (a warning and replication_runs.truncated_tables), or also reload the table from the source',
+    })
+    .default('report'),
 });
 
 export type ReplicationSecrets = z.infer<typeof ReplicationSecrets>;

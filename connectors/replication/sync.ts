@@ -16,7 +16,7 @@ import {ChangeMapper} from './cdc/changes.js';
 import {parseLsn} from './cdc/pgoutput.js';
 import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, peekChanges, slotLagBytes} from './cdc/slot.js';
 import {SourceSession} from './client.js';
-import {tableState, type ReplicationState, type TableState} from './state.js';
+import {initialTableState, tableState, type ReplicationState, type TableState} from './state.js';
 
 /** Messages asked of the slot by a call's first peek; each further peek of the call asks four times more. */
 const CDC_FIRST_PEEK = 5000;
@@ -101,7 +101,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
    * or when the response is so close to its stopping line that the row would not fit after the next batch
    * (it is then re-emitted, same key, at the real last checkpoint).
    */
-  function* commit(nextBatchBytes = 0, options: {endCall?: 'key_reinserted'} = {}): Generator<Emit<ReplicationState>> {
+  function* commit(nextBatchBytes = 0, options: {endCall?: 'key_reinserted' | 'truncate_reload'} = {}): Generator<Emit<ReplicationState>> {
     const json = JSON.stringify(state);
     recorder.retries = session.retries;
     recorder.connectionReused = session.reused;
@@ -226,6 +226,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       }
       /** rows this response deletes: Fivetran applies a response's upserts before its deletes */
       const deleted = new Set<string>();
+      // a reload a previous call began (or scheduled) comes before any further change
+      yield* reloadTruncated();
+      if (budget.stopping) return;
       for (let asked = CDC_FIRST_PEEK; ; asked *= 4) {
         const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
         for (const transaction of peek.transactions) {
@@ -271,13 +274,58 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
             delivered += to - from;
             from = to;
             const whole = to >= changes.length;
-            state.cdc = whole ? {lsn: transaction.endLsn, skip: 0, streaming: true} : {lsn: at.lsn, skip: delivered, streaming: true};
-            yield* commit();
-            if (budget.stopping) return;
-            if (whole) break;
+            if (!whole) {
+              state.cdc = {lsn: at.lsn, skip: delivered, streaming: true};
+              yield* commit();
+              if (budget.stopping) return;
+              continue;
+            }
+            state.cdc = {lsn: transaction.endLsn, skip: 0, streaming: true};
+            const truncated = mapper.truncated(transaction);
+            for (const plan of truncated) recorder.truncated.push(`${plan.source.schema}.${plan.source.name}`);
+            if (truncated.length && secrets.truncate === 'resync') {
+              // The reload is scheduled in the transaction's own checkpoint, so a resumed call does it before
+              // any later change. Changes after the TRUNCATE are then replayed over the reload, as over the
+              // first full load. Its upserts must not share a response with this one's deletes (those would win).
+              yield warning(`TRUNCATE of ${truncated.map((p) => p.display).join(', ')} (at ${transaction.endLsn}): reloading from the source (truncate: resync)`);
+              for (const plan of truncated) state.tables[plan.dest] = initialTableState(plan);
+              state.cdc.reload = truncated.map((plan) => plan.dest);
+              yield* commit(0, deleted.size ? {endCall: 'truncate_reload'} : {});
+              if (budget.stopping) return;
+              deleted.clear();
+              yield* reloadTruncated();
+              if (budget.stopping) return;
+            } else {
+              if (truncated.length) {
+                yield warning(
+                  `TRUNCATE of ${truncated.map((p) => p.display).join(', ')} (at ${transaction.endLsn}) is not applied: the rows it removed stay in the destination; set truncate: resync to reload truncated tables, or resync the table`,
+                );
+              }
+              yield* commit();
+              if (budget.stopping) return;
+            }
+            break;
           }
         }
         if (peek.messages < asked) return;
+      }
+    }
+
+    /**
+     * truncate: resync: each table of state.cdc.reload loaded again by keyset from its saved position, one
+     * checkpoint per batch; the table leaves the list in the checkpoint after its last batch.
+     */
+    async function* reloadTruncated(): AsyncGenerator<Emit<ReplicationState>> {
+      while (state.cdc?.reload?.length) {
+        const plan = plans.find((p) => p.dest === state.cdc!.reload![0]);
+        if (plan) {
+          current = plan;
+          yield* replicateTable(plan);
+        }
+        const rest = state.cdc.reload.slice(1);
+        state.cdc = {lsn: state.cdc.lsn, skip: state.cdc.skip, streaming: true, ...(rest.length ? {reload: rest} : {})};
+        yield* commit();
+        if (budget.stopping) return;
       }
     }
   } catch (error) {

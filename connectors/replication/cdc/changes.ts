@@ -98,6 +98,19 @@ export class ChangeMapper {
     return `${out}}`;
   }
 
+  /** The replicated tables a TRUNCATE of this transaction emptied, in destination-name order. */
+  truncated(transaction: Transaction): TablePlan[] {
+    const plans = new Set<TablePlan>();
+    for (const change of transaction.changes) {
+      if (change.type !== 'truncate') continue;
+      for (const relation of change.relations) {
+        const plan = this.planOf(relation);
+        if (plan) plans.add(plan);
+      }
+    }
+    return [...plans].sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));
+  }
+
   /**
    * The transaction's net effect: one change per destination row, the last one (a delete then an insert of
    * the same key is the insert), in the order of those last changes. `warn` hears what cannot be replicated.
@@ -110,11 +123,8 @@ export class ChangeMapper {
       net.set(id, change);
     };
     for (const change of transaction.changes) {
-      if (change.type === 'truncate') {
-        const names = change.relations.filter((r) => this.planOf(r)).map((r) => `${r.schema}.${r.table}`);
-        if (names.length) warn(`TRUNCATE of ${names.join(', ')} is not replicated by change data capture: its rows stay in the destination until a resync`);
-        continue;
-      }
+      // a TRUNCATE carries no rows: the sync reports it, or reloads the table (see truncated)
+      if (change.type === 'truncate') continue;
       const plan = this.planOf(change.relation);
       if (!plan) continue;
       if (change.type === 'delete') {
