@@ -16,5 +16,7 @@ export const MonitoringState = z.object({
   }).optional(),
   /** per connection, what the previous check saw (events.ts's compact entry) */
   connections: z.record(z.string(), z.array(z.number())).optional(),
+  /** per watched replication slot (slots.ts), its lag in bytes at the last checks, oldest first */
+  slots: z.record(z.string(), z.array(z.number())).optional(),
 });
 export type MonitoringState = z.infer<typeof MonitoringState>;
