@@ -92,6 +92,8 @@ describe('runDemo', () => {
       for (const fn of loadDeployConfig(repo)) expect(text).toContain(`▸ ${fn.name} (connector ${fn.connector}`);
       expect(result.functions.filter((fn) => fn.status === 'failed').map((fn) => `${fn.function}: ${fn.note}`)).toEqual([]);
       expect(result.ok).toBe(true);
+      // the replication demo ends with a delete and a primary key update arriving through change data capture
+      expect(text).toMatch(/cdc: 2 deletes and 1 upsert in 1 call\(s\); warehouse: ORD-DEMO-NEW has item 5 only/);
     } finally {
       rmSync(outputDir, {recursive: true, force: true});
     }
