@@ -18,8 +18,13 @@ import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, peekChanges, sl
 import {SourceSession} from './client.js';
 import {initialTableState, tableState, type ReplicationState, type TableState} from './state.js';
 
-/** Messages asked of the slot by a call's first peek; each further peek of the call asks four times more. */
-const CDC_FIRST_PEEK = 5000;
+/**
+ * Messages asked of the slot by a call's first peek: about what one response holds (a row of ~400 bytes of
+ * JSON a change), at least 5,000. Each peek decodes from the slot's position again, so a first peek too small
+ * costs a second, larger one, and one too large decodes (and holds in memory) changes the response has no room
+ * for; each further peek of the call asks four times more.
+ */
+const firstPeek = (responseCapBytes: number) => Math.max(5000, Math.round(responseCapBytes / 400));
 
 /** The tables change data capture reads, as the readiness checks and the publication take them. */
 export function cdcTables(plans: readonly TablePlan[]): {schema: string; table: string; hasKey: boolean}[] {
@@ -229,7 +234,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       // a reload a previous call began (or scheduled) comes before any further change
       yield* reloadTruncated();
       if (budget.stopping) return;
-      for (let asked = CDC_FIRST_PEEK; ; asked *= 4) {
+      for (let asked = firstPeek(budget.limits.responseCapBytes); ; asked *= 4) {
         const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
         for (const transaction of peek.transactions) {
           const at = state.cdc!;

@@ -86,14 +86,26 @@ export class ChangeMapper {
     });
   }
 
+  /** Per relation (a Relation message describes it once per peek), each column's `"dest":` or null when not replicated. */
+  private readonly members = new WeakMap<Relation, (string | null)[]>();
+
   private rowJson(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[], key: string): string {
+    let members = this.members.get(relation);
+    if (!members) {
+      members = relation.columns.map((column) => {
+        const planned = plan.columns.find((c) => c.name === column.name);
+        return planned ? `${JSON.stringify(planned.dest)}:` : null;
+      });
+      this.members.set(relation, members);
+    }
     let out = plan.primaryKey.length === 0 ? `{${JSON.stringify(ROW_HASH)}:${JSON.stringify(key)}` : '{';
-    for (const [i, column] of relation.columns.entries()) {
+    const columns = relation.columns;
+    for (let i = 0; i < columns.length; i++) {
       const value = tuple[i];
-      const planned = plan.columns.find((c) => c.name === column.name);
-      if (!planned || !value || value.kind === 'unchanged') continue;
+      const member = members[i];
+      if (!member || !value || value.kind === 'unchanged') continue;
       if (out.length > 1) out += ',';
-      out += `${JSON.stringify(planned.dest)}:${value.kind === 'null' ? 'null' : valueJson(column.typeOid, value.text)}`;
+      out += member + (value.kind === 'null' ? 'null' : valueJson(columns[i]!.typeOid, value.text));
     }
     return `${out}}`;
   }
