@@ -246,7 +246,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           // A row this response deletes comes back: in one response the delete would win (Fivetran applies
           // upserts before deletes), so the call ends here, at the last transaction boundary, and the next
           // call of the same sync delivers this transaction first.
-          if (changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) {
+          if (deleted.size && changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) {
             yield* commit(0, {endCall: 'key_reinserted'});
             // the Function adapter has ended the call; the Partner SDK streams records in order and goes on
             deleted.clear();
