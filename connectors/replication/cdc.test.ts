@@ -262,6 +262,34 @@ describe('update_method cdc with soft_delete', () => {
   });
 });
 
+describe('update_method cdc and a column added in the source', () => {
+  it('lands the new column with the changes written after it was added', async (context) => {
+    if (!logical) context.skip();
+    await db.query(`CREATE TABLE widgets (id int4 PRIMARY KEY, name text)`);
+    await db.query(`INSERT INTO widgets SELECT g, 'w' || g FROM generate_series(1, 5) g`);
+    const secrets = sourceSecrets(db, {include_tables: 'widgets', update_method: 'cdc', cdc_slot: `${slot}_widgets`, cdc_publication: 'cdc_widgets_pub'});
+    const target = await TestWarehouse.open();
+    try {
+      const first = await syncAll(connector, secrets, {warehouse: target});
+      await db.query(`UPDATE widgets SET name = 'before' WHERE id = 1`);
+      await db.query(`ALTER TABLE widgets ADD COLUMN "Colour Code" text`);
+      await db.query(`UPDATE widgets SET "Colour Code" = 'red' WHERE id = 2`);
+      await db.query(`INSERT INTO widgets VALUES (6, 'new', 'blue')`);
+      await syncAll(connector, secrets, {state: first.state, warehouse: target});
+      expect(await target.query('SELECT id, name, colour_code FROM replication.public_widgets ORDER BY id')).toEqual([
+        {id: 1, name: 'before', colour_code: null},
+        {id: 2, name: 'w2', colour_code: 'red'},
+        {id: 3, name: 'w3', colour_code: null},
+        {id: 4, name: 'w4', colour_code: null},
+        {id: 5, name: 'w5', colour_code: null},
+        {id: 6, name: 'new', colour_code: 'blue'},
+      ]);
+    } finally {
+      await target.close();
+    }
+  });
+});
+
 describe('update_method cdc and TRUNCATE', () => {
   const truncateSecrets = (name: string, truncate: string) =>
     sourceSecrets(db, {include_tables: name, update_method: 'cdc', cdc_slot: `${slot}_${name}`, cdc_publication: `cdc_${name}_pub`, truncate});
