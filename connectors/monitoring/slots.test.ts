@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
 import type {Row, State} from '../../sdk/index.js';
-import {syncAll} from '../../sdk/testing.js';
+import {callConnector, syncAll} from '../../sdk/testing.js';
 import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {connector} from './index.js';
 import {slotAlert, type SlotWatch} from './slots.js';
@@ -95,6 +95,17 @@ describe('replication slots watched by the monitoring connector', () => {
     expect(alerts.find((a) => a.rule === 'slot_unreadable')!.message).toMatch(/^cannot read the replication slot .* of bad-login: .*; check the entry "bad-login" of replication_slots$/);
     expect(text).not.toContain(password);
     expect(text).not.toContain(watcherPassword);
+  });
+
+  it('refuses an entry without a connection or a name used twice, in one line naming the key, never the password', async () => {
+    const secrets = (slots: unknown) => ({fivetran_api_key: sim.apiKey, fivetran_api_secret: sim.apiSecret, fivetran_api_url: sim.url, replication_slots: JSON.stringify(slots)});
+    for (const slots of [[{name: 'a', slot: 's', password: watcherPassword}], [watch(), watch()]]) {
+      const answer = await callConnector(connector, {state: {}, secrets: secrets(slots)});
+      expect(answer.status).toBe(400);
+      expect(answer.body.errorMessage).toMatch(/^Invalid secrets: replication_slots.*(database_url, or host, user and database|a name of its own)/);
+      expect(answer.text).not.toContain(watcherPassword);
+      expect(answer.body.errorMessage).not.toContain('\n');
+    }
   });
 
   it('names a lost slot (wal_status lost) critical', () => {

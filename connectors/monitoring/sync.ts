@@ -13,7 +13,7 @@ export async function* monitoringSync({secrets, state, log, budget, signal}: Syn
   log.info(state.check ? 'resuming the check in progress' : 'starting a check', {group_ids: settings.groupIds.length || 'all'});
   const rows: Record<string, number> = {};
   // watched replication slots, once per check, at its start; their lag history rides on every checkpoint
-  let slots = state.slots;
+  let slots = secrets.replication_slots?.length ? state.slots : undefined;
   if (!state.check && secrets.replication_slots?.length) slots = yield* checkSlots(secrets.replication_slots, slots ?? {}, new Date().toISOString(), log);
   for await (const item of runCheck(api, settings, state, {budget})) {
     if (item.kind === 'upsert') rows[item.table] = (rows[item.table] ?? 0) + 1;
