@@ -14,6 +14,11 @@
 //   which is the one compared;
 // - row_to_json server: bench/support/row-to-json-server.ts, a bare server streaming one row_to_json COPY per call
 //   (see driveRowToJsonServer): the least a connector whose JSON PostgreSQL writes could do.
+// - cdc: the same function with update_method cdc, after a full load of the last size: BENCH_CDC_UPDATES
+//   (100,000) updates of orders in transactions of BENCH_CDC_TRANSACTION (1,000), delivered by one sync from
+//   the slot; its reference is PostgreSQL decoding the same changes (pg_logical_slot_peek_binary_changes of
+//   the same slot and publication, read into this process, median of BENCH_COPY_RUNS), its keyset figure the
+//   per-call row above it. BENCH_CDC_UPDATES=0 skips it.
 // It prints rows/s and MB/s side by side, the ratio, the child's peak RSS, the number of calls and the CPU
 // seconds of PostgreSQL, the function and this process. The child
 // gets the budgets deploy.yaml gives the replication function; BENCH_RESPONSE_CAP_BYTES and
@@ -111,6 +116,76 @@ async function driveRowToJsonServer(url: string, callRows: number): Promise<{row
     return {...sync, peak: peakRssBytes(server.child.pid!)};
   } finally {
     await server.stop();
+  }
+}
+
+/**
+ * update_method cdc: a full load (which creates the slot), then `updates` updates of orders in transactions of
+ * BENCH_CDC_TRANSACTION, then one timed sync that delivers them from the slot. The reference is PostgreSQL
+ * decoding the same changes for the same publication (a peek, which consumes nothing), read into this process.
+ */
+async function benchCdc(options: {
+  db: pg.Client; bundleDir: string; env: NodeJS.ProcessEnv; secrets: Record<string, unknown>; dataDir: string; size: number; updates: number; keysetRowsPerSecond: string;
+}): Promise<string[]> {
+  const {db, size, updates} = options;
+  const perTransaction = Number(process.env.BENCH_CDC_TRANSACTION ?? 1000);
+  const slot = 'bench_cdc_slot';
+  const publication = 'bench_cdc_pub';
+  const secrets = {...options.secrets, update_method: 'cdc', cdc_slot: slot, cdc_publication: publication};
+  const fn = await startBundledFunction(root, options.bundleDir, options.env as Record<string, string>);
+  try {
+    await firstAnswer(fn, {state: {}, secrets: {}});
+    const load = await driveSync(fn.url, secrets);
+    // a stream of updates, each transaction committed on its own; the same rows again once the table is done.
+    // Flushed at commit, as production servers do (the embedded server commits asynchronously), so the
+    // reference's peek sees all of them
+    await db.query('SET synchronous_commit = on');
+    const rows = Math.min(size, updates);
+    for (let done = 0; done < updates; done += perTransaction) {
+      const from = (done % rows) + 1;
+      await db.query(`UPDATE orders SET status = CASE WHEN status = 'shipped' THEN 'paid' ELSE 'shipped' END, updated_at = now() WHERE order_id BETWEEN $1 AND $2`, [from, from + Math.min(perTransaction, updates - done) - 1]);
+    }
+    // the reference: PostgreSQL decoding these changes, as the connector asks for them
+    const peeks: {seconds: number; bytes: number; messages: number}[] = [];
+    for (let run = 0; run < COPY_RUNS; run++) {
+      const started = performance.now();
+      const {rows: messages} = await db.query<{data: Buffer}>(
+        `SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`,
+        [slot, publication],
+      );
+      peeks.push({seconds: (performance.now() - started) / 1000, bytes: messages.reduce((sum, m) => sum + m.data.length, 0), messages: messages.length});
+    }
+    peeks.sort((a, b) => a.seconds - b.seconds);
+    const peek = peeks[Math.floor(peeks.length / 2)]!;
+    const pgBefore = postgresCpuSeconds(options.dataDir);
+    const fnBefore = cpuSeconds(fn.child.pid!);
+    const driverBefore = process.cpuUsage();
+    const sync = await driveSync(fn.url, secrets, undefined, load.state);
+    const cpu = {pg: postgresCpuSeconds(options.dataDir) - pgBefore, fn: cpuSeconds(fn.child.pid!) - fnBefore, driver: cpuOf(process.cpuUsage(driverBefore))};
+    const peak = peakRssBytes(fn.child.pid!);
+    // distinct rows: a row updated twice in the stream lands twice (one per transaction)
+    if (sync.rows !== updates) throw new Error(`cdc delivered ${sync.rows} order rows for ${updates} updates`);
+    const {rows: lag} = await db.query<{lag: string}>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+    console.log(
+      `cdc: ${updates.toLocaleString('en-US')} updates in transactions of ${perTransaction.toLocaleString('en-US')}: decoding ${peek.seconds.toFixed(2)} s (${peek.messages.toLocaleString('en-US')} messages), connector ${sync.seconds.toFixed(2)} s in ${sync.calls} calls; ` +
+        `the slot holds ${(Number(lag[0]?.lag ?? 0) / 1024 / 1024).toFixed(1)} MB of WAL until the next call advances it; keyset per call ${options.keysetRowsPerSecond} rows/s`,
+    );
+    return [
+      updates.toLocaleString('en-US'),
+      `cdc, ${perTransaction.toLocaleString('en-US')}/txn`,
+      `${Math.round(updates / peek.seconds).toLocaleString('en-US')}`,
+      `${(peek.bytes / peek.seconds / 1e6).toFixed(1)}`,
+      `${Math.round(sync.rows / sync.seconds).toLocaleString('en-US')}`,
+      `${(sync.bytes / sync.seconds / 1e6).toFixed(1)}`,
+      `${(peek.seconds / sync.seconds).toFixed(2)}`,
+      `${(peak / 1024 / 1024).toFixed(0)} MB`,
+      String(sync.calls),
+      '',
+      `${cpu.pg.toFixed(2)} / ${cpu.fn.toFixed(2)} / ${cpu.driver.toFixed(2)}`,
+    ];
+  } finally {
+    await fn.stop();
+    await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]).catch(() => undefined);
   }
 }
 
@@ -244,6 +319,11 @@ async function main(): Promise<void> {
       ]);
       console.log(`${size} rows (row_to_json server): ${bare.seconds.toFixed(2)} s in ${bare.calls} calls`);
     }
+    const updates = Number(process.env.BENCH_CDC_UPDATES ?? 100_000);
+    if (updates > 0 && sizes.length) {
+      const keyset = results.filter((r) => r[1] === 'per call').at(-1)!;
+      results.push(await benchCdc({db, bundleDir: bundle.dir, env, secrets, dataDir, size: sizes.at(-1)!, updates, keysetRowsPerSecond: keyset[4]!}));
+    }
     await db.end();
   } catch (error) {
     console.error(error);
@@ -262,6 +342,7 @@ async function main(): Promise<void> {
   console.log('cpu s: CPU seconds used by PostgreSQL (all its processes), the COPY reader (this process), the function process, the driver (this process playing Fivetran)');
   console.log('row_to_json server: a bare Node server (bench/support/row-to-json-server.ts) streaming ONE COPY of PostgreSQL-built JSON per call, a new connection per call, the connector\'s rows per call; no functions-framework, discovery, budgets or checkpoints');
   console.log('connection: per call = one connection per call, closed when it ends (the default); kept = keep_connection_between_calls');
+  console.log('cdc = update_method cdc delivering a stream of updates from the slot (one sync); its COPY columns are PostgreSQL decoding the same changes (pg_logical_slot_peek_binary_changes), its ratio against that; keyset = the per-call connector figure of the same table');
   console.log('cold = the first sync of a new function instance (pg loaded and code compiled during it); the rows without it are the next sync on the same instance, warm as the COPY reference\'s reader is; peak RSS covers both');
 }
 

@@ -94,6 +94,8 @@ describe('runDemo', () => {
       expect(text).not.toContain('▸ fivetran-webhooks');
       expect(result.functions.filter((fn) => fn.status === 'failed').map((fn) => `${fn.function}: ${fn.note}`)).toEqual([]);
       expect(result.ok).toBe(true);
+      // the replication demo ends with a delete and a primary key update arriving through change data capture
+      expect(text).toMatch(/cdc: 2 deletes and 1 upsert in 1 call\(s\); warehouse: ORD-DEMO-NEW has item 5 only/);
     } finally {
       rmSync(outputDir, {recursive: true, force: true});
     }

@@ -312,4 +312,22 @@ describe('records', () => {
     expect(body.state).toEqual({n: 1});
     expect(body.insert.t).toEqual([{id: 1}]);
   });
+
+  it('ends the call with hasMore true at a checkpoint marked endCall, leaving what follows to the next call', async () => {
+    // a key deleted and then inserted again: in one response Fivetran would apply the insert before the delete
+    const c = connectorOf([remove('t', {id: 1}), checkpoint({n: 1}, {endCall: true}), upsert('t', {id: 1}), checkpoint({n: 2})]);
+    const {body, summary} = await call(c, {state: {}});
+    expect(body.hasMore).toBe(true);
+    expect(summary?.stopReason).toBe('end_call');
+    expect(body.state).toEqual({n: 1});
+    expect(body.delete.t).toEqual([{id: 1}]);
+    expect(body.insert.t).toBeUndefined();
+  });
+
+  it('goes on past an endCall checkpoint without progress, so Fivetran is never called again for nothing', async () => {
+    const c = connectorOf([checkpoint({}, {endCall: true}), upsert('t', {id: 1}), checkpoint({n: 1})]);
+    const {body} = await call(c, {state: {}});
+    expect(body.hasMore).toBe(false);
+    expect(body.insert.t).toEqual([{id: 1}]);
+  });
 });

@@ -37,7 +37,8 @@ export const STREAM_AFTER_BYTES = 1024 * 1024;
 
 export interface CallSummary {
   hasMore: boolean;
-  stopReason: BudgetReason | 'finished' | 'source_error' | 'error_while_streaming' | 'setup_test';
+  /** `end_call`: the connector ended the call at a checkpoint (Emit checkpoint's endCall) */
+  stopReason: BudgetReason | 'finished' | 'source_error' | 'error_while_streaming' | 'setup_test' | 'end_call';
   rows: Record<string, number>;
   deletes: Record<string, number>;
   bytes: number;
@@ -297,6 +298,13 @@ async function runSync(
             response.dropPending();
             budget.markStopping('response_bytes');
             stopReason = 'response_bytes';
+            stopped = true;
+            break;
+          }
+          if (item.endCall && response.progress) {
+            // the connector knows more follows (no look-ahead); without progress the call goes on, or Fivetran
+            // would be asked to call again for nothing
+            stopReason = 'end_call';
             stopped = true;
             break;
           }

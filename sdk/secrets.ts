@@ -76,6 +76,9 @@ export const field = {
   boolean: (meta: Meta = {}) => withMeta(z.preprocess(parseBoolean, z.boolean({error: 'must be true or false'})), {...meta, kind: 'boolean'}),
   json: <T extends z.ZodType>(schema: T, meta: Meta = {}) =>
     withMeta(z.preprocess(parseJson, schema), {...meta, kind: 'json'}),
+  /** JSON holding credentials (e.g. a list of databases with passwords): redacted everywhere, as `secret` is */
+  secretJson: <T extends z.ZodType>(schema: T, meta: Meta = {}) =>
+    withMeta(z.preprocess(parseJson, schema), {...meta, kind: 'json', secret: true}),
   enum: <const V extends readonly [string, ...string[]]>(values: V, meta: Meta = {}) =>
     withMeta(z.enum(values, {error: `must be one of ${values.join(', ')}`}), {...meta, kind: 'enum', options: values}),
   list: (meta: Meta = {}) =>

@@ -61,7 +61,13 @@ export type Emit<S = State> =
    */
   | {kind: 'upsertJson'; table: string; json: string | Buffer; count: number}
   | {kind: 'delete'; table: string; keys: Row}
-  | {kind: 'checkpoint'; state: S}
+  /**
+   * `endCall`: a Function call ends at this checkpoint with `hasMore: true` (when it made progress), so what
+   * follows goes in the next response of the same sync. For records one response cannot carry in order:
+   * Fivetran applies a response's upserts before its deletes, so a key deleted and then inserted again must
+   * not share one. The Partner SDK streams records in order and ignores it.
+   */
+  | {kind: 'checkpoint'; state: S; endCall?: boolean}
   /** declares a table discovered at run time (e.g. a replicated source table) */
   | {kind: 'table'; table: string; spec: TableSpec}
   /** a non-fatal problem worth a person's attention */
@@ -72,7 +78,8 @@ export const upsert = (table: string, row: Row): Emit<never> => ({kind: 'upsert'
 export const upsertJson = (table: string, json: string | Buffer, count: number): Emit<never> => ({kind: 'upsertJson', table, json, count});
 export const remove = (table: string, keys: Row): Emit<never> => ({kind: 'delete', table, keys});
 /** the state to resume from, of the type the connector's `state` schema declares; it goes to Fivetran as JSON */
-export const checkpoint = <S extends object = State>(state: S): Emit<S> => ({kind: 'checkpoint', state});
+export const checkpoint = <S extends object = State>(state: S, options: {endCall?: boolean} = {}): Emit<S> =>
+  options.endCall ? {kind: 'checkpoint', state, endCall: true} : {kind: 'checkpoint', state};
 export const declareTable = (table: string, spec: TableSpec): Emit<never> => ({kind: 'table', table, spec});
 export const warning = (message: string): Emit<never> => ({kind: 'warning', message});
 

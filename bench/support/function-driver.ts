@@ -33,11 +33,16 @@ export interface SyncRun {
   bytes: number;
   calls: number;
   seconds: number;
+  /** the state of the last response: where the next sync starts */
+  state: unknown;
 }
 
-/** A full sync: every call until hasMore is false. `rowMarker` starts each row of the counted table (`{"order_id":`). */
-export async function driveSync(url: string, secrets: Record<string, unknown>, rowMarker = Buffer.from('{"order_id":')): Promise<SyncRun> {
-  let state: unknown = {};
+/**
+ * A full sync: every call until hasMore is false, from `start` (a new connection's `{}` by default).
+ * `rowMarker` starts each row of the counted table (`{"order_id":`).
+ */
+export async function driveSync(url: string, secrets: Record<string, unknown>, rowMarker = Buffer.from('{"order_id":'), start: unknown = {}): Promise<SyncRun> {
+  let state: unknown = start;
   let rows = 0;
   let bytes = 0;
   let calls = 0;
@@ -57,7 +62,7 @@ export async function driveSync(url: string, secrets: Record<string, unknown>, r
     if (!next) break;
     response = await next;
   }
-  return {rows, bytes, calls, seconds: (performance.now() - started) / 1000};
+  return {rows, bytes, calls, seconds: (performance.now() - started) / 1000, state};
 }
 
 export function closeDriver(): void {

@@ -5,6 +5,7 @@ import * as z from 'zod';
 import {DEFAULT_FIVETRAN_API_URL} from '../../sdk/fivetran-api.js';
 import {field} from '../../sdk/index.js';
 import type {CheckSettings} from './check.js';
+import {SlotWatch} from './slots.js';
 import {compileTenantPattern} from './tenants.js';
 
 export const MonitoringSecrets = z.object({
@@ -18,6 +19,16 @@ export const MonitoringSecrets = z.object({
   frequent_failure_count: field.integer({label: 'Frequent failure count', description: 'failures inside the window that raise a warning', min: 1}).default(3),
   expected_paused: field.list({label: 'Expected paused', description: 'connection ids or schema names paused on purpose (no alert)'}).optional(),
   concurrency: field.integer({label: 'Concurrency', description: 'groups read at once when group_ids is set', min: 1, max: 16}).default(4),
+  replication_slots: field
+    .secretJson(
+      z.array(SlotWatch, {error: 'must be a JSON list like [{"name": "orders-db", "database_url": "postgres://...", "slot": "fivetran_orders_slot"}]'})
+        .refine((watches) => new Set(watches.map((w) => w.name)).size === watches.length, {error: 'each entry needs a name of its own'}),
+      {
+        label: 'Replication slots',
+        description: 'PostgreSQL replication slots to watch, a JSON list of {name, database_url (or host, port, user, password, database, sslmode), slot, max_lag_mb, growth_checks}',
+      },
+    )
+    .optional(),
 });
 export type MonitoringSecrets = z.infer<typeof MonitoringSecrets>;
 

@@ -38,5 +38,7 @@ export const MonitoringState = z.object({
   connections: z.record(z.string(), z.array(z.number())).optional(),
   /** per connection id, its open alert; a check in progress has folded in the connections it has read */
   open_alerts: z.record(z.string(), OpenAlertState).optional(),
+  /** per watched replication slot (slots.ts), its lag in bytes at the last checks, oldest first */
+  slots: z.record(z.string(), z.array(z.number())).optional(),
 });
 export type MonitoringState = z.infer<typeof MonitoringState>;

@@ -169,18 +169,34 @@ describe('update_method cdc', () => {
     loaded = {...loaded, state};
   });
 
-  it('delivers a row deleted and inserted again by the sync after the one that delivered the delete', async (context) => {
+  it('delivers a row deleted and inserted again, or a key moved and its old key reused, within the same sync', async (context) => {
     if (!logical || !loaded) context.skip();
     await db.query(`DELETE FROM "Customers" WHERE id = 300`);
     await db.query(`INSERT INTO "Customers" VALUES (300, 'Back again', 3, NULL, NULL, true)`);
-    // in one response the delete would win over the insert (Fivetran applies upserts, then deletes): the
-    // first sync stops before the insert's transaction, and the next one delivers it
-    const first = await syncAll(connector, cdcSecrets(), {state: loaded.state, warehouse, callOptions: {limits}});
-    expect((await first.rows('public_customers')).find((r) => r.id === 300)).toBeUndefined();
-    const second = await syncAll(connector, cdcSecrets(), {state: first.state, warehouse, callOptions: {limits}});
-    expect((await second.rows('public_customers')).find((r) => r.id === 300)).toMatchObject({full_name: 'Back again'});
+    await db.query(`UPDATE "Customers" SET id = 6310 WHERE id = 310`);
+    await db.query(`INSERT INTO "Customers" VALUES (310, 'Old key reused', 4, NULL, NULL, false)`);
+    // in one response the delete would win over the insert (Fivetran applies upserts, then deletes): the call
+    // ends before the insert's transaction with hasMore true, and the next call of the same sync delivers it
+    const sync = await syncAll(connector, cdcSecrets(), {state: loaded.state, warehouse, callOptions: {limits}});
+    const rows = await sync.rows('public_customers');
+    expect(rows.find((r) => r.id === 300)).toMatchObject({full_name: 'Back again'});
+    expect(rows.find((r) => r.id === 310)).toMatchObject({full_name: 'Old key reused'});
+    expect(rows.find((r) => r.id === 6310)).toMatchObject({full_name: 'Customer 310'});
+    expect(sync.calls.length).toBeGreaterThanOrEqual(3);
+    expect(sync.inserted('replication_runs').map((r) => r.stop_reason)).toContain('key_reinserted');
     expect(await snapshot(warehouse)).toBe(await expected());
-    loaded = second;
+    loaded = sync;
+  });
+
+  it('resumes to the source when a call ended for a reinserted key is the last of its sync', async (context) => {
+    if (!logical || !loaded) context.skip();
+    await db.query(`DELETE FROM "Customers" WHERE id = 320`);
+    await db.query(`INSERT INTO "Customers" VALUES (320, 'Again', 3, NULL, NULL, true)`);
+    await db.query(`DELETE FROM "Customers" WHERE id = 320`);
+    await db.query(`INSERT INTO "Customers" VALUES (320, 'And again', 3, NULL, NULL, true)`);
+    const {state} = await oneCallAtATime(loaded.state);
+    expect(await snapshot(warehouse)).toBe(await expected());
+    loaded = {...loaded, state};
   });
 });
 
@@ -208,6 +224,133 @@ describe('update_method cdc with filters', () => {
       // (the first call advanced the slot to the previous sync's position, before the writes above)
       expect(next.inserted('replication_runs')[0]?.slot_lag_bytes).toBeGreaterThan(0);
       expect(lines.join('\n')).toMatch(/holds \d+\.\d MB of WAL \(max_slot_lag_mb 0\)/);
+    } finally {
+      await target.close();
+    }
+  });
+});
+
+describe('update_method cdc with soft_delete', () => {
+  it('keeps a deleted row with _fivetran_deleted true, and clears it when the key comes back', async (context) => {
+    if (!logical) context.skip();
+    await db.query(`CREATE TABLE accounts (id int4 PRIMARY KEY, owner text)`);
+    await db.query(`INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 5) g`);
+    const secrets = sourceSecrets(db, {include_tables: 'accounts', update_method: 'cdc', cdc_slot: `${slot}_soft`, cdc_publication: 'cdc_soft_pub', soft_delete: 'true'});
+    const target = await TestWarehouse.open();
+    try {
+      const first = await syncAll(connector, secrets, {warehouse: target});
+      await db.query(`DELETE FROM accounts WHERE id IN (2, 4)`);
+      await db.query(`UPDATE accounts SET id = 50 WHERE id = 5`);
+      const next = await syncAll(connector, secrets, {state: first.state, warehouse: target});
+      // the response names the table in softDelete, as Fivetran's protocol has it
+      expect(next.calls.some((c) => c.body?.softDelete?.includes('public_accounts'))).toBe(true);
+      const rows = await target.query('SELECT id, owner, _fivetran_deleted FROM replication.public_accounts ORDER BY id');
+      expect(rows).toEqual([
+        {id: 1, owner: 'owner 1', _fivetran_deleted: false},
+        {id: 2, owner: 'owner 2', _fivetran_deleted: true},
+        {id: 3, owner: 'owner 3', _fivetran_deleted: false},
+        {id: 4, owner: 'owner 4', _fivetran_deleted: true},
+        {id: 5, owner: 'owner 5', _fivetran_deleted: true},
+        {id: 50, owner: 'owner 5', _fivetran_deleted: false},
+      ]);
+      await db.query(`INSERT INTO accounts VALUES (2, 'back')`);
+      await syncAll(connector, secrets, {state: next.state, warehouse: target});
+      expect(await target.query('SELECT id, owner, _fivetran_deleted FROM replication.public_accounts WHERE id = 2')).toEqual([{id: 2, owner: 'back', _fivetran_deleted: false}]);
+    } finally {
+      await target.close();
+    }
+  });
+});
+
+describe('update_method cdc and a column added in the source', () => {
+  it('lands the new column with the changes written after it was added', async (context) => {
+    if (!logical) context.skip();
+    await db.query(`CREATE TABLE widgets (id int4 PRIMARY KEY, name text)`);
+    await db.query(`INSERT INTO widgets SELECT g, 'w' || g FROM generate_series(1, 5) g`);
+    const secrets = sourceSecrets(db, {include_tables: 'widgets', update_method: 'cdc', cdc_slot: `${slot}_widgets`, cdc_publication: 'cdc_widgets_pub'});
+    const target = await TestWarehouse.open();
+    try {
+      const first = await syncAll(connector, secrets, {warehouse: target});
+      await db.query(`UPDATE widgets SET name = 'before' WHERE id = 1`);
+      await db.query(`ALTER TABLE widgets ADD COLUMN "Colour Code" text`);
+      await db.query(`UPDATE widgets SET "Colour Code" = 'red' WHERE id = 2`);
+      await db.query(`INSERT INTO widgets VALUES (6, 'new', 'blue')`);
+      await syncAll(connector, secrets, {state: first.state, warehouse: target});
+      expect(await target.query('SELECT id, name, colour_code FROM replication.public_widgets ORDER BY id')).toEqual([
+        {id: 1, name: 'before', colour_code: null},
+        {id: 2, name: 'w2', colour_code: 'red'},
+        {id: 3, name: 'w3', colour_code: null},
+        {id: 4, name: 'w4', colour_code: null},
+        {id: 5, name: 'w5', colour_code: null},
+        {id: 6, name: 'new', colour_code: 'blue'},
+      ]);
+    } finally {
+      await target.close();
+    }
+  });
+});
+
+describe('update_method cdc and TRUNCATE', () => {
+  const truncateSecrets = (name: string, truncate: string) =>
+    sourceSecrets(db, {include_tables: name, update_method: 'cdc', cdc_slot: `${slot}_${name}`, cdc_publication: `cdc_${name}_pub`, truncate});
+
+  it('reports a TRUNCATE (truncate: report, the default) in the log and in replication_runs, and leaves the rows', async (context) => {
+    if (!logical) context.skip();
+    await db.query(`CREATE TABLE ledger_report (id int4 PRIMARY KEY, amount int4)`);
+    await db.query(`INSERT INTO ledger_report SELECT g, g FROM generate_series(1, 10) g`);
+    const secrets = truncateSecrets('ledger_report', 'report');
+    const target = await TestWarehouse.open();
+    try {
+      const first = await syncAll(connector, secrets, {warehouse: target});
+      await db.query(`TRUNCATE ledger_report`);
+      await db.query(`INSERT INTO ledger_report VALUES (100, 1)`);
+      const lines: string[] = [];
+      const next = await syncAll(connector, secrets, {state: first.state, warehouse: target, callOptions: {sink: (line) => lines.push(line)}});
+      expect(lines.join('\n')).toMatch(/TRUNCATE of public\.ledger_report \(at [0-9A-F]+\/[0-9A-F]+\) is not applied: .*set truncate: resync/);
+      expect(next.inserted('replication_runs').flatMap((r) => r.truncated_tables as string[])).toEqual(['public.ledger_report']);
+      // Fivetran's Function protocol deletes by key only, and a TRUNCATE names no keys: the old rows stay
+      expect((await next.rows('public_ledger_report', {orderBy: ['id']})).map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100]);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('reloads a truncated table with truncate: resync, resuming the reload from every checkpoint, and replays later changes over it', async (context) => {
+    if (!logical) context.skip();
+    await db.query(`CREATE TABLE ledger_resync (id int4 PRIMARY KEY, amount int4, note text)`);
+    await db.query(`INSERT INTO ledger_resync SELECT g, g, repeat('x', 60) FROM generate_series(1, 300) g`);
+    const secrets = truncateSecrets('ledger_resync', 'resync');
+    const target = await TestWarehouse.open();
+    try {
+      const first = await syncAll(connector, secrets, {warehouse: target});
+      await db.query(`DELETE FROM ledger_resync WHERE id = 1`);
+      await db.query(`TRUNCATE ledger_resync`);
+      await db.query(`INSERT INTO ledger_resync SELECT g, g * 10, repeat('y', 60) FROM generate_series(250, 1200) g`);
+      await db.query(`UPDATE ledger_resync SET amount = -1 WHERE id = 260`);
+      await db.query(`DELETE FROM ledger_resync WHERE id = 270`);
+      const truncatedAt = new Date();
+      // every call the last of its sync: the reload resumes from each of its checkpoints
+      let state = first.state;
+      let calls = 0;
+      const runs: Record<string, unknown>[] = [];
+      for (let done = false; !done; calls++) {
+        expect(calls).toBeLessThan(100);
+        const one = await syncAll(connector, secrets, {state, warehouse: target, maxCalls: 1, callOptions: {limits: {responseCapBytes: 48 * 1024}}});
+        runs.push(...one.inserted('replication_runs'));
+        state = one.state;
+        done = one.calls[0]!.body!.hasMore === false;
+      }
+      expect(calls).toBeGreaterThan(2);
+      expect(runs.flatMap((r) => r.truncated_tables as string[])).toContain('public.ledger_resync');
+      expect((state as {cdc: {reload?: string[]}}).cdc.reload).toBeUndefined();
+      const source = (await db.query(`SELECT id, amount FROM ledger_resync ORDER BY id`)).rows;
+      // every source row is in the destination as it is now, rewritten since the TRUNCATE
+      const current = await target.query(`SELECT id, amount FROM replication.public_ledger_resync WHERE _fivetran_synced >= '${truncatedAt.toISOString()}'::timestamptz ORDER BY id`);
+      expect(current).toEqual(source);
+      // the rows the TRUNCATE removed cannot be deleted through the Function protocol (no keys): they are
+      // exactly the rows synced before it
+      const stale = await target.query(`SELECT id FROM replication.public_ledger_resync WHERE _fivetran_synced < '${truncatedAt.toISOString()}'::timestamptz ORDER BY id`);
+      expect(stale.map((r) => r.id)).toEqual(Array.from({length: 248}, (_, i) => i + 2));
     } finally {
       await target.close();
     }

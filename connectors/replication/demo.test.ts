@@ -19,7 +19,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-it('loads the demo source, then an incremental sync picks up exactly the changes', async () => {
+it('loads the demo source, an incremental sync picks up exactly the changes, and a delete and a key update arrive through cdc', async () => {
   const {ctx, lines, cleanup} = testDemoContext({functionName: 'replication', connector, db, warehouse});
 
   await demo(ctx).finally(cleanup);
@@ -29,4 +29,8 @@ it('loads the demo source, then an incremental sync picks up exactly the changes
   expect(lines[2]).toMatch(/^incremental: (exactly the 7 changed rows in 1 call\(s\) \(customers 1, inventory 1, order_items 2, orders 3\)|the 7 changed rows, plus \d+ re-read by the late-commit sweep)/);
   expect(lines[3]).toBe('warehouse: shipped ORD-2024-002, ORD-2024-004; ORD-DEMO-NEW has 2 items');
   expect(lines[4]).toMatch(/^replication_runs: 2 calls recorded, \d+ batches$/);
+  // then through change data capture: a delete and a primary key update
+  expect(lines[5]).toBe('changed the source: deleted item 2 of ORD-DEMO-NEW, renumbered its item 1 to 5 (a primary key update)');
+  expect(lines[6]).toMatch(/^cdc: 2 deletes and 1 upsert in 1 call\(s\); warehouse: ORD-DEMO-NEW has item 5 only$/);
+  expect((await db.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = current_database()`)).rows[0].n).toBe(0);
 });

@@ -1,6 +1,8 @@
 // The replication connector in `./fivetran demo`: loads the demo source (sql/replication/setup.sql), runs a
 // full load, changes a few rows (updates and inserts), and runs an incremental sync that must pick up
-// exactly those rows. What it prints is read back from the warehouse, as a user would see it.
+// exactly those rows; then switches to update_method cdc and shows a delete and a primary key update arriving
+// through the replication slot (which it drops at the end: a slot left behind keeps WAL, and blocks DROP
+// DATABASE). What it prints is read back from the warehouse, as a user would see it.
 import {readFile} from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -84,4 +86,35 @@ export const demo: DemoScript = async (ctx) => {
   ctx.print(`warehouse: shipped ${shipped.map((r) => String(r.order_number)).join(', ')}; ORD-DEMO-NEW has ${Number(added[0]?.n ?? 0)} items`);
   const runs = await ctx.warehouse(`SELECT count(*) AS n, sum(batches) AS batches FROM ${quoteIdent(ctx.schema)}.replication_runs`);
   ctx.print(`replication_runs: ${Number(runs[0]?.n ?? 0)} calls recorded, ${Number(runs[0]?.batches ?? 0)} batches`);
+  await changeDataCapture(ctx, secrets);
 };
+
+/**
+ * The same connection switched to update_method cdc (the demo server runs wal_level = logical): the first
+ * sync creates the slot and catches up by keyset; then a delete and a key update reach the warehouse
+ * through the slot, which a keyset sync cannot see.
+ */
+async function changeDataCapture(ctx: DemoContext, keyset: Record<string, unknown>): Promise<void> {
+  const secrets = {...keyset, update_method: 'cdc', cdc_slot: 'fivetran_demo_slot', cdc_publication: 'fivetran_demo_pub'};
+  try {
+    await ctx.sync(secrets, {label: 'switch to cdc'});
+    const order = await withSource(ctx, async (client) => {
+      const {rows} = await client.query<{order_id: string}>(`SELECT order_id::text FROM orders WHERE order_number = 'ORD-DEMO-NEW'`);
+      const id = rows[0]!.order_id;
+      await client.query(`DELETE FROM order_items WHERE order_id = $1 AND line_number = 2`, [id]);
+      await client.query(`UPDATE order_items SET line_number = 5 WHERE order_id = $1 AND line_number = 1`, [id]);
+      return id;
+    });
+    ctx.print('changed the source: deleted item 2 of ORD-DEMO-NEW, renumbered its item 1 to 5 (a primary key update)');
+    const cdc = await ctx.sync(secrets, {label: 'cdc'});
+    const deletes = cdc.deletes.public_order_items ?? 0;
+    const items = await ctx.warehouse(`SELECT line_number FROM ${quoteIdent(ctx.schema)}.public_order_items WHERE order_id = ${Number(order)} ORDER BY line_number`);
+    const lines = items.map((r) => Number(r.line_number));
+    if (deletes !== 2 || lines.join(',') !== '5') {
+      throw new Error(`the cdc sync should have deleted 2 items of ORD-DEMO-NEW (item 2, and item 1 under its old key) and left item 5, but deleted ${deletes} and left ${lines.join(', ') || 'none'}`);
+    }
+    ctx.print(`cdc: ${deletes} deletes and 1 upsert in ${cdc.calls} call(s); warehouse: ORD-DEMO-NEW has item ${lines.join(', ')} only`);
+  } finally {
+    await withSource(ctx, (client) => client.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'fivetran_demo_slot'`));
+  }
+}

@@ -8,7 +8,7 @@ import {planReplication} from './plan.js';
 import {ensurePublication, ensureSlot} from './cdc/slot.js';
 import {cdcNames, postgresConfig, ReplicationSecrets} from './secrets.js';
 import {ReplicationState} from './state.js';
-import {cdcTables, checkCdc, replicate} from './sync.js';
+import {cdcTables, checkCdc, replicatedSpec, replicate} from './sync.js';
 import {TABLES} from './tables.js';
 
 export const connector = defineConnector({
@@ -43,7 +43,7 @@ export const connector = defineConnector({
   async discover({secrets}) {
     return withPostgres(postgresConfig(secrets, 30_000), async (client) => {
       const plans = planReplication(await discover(client, secrets.schemas, {names: candidateNames(secrets.include_tables)}), secrets);
-      return {...TABLES, ...Object.fromEntries(plans.map((plan) => [plan.dest, plan.spec]))};
+      return {...TABLES, ...Object.fromEntries(plans.map((plan) => [plan.dest, replicatedSpec(plan, secrets)]))};
     });
   },
   sync: replicate,

@@ -15,6 +15,7 @@ export const RUNS_SPEC: TableSpec = {
     pressure_events: 'int', retries: 'int', response_cap_bytes: 'long', response_bytes_used: 'long', time_limit_ms: 'long',
     time_left_ms: 'long', memory_limit_bytes: 'long', peak_rss_bytes: 'long', min_memory_headroom_bytes: 'long', last_error: 'string',
     connection_reused: 'boolean', carried_rows: 'int', slot_lag_bytes: 'long',
+    truncated_tables: 'json',
   },
   description: 'One row per function call: batch sizes, budgets and memory pressure decisions',
 };
@@ -22,7 +23,11 @@ export const RUNS_SPEC: TableSpec = {
 /** Decisions kept per call in batch_decisions (the counters cover all of them). */
 const MAX_DECISIONS = 40;
 
-export type StopReason = BudgetReason | 'finished' | 'error';
+/**
+ * `key_reinserted`: a change stream call ended early because a key it deleted came back; `truncate_reload`:
+ * before reloading a truncated table in a response that holds deletes (see sync.ts)
+ */
+export type StopReason = BudgetReason | 'finished' | 'error' | 'key_reinserted' | 'truncate_reload';
 
 interface DecisionRecord {
   table: string;
@@ -59,6 +64,8 @@ export class RunRecorder {
   carriedRows = 0;
   /** update_method cdc: bytes of WAL the server keeps for the slot, after this call advanced it */
   slotLagBytes: number | null = null;
+  /** update_method cdc: source tables (schema.table) a TRUNCATE emptied in the changes this call delivered */
+  readonly truncated: string[] = [];
 
   constructor(
     private readonly budget: BudgetView,
@@ -139,6 +146,7 @@ export class RunRecorder {
       connection_reused: this.connectionReused,
       carried_rows: this.carriedRows,
       slot_lag_bytes: this.slotLagBytes,
+      truncated_tables: this.truncated,
     };
   }
 }

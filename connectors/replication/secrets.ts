@@ -49,6 +49,14 @@ export const ReplicationSecrets = z.object({
   max_slot_lag_mb: field
     .number({min: 0, max: 10_000_000, description: 'update_method cdc: warn when the slot holds more WAL than this many MB after a call advanced it'})
     .default(1024),
+  soft_delete: field
+    .boolean({description: 'update_method cdc: a row deleted in the source is kept in the destination with _fivetran_deleted = true (Fivetran soft delete) instead of removed'})
+    .default(false),
+  truncate: field
+    .enum(['report', 'resync'], {
+      description: 'update_method cdc, after a TRUNCATE of a replicated table: report it (a warning and replication_runs.truncated_tables), or also reload the table from the source',
+    })
+    .default('report'),
 });
 
 export type ReplicationSecrets = z.infer<typeof ReplicationSecrets>;

@@ -60,6 +60,8 @@ const ReplicationStateShape = z.strictObject({
       lsn: z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, {error: 'must be an LSN like 0/16B3748'}),
       skip: z.number().int().nonnegative(),
       streaming: z.boolean(),
+      /** truncate: resync: destination tables to load again (a TRUNCATE emptied them), the first one in progress */
+      reload: z.array(z.string()).optional(),
     })
     .optional(),
 });

@@ -4,7 +4,7 @@
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
 import {createHash} from 'node:crypto';
 import type pg from 'pg';
-import {checkpoint, ConfigError, declareTable, remove, RequestError, RESET_STATE, upsert, upsertJson, warning, type Emit, type SyncContext} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, remove, RequestError, RESET_STATE, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
 import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
@@ -16,14 +16,24 @@ import {ChangeMapper} from './cdc/changes.js';
 import {parseLsn} from './cdc/pgoutput.js';
 import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, peekChanges, slotLagBytes} from './cdc/slot.js';
 import {SourceSession} from './client.js';
-import {tableState, type ReplicationState, type TableState} from './state.js';
+import {initialTableState, tableState, type ReplicationState, type TableState} from './state.js';
 
-/** Messages asked of the slot by a call's first peek; each further peek of the call asks four times more. */
-const CDC_FIRST_PEEK = 5000;
+/**
+ * Messages asked of the slot by a call's first peek: about what one response holds (a row of ~400 bytes of
+ * JSON a change), at least 5,000. Each peek decodes from the slot's position again, so a first peek too small
+ * costs a second, larger one, and one too large decodes (and holds in memory) changes the response has no room
+ * for; each further peek of the call asks four times more.
+ */
+const firstPeek = (responseCapBytes: number) => Math.max(5000, Math.round(responseCapBytes / 400));
 
 /** The tables change data capture reads, as the readiness checks and the publication take them. */
 export function cdcTables(plans: readonly TablePlan[]): {schema: string; table: string; hasKey: boolean}[] {
   return plans.map((plan) => ({schema: plan.source.schema, table: plan.source.name, hasKey: plan.primaryKey.length > 0}));
+}
+
+/** A replicated table's spec as the sync declares it: with `soft_delete`, its deletes are Fivetran soft deletes. */
+export function replicatedSpec(plan: TablePlan, secrets: ReplicationSecrets): TableSpec {
+  return secrets.soft_delete ? {...plan.spec, softDelete: true} : plan.spec;
 }
 
 /** The readiness checks of change data capture, as one error naming every missing setting. */
@@ -96,7 +106,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
    * or when the response is so close to its stopping line that the row would not fit after the next batch
    * (it is then re-emitted, same key, at the real last checkpoint).
    */
-  function* commit(nextBatchBytes = 0): Generator<Emit<ReplicationState>> {
+  function* commit(nextBatchBytes = 0, options: {endCall?: 'key_reinserted' | 'truncate_reload'} = {}): Generator<Emit<ReplicationState>> {
     const json = JSON.stringify(state);
     recorder.retries = session.retries;
     recorder.connectionReused = session.reused;
@@ -104,15 +114,15 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     const grown = json.length - committed.length;
     const reason = budget.spent(grown);
     const near = !budget.roomFor(grown + recorder.rowBytes() + nextBatchBytes);
-    if (reason || near) {
+    if (reason || near || options.endCall) {
       if (reason === 'memory') recorder.pressure();
-      recorder.stopReason = reason ?? 'response_bytes';
+      recorder.stopReason = options.endCall ?? reason ?? 'response_bytes';
       yield upsert(RUNS_TABLE, recorder.row());
     }
     committed = json;
     committedRows = recorder.rowCount;
     // a copy: the adapter keeps the object, and `state` changes after this
-    yield checkpoint(JSON.parse(json));
+    yield checkpoint(JSON.parse(json), {endCall: Boolean(options.endCall)});
     if (budget.stopping) {
       // The adapter ends the call here and looks one item further only to tell "more to do" from "done",
       // dropping that item. Answer with a declaration (free) rather than start a batch only to discard it.
@@ -128,7 +138,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     if (secrets.debug) log.info('discovered', {at_ms: Math.round(budget.elapsedMs()), tables: catalog.tables.length, connection_reused: session.reused});
     serverVersion = catalog.serverVersion;
     const plans = planReplication(catalog, secrets);
-    for (const plan of plans) yield declareTable(plan.dest, plan.spec);
+    for (const plan of plans) yield declareTable(plan.dest, replicatedSpec(plan, secrets));
     const known = new Set(plans.map((p) => p.dest));
     const cdc = secrets.update_method === 'cdc';
     if (cdc && !state.cdc) {
@@ -221,7 +231,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       }
       /** rows this response deletes: Fivetran applies a response's upserts before its deletes */
       const deleted = new Set<string>();
-      for (let asked = CDC_FIRST_PEEK; ; asked *= 4) {
+      // a reload a previous call began (or scheduled) comes before any further change
+      yield* reloadTruncated();
+      if (budget.stopping) return;
+      for (let asked = firstPeek(budget.limits.responseCapBytes); ; asked *= 4) {
         const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
         for (const transaction of peek.transactions) {
           const at = state.cdc!;
@@ -230,9 +243,14 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           // transaction larger than a response is delivered in chunks, `skip` counting those delivered.
           const changes = mapper.changes(transaction, warn).slice(at.skip);
           for (const message of warnings.splice(0)) yield warning(message);
-          // a row this response deletes comes back: in the same response the delete would win, so it waits
-          // for the next sync (documented)
-          if (changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) return;
+          // A row this response deletes comes back: in one response the delete would win (Fivetran applies
+          // upserts before deletes), so the call ends here, at the last transaction boundary, and the next
+          // call of the same sync delivers this transaction first.
+          if (deleted.size && changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) {
+            yield* commit(0, {endCall: 'key_reinserted'});
+            // the Function adapter has ended the call; the Partner SDK streams records in order and goes on
+            deleted.clear();
+          }
           const chunkBytes = budget.limits.responseCapBytes / 8;
           let delivered = at.skip;
           for (let from = 0; from < changes.length || from === 0; ) {
@@ -261,13 +279,58 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
             delivered += to - from;
             from = to;
             const whole = to >= changes.length;
-            state.cdc = whole ? {lsn: transaction.endLsn, skip: 0, streaming: true} : {lsn: at.lsn, skip: delivered, streaming: true};
-            yield* commit();
-            if (budget.stopping) return;
-            if (whole) break;
+            if (!whole) {
+              state.cdc = {lsn: at.lsn, skip: delivered, streaming: true};
+              yield* commit();
+              if (budget.stopping) return;
+              continue;
+            }
+            state.cdc = {lsn: transaction.endLsn, skip: 0, streaming: true};
+            const truncated = mapper.truncated(transaction);
+            for (const plan of truncated) recorder.truncated.push(`${plan.source.schema}.${plan.source.name}`);
+            if (truncated.length && secrets.truncate === 'resync') {
+              // The reload is scheduled in the transaction's own checkpoint, so a resumed call does it before
+              // any later change. Changes after the TRUNCATE are then replayed over the reload, as over the
+              // first full load. Its upserts must not share a response with this one's deletes (those would win).
+              yield warning(`TRUNCATE of ${truncated.map((p) => p.display).join(', ')} (at ${transaction.endLsn}): reloading from the source (truncate: resync)`);
+              for (const plan of truncated) state.tables[plan.dest] = initialTableState(plan);
+              state.cdc.reload = truncated.map((plan) => plan.dest);
+              yield* commit(0, deleted.size ? {endCall: 'truncate_reload'} : {});
+              if (budget.stopping) return;
+              deleted.clear();
+              yield* reloadTruncated();
+              if (budget.stopping) return;
+            } else {
+              if (truncated.length) {
+                yield warning(
+                  `TRUNCATE of ${truncated.map((p) => p.display).join(', ')} (at ${transaction.endLsn}) is not applied: the rows it removed stay in the destination; set truncate: resync to reload truncated tables, or resync the table`,
+                );
+              }
+              yield* commit();
+              if (budget.stopping) return;
+            }
+            break;
           }
         }
         if (peek.messages < asked) return;
+      }
+    }
+
+    /**
+     * truncate: resync: each table of state.cdc.reload loaded again by keyset from its saved position, one
+     * checkpoint per batch; the table leaves the list in the checkpoint after its last batch.
+     */
+    async function* reloadTruncated(): AsyncGenerator<Emit<ReplicationState>> {
+      while (state.cdc?.reload?.length) {
+        const plan = plans.find((p) => p.dest === state.cdc!.reload![0]);
+        if (plan) {
+          current = plan;
+          yield* replicateTable(plan);
+        }
+        const rest = state.cdc.reload.slice(1);
+        state.cdc = {lsn: state.cdc.lsn, skip: state.cdc.skip, streaming: true, ...(rest.length ? {reload: rest} : {})};
+        yield* commit();
+        if (budget.stopping) return;
       }
     }
   } catch (error) {

@@ -86,16 +86,41 @@ export class ChangeMapper {
     });
   }
 
+  /** Per relation (a Relation message describes it once per peek), each column's `"dest":` or null when not replicated. */
+  private readonly members = new WeakMap<Relation, (string | null)[]>();
+
   private rowJson(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[], key: string): string {
+    let members = this.members.get(relation);
+    if (!members) {
+      members = relation.columns.map((column) => {
+        const planned = plan.columns.find((c) => c.name === column.name);
+        return planned ? `${JSON.stringify(planned.dest)}:` : null;
+      });
+      this.members.set(relation, members);
+    }
     let out = plan.primaryKey.length === 0 ? `{${JSON.stringify(ROW_HASH)}:${JSON.stringify(key)}` : '{';
-    for (const [i, column] of relation.columns.entries()) {
+    const columns = relation.columns;
+    for (let i = 0; i < columns.length; i++) {
       const value = tuple[i];
-      const planned = plan.columns.find((c) => c.name === column.name);
-      if (!planned || !value || value.kind === 'unchanged') continue;
+      const member = members[i];
+      if (!member || !value || value.kind === 'unchanged') continue;
       if (out.length > 1) out += ',';
-      out += `${JSON.stringify(planned.dest)}:${value.kind === 'null' ? 'null' : valueJson(column.typeOid, value.text)}`;
+      out += member + (value.kind === 'null' ? 'null' : valueJson(columns[i]!.typeOid, value.text));
     }
     return `${out}}`;
+  }
+
+  /** The replicated tables a TRUNCATE of this transaction emptied, in destination-name order. */
+  truncated(transaction: Transaction): TablePlan[] {
+    const plans = new Set<TablePlan>();
+    for (const change of transaction.changes) {
+      if (change.type !== 'truncate') continue;
+      for (const relation of change.relations) {
+        const plan = this.planOf(relation);
+        if (plan) plans.add(plan);
+      }
+    }
+    return [...plans].sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));
   }
 
   /**
@@ -110,11 +135,8 @@ export class ChangeMapper {
       net.set(id, change);
     };
     for (const change of transaction.changes) {
-      if (change.type === 'truncate') {
-        const names = change.relations.filter((r) => this.planOf(r)).map((r) => `${r.schema}.${r.table}`);
-        if (names.length) warn(`TRUNCATE of ${names.join(', ')} is not replicated by change data capture: its rows stay in the destination until a resync`);
-        continue;
-      }
+      // a TRUNCATE carries no rows: the sync reports it, or reloads the table (see truncated)
+      if (change.type === 'truncate') continue;
       const plan = this.planOf(change.relation);
       if (!plan) continue;
       if (change.type === 'delete') {
