@@ -27,11 +27,16 @@ export interface EmbeddedPostgresOptions {
   settings?: Record<string, string | number>;
 }
 
-/** Settings of every embedded server: fast and disposable, and ready for logical decoding. */
+/**
+ * Settings of every embedded server: fast and disposable, and ready for logical decoding. synchronous_commit
+ * stays on (with fsync off it costs a write, not a flush): logical decoding reads only WAL that is flushed, so
+ * with it off a commit could be missing from the next peek for a few hundred ms, and a CDC sync right after a
+ * write (the demo, tests) would miss it, on a loaded machine at least.
+ */
 const DEFAULT_SETTINGS: Record<string, string | number> = {
   max_connections: 200,
   fsync: 'off',
-  synchronous_commit: 'off',
+  synchronous_commit: 'on',
   full_page_writes: 'off',
   wal_level: 'logical',
   max_replication_slots: 20,
