@@ -125,6 +125,8 @@ export class JsonRecords {
   private token: Token = Token.Invalid;
   private tokenEnd = 0;
   private integer = 0;
+  /** values written the general way (JSON.parse and toValueType) so far */
+  generalValues = 0;
 
   constructor(
     private readonly encoder: RecordEncoder,
@@ -342,6 +344,7 @@ export class JsonRecords {
     const inner = writer.beginLength(1);
     if (!this.writeValue(writer, column, token, start, end)) {
       // the general way: the value JSON.parse gives (long numbers quoted first) through toValueType
+      this.generalValues++;
       const value: unknown = JSON.parse(quoteLongNumbers(this.bytes.toString('utf8', start, end)));
       writer.valueType(toValueType(value, column.type, column.name));
     }
