@@ -4,8 +4,8 @@
 // the batch into a string, JSON.parses it into an object per row and a value per column, converts each value
 // to a ValueType object and encodes that: ~6 µs of the gRPC server's ~8.5 µs a row on the orders table, half
 // of it garbage collection. Here each member is read where it lies and written as its ValueType bytes:
-// - keys are compared with the previous row's key at the same position (rows of a table repeat their keys)
-//   and their map-entry key bytes are cached;
+// - keys are compared with the previous row's key at the same position, with its closing quote and colon
+//   (rows of a table repeat their keys, in the same order), and their map-entry key bytes are cached;
 // - a plain string (no escape) is copied as it is for string, xml and decimal columns (a decimal's text is
 //   checked against the same grammar), parsed in place for timestamps and dates (parseCommonTimestampBytes);
 // - integers are read digit by digit for long/int/short/double/float and undeclared columns, booleans and
@@ -22,7 +22,7 @@ import {isUtf8} from 'node:buffer';
 import {ProtocolError} from '../errors.js';
 import type {ColumnType} from '../types.js';
 import {parseJsonRows, quoteLongNumbers} from './json-rows.js';
-import type {ProtoWriter, RecordEncoder} from './record-encoder.js';
+import type {RecordEncoder} from './record-encoder.js';
 import {parseCommonTimestampBytes, parsedTimestamp, toValueType} from './values.js';
 
 /** What a table's Records need besides the rows: its names, its declared column types and the selection. */
@@ -56,8 +56,8 @@ function kindOf(type: ColumnType | undefined): Kind {
 
 interface Column {
   name: string;
-  /** the key's JSON bytes (UTF-8, no escapes) */
-  key: Buffer;
+  /** the key's JSON bytes after its opening quote, to the colon: `name":` (UTF-8, no escapes) */
+  tail: Buffer;
   /** the map entry's key field (record-encoder.ts keyOf) */
   entryKey: Buffer;
   type: ColumnType | undefined;
@@ -101,6 +101,30 @@ const isWhitespace = (byte: number | undefined): boolean => byte === 0x20 || byt
 const isDigit = (byte: number | undefined): boolean => byte !== undefined && byte >= 48 && byte <= 57;
 /** A character of a JSON number literal, as json-rows.ts's scan takes them: 0-9 . e E + - */
 const isNumberByte = (byte: number): boolean => (byte >= 48 && byte <= 57) || byte === 46 || byte === 101 || byte === 69 || byte === 43 || byte === 45;
+
+/**
+ * An int32/int64 varint of a safe integer at `pos`; returns the end (at most 10 bytes). Negatives are 64-bit
+ * two's complement, as record-encoder.ts's int64Number writes them.
+ */
+function writeInt64(out: Buffer, pos: number, value: number): number {
+  if (value >= 0 && value < 0x80000000) {
+    while (value > 0x7f) {
+      out[pos++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    out[pos++] = value;
+    return pos;
+  }
+  let low = value >>> 0;
+  let high = Math.floor(value / 0x100000000) >>> 0;
+  while (high !== 0 || low > 0x7f) {
+    out[pos++] = (low & 0x7f) | 0x80;
+    low = ((low >>> 7) | (high << 25)) >>> 0;
+    high >>>= 7;
+  }
+  out[pos++] = low;
+  return pos;
+}
 
 function isIndexLike(name: string): boolean {
   return /^(0|[1-9]\d*)$/.test(name) && Number(name) < 4294967295;
@@ -193,26 +217,15 @@ export class JsonRecords {
     return pos;
   }
 
+  /** The column of the key at bytes [start, end), which becomes the one expected at `index` in the next row. */
   private columnAt(index: number, start: number, end: number): Column {
     const bytes = this.bytes;
-    const expected = this.order[index];
-    if (expected && expected.key.length === end - start) {
-      const key = expected.key;
-      let same = true;
-      for (let i = 0; i < key.length; i++) {
-        if (key[i] !== bytes[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return expected;
-    }
     const name = bytes.toString('utf8', start, end);
     let column = this.columns.get(name);
     if (!column) {
       const type = this.table.columnType(name);
       column = {
-        name, key: Buffer.from(name, 'utf8'), entryKey: this.encoder.keyOf(name), type, kind: kindOf(type),
+        name, tail: Buffer.from(`${name}":`, 'utf8'), entryKey: this.encoder.keyOf(name), type, kind: kindOf(type),
         included: this.table.includesColumn(name), indexLike: isIndexLike(name), seenIn: -1,
       };
       this.columns.set(name, column);
@@ -231,31 +244,53 @@ export class JsonRecords {
     if (bytes[pos] === 0x7d /* } */) return pos + 1;
     for (let index = 0; ; index++) {
       if (bytes[pos] !== QUOTE) return -1;
-      const keyStart = pos + 1;
-      let keyEnd = keyStart;
-      while (keyEnd < end) {
-        const byte = bytes[keyEnd]!;
-        if (byte === QUOTE) break;
-        if (byte === BACKSLASH || byte < 0x20) return -1;
-        keyEnd++;
+      let column = this.order[index];
+      const tail = column?.tail;
+      // the key the previous row had here, with its closing quote and colon: the common case in one compare
+      let same = tail !== undefined && pos + 1 + tail.length <= end;
+      if (same) {
+        for (let i = 0, at = pos + 1; i < tail!.length; i++, at++) {
+          if (tail![i] !== bytes[at]) {
+            same = false;
+            break;
+          }
+        }
       }
-      if (keyEnd >= end) return -1;
-      const column = this.columnAt(index, keyStart, keyEnd);
-      if (column.indexLike || column.seenIn === row) return -1;
-      column.seenIn = row;
-      pos = this.skipWhitespace(keyEnd + 1);
-      if (bytes[pos] !== 0x3a /* : */) return -1;
-      pos = this.skipWhitespace(pos + 1);
+      if (same) {
+        pos += 1 + tail!.length;
+      } else {
+        const keyStart = pos + 1;
+        let keyEnd = keyStart;
+        while (keyEnd < end) {
+          const byte = bytes[keyEnd]!;
+          if (byte === QUOTE) break;
+          if (byte === BACKSLASH || byte < 0x20) return -1;
+          keyEnd++;
+        }
+        if (keyEnd >= end) return -1;
+        column = this.columnAt(index, keyStart, keyEnd);
+        pos = this.skipWhitespace(keyEnd + 1);
+        if (bytes[pos] !== 0x3a /* : */) return -1;
+        pos++;
+      }
+      if (column!.indexLike || column!.seenIn === row) return -1;
+      column!.seenIn = row;
+      if (isWhitespace(bytes[pos])) pos = this.skipWhitespace(pos);
       const token = this.scanValue(pos);
       if (token === Token.Invalid) return -1;
       const valueEnd = this.tokenEnd;
-      if (column.included) this.writeEntry(column, token, pos, valueEnd);
+      if (column!.included) this.writeEntry(column!, token, pos, valueEnd);
       else if (token === Token.EscapedString || token === Token.Number || token === Token.Nested) JSON.parse(bytes.toString('utf8', pos, valueEnd)); // not sent, but must be JSON
-      pos = this.skipWhitespace(valueEnd);
-      const next = bytes[pos];
+      pos = valueEnd;
+      let next = bytes[pos];
+      if (isWhitespace(next)) {
+        pos = this.skipWhitespace(pos);
+        next = bytes[pos];
+      }
       if (next === 0x7d /* } */) return pos + 1;
       if (next !== 0x2c /* , */) return -1;
-      pos = this.skipWhitespace(pos + 1);
+      pos++;
+      if (isWhitespace(bytes[pos])) pos = this.skipWhitespace(pos);
     }
   }
 
@@ -334,75 +369,87 @@ export class JsonRecords {
     return (this.token = Token.Invalid);
   }
 
-  /** One `data` map entry: the column's key and the value's ValueType. */
+  /**
+   * One `data` map entry: the column's key and the value's ValueType, written straight into the encoder's
+   * buffer (room for the entry is made once: no value of the cases below takes more than its JSON text + 24
+   * bytes), with one-byte lengths filled in after (the general endLength when a length needs more).
+   */
   private writeEntry(column: Column, token: Token, start: number, end: number): void {
     const writer = this.encoder.writer;
-    writer.uint32(ENTRY_TAG);
-    const entry = writer.beginLength(1);
-    writer.bytes(column.entryKey);
-    writer.uint32(ENTRY_VALUE_TAG);
-    const inner = writer.beginLength(1);
-    if (!this.writeValue(writer, column, token, start, end)) {
+    const key = column.entryKey;
+    writer.ensure(key.length + (end - start) + 32);
+    let out = writer.buffer;
+    let pos = writer.pos;
+    out[pos++] = ENTRY_TAG;
+    const entryAt = pos++;
+    for (let i = 0; i < key.length; i++) out[pos++] = key[i]!;
+    out[pos++] = ENTRY_VALUE_TAG;
+    const valueAt = pos++;
+    const written = this.writeValue(out, pos, column, token, start, end);
+    if (written >= 0) {
+      writer.pos = written;
+    } else {
       // the general way: the value JSON.parse gives (long numbers quoted first) through toValueType
       this.generalValues++;
+      writer.pos = pos;
       const value: unknown = JSON.parse(quoteLongNumbers(this.bytes.toString('utf8', start, end)));
       writer.valueType(toValueType(value, column.type, column.name));
+      out = writer.buffer;
     }
-    writer.endLength(inner, 1);
-    writer.endLength(entry, 1);
+    const valueLength = writer.pos - valueAt - 1;
+    if (valueLength < 128) out[valueAt] = valueLength;
+    else writer.endLength(valueAt, 1);
+    const entryLength = writer.pos - entryAt - 1;
+    if (entryLength < 128) writer.buffer[entryAt] = entryLength;
+    else writer.endLength(entryAt, 1);
   }
 
-  /** Writes the ValueType of the common cases; false for the others (nothing written). */
-  private writeValue(writer: ProtoWriter, column: Column, token: Token, start: number, end: number): boolean {
+  /**
+   * Writes the ValueType of the common cases at `pos` of `out` (which has room); returns the end, or -1 for
+   * the others (nothing written).
+   */
+  private writeValue(out: Buffer, pos: number, column: Column, token: Token, start: number, end: number): number {
     const kind = column.kind;
     switch (token) {
       case Token.Null:
-        writer.uint32(NULL_TAG);
-        writer.uint32(1);
-        return true;
+        out[pos] = NULL_TAG;
+        out[pos + 1] = 1;
+        return pos + 2;
       case Token.True:
       case Token.False:
-        if (kind !== Kind.Bool && kind !== Kind.Inferred) return false;
-        writer.uint32(BOOL_TAG);
-        writer.uint32(token === Token.True ? 1 : 0);
-        return true;
+        if (kind !== Kind.Bool && kind !== Kind.Inferred) return -1;
+        out[pos] = BOOL_TAG;
+        out[pos + 1] = token === Token.True ? 1 : 0;
+        return pos + 2;
       case Token.Integer: {
         const value = this.integer;
         switch (kind) {
           case Kind.Long:
-            writer.uint32(LONG_TAG);
-            writer.int64Number(value);
-            return true;
+            out[pos] = LONG_TAG;
+            return writeInt64(out, pos + 1, value);
           case Kind.Inferred:
           case Kind.Int:
             if (value < INT32_MIN || value > INT32_MAX) {
-              if (kind === Kind.Int) return false; // out of range: toValueType says so
-              writer.uint32(LONG_TAG);
-              writer.int64Number(value);
-              return true;
+              if (kind === Kind.Int) return -1; // out of range: toValueType says so
+              out[pos] = LONG_TAG;
+              return writeInt64(out, pos + 1, value);
             }
-            writer.uint32(INT_TAG);
-            writer.int64Number(value);
-            return true;
+            out[pos] = INT_TAG;
+            return writeInt64(out, pos + 1, value);
           case Kind.Short:
-            if (value < -32_768 || value > 32_767) return false;
-            writer.uint32(SHORT_TAG);
-            writer.int64Number(value);
-            return true;
+            if (value < -32_768 || value > 32_767) return -1;
+            out[pos] = SHORT_TAG;
+            return writeInt64(out, pos + 1, value);
           case Kind.Double:
-            writer.uint32(DOUBLE_TAG);
-            writer.ensure(8);
-            writer.buffer.writeDoubleLE(value, writer.pos);
-            writer.pos += 8;
-            return true;
+            out[pos] = DOUBLE_TAG;
+            out.writeDoubleLE(value, pos + 1);
+            return pos + 9;
           case Kind.Float:
-            writer.uint32(FLOAT_TAG);
-            writer.ensure(4);
-            writer.buffer.writeFloatLE(value, writer.pos);
-            writer.pos += 4;
-            return true;
+            out[pos] = FLOAT_TAG;
+            out.writeFloatLE(value, pos + 1);
+            return pos + 5;
           default:
-            return false;
+            return -1;
         }
       }
       case Token.PlainString: {
@@ -410,19 +457,19 @@ export class JsonRecords {
         const to = end - 1;
         switch (kind) {
           case Kind.String:
-            this.copyString(writer, STRING_TAG, from, to);
-            return true;
+            out[pos] = STRING_TAG;
+            return this.copyString(out, pos + 1, from, to);
           case Kind.Xml:
-            this.copyString(writer, XML_TAG, from, to);
-            return true;
+            out[pos] = XML_TAG;
+            return this.copyString(out, pos + 1, from, to);
           case Kind.Decimal:
-            if (!this.isDecimalText(from, to)) return false;
-            this.copyString(writer, DECIMAL_TAG, from, to);
-            return true;
+            if (!this.isDecimalText(from, to)) return -1;
+            out[pos] = DECIMAL_TAG;
+            return this.copyString(out, pos + 1, from, to);
           case Kind.UtcDatetime:
           case Kind.NaiveDatetime:
           case Kind.NaiveDate: {
-            if (!parseCommonTimestampBytes(this.bytes, from, to, kind !== Kind.UtcDatetime)) return false;
+            if (!parseCommonTimestampBytes(this.bytes, from, to, kind !== Kind.UtcDatetime)) return -1;
             let seconds = parsedTimestamp.seconds;
             let nanos = parsedTimestamp.nanos;
             if (kind === Kind.NaiveDate) {
@@ -430,45 +477,40 @@ export class JsonRecords {
               seconds -= ((seconds % 86400) + 86400) % 86400;
               nanos = 0;
             }
-            writer.uint32(kind === Kind.UtcDatetime ? UTC_DATETIME_TAG : kind === Kind.NaiveDate ? NAIVE_DATE_TAG : NAIVE_DATETIME_TAG);
-            const timestamp = writer.beginLength(1);
-            // proto3 leaves zero scalars off the wire
+            out[pos] = kind === Kind.UtcDatetime ? UTC_DATETIME_TAG : kind === Kind.NaiveDate ? NAIVE_DATE_TAG : NAIVE_DATETIME_TAG;
+            const lengthAt = pos + 1;
+            let at = pos + 2;
+            // proto3 leaves zero scalars off the wire; the Timestamp is at most 16 bytes, its length one byte
             if (seconds !== 0) {
-              writer.uint32(0x08);
-              writer.int64Number(seconds);
+              out[at] = 0x08;
+              at = writeInt64(out, at + 1, seconds);
             }
             if (nanos !== 0) {
-              writer.uint32(0x10);
-              writer.int64Number(nanos);
+              out[at] = 0x10;
+              at = writeInt64(out, at + 1, nanos);
             }
-            writer.endLength(timestamp, 1);
-            return true;
+            out[lengthAt] = at - lengthAt - 1;
+            return at;
           }
           default:
-            return false;
+            return -1;
         }
       }
       default:
-        return false;
+        return -1;
     }
   }
 
-  /** A string field of the bytes [from, to) as they are (valid UTF-8, no escapes: the string's own bytes). */
-  private copyString(writer: ProtoWriter, tag: number, from: number, to: number): void {
-    const length = to - from;
-    writer.uint32(tag);
-    writer.uint32(length);
-    writer.ensure(length);
-    const out = writer.buffer;
+  /** A string's length and bytes [from, to) as they are (valid UTF-8, no escapes: the string's own bytes). */
+  private copyString(out: Buffer, pos: number, from: number, to: number): number {
+    pos = writeInt64(out, pos, to - from);
     const bytes = this.bytes;
-    if (length <= 32) {
-      let pos = writer.pos;
+    if (to - from <= 48) {
       for (let i = from; i < to; i++) out[pos++] = bytes[i]!;
-      writer.pos = pos;
-    } else {
-      bytes.copy(out, writer.pos, from, to);
-      writer.pos += length;
+      return pos;
     }
+    bytes.copy(out, pos, from, to);
+    return pos + (to - from);
   }
 
   /** Whether [from, to) is decimal text as values.ts's decimalText takes it: /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i, nothing to trim. */

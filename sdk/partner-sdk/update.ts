@@ -173,7 +173,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
       if (!includesColumn(table, column)) continue;
       encoder.value(column, toValueType(row[column], types[column], column));
     }
-    return encoder.end().length;
+    return encoder.length;
   };
 
   const jsonRecordsOf = (name: string, table: TableState): JsonRecords => {
@@ -237,7 +237,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
           try {
             for (let row = rows.next(); row !== null; row = rows.next()) {
               if (row === true) {
-                budget.addBytes(encoder.end().length);
+                budget.addBytes(encoder.length);
                 written++;
                 const sending = batcher.add();
                 if (sending) await sending;
