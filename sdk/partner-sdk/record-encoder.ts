@@ -356,8 +356,8 @@ export class RecordsBatch {
     if (writer.pos + length + 6 > writer.buffer.length) this.moveTo(length + 6);
     writer.uint32(tag(1, LEN));
     writer.uint32(length);
-    // records of a few hundred bytes are copied by a loop: a view to copy from costs more than the copy
-    if (length > 1024) {
+    // a native copy (its view included) takes ~50 ns; a loop ~1 ns a byte: ~300 ns for an orders record
+    if (length > 48) {
       writer.buffer.set(length === record.length ? record : record.subarray(0, length), writer.pos);
       writer.pos += length;
     } else {
