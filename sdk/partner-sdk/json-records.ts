@@ -86,6 +86,7 @@ const XML_TAG = 0x7a; // 15
 const ENTRY_TAG = 0x22; // Record.data (4)
 const ENTRY_VALUE_TAG = 0x12; // the map entry's value (2)
 
+const EMPTY = Buffer.alloc(0);
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MINUS = 0x2d;
@@ -138,7 +139,7 @@ export class JsonRecords {
   private readonly columns = new Map<string, Column>();
   /** the columns of the previous row by position: the likely key at each position of the next */
   private readonly order: (Column | undefined)[] = [];
-  private bytes: Buffer = Buffer.alloc(0);
+  private bytes: Buffer = EMPTY;
   private pos = 0;
   private end = 0;
   private first = true;
@@ -167,7 +168,7 @@ export class JsonRecords {
       this.pos = 0;
       this.end = bytes.length;
     } else {
-      this.bytes = Buffer.alloc(0);
+      this.bytes = EMPTY;
       this.pos = this.end = 0;
       this.parsed = parseJsonRows(bytes).reverse();
     }
@@ -178,7 +179,12 @@ export class JsonRecords {
       if (this.parsed.length) return this.parsed.pop()!;
       const bytes = this.bytes;
       let pos = this.skipWhitespace(this.pos);
-      if (pos >= this.end) return null;
+      if (pos >= this.end) {
+        // the batch is done: not kept alive until the table's next one
+        this.bytes = EMPTY;
+        this.pos = this.end = 0;
+        return null;
+      }
       if (!this.first) {
         // between rows: a comma and another row
         if (bytes[pos] !== 0x2c) this.invalid();
