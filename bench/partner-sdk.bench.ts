@@ -10,7 +10,8 @@
 //   driver's; the orders records are counted and must equal the table's rows;
 // - grpc, decoded (informational, not judged): the same Update read by the proto-loader client of the tests,
 //   which builds a JavaScript object of every record and value: what a Node.js client itself costs.
-// Each side does one untimed warm-up sync first (the function's first sync also loads pg). Prints rows/s of
+// Each side does one untimed warm-up sync first (the function's first sync also loads pg). BENCH_CPU_PROF=<dir>
+// writes a V8 CPU profile of the gRPC server process there (node --cpu-prof; open it in Chrome DevTools). Prints rows/s of
 // each, the ratio grpc / function (target >= 0.8), the number of Records batches and the largest one (<= 100).
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
@@ -160,7 +161,8 @@ try {
       await fn.stop();
     }
 
-    const grpcServer = await startProcess(['--import', 'tsx', path.join(here, 'support', 'partner-sdk-server.ts')], {cwd: root, env: {LOG_LEVEL: 'WARNING'}});
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+    const grpcServer = await startProcess([...profile, '--import', 'tsx', path.join(here, 'support', 'partner-sdk-server.ts')], {cwd: root, env: {LOG_LEVEL: 'WARNING'}});
     let grpcRun;
     let decoded;
     try {

@@ -241,7 +241,8 @@ export class ProtoWriter {
 
 /** Writes Records: one Record at a time into a scratch buffer (`begin`, `value`..., `end`). */
 export class RecordEncoder {
-  private readonly writer = new ProtoWriter();
+  /** the Record being written (json-records.ts writes entries into it directly) */
+  readonly writer = new ProtoWriter();
   private readonly keys = new Map<string, Buffer>();
   private readonly headers = new Map<string, Buffer>();
   private lastHeader: Buffer | undefined;
@@ -306,6 +307,11 @@ export class RecordEncoder {
   }
 
   /** The Record's bytes so far (valid until the next `begin`). */
+  /** The Record's size so far, in bytes (no view made: `end()` allocates one). */
+  get length(): number {
+    return this.writer.pos;
+  }
+
   end(): Buffer {
     return this.writer.buffer.subarray(0, this.writer.pos);
   }
@@ -313,13 +319,21 @@ export class RecordEncoder {
 
 /** Room kept before a batch's records for UpdateResponse's tag and the Records length. */
 const HEADER_ROOM = 6;
+/**
+ * Batches are written one after another into slabs of this size, and each leaves as a view of its slab: one
+ * allocation for dozens of batches. A new 128 KiB buffer per batch (~3 KB a row of orders) made the garbage
+ * collector a tenth of the Update stream's CPU.
+ */
+const SLAB_BYTES = 1024 * 1024;
 
 /**
  * Collects encoded Records into one `UpdateResponse.records` message: `add` takes a Record's bytes and says
  * how big the batch would be with it, `take` returns the message's bytes and starts a new batch.
  */
 export class RecordsBatch {
-  private writer = new ProtoWriter(128 * 1024);
+  private writer = new ProtoWriter(SLAB_BYTES);
+  /** where this batch begins in the slab (its header room first) */
+  private start = 0;
   count = 0;
 
   constructor() {
@@ -328,7 +342,7 @@ export class RecordsBatch {
 
   /** Serialized size of the Records message so far (what the Python example measures with ByteSize()). */
   get bytes(): number {
-    return this.writer.pos - HEADER_ROOM;
+    return this.writer.pos - this.start - HEADER_ROOM;
   }
 
   /** Serialized size a Record of `length` bytes adds to the Records message. */
@@ -336,18 +350,42 @@ export class RecordsBatch {
     return 1 + varintSize(length) + length;
   }
 
-  add(record: Uint8Array): void {
-    this.writer.uint32(tag(1, LEN));
-    this.writer.uint32(record.length);
-    this.writer.bytes(record);
+  /** Adds a Record: the first `length` bytes of `record` (all of them by default). */
+  add(record: Uint8Array, length = record.length): void {
+    const writer = this.writer;
+    if (writer.pos + length + 6 > writer.buffer.length) this.moveTo(length + 6);
+    writer.uint32(tag(1, LEN));
+    writer.uint32(length);
+    // a native copy (its view included) takes ~50 ns; a loop ~1 ns a byte: ~300 ns for an orders record
+    if (length > 48) {
+      writer.buffer.set(length === record.length ? record : record.subarray(0, length), writer.pos);
+      writer.pos += length;
+    } else {
+      const out = writer.buffer;
+      let pos = writer.pos;
+      for (let i = 0; i < length; i++) out[pos++] = record[i]!;
+      writer.pos = pos;
+    }
     this.count++;
   }
 
-  /** The UpdateResponse bytes: field 6 (records) holding this batch. */
+  /** Carries the batch so far to a new slab with room for `extra` more bytes (the views already taken keep the old one). */
+  private moveTo(extra: number): void {
+    const writer = this.writer;
+    const size = writer.pos - this.start;
+    const slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, 2 * (size + extra)));
+    writer.buffer.copy(slab, 0, this.start, writer.pos);
+    writer.buffer = slab;
+    writer.pos = size;
+    this.start = 0;
+  }
+
+  /** The UpdateResponse bytes: field 6 (records) holding this batch (a view of a slab nothing writes again). */
   take(): Buffer {
     const length = this.bytes;
-    const start = HEADER_ROOM - 1 - varintSize(length);
-    const buffer = this.writer.buffer;
+    const start = this.start + HEADER_ROOM - 1 - varintSize(length);
+    const writer = this.writer;
+    const buffer = writer.buffer;
     buffer[start] = tag(6, LEN);
     let value = length;
     let at = start + 1;
@@ -356,9 +394,14 @@ export class RecordsBatch {
       value >>>= 7;
     }
     buffer[at] = value;
-    const message = buffer.subarray(start, this.writer.pos);
-    this.writer = new ProtoWriter(Math.max(128 * 1024, buffer.length));
-    this.writer.pos = HEADER_ROOM;
+    const message = buffer.subarray(start, writer.pos);
+    // the next batch after this one, 8-byte aligned
+    this.start = (writer.pos + 7) & ~7;
+    if (this.start + 4096 > buffer.length) {
+      writer.buffer = Buffer.allocUnsafe(SLAB_BYTES);
+      this.start = 0;
+    }
+    writer.pos = this.start + HEADER_ROOM;
     this.count = 0;
     return message;
   }
@@ -383,12 +426,21 @@ export class RecordBatcher {
     private readonly maxBytes: number,
   ) {}
 
-  /** Adds the record `encoder` holds (between its `begin` and `end`). */
-  async add(): Promise<void> {
-    const record = this.encoder.end();
-    if (this.batch.count && this.batch.bytes + RecordsBatch.sizeOf(record.length) > this.maxBytes) await this.flush();
-    this.batch.add(record);
-    if (this.batch.count >= this.maxRecords || this.batch.bytes >= this.maxBytes) await this.flush();
+  /**
+   * Adds the record `encoder` holds (between its `begin` and `end`). Returns the send of a full batch to await,
+   * or undefined: most records wait for nothing, and an `await` per record cost a promise and a microtask each.
+   */
+  add(): Promise<void> | undefined {
+    const length = this.encoder.length;
+    if (this.batch.count && this.batch.bytes + RecordsBatch.sizeOf(length) > this.maxBytes) return this.flush().then(() => this.addTo());
+    return this.addTo();
+  }
+
+  private addTo(): Promise<void> | undefined {
+    // the encoder's buffer as it is: a view per record was a tenth of the garbage
+    this.batch.add(this.encoder.writer.buffer, this.encoder.length);
+    if (this.batch.count >= this.maxRecords || this.batch.bytes >= this.maxBytes) return this.flush();
+    return undefined;
   }
 
   async flush(): Promise<void> {

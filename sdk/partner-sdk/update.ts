@@ -14,7 +14,7 @@ import {TableRegistry} from '../table-registry.js';
 import type {Row, State, TableSpec} from '../types.js';
 import type {UpdateRequest__Output} from './generated/fivetran_sdk/v2/UpdateRequest.js';
 import type {UpdateResponse} from './generated/fivetran_sdk/v2/UpdateResponse.js';
-import {parseJsonRows} from './json-rows.js';
+import {JsonRecords} from './json-records.js';
 import {toTable} from './schema.js';
 import {chooseTable, type TableChoice} from './selection.js';
 import {RecordBatcher, type EncodedMessage} from './record-encoder.js';
@@ -110,6 +110,8 @@ interface TableState {
   spec: TableSpec;
   choice: TableChoice;
   columns: Map<string, boolean>;
+  /** its upsertJson rows' reader (json-records.ts), made on the first */
+  json?: JsonRecords;
 }
 
 function count(target: Record<string, number>, table: string): void {
@@ -171,13 +173,24 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
       if (!includesColumn(table, column)) continue;
       encoder.value(column, toValueType(row[column], types[column], column));
     }
-    return encoder.end().length;
+    return encoder.length;
+  };
+
+  const jsonRecordsOf = (name: string, table: TableState): JsonRecords => {
+    const types = table.spec.columns ?? {};
+    return new JsonRecords(encoder, {
+      name,
+      schemaName: table.choice.schemaName,
+      columnType: (column) => types[column],
+      includesColumn: (column) => includesColumn(table, column),
+    });
   };
 
   let budget: StreamingBudget | undefined;
   const upsertRow = async (name: string, table: TableState, row: Row): Promise<void> => {
     budget?.addBytes(encodeRecord(name, table, row, 'UPSERT'));
-    await batcher.add();
+    const sending = batcher.add();
+    if (sending) await sending;
     count(summary.upserts, name);
   };
 
@@ -217,7 +230,24 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
         case 'upsertJson': {
           const table = await tableOf(item.table);
           if (!table.choice.included || item.count === 0) break;
-          for (const row of parseJsonRows(item.json)) await upsertRow(item.table, table, row);
+          // each row written as its Record straight from its JSON bytes where it can be (json-records.ts)
+          const rows = (table.json ??= jsonRecordsOf(item.table, table));
+          rows.reset(item.json);
+          let written = 0;
+          try {
+            for (let row = rows.next(); row !== null; row = rows.next()) {
+              if (row === true) {
+                budget.addBytes(encoder.length);
+                written++;
+                const sending = batcher.add();
+                if (sending) await sending;
+              } else {
+                await upsertRow(item.table, table, row);
+              }
+            }
+          } finally {
+            summary.upserts[item.table] = (summary.upserts[item.table] ?? 0) + written;
+          }
           break;
         }
         case 'delete': {
@@ -225,7 +255,8 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
           const keys = registry.deleteKeys(item.table, item.keys);
           if (!table.choice.included) break;
           budget.addBytes(encodeRecord(item.table, table, keys, 'DELETE'));
-          await batcher.add();
+          const sending = batcher.add();
+          if (sending) await sending;
           count(summary.deletes, item.table);
           break;
         }

@@ -96,6 +96,80 @@ function parseCommonTimestamp(text: string, naive: boolean): Timestamp | undefin
   return {seconds: String(days * 86400 + hour * 3600 + minute * 60 + second - offset), nanos};
 }
 
+/** Two ASCII digits at `at` of UTF-8 bytes as a number, or -1. */
+function twoDigitBytes(bytes: Uint8Array, at: number): number {
+  const a = bytes[at]! - 48;
+  const b = bytes[at + 1]! - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/** Where parseCommonTimestampBytes leaves what it read: seconds since the epoch and nanoseconds. */
+export const parsedTimestamp = {seconds: 0, nanos: 0};
+
+/**
+ * parseCommonTimestamp over the UTF-8 bytes [start, end) of a JSON string (json-records.ts), without making
+ * the string: the same forms and the same rules, so a text either parses to the same seconds and nanos
+ * (left in `parsedTimestamp`) or is refused by both (false: the caller takes the general path). Every byte
+ * of an accepted text is checked to be ASCII, so byte and character positions are the same; values.test.ts
+ * compares the two on edge texts.
+ */
+export function parseCommonTimestampBytes(bytes: Uint8Array, start: number, end: number, naive: boolean): boolean {
+  const length = end - start;
+  if (length !== 10 && length < 19) return false;
+  const y1 = twoDigitBytes(bytes, start);
+  const y2 = twoDigitBytes(bytes, start + 2);
+  const month = twoDigitBytes(bytes, start + 5);
+  const day = twoDigitBytes(bytes, start + 8);
+  if (y1 < 0 || y2 < 0 || month < 1 || month > 12 || day < 1 || bytes[start + 4] !== 45 || bytes[start + 7] !== 45) return false;
+  const year = y1 * 100 + y2;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31)) return false;
+  const days = daysFromCivil(year, month, day);
+  if (length === 10) {
+    parsedTimestamp.seconds = days * 86400;
+    parsedTimestamp.nanos = 0;
+    return true;
+  }
+  const separator = bytes[start + 10];
+  const hour = twoDigitBytes(bytes, start + 11);
+  const minute = twoDigitBytes(bytes, start + 14);
+  const second = twoDigitBytes(bytes, start + 17);
+  if ((separator !== 84 && separator !== 32) || bytes[start + 13] !== 58 || bytes[start + 16] !== 58 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) {
+    return false;
+  }
+  let at = start + 19;
+  let nanos = 0;
+  if (at < end && bytes[at] === 46 /* . */) {
+    let scale = 100_000_000;
+    at++;
+    const first = at;
+    for (let digit = at < end ? bytes[at]! - 48 : -1; digit >= 0 && digit <= 9; digit = at < end ? bytes[at]! - 48 : -1) {
+      if (at - first >= 9) return false;
+      nanos += digit * scale;
+      scale /= 10;
+      at++;
+    }
+    if (at === first) return false;
+  }
+  let offset = 0;
+  if (at < end) {
+    const sign = bytes[at];
+    if (sign === 90 /* Z */ && at + 1 === end) {
+      // UTC
+    } else if ((sign === 43 || sign === 45) && at + 6 === end && bytes[at + 3] === 58) {
+      const offsetHours = twoDigitBytes(bytes, at + 1);
+      const offsetMinutes = twoDigitBytes(bytes, at + 4);
+      if (offsetHours < 0 || offsetMinutes < 0) return false;
+      if (!naive) offset = (sign === 45 ? -1 : 1) * (offsetHours * 3600 + offsetMinutes * 60);
+    } else {
+      return false;
+    }
+  }
+  parsedTimestamp.seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset;
+  parsedTimestamp.nanos = nanos;
+  return true;
+}
+
 /** Parses a date/time text; `naive` ignores any offset (local wall time stored as if UTC). Null when not a date. */
 export function parseTimestamp(text: string, naive = false): Timestamp | null {
   const common = parseCommonTimestamp(text, naive);
