@@ -3,7 +3,7 @@
 import {describe, expect, it} from 'vitest';
 import {CATEGORY_LIMITS, decideBatch, PROBE_BYTES, PROBE_ROWS, type BatchInputs} from './batching.js';
 import {sizeCategory} from './discovery.js';
-import {destinationTableName, snakeCase, uniqueNames} from './names.js';
+import {destinationTableName, prefixedTableName, snakeCase, uniqueNames} from './names.js';
 
 const roomy: BatchInputs = {
   category: 'small', customRows: 0, bytesPerRow: 200, responseBytesLeft: 100 * 1024 * 1024, timeLeftMs: 60_000, msPerRow: 0.002,
@@ -80,5 +80,12 @@ describe('names', () => {
   it('tells apart names that fold to the same destination, keeping reserved names free', () => {
     expect(uniqueNames(['Order', 'order', 'ORDER'], snakeCase)).toEqual(['order', 'order_2', 'order_3']);
     expect(uniqueNames(['Replication Runs', 'id'], snakeCase, ['replication_runs'])).toEqual(['replication_runs_2', 'id']);
+  });
+
+  it('names prefixed tables as the original connector did, in the prefix case', () => {
+    expect(prefixedTableName('SOURCE_FIVETRAN_CONNECTOR', 'orders')).toBe('SOURCE_FIVETRAN_CONNECTOR_ORDERS');
+    expect(prefixedTableName('SOURCE_', 'OrderItems')).toBe('SOURCE_ORDER_ITEMS');
+    expect(prefixedTableName('src', 'my table')).toBe('src_my_table');
+    expect(prefixedTableName('Src_', '2023 sales')).toBe('Src_2023_sales');
   });
 });

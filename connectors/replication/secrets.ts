@@ -39,6 +39,9 @@ export const ReplicationSecrets = z.object({
         'Keep the PostgreSQL connection, with the next batch already requested, open for the next call of the same sync on a warm instance (up to 60 s). Faster; off by default, so each call opens one connection and closes it when it ends',
     })
     .default(false),
+  table_prefix: field
+    .text({description: 'Destination tables named <prefix>_<table> in the prefix\'s case (SOURCE_FIVETRAN_CONNECTOR → SOURCE_FIVETRAN_CONNECTOR_ORDERS), as the original connector named them; default <schema>_<table>'})
+    .optional(),
   update_method: field
     .enum(['keyset', 'cdc'], {
       description: 'keyset: full load, then incremental by cursor (no server setting); cdc: full load, then changes (deletes too) from a logical replication slot',
