@@ -5,6 +5,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {callConnector, syncAll, type SyncOptions} from '../../sdk/testing.js';
 import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {connector} from './index.js';
+import {MAX_CONNECTION_AGE_MS} from './client.js';
+import {APPLICATION_NAME} from './secrets.js';
 import {sourceSecrets} from './source-secrets.js';
 
 let db: TestDatabase;
@@ -68,5 +70,33 @@ describe('table_prefix', () => {
     const result = await callConnector(connector, {state: {}, secrets: sourceSecrets(db, extra)});
     expect(result.status).toBe(400);
     expect(result.body).toMatchObject({errorType: 'InvalidConfiguration', errorMessage: message});
+  });
+});
+
+describe('a kept connection', () => {
+  it('is closed once 3 hours old, on the calls\' clock, and the next call opens a new one', async () => {
+    // each call of the sync comes 50 minutes after the previous one on the injected clock
+    const step = 50 * 60 * 1000;
+    let offset = 0;
+    const now = () => Date.now() + offset;
+    const pids: number[][] = [];
+    const result = await sync(sourceSecrets(db, {include_tables: 'orders', keep_connection_between_calls: 'true'}), {
+      callOptions: {limits: {responseCapBytes: 16 * 1024}, now},
+      beforeCall: async (n) => {
+        offset = n * step;
+        if (n > 0) pids.push((await db.query<{pid: number}>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [APPLICATION_NAME])).rows.map((r) => r.pid));
+      },
+    });
+    expect(result.calls.length).toBeGreaterThan(9);
+    expect(await result.rows('public_orders')).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    const runs = [...new Map(result.inserted('replication_runs').map((row) => [row.call_id, row])).values()];
+    // opened at 0, 200, 400 ... minutes: the call at 150 minutes still took it (2.5 h old), the one at 200 did not
+    const opensEvery = Math.ceil(MAX_CONNECTION_AGE_MS / step);
+    expect(opensEvery).toBe(4);
+    expect(runs.map((r) => r.connection_reused)).toEqual(runs.map((_, i) => i % opensEvery !== 0));
+    // between calls one connection at most, a new one after each 3 hours
+    expect(pids.every((p) => p.length === 1)).toBe(true);
+    expect(new Set(pids.flat()).size).toBe(Math.ceil((result.calls.length - 1) / opensEvery));
+    expect(await count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}' AND datname = current_database()`)).toBe(0);
   });
 });

@@ -78,6 +78,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     log,
     ctx.signal,
     secrets.keep_connection_between_calls,
+    () => budget.nowMs(),
   );
   let state: ReplicationState = ctx.state;
   let committed = JSON.stringify(state);
