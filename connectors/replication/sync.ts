@@ -414,8 +414,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     // room for the next state (the budget counts the committed one) and this call's replication_runs row,
     // emitted before the checkpoint it stops at
     const reserveBytes = () => committed.length + recorder.rowBytes();
-    const decide = (held: number, probe: boolean): BatchDecision =>
-      decideBatch({
+    const decide = (held: number, probe: boolean): BatchDecision => {
+      const pressure = recorder.samplePressure();
+      return decideBatch({
         category: plan.source.category,
         customRows: secrets.custom_batch_size,
         bytesPerRow: progress.bytesPerRow,
@@ -428,7 +429,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         probe,
         // a batch read ahead while the previous one is sent: about four per response
         pipelineBytes: chained ? cap / PIPELINE_BATCHES : 0,
+        cpuPressure: pressure.cpu,
+        diskPressure: pressure.disk,
       });
+    };
     // a read's buffer is sized for its rows at the measured width
     const readSized = (client: pg.Client, rows: number, from: readonly string[] | null) => read(client, rows, from, rows * progress.bytesPerRow);
     const key = JSON.stringify([progress.readKey, plan.dest, step, position]);
@@ -470,7 +474,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       if (secrets.debug) {
         log.info('batch', {
           table: plan.dest, step, limit_rows: decision.rows, reason: decision.reason, rows: batch.count, bytes: batch.bytes, ms: Math.round(ms), at_ms: Math.round(budget.elapsedMs()),
-          memory_headroom: Math.round(recorder.sampleMemory()), response_bytes_held: held, response_bytes_reserved: reserve,
+          memory_headroom: Math.round(recorder.sampleMemory()), response_bytes_held: held, response_bytes_reserved: reserve, cpu_ratio: Math.round(recorder.samplePressure().cpuRatio * 100) / 100,
         });
       }
       if (batch.count === 1 && held === 0 && batch.bytes + 1 > hardLimit) {
