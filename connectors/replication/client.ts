@@ -173,6 +173,11 @@ export class SourceSession {
       return previous.client;
     }
     const client = await connect(this.config);
+    if (this.released) {
+      // the call ended while this connection was being opened (a stream reading ahead): nobody would close it
+      await client.end().catch(() => undefined);
+      throw new Error('the call has ended; a read requested ahead is not retried');
+    }
     this.openedAt = this.now();
     const markLost = () => lost.add(client);
     client.on('error', markLost);
