@@ -335,6 +335,24 @@ describe('connection loss', () => {
     expect(await count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}' AND datname = current_database()`)).toBe(0);
   });
 
+  it('with custom_threads, reconnects the stream whose connection was killed and every row arrives once', {retry: 3}, async () => {
+    let result: SyncResult | undefined;
+    const killed = await killDuringCall(async () => {
+      result = await sync(sourceSecrets(db, {include_tables: 'orders,order_items', custom_threads: '3', custom_batch_size: '20', max_retries: '3'}), {callOptions: {limits: {responseCapBytes: 64 * 1024}}});
+    });
+    expect(killed).toBe(1);
+    expect(result!.calls.every((c) => c.status === 200)).toBe(true);
+    for (const [table, source] of [['public_orders', 'orders'], ['public_order_items', 'order_items']] as const) {
+      const n = await count(`SELECT count(*) AS n FROM ${source}`);
+      expect(await result!.rows(table)).toHaveLength(n);
+      expect(result!.inserted(table)).toHaveLength(n);
+    }
+    // the retry is in a call's row unless the killed read was one the call read ahead and did not wait for
+    expect(runsOf(result!).reduce((sum, r) => sum + (r.retries as number), 0)).toBeLessThanOrEqual(1);
+    // every stream's connection is closed when its call ends
+    expect(await count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}' AND datname = current_database()`)).toBe(0);
+  });
+
   it('without retries left, answers the committed work with hasMore and the next call resumes', {retry: 3}, async () => {
     let result: SyncResult | undefined;
     const lines: string[] = [];
