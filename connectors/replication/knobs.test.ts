@@ -154,3 +154,34 @@ describe('CPU and disk pressure', () => {
     expect(run!.cpu_ratio as number).toBeGreaterThan(0);
   });
 });
+
+describe('custom_threads and custom_queue_size', () => {
+  it('reads ahead on several streams and records in replication_runs only the rows each call sent', async () => {
+    const result = await sync(sourceSecrets(db, {include_tables: 'orders,customers,order_items', custom_threads: '3', custom_queue_size: '3'}), {callOptions: {limits: {responseCapBytes: 32 * 1024}}});
+    expect(result.calls.length).toBeGreaterThan(3);
+    let sent = 0;
+    for (const [table, source] of [['public_orders', 'orders'], ['public_customers', 'customers'], ['public_order_items', 'order_items']] as const) {
+      const n = await count(`SELECT count(*) AS n FROM ${source}`);
+      expect(result.inserted(table)).toHaveLength(n);
+      expect(await result.rows(table)).toHaveLength(n);
+      sent += n;
+    }
+    const runs = [...new Map(result.inserted('replication_runs').map((row) => [row.call_id, row])).values()];
+    expect(runs.reduce((sum, r) => sum + (r.rows as number), 0)).toBe(sent);
+    expect(await count(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '${APPLICATION_NAME}' AND datname = current_database()`)).toBe(0);
+  });
+
+  it('runs custom_queue_size on one stream, and a state written with threads resumes with one', async () => {
+    const secrets = sourceSecrets(db, {include_tables: 'orders', custom_threads: '4'});
+    const limits = {responseCapBytes: 24 * 1024};
+    const first = await callConnector(connector, {state: {}, secrets}, {limits});
+    expect(first.body.hasMore).toBe(true);
+    const split = first.body.state as {tables: Record<string, {parts?: unknown[]}>};
+    expect(split.tables.public_orders!.parts!.length).toBeGreaterThan(1);
+    const rest = await sync(sourceSecrets(db, {include_tables: 'orders', custom_queue_size: '4'}), {state: first.body.state, callOptions: {limits}});
+    const ids = [...(first.body.insert.public_orders ?? []), ...rest.inserted('public_orders')].map((r) => r.order_id);
+    expect(ids).toHaveLength(await count('SELECT count(*) AS n FROM orders'));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect((rest.state as {tables: Record<string, {phase: string; parts?: unknown}>}).tables.public_orders).toMatchObject({phase: 'incremental'});
+  });
+});

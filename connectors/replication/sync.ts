@@ -76,7 +76,13 @@ interface StreamMark {
   part: number | null;
 }
 
-type StreamItem = Emit<ReplicationState> | StreamMark;
+/** A batch's record in replication_runs, made when the call emits the batch (one read ahead and dropped is not in the call). */
+interface StreamNote {
+  kind: 'note';
+  apply: () => void;
+}
+
+type StreamItem = Emit<ReplicationState> | StreamMark | StreamNote;
 
 /** What a table's reads use: the connection, where the table's state lives, how to checkpoint. */
 interface TableIo {
@@ -85,10 +91,14 @@ interface TableIo {
   save(dest: string, table: TableState): void;
   /** the checkpoint after a batch; `nextBytes` is the next batch's likely size */
   commit(nextBytes: number): Generator<StreamItem>;
-  /** bytes other streams have read that the call has not emitted */
+  /** bytes the streams have read, or are reading, that the call has not emitted */
   pendingBytes(): number;
+  /** counts a read's expected bytes as pending while it runs (other streams size their batches around it); returns the release */
+  reserve(bytes: number): () => void;
   /** the next call's first batch may be requested on this connection (keep_connection_between_calls, one stream) */
   carry: boolean;
+  /** a stream reading ahead of the response: its batches are recorded when emitted (StreamNote) */
+  ahead: boolean;
 }
 
 /** The state of a table whose load (or re-read) is complete: where its next pass starts. */
@@ -129,7 +139,17 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     new SourceSession(postgresConfig(secrets, statementTimeoutMs), {retries: secrets.max_retries, baseDelayMs: secrets.retry_sleep_seconds * 1000}, log, ctx.signal);
   /** custom_threads: bytes of rows the streams have read that the call has not emitted yet */
   let unemittedBytes = 0;
+  /** custom_threads: streams still reading, which share the response */
+  let activeStreams = 1;
   const pendingBytesOf = () => unemittedBytes;
+  const reserveBytes = (bytes: number) => {
+    unemittedBytes += bytes;
+    let released = false;
+    return () => {
+      if (!released) unemittedBytes -= bytes;
+      released = true;
+    };
+  };
   const retries = () => streamSessions.reduce((sum, stream) => sum + stream.retries, session.retries);
   let state: ReplicationState = ctx.state;
   let committed = JSON.stringify(state);
@@ -246,7 +266,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         save: (dest, table) => void (state.tables[dest] = table),
         commit,
         pendingBytes: () => 0,
+        reserve: () => () => undefined,
         carry: true,
+        ahead: false,
       };
       for (const [index, plan] of (threaded ? [] : pending).entries()) {
         state.table = plan.dest;
@@ -392,7 +414,12 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         mayReadAhead: () => recorder.sampleMemory() > MEMORY_COST_FACTOR * unemittedBytes,
       });
       let unitsLeft = units.length;
+      activeStreams = workers;
       for await (const item of items) {
+        if (item.kind === 'note') {
+          item.apply();
+          continue;
+        }
         if (item.kind !== 'mark') {
           if (item.kind === 'upsertJson') unemittedBytes -= item.json.length;
           yield item;
@@ -401,6 +428,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         item.apply(state);
         if (item.final) {
           unitsLeft--;
+          activeStreams = Math.max(1, Math.min(workers, unitsLeft));
           if (item.part === null) finished.add(item.dest);
           else {
             const left = partsLeft.get(item.dest)! - 1;
@@ -419,7 +447,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         }
         // the pass's last rows: the checkpoint that ends the pass commits them (as with one stream)
         if (unitsLeft === 0) continue;
-        yield* commit(item.nextBytes);
+        // batches already read will follow: this call's replication_runs row goes out while it still fits
+        yield* commit(item.nextBytes + unemittedBytes);
       }
     }
 
@@ -472,7 +501,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           yield mark(nextBytes, false);
         },
         pendingBytes: () => pendingBytesOf(),
+        reserve: reserveBytes,
         carry: false,
+        ahead: true,
       };
       yield* replicateTable(plan, io);
       yield mark(0, true);
@@ -483,7 +514,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       const dest = plan.dest;
       const table = state.tables[dest]!;
       const progress = await tableProgress(plan, table, stream);
-      const io: TableIo = {session: stream, table: () => undefined, save: () => undefined, commit: function* () {}, pendingBytes: () => pendingBytesOf(), carry: false};
+      const io: TableIo = {session: stream, table: () => undefined, save: () => undefined, commit: function* () {}, pendingBytes: () => pendingBytesOf(), reserve: reserveBytes, carry: false, ahead: true};
       const mark = (part: object, nextBytes: number, final: boolean): StreamMark => {
         const snapshot = {...part};
         const width = Math.round(progress.bytesPerRow);
@@ -693,7 +724,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         customRows: secrets.custom_batch_size,
         bytesPerRow: progress.bytesPerRow,
         // aim a little past the line where the adapter ends the call, so the checkpoint after it is the last
-        responseBytesLeft: Math.max(progress.bytesPerRow, budget.aimBytes(held) - reserveBytes()),
+        // (with several streams, each aims at its share of what is left)
+        responseBytesLeft: Math.max(progress.bytesPerRow, (budget.aimBytes(held) - reserveBytes()) / (io.ahead ? activeStreams : 1)),
         timeLeftMs: budget.timeLeftMs(),
         msPerRow: progress.msPerRow,
         memoryHeadroomBytes: recorder.sampleMemory(),
@@ -735,7 +767,12 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       } else {
         decision = decide(held, !progress.probed && secrets.custom_batch_size === 0);
         started = performance.now();
-        batch = await session.run(what, (client) => readSized(client, decision.rows, position));
+        const release = io.reserve(decision.rows * progress.bytesPerRow);
+        try {
+          batch = await session.run(what, (client) => readSized(client, decision.rows, position));
+        } finally {
+          release();
+        }
       }
       const ms = (ended ?? performance.now()) - started;
       progress.probed = true;
@@ -743,7 +780,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         progress.bytesPerRow = Math.max(16, (batch.bytes / batch.count) * 1.05);
         progress.msPerRow = ms / batch.count;
       }
-      recorder.batch(plan.dest, step, plan.source.category, decision, batch.count, batch.bytes, ms, progress.bytesPerRow);
+      const record = recorder.batch.bind(recorder, plan.dest, step, plan.source.category, decision, batch.count, batch.bytes, ms, progress.bytesPerRow);
+      if (io.ahead) yield {kind: 'note', apply: record};
+      else record();
       if (secrets.debug) {
         log.info('batch', {
           table: plan.dest, step, limit_rows: decision.rows, reason: decision.reason, rows: batch.count, bytes: batch.bytes, ms: Math.round(ms), at_ms: Math.round(budget.elapsedMs()),
@@ -768,7 +807,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       const more =
         chained && batch.count === decision.rows && batch.lastKey !== null &&
         recorder.sampleMemory() > MEMORY_COST_FACTOR * 2 * (batch.bytes + heldAfter);
-      const goesOn = more && budget.roomFor(batch.bytes + 1 + reserve + progress.bytesPerRow * 2) && budget.timeLeftMs() > ms * 4;
+      // a stream reading ahead reads its next batch once this one is queued (streams.ts): no request ahead here
+      const goesOn = more && !io.ahead && budget.roomFor(batch.bytes + 1 + reserve + progress.bytesPerRow * 2) && budget.timeLeftMs() > ms * 4;
       const nextKey = JSON.stringify([progress.readKey, plan.dest, step, batch.lastKey]);
       const lastKey = batch.lastKey;
       if (goesOn) {
