@@ -87,7 +87,6 @@ type StreamItem = Emit<ReplicationState> | StreamMark | StreamNote;
 /** What a table's reads use: the connection, where the table's state lives, how to checkpoint. */
 interface TableIo {
   session: SourceSession;
-  table(dest: string): TableState | undefined;
   save(dest: string, table: TableState): void;
   /** the checkpoint after a batch; `nextBytes` is the next batch's likely size */
   commit(nextBytes: number): Generator<StreamItem>;
@@ -262,7 +261,6 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       }
       const io: TableIo = {
         session,
-        table: (dest) => state.tables[dest],
         save: (dest, table) => void (state.tables[dest] = table),
         commit,
         pendingBytes: () => 0,
@@ -495,7 +493,6 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       };
       const io: TableIo = {
         session: stream,
-        table: (name) => own[name],
         save: (name, table) => void (own[name] = table),
         commit: function* (nextBytes) {
           yield mark(nextBytes, false);
@@ -514,7 +511,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       const dest = plan.dest;
       const table = state.tables[dest]!;
       const progress = await tableProgress(plan, table, stream);
-      const io: TableIo = {session: stream, table: () => undefined, save: () => undefined, commit: function* () {}, pendingBytes: () => pendingBytesOf(), reserve: reserveBytes, carry: false, ahead: true};
+      const io: TableIo = {session: stream, save: () => undefined, commit: function* () {}, pendingBytes: () => pendingBytesOf(), reserve: reserveBytes, carry: false, ahead: true};
       const mark = (part: object, nextBytes: number, final: boolean): StreamMark => {
         const snapshot = {...part};
         const width = Math.round(progress.bytesPerRow);
