@@ -138,8 +138,6 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     new SourceSession(postgresConfig(secrets, statementTimeoutMs), {retries: secrets.max_retries, baseDelayMs: secrets.retry_sleep_seconds * 1000}, log, ctx.signal);
   /** custom_threads: bytes of rows the streams have read that the call has not emitted yet */
   let unemittedBytes = 0;
-  /** custom_threads: streams still reading, which share the response */
-  let activeStreams = 1;
   const pendingBytesOf = () => unemittedBytes;
   const reserveBytes = (bytes: number) => {
     unemittedBytes += bytes;
@@ -412,7 +410,6 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         mayReadAhead: () => recorder.sampleMemory() > MEMORY_COST_FACTOR * unemittedBytes,
       });
       let unitsLeft = units.length;
-      activeStreams = workers;
       for await (const item of items) {
         if (item.kind === 'note') {
           item.apply();
@@ -426,7 +423,6 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         item.apply(state);
         if (item.final) {
           unitsLeft--;
-          activeStreams = Math.max(1, Math.min(workers, unitsLeft));
           if (item.part === null) finished.add(item.dest);
           else {
             const left = partsLeft.get(item.dest)! - 1;
@@ -721,8 +717,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         customRows: secrets.custom_batch_size,
         bytesPerRow: progress.bytesPerRow,
         // aim a little past the line where the adapter ends the call, so the checkpoint after it is the last
-        // (with several streams, each aims at its share of what is left)
-        responseBytesLeft: Math.max(progress.bytesPerRow, (budget.aimBytes(held) - reserveBytes()) / (io.ahead ? activeStreams : 1)),
+        responseBytesLeft: Math.max(progress.bytesPerRow, budget.aimBytes(held) - reserveBytes()),
         timeLeftMs: budget.timeLeftMs(),
         msPerRow: progress.msPerRow,
         memoryHeadroomBytes: recorder.sampleMemory(),
@@ -764,7 +759,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       } else {
         decision = decide(held, !progress.probed && secrets.custom_batch_size === 0);
         started = performance.now();
-        const release = io.reserve(decision.rows * progress.bytesPerRow);
+        // what the read will likely bring: its rows, or the table's when it has fewer (a probe of a small table)
+        const release = io.reserve(Math.min(decision.rows, Math.max(1, plan.source.estimatedRows)) * progress.bytesPerRow);
         try {
           batch = await session.run(what, (client) => readSized(client, decision.rows, position));
         } finally {
