@@ -369,7 +369,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
      * `state.finished` the later ones it has.
      */
     async function* threadedPass(pending: TablePlan[]): AsyncGenerator<Emit<ReplicationState>> {
-      const finished = new Set(state.finished ?? []);
+      // (a table no longer replicated is forgotten here too)
+      const finished = new Set((state.finished ?? []).filter((dest) => pending.some((plan) => plan.dest === dest)));
       const units: {plan: TablePlan; part: number | null}[] = [];
       const partsLeft = new Map<string, number>();
       for (const plan of pending) {
