@@ -375,7 +375,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       const partsLeft = new Map<string, number>();
       for (const plan of pending) {
         if (finished.has(plan.dest)) continue;
-        if (secrets.custom_threads > 1) yield* splitLoad(plan);
+        yield* splitLoad(plan);
         const table = state.tables[plan.dest];
         const parts = table && 'parts' in table ? table.parts : undefined;
         if (!parts) {
@@ -448,15 +448,16 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     }
 
     /**
-     * At the start of a table's load or re-read with custom_threads: a table larger than one response is
-     * split into ranges, one unit of work each (a table that fits in one response gains nothing from it).
+     * The table's saved state, checked (or reset) as one stream would; then, at the start of its load or
+     * re-read with custom_threads, a table larger than one response is split into ranges, one unit of work
+     * each (a table that fits in one response gains nothing from it).
      */
     async function* splitLoad(plan: TablePlan): AsyncGenerator<Emit<ReplicationState>> {
       const {table, reset} = tableState(state, plan);
       if (reset) yield warning(reset);
       state.tables[plan.dest] = table;
       const threads = secrets.custom_threads;
-      if (plan.source.estimatedBytes <= budget.limits.responseCapBytes) return;
+      if (threads === 1 || plan.source.estimatedBytes <= budget.limits.responseCapBytes) return;
       if (table.phase === 'full' && table.after === null && !table.parts) {
         let start: TableState = table;
         if (plan.method === 'incremental' && table.horizon === undefined) {
