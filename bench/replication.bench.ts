@@ -24,6 +24,8 @@
 // gets the budgets deploy.yaml gives the replication function; BENCH_RESPONSE_CAP_BYTES and
 // BENCH_NODE_OPTIONS (e.g. --max-old-space-size=128) try other deployments; BENCH_DEBUG=1 with BENCH_DUMP_OUTPUT=1
 // writes the function's debug log (per batch: rows, bytes, ms, at_ms) to /tmp/fn-default.log and /tmp/fn-keep.log.
+// Then with custom_threads (BENCH_THREADS, default 2,4; a connection per call): the table is larger than a
+// response, so each call reads that many primary key ranges of it at once, on as many connections.
 import {chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
@@ -252,9 +254,14 @@ async function main(): Promise<void> {
       // both ways a call can end: closing its connection (the default) and keeping it with the next batch
       // requested for the next call (keep_connection_between_calls)
       let callsPerSync = 1;
-      for (const mode of ['default', 'keep'] as const) {
+      const threads = (process.env.BENCH_THREADS ?? '2,4').split(',').map((n) => Number(n.trim())).filter((n) => n > 1);
+      for (const mode of ['default', 'keep', ...threads.map((n) => `threads ${n}`)]) {
         const fn = await startBundledFunction(root, bundle.dir, env as Record<string, string>);
-        const fnSecrets = {...secrets, keep_connection_between_calls: String(mode === 'keep')};
+        const fnSecrets = {
+          ...secrets,
+          keep_connection_between_calls: String(mode === 'keep'),
+          ...(mode.startsWith('threads ') ? {custom_threads: mode.slice('threads '.length)} : {}),
+        };
         let cold;
         let sync;
         let peak = NaN;
@@ -272,7 +279,7 @@ async function main(): Promise<void> {
           peak = peakRssBytes(fn.child.pid!);
           const fnCpu = cpuSeconds(fn.child.pid!) - fnBefore;
           await fn.stop();
-          if (process.env.BENCH_DUMP_OUTPUT) (await import('node:fs')).writeFileSync(`/tmp/fn-${mode}.log`, fn.output());
+          if (process.env.BENCH_DUMP_OUTPUT) (await import('node:fs')).writeFileSync(`/tmp/fn-${mode.replace(' ', '-')}.log`, fn.output());
           await new Promise((resolve) => setTimeout(resolve, 50));
           cpu = {pg: postgresCpuSeconds(dataDir) - pgBefore, fn: fnCpu, driver};
         } finally {
@@ -294,13 +301,13 @@ async function main(): Promise<void> {
           String(run.calls),
           ...cpuCells,
         ];
-        const name = mode === 'keep' ? 'kept' : 'per call';
+        const name = mode === 'keep' ? 'kept' : mode === 'default' ? 'per call' : mode;
         results.push(row(cold, `${name}, cold`, ['', '']));
         results.push(row(sync, name, [`${copyCpu.pg.toFixed(2)} / ${copyCpu.reader.toFixed(2)}`, `${cpu.pg.toFixed(2)} / ${cpu.fn.toFixed(2)} / ${cpu.driver.toFixed(2)}`]));
         console.log(
           `${size} rows (${mode}): COPY ${copy.seconds.toFixed(2)} s, connector ${sync.seconds.toFixed(2)} s in ${sync.calls} calls (first sync of the instance ${cold.seconds.toFixed(2)} s), peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB`,
         );
-        callsPerSync = sync.calls;
+        if (mode === 'default' || mode === 'keep') callsPerSync = sync.calls;
       }
       const bare = await driveRowToJsonServer(url, Math.ceil(size / callsPerSync));
       if (bare.rows !== size) throw new Error(`row counts differ: table ${size}, row_to_json server ${bare.rows}`);
@@ -341,7 +348,7 @@ async function main(): Promise<void> {
   console.log('ratio = connector rows/s ÷ COPY rows/s (target ≥ 0.9); MB/s counts each side\'s own bytes (HTTP bodies vs COPY text)');
   console.log('cpu s: CPU seconds used by PostgreSQL (all its processes), the COPY reader (this process), the function process, the driver (this process playing Fivetran)');
   console.log('row_to_json server: a bare Node server (bench/support/row-to-json-server.ts) streaming ONE COPY of PostgreSQL-built JSON per call, a new connection per call, the connector\'s rows per call; no functions-framework, discovery, budgets or checkpoints');
-  console.log('connection: per call = one connection per call, closed when it ends (the default); kept = keep_connection_between_calls');
+  console.log('connection: per call = one connection per call, closed when it ends (the default, one stream: custom_threads 1); kept = keep_connection_between_calls; threads N = custom_threads N (N connections per call, each closed when it ends)');
   console.log('cdc = update_method cdc delivering a stream of updates from the slot (one sync); its COPY columns are PostgreSQL decoding the same changes (pg_logical_slot_peek_binary_changes), its ratio against that; keyset = the per-call connector figure of the same table');
   console.log('cold = the first sync of a new function instance (pg loaded and code compiled during it); the rows without it are the next sync on the same instance, warm as the COPY reference\'s reader is; peak RSS covers both');
 }

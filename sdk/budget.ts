@@ -97,6 +97,8 @@ export interface BudgetView {
   aimBytes(held?: number): number;
   timeLeftMs(): number;
   elapsedMs(): number;
+  /** the call's clock, milliseconds since the epoch (CallOptions.now in tests): for ages that outlive a call */
+  nowMs(): number;
   memoryLimitBytes(): number;
   /** bytes of memory left before the pressure threshold (may be negative) */
   memoryHeadroomBytes(): number;
@@ -194,6 +196,10 @@ export class Budget implements BudgetView {
 
   elapsedMs(): number {
     return this.now() - this.startedAt;
+  }
+
+  nowMs(): number {
+    return this.now();
   }
 
   memoryLimitBytes(): number {

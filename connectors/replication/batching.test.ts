@@ -3,7 +3,7 @@
 import {describe, expect, it} from 'vitest';
 import {CATEGORY_LIMITS, decideBatch, PROBE_BYTES, PROBE_ROWS, type BatchInputs} from './batching.js';
 import {sizeCategory} from './discovery.js';
-import {destinationTableName, snakeCase, uniqueNames} from './names.js';
+import {destinationTableName, prefixedTableName, snakeCase, uniqueNames} from './names.js';
 
 const roomy: BatchInputs = {
   category: 'small', customRows: 0, bytesPerRow: 200, responseBytesLeft: 100 * 1024 * 1024, timeLeftMs: 60_000, msPerRow: 0.002,
@@ -63,6 +63,22 @@ describe('decideBatch', () => {
   });
 });
 
+describe('CPU and disk pressure', () => {
+  const base = {category: 'small' as const, customRows: 400, bytesPerRow: 100, responseBytesLeft: 1e9, timeLeftMs: 1e9, msPerRow: null, memoryHeadroomBytes: 1e12, responseBytesHeld: 0, probe: false};
+
+  it('halves the batch under each pressure, saying which', () => {
+    expect(decideBatch(base)).toEqual({rows: 400, reason: 'custom', memoryPressure: false});
+    expect(decideBatch({...base, cpuPressure: true})).toEqual({rows: 200, reason: 'cpu', memoryPressure: false, shrunk: ['cpu']});
+    expect(decideBatch({...base, diskPressure: true})).toEqual({rows: 200, reason: 'disk', memoryPressure: false, shrunk: ['disk']});
+    expect(decideBatch({...base, cpuPressure: true, diskPressure: true})).toEqual({rows: 100, reason: 'disk', memoryPressure: false, shrunk: ['cpu', 'disk']});
+    expect(decideBatch({...base, customRows: 1, cpuPressure: true, diskPressure: true}).rows).toBe(1);
+  });
+
+  it('leaves a tighter budget to decide', () => {
+    expect(decideBatch({...base, cpuPressure: true, responseBytesLeft: 5_000})).toEqual({rows: 50, reason: 'response_bytes', memoryPressure: false, shrunk: ['cpu']});
+  });
+});
+
 describe('size categories', () => {
   it('follows the original thresholds: small < 1M rows, medium 1M-50M, large > 50M', () => {
     expect([0, 999_999, 1_000_000, 50_000_000, 50_000_001].map(sizeCategory)).toEqual(['small', 'small', 'medium', 'medium', 'large']);
@@ -80,5 +96,12 @@ describe('names', () => {
   it('tells apart names that fold to the same destination, keeping reserved names free', () => {
     expect(uniqueNames(['Order', 'order', 'ORDER'], snakeCase)).toEqual(['order', 'order_2', 'order_3']);
     expect(uniqueNames(['Replication Runs', 'id'], snakeCase, ['replication_runs'])).toEqual(['replication_runs_2', 'id']);
+  });
+
+  it('names prefixed tables as the original connector did, in the prefix case', () => {
+    expect(prefixedTableName('SOURCE_FIVETRAN_CONNECTOR', 'orders')).toBe('SOURCE_FIVETRAN_CONNECTOR_ORDERS');
+    expect(prefixedTableName('SOURCE_', 'OrderItems')).toBe('SOURCE_ORDER_ITEMS');
+    expect(prefixedTableName('src', 'my table')).toBe('src_my_table');
+    expect(prefixedTableName('Src_', '2023 sales')).toBe('Src_2023_sales');
   });
 });

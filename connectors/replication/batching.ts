@@ -1,7 +1,8 @@
 // How many rows the next batch reads. The table's size category sets the ceiling (the original connector's
 // rule: the larger the table, the smaller the batch, so one query stays short and cheap to retry); the
 // measured JSON width of its rows turns bytes into rows; the call's live budgets clamp it: response bytes
-// left, time to the deadline, and memory headroom. Every decision says which of these decided it.
+// left, time to the deadline, and memory headroom; CPU and disk pressure halve it. Every decision says which
+// of these decided it.
 import type {SizeCategory} from './discovery.js';
 
 export const CATEGORY_LIMITS: Record<SizeCategory, {rows: number; bytes: number}> = {
@@ -27,7 +28,7 @@ export const PROBE_BYTES = 1024 * 1024;
  */
 export const MEMORY_COST_FACTOR = 6;
 
-export type BatchReason = 'category' | 'custom' | 'probe' | 'pipeline' | 'response_bytes' | 'deadline' | 'memory';
+export type BatchReason = 'category' | 'custom' | 'probe' | 'pipeline' | 'cpu' | 'disk' | 'response_bytes' | 'deadline' | 'memory';
 
 export interface BatchInputs {
   category: SizeCategory;
@@ -52,6 +53,10 @@ export interface BatchInputs {
    * previous one is sent, and only the call's last batch is sent after PostgreSQL is done.
    */
   pipelineBytes?: number;
+  /** the call's CPU time is near its wall time (pressure.ts): the batch is halved */
+  cpuPressure?: boolean;
+  /** the temp dir is nearly full (pressure.ts): the batch is halved */
+  diskPressure?: boolean;
 }
 
 export interface BatchDecision {
@@ -59,6 +64,8 @@ export interface BatchDecision {
   reason: BatchReason;
   /** true when memory headroom, not the category or the response, decided the size */
   memoryPressure: boolean;
+  /** the pressures that halved the batch, when any did */
+  shrunk?: ('cpu' | 'disk')[];
 }
 
 /** The batch size for the given inputs: the smallest of the category's, the response's, the time's and the memory's limits. */
@@ -82,6 +89,16 @@ export function decideBatch(input: BatchInputs): BatchDecision {
       reason = 'pipeline';
     }
   }
+  // Under CPU pressure the event loop is saturated: smaller batches are encoded and streamed in shorter turns,
+  // so the time budget's per-batch estimate stays close. Under disk pressure the temp dir (memory, on Cloud
+  // Functions) is nearly full: smaller batches hold less beside it. Each halves; both quarter.
+  const shrunk: ('cpu' | 'disk')[] = [];
+  if (input.cpuPressure) shrunk.push('cpu');
+  if (input.diskPressure) shrunk.push('disk');
+  for (const pressure of shrunk) {
+    rows = Math.max(1, Math.floor(rows / 2));
+    reason = pressure;
+  }
   const clamp = (limit: number, why: BatchReason) => {
     if (limit < rows) {
       rows = limit;
@@ -93,7 +110,9 @@ export function decideBatch(input: BatchInputs): BatchDecision {
   if (input.msPerRow && input.msPerRow > 0) clamp(Math.floor((input.timeLeftMs * 0.25) / input.msPerRow), 'deadline');
   const memoryForBatch = input.memoryHeadroomBytes - 3 * input.responseBytesHeld;
   clamp(Math.floor(Math.max(0, memoryForBatch) / (MEMORY_COST_FACTOR * width)), 'memory');
-  return {rows: Math.max(1, rows), reason, memoryPressure: (reason as BatchReason) === 'memory'};
+  const decision: BatchDecision = {rows: Math.max(1, rows), reason, memoryPressure: (reason as BatchReason) === 'memory'};
+  if (shrunk.length) decision.shrunk = shrunk;
+  return decision;
 }
 
 /** Bytes per row before anything was measured: the heap width plus the JSON keys and punctuation. */

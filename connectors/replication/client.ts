@@ -11,7 +11,10 @@
 // when it starts at the same position; otherwise it closes or ignores them. A kept connection no call takes
 // closes itself after KEEP_IDLE_MS (a timer here, and idle_session_timeout on PostgreSQL 14+ in case the
 // instance is frozen); the look-ahead batch is bounded by the batch size, so PostgreSQL completes it even if
-// nothing reads it.
+// nothing reads it. However busy, a connection is kept for at most MAX_CONNECTION_AGE_MS after it was opened
+// (the original connector's connection lifecycle): a sync of many calls then reconnects every 3 hours, so a
+// server-side session (its memory, its catalog caches, a role or setting changed meanwhile) does not live
+// as long as the sync does.
 import {createHash} from 'node:crypto';
 import type pg from 'pg';
 import {SourceError, withRetry, type Logger} from '../../sdk/index.js';
@@ -19,6 +22,9 @@ import {connect, describePostgresError, isRetriablePostgresError, quoteIdent, ty
 
 /** How long a connection left open for the next call waits for it. */
 export const KEEP_IDLE_MS = 60_000;
+
+/** The oldest a kept connection may be when a call takes it or leaves it open: then it is closed, and the next call opens a new one. */
+export const MAX_CONNECTION_AGE_MS = 3 * 60 * 60 * 1000;
 
 // The text of timestamps, dates, intervals and floats depends on these; fixing them keeps values and the
 // `_row_hash` hashes of tables without a primary key the same from one sync to the next. They travel in
@@ -42,6 +48,8 @@ export interface CarriedRead<T> {
 interface KeptConnection {
   configKey: string;
   client: pg.Client;
+  /** when it was opened, on the calls' clock */
+  openedAt: number;
   carried: CarriedRead<unknown> | null;
   timer: NodeJS.Timeout;
 }
@@ -56,13 +64,13 @@ function socketOf(client: pg.Client): {ref(): void; unref(): void} | undefined {
   return (client as unknown as {connection?: {stream?: {ref(): void; unref(): void}}}).connection?.stream;
 }
 
-function takeKept(configKey: string): KeptConnection | null {
+function takeKept(configKey: string, now: number): KeptConnection | null {
   const connection = kept;
   kept = null;
   if (!connection) return null;
   clearTimeout(connection.timer);
   socketOf(connection.client)?.ref();
-  if (connection.configKey === configKey && !lost.has(connection.client)) return connection;
+  if (connection.configKey === configKey && !lost.has(connection.client) && now - connection.openedAt < MAX_CONNECTION_AGE_MS) return connection;
   void connection.client.end().catch(() => undefined);
   return null;
 }
@@ -74,6 +82,8 @@ export interface RetrySettings {
 
 export class SourceSession {
   private client: pg.Client | null = null;
+  /** when `client` was opened (by this call or, kept, by an earlier one) */
+  private openedAt = 0;
   /** retries made in this call (for replication_runs) */
   retries = 0;
   lastRetriedError: string | null = null;
@@ -95,13 +105,17 @@ export class SourceSession {
     if (client && this.running.size) this.blocked = this.cancelInFlight(client);
   };
 
-  /** `keepable`: the call may keep its connection for the next call (keep_connection_between_calls) */
+  /**
+   * `keepable`: the call may keep its connection for the next call (keep_connection_between_calls); `now`:
+   * the calls' clock, which a kept connection's age is measured on
+   */
   constructor(
     config: PostgresConfig,
     private readonly retry: RetrySettings,
     private readonly log: Logger,
     private readonly signal?: AbortSignal,
     private readonly keepable = false,
+    private readonly now: () => number = Date.now,
   ) {
     this.config = {...config, settings: {...SESSION_SETTINGS, ...config.settings}};
     this.configKey = createHash('sha256').update(JSON.stringify(this.config)).digest('hex');
@@ -150,14 +164,21 @@ export class SourceSession {
   private async open(): Promise<pg.Client> {
     if (this.client) return this.client;
     if (this.released) throw new Error('the call has ended; a read requested ahead is not retried');
-    const previous = takeKept(this.configKey);
+    const previous = takeKept(this.configKey, this.now());
     if (previous) {
       this.client = previous.client;
+      this.openedAt = previous.openedAt;
       this.carried = previous.carried;
       this.reused = true;
       return previous.client;
     }
     const client = await connect(this.config);
+    if (this.released) {
+      // the call ended while this connection was being opened (a stream reading ahead): nobody would close it
+      await client.end().catch(() => undefined);
+      throw new Error('the call has ended; a read requested ahead is not retried');
+    }
+    this.openedAt = this.now();
     const markLost = () => lost.add(client);
     client.on('error', markLost);
     client.on('end', markLost);
@@ -238,17 +259,18 @@ export class SourceSession {
     this.released = true;
     this.signal?.removeEventListener('abort', this.onDeadline);
     const client = this.client;
-    if (!client || lost.has(client)) return this.drop();
+    const age = this.now() - this.openedAt;
+    if (!client || lost.has(client) || age >= MAX_CONNECTION_AGE_MS) return this.drop();
     this.client = null;
     // one kept connection per instance: any other is closed
-    takeKept('');
+    takeKept('', 0);
     const timer = setTimeout(() => {
       if (kept?.client === client) kept = null;
       void client.end().catch(() => undefined);
-    }, KEEP_IDLE_MS);
+    }, Math.min(KEEP_IDLE_MS, MAX_CONNECTION_AGE_MS - age));
     timer.unref();
     socketOf(client)?.unref();
-    kept = {configKey: this.configKey, client, carried: this.carried, timer};
+    kept = {configKey: this.configKey, client, openedAt: this.openedAt, carried: this.carried, timer};
     this.carried = null;
   }
 }

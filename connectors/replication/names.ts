@@ -21,6 +21,21 @@ export function destinationTableName(schema: string, table: string): string {
   return `${snakeCase(schema)}_${snakeCase(table)}`;
 }
 
+/** What table_prefix may be: a name Fivetran keeps as it is (letters, digits, underscores; not a digit first). */
+export const TABLE_PREFIX_RULE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * The destination table under table_prefix, as the original connector named them: the prefix, then the
+ * table in snake_case (no schema), in the prefix's case: `SOURCE_FIVETRAN_CONNECTOR` and `Orders` →
+ * `SOURCE_FIVETRAN_CONNECTOR_ORDERS`, `src_` and `OrderItems` → `src_order_items`. A prefix with no lower-case
+ * letter makes the whole name upper case; any other keeps the snake_case table as it is.
+ */
+export function prefixedTableName(prefix: string, table: string): string {
+  const name = snakeCase(table).replace(/^_+/, '');
+  const joined = `${prefix}${prefix.endsWith('_') ? '' : '_'}${name}`;
+  return /[a-z]/.test(prefix) ? joined : joined.toUpperCase();
+}
+
 /**
  * Assigns each name a unique destination name: the snake_case form, or that form with `_2`, `_3`, ... when an
  * earlier name (in the given order) or a reserved name already took it. The order must be stable (catalog

@@ -4,7 +4,7 @@
 import {AuthError, ConfigError, type ColumnType, type TableSpec} from '../../sdk/index.js';
 import {columnType} from './column-types.js';
 import type {Catalog, SourceColumn, SourceTable} from './discovery.js';
-import {destinationTableName, displayName, snakeCase, uniqueNames} from './names.js';
+import {destinationTableName, displayName, prefixedTableName, snakeCase, TABLE_PREFIX_RULE, uniqueNames} from './names.js';
 import type {ReplicationSecrets} from './secrets.js';
 
 /** incremental: keyset by primary key, then by cursor; reload: keyset by primary key every sync; ctid: no key, ctid ranges every sync */
@@ -30,7 +30,10 @@ export type FilterValue = string | number | boolean | null;
 
 export interface TablePlan {
   source: SourceTable;
-  /** destination table name: <schema>_<table> in snake_case */
+  /**
+   * destination table name: <schema>_<table> in snake_case, or table_prefix and <table>; also the table's key
+   * in the state, so a new prefix (new destination tables) loads them afresh
+   */
   dest: string;
   /** schema.table as a person writes it */
   display: string;
@@ -74,6 +77,34 @@ function findColumn(plan: {columns: PlannedColumn[]; display: string}, name: str
   return column;
 }
 
+/**
+ * The destinations under table_prefix. Unlike the default names, which tell tables that fold alike apart with
+ * `_2`, a prefixed name is one the user chose the form of: two tables that would land in one destination
+ * (`a.orders` and `b.orders`, `Order` and `order`), or one that would land in a metadata table, are an error.
+ */
+function prefixedNames(chosen: readonly SourceTable[], prefix: string): string[] {
+  if (!TABLE_PREFIX_RULE.test(prefix)) {
+    throw new ConfigError(`table_prefix "${prefix}" is not a table name prefix; use letters, digits and underscores, not starting with a digit, at most 63 characters (e.g. SOURCE_FIVETRAN_CONNECTOR)`);
+  }
+  const names = chosen.map((t) => prefixedTableName(prefix, t.name));
+  const taken = new Map<string, SourceTable>();
+  for (const [i, name] of names.entries()) {
+    const table = chosen[i]!;
+    const folded = name.toLowerCase();
+    if ((METADATA_TABLES as readonly string[]).includes(folded)) {
+      throw new ConfigError(`table_prefix "${prefix}" would put ${displayName(table.schema, table.name)} in ${name}, the connector's own metadata table; choose another prefix or exclude the table`);
+    }
+    const other = taken.get(folded);
+    if (other) {
+      throw new ConfigError(
+        `table_prefix "${prefix}" would put both ${displayName(other.schema, other.name)} and ${displayName(table.schema, table.name)} in ${name}; exclude one of them (exclude_tables), or leave table_prefix unset to name tables <schema>_<table>`,
+      );
+    }
+    taken.set(folded, table);
+  }
+  return names;
+}
+
 /** The tables to replicate, in a stable order (by destination name). Throws ConfigError / AuthError naming what to fix. */
 export function planReplication(catalog: Catalog, secrets: ReplicationSecrets): TablePlan[] {
   const schemas = secrets.schemas;
@@ -97,10 +128,13 @@ export function planReplication(catalog: Catalog, secrets: ReplicationSecrets): 
     throw new ConfigError(`no tables to replicate in schemas ${schemas.join(', ')} of database "${secrets.database}"; check schemas, include_tables and exclude_tables`);
   }
 
-  const destNames = uniqueNames(chosen.map((t) => `${t.schema}\u0000${t.name}`), (key) => {
-    const [schema = '', name = ''] = key.split('\u0000');
-    return destinationTableName(schema, name);
-  }, METADATA_TABLES);
+  const destNames =
+    secrets.table_prefix !== undefined
+      ? prefixedNames(chosen, secrets.table_prefix)
+      : uniqueNames(chosen.map((t) => `${t.schema}\u0000${t.name}`), (key) => {
+          const [schema = '', name = ''] = key.split('\u0000');
+          return destinationTableName(schema, name);
+        }, METADATA_TABLES);
 
   const plans = chosen.map((source, index): TablePlan => {
     const display = displayName(source.schema, source.name);

@@ -213,11 +213,14 @@ async function runBatch(client: pg.Client, query: string, plan: TablePlan, order
   return collector.batch();
 }
 
-/** Initial load or re-read: rows after `after` in primary key order. */
-export function readByKey(client: pg.Client, plan: TablePlan, after: readonly string[] | null, limit: number, expectedBytes = 0): Promise<Batch> {
+/** Initial load or re-read: rows after `after` (and up to `until`, a range's end, when given) in primary key order. */
+export function readByKey(
+  client: pg.Client, plan: TablePlan, after: readonly string[] | null, limit: number, expectedBytes = 0, until: readonly string[] | null = null,
+): Promise<Batch> {
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
+  if (until) conditions.push(keyset(plan.primaryKey, until, '<=', params));
   return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan, plan.primaryKey, expectedBytes);
 }
 
@@ -256,6 +259,27 @@ export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, 
   conditions.push(`t.ctid >= ${params.add(`(${fromPage},0)`, 'tid')}`, `t.ctid < ${params.add(`(${toPage},0)`, 'tid')}`);
   const text = `SELECT ${selectList(plan, [])} FROM ${qualifiedName(plan.source.schema, plan.source.name)} t WHERE ${conditions.join(' AND ')}`;
   return runBatch(client, text, plan, [], expectedBytes);
+}
+
+/**
+ * Primary keys that cut the table into about `parts` ranges, for a load on several streams (custom_threads):
+ * the first row at each of `parts - 1` evenly spaced heap pages (TID range scans: no sort, no OFFSET), in key
+ * order, each once. Any keys would do for exactness (the ranges (-inf, k1], (k1, k2], ... (kn, +inf) cover
+ * every key once); rows spread over the heap keep the ranges of similar size when keys grow with inserts.
+ */
+export async function keyRanges(client: pg.Client, plan: TablePlan, parts: number, pages: number): Promise<string[][]> {
+  const key = plan.primaryKey;
+  const typed = key.map((c, i) => `${col(c)} AS k${i}`).join(', ');
+  const ordered = key.map((_, i) => `s.k${i}`).join(', ');
+  const result = await client.query<{key: string[]}>(
+    `SELECT DISTINCT ON (${ordered}) s.key FROM generate_series(1, $1::int - 1) i
+       CROSS JOIN LATERAL (SELECT ${typed}, ARRAY[${key.map((c) => `${col(c)}::text`).join(', ')}] AS key
+                             FROM ${qualifiedName(plan.source.schema, plan.source.name)} t
+                            WHERE t.ctid >= format('(%s,0)', (i::int8 * $2::int8 / $1::int))::tid LIMIT 1) s
+      ORDER BY ${ordered}`,
+    [parts, pages],
+  );
+  return result.rows.map((row) => row.key);
 }
 
 /** Rows sampled by measureWidth. */

@@ -4,6 +4,7 @@
 import {randomUUID} from 'node:crypto';
 import type {BudgetReason, BudgetView, Row, TableSpec} from '../../sdk/index.js';
 import type {BatchDecision} from './batching.js';
+import {PressureMonitor, type PressureReading} from './pressure.js';
 
 export const RUNS_TABLE = 'replication_runs';
 
@@ -16,8 +17,9 @@ export const RUNS_SPEC: TableSpec = {
     time_left_ms: 'long', memory_limit_bytes: 'long', peak_rss_bytes: 'long', min_memory_headroom_bytes: 'long', last_error: 'string',
     connection_reused: 'boolean', carried_rows: 'int', slot_lag_bytes: 'long',
     truncated_tables: 'json',
+    cpu_ms: 'long', cpu_ratio: 'double', cpu_pressure_events: 'int', min_tmp_free_bytes: 'long', tmp_size_bytes: 'long', disk_pressure_events: 'int',
   },
-  description: 'One row per function call: batch sizes, budgets and memory pressure decisions',
+  description: 'One row per function call: batch sizes, budgets, and memory, CPU and disk pressure decisions',
 };
 
 /** Decisions kept per call in batch_decisions (the counters cover all of them). */
@@ -52,6 +54,10 @@ export class RunRecorder {
   private minRows: number | null = null;
   private maxRows: number | null = null;
   private pressureEvents = 0;
+  private cpuPressureEvents = 0;
+  private diskPressureEvents = 0;
+  private readonly monitor = new PressureMonitor();
+  private minTmpFree: number | null = null;
   private peakRss = process.memoryUsage.rss();
   private minHeadroom: number;
   pass = 0;
@@ -87,12 +93,21 @@ export class RunRecorder {
     this.pressureEvents++;
   }
 
+  /** Reads CPU and disk pressure; returns the reading now. */
+  samplePressure(): PressureReading {
+    const reading = this.monitor.read();
+    if (reading.tmpFreeBytes !== null && (this.minTmpFree === null || reading.tmpFreeBytes < this.minTmpFree)) this.minTmpFree = reading.tmpFreeBytes;
+    return reading;
+  }
+
   batch(table: string, step: string, category: string, decision: BatchDecision, rows: number, bytes: number, ms: number, bytesPerRow: number): void {
     this.tables.add(table);
     this.batches++;
     this.rows += rows;
     this.bytes += bytes;
     if (decision.memoryPressure) this.pressureEvents++;
+    if (decision.shrunk?.includes('cpu')) this.cpuPressureEvents++;
+    if (decision.shrunk?.includes('disk')) this.diskPressureEvents++;
     this.minRows = this.minRows === null ? rows : Math.min(this.minRows, rows);
     this.maxRows = this.maxRows === null ? rows : Math.max(this.maxRows, rows);
     if (this.decisions.length < MAX_DECISIONS) {
@@ -119,6 +134,7 @@ export class RunRecorder {
 
   row(): Row {
     this.sampleMemory();
+    const pressure = this.samplePressure();
     return {
       call_id: this.callId,
       sync_id: this.syncId ?? null,
@@ -147,6 +163,12 @@ export class RunRecorder {
       carried_rows: this.carriedRows,
       slot_lag_bytes: this.slotLagBytes,
       truncated_tables: this.truncated,
+      cpu_ms: Math.round(pressure.cpuMs),
+      cpu_ratio: Math.round(pressure.cpuRatio * 1000) / 1000,
+      cpu_pressure_events: this.cpuPressureEvents,
+      min_tmp_free_bytes: this.minTmpFree,
+      tmp_size_bytes: pressure.tmpSizeBytes,
+      disk_pressure_events: this.diskPressureEvents,
     };
   }
 }

@@ -39,6 +39,15 @@ export const ReplicationSecrets = z.object({
         'Keep the PostgreSQL connection, with the next batch already requested, open for the next call of the same sync on a warm instance (up to 60 s). Faster; off by default, so each call opens one connection and closes it when it ends',
     })
     .default(false),
+  custom_threads: field
+    .integer({min: 1, max: 16, description: 'Streams per call, each on its own connection: up to this many tables, or ranges of one large table, read at once (for functions with more than one vCPU)'})
+    .default(1),
+  custom_queue_size: field
+    .integer({min: 1, max: 64, description: 'Batches each stream reads ahead of the response (bounded by the memory budget)'})
+    .default(1),
+  table_prefix: field
+    .text({description: 'Destination tables named <prefix>_<table> in the prefix\'s case (SOURCE_FIVETRAN_CONNECTOR → SOURCE_FIVETRAN_CONNECTOR_ORDERS), as the original connector named them; default <schema>_<table>'})
+    .optional(),
   update_method: field
     .enum(['keyset', 'cdc'], {
       description: 'keyset: full load, then incremental by cursor (no server setting); cdc: full load, then changes (deletes too) from a logical replication slot',

@@ -25,6 +25,8 @@ describe('a state the connector did not write', () => {
     ['a key value that is a number', loading([5]), /^the state is not one this connector wrote: state\.tables\.public_orders\.after\.0 expected string, received number/],
     ['an unknown phase', {version: 1, pass: 1, table: null, tables: {public_orders: {phase: 'done', key: 'x'}}}, /^the state is not one this connector wrote: state\.tables\.public_orders\.phase must have "phase" "full", "incremental" or "pages"/],
     ['another version', {version: 2, pass: 1, table: null, tables: {}}, /^the state is not one this connector wrote: state\.version must be 1/],
+    ['a range of a split load with a key of the wrong length', {...loading(null), tables: {public_orders: {phase: 'full', after: null, horizon: '1', start: null, key: 'updated_at|order_id', parts: [{after: null, until: ['5', '6'], done: false}, {after: ['5'], until: null, done: false}]}}}, /^the state is not one this connector wrote: state\.tables\.public_orders\.parts\[0\]\.until has 2 value\(s\) but public\.orders's key has 1 \(order_id\)/],
+    ['a range without its end', {...loading(null), tables: {public_orders: {phase: 'full', after: null, horizon: '1', start: null, key: 'updated_at|order_id', parts: [{after: null, done: false}]}}}, /^the state is not one this connector wrote: state\.tables\.public_orders\.parts\.0\.until/],
     ['an unknown key', {version: 1, pass: 1, table: null, tables: {}, cursor: 'x'}, /^the state is not one this connector wrote: state has unknown key "cursor"/],
     ['the freshness connector\'s state', {last_check_time: '2024-05-01T10:00:00Z', cooldown_until: null}, /^the state is not a replication state \(it has "last_check_time", "cooldown_until" and no "version", "pass", "table" and "tables"\): it was written by another connector or by hand/],
   ])('refuses %s with a 400 naming the field', async (_name, state, message) => {
@@ -41,6 +43,18 @@ describe('a state the connector did not write', () => {
     const call = await callConnector(connector, {state: loading(['3']), secrets: sourceSecrets(db, {table_filters: JSON.stringify({orders: {order_id: 'abc'}})})});
     expect(call.status).toBe(400);
     expect(call.body.errorMessage).toMatch(/a filter value does not fit its column's type .*; check region and table_filters/);
+  });
+
+  it('resumes a load split into ranges from each range\'s position, with any custom_threads', async () => {
+    const split = {
+      ...loading(null),
+      tables: {public_orders: {phase: 'full', after: null, horizon: '1', start: null, key: 'updated_at|order_id', parts: [{after: null, until: ['8'], done: true}, {after: ['12'], until: ['15'], done: false}, {after: ['18'], until: null, done: false}]}},
+    };
+    for (const threads of ['1', '3']) {
+      const call = await callConnector(connector, {state: split, secrets: sourceSecrets(db, {custom_threads: threads})});
+      expect(call.status).toBe(200);
+      expect(call.body.insert.public_orders!.map((r) => r.order_id).sort((a, b) => Number(a) - Number(b))).toEqual([13, 14, 15, 19, 20]);
+    }
   });
 
   it('resumes from a state it wrote', async () => {

@@ -11,6 +11,14 @@ const width = z.number().nonnegative().optional();
 /** cursor and key columns the position refers to; a different configuration restarts the load */
 const key = z.string();
 
+/**
+ * custom_threads: a load split into primary key ranges, each read by its own stream: rows after `after` up
+ * to `until` (inclusive; null: to the end). The load is done when every range is.
+ */
+const KeyRange = z.strictObject({after: keyValues, until: keyValues, done: z.boolean()});
+/** custom_threads: heap pages [page, until) of a table without a primary key (until null: to the last page). */
+const PageRange = z.strictObject({page: z.number().int().nonnegative(), until: z.number().int().nonnegative().nullable(), done: z.boolean()});
+
 /** Initial load (incremental tables) or the every-sync re-read (tables without a cursor): primary key order. */
 const KeyLoadState = z.strictObject({
   phase: z.literal('full'),
@@ -19,6 +27,8 @@ const KeyLoadState = z.strictObject({
   /** incremental tables only: the snapshot horizon and the largest (cursor, key) when the load began */
   horizon: xid.optional(),
   start: keyValues.optional(),
+  /** custom_threads: the load's ranges (then `after` stays null) */
+  parts: z.array(KeyRange).min(1).optional(),
   key,
   width,
 });
@@ -40,7 +50,7 @@ const IncrementalState = z.strictObject({
 });
 
 /** Tables without a primary key: ctid page ranges, every sync from page 0. */
-const PageState = z.strictObject({phase: z.literal('pages'), page: z.number().int().nonnegative(), key, width});
+const PageState = z.strictObject({phase: z.literal('pages'), page: z.number().int().nonnegative(), parts: z.array(PageRange).min(1).optional(), key, width});
 
 const TableStateSchema = z.discriminatedUnion('phase', [KeyLoadState, IncrementalState, PageState], {error: 'must have "phase" "full", "incremental" or "pages"'});
 
@@ -52,6 +62,8 @@ const ReplicationStateShape = z.strictObject({
   table: z.string().nullable(),
   /** while the pass has not started: the destination table whose metadata rows were emitted last */
   metadata_after: z.string().optional(),
+  /** custom_threads: tables after `table` (which is the first not finished) that this pass has finished */
+  finished: z.array(z.string()).optional(),
   tables: z.record(z.string(), TableStateSchema),
   /** update_method cdc: the slot position delivered so far, and whether the full load is done (then every call streams) */
   cdc: z
@@ -115,9 +127,12 @@ function checkPositionLengths(saved: TableState, plan: TablePlan): void {
   const ordered = (plan.cursor ? 1 : 0) + plan.primaryKey.length;
   const fields: [string, string[] | null | undefined, number][] =
     saved.phase === 'full' ? [['after', saved.after, plan.primaryKey.length], ['start', saved.start, ordered]] : [['position', saved.position, ordered], ['after', saved.after, plan.primaryKey.length]];
+  if (saved.phase === 'full') {
+    for (const [i, part] of (saved.parts ?? []).entries()) fields.push([`parts[${i}].after`, part.after, plan.primaryKey.length], [`parts[${i}].until`, part.until, plan.primaryKey.length]);
+  }
   for (const [field, values, expected] of fields) {
     if (values && values.length !== expected) {
-      const columns = field === 'after' ? plan.primaryKey : [...(plan.cursor ? [plan.cursor] : []), ...plan.primaryKey];
+      const columns = field !== 'position' && field !== 'start' ? plan.primaryKey : [...(plan.cursor ? [plan.cursor] : []), ...plan.primaryKey];
       throw new RequestError(
         `the state is not one this connector wrote: state.tables.${plan.dest}.${field} has ${values.length} value(s) but ${plan.display}'s key has ${expected} (${columns.map((c) => c.name).join(', ')}); ${RESET_STATE}`,
       );

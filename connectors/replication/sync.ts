@@ -9,7 +9,7 @@ import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision
 import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
 import {planReplication, type TablePlan} from './plan.js';
-import {loadStart, measureWidth, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
+import {keyRanges, loadStart, measureWidth, readByCursor, readByKey, readLateCommits, readPages, snapshotHorizon, tablePages, type Batch} from './read.js';
 import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {cdcNames, postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {ChangeMapper} from './cdc/changes.js';
@@ -17,6 +17,7 @@ import {parseLsn} from './cdc/pgoutput.js';
 import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, peekChanges, slotLagBytes} from './cdc/slot.js';
 import {SourceSession} from './client.js';
 import {initialTableState, tableState, type ReplicationState, type TableState} from './state.js';
+import {interleave} from './streams.js';
 
 /**
  * Messages asked of the slot by a call's first peek: about what one response holds (a row of ~400 bytes of
@@ -70,6 +71,55 @@ interface TableProgress {
   ahead: Ahead | null;
 }
 
+/**
+ * A checkpoint a stream of a threaded call asks for: `apply` puts what its rows so far moved into the call's
+ * state, when the call emits them (a stream reads ahead of what the call has emitted).
+ */
+interface StreamMark {
+  kind: 'mark';
+  nextBytes: number;
+  apply: (state: ReplicationState) => void;
+  /** the stream's unit (a table, or a range of one) is done with this checkpoint */
+  final: boolean;
+  dest: string;
+  /** the range of the table's load, or null for the whole table */
+  part: number | null;
+}
+
+/** A batch's record in replication_runs, made when the call emits the batch (one read ahead and dropped is not in the call). */
+interface StreamNote {
+  kind: 'note';
+  apply: () => void;
+}
+
+type StreamItem = Emit<ReplicationState> | StreamMark | StreamNote;
+
+/** What a table's reads use: the connection, where the table's state lives, how to checkpoint. */
+interface TableIo {
+  session: SourceSession;
+  save(dest: string, table: TableState): void;
+  /** the checkpoint after a batch; `nextBytes` is the next batch's likely size */
+  commit(nextBytes: number): Generator<StreamItem>;
+  /** bytes the streams have read, or are reading, that the call has not emitted */
+  pendingBytes(): number;
+  /** counts a read's expected bytes as pending while it runs (other streams size their batches around it); returns the release */
+  reserve(bytes: number): () => void;
+  /** the next call's first batch may be requested on this connection (keep_connection_between_calls, one stream) */
+  carry: boolean;
+  /** a stream reading ahead of the response: its batches are recorded when emitted (StreamNote) */
+  ahead: boolean;
+}
+
+/** The state of a table whose load (or re-read) is complete: where its next pass starts. */
+function loadDone(plan: TablePlan, table: TableState): TableState {
+  const width = table.width;
+  if (table.phase === 'pages') return {phase: 'pages', page: 0, key: table.key, width};
+  if (table.phase === 'incremental') return table;
+  return plan.method === 'incremental'
+    ? {phase: 'incremental', position: table.start ?? null, horizon: table.horizon!, step: 'sweep', after: null, next_horizon: null, key: table.key, width}
+    : {phase: 'full', after: null, key: table.key, width};
+}
+
 /** Requests a batch now; `ended` records when PostgreSQL finished it. */
 function requestAhead(key: string, callId: string, decision: BatchDecision, batch: Promise<Batch>): Ahead {
   const ahead: Ahead = {key, callId, decision, started: performance.now(), ended: null, batch};
@@ -82,13 +132,32 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
   const {secrets, budget, log} = ctx;
   const recorder = new RunRecorder(budget, ctx.syncId);
   const statementTimeoutMs = Math.max(30_000, budget.limits.timeoutSeconds * 1000);
+  // with several streams, nothing is kept for the next call (their batches read ahead belong to this one)
+  const keepable = secrets.keep_connection_between_calls && secrets.custom_threads === 1 && secrets.custom_queue_size === 1;
   const session = new SourceSession(
     postgresConfig(secrets, statementTimeoutMs),
     {retries: secrets.max_retries, baseDelayMs: secrets.retry_sleep_seconds * 1000},
     log,
     ctx.signal,
-    secrets.keep_connection_between_calls,
+    keepable,
+    () => budget.nowMs(),
   );
+  /** custom_threads: the other streams' connections, closed when the call ends */
+  const streamSessions: SourceSession[] = [];
+  const newSession = () =>
+    new SourceSession(postgresConfig(secrets, statementTimeoutMs), {retries: secrets.max_retries, baseDelayMs: secrets.retry_sleep_seconds * 1000}, log, ctx.signal);
+  /** custom_threads: bytes of rows the streams have read that the call has not emitted yet */
+  let unemittedBytes = 0;
+  const pendingBytesOf = () => unemittedBytes;
+  const reserveBytes = (bytes: number) => {
+    unemittedBytes += bytes;
+    let released = false;
+    return () => {
+      if (!released) unemittedBytes -= bytes;
+      released = true;
+    };
+  };
+  const retries = () => streamSessions.reduce((sum, stream) => sum + stream.retries, session.retries);
   let state: ReplicationState = ctx.state;
   let committed = JSON.stringify(state);
   const initial = committed;
@@ -108,7 +177,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
    */
   function* commit(nextBatchBytes = 0, options: {endCall?: 'key_reinserted' | 'truncate_reload'} = {}): Generator<Emit<ReplicationState>> {
     const json = JSON.stringify(state);
-    recorder.retries = session.retries;
+    recorder.retries = retries();
     recorder.connectionReused = session.reused;
     // the budget counts the last committed state; this checkpoint's may be larger
     const grown = json.length - committed.length;
@@ -157,7 +226,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     if (state.cdc) yield* stream();
     recorder.stopReason = 'finished';
     outcome = 'finished';
-    recorder.retries = session.retries;
+    recorder.retries = retries();
     recorder.connectionReused = session.reused;
     yield upsert(RUNS_TABLE, recorder.row());
     yield checkpoint(state);
@@ -188,10 +257,22 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         yield* commit();
       }
       const pending = plans.filter((plan) => state.table === null || plan.dest >= state.table);
-      for (const [index, plan] of pending.entries()) {
+      const threaded =
+        secrets.custom_threads > 1 || secrets.custom_queue_size > 1 || state.finished !== undefined ||
+        pending.some((plan) => {
+          const table = state.tables[plan.dest];
+          return table !== undefined && 'parts' in table && table.parts !== undefined;
+        });
+      if (threaded) {
+        yield* threadedPass(pending);
+        delete state.finished;
+      }
+      const io = oneStream();
+      for (const [index, plan] of (threaded ? [] : pending).entries()) {
         state.table = plan.dest;
         current = plan;
-        yield* replicateTable(plan);
+        // one stream: the items are this call's own emits (io.commit is the real checkpoint)
+        yield* replicateTable(plan, io) as AsyncGenerator<Emit<ReplicationState>>;
         const next = pending[index + 1];
         if (!next) break;
         // the table's pass is done: the same checkpoint moves the pass on, so a resumed call never repeats it
@@ -316,6 +397,19 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       }
     }
 
+    /** One stream on the call's connection: the items are the call's own emits (io.commit is the real checkpoint). */
+    function oneStream(): TableIo {
+      return {
+        session,
+        save: (dest, table) => void (state.tables[dest] = table),
+        commit,
+        pendingBytes: () => 0,
+        reserve: () => () => undefined,
+        carry: true,
+        ahead: false,
+      };
+    }
+
     /**
      * truncate: resync: each table of state.cdc.reload loaded again by keyset from its saved position, one
      * checkpoint per batch; the table leaves the list in the checkpoint after its last batch.
@@ -325,12 +419,215 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         const plan = plans.find((p) => p.dest === state.cdc!.reload![0]);
         if (plan) {
           current = plan;
-          yield* replicateTable(plan);
+          yield* replicateTable(plan, oneStream()) as AsyncGenerator<Emit<ReplicationState>>;
         }
         const rest = state.cdc.reload.slice(1);
         state.cdc = {lsn: state.cdc.lsn, skip: state.cdc.skip, streaming: true, ...(rest.length ? {reload: rest} : {})};
         yield* commit();
         if (budget.stopping) return;
+      }
+    }
+
+    /**
+     * custom_threads / custom_queue_size: the pass's tables on several streams, each on its own connection,
+     * a large table's load split into primary key (or heap page) ranges. Each stream reads ahead of what the
+     * call has emitted, on a private copy of its table's state; its checkpoints carry what its emitted rows
+     * moved, applied to the call's state as the call emits them, so every checkpoint holds exactly the
+     * positions of the rows before it. `state.table` is the first table the pass has not finished,
+     * `state.finished` the later ones it has.
+     */
+    async function* threadedPass(pending: TablePlan[]): AsyncGenerator<Emit<ReplicationState>> {
+      // (a table no longer replicated is forgotten here too)
+      const finished = new Set((state.finished ?? []).filter((dest) => pending.some((plan) => plan.dest === dest)));
+      const units: {plan: TablePlan; part: number | null}[] = [];
+      const partsLeft = new Map<string, number>();
+      for (const plan of pending) {
+        if (finished.has(plan.dest)) continue;
+        yield* splitLoad(plan);
+        const table = state.tables[plan.dest];
+        const parts = table && 'parts' in table ? table.parts : undefined;
+        if (!parts) {
+          units.push({plan, part: null});
+          continue;
+        }
+        const left = parts.flatMap((part, index) => (part.done ? [] : [index]));
+        partsLeft.set(plan.dest, left.length);
+        for (const index of left) units.push({plan, part: index});
+      }
+      const byDest = new Map(pending.map((plan) => [plan.dest, plan]));
+      const workers = Math.max(1, Math.min(secrets.custom_threads, units.length));
+      const sessions = [session, ...Array.from({length: workers - 1}, () => newSession())];
+      streamSessions.push(...sessions.slice(1));
+      let next = 0;
+      const counted = async function* (unit: AsyncIterable<StreamItem>): AsyncGenerator<StreamItem> {
+        for await (const item of unit) {
+          if (item.kind === 'upsertJson') unemittedBytes += item.json.length;
+          yield item;
+        }
+      };
+      const items = interleave<StreamItem>({
+        workers,
+        queue: secrets.custom_queue_size,
+        nextUnit: (worker) => {
+          const unit = units[next++];
+          if (!unit) return null;
+          return counted(unit.part === null ? tableUnit(unit.plan, sessions[worker]!) : partUnit(unit.plan, unit.part, sessions[worker]!));
+        },
+        isBatch: (item) => item.kind === 'upsertJson',
+        isCheckpoint: (item) => item.kind === 'mark',
+        // memory holds what waits beside the batches in flight (the same factor as a batch's own cost)
+        mayReadAhead: () => recorder.sampleMemory() > MEMORY_COST_FACTOR * unemittedBytes,
+      });
+      let unitsLeft = units.length;
+      for await (const item of items) {
+        if (item.kind === 'note') {
+          item.apply();
+          continue;
+        }
+        if (item.kind !== 'mark') {
+          if (item.kind === 'upsertJson') unemittedBytes -= item.json.length;
+          yield item;
+          continue;
+        }
+        item.apply(state);
+        if (item.final) {
+          unitsLeft--;
+          if (item.part === null) finished.add(item.dest);
+          else {
+            const left = partsLeft.get(item.dest)! - 1;
+            partsLeft.set(item.dest, left);
+            if (left === 0) {
+              const {parts: _parts, ...table} = state.tables[item.dest] as TableState & {parts?: unknown};
+              state.tables[item.dest] = loadDone(byDest.get(item.dest)!, table as TableState);
+              finished.add(item.dest);
+            }
+          }
+          const first = pending.find((plan) => !finished.has(plan.dest));
+          state.table = first?.dest ?? pending.at(-1)!.dest;
+          const later = first ? [...finished].filter((dest) => dest > first.dest).sort() : [];
+          if (later.length) state.finished = later;
+          else delete state.finished;
+        }
+        // the pass's last rows: the checkpoint that ends the pass commits them (as with one stream)
+        if (unitsLeft === 0) continue;
+        // batches already read will follow: this call's replication_runs row goes out while it still fits
+        yield* commit(item.nextBytes + unemittedBytes);
+      }
+    }
+
+    /**
+     * The table's saved state, checked (or reset) as one stream would; then, at the start of its load or
+     * re-read with custom_threads, a table larger than one response is split into ranges, one unit of work
+     * each (a table that fits in one response gains nothing from it).
+     */
+    async function* splitLoad(plan: TablePlan): AsyncGenerator<Emit<ReplicationState>> {
+      const {table, reset} = tableState(state, plan);
+      if (reset) yield warning(reset);
+      state.tables[plan.dest] = table;
+      const threads = secrets.custom_threads;
+      if (threads === 1 || plan.source.estimatedBytes <= budget.limits.responseCapBytes) return;
+      if (table.phase === 'full' && table.after === null && !table.parts) {
+        let start: TableState = table;
+        if (plan.method === 'incremental' && table.horizon === undefined) {
+          const at = await session.run(`reading the start of ${plan.display}`, (client) => loadStart(client, plan, catalogVersion()));
+          start = {...table, horizon: at.horizon, start: at.start};
+        }
+        const pages = await session.run(`sizing ${plan.display}`, (client) => tablePages(client, plan));
+        const bounds = pages > 1 ? await session.run(`splitting ${plan.display}`, (client) => keyRanges(client, plan, threads, pages)) : [];
+        const edges = [null, ...bounds, null];
+        state.tables[plan.dest] = bounds.length
+          ? {...start, parts: bounds.concat([[]]).map((_, i) => ({after: edges[i]!, until: edges[i + 1]!, done: false}))}
+          : start;
+      } else if (table.phase === 'pages' && table.page === 0 && !table.parts) {
+        const pages = await session.run(`sizing ${plan.display}`, (client) => tablePages(client, plan));
+        const step = Math.ceil(pages / threads);
+        if (pages < 2) return;
+        const count = Math.ceil(pages / step);
+        state.tables[plan.dest] = {...table, parts: Array.from({length: count}, (_, i) => ({page: i * step, until: i === count - 1 ? null : (i + 1) * step, done: false}))};
+      }
+    }
+
+    /** A table on a stream of its own, its state a private copy until the call emits its rows. */
+    async function* tableUnit(plan: TablePlan, stream: SourceSession): AsyncGenerator<StreamItem> {
+      const dest = plan.dest;
+      const own: Record<string, TableState> = {};
+      const saved = state.tables[dest];
+      if (saved) own[dest] = structuredClone(saved);
+      const mark = (nextBytes: number, final: boolean): StreamMark => {
+        const snapshot = structuredClone(own[dest]!);
+        return {kind: 'mark', nextBytes, final, dest, part: null, apply: (into) => void (into.tables[dest] = snapshot)};
+      };
+      const io: TableIo = {
+        session: stream,
+        save: (name, table) => void (own[name] = table),
+        commit: function* (nextBytes) {
+          yield mark(nextBytes, false);
+        },
+        pendingBytes: () => pendingBytesOf(),
+        reserve: reserveBytes,
+        carry: false,
+        ahead: true,
+      };
+      yield* replicateTable(plan, io);
+      yield mark(0, true);
+    }
+
+    /** One range of a split load on a stream: rows after its position up to its end. */
+    async function* partUnit(plan: TablePlan, index: number, stream: SourceSession): AsyncGenerator<StreamItem> {
+      const dest = plan.dest;
+      const table = state.tables[dest]!;
+      const progress = await tableProgress(plan, table, stream);
+      const io: TableIo = {session: stream, save: () => undefined, commit: function* () {}, pendingBytes: () => pendingBytesOf(), reserve: reserveBytes, carry: false, ahead: true};
+      const mark = (part: object, nextBytes: number, final: boolean): StreamMark => {
+        const snapshot = {...part};
+        const width = Math.round(progress.bytesPerRow);
+        return {
+          kind: 'mark', nextBytes, final, dest, part: index,
+          apply: (into) => {
+            const target = into.tables[dest] as {parts: object[]; width?: number};
+            target.parts[index] = snapshot;
+            target.width = width;
+          },
+        };
+      };
+      if (table.phase === 'full') {
+        const count = table.parts!.length;
+        let part = table.parts![index]!;
+        for (;;) {
+          const until = part.until;
+          const {batch, limit} = yield* sizedBatch(plan, progress, io, `load ${index + 1}/${count}`, part.after, `loading ${plan.display} (range ${index + 1} of ${count})`, (client, rows, after, bytes) =>
+            readByKey(client, plan, after, rows, bytes, until),
+          );
+          if (batch.count < limit) {
+            yield mark({...part, done: true}, 0, true);
+            return;
+          }
+          part = {...part, after: batch.lastKey};
+          yield mark(part, progress.bytesPerRow, false);
+        }
+      }
+      if (table.phase !== 'pages') throw new Error(`${plan.display}: ranges of a ${table.phase} phase`);
+      let part = table.parts![index]!;
+      for (;;) {
+        const from = part.page;
+        const end = part.until ?? (await stream.run(`sizing ${plan.display}`, (client) => tablePages(client, plan)));
+        if (from >= end) {
+          yield mark({...part, done: true}, 0, true);
+          return;
+        }
+        progress.rowsPerPage ||= Math.max(1, plan.source.estimatedRows / Math.max(1, end));
+        let span = 0;
+        const {batch} = yield* sizedBatch(
+          plan, progress, io, 'pages', [String(from)], `reading ${plan.display}`,
+          (client, rows, _position, bytes) => {
+            span = Math.min(end - from, Math.max(1, Math.floor(rows / progress.rowsPerPage)));
+            return readPages(client, plan, from, from + span, bytes);
+          },
+          false,
+        );
+        if (batch.count > 0) progress.rowsPerPage = Math.max(1, batch.count / span);
+        part = {...part, page: from + span};
+        yield mark(part, progress.bytesPerRow, false);
       }
     }
   } catch (error) {
@@ -339,7 +636,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     const mapped = (dataError && current && (await positionProblem(session, current, state.tables[current.dest]))) || mapError(error);
     recorder.stopReason = 'error';
     recorder.lastError = mapped.message;
-    recorder.retries = session.retries;
+    recorder.retries = retries();
     recorder.connectionReused = session.reused;
     // After progress, a retriable error ends the call with the committed work: record the call with it.
     // Without progress nothing is answered but the error, so nothing is emitted.
@@ -352,14 +649,13 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
     // stopped by the adapter with more to do: the next call of this sync will most likely come to this
     // instance at once, so its connection and first batch are left ready for it
     // (only when asked: by default a call's one connection is closed when the call ends)
-    if (outcome === null && secrets.keep_connection_between_calls) await session.keep();
+    if (outcome === null && keepable) await session.keep();
     else await session.close();
+    await Promise.all(streamSessions.map((stream) => stream.close()));
   }
 
-  async function* replicateTable(plan: TablePlan): AsyncGenerator<Emit<ReplicationState>> {
-    const {table: initial, reset} = tableState(state, plan);
-    if (reset) yield warning(reset);
-    let table: TableState = initial;
+  /** How a table is read so far in this call (its width measured, the batch requested ahead). */
+  async function tableProgress(plan: TablePlan, table: TableState, session: SourceSession): Promise<TableProgress> {
     const progress: TableProgress = {
       readKey: createHash('sha256').update(JSON.stringify([secrets, plan.spec, plan.method, plan.cursor?.name ?? null])).digest('base64'),
       bytesPerRow: table.width ?? estimateBytesPerRow(plan.source.averageRowBytes, plan.columns.map((c) => c.dest)),
@@ -368,11 +664,6 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       probed: table.width !== undefined,
       ahead: null,
     };
-    const save = (next: TableState) => {
-      table = {...next, width: Math.round(progress.bytesPerRow)};
-      state.tables[plan.dest] = table;
-    };
-    save(table);
     if (!progress.probed && plan.source.toastable) {
       // values may live in TOAST, where the catalog cannot tell a 300-byte row from a 5 MB one (and its page
       // counts lag until the next VACUUM): measure a few rows before the first read (once: the state keeps the width)
@@ -380,25 +671,35 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       // JSON adds the member names and escapes; text is close to JSON otherwise (bytea's hex is wider than base64)
       progress.bytesPerRow = Math.max(progress.bytesPerRow, Math.round(sampled * 1.2) + estimateBytesPerRow(0, plan.columns.map((c) => c.dest)));
     }
+    return progress;
+  }
+
+  async function* replicateTable(plan: TablePlan, io: TableIo): AsyncGenerator<StreamItem> {
+    const {session} = io;
+    const {table: initial, reset} = tableState(state, plan);
+    if (reset) yield warning(reset);
+    let table: TableState = initial;
+    const save = (next: TableState) => {
+      table = {...next, width: Math.round(progress.bytesPerRow)};
+      io.save(plan.dest, table);
+    };
+    const progress = await tableProgress(plan, table, session);
+    save(table);
     for (;;) {
       if (table.phase === 'full') {
         if (plan.method === 'incremental' && table.horizon === undefined) {
           const start = await session.run(`reading the start of ${plan.display}`, (client) => loadStart(client, plan, catalogVersion()));
           save({...table, horizon: start.horizon, start: start.start});
         }
-        const {batch, limit} = yield* sizedBatch(plan, progress, 'load', table.after, `loading ${plan.display}`, (client, rows, after, bytes) =>
+        const {batch, limit} = yield* sizedBatch(plan, progress, io, 'load', table.after, `loading ${plan.display}`, (client, rows, after, bytes) =>
           readByKey(client, plan, after, rows, bytes),
         );
         if (batch.count < limit) {
-          save(
-            plan.method === 'incremental'
-              ? {phase: 'incremental', position: table.start ?? null, horizon: table.horizon!, step: 'sweep', after: null, next_horizon: null, key: table.key}
-              : {phase: 'full', after: null, key: table.key},
-          );
+          save(loadDone(plan, table));
           return;
         }
         save({...table, after: batch.lastKey});
-        yield* commit(progress.bytesPerRow);
+        yield* io.commit(progress.bytesPerRow);
       } else if (table.phase === 'incremental') {
         if (table.next_horizon === null) {
           const horizon = await session.run('reading the snapshot horizon', (client) => snapshotHorizon(client, catalogVersion()));
@@ -406,13 +707,13 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         }
         const current = table;
         if (current.step === 'sweep') {
-          const {batch, limit} = yield* sizedBatch(plan, progress, 'sweep', current.after, `checking ${plan.display} for late commits`, (client, rows, after, bytes) =>
+          const {batch, limit} = yield* sizedBatch(plan, progress, io, 'sweep', current.after, `checking ${plan.display} for late commits`, (client, rows, after, bytes) =>
             readLateCommits(client, plan, current.horizon, current.position, after, rows, bytes),
           );
           save(batch.count < limit ? {...current, step: 'scan', after: null} : {...current, after: batch.lastKey});
-          yield* commit(progress.bytesPerRow);
+          yield* io.commit(progress.bytesPerRow);
         } else {
-          const {batch, limit} = yield* sizedBatch(plan, progress, 'scan', current.position, `reading changes of ${plan.display}`, (client, rows, position, bytes) =>
+          const {batch, limit} = yield* sizedBatch(plan, progress, io, 'scan', current.position, `reading changes of ${plan.display}`, (client, rows, position, bytes) =>
             readByCursor(client, plan, position, rows, bytes),
           );
           const position = batch.count > 0 ? batch.lastKey : current.position;
@@ -421,13 +722,13 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
             return;
           }
           save({...current, position});
-          yield* commit(progress.bytesPerRow);
+          yield* io.commit(progress.bytesPerRow);
         }
       } else {
         const pages = await session.run(`sizing ${plan.display}`, (client) => tablePages(client, plan));
         const current = table;
         if (current.page >= pages) {
-          save({...current, page: 0});
+          save(loadDone(plan, current));
           return;
         }
         if (!progress.rowsPerPage) {
@@ -438,6 +739,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         const {batch} = yield* sizedBatch(
           plan,
           progress,
+          io,
           'pages',
           [String(current.page)],
           `reading ${plan.display}`,
@@ -449,7 +751,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         );
         if (batch.count > 0) progress.rowsPerPage = Math.max(1, batch.count / span);
         save({...current, page: current.page + span});
-        yield* commit(progress.bytesPerRow);
+        yield* io.commit(progress.bytesPerRow);
       }
     }
   }
@@ -466,18 +768,21 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
   async function* sizedBatch(
     plan: TablePlan,
     progress: TableProgress,
+    io: TableIo,
     step: string,
     position: readonly string[] | null,
     what: string,
     read: (client: pg.Client, rows: number, position: readonly string[] | null, expectedBytes: number) => Promise<Batch>,
     chained = true,
-  ): AsyncGenerator<Emit<ReplicationState>, {batch: Batch; limit: number}> {
+  ): AsyncGenerator<StreamItem, {batch: Batch; limit: number}> {
+    const {session} = io;
     const cap = budget.limits.responseCapBytes;
     // room for the next state (the budget counts the committed one) and this call's replication_runs row,
     // emitted before the checkpoint it stops at
     const reserveBytes = () => committed.length + recorder.rowBytes();
-    const decide = (held: number, probe: boolean): BatchDecision =>
-      decideBatch({
+    const decide = (held: number, probe: boolean): BatchDecision => {
+      const pressure = recorder.samplePressure();
+      return decideBatch({
         category: plan.source.category,
         customRows: secrets.custom_batch_size,
         bytesPerRow: progress.bytesPerRow,
@@ -490,16 +795,20 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         probe,
         // a batch read ahead while the previous one is sent: about four per response
         pipelineBytes: chained ? cap / PIPELINE_BATCHES : 0,
+        cpuPressure: pressure.cpu,
+        diskPressure: pressure.disk,
       });
+    };
     // a read's buffer is sized for its rows at the measured width
     const readSized = (client: pg.Client, rows: number, from: readonly string[] | null) => read(client, rows, from, rows * progress.bytesPerRow);
     const key = JSON.stringify([progress.readKey, plan.dest, step, position]);
     // the batch this call requested ahead, or the one the previous call requested for this call
-    const carried = progress.ahead?.key === key ? null : session.takeCarried<Ahead>(key);
+    const carried = progress.ahead?.key === key || !io.carry ? null : session.takeCarried<Ahead>(key);
     let ahead = carried ?? (progress.ahead?.key === key ? progress.ahead : null);
     progress.ahead = null;
     for (let attempt = 1; ; attempt++) {
-      const held = budget.bytesUsed;
+      // with several streams, what the others read and the call has not emitted yet will be in the response too
+      const held = budget.bytesUsed + io.pendingBytes();
       const reserve = reserveBytes();
       const hardLimit = budget.bytesLeft() - reserve;
       let decision: BatchDecision;
@@ -520,7 +829,13 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       } else {
         decision = decide(held, !progress.probed && secrets.custom_batch_size === 0);
         started = performance.now();
-        batch = await session.run(what, (client) => readSized(client, decision.rows, position));
+        // what the read will likely bring: its rows, or the table's when it has fewer (a probe of a small table)
+        const release = io.reserve(Math.min(decision.rows, Math.max(1, plan.source.estimatedRows)) * progress.bytesPerRow);
+        try {
+          batch = await session.run(what, (client) => readSized(client, decision.rows, position));
+        } finally {
+          release();
+        }
       }
       const ms = (ended ?? performance.now()) - started;
       progress.probed = true;
@@ -528,11 +843,13 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         progress.bytesPerRow = Math.max(16, (batch.bytes / batch.count) * 1.05);
         progress.msPerRow = ms / batch.count;
       }
-      recorder.batch(plan.dest, step, plan.source.category, decision, batch.count, batch.bytes, ms, progress.bytesPerRow);
+      const record = recorder.batch.bind(recorder, plan.dest, step, plan.source.category, decision, batch.count, batch.bytes, ms, progress.bytesPerRow);
+      if (io.ahead) yield {kind: 'note', apply: record};
+      else record();
       if (secrets.debug) {
         log.info('batch', {
           table: plan.dest, step, limit_rows: decision.rows, reason: decision.reason, rows: batch.count, bytes: batch.bytes, ms: Math.round(ms), at_ms: Math.round(budget.elapsedMs()),
-          memory_headroom: Math.round(recorder.sampleMemory()), response_bytes_held: held, response_bytes_reserved: reserve,
+          memory_headroom: Math.round(recorder.sampleMemory()), response_bytes_held: held, response_bytes_reserved: reserve, cpu_ratio: Math.round(recorder.samplePressure().cpuRatio * 100) / 100,
         });
       }
       if (batch.count === 1 && held === 0 && batch.bytes + 1 > hardLimit) {
@@ -553,13 +870,14 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       const more =
         chained && batch.count === decision.rows && batch.lastKey !== null &&
         recorder.sampleMemory() > MEMORY_COST_FACTOR * 2 * (batch.bytes + heldAfter);
-      const goesOn = more && budget.roomFor(batch.bytes + 1 + reserve + progress.bytesPerRow * 2) && budget.timeLeftMs() > ms * 4;
+      // a stream reading ahead reads its next batch once this one is queued (streams.ts): no request ahead here
+      const goesOn = more && !io.ahead && budget.roomFor(batch.bytes + 1 + reserve + progress.bytesPerRow * 2) && budget.timeLeftMs() > ms * 4;
       const nextKey = JSON.stringify([progress.readKey, plan.dest, step, batch.lastKey]);
       const lastKey = batch.lastKey;
       if (goesOn) {
         const next = decide(heldAfter, false);
         progress.ahead = requestAhead(nextKey, recorder.callId, next, session.run(what, (client) => readSized(client, next.rows, lastKey)));
-      } else if (more && secrets.keep_connection_between_calls) {
+      } else if (more && keepable && io.carry) {
         // the call stops at the checkpoint after this batch: the next call's first batch, sized for an empty response
         const next = decide(0, false);
         session.carry(nextKey, (client) => requestAhead(nextKey, recorder.callId, next, readSized(client, next.rows, lastKey)));
