@@ -12,9 +12,13 @@ describe('./fivetran simulate api', () => {
     try {
       expect(out.join('')).toContain(`Fivetran API simulator at ${sim.url}/v1`);
       expect(out.join('')).toContain(`FIVETRAN_API_URL=${sim.url} FIVETRAN_API_KEY=sim_api_key FIVETRAN_API_SECRET=sim_api_secret ./fivetran monitor quickstart --all`);
-      expect(out.join('')).toMatch(/2 groups, 10 connections: /);
+      expect(out.join('')).toMatch(/2 groups, 11 connections: /);
       const api = new FivetranApi({apiKey: 'sim_api_key', apiSecret: 'sim_api_secret', baseUrl: sim.url, retries: 0});
-      expect(await api.listConnections()).toHaveLength(10);
+      const connections = await api.listConnections();
+      expect(connections).toHaveLength(11);
+      // the Platform Connector, so that monitor metadata has something to read
+      expect(connections.filter((c) => c.service === 'fivetran_log').map((c) => c.id)).toEqual(['platform_log']);
+      expect(out.join('')).toContain('the Platform Connector platform_log (fivetran_log → fivetran_metadata): ./fivetran monitor metadata');
     } finally {
       await sim.close();
     }

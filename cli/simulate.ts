@@ -41,6 +41,8 @@ export async function simulateApi(options: SimulateApiOptions = {}): Promise<Api
     const code = (error as NodeJS.ErrnoException).code;
     throw code === 'EADDRINUSE' ? portInUse(port) : new CliConfigError(`cannot start the API simulator: ${(error as Error).message}`);
   }
+  // a generated account has the Platform Connector too, as most accounts do: `monitor metadata` reads it
+  const platform = options.fleet ? undefined : sim.addConnection({id: 'platform_log', group_id: sim.fleet.groups[0]!.id, service: 'fivetran_log', schema: 'fivetran_metadata', sync_frequency: 360, health: 'healthy'});
   const counts = new Map<string, number>();
   for (const connection of sim.fleet.connections) counts.set(connection.health, (counts.get(connection.health) ?? 0) + 1);
   const example = sim.fleet.connections[0]?.id ?? '<id>';
@@ -52,6 +54,7 @@ export async function simulateApi(options: SimulateApiOptions = {}): Promise<Api
       `  try: curl -u ${sim.apiKey}:${sim.apiSecret} '${sim.url}/v1/connections?limit=2'`,
       `       curl -u ${sim.apiKey}:${sim.apiSecret} -X POST -H 'content-type: application/json' -d '{"force": false}' ${sim.url}/v1/connections/${example}/sync`,
       `  Quickstart transformations qs_hubspot (succeeds), qs_stripe (fails), qs_salesforce (runs 30 min): FIVETRAN_API_URL=${sim.url} FIVETRAN_API_KEY=${sim.apiKey} FIVETRAN_API_SECRET=${sim.apiSecret} ./fivetran monitor quickstart --all`,
+      ...(platform ? [`  the Platform Connector ${platform.id} (fivetran_log → ${platform.schema}): ./fivetran monitor metadata`] : []),
       '',
     ].join('\n'),
   );
