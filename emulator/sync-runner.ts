@@ -12,7 +12,7 @@ import {handleFunctionCall, type CallOptions} from '../sdk/function-adapter.js';
 import type {Connector} from '../sdk/connector.js';
 import type {FunctionRequest, State} from '../sdk/types.js';
 import {ExactNumber, stringifyExactJson} from './exact-json.js';
-import {checkResponse, ProtocolViolation, ResponseReader, rowCount, type ParsedBody} from './response-check.js';
+import {checkResponse, insertedRows, ProtocolViolation, ResponseReader, rowCount, type ParsedBody} from './response-check.js';
 import {readState, writeState} from './state-store.js';
 import type {Warehouse} from './warehouse.js';
 
@@ -251,7 +251,10 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     summary.calls = call;
     summary.state = state;
     summary.bytes += response.bytes;
-    for (const [table, rows] of Object.entries(response.insert)) if (rows.length) summary.rows[table] = (summary.rows[table] ?? 0) + rows.length;
+    for (const table of Object.keys(response.insert)) {
+      const rows = insertedRows(response, table);
+      if (rows) summary.rows[table] = (summary.rows[table] ?? 0) + rows;
+    }
     for (const [table, rows] of Object.entries(response.delete)) if (rows.length) summary.deletes[table] = (summary.deletes[table] ?? 0) + rows.length;
     summary.createdTables.push(...applied.createdTables);
     summary.addedColumns.push(...applied.addedColumns.filter((column) => !applied.createdTables.includes(column.split('.')[0]!)));

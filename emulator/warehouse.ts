@@ -7,12 +7,12 @@
 // 8 MiB response of 20,000 rows loads in well under a second; see emulator/warehouse.test.ts and the README).
 import {DuckDBInstance, type DuckDBConnection} from '@duckdb/node-api';
 import {randomUUID} from 'node:crypto';
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
+import {closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import type {Row} from '../sdk/types.js';
 import {ExactNumber, losesDigits, stringifyExactJson} from './exact-json.js';
-import type {CheckedResponse} from './response-check.js';
+import type {CheckedResponse, ScannedRows} from './response-check.js';
 
 /**
  * Column types. Numbers a double holds exactly are BIGINT (integers) or DOUBLE; numbers it does not (see
@@ -220,6 +220,37 @@ function keysDistinct(rows: readonly Row[], key: readonly string[], types: reado
   return tuples.size === rows.length;
 }
 
+/** The range of the first BIGINT key column's values in `rows` (mayHoldKeys). */
+function keyRange(rows: readonly Row[], key: readonly string[], keyColumns: readonly {type: ColumnSqlType}[]): {min: number; max: number} | undefined {
+  const at = keyColumns.findIndex((c) => c.type === 'BIGINT');
+  if (at === -1) return undefined;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const row of rows) {
+    const value = row[key[at]!] as number;
+    if (value < min) min = value;
+    if (value > max) max = value;
+  }
+  return {min, max};
+}
+
+const OPEN_LIST = Buffer.from('[');
+const CLOSE_LIST = Buffer.from(']');
+
+/** What loadScanned writes: the rows' file and the target's columns as apply() settled them. */
+interface ScannedLoad {
+  target: string;
+  file: string;
+  dataColumns: {name: string; type: ColumnSqlType}[];
+  key: readonly string[];
+  keyColumns: {name: string; type: ColumnSqlType}[];
+  /** the SQL of the write time */
+  syncedAt: string;
+  deletedColumn: boolean;
+  /** the table was created by this response: nothing to replace */
+  created: boolean;
+}
+
 export class Warehouse {
   /**
    * Each schema's tables and column types as the last committed apply left them: describing a schema is a
@@ -293,23 +324,65 @@ export class Warehouse {
   }
 
   /**
-   * False when no row of `target` can have a key of `rows`: the range of their first BIGINT key column holds
-   * none of its values (DuckDB answers from its zone maps). Pages of an initial sync, whose keys ascend, are
+   * False when no row of `target` can have a key in `range`, the values of the first BIGINT key column of the rows
+   * to write (DuckDB answers from its zone maps). Pages of an initial sync, whose keys ascend, are
    * then inserted without a staging table or a delete.
    */
-  private async mayHoldKeys(target: string, rows: readonly Row[], key: readonly string[], keyColumns: readonly {name: string; type: ColumnSqlType}[]): Promise<boolean> {
+  private async mayHoldKeys(target: string, range: {min: number; max: number} | undefined, keyColumns: readonly {name: string; type: ColumnSqlType}[]): Promise<boolean> {
     const at = keyColumns.findIndex((c) => c.type === 'BIGINT');
-    if (at === -1) return true;
-    let min = Infinity;
-    let max = -Infinity;
-    for (const row of rows) {
-      const value = row[key[at]!] as number;
-      if (value < min) min = value;
-      if (value > max) max = value;
-    }
+    if (at === -1 || range === undefined) return true;
+    const {min, max} = range;
     const column = quoteIdent(keyColumns[at]!.name);
     const found = await this.connection.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${target} WHERE ${column} BETWEEN ${min} AND ${max})`);
     return found.getRows()[0]![0] === true;
+  }
+
+  /**
+   * Writes rows read from their bytes (emulator/row-scanner.ts) into the target: DuckDB parses and converts the
+   * function's own text with read_json, each row numbered by its position (WITH ORDINALITY) where the order
+   * matters. Returns the rows written (after collapsing repeated keys).
+   */
+  private async loadScanned(scanned: ScannedRows, load: ScannedLoad): Promise<number> {
+    const {target, file, dataColumns, key, keyColumns, syncedAt, deletedColumn} = load;
+    const run = (sql: string) => this.connection.run(sql);
+    const columnList = dataColumns.map((c) => quoteIdent(c.name)).join(', ');
+    const source = `read_json(${quoteLiteral(file)}, format = 'array', maximum_object_size = 134217728, columns = {${dataColumns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
+    // the position as _fivetran_index, which no data column can be named
+    const numbered = `${source} WITH ORDINALITY AS s(${[...dataColumns.map((c) => quoteIdent(c.name)), '_fivetran_index'].join(', ')})`;
+    const system = `${syncedAt}${deletedColumn ? ', false' : ''}`;
+    const systemColumns = `_fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}`;
+    const comma = columnList ? ', ' : '';
+    if (key.length === 0) {
+      const batch = await this.connection.runAndReadAll(`SELECT coalesce(max(_fivetran_batch), 0) + 1 FROM ${target}`);
+      await run(
+        `INSERT INTO ${target} (${columnList}${comma}_fivetran_batch, _fivetran_index, ${systemColumns}) ` +
+          `SELECT ${columnList}${comma}${String(batch.getRows()[0]![0])}, _fivetran_index - 1, ${system} FROM ${numbered}`,
+      );
+      return scanned.count;
+    }
+    const match = (other: string) => keyColumns.map((c) => `t.${quoteIdent(c.name)} IS NOT DISTINCT FROM ${other}.${quoteIdent(c.name)}`).join(' AND ');
+    const insert = (from: string, order = '') => run(`INSERT INTO ${target} (${columnList}, ${systemColumns}) SELECT ${columnList}, ${system} FROM ${from}${order}`);
+    const stage = `fivetran_stage_${randomUUID().replace(/-/g, '')}`;
+    // one integer key that ascends through the response (a page of a keyed scan): no repeated key to collapse
+    const range = key.length === 1 && keyColumns[0]!.type === 'BIGINT' ? scanned.integerRange(key[0]!) : undefined;
+    if (range?.ascending) {
+      if (load.created || !(await this.mayHoldKeys(target, range, keyColumns))) {
+        await insert(source);
+      } else {
+        await run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${source}`);
+        await run(`DELETE FROM ${target} AS t USING ${stage} AS s WHERE ${match('s')}`);
+        await insert(stage);
+        await run(`DROP TABLE ${stage}`);
+      }
+      return scanned.count;
+    }
+    // the last row of a key wins
+    await run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${numbered} QUALIFY row_number() OVER (PARTITION BY ${keyColumns.map((c) => quoteIdent(c.name)).join(', ')} ORDER BY _fivetran_index DESC) = 1`);
+    if (!load.created) await run(`DELETE FROM ${target} AS t USING ${stage} AS s WHERE ${match('s')}`);
+    await insert(stage, ' ORDER BY _fivetran_index');
+    const count = await this.connection.runAndReadAll(`SELECT count(*) FROM ${stage}`);
+    await run(`DROP TABLE ${stage}`);
+    return Number(count.getRows()[0]![0]);
   }
 
   private async describeSchema(schema: string): Promise<Map<string, TableInfo>> {
@@ -329,9 +402,13 @@ export class Warehouse {
    * Applies one checked response to `schema` in a single transaction: either all of it is written or,
    * on any error, none of it.
    */
-  async apply(schema: string, response: Pick<CheckedResponse, 'insert' | 'delete' | 'schema' | 'softDelete'> & {exactNumbers?: number}, options: {syncedAt?: Date} = {}): Promise<ApplyResult> {
+  async apply(
+    schema: string,
+    response: Pick<CheckedResponse, 'insert' | 'delete' | 'schema' | 'softDelete'> & {exactNumbers?: number; scanned?: Record<string, ScannedRows>},
+    options: {syncedAt?: Date} = {},
+  ): Promise<ApplyResult> {
     const result: ApplyResult = {upserted: {}, deleted: {}, createdTables: [], addedColumns: [], widenedColumns: []};
-    const tablesWithRows = Object.entries(response.insert).filter(([, rows]) => rows.length > 0);
+    const tablesWithRows = Object.keys(response.insert).filter((table) => (response.scanned?.[table]?.count ?? response.insert[table]!.length) > 0);
     const tablesWithDeletes = Object.entries(response.delete).filter(([, rows]) => rows.length > 0);
     if (tablesWithRows.length === 0 && tablesWithDeletes.length === 0) return result;
     const syncedAt = `TIMESTAMPTZ ${quoteLiteral((options.syncedAt ?? new Date()).toISOString())}`;
@@ -343,6 +420,18 @@ export class Warehouse {
     const writeNdjson = (lines: string[]) => {
       const file = path.join(scratch, `${fileNumber++}.ndjson`);
       writeFileSync(file, lines.join('\n'));
+      return file;
+    };
+    const writeRows = (bytes: Buffer) => {
+      const file = path.join(scratch, `${fileNumber++}.json`);
+      const fd = openSync(file, 'w');
+      try {
+        writeSync(fd, OPEN_LIST);
+        writeSync(fd, bytes);
+        writeSync(fd, CLOSE_LIST);
+      } finally {
+        closeSync(fd);
+      }
       return file;
     };
     const readJson = (file: string, columns: [string, ColumnSqlType][]) =>
@@ -358,12 +447,19 @@ export class Warehouse {
         existing = await this.describeSchema(schema);
       }
 
-      for (const [table, rows] of tablesWithRows) {
+      for (const table of tablesWithRows) {
         const key = response.schema[table]?.primary_key ?? [];
         const softDelete = response.softDelete.includes(table);
         const target = `${q}.${quoteIdent(table)}`;
+        let info = existing.get(table.toLowerCase());
+        // rows read from their bytes are loaded from them, unless a decimal column needs each number's digits
+        // (and rows without a single column, which read_json cannot be given)
+        const fromBytes = response.scanned?.[table];
+        const scanned = (info && decimalColumnsOf(info).size > 0) || !fromBytes?.columns.length ? undefined : fromBytes;
+        const rows = scanned ? [] : response.insert[table]!;
         // column types of this response, in first-seen order
         const seen = new Map<string, {name: string; type: ColumnSqlType | undefined}>();
+        for (const {name, type} of scanned?.columns ?? []) seen.set(name.toLowerCase(), {name, type});
         // the same entries by the name as written, so most values need no toLowerCase
         const byName = new Map<string, {name: string; type: ColumnSqlType | undefined}>();
         for (const row of rows) {
@@ -381,7 +477,6 @@ export class Warehouse {
             if (type !== undefined && type !== entry.type) entry.type = widen(entry.type, type);
           }
         }
-        let info = existing.get(table.toLowerCase());
         const system: [string, string][] = [
           ...(key.length === 0 ? ([['_fivetran_batch', 'BIGINT'], ['_fivetran_index', 'BIGINT']] as [string, string][]) : []),
           ['_fivetran_synced', 'TIMESTAMPTZ'],
@@ -431,6 +526,11 @@ export class Warehouse {
         const decimalColumns = decimalColumnsOf(info);
         const exact = Boolean(response.exactNumbers) || decimalColumns.size > 0;
         const keyColumns = key.map((name) => info.columns.get(name.toLowerCase())!);
+        if (scanned) {
+          const load = {target, file: writeRows(scanned.bytes), dataColumns, key, keyColumns, syncedAt, deletedColumn, created: result.createdTables.includes(table)};
+          result.upserted[table] = await this.loadScanned(scanned, load);
+          continue;
+        }
         if (key.length > 0 && !exact && keysDistinct(rows, key, keyColumns.map((c) => c.type))) {
           // the common case, a page of distinct keys: the rows as one JSON array (one JSON.stringify costs a third
           // of one per row), no window to collapse repeated keys, and no delete in a table this response created
@@ -439,7 +539,7 @@ export class Warehouse {
           const source = `read_json(${quoteLiteral(file)}, format = 'array', maximum_object_size = 134217728, columns = {${dataColumns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
           const insert = (from: string) =>
             run(`INSERT INTO ${target} (${columnList}, _fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}) SELECT ${columnList}, ${syncedAt}${deletedColumn ? ', false' : ''} FROM ${from}`);
-          if (result.createdTables.includes(table) || !(await this.mayHoldKeys(target, rows, key, keyColumns))) {
+          if (result.createdTables.includes(table) || !(await this.mayHoldKeys(target, keyRange(rows, key, keyColumns), keyColumns))) {
             await insert(source);
           } else {
             const stage = `fivetran_stage_${fileNumber}`;
