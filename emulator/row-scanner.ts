@@ -21,7 +21,7 @@ export interface ScannedColumn {
 
 /** One spelling of a key, as rows write it. */
 interface KeySpelling {
-  raw: Buffer;
+  raw: Uint8Array;
   name: string;
   column: ScannedColumn;
   /** the row attempt that last had it: a second time in one row is a key written twice */
@@ -51,10 +51,10 @@ const NINE = 0x39;
 const RESERVED_COLUMN = /^_fivetran_/i;
 /** the characters JSON allows after a backslash, besides u */
 const SIMPLE_ESCAPES = new Set([QUOTE, BACKSLASH, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
-const LITERALS: [number, Buffer, boolean | null][] = [
-  [0x74, Buffer.from('true'), true],
-  [0x66, Buffer.from('false'), false],
-  [0x6e, Buffer.from('null'), null],
+const LITERALS: [number, Uint8Array, boolean | null][] = [
+  [0x74, new TextEncoder().encode('true'), true],
+  [0x66, new TextEncoder().encode('false'), false],
+  [0x6e, new TextEncoder().encode('null'), null],
 ];
 
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -85,15 +85,17 @@ export class RowScanner {
    * the bytes from there and more), or at the start of the row it cannot read with certainty (doubt).
    */
   scan(buf: Buffer, from: number): number {
-    const n = buf.length;
+    // indexing a plain Uint8Array is about three times faster than indexing the Buffer
+    const b = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+    const n = b.length;
     let i = from;
     for (;;) {
-      while (i < n && isSpace(buf[i]!)) i++;
+      while (i < n && isSpace(b[i]!)) i++;
       if (i >= n) {
         this.state = 'incomplete';
         return i;
       }
-      const c = buf[i]!;
+      const c = b[i]!;
       if (this.expect === 1) {
         if (c === COMMA) {
           this.expect = 2;
@@ -115,7 +117,7 @@ export class RowScanner {
         this.state = 'doubt';
         return i;
       }
-      const end = this.row(buf, i);
+      const end = this.row(buf, b, i);
       if (end === INCOMPLETE) {
         this.state = 'incomplete';
         return i;
@@ -162,11 +164,9 @@ export class RowScanner {
   }
 
   /** The spelling of the key [start, end), found or added; undefined when the table must take the object path. */
-  private spelling(buf: Buffer, start: number, end: number, escaped: boolean, position: number): KeySpelling | undefined {
-    const predicted = this.order[position];
-    if (predicted && sameBytes(predicted.raw, buf, start, end)) return predicted;
+  private spelling(buf: Buffer, b: Uint8Array, start: number, end: number, escaped: boolean, position: number): KeySpelling | undefined {
     for (const s of this.spellings) {
-      if (sameBytes(s.raw, buf, start, end)) {
+      if (sameBytes(s.raw, b, start, end)) {
         this.order[position] = s;
         return s;
       }
@@ -187,7 +187,7 @@ export class RowScanner {
       this.columns.push(column);
     }
     const s: KeySpelling = {
-      raw: Buffer.from(buf.subarray(start, end)), name, column, stamp: 0, nonNull: 0, integers: 0, min: 0, max: 0, last: 0, ascending: true, pendingNonNull: false, pendingInteger: NaN,
+      raw: b.slice(start, end), name, column, stamp: 0, nonNull: 0, integers: 0, min: 0, max: 0, last: 0, ascending: true, pendingNonNull: false, pendingInteger: NaN,
     };
     this.spellings.push(s);
     this.order[position] = s;
@@ -195,22 +195,22 @@ export class RowScanner {
   }
 
   /** Reads the row object starting at `at`; returns its end, INCOMPLETE or DOUBT. */
-  private row(buf: Buffer, at: number): number {
-    const n = buf.length;
+  private row(buf: Buffer, b: Uint8Array, at: number): number {
+    const n = b.length;
     const attempt = ++this.attempt;
     this.touched.length = 0;
     let i = at + 1;
-    while (i < n && isSpace(buf[i]!)) i++;
+    while (i < n && isSpace(b[i]!)) i++;
     if (i >= n) return INCOMPLETE;
-    if (buf[i] === CLOSE_BRACE) return i + 1;
+    if (b[i] === CLOSE_BRACE) return i + 1;
     for (let position = 0; ; position++) {
-      if (buf[i] !== QUOTE) return DOUBT;
+      if (b[i] !== QUOTE) return DOUBT;
       // the key
       const keyStart = i + 1;
       let j = keyStart;
       let escaped = false;
       for (; j < n; j++) {
-        const c = buf[j]!;
+        const c = b[j]!;
         if (c === QUOTE) break;
         if (c === BACKSLASH) {
           escaped = true;
@@ -218,20 +218,21 @@ export class RowScanner {
         } else if (c < 0x20) return DOUBT;
       }
       if (j >= n) return INCOMPLETE;
-      const s = this.spelling(buf, keyStart, j, escaped, position);
+      const predicted = this.order[position];
+      const s = predicted !== undefined && sameBytes(predicted.raw, b, keyStart, j) ? predicted : this.spelling(buf, b, keyStart, j, escaped, position);
       if (s === undefined || s.stamp === attempt) return DOUBT;
       s.stamp = attempt;
       this.touched.push(s);
       i = j + 1;
-      while (i < n && isSpace(buf[i]!)) i++;
+      while (i < n && isSpace(b[i]!)) i++;
       if (i >= n) return INCOMPLETE;
-      if (buf[i] !== COLON) return DOUBT;
+      if (b[i] !== COLON) return DOUBT;
       i++;
-      while (i < n && isSpace(buf[i]!)) i++;
+      while (i < n && isSpace(b[i]!)) i++;
       if (i >= n) return INCOMPLETE;
       // the value
       const column = s.column;
-      const c = buf[i]!;
+      const c = b[i]!;
       let type: ColumnSqlType | undefined;
       s.pendingNonNull = true;
       s.pendingInteger = NaN;
@@ -241,14 +242,14 @@ export class RowScanner {
         let stringEscaped = false;
         let high = false;
         for (; k < n; k++) {
-          const d = buf[k]!;
+          const d = b[k]!;
           if (d === QUOTE) break;
           if (d === BACKSLASH) {
             if (k + 1 >= n) return INCOMPLETE;
-            const e = buf[k + 1]!;
+            const e = b[k + 1]!;
             if (e === 0x75 /* u */) {
               if (k + 5 >= n) return INCOMPLETE;
-              if (!isHex(buf[k + 2]!) || !isHex(buf[k + 3]!) || !isHex(buf[k + 4]!) || !isHex(buf[k + 5]!)) return DOUBT;
+              if (!isHex(b[k + 2]!) || !isHex(b[k + 3]!) || !isHex(b[k + 4]!) || !isHex(b[k + 5]!)) return DOUBT;
               k += 5;
             } else if (SIMPLE_ESCAPES.has(e)) {
               k++;
@@ -267,10 +268,7 @@ export class RowScanner {
         if (column.type !== 'VARCHAR') {
           if (high) type = 'VARCHAR';
           else if (stringEscaped) type = inferType(JSON.parse(buf.toString('latin1', i, k + 1)));
-          else {
-            const length = k - start;
-            type = length === 10 || (length >= 16 && length <= 40) ? inferType(buf.toString('latin1', start, k)) : 'VARCHAR';
-          }
+          else type = stringType(b, start, k);
         }
         i = k + 1;
       } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
@@ -278,7 +276,7 @@ export class RowScanner {
         const start = i;
         let k = c === MINUS ? i + 1 : i;
         if (k >= n) return INCOMPLETE;
-        const first = buf[k]!;
+        const first = b[k]!;
         if (first < ZERO || first > NINE) return DOUBT;
         let value = 0;
         let digits = 0;
@@ -286,29 +284,29 @@ export class RowScanner {
           k++;
           digits = 1;
         } else {
-          while (k < n && buf[k]! >= ZERO && buf[k]! <= NINE) {
-            value = value * 10 + (buf[k]! - ZERO);
+          while (k < n && b[k]! >= ZERO && b[k]! <= NINE) {
+            value = value * 10 + (b[k]! - ZERO);
             digits++;
             k++;
           }
         }
         let integer = true;
         let mantissa = digits;
-        if (k < n && buf[k] === DOT) {
+        if (k < n && b[k] === DOT) {
           integer = false;
           k++;
           const fractionStart = k;
-          while (k < n && buf[k]! >= ZERO && buf[k]! <= NINE) k++;
+          while (k < n && b[k]! >= ZERO && b[k]! <= NINE) k++;
           if (k < n && k === fractionStart) return DOUBT;
           mantissa += 1 + k - fractionStart;
         }
         let exponentDigits = 0;
-        if (k < n && (buf[k] === 0x65 || buf[k] === 0x45)) {
+        if (k < n && (b[k] === 0x65 || b[k] === 0x45)) {
           integer = false;
           k++;
-          if (k < n && (buf[k] === 0x2b || buf[k] === MINUS)) k++;
+          if (k < n && (b[k] === 0x2b || b[k] === MINUS)) k++;
           const exponentStart = k;
-          while (k < n && buf[k]! >= ZERO && buf[k]! <= NINE) k++;
+          while (k < n && b[k]! >= ZERO && b[k]! <= NINE) k++;
           if (k < n && k === exponentStart) return DOUBT;
           exponentDigits = k - exponentStart;
         }
@@ -329,27 +327,78 @@ export class RowScanner {
         if (!literal) return DOUBT; // a nested object or list (a JSON column), or not JSON
         const [, text, value] = literal;
         if (i + text.length > n) return INCOMPLETE;
-        if (!sameBytes(text, buf, i, i + text.length)) return DOUBT;
+        if (!sameBytes(text, b, i, i + text.length)) return DOUBT;
         i += text.length;
         if (value === null) s.pendingNonNull = false;
         else type = 'BOOLEAN';
       }
       if (type !== undefined && type !== column.type) column.type = column.type === undefined ? type : widen(column.type, type);
-      while (i < n && isSpace(buf[i]!)) i++;
+      while (i < n && isSpace(b[i]!)) i++;
       if (i >= n) return INCOMPLETE;
-      const next = buf[i]!;
+      const next = b[i]!;
       if (next === CLOSE_BRACE) return i + 1;
       if (next !== COMMA) return DOUBT;
       i++;
-      while (i < n && isSpace(buf[i]!)) i++;
+      while (i < n && isSpace(b[i]!)) i++;
       if (i >= n) return INCOMPLETE;
     }
   }
 }
 
-function sameBytes(raw: Buffer, buf: Buffer, start: number, end: number): boolean {
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const digit = (c: number) => c >= ZERO && c <= NINE;
+const two = (b: Uint8Array, at: number) => (b[at]! - ZERO) * 10 + b[at + 1]! - ZERO;
+
+/** True when b[at, at + 10) is a calendar date YYYY-MM-DD from year 0001 (as the warehouse's validDate). */
+function dateAt(b: Uint8Array, at: number): boolean {
+  if (!digit(b[at]!) || !digit(b[at + 1]!) || !digit(b[at + 2]!) || !digit(b[at + 3]!) || b[at + 4] !== MINUS) return false;
+  if (!digit(b[at + 5]!) || !digit(b[at + 6]!) || b[at + 7] !== MINUS || !digit(b[at + 8]!) || !digit(b[at + 9]!)) return false;
+  const year = two(b, at) * 100 + two(b, at + 2);
+  const month = two(b, at + 5);
+  const day = two(b, at + 8);
+  if (year === 0 || month < 1 || month > 12 || day < 1) return false;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0);
+}
+
+/** hours 00-23 at b[at, at + 2) */
+const hoursAt = (b: Uint8Array, at: number) => digit(b[at]!) && digit(b[at + 1]!) && two(b, at) <= 23;
+/** minutes or seconds 00-59 at b[at, at + 2) */
+const sixtyAt = (b: Uint8Array, at: number) => b[at]! >= ZERO && b[at]! <= 0x35 && digit(b[at + 1]!);
+
+/**
+ * The type inferType gives the ASCII string b[start, end) without escapes, read from its bytes (a string and two
+ * regular expressions per value were a third of the scan): DATE for YYYY-MM-DD, TIMESTAMP or TIMESTAMPTZ for
+ * ISO-8601 date-times with seconds, VARCHAR for anything else. emulator/row-scanner.test.ts checks it against inferType.
+ */
+function stringType(b: Uint8Array, start: number, end: number): ColumnSqlType {
+  const length = end - start;
+  if (length === 10) return dateAt(b, start) ? 'DATE' : 'VARCHAR';
+  // YYYY-MM-DDTHH:MM:SS is 19 long; inferType looks at 16 to 40
+  if (length < 19 || length > 40 || !dateAt(b, start)) return 'VARCHAR';
+  const t = b[start + 10];
+  if (t !== 0x54 /* T */ && t !== 0x20) return 'VARCHAR';
+  if (!hoursAt(b, start + 11) || b[start + 13] !== COLON || !sixtyAt(b, start + 14) || b[start + 16] !== COLON || !sixtyAt(b, start + 17)) return 'VARCHAR';
+  let i = start + 19;
+  if (i < end && b[i] === DOT) {
+    const fraction = ++i;
+    while (i < end && digit(b[i]!)) i++;
+    if (i === fraction || i - fraction > 9) return 'VARCHAR';
+  }
+  if (i === end) return 'TIMESTAMP';
+  const zone = b[i]!;
+  if (zone === 0x5a /* Z */) return i + 1 === end ? 'TIMESTAMPTZ' : 'VARCHAR';
+  if (zone !== 0x2b && zone !== MINUS) return 'VARCHAR';
+  if (i + 3 > end || !hoursAt(b, i + 1)) return 'VARCHAR';
+  i += 3;
+  if (i === end) return 'TIMESTAMPTZ';
+  if (b[i] === COLON) i++;
+  return i + 2 === end && sixtyAt(b, i) ? 'TIMESTAMPTZ' : 'VARCHAR';
+}
+
+function sameBytes(raw: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
   const length = raw.length;
   if (end - start !== length) return false;
-  for (let i = 0; i < length; i++) if (raw[i] !== buf[start + i]) return false;
+  for (let i = 0; i < length; i++) if (raw[i] !== b[start + i]) return false;
   return true;
 }
