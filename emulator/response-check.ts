@@ -6,7 +6,7 @@ import {MAX_NESTING_DEPTH, nestedDeeperThan} from '../sdk/function-adapter.js';
 import type {Row, State} from '../sdk/types.js';
 import {isUtf8} from 'node:buffer';
 import {ExactNumber, parseExactJson} from './exact-json.js';
-import {RowScanner, type ScannedColumn} from './row-scanner.js';
+import {RowScanner, trimRowList, type ScannedColumn} from './row-scanner.js';
 
 /** Cloud Functions (2nd gen) caps HTTP responses at 32 MiB; Fivetran never sees a bigger body. */
 export const PLATFORM_RESPONSE_CAP_BYTES = 32 * 1024 * 1024;
@@ -136,7 +136,18 @@ function scannedRows(scanner: RowScanner, bytes: Buffer): ScannedRows {
  * JSON, a structure cut short) gives undefined from end(), and the caller parses the whole text as before,
  * so every answer and every message stays that of checkResponse on the text.
  */
+/**
+ * Told of whole rows of an insert table while the body still streams in: `rows` (without the commas around
+ * them) end at `end` in the table's rows text, and `scanner` has read every row up to there.
+ */
+export type RowsListener = (table: string, scanner: RowScanner, rows: Buffer, end: number) => void;
+
+/** rows are offered to a RowsListener in pieces of at least this many bytes */
+const PIECE_BYTES = 1024 * 1024;
+
 export class ResponseReader {
+  constructor(private readonly onRows?: RowsListener) {}
+
   private readonly chunks: Buffer[] = [];
   private total = 0;
   private depth = 0;
@@ -150,7 +161,7 @@ export class ResponseReader {
   private insertDepth2 = false;
   private table: string | undefined;
   /** the insert table whose rows are being read; no scanner once they are skipped to their end */
-  private reading: {table: string; start: number; scanner: RowScanner | undefined} | undefined;
+  private reading: {table: string; start: number; scanner: RowScanner | undefined; offered: number} | undefined;
   /** the bytes of a row that had not fully arrived, read again with the next chunk, and their offset */
   private pending: Buffer | undefined;
   private pendingAt = 0;
@@ -234,6 +245,12 @@ export class ResponseReader {
       }
       const next = scanner.scan(buf, at);
       if (scanner.state === 'incomplete') {
+        const reading = this.reading!;
+        const boundary = base + next;
+        if (this.onRows && boundary - reading.offered >= PIECE_BYTES) {
+          this.onRows(reading.table, scanner, trimRowList(this.bytes(reading.offered, boundary)), boundary - reading.start);
+          reading.offered = boundary;
+        }
         if (next < buf.length) {
           this.pending = Buffer.from(buf.subarray(next));
           this.pendingAt = base + next;
@@ -288,7 +305,7 @@ export class ResponseReader {
         if (depth === 2) this.insertDepth2 = c === OPEN_BRACE && this.topKey === 'insert';
         else if (depth === 3 && this.insertDepth2 && c === OPEN_BRACKET && this.table !== undefined) {
           if (this.regions.some((r) => r.table === this.table)) throw new Error('a table twice');
-          this.reading = {table: this.table, start: base + i + 1, scanner: new RowScanner()};
+          this.reading = {table: this.table, start: base + i + 1, scanner: new RowScanner(), offered: base + i + 1};
           this.depth = depth;
           this.inString = false;
           this.escaped = false;

@@ -396,6 +396,15 @@ function stringType(b: Uint8Array, start: number, end: number): ColumnSqlType {
   return i + 2 === end && sixtyAt(b, i) ? 'TIMESTAMPTZ' : 'VARCHAR';
 }
 
+/** `rows` without the commas and whitespace that separate them from the rows before and after. */
+export function trimRowList(rows: Buffer): Buffer {
+  let start = 0;
+  let end = rows.length;
+  while (start < end && (rows[start] === COMMA || isSpace(rows[start]!))) start++;
+  while (end > start && (rows[end - 1] === COMMA || isSpace(rows[end - 1]!))) end--;
+  return rows.subarray(start, end);
+}
+
 function sameBytes(raw: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
   const length = raw.length;
   if (end - start !== length) return false;

@@ -12,7 +12,8 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import type {Row} from '../sdk/types.js';
 import {ExactNumber, losesDigits, stringifyExactJson} from './exact-json.js';
-import type {CheckedResponse, ScannedRows} from './response-check.js';
+import type {CheckedResponse, RowsListener, ScannedRows} from './response-check.js';
+import {trimRowList, type ScannedColumn} from './row-scanner.js';
 
 /**
  * Column types. Numbers a double holds exactly are BIGINT (integers) or DOUBLE; numbers it does not (see
@@ -251,12 +252,57 @@ interface ScannedLoad {
   created: boolean;
 }
 
+/** What a streamed piece and the final check of it need of the rows read so far (a RowScanner or ScannedRows). */
+interface RowsSoFar {
+  readonly count: number;
+  readonly columns: readonly ScannedColumn[];
+  integerRange(key: string): {min: number; max: number; ascending: boolean} | undefined;
+}
+
+/** The rows of one table loaded while the body streamed in: how many, where they end in its rows text, their largest key. */
+interface StreamedTable {
+  rows: number;
+  end: number;
+  upper: number;
+  key: string;
+}
+
+/** A response whose rows are being loaded while its body streams in (Warehouse.streamResponse). */
+interface ResponseStream {
+  schema: string;
+  syncedAt: string;
+  scratch: string;
+  files: number;
+  /** the transaction is open: pieces were written */
+  begun: boolean;
+  /** the pieces' loads, one after the other */
+  work: Promise<void>;
+  /** per table: what was loaded, or false once its pieces cannot be used */
+  tables: Map<string, StreamedTable | false>;
+}
+
+/** The target table's columns for `rows` when writing them changes no column, or undefined. */
+function columnsWithoutChange(info: TableInfo, columns: readonly ScannedColumn[]): {name: string; type: ColumnSqlType}[] | undefined {
+  const out: {name: string; type: ColumnSqlType}[] = [];
+  for (const {name, type} of columns) {
+    const column = info.columns.get(name.toLowerCase());
+    if (!column) return undefined;
+    // a VARCHAR column may narrow (one that has only held nulls): apply() decides that with a query
+    if (type !== undefined && type !== column.type && (column.type === 'VARCHAR' || widen(column.type, type) !== column.type)) return undefined;
+    out.push(column);
+  }
+  return out;
+}
+
 export class Warehouse {
   /**
    * Each schema's tables and column types as the last committed apply left them: describing a schema is a
    * catalog query per response otherwise. Only apply() changes tables; query() may, so it forgets them.
    */
   private readonly described = new Map<string, Map<string, TableInfo>>();
+  /** each table's primary key as the last committed response gave it: what a streamed response's rows are loaded by */
+  private readonly keys = new Map<string, readonly string[]>();
+  private stream: ResponseStream | undefined;
 
   private constructor(
     readonly file: string,
@@ -338,6 +384,119 @@ export class Warehouse {
   }
 
   /**
+   * Starts a response whose rows may be loaded while its body streams in: the listener is given to the
+   * ResponseReader, and apply() then loads only what was not. Pieces are loaded, in the response's transaction
+   * (opened by the first), only into a table the last committed response wrote with a single BIGINT key, whose
+   * columns they fit without a change, and whose keys ascend past every key the table holds: each piece is then
+   * an insert, as apply() would make it. apply() checks the whole response the same way; when anything differs
+   * (another key, a new column, a key the table holds, rows the scanner left to the object path) it rolls the
+   * pieces back and applies the response as if none had been loaded. Nothing is committed before apply() has
+   * checked everything, and a call that fails rolls them back (discardStream).
+   */
+  streamResponse(schema: string, syncedAt: Date): RowsListener {
+    const stream: ResponseStream = {
+      schema,
+      syncedAt: `TIMESTAMPTZ ${quoteLiteral(syncedAt.toISOString())}`,
+      scratch: path.join(tmpdir(), `fivetran-warehouse-${process.pid}-${randomUUID()}`),
+      files: 0,
+      begun: false,
+      work: Promise.resolve(),
+      tables: new Map(),
+    };
+    this.stream = stream;
+    return (table, scanner, rows, end) => {
+      const before = stream.tables.get(table);
+      if (before === false || this.stream !== stream) return;
+      // decided now: the scanner reads on while the piece waits its turn
+      const plan = this.streamPlan(schema, table, scanner);
+      if (!plan) {
+        stream.tables.set(table, false);
+        return;
+      }
+      stream.tables.set(table, {rows: scanner.count, end, upper: plan.range.max, key: plan.key});
+      // keys ascend: those of this piece are past the previous piece's
+      const bounds = before ? `> ${before.upper}` : `>= ${plan.range.min}`;
+      stream.work = stream.work
+        .then(async () => {
+          if (stream.tables.get(table) === false) return;
+          const target = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+          if (!stream.begun) {
+            await this.connection.run('BEGIN TRANSACTION');
+            stream.begun = true;
+            mkdirSync(stream.scratch, {recursive: true});
+          }
+          const column = quoteIdent(plan.keyColumn);
+          const held = await this.connection.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${target} WHERE ${column} ${bounds} AND ${column} <= ${plan.range.max})`);
+          if (held.getRows()[0]![0] === true) throw new Error('the table holds keys of these rows');
+          const file = path.join(stream.scratch, `${stream.files++}.json`);
+          writeRowList(file, rows);
+          await this.insertRows(target, file, plan.columns, stream.syncedAt, plan.deletedColumn);
+        })
+        .catch(() => {
+          stream.tables.set(table, false);
+        });
+    };
+  }
+
+  /** Rolls back what a stream loaded when its response is not applied (the call failed); nothing when it was. */
+  async discardStream(): Promise<void> {
+    const stream = this.stream;
+    if (!stream) return;
+    this.stream = undefined;
+    await stream.work;
+    if (stream.begun) await this.connection.run('ROLLBACK').catch(() => undefined);
+    rmSync(stream.scratch, {recursive: true, force: true});
+  }
+
+  /** How rows read so far may be loaded while the body streams in, or undefined (see streamResponse). */
+  private streamPlan(schema: string, table: string, rows: RowsSoFar, key = this.keys.get(`${schema}.${table}`)) {
+    if (key?.length !== 1) return undefined;
+    const info = this.described.get(schema)?.get(table.toLowerCase());
+    if (!info || decimalColumnsOf(info).size > 0) return undefined;
+    const keyColumn = info.columns.get(key[0]!.toLowerCase());
+    const range = rows.integerRange(key[0]!);
+    const columns = columnsWithoutChange(info, rows.columns);
+    if (keyColumn?.type !== 'BIGINT' || !range?.ascending || !columns || !info.columns.has('_fivetran_synced')) return undefined;
+    return {key: key[0]!, keyColumn: keyColumn.name, range, columns, deletedColumn: info.columns.has('_fivetran_deleted')};
+  }
+
+  /** Inserts the rows of a JSON list file as they are: no key of them is in the table. */
+  private async insertRows(target: string, file: string, columns: {name: string; type: ColumnSqlType}[], syncedAt: string, deletedColumn: boolean): Promise<void> {
+    const columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
+    const source = `read_json(${quoteLiteral(file)}, format = 'array', maximum_object_size = 134217728, columns = {${columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
+    await this.connection.run(
+      `INSERT INTO ${target} (${columnList}, _fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}) SELECT ${columnList}, ${syncedAt}${deletedColumn ? ', false' : ''} FROM ${source}`,
+    );
+  }
+
+  /**
+   * The tables of `response` whose streamed pieces stand, with the rest of their rows; undefined when any piece
+   * must be rolled back (see streamResponse).
+   */
+  private async streamedTables(stream: ResponseStream, response: Parameters<Warehouse['apply']>[1]): Promise<Map<string, {streamed: StreamedTable; rest: Buffer}> | undefined> {
+    await stream.work;
+    const out = new Map<string, {streamed: StreamedTable; rest: Buffer}>();
+    for (const [table, streamed] of stream.tables) {
+      if (streamed === false) return undefined;
+      const scanned = response.scanned?.[table];
+      const key = response.schema[table]?.primary_key ?? [];
+      if (!scanned || scanned.count < streamed.rows || key.length !== 1 || key[0] !== streamed.key) return undefined;
+      const plan = this.streamPlan(stream.schema, table, scanned, key);
+      const info = this.described.get(stream.schema)?.get(table.toLowerCase());
+      if (!plan || (response.softDelete.includes(table) && !info?.columns.has('_fivetran_deleted'))) return undefined;
+      const rest = trimRowList(scanned.bytes.subarray(streamed.end));
+      if (rest.length > 0) {
+        const target = `${quoteIdent(stream.schema)}.${quoteIdent(table)}`;
+        const column = quoteIdent(plan.keyColumn);
+        const held = await this.connection.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${target} WHERE ${column} > ${streamed.upper} AND ${column} <= ${plan.range.max})`);
+        if (held.getRows()[0]![0] === true) return undefined;
+      }
+      out.set(table, {streamed, rest});
+    }
+    return out;
+  }
+
+  /**
    * Writes rows read from their bytes (emulator/row-scanner.ts) into the target: DuckDB parses and converts the
    * function's own text with read_json, each row numbered by its position (WITH ORDINALITY) where the order
    * matters. Returns the rows written (after collapsing repeated keys).
@@ -410,8 +569,13 @@ export class Warehouse {
     const result: ApplyResult = {upserted: {}, deleted: {}, createdTables: [], addedColumns: [], widenedColumns: []};
     const tablesWithRows = Object.keys(response.insert).filter((table) => (response.scanned?.[table]?.count ?? response.insert[table]!.length) > 0);
     const tablesWithDeletes = Object.entries(response.delete).filter(([, rows]) => rows.length > 0);
+    if ((tablesWithRows.length === 0 && tablesWithDeletes.length === 0) || this.stream?.schema !== schema) await this.discardStream();
     if (tablesWithRows.length === 0 && tablesWithDeletes.length === 0) return result;
-    const syncedAt = `TIMESTAMPTZ ${quoteLiteral((options.syncedAt ?? new Date()).toISOString())}`;
+    // rows loaded while the body streamed in, if they stand
+    const stream = this.stream;
+    this.stream = undefined;
+    // the streamed rows' write time is the response's
+    const syncedAt = stream?.syncedAt ?? `TIMESTAMPTZ ${quoteLiteral((options.syncedAt ?? new Date()).toISOString())}`;
     const scratch = path.join(tmpdir(), `fivetran-warehouse-${process.pid}-${randomUUID()}`);
     mkdirSync(scratch, {recursive: true});
     const run = (sql: string) => this.connection.run(sql);
@@ -424,21 +588,21 @@ export class Warehouse {
     };
     const writeRows = (bytes: Buffer) => {
       const file = path.join(scratch, `${fileNumber++}.json`);
-      const fd = openSync(file, 'w');
-      try {
-        writeSync(fd, OPEN_LIST);
-        writeSync(fd, bytes);
-        writeSync(fd, CLOSE_LIST);
-      } finally {
-        closeSync(fd);
-      }
+      writeRowList(file, bytes);
       return file;
     };
     const readJson = (file: string, columns: [string, ColumnSqlType][]) =>
       `read_json(${quoteLiteral(file)}, format = 'newline_delimited', maximum_object_size = 134217728, columns = {${columns.map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`).join(', ')}})`;
 
-    await run('BEGIN TRANSACTION');
+    let streamed = new Map<string, {streamed: StreamedTable; rest: Buffer}>();
     try {
+      if (stream) {
+        const standing = await this.streamedTables(stream, response).catch(() => undefined);
+        if (standing) streamed = standing;
+        else if (stream.begun) await run('ROLLBACK');
+        if (!standing) stream.begun = false;
+      }
+      if (!stream?.begun) await run('BEGIN TRANSACTION');
       let existing = this.described.get(schema);
       // taken out while this transaction changes it: a failed apply leaves nothing cached
       this.described.delete(schema);
@@ -526,6 +690,13 @@ export class Warehouse {
         const decimalColumns = decimalColumnsOf(info);
         const exact = Boolean(response.exactNumbers) || decimalColumns.size > 0;
         const keyColumns = key.map((name) => info.columns.get(name.toLowerCase())!);
+        const fromStream = streamed.get(table);
+        if (scanned && fromStream) {
+          // what did not stream in: its keys are past the table's (streamedTables checked)
+          if (fromStream.rest.length > 0) await this.insertRows(target, writeRows(fromStream.rest), dataColumns, stream!.syncedAt, deletedColumn);
+          result.upserted[table] = scanned.count;
+          continue;
+        }
         if (scanned) {
           const load = {target, file: writeRows(scanned.bytes), dataColumns, key, keyColumns, syncedAt, deletedColumn, created: result.createdTables.includes(table)};
           result.upserted[table] = await this.loadScanned(scanned, load);
@@ -610,12 +781,26 @@ export class Warehouse {
       }
       await run('COMMIT');
       this.described.set(schema, existing);
+      for (const [table, entry] of Object.entries(response.schema)) this.keys.set(`${schema}.${table}`, entry.primary_key ?? []);
       return result;
     } catch (error) {
       await run('ROLLBACK').catch(() => undefined);
       throw new Error(`the warehouse rejected the response: ${(error as Error).message.split('\n')[0]}`, {cause: error});
     } finally {
       rmSync(scratch, {recursive: true, force: true});
+      if (stream) rmSync(stream.scratch, {recursive: true, force: true});
     }
+  }
+}
+
+/** Writes rows (the inside of a JSON list) as a JSON list file for read_json. */
+function writeRowList(file: string, rows: Buffer): void {
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, OPEN_LIST);
+    writeSync(fd, rows);
+    writeSync(fd, CLOSE_LIST);
+  } finally {
+    closeSync(fd);
   }
 }
