@@ -53,6 +53,8 @@ export interface ApplyResult {
   upserted: Record<string, number>;
   /** delete rows received per table */
   deleted: Record<string, number>;
+  /** rows of each table that were written while the body streamed in (Warehouse.streamResponse) */
+  streamed: Record<string, number>;
   createdTables: string[];
   addedColumns: string[];
   widenedColumns: string[];
@@ -303,6 +305,11 @@ export class Warehouse {
   /** each table's primary key as the last committed response gave it: what a streamed response's rows are loaded by */
   private readonly keys = new Map<string, readonly string[]>();
   private stream: ResponseStream | undefined;
+  /**
+   * Per table written through a stream, a bound on its committed keys (at least the largest): a piece whose keys
+   * are all past it needs no query to know the table holds none of them.
+   */
+  private readonly keyBounds = new Map<string, number>();
 
   private constructor(
     readonly file: string,
@@ -339,6 +346,7 @@ export class Warehouse {
 
   async query(sql: string): Promise<QueryResult> {
     this.described.clear();
+    this.keyBounds.clear();
     const reader = await this.connection.runAndReadAll(sql);
     const columns = reader.columnNames();
     const types = reader.columnTypes().map(String);
@@ -414,8 +422,6 @@ export class Warehouse {
         return;
       }
       stream.tables.set(table, {rows: scanner.count, end, upper: plan.range.max, key: plan.key});
-      // keys ascend: those of this piece are past the previous piece's
-      const bounds = before ? `> ${before.upper}` : `>= ${plan.range.min}`;
       stream.work = stream.work
         .then(async () => {
           if (stream.tables.get(table) === false) return;
@@ -425,9 +431,7 @@ export class Warehouse {
             stream.begun = true;
             mkdirSync(stream.scratch, {recursive: true});
           }
-          const column = quoteIdent(plan.keyColumn);
-          const held = await this.connection.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${target} WHERE ${column} ${bounds} AND ${column} <= ${plan.range.max})`);
-          if (held.getRows()[0]![0] === true) throw new Error('the table holds keys of these rows');
+          if (!(await this.holdsNoKeys(`${schema}.${table}`, target, plan.keyColumn, before?.upper, plan.range))) throw new Error('the table holds keys of these rows');
           const file = path.join(stream.scratch, `${stream.files++}.json`);
           writeRowList(file, rows);
           await this.insertRows(target, file, plan.columns, stream.syncedAt, plan.deletedColumn);
@@ -460,6 +464,25 @@ export class Warehouse {
     return {key: key[0]!, keyColumn: keyColumn.name, range, columns, deletedColumn: info.columns.has('_fivetran_deleted')};
   }
 
+  /**
+   * True when the committed rows of `target` hold no key of a piece: keys in (after, range.max], or in
+   * [range.min, range.max] for a response's first piece. The keys ascend, so the pieces before it are below.
+   */
+  private async holdsNoKeys(id: string, target: string, keyColumn: string, after: number | undefined, range: {min: number; max: number}): Promise<boolean> {
+    const column = quoteIdent(keyColumn);
+    let bound = this.keyBounds.get(id);
+    if (bound === undefined && after === undefined) {
+      // the first piece of the table since the warehouse opened, before any row of this transaction
+      const max = await this.connection.runAndReadAll(`SELECT max(${column}) FROM ${target}`);
+      const value = max.getRows()[0]![0];
+      bound = value === null ? -Infinity : Number(value);
+      this.keyBounds.set(id, bound);
+    }
+    if (bound !== undefined && (after ?? range.min - 1) >= bound) return true;
+    const held = await this.connection.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${target} WHERE ${column} ${after === undefined ? `>= ${range.min}` : `> ${after}`} AND ${column} <= ${range.max})`);
+    return held.getRows()[0]![0] !== true;
+  }
+
   /** Inserts the rows of a JSON list file as they are: no key of them is in the table. */
   private async insertRows(target: string, file: string, columns: {name: string; type: ColumnSqlType}[], syncedAt: string, deletedColumn: boolean): Promise<void> {
     const columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
@@ -485,12 +508,7 @@ export class Warehouse {
       const info = this.described.get(stream.schema)?.get(table.toLowerCase());
       if (!plan || (response.softDelete.includes(table) && !info?.columns.has('_fivetran_deleted'))) return undefined;
       const rest = trimRowList(scanned.bytes.subarray(streamed.end));
-      if (rest.length > 0) {
-        const target = `${quoteIdent(stream.schema)}.${quoteIdent(table)}`;
-        const column = quoteIdent(plan.keyColumn);
-        const held = await this.connection.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${target} WHERE ${column} > ${streamed.upper} AND ${column} <= ${plan.range.max})`);
-        if (held.getRows()[0]![0] === true) return undefined;
-      }
+      if (rest.length > 0 && !(await this.holdsNoKeys(`${stream.schema}.${table}`, `${quoteIdent(stream.schema)}.${quoteIdent(table)}`, plan.keyColumn, streamed.upper, plan.range))) return undefined;
       out.set(table, {streamed, rest});
     }
     return out;
@@ -566,7 +584,7 @@ export class Warehouse {
     response: Pick<CheckedResponse, 'insert' | 'delete' | 'schema' | 'softDelete'> & {exactNumbers?: number; scanned?: Record<string, ScannedRows>},
     options: {syncedAt?: Date} = {},
   ): Promise<ApplyResult> {
-    const result: ApplyResult = {upserted: {}, deleted: {}, createdTables: [], addedColumns: [], widenedColumns: []};
+    const result: ApplyResult = {upserted: {}, deleted: {}, streamed: {}, createdTables: [], addedColumns: [], widenedColumns: []};
     const tablesWithRows = Object.keys(response.insert).filter((table) => (response.scanned?.[table]?.count ?? response.insert[table]!.length) > 0);
     const tablesWithDeletes = Object.entries(response.delete).filter(([, rows]) => rows.length > 0);
     if ((tablesWithRows.length === 0 && tablesWithDeletes.length === 0) || this.stream?.schema !== schema) await this.discardStream();
@@ -695,6 +713,7 @@ export class Warehouse {
           // what did not stream in: its keys are past the table's (streamedTables checked)
           if (fromStream.rest.length > 0) await this.insertRows(target, writeRows(fromStream.rest), dataColumns, stream!.syncedAt, deletedColumn);
           result.upserted[table] = scanned.count;
+          result.streamed[table] = fromStream.streamed.rows;
           continue;
         }
         if (scanned) {
@@ -781,6 +800,14 @@ export class Warehouse {
       }
       await run('COMMIT');
       this.described.set(schema, existing);
+      // the key bounds stand where the rows went in by a stream (their keys ascend past the bound); elsewhere a new one is read
+      for (const table of tablesWithRows) {
+        const id = `${schema}.${table}`;
+        const bound = this.keyBounds.get(id);
+        const range = streamed.get(table) ? response.scanned![table]!.integerRange(streamed.get(table)!.streamed.key) : undefined;
+        if (bound !== undefined && range) this.keyBounds.set(id, Math.max(bound, range.max));
+        else this.keyBounds.delete(id);
+      }
       for (const [table, entry] of Object.entries(response.schema)) this.keys.set(`${schema}.${table}`, entry.primary_key ?? []);
       return result;
     } catch (error) {
