@@ -3,8 +3,10 @@
 // as they appear, keyed tables are upserted (delete by key, then insert the last row per key), tables
 // without a key are appended with _fivetran_batch/_fivetran_index, every row gets _fivetran_synced, and
 // deletes remove rows or, for tables in `softDelete`, set _fivetran_deleted. Rows are loaded with DuckDB's
-// read_json from a temporary NDJSON file, which parses and converts a large response in one statement (an
-// 8 MiB response of 20,000 rows loads in well under a second; see emulator/warehouse.test.ts and the README).
+// read_json, which parses and converts a large response in one statement: rows the RowScanner read
+// (emulator/row-scanner.ts) from the function's own bytes, others written as JSON from the parsed rows. Rows of
+// a keyed table whose keys ascend past the table's are inserted while the body still streams in
+// (streamResponse), in the response's transaction; apply() keeps them only when they are what it would write.
 import {DuckDBInstance, type DuckDBConnection} from '@duckdb/node-api';
 import {randomUUID} from 'node:crypto';
 import {closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync} from 'node:fs';
@@ -336,6 +338,10 @@ export class Warehouse {
     // 16 MB (the default) rewrote the last, partly filled row groups again and again: a sync of 8 MiB responses
     // spent a quarter of its time there. Fewer checkpoints, and one when the warehouse closes.
     if (!options.readOnly) await connection.run(`SET checkpoint_threshold = '256MB'`);
+    // a sync shares the machine with the function it calls and that function's source: a second DuckDB thread
+    // doubled the CPU of each response's insert (64 ms for 8 MiB, against 30) and of the checkpoint, and was
+    // slower by the clock too while the function ran (docs/local-fivetran.md, "How a response is applied")
+    if (!options.readOnly) await connection.run('SET threads = 1');
     return new Warehouse(file, instance, connection);
   }
 
