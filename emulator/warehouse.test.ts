@@ -2,6 +2,7 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest';
+import {stringifyExactJson} from './exact-json.js';
 import {checkResponse, ResponseReader} from './response-check.js';
 import {inferType, schemaNameFor, Warehouse} from './warehouse.js';
 
@@ -22,7 +23,24 @@ type Response = Parameters<Warehouse['apply']>[1];
 const response = (r: Partial<Response>): Response => ({insert: {}, delete: {}, schema: {}, softDelete: [], ...r});
 const rows = async (sql: string) => (await warehouse.query(sql)).rows;
 
-describe('warehouse', () => {
+// every case twice: rows given as objects, and the same response as a body, checked and read from its bytes
+// (emulator/row-scanner.ts) where the scanner can, as ./fivetran sync reads one
+describe.each(['objects', 'bytes'])('warehouse, rows as %s', (mode) => {
+  beforeEach(() => {
+    if (mode === 'objects') return;
+    const apply = warehouse.apply.bind(warehouse);
+    warehouse.apply = (schema, given, options) => {
+      const text = stringifyExactJson({state: {}, hasMore: false, ...given});
+      let checked;
+      try {
+        checked = checkResponse(200, text);
+      } catch {
+        return apply(schema, given, options); // a case about what the checks would refuse
+      }
+      return apply(schema, checked, options);
+    };
+  });
+
   it('creates tables with types inferred from JSON values and adds _fivetran_synced', async () => {
     const syncedAt = new Date('2026-02-01T00:00:00Z');
     await warehouse.apply('shop', response({
