@@ -64,7 +64,7 @@ const isHex = (c: number) => (c >= ZERO && c <= NINE) || (c >= 0x61 && c <= 0x66
 const INCOMPLETE = -1;
 const DOUBT = -2;
 
-export type ScanState = 'rows' | 'incomplete' | 'doubt' | 'done';
+type ScanState = 'rows' | 'incomplete' | 'doubt' | 'done';
 
 export class RowScanner {
   state: ScanState = 'rows';

@@ -65,7 +65,8 @@ export function inProcessTransport(connector: Connector, options: CallOptions & 
 
 /**
  * POSTs each request to a function URL, with an identity token for private functions. A 200 answer is parsed
- * as it streams in (ResponseReader), while the function is still writing it.
+ * as it streams in (ResponseReader), while the function is still writing it, and its rows are handed to `onRows`
+ * in pieces as they arrive (the warehouse inserts them in the response's transaction; see Warehouse.streamResponse).
  */
 export function httpTransport(url: string, options: {idToken?: string; timeoutMs: number}): FunctionTransport {
   return async (request, callOptions) => {
