@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest';
-import {checkResponse, ProtocolViolation, ResponseReader} from './response-check.js';
+import {parseExactJson} from './exact-json.js';
+import {checkResponse, ProtocolViolation, ResponseReader, type CheckedResponse, type ParsedBody} from './response-check.js';
 
 const valid = {state: {cursor: 1}, insert: {orders: [{id: 1, total: 5}]}, delete: {orders: [{id: 2}]}, schema: {orders: {primary_key: ['id']}}, hasMore: false};
 const body = (patch: Record<string, unknown>, drop: string[] = []) => {
@@ -82,20 +83,38 @@ describe('checkResponse limits', () => {
   });
 });
 
+/** The body as the object path reads it: parseExactJson of the whole text, no rows left as bytes. */
+const parsedWhole = (text: string): ParsedBody | undefined => {
+  try {
+    const found = {exactNumbers: 0};
+    return {value: parseExactJson(text, found), scanned: {}, exactNumbers: found.exactNumbers, bytes: Buffer.byteLength(text)};
+  } catch {
+    return undefined; // checkResponse words the syntax error
+  }
+};
+const read = (text: string, chunkBytes: number) => {
+  const reader = new ResponseReader();
+  const bytes = Buffer.from(text);
+  for (let at = 0; at < bytes.length; at += chunkBytes) reader.write(bytes.subarray(at, at + chunkBytes));
+  return reader.end();
+};
+/** A check's result as plain data: rows read from bytes parsed (the getters run), which tables they were. */
+const outcome = (run: () => CheckedResponse) => {
+  try {
+    const {scanned, ...checked} = run();
+    return {checked: {...checked, insert: {...checked.insert}}, scanned: Object.keys(scanned)};
+  } catch (error) {
+    return {error: (error as Error).message};
+  }
+};
+const sameAsObjectPath = (text: string, parsed: ParsedBody | undefined) => {
+  const expected = outcome(() => checkResponse(200, text, {parsed: parsedWhole(text)}));
+  const actual = outcome(() => checkResponse(200, text, {parsed}));
+  expect({...actual, scanned: undefined}).toEqual({...expected, scanned: undefined});
+  return actual;
+};
+
 describe('ResponseReader', () => {
-  const read = (text: string, chunkBytes: number) => {
-    const reader = new ResponseReader();
-    const bytes = Buffer.from(text);
-    for (let at = 0; at < bytes.length; at += chunkBytes) reader.write(bytes.subarray(at, at + chunkBytes));
-    return reader.end();
-  };
-  const outcome = (run: () => unknown) => {
-    try {
-      return {checked: run()};
-    } catch (error) {
-      return {error: (error as Error).message};
-    }
-  };
   const many = Array.from({length: 3000}, (_, i) => ({id: i, name: `row "${i}" \\ São Paulo 🚀`, nested: {list: [i, {deep: [`]},{`]}]}, at: '2026-01-01T00:00:00Z'}));
   const schema = {orders: {primary_key: ['id']}, lines: {}};
   // every 500th row with numbers a double cannot hold, in pieces parsed as the rows stream in
@@ -116,13 +135,51 @@ describe('ResponseReader', () => {
     {name: 'a list instead of an object', body: '[{"insert":{"orders":[1]}}]', fast: false},
     {name: 'insert as a list', body: body({insert: [{orders: [1]}]}), fast: false},
   ];
-  it.each(cases)('reads $name as checkResponse does', ({body: text, fast}) => {
-    const expected = outcome(() => checkResponse(200, text));
+  it.each(cases)('reads $name as parsing the whole text does', ({body: text, fast}) => {
     for (const chunkBytes of [text.length < 10_000 ? 1 : 4096, 7, 65_536, text.length]) {
       const parsed = read(text, chunkBytes);
       expect(parsed !== undefined).toBe(fast);
-      expect(outcome(() => checkResponse(200, text, {parsed}))).toEqual(expected);
+      sameAsObjectPath(text, parsed);
     }
+    sameAsObjectPath(text, undefined);
+  });
+
+  it('leaves the rows of plain tables as bytes, and parses tables with nested values, big numbers or a missing key', () => {
+    const text = JSON.stringify({
+      insert: {plain: [{id: 1, at: '2026-01-01T00:00:00Z', n: 1.5, ok: true, s: 'São "x"\\', none: null}], nested: [{id: 1, v: {a: [1]}}], keyless: [{v: 1}]},
+      delete: {}, schema: {plain: {primary_key: ['id']}, nested: {primary_key: ['id']}, keyless: {primary_key: ['id']}}, state: {}, hasMore: false,
+    }).replace('"id":1}],"keyless"', '"id":1}],"big":[{"id":12345678901234567890}],"keyless"').replace('"keyless":{"primary_key"', '"big":{},"keyless":{"primary_key"');
+    const parsed = read(text, 5);
+    expect(Object.keys(parsed!.scanned).sort()).toEqual(['keyless', 'plain']);
+    const result = sameAsObjectPath(text, parsed);
+    expect(result.error).toContain('insert.keyless[0] lacks primary key column "id"');
+    const fixed = text.replace('{"v":1}', '{"id":2,"v":1}');
+    expect(sameAsObjectPath(fixed, read(fixed, 64)).scanned).toEqual(['plain', 'keyless']);
+    expect(read(fixed, 64)!.scanned.plain!.columns).toEqual([
+      {name: 'id', type: 'BIGINT'}, {name: 'at', type: 'TIMESTAMPTZ'}, {name: 'n', type: 'DOUBLE'}, {name: 'ok', type: 'BOOLEAN'}, {name: 's', type: 'VARCHAR'}, {name: 'none', type: undefined},
+    ]);
+  });
+
+  // every mutation of a valid body that the scanner accepts must read as JSON.parse reads it
+  it('reads mutated bodies as parsing the whole text does, or leaves them to it', () => {
+    const rows = Array.from({length: 40}, (_, i) => ({id: i, name: `n "${i}" \\ é`, at: i % 2 ? '2026-01-02' : '2026-01-02T03:04:05+01:00', v: i / 4, ok: i % 3 === 0, x: null}));
+    const base = JSON.stringify({insert: {t: rows}, delete: {}, schema: {t: {primary_key: ['id']}}, state: {}, hasMore: false});
+    const tokens = [' ', ',', ']', '}', '{', '[', '"', '\\', '\\u00e9', '\\x', '0', '01', '-', '.', 'e', '1e400', 'tru', 'null', 'nul', ':', '\n', '\u0001', '12345678901234567', '1.0', '_fivetran_x', '"id"'];
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    let scanned = 0;
+    for (let round = 0; round < 400; round++) {
+      let text = base;
+      for (let edits = 1 + random(2); edits > 0; edits--) {
+        const at = 10 + random(text.length - 60);
+        const token = tokens[random(tokens.length)]!;
+        text = random(2) ? text.slice(0, at) + token + text.slice(at) : text.slice(0, at) + token + text.slice(at + 1 + random(3));
+      }
+      const parsed = read(text, 1 + random(300));
+      if (parsed && Object.keys(parsed.scanned).length) scanned++;
+      sameAsObjectPath(text, parsed);
+    }
+    expect(scanned).toBeGreaterThan(50);
   });
 });
 
@@ -133,6 +190,8 @@ describe('ResponseReader and backslashes', () => {
     const reader = new ResponseReader();
     const bytes = Buffer.from(text);
     for (let at = 0; at < bytes.length; at += chunkBytes) reader.write(bytes.subarray(at, at + chunkBytes));
-    expect(reader.end()).toEqual({value: JSON.parse(text), exactNumbers: 0, bytes: Buffer.byteLength(text)});
+    const parsed = reader.end();
+    expect(parsed!.scanned.t!.rows()).toEqual(rows);
+    sameAsObjectPath(text, parsed);
   });
 });

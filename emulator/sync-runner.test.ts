@@ -183,6 +183,19 @@ describe('runSync', () => {
     expect(landed).toEqual((await warehouse.query(sql('items_fn'))).rows);
   });
 
+  it('keeps the committed state and warehouse when a response breaks the protocol after its rows streamed in', async () => {
+    const rows = (from: number) => Array.from({length: 10_000}, (_, i) => ({id: from + i, name: `item ${from + i}`, pad: 'p'.repeat(200)}));
+    const url = await serve((_body, call) => {
+      const answer = {state: {page: call}, insert: {items: rows(call * 10_000)}, delete: {}, schema: {items: {primary_key: ['id']}}, hasMore: true};
+      // the third answer's rows are fine, its hasMore (after them) is not
+      return {status: 200, body: JSON.stringify(call === 3 ? {...answer, hasMore: 'yes'} : answer)};
+    });
+    const error = await runSync({...options(), transport: httpTransport(url, {timeoutMs: 20_000})}).catch((e: unknown) => e);
+    expect((error as SyncFailed).message).toMatch(/^call 3 failed: "hasMore" is a string/);
+    expect(readState(stateFile)).toEqual({page: 2});
+    expect((await warehouse.query('SELECT count(*) AS n, min(id) AS min, max(id) AS max FROM items_fn.items')).rows).toEqual([{n: 20_000, min: 10_000, max: 29_999}]);
+  });
+
   it('ends a call whose in-process connector never answers', async () => {
     const stuck = defineConnector({
       name: 'stuck',

@@ -12,7 +12,7 @@ import {handleFunctionCall, type CallOptions} from '../sdk/function-adapter.js';
 import type {Connector} from '../sdk/connector.js';
 import type {FunctionRequest, State} from '../sdk/types.js';
 import {ExactNumber, stringifyExactJson} from './exact-json.js';
-import {checkResponse, ProtocolViolation, ResponseReader, rowCount, type ParsedBody} from './response-check.js';
+import {checkResponse, insertedRows, ProtocolViolation, ResponseReader, rowCount, type ParsedBody, type RowsListener} from './response-check.js';
 import {readState, writeState} from './state-store.js';
 import type {Warehouse} from './warehouse.js';
 
@@ -23,8 +23,11 @@ export interface CallAnswer {
   parsed?: ParsedBody;
 }
 
-/** Delivers one request to the function and returns its answer; throws TransportError when there is none. */
-export type FunctionTransport = (request: FunctionRequest) => Promise<CallAnswer>;
+/**
+ * Delivers one request to the function and returns its answer; throws TransportError when there is none. A
+ * transport that reads the body as it streams in tells `onRows` of whole rows as they arrive.
+ */
+export type FunctionTransport = (request: FunctionRequest, options?: {onRows?: RowsListener}) => Promise<CallAnswer>;
 
 const seconds = (ms: number) => (ms < 10_000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Math.round(ms / 1000)} s`);
 
@@ -62,10 +65,11 @@ export function inProcessTransport(connector: Connector, options: CallOptions & 
 
 /**
  * POSTs each request to a function URL, with an identity token for private functions. A 200 answer is parsed
- * as it streams in (ResponseReader), while the function is still writing it.
+ * as it streams in (ResponseReader), while the function is still writing it, and its rows are handed to `onRows`
+ * in pieces as they arrive (the warehouse inserts them in the response's transaction; see Warehouse.streamResponse).
  */
 export function httpTransport(url: string, options: {idToken?: string; timeoutMs: number}): FunctionTransport {
-  return async (request) => {
+  return async (request, callOptions) => {
     const headers: Record<string, string> = {'content-type': 'application/json', accept: 'application/json'};
     if (options.idToken) headers.authorization = `Bearer ${options.idToken}`;
     let status = 0;
@@ -77,7 +81,7 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
         const stream = got.stream.post(url, {body: stringifyExactJson(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false});
         stream.on('response', (response: {statusCode: number}) => {
           status = response.statusCode;
-          if (status === 200) reader = new ResponseReader();
+          if (status === 200) reader = new ResponseReader(callOptions?.onRows);
         });
         stream.on('data', (chunk: Buffer) => {
           chunks.push(chunk);
@@ -222,23 +226,31 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     };
     let answer: CallAnswer;
     options.onCallStart?.(call);
-    try {
-      answer = await options.transport({agent, state, secrets: options.secrets, sync_id: summary.syncId});
-    } catch (error) {
-      return fail((error as Error).message, error);
-    }
+    // rows may be written (not committed) while the body streams in; apply() commits them with the rest
+    const syncedAt = new Date();
+    const onRows = options.warehouse.streamResponse(options.schema, syncedAt);
     let response;
-    try {
-      response = checkResponse(answer.status, answer.body, {capBytes: options.capBytes, parsed: answer.parsed});
-    } catch (error) {
-      if (error instanceof ProtocolViolation) return fail(error.message, error);
-      throw error;
-    }
     let applied;
     try {
-      applied = await options.warehouse.apply(options.schema, response, {syncedAt: new Date()});
-    } catch (error) {
-      return fail((error as Error).message, error);
+      try {
+        answer = await options.transport({agent, state, secrets: options.secrets, sync_id: summary.syncId}, {onRows});
+      } catch (error) {
+        return fail((error as Error).message, error);
+      }
+      try {
+        response = checkResponse(answer.status, answer.body, {capBytes: options.capBytes, parsed: answer.parsed});
+      } catch (error) {
+        if (error instanceof ProtocolViolation) return fail(error.message, error);
+        throw error;
+      }
+      try {
+        applied = await options.warehouse.apply(options.schema, response, {syncedAt});
+      } catch (error) {
+        return fail((error as Error).message, error);
+      }
+    } finally {
+      // a call that failed leaves nothing of its rows (after apply() there is nothing to discard)
+      await options.warehouse.discardStream();
     }
     // the warehouse has committed this response; now the state that goes with it
     try {
@@ -251,7 +263,10 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     summary.calls = call;
     summary.state = state;
     summary.bytes += response.bytes;
-    for (const [table, rows] of Object.entries(response.insert)) if (rows.length) summary.rows[table] = (summary.rows[table] ?? 0) + rows.length;
+    for (const table of Object.keys(response.insert)) {
+      const rows = insertedRows(response, table);
+      if (rows) summary.rows[table] = (summary.rows[table] ?? 0) + rows;
+    }
     for (const [table, rows] of Object.entries(response.delete)) if (rows.length) summary.deletes[table] = (summary.deletes[table] ?? 0) + rows.length;
     summary.createdTables.push(...applied.createdTables);
     summary.addedColumns.push(...applied.addedColumns.filter((column) => !applied.createdTables.includes(column.split('.')[0]!)));

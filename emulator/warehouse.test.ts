@@ -2,7 +2,8 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest';
-import {checkResponse} from './response-check.js';
+import {stringifyExactJson} from './exact-json.js';
+import {checkResponse, ResponseReader} from './response-check.js';
 import {inferType, schemaNameFor, Warehouse} from './warehouse.js';
 
 let dir: string;
@@ -22,7 +23,24 @@ type Response = Parameters<Warehouse['apply']>[1];
 const response = (r: Partial<Response>): Response => ({insert: {}, delete: {}, schema: {}, softDelete: [], ...r});
 const rows = async (sql: string) => (await warehouse.query(sql)).rows;
 
-describe('warehouse', () => {
+// every case twice: rows given as objects, and the same response as a body, checked and read from its bytes
+// (emulator/row-scanner.ts) where the scanner can, as ./fivetran sync reads one
+describe.each(['objects', 'bytes'])('warehouse, rows as %s', (mode) => {
+  beforeEach(() => {
+    if (mode === 'objects') return;
+    const apply = warehouse.apply.bind(warehouse);
+    warehouse.apply = (schema, given, options) => {
+      const text = stringifyExactJson({state: {}, hasMore: false, ...given});
+      let checked;
+      try {
+        checked = checkResponse(200, text);
+      } catch {
+        return apply(schema, given, options); // a case about what the checks would refuse
+      }
+      return apply(schema, checked, options);
+    };
+  });
+
   it('creates tables with types inferred from JSON values and adds _fivetran_synced', async () => {
     const syncedAt = new Date('2026-02-01T00:00:00Z');
     await warehouse.apply('shop', response({
@@ -198,5 +216,75 @@ describe('warehouse numbers past a double', () => {
     ]);
     await warehouse.apply('s', checkResponse(200, '{"state":{},"hasMore":false,"insert":{},"schema":{"p":{"primary_key":["k"]}},"delete":{"p":[{"k":18446744073709551617}]}}'));
     expect(await rows('SELECT k::VARCHAR AS k FROM s.p')).toEqual([{k: '3'}]);
+  });
+});
+
+describe('rows loaded while the body streams in', () => {
+  const order = (id: number, extra: Record<string, unknown> = {}) => ({id, number: `ORD-${id}`, at: '2026-01-02T03:04:05+00:00', total: id / 4, note: id % 3 ? null : `note "${id}" ,},{`, pad: 'p'.repeat(150), ...extra});
+  const body = (list: Record<string, unknown>[], patch: Record<string, unknown> = {}) =>
+    JSON.stringify({insert: {orders: list}, delete: {}, schema: {orders: {primary_key: ['id']}}, state: {}, hasMore: true, ...patch});
+  const range = (from: number, to: number, extra?: Record<string, unknown>) => Array.from({length: to - from}, (_, i) => order(from + i, extra));
+  /** Reads `text` in chunks as httpTransport does, rows streaming into `into`, and applies it there. */
+  const streamIn = async (into: Warehouse, text: string, options: {apply?: boolean} = {}) => {
+    const syncedAt = new Date('2026-03-01T00:00:00Z');
+    const reader = new ResponseReader(into.streamResponse('shop', syncedAt));
+    const bytes = Buffer.from(text);
+    for (let at = 0; at < bytes.length; at += 65_536) {
+      reader.write(bytes.subarray(at, at + 65_536));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (options.apply === false) return undefined;
+    return into.apply('shop', checkResponse(200, text, {parsed: reader.end()}), {syncedAt});
+  };
+  const all = async (into: Warehouse) => (await into.query('SELECT * EXCLUDE (_fivetran_synced) FROM shop.orders ORDER BY id')).rows;
+  // the same responses applied whole, from parsed rows, as the reference
+  let reference: Warehouse;
+  beforeEach(async () => {
+    reference = await Warehouse.open(path.join(dir, `${Math.random().toString(36).slice(2)}.duckdb`));
+  });
+  afterEach(async () => {
+    await reference.close();
+  });
+  const applyWhole = (text: string) => reference.apply('shop', checkResponse(200, text, {parsed: {value: JSON.parse(text), scanned: {}, exactNumbers: 0, bytes: text.length}}), {syncedAt: new Date('2026-03-01T00:00:00Z')});
+
+  it('inserts pieces of a page whose keys are past the table, and lands what applying it whole lands', async () => {
+    const pages = [body(range(0, 8000)), body(range(8000, 16_000)), body(range(16_000, 24_000))];
+    const results = [];
+    for (const page of pages) {
+      results.push(await streamIn(warehouse, page));
+      await applyWhole(page);
+    }
+    // the first page creates the table: nothing to stream into yet
+    expect(results.map((r) => r!.streamed.orders ?? 0)).toEqual([0, expect.any(Number), expect.any(Number)]);
+    expect(results[1]!.streamed.orders).toBeGreaterThan(2000);
+    expect(results.map((r) => r!.upserted.orders)).toEqual([8000, 8000, 8000]);
+    expect(await all(warehouse)).toEqual(await all(reference));
+    expect(await rows(`SELECT count(*) AS n, min(_fivetran_synced) = max(_fivetran_synced) AS one_time FROM shop.orders`)).toEqual([{n: 24_000, one_time: true}]);
+  });
+
+  it.each([
+    ['keys the table holds (an update)', [body(range(0, 8000)), body(range(4000, 12_000, {total: -1}))]],
+    ['a new column half-way', [body(range(0, 8000)), body([...range(8000, 12_000), ...range(12_000, 16_000, {extra: 'x'})])]],
+    ['keys that stop ascending', [body(range(0, 8000)), body([...range(8000, 16_000), order(100, {total: -5})])]],
+    ['another primary key', [body(range(0, 8000)), body(range(8000, 16_000), {schema: {orders: {primary_key: ['number']}}})]],
+    ['a value that widens a column', [body(range(0, 8000)), body([...range(8000, 15_000), order(15_000, {total: 'not a number'})])]],
+    ['a nested value late in the rows', [body(range(0, 8000)), body([...range(8000, 15_000), order(15_000, {note: {a: [1]}})])]],
+  ])('rolls the pieces back and applies the response whole for %s', async (_name, pages) => {
+    for (const page of pages) {
+      const result = await streamIn(warehouse, page);
+      await applyWhole(page);
+      expect(result!.streamed).toEqual({});
+    }
+    expect(await all(warehouse)).toEqual(await all(reference));
+  });
+
+  it('leaves nothing of a discarded stream, and the next response applies as usual', async () => {
+    await streamIn(warehouse, body(range(0, 8000)));
+    await streamIn(warehouse, body(range(8000, 16_000)), {apply: false});
+    await warehouse.discardStream();
+    expect(await rows('SELECT count(*) AS n, max(id) AS max FROM shop.orders')).toEqual([{n: 8000, max: 7999}]);
+    const result = await streamIn(warehouse, body(range(8000, 16_000)));
+    expect(result!.upserted.orders).toBe(8000);
+    expect(await rows('SELECT count(*) AS n, max(id) AS max FROM shop.orders')).toEqual([{n: 16_000, max: 15_999}]);
   });
 });

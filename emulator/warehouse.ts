@@ -3,16 +3,19 @@
 // as they appear, keyed tables are upserted (delete by key, then insert the last row per key), tables
 // without a key are appended with _fivetran_batch/_fivetran_index, every row gets _fivetran_synced, and
 // deletes remove rows or, for tables in `softDelete`, set _fivetran_deleted. Rows are loaded with DuckDB's
-// read_json from a temporary NDJSON file, which parses and converts a large response in one statement (an
-// 8 MiB response of 20,000 rows loads in well under a second; see emulator/warehouse.test.ts and the README).
+// read_json, which parses and converts a large response in one statement: rows the RowScanner read
+// (emulator/row-scanner.ts) from the function's own bytes, others written as JSON from the parsed rows. Rows of
+// a keyed table whose keys ascend past the table's are inserted while the body still streams in
+// (streamResponse), in the response's transaction; apply() keeps them only when they are what it would write.
 import {DuckDBInstance, type DuckDBConnection} from '@duckdb/node-api';
 import {randomUUID} from 'node:crypto';
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
+import {closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import type {Row} from '../sdk/types.js';
 import {ExactNumber, losesDigits, stringifyExactJson} from './exact-json.js';
-import type {CheckedResponse} from './response-check.js';
+import type {CheckedResponse, RowsListener, ScannedRows} from './response-check.js';
+import {trimRowList, type ScannedColumn} from './row-scanner.js';
 
 /**
  * Column types. Numbers a double holds exactly are BIGINT (integers) or DOUBLE; numbers it does not (see
@@ -52,6 +55,8 @@ export interface ApplyResult {
   upserted: Record<string, number>;
   /** delete rows received per table */
   deleted: Record<string, number>;
+  /** rows of each table that were written while the body streamed in (Warehouse.streamResponse) */
+  streamed: Record<string, number>;
   createdTables: string[];
   addedColumns: string[];
   widenedColumns: string[];
@@ -220,12 +225,93 @@ function keysDistinct(rows: readonly Row[], key: readonly string[], types: reado
   return tuples.size === rows.length;
 }
 
+/** The range of the first BIGINT key column's values in `rows` (mayHoldKeys). */
+function keyRange(rows: readonly Row[], key: readonly string[], keyColumns: readonly {type: ColumnSqlType}[]): {min: number; max: number} | undefined {
+  const at = keyColumns.findIndex((c) => c.type === 'BIGINT');
+  if (at === -1) return undefined;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const row of rows) {
+    const value = row[key[at]!] as number;
+    if (value < min) min = value;
+    if (value > max) max = value;
+  }
+  return {min, max};
+}
+
+const OPEN_LIST = Buffer.from('[');
+const CLOSE_LIST = Buffer.from(']');
+
+/** What loadScanned writes: the rows' file and the target's columns as apply() settled them. */
+interface ScannedLoad {
+  target: string;
+  file: string;
+  dataColumns: {name: string; type: ColumnSqlType}[];
+  key: readonly string[];
+  keyColumns: {name: string; type: ColumnSqlType}[];
+  /** the SQL of the write time */
+  syncedAt: string;
+  deletedColumn: boolean;
+  /** the table was created by this response: nothing to replace */
+  created: boolean;
+}
+
+/** What a streamed piece and the final check of it need of the rows read so far (a RowScanner or ScannedRows). */
+interface RowsSoFar {
+  readonly count: number;
+  readonly columns: readonly ScannedColumn[];
+  integerRange(key: string): {min: number; max: number; ascending: boolean} | undefined;
+}
+
+/** The rows of one table loaded while the body streamed in: how many, where they end in its rows text, their largest key. */
+interface StreamedTable {
+  rows: number;
+  end: number;
+  upper: number;
+  key: string;
+}
+
+/** A response whose rows are being loaded while its body streams in (Warehouse.streamResponse). */
+interface ResponseStream {
+  schema: string;
+  syncedAt: string;
+  scratch: string;
+  files: number;
+  /** the transaction is open: pieces were written */
+  begun: boolean;
+  /** the pieces' loads, one after the other */
+  work: Promise<void>;
+  /** per table: what was loaded, or false once its pieces cannot be used */
+  tables: Map<string, StreamedTable | false>;
+}
+
+/** The target table's columns for `rows` when writing them changes no column, or undefined. */
+function columnsWithoutChange(info: TableInfo, columns: readonly ScannedColumn[]): {name: string; type: ColumnSqlType}[] | undefined {
+  const out: {name: string; type: ColumnSqlType}[] = [];
+  for (const {name, type} of columns) {
+    const column = info.columns.get(name.toLowerCase());
+    if (!column) return undefined;
+    // a VARCHAR column may narrow (one that has only held nulls): apply() decides that with a query
+    if (type !== undefined && type !== column.type && (column.type === 'VARCHAR' || widen(column.type, type) !== column.type)) return undefined;
+    out.push(column);
+  }
+  return out;
+}
+
 export class Warehouse {
   /**
    * Each schema's tables and column types as the last committed apply left them: describing a schema is a
    * catalog query per response otherwise. Only apply() changes tables; query() may, so it forgets them.
    */
   private readonly described = new Map<string, Map<string, TableInfo>>();
+  /** each table's primary key as the last committed response gave it: what a streamed response's rows are loaded by */
+  private readonly keys = new Map<string, readonly string[]>();
+  private stream: ResponseStream | undefined;
+  /**
+   * Per table written through a stream, a bound on its committed keys (at least the largest): a piece whose keys
+   * are all past it needs no query to know the table holds none of them.
+   */
+  private readonly keyBounds = new Map<string, number>();
 
   private constructor(
     readonly file: string,
@@ -252,6 +338,10 @@ export class Warehouse {
     // 16 MB (the default) rewrote the last, partly filled row groups again and again: a sync of 8 MiB responses
     // spent a quarter of its time there. Fewer checkpoints, and one when the warehouse closes.
     if (!options.readOnly) await connection.run(`SET checkpoint_threshold = '256MB'`);
+    // a sync shares the machine with the function it calls and that function's source: a second DuckDB thread
+    // doubled the CPU of each response's insert (64 ms for 8 MiB, against 30) and of the checkpoint, and was
+    // slower by the clock too while the function ran (docs/local-fivetran.md, "How a response is applied")
+    if (!options.readOnly) await connection.run('SET threads = 1');
     return new Warehouse(file, instance, connection);
   }
 
@@ -262,6 +352,7 @@ export class Warehouse {
 
   async query(sql: string): Promise<QueryResult> {
     this.described.clear();
+    this.keyBounds.clear();
     const reader = await this.connection.runAndReadAll(sql);
     const columns = reader.columnNames();
     const types = reader.columnTypes().map(String);
@@ -293,23 +384,188 @@ export class Warehouse {
   }
 
   /**
-   * False when no row of `target` can have a key of `rows`: the range of their first BIGINT key column holds
-   * none of its values (DuckDB answers from its zone maps). Pages of an initial sync, whose keys ascend, are
+   * False when no row of `target` can have a key in `range`, the values of the first BIGINT key column of the rows
+   * to write (DuckDB answers from its zone maps). Pages of an initial sync, whose keys ascend, are
    * then inserted without a staging table or a delete.
    */
-  private async mayHoldKeys(target: string, rows: readonly Row[], key: readonly string[], keyColumns: readonly {name: string; type: ColumnSqlType}[]): Promise<boolean> {
+  private async mayHoldKeys(target: string, range: {min: number; max: number} | undefined, keyColumns: readonly {name: string; type: ColumnSqlType}[]): Promise<boolean> {
     const at = keyColumns.findIndex((c) => c.type === 'BIGINT');
-    if (at === -1) return true;
-    let min = Infinity;
-    let max = -Infinity;
-    for (const row of rows) {
-      const value = row[key[at]!] as number;
-      if (value < min) min = value;
-      if (value > max) max = value;
-    }
+    if (at === -1 || range === undefined) return true;
+    const {min, max} = range;
     const column = quoteIdent(keyColumns[at]!.name);
     const found = await this.connection.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${target} WHERE ${column} BETWEEN ${min} AND ${max})`);
     return found.getRows()[0]![0] === true;
+  }
+
+  /**
+   * Starts a response whose rows may be loaded while its body streams in: the listener is given to the
+   * ResponseReader, and apply() then loads only what was not. Pieces are loaded, in the response's transaction
+   * (opened by the first), only into a table the last committed response wrote with a single BIGINT key, whose
+   * columns they fit without a change, and whose keys ascend past every key the table holds: each piece is then
+   * an insert, as apply() would make it. apply() checks the whole response the same way; when anything differs
+   * (another key, a new column, a key the table holds, rows the scanner left to the object path) it rolls the
+   * pieces back and applies the response as if none had been loaded. Nothing is committed before apply() has
+   * checked everything, and a call that fails rolls them back (discardStream).
+   */
+  streamResponse(schema: string, syncedAt: Date): RowsListener {
+    const stream: ResponseStream = {
+      schema,
+      syncedAt: `TIMESTAMPTZ ${quoteLiteral(syncedAt.toISOString())}`,
+      scratch: path.join(tmpdir(), `fivetran-warehouse-${process.pid}-${randomUUID()}`),
+      files: 0,
+      begun: false,
+      work: Promise.resolve(),
+      tables: new Map(),
+    };
+    this.stream = stream;
+    return (table, scanner, rows, end) => {
+      const before = stream.tables.get(table);
+      if (before === false || this.stream !== stream) return;
+      // decided now: the scanner reads on while the piece waits its turn
+      const plan = this.streamPlan(schema, table, scanner);
+      if (!plan) {
+        stream.tables.set(table, false);
+        return;
+      }
+      stream.tables.set(table, {rows: scanner.count, end, upper: plan.range.max, key: plan.key});
+      stream.work = stream.work
+        .then(async () => {
+          if (stream.tables.get(table) === false) return;
+          const target = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+          if (!stream.begun) {
+            await this.connection.run('BEGIN TRANSACTION');
+            stream.begun = true;
+            mkdirSync(stream.scratch, {recursive: true});
+          }
+          if (!(await this.holdsNoKeys(`${schema}.${table}`, target, plan.keyColumn, before?.upper, plan.range))) throw new Error('the table holds keys of these rows');
+          const file = path.join(stream.scratch, `${stream.files++}.json`);
+          writeRowList(file, rows);
+          await this.insertRows(target, file, plan.columns, stream.syncedAt, plan.deletedColumn);
+        })
+        .catch(() => {
+          stream.tables.set(table, false);
+        });
+    };
+  }
+
+  /** Rolls back what a stream loaded when its response is not applied (the call failed); nothing when it was. */
+  async discardStream(): Promise<void> {
+    const stream = this.stream;
+    if (!stream) return;
+    this.stream = undefined;
+    await stream.work;
+    if (stream.begun) await this.connection.run('ROLLBACK').catch(() => undefined);
+    rmSync(stream.scratch, {recursive: true, force: true});
+  }
+
+  /** How rows read so far may be loaded while the body streams in, or undefined (see streamResponse). */
+  private streamPlan(schema: string, table: string, rows: RowsSoFar, key = this.keys.get(`${schema}.${table}`)) {
+    if (key?.length !== 1) return undefined;
+    const info = this.described.get(schema)?.get(table.toLowerCase());
+    if (!info || decimalColumnsOf(info).size > 0) return undefined;
+    const keyColumn = info.columns.get(key[0]!.toLowerCase());
+    const range = rows.integerRange(key[0]!);
+    const columns = columnsWithoutChange(info, rows.columns);
+    if (keyColumn?.type !== 'BIGINT' || !range?.ascending || !columns || !info.columns.has('_fivetran_synced')) return undefined;
+    return {key: key[0]!, keyColumn: keyColumn.name, range, columns, deletedColumn: info.columns.has('_fivetran_deleted')};
+  }
+
+  /**
+   * True when the committed rows of `target` hold no key of a piece: keys in (after, range.max], or in
+   * [range.min, range.max] for a response's first piece. The keys ascend, so the pieces before it are below.
+   */
+  private async holdsNoKeys(id: string, target: string, keyColumn: string, after: number | undefined, range: {min: number; max: number}): Promise<boolean> {
+    const column = quoteIdent(keyColumn);
+    let bound = this.keyBounds.get(id);
+    if (bound === undefined && after === undefined) {
+      // the first piece of the table since the warehouse opened, before any row of this transaction
+      const max = await this.connection.runAndReadAll(`SELECT max(${column}) FROM ${target}`);
+      const value = max.getRows()[0]![0];
+      bound = value === null ? -Infinity : Number(value);
+      this.keyBounds.set(id, bound);
+    }
+    if (bound !== undefined && (after ?? range.min - 1) >= bound) return true;
+    const held = await this.connection.runAndReadAll(`SELECT EXISTS (SELECT 1 FROM ${target} WHERE ${column} ${after === undefined ? `>= ${range.min}` : `> ${after}`} AND ${column} <= ${range.max})`);
+    return held.getRows()[0]![0] !== true;
+  }
+
+  /** Inserts the rows of a JSON list file as they are: no key of them is in the table. */
+  private async insertRows(target: string, file: string, columns: {name: string; type: ColumnSqlType}[], syncedAt: string, deletedColumn: boolean): Promise<void> {
+    const columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
+    const source = `read_json(${quoteLiteral(file)}, format = 'array', maximum_object_size = 134217728, columns = {${columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
+    await this.connection.run(
+      `INSERT INTO ${target} (${columnList}, _fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}) SELECT ${columnList}, ${syncedAt}${deletedColumn ? ', false' : ''} FROM ${source}`,
+    );
+  }
+
+  /**
+   * The tables of `response` whose streamed pieces stand, with the rest of their rows; undefined when any piece
+   * must be rolled back (see streamResponse).
+   */
+  private async streamedTables(stream: ResponseStream, response: Parameters<Warehouse['apply']>[1]): Promise<Map<string, {streamed: StreamedTable; rest: Buffer}> | undefined> {
+    await stream.work;
+    const out = new Map<string, {streamed: StreamedTable; rest: Buffer}>();
+    for (const [table, streamed] of stream.tables) {
+      if (streamed === false) return undefined;
+      const scanned = response.scanned?.[table];
+      const key = response.schema[table]?.primary_key ?? [];
+      if (!scanned || scanned.count < streamed.rows || key.length !== 1 || key[0] !== streamed.key) return undefined;
+      const plan = this.streamPlan(stream.schema, table, scanned, key);
+      const info = this.described.get(stream.schema)?.get(table.toLowerCase());
+      if (!plan || (response.softDelete.includes(table) && !info?.columns.has('_fivetran_deleted'))) return undefined;
+      const rest = trimRowList(scanned.bytes.subarray(streamed.end));
+      if (rest.length > 0 && !(await this.holdsNoKeys(`${stream.schema}.${table}`, `${quoteIdent(stream.schema)}.${quoteIdent(table)}`, plan.keyColumn, streamed.upper, plan.range))) return undefined;
+      out.set(table, {streamed, rest});
+    }
+    return out;
+  }
+
+  /**
+   * Writes rows read from their bytes (emulator/row-scanner.ts) into the target: DuckDB parses and converts the
+   * function's own text with read_json, each row numbered by its position (WITH ORDINALITY) where the order
+   * matters. Returns the rows written (after collapsing repeated keys).
+   */
+  private async loadScanned(scanned: ScannedRows, load: ScannedLoad): Promise<number> {
+    const {target, file, dataColumns, key, keyColumns, syncedAt, deletedColumn} = load;
+    const run = (sql: string) => this.connection.run(sql);
+    const columnList = dataColumns.map((c) => quoteIdent(c.name)).join(', ');
+    const source = `read_json(${quoteLiteral(file)}, format = 'array', maximum_object_size = 134217728, columns = {${dataColumns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
+    // the position as _fivetran_index, which no data column can be named
+    const numbered = `${source} WITH ORDINALITY AS s(${[...dataColumns.map((c) => quoteIdent(c.name)), '_fivetran_index'].join(', ')})`;
+    const system = `${syncedAt}${deletedColumn ? ', false' : ''}`;
+    const systemColumns = `_fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}`;
+    const comma = columnList ? ', ' : '';
+    if (key.length === 0) {
+      const batch = await this.connection.runAndReadAll(`SELECT coalesce(max(_fivetran_batch), 0) + 1 FROM ${target}`);
+      await run(
+        `INSERT INTO ${target} (${columnList}${comma}_fivetran_batch, _fivetran_index, ${systemColumns}) ` +
+          `SELECT ${columnList}${comma}${String(batch.getRows()[0]![0])}, _fivetran_index - 1, ${system} FROM ${numbered}`,
+      );
+      return scanned.count;
+    }
+    const match = (other: string) => keyColumns.map((c) => `t.${quoteIdent(c.name)} IS NOT DISTINCT FROM ${other}.${quoteIdent(c.name)}`).join(' AND ');
+    const insert = (from: string, order = '') => run(`INSERT INTO ${target} (${columnList}, ${systemColumns}) SELECT ${columnList}, ${system} FROM ${from}${order}`);
+    const stage = `fivetran_stage_${randomUUID().replace(/-/g, '')}`;
+    // one integer key that ascends through the response (a page of a keyed scan): no repeated key to collapse
+    const range = key.length === 1 && keyColumns[0]!.type === 'BIGINT' ? scanned.integerRange(key[0]!) : undefined;
+    if (range?.ascending) {
+      if (load.created || !(await this.mayHoldKeys(target, range, keyColumns))) {
+        await insert(source);
+      } else {
+        await run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${source}`);
+        await run(`DELETE FROM ${target} AS t USING ${stage} AS s WHERE ${match('s')}`);
+        await insert(stage);
+        await run(`DROP TABLE ${stage}`);
+      }
+      return scanned.count;
+    }
+    // the last row of a key wins
+    await run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${numbered} QUALIFY row_number() OVER (PARTITION BY ${keyColumns.map((c) => quoteIdent(c.name)).join(', ')} ORDER BY _fivetran_index DESC) = 1`);
+    if (!load.created) await run(`DELETE FROM ${target} AS t USING ${stage} AS s WHERE ${match('s')}`);
+    await insert(stage, ' ORDER BY _fivetran_index');
+    const count = await this.connection.runAndReadAll(`SELECT count(*) FROM ${stage}`);
+    await run(`DROP TABLE ${stage}`);
+    return Number(count.getRows()[0]![0]);
   }
 
   private async describeSchema(schema: string): Promise<Map<string, TableInfo>> {
@@ -329,12 +585,21 @@ export class Warehouse {
    * Applies one checked response to `schema` in a single transaction: either all of it is written or,
    * on any error, none of it.
    */
-  async apply(schema: string, response: Pick<CheckedResponse, 'insert' | 'delete' | 'schema' | 'softDelete'> & {exactNumbers?: number}, options: {syncedAt?: Date} = {}): Promise<ApplyResult> {
-    const result: ApplyResult = {upserted: {}, deleted: {}, createdTables: [], addedColumns: [], widenedColumns: []};
-    const tablesWithRows = Object.entries(response.insert).filter(([, rows]) => rows.length > 0);
+  async apply(
+    schema: string,
+    response: Pick<CheckedResponse, 'insert' | 'delete' | 'schema' | 'softDelete'> & {exactNumbers?: number; scanned?: Record<string, ScannedRows>},
+    options: {syncedAt?: Date} = {},
+  ): Promise<ApplyResult> {
+    const result: ApplyResult = {upserted: {}, deleted: {}, streamed: {}, createdTables: [], addedColumns: [], widenedColumns: []};
+    const tablesWithRows = Object.keys(response.insert).filter((table) => (response.scanned?.[table]?.count ?? response.insert[table]!.length) > 0);
     const tablesWithDeletes = Object.entries(response.delete).filter(([, rows]) => rows.length > 0);
+    if ((tablesWithRows.length === 0 && tablesWithDeletes.length === 0) || this.stream?.schema !== schema) await this.discardStream();
     if (tablesWithRows.length === 0 && tablesWithDeletes.length === 0) return result;
-    const syncedAt = `TIMESTAMPTZ ${quoteLiteral((options.syncedAt ?? new Date()).toISOString())}`;
+    // rows loaded while the body streamed in, if they stand
+    const stream = this.stream;
+    this.stream = undefined;
+    // the streamed rows' write time is the response's
+    const syncedAt = stream?.syncedAt ?? `TIMESTAMPTZ ${quoteLiteral((options.syncedAt ?? new Date()).toISOString())}`;
     const scratch = path.join(tmpdir(), `fivetran-warehouse-${process.pid}-${randomUUID()}`);
     mkdirSync(scratch, {recursive: true});
     const run = (sql: string) => this.connection.run(sql);
@@ -345,11 +610,23 @@ export class Warehouse {
       writeFileSync(file, lines.join('\n'));
       return file;
     };
+    const writeRows = (bytes: Buffer) => {
+      const file = path.join(scratch, `${fileNumber++}.json`);
+      writeRowList(file, bytes);
+      return file;
+    };
     const readJson = (file: string, columns: [string, ColumnSqlType][]) =>
       `read_json(${quoteLiteral(file)}, format = 'newline_delimited', maximum_object_size = 134217728, columns = {${columns.map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`).join(', ')}})`;
 
-    await run('BEGIN TRANSACTION');
+    let streamed = new Map<string, {streamed: StreamedTable; rest: Buffer}>();
     try {
+      if (stream) {
+        const standing = await this.streamedTables(stream, response).catch(() => undefined);
+        if (standing) streamed = standing;
+        else if (stream.begun) await run('ROLLBACK');
+        if (!standing) stream.begun = false;
+      }
+      if (!stream?.begun) await run('BEGIN TRANSACTION');
       let existing = this.described.get(schema);
       // taken out while this transaction changes it: a failed apply leaves nothing cached
       this.described.delete(schema);
@@ -358,12 +635,19 @@ export class Warehouse {
         existing = await this.describeSchema(schema);
       }
 
-      for (const [table, rows] of tablesWithRows) {
+      for (const table of tablesWithRows) {
         const key = response.schema[table]?.primary_key ?? [];
         const softDelete = response.softDelete.includes(table);
         const target = `${q}.${quoteIdent(table)}`;
+        let info = existing.get(table.toLowerCase());
+        // rows read from their bytes are loaded from them, unless a decimal column needs each number's digits
+        // (and rows without a single column, which read_json cannot be given)
+        const fromBytes = response.scanned?.[table];
+        const scanned = (info && decimalColumnsOf(info).size > 0) || !fromBytes?.columns.length ? undefined : fromBytes;
+        const rows = scanned ? [] : response.insert[table]!;
         // column types of this response, in first-seen order
         const seen = new Map<string, {name: string; type: ColumnSqlType | undefined}>();
+        for (const {name, type} of scanned?.columns ?? []) seen.set(name.toLowerCase(), {name, type});
         // the same entries by the name as written, so most values need no toLowerCase
         const byName = new Map<string, {name: string; type: ColumnSqlType | undefined}>();
         for (const row of rows) {
@@ -381,7 +665,6 @@ export class Warehouse {
             if (type !== undefined && type !== entry.type) entry.type = widen(entry.type, type);
           }
         }
-        let info = existing.get(table.toLowerCase());
         const system: [string, string][] = [
           ...(key.length === 0 ? ([['_fivetran_batch', 'BIGINT'], ['_fivetran_index', 'BIGINT']] as [string, string][]) : []),
           ['_fivetran_synced', 'TIMESTAMPTZ'],
@@ -431,6 +714,19 @@ export class Warehouse {
         const decimalColumns = decimalColumnsOf(info);
         const exact = Boolean(response.exactNumbers) || decimalColumns.size > 0;
         const keyColumns = key.map((name) => info.columns.get(name.toLowerCase())!);
+        const fromStream = streamed.get(table);
+        if (scanned && fromStream) {
+          // what did not stream in: its keys are past the table's (streamedTables checked)
+          if (fromStream.rest.length > 0) await this.insertRows(target, writeRows(fromStream.rest), dataColumns, stream!.syncedAt, deletedColumn);
+          result.upserted[table] = scanned.count;
+          result.streamed[table] = fromStream.streamed.rows;
+          continue;
+        }
+        if (scanned) {
+          const load = {target, file: writeRows(scanned.bytes), dataColumns, key, keyColumns, syncedAt, deletedColumn, created: result.createdTables.includes(table)};
+          result.upserted[table] = await this.loadScanned(scanned, load);
+          continue;
+        }
         if (key.length > 0 && !exact && keysDistinct(rows, key, keyColumns.map((c) => c.type))) {
           // the common case, a page of distinct keys: the rows as one JSON array (one JSON.stringify costs a third
           // of one per row), no window to collapse repeated keys, and no delete in a table this response created
@@ -439,7 +735,7 @@ export class Warehouse {
           const source = `read_json(${quoteLiteral(file)}, format = 'array', maximum_object_size = 134217728, columns = {${dataColumns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
           const insert = (from: string) =>
             run(`INSERT INTO ${target} (${columnList}, _fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}) SELECT ${columnList}, ${syncedAt}${deletedColumn ? ', false' : ''} FROM ${from}`);
-          if (result.createdTables.includes(table) || !(await this.mayHoldKeys(target, rows, key, keyColumns))) {
+          if (result.createdTables.includes(table) || !(await this.mayHoldKeys(target, keyRange(rows, key, keyColumns), keyColumns))) {
             await insert(source);
           } else {
             const stage = `fivetran_stage_${fileNumber}`;
@@ -510,12 +806,34 @@ export class Warehouse {
       }
       await run('COMMIT');
       this.described.set(schema, existing);
+      // the key bounds stand where the rows went in by a stream (their keys ascend past the bound); elsewhere a new one is read
+      for (const table of tablesWithRows) {
+        const id = `${schema}.${table}`;
+        const bound = this.keyBounds.get(id);
+        const range = streamed.get(table) ? response.scanned![table]!.integerRange(streamed.get(table)!.streamed.key) : undefined;
+        if (bound !== undefined && range) this.keyBounds.set(id, Math.max(bound, range.max));
+        else this.keyBounds.delete(id);
+      }
+      for (const [table, entry] of Object.entries(response.schema)) this.keys.set(`${schema}.${table}`, entry.primary_key ?? []);
       return result;
     } catch (error) {
       await run('ROLLBACK').catch(() => undefined);
       throw new Error(`the warehouse rejected the response: ${(error as Error).message.split('\n')[0]}`, {cause: error});
     } finally {
       rmSync(scratch, {recursive: true, force: true});
+      if (stream) rmSync(stream.scratch, {recursive: true, force: true});
     }
+  }
+}
+
+/** Writes rows (the inside of a JSON list) as a JSON list file for read_json. */
+function writeRowList(file: string, rows: Buffer): void {
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, OPEN_LIST);
+    writeSync(fd, rows);
+    writeSync(fd, CLOSE_LIST);
+  } finally {
+    closeSync(fd);
   }
 }
