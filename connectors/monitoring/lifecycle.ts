@@ -8,7 +8,7 @@
 //
 // One open alert per connection: its worst problem. A connection that goes from delayed (warning) to failing
 // (critical) escalates the alert it has, rather than opening a second one.
-import {z} from 'zod';
+import * as z from 'zod';
 import {SEVERITY_RANK, type Alert} from './alerts.js';
 import {formatDuration} from './health.js';
 

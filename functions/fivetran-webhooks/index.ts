@@ -10,7 +10,8 @@
 import {createHmac, timingSafeEqual} from 'node:crypto';
 import type {HttpFunction, Request} from '@google-cloud/functions-framework';
 import {failedSyncAlert, fileLedgerStore, notify, postgresLedgerStore, reconcileConnection, SinkError, sinksFrom, type AlertChanges, type LedgerStore} from '../../connectors/monitoring/public.js';
-import {Logger, z, type LogSink} from '../../sdk/index.js';
+import * as z from 'zod';
+import {Logger, type LogSink} from '../../sdk/index.js';
 
 const SIGNATURE_HEADER = 'x-fivetran-signature-256';
 /** data.status of a sync_end that failed (docs/fivetran.md, "Webhooks"): RESCHEDULED and CANCELED are neither failure nor success. */
