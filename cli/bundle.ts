@@ -310,8 +310,8 @@ export async function bundleConnector(root: string, connectorOrSource: string | 
     .filter((file) => file !== output)
     .map((file) => ({path: relative(file.path), code: file.text}))
     .sort((a, b) => a.path.localeCompare(b.path));
-  // the plugins' virtual modules (node:http's stand-in) are not source files
-  const files = Object.keys(result.metafile.inputs).filter((file) => !file.startsWith(`${HTTP_NAMESPACE}:`)).sort();
+  // the plugins' virtual modules (node:http's stand-in: `fivetran-<name>:<path>`) are not source files
+  const files = Object.keys(result.metafile.inputs).filter((file) => !/^fivetran-[a-z0-9-]+:/.test(file)).sort();
   const packages = [...new Set(files.map(packageOf).filter((name): name is string => name !== null))].sort();
   checkContents(root, source, result.metafile, files, packages);
   return {connector, code: output.text, chunks, startBytes: startBytes(result.metafile, root, outDir), packages, files};
