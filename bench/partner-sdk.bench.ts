@@ -10,7 +10,8 @@
 //   driver's; the orders records are counted and must equal the table's rows;
 // - grpc, decoded (informational, not judged): the same Update read by the proto-loader client of the tests,
 //   which builds a JavaScript object of every record and value: what a Node.js client itself costs.
-// Each side does one untimed warm-up sync first (the function's first sync also loads pg). BENCH_CPU_PROF=<dir>
+// Each side does one untimed warm-up sync first (the function's first sync also loads pg), then BENCH_RUNS (3)
+// timed ones; the medians are compared. BENCH_CPU_PROF=<dir>
 // writes a V8 CPU profile of the gRPC server process there (node --cpu-prof; open it in Chrome DevTools). Prints rows/s of
 // each, the ratio grpc / function (target >= 0.8), the number of Records batches and the largest one (<= 100).
 import {readFileSync} from 'node:fs';
@@ -26,6 +27,10 @@ import {startReplicationSource} from './support/replication-source.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const sizes = (process.env.BENCH_ROWS ?? '100000').split(',').map(Number).filter((n) => n > 0);
+// timed runs of each side after its warm-up: one sync of 100k rows is under a second, so a single run is at the
+// mercy of whatever else the machine does; the median of several, and their range, are printed
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const UPDATE_PATH = '/fivetran_sdk.v2.SourceConnector/Update';
 
 /** What the reading client keeps of one UpdateResponse: its kind, and for Records the orders records and the batch size. */
@@ -149,21 +154,21 @@ try {
     await source.fillOrders(size);
 
     const fn = await source.startFunction();
-    let fnRun;
+    const fnRuns: Awaited<ReturnType<typeof driveSync>>[] = [];
     let fnCpu = NaN;
     let grpcCpu = NaN;
     try {
       await driveSync(fn.url, secrets); // warm-up: the instance's first sync loads pg
       const before = cpuSeconds(fn.child.pid);
-      fnRun = await driveSync(fn.url, secrets);
-      fnCpu = cpuSeconds(fn.child.pid) - before;
+      for (let run = 0; run < RUNS; run++) fnRuns.push(await driveSync(fn.url, secrets));
+      fnCpu = (cpuSeconds(fn.child.pid) - before) / RUNS;
     } finally {
       await fn.stop();
     }
 
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
     const grpcServer = await startProcess([...profile, '--import', 'tsx', path.join(here, 'support', 'partner-sdk-server.ts')], {cwd: root, env: {LOG_LEVEL: 'WARNING'}});
-    let grpcRun;
+    const grpcRuns: Awaited<ReturnType<typeof readUpdate>>[] = [];
     let decoded;
     try {
       const address = `127.0.0.1:${grpcServer.port}`;
@@ -173,21 +178,26 @@ try {
       }
       await readUpdate(address, secrets); // warm-up, untimed
       const before = cpuSeconds(grpcServer.child.pid);
-      grpcRun = await readUpdate(address, secrets);
-      grpcCpu = cpuSeconds(grpcServer.child.pid) - before;
+      for (let run = 0; run < RUNS; run++) grpcRuns.push(await readUpdate(address, secrets));
+      grpcCpu = (cpuSeconds(grpcServer.child.pid) - before) / RUNS;
       decoded = await decodedUpdate(address, secrets);
     } finally {
       await grpcServer.stop();
     }
-    for (const [label, rows] of [['function', fnRun.rows], ['grpc', grpcRun.orders], ['decoded', decoded.orders]] as const) {
+    for (const [label, rows] of [...fnRuns.map((run) => ['function', run.rows] as const), ...grpcRuns.map((run) => ['grpc', run.orders] as const), ['decoded', decoded.orders] as const]) {
       if (rows !== size) throw new Error(`${label} read ${rows} orders, expected ${size}`);
     }
-    const fnRate = fnRun.rows / fnRun.seconds;
-    const grpcRate = grpcRun.orders / grpcRun.seconds;
+    const fnRates = fnRuns.map((run) => run.rows / run.seconds);
+    const grpcRates = grpcRuns.map((run) => run.orders / run.seconds);
+    const fnRate = median(fnRates);
+    const grpcRate = median(grpcRates);
+    const range = (rates: number[]) => (rates.length > 1 ? ` (${Math.round(Math.min(...rates)).toLocaleString('en-US')}–${Math.round(Math.max(...rates)).toLocaleString('en-US')})` : '');
+    const fnRun = fnRuns[0]!;
+    const grpcRun = grpcRuns[0]!;
     results.push([
       size.toLocaleString('en-US'),
-      Math.round(fnRate).toLocaleString('en-US'),
-      Math.round(grpcRate).toLocaleString('en-US'),
+      `${Math.round(fnRate).toLocaleString('en-US')}${range(fnRates)}`,
+      `${Math.round(grpcRate).toLocaleString('en-US')}${range(grpcRates)}`,
       (grpcRate / fnRate).toFixed(2),
       Math.round(decoded.orders / decoded.seconds).toLocaleString('en-US'),
       `${((fnCpu / size) * 1e6).toFixed(1)} / ${((grpcCpu / size) * 1e6).toFixed(1)}`,
@@ -204,5 +214,6 @@ const header = ['rows', 'function rows/s', 'grpc rows/s', 'grpc / function', 'de
 const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
 console.log(`${line(header)}\n${results.map(line).join('\n')}`);
-console.log('grpc / function: the judged ratio (target >= 0.8), both over loopback in the same run; decoded rows/s is not judged');
+console.log(`rows/s: the median of ${RUNS} timed syncs of each side after an untimed one (BENCH_RUNS), their range in brackets`);
+console.log('grpc / function: the judged ratio of the medians (target >= 0.8), both over loopback in the same run; decoded rows/s is not judged');
 console.log('cpu µs/row: CPU of the function process and of the gRPC server process per row during the timed sync (steadier than rows/s on a loaded machine)');
