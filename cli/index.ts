@@ -291,7 +291,7 @@ export function createProgram(output: CliOutput = {}): Command {
     });
   monitor
     .command('analyze')
-    .description('the summary a person reads, from the local warehouse: health per tenant, top errors, slowest syncs, monthly active rows, schema changes this week')
+    .description('the summary a person reads, from the local warehouse: health per tenant, open and recently resolved alerts, top errors, slowest syncs, monthly active rows, schema changes this week')
     .option('--warehouse <file>', 'the DuckDB warehouse (default .fivetran/warehouse.duckdb)')
     .option('--schema <name>', 'the schema the monitoring function writes to', 'monitoring')
     .option('--views-schema <name>', 'the schema of the monitoring views (./fivetran sql render monitoring)', 'fivetran_monitoring')

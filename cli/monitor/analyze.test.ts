@@ -6,6 +6,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {connector as monitoring} from '../../connectors/monitoring/index.js';
+import {formatDuration} from '../../connectors/monitoring/public.js';
 import {startApiSimulator, type ApiSimulator} from '../../emulator/api-simulator.js';
 import {generateFleet} from '../../emulator/fleet.js';
 import {syncAll, TestWarehouse} from '../../sdk/testing.js';
@@ -25,8 +26,12 @@ beforeAll(async () => {
   const secrets = {fivetran_api_key: sim.apiKey, fivetran_api_secret: sim.apiSecret, fivetran_api_url: sim.url, tenant_pattern: '^[a-z]+_([a-z]+)_'};
   for (const file of [full, monitoringOnly]) {
     const warehouse = await TestWarehouse.open(file);
-    await syncAll(monitoring, secrets, {warehouse, schema: 'monitoring'});
+    const first = await syncAll(monitoring, secrets, {warehouse, schema: 'monitoring'});
     if (file === full) {
+      // one broken connection fixed an hour later: its alert resolves at the next check
+      sim.markHealthy(sim.fleet.connections.find((c) => c.health === 'broken')!.id);
+      sim.advance(3_600_000);
+      await syncAll(monitoring, secrets, {warehouse, schema: 'monitoring', state: first.state});
       const fixture = readFileSync(path.join(root, 'sql/monitoring/fixtures/platform_connector.sql'), 'utf8');
       for (const statement of fixture.split(/;\s*\n/).map((s) => s.replace(/^(\s*--.*\n)+/g, '').trim()).filter(Boolean)) await warehouse.query(statement);
     }
@@ -53,6 +58,18 @@ describe('monitor analyze', () => {
     expect([...slowest].sort((a, b) => b - a)).toEqual(slowest);
     expect(section('Monthly active rows').rows[0]).toMatchObject({incremental_rows: expect.any(Number)});
     expect(section('Schema changes in the last 7 days').rows.length).toBeGreaterThan(0);
+    // the lifecycle from alert_history: still open (worst first, as of the latest check) and resolved with its duration
+    const open = section('Alerts open at the latest check').rows;
+    expect(open.length).toBeGreaterThan(0);
+    expect(open[0]).toMatchObject({severity: 'critical', open_for: expect.stringMatching(/^\d+(h|m|s)/)});
+    expect(open.map((row) => row.severity)).toEqual([...open.map((row) => row.severity)].sort());
+    const resolved = section('Alerts resolved in the last 7 days').rows;
+    expect(resolved).toHaveLength(1);
+    // opened when the API says the problem began (failed_at, before the first check), resolved at the second check
+    const [fixed] = resolved as {rule: string; opened_at: unknown; resolved_at: unknown; lasted: string}[];
+    expect(fixed!.rule).toBe('broken');
+    expect(fixed!.lasted).toBe(formatDuration(Date.parse(String(fixed!.resolved_at)) - Date.parse(String(fixed!.opened_at))));
+    expect(Date.parse(String(fixed!.resolved_at)) - Date.parse(String(fixed!.opened_at))).toBeGreaterThanOrEqual(3_600_000);
     const text = out.join('');
     expect(text).toMatch(/full\.duckdb, latest check .* \(created the \d+ monitoring views in fivetran_monitoring\)\n/);
     const again: string[] = [];

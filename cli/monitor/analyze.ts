@@ -1,13 +1,14 @@
 // ./fivetran monitor analyze: the summary a person reads, from the local warehouse (the original toolkit's
 // analyze_fivetran_quickstart.py). From the monitoring function's tables (its latest check): connections by
-// health per tenant, and the problems Fivetran reports most. From the monitoring views over the Platform
+// health per tenant, the problems Fivetran reports most, and from alert_history the alerts open at the latest
+// check and those resolved in the last 7 days, with how long each lasted. From the monitoring views over the Platform
 // Connector's tables (fivetran_metadata, synced into the warehouse): top errors, the slowest syncs, monthly
 // active rows by connection and month, and this week's schema changes. When those tables are there and the
 // views are not, it creates them (sql/monitoring for DuckDB, as `./fivetran sql render monitoring --dialect
 // duckdb` writes them) and says so. A section whose data is missing says how to get it.
 import path from 'node:path';
 import {DEFAULT_WAREHOUSE_FILE, quoteIdent} from '../../emulator/warehouse.js';
-import {HEALTH_RANK, HEALTHS, type Health} from '../../connectors/monitoring/health.js';
+import {formatDuration, HEALTH_RANK, HEALTHS, type Health} from '../../connectors/monitoring/public.js';
 import {CliConfigError} from '../errors.js';
 import {formatTable} from '../output.js';
 import {renderViews} from '../sql.js';
@@ -118,6 +119,28 @@ export async function monitorAnalyze(options: MonitorAnalyzeOptions = {}): Promi
       });
     } else {
       sections.push({title: 'Connections by health per tenant', rows: [], missing: `no ${schema}.connections table: sync the monitoring function (./fivetran sync monitoring --secrets FILE)${hint}`});
+    }
+
+    // the alert lifecycle the function keeps (an alert opens once, is seen at every check, resolves when it clears)
+    if (monitoring.has('alert_history')) {
+      const withDuration = (label: string) => ({seconds, ...row}: Record<string, unknown>) => ({...row, [label]: formatDuration(Number(seconds) * 1000)});
+      const open = await warehouse.query(
+        `SELECT severity, rule, schema_name, connection_id, tenant_id, opened_at, last_seen_at, epoch(last_seen_at) - epoch(opened_at) AS seconds
+           FROM ${s}.alert_history WHERE resolved_at IS NULL
+           ORDER BY CASE severity WHEN 'critical' THEN 0 ELSE 1 END, opened_at LIMIT ${top}`,
+      );
+      sections.push({title: 'Alerts open at the latest check', rows: open.rows.map(withDuration('open_for'))});
+      const weekAgo = new Date(now.getTime() - 7 * 86_400_000).toISOString();
+      const resolved = await warehouse.query(
+        // resolved_at is a VARCHAR column in a warehouse that has seen only open alerts (every value null): cast
+        `SELECT schema_name, rule, connection_id, tenant_id, opened_at, CAST(resolved_at AS TIMESTAMPTZ) AS resolved_at,
+                epoch(CAST(resolved_at AS TIMESTAMPTZ)) - epoch(opened_at) AS seconds
+           FROM ${s}.alert_history WHERE CAST(resolved_at AS TIMESTAMPTZ) >= TIMESTAMPTZ '${weekAgo}'
+           ORDER BY 6 DESC LIMIT ${top}`,
+      );
+      sections.push({title: 'Alerts resolved in the last 7 days', rows: resolved.rows.map(withDuration('lasted'))});
+    } else {
+      sections.push({title: 'Alerts open at the latest check', rows: [], missing: `no ${schema}.alert_history table: sync the monitoring function again (it writes the alerts' lifecycle there)`});
     }
 
     const fromView = async (title: string, view: string, sql: string) => {
