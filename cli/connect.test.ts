@@ -250,7 +250,7 @@ describe('after connect', () => {
     expect(rows.map((r) => [r.function, r.deployed_commit, r.health, r.code])).toEqual([
       ['customer-freshness', deployed, 'healthy', 'up to date'],
       // a function entry has a deploy but no Fivetran connection
-      ['fivetran-webhooks', null, 'not connected', 'not deployed'],
+      ['fivetran-webhooks', null, 'no connection (function)', 'not deployed'],
       ['monitoring', null, 'healthy', 'not deployed'],
       ['replication', deployed, 'healthy', 'changed since deploy'],
     ]);

@@ -153,7 +153,8 @@ export interface FunctionStatus {
   connection_id: string | null;
   deployed_commit: string | null;
   deployed_at: string | null;
-  health: Health | 'not connected' | 'missing';
+  /** a function entry (functions/, no Fivetran connector) has no connection to be healthy: `no connection (function)` */
+  health: Health | 'not connected' | 'missing' | 'no connection (function)';
   /** up to date | changed since deploy | not deployed | unknown */
   code: string;
   /** why `code` says what it says */
@@ -207,7 +208,7 @@ export async function fleetStatus(options: StatusOptions = {}): Promise<Function
       connection_id: entry?.connection_id ?? null,
       deployed_commit: entry?.deployed_commit ?? null,
       deployed_at: entry?.deployed_at ?? null,
-      health: health.get(fn.name) ?? 'not connected',
+      health: health.get(fn.name) ?? (fn.function !== undefined ? 'no connection (function)' : 'not connected'),
       code,
       ...(reason ? {code_reason: reason} : {}),
     });
