@@ -69,6 +69,33 @@ function sslOptions(config: PostgresConfig): pg.ClientConfig['ssl'] {
 }
 
 /** `-c name=value ...` for the startup message; spaces and backslashes in values are escaped with a backslash. */
+/**
+ * postgres://user:password@host:port/database?sslmode=... → connection settings, the rest from `base` (its
+ * sslmode is the default when the URL names none; else prefer). `setting` names the URL in errors.
+ */
+export function postgresConfigFromUrl(url: string, setting: string, base: Omit<PostgresConfig, 'host' | 'port' | 'database' | 'user' | 'password'>): PostgresConfig {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`${setting} is not a URL; give postgres://user:password@host:5432/database`);
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new ConfigError(`${setting} must start with postgres:// (postgres://user:password@host:5432/database)`);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!parsed.hostname || !database || !parsed.username) throw new ConfigError(`${setting} must name a user, a host and a database: postgres://user:password@host:5432/database`);
+  const sslmode = parsed.searchParams.get('sslmode') ?? base.sslmode ?? 'prefer';
+  if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new ConfigError(`${setting} has sslmode=${sslmode}; use one of ${SSL_MODES.join(', ')}`);
+  return {
+    ...base,
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(parsed.port || 5432),
+    database,
+    user: decodeURIComponent(parsed.username),
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    sslmode: sslmode as SslMode,
+  };
+}
+
 export function startupOptions(settings: Readonly<Record<string, string>>): string {
   return Object.entries(settings)
     .map(([name, value]) => `-c ${name}=${value.replace(/[\\ ]/g, (c) => `\\${c}`)}`)

@@ -9,7 +9,7 @@
 import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {ConfigError} from '../../sdk/index.js';
-import {connect, describePostgresError, quoteIdent, SSL_MODES, type PostgresConfig, type SslMode} from '../../sdk/postgres.js';
+import {connect, describePostgresError, postgresConfigFromUrl, quoteIdent} from '../../sdk/postgres.js';
 import {emptyLedger, LedgerSchema, type AlertLedger, type LedgerStore} from './lifecycle.js';
 
 const LEDGER_TABLE = 'fivetran_alert_ledger';
@@ -68,32 +68,6 @@ export function fileLedgerStore(file: string): LedgerStore {
   };
 }
 
-/** postgres://user:password@host:port/database?sslmode=... → the SDK's connection settings. */
-export function postgresConfigFromUrl(url: string, setting: string): PostgresConfig {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError(`${setting} is not a URL; give postgres://user:password@host:5432/database`);
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new ConfigError(`${setting} must start with postgres:// (postgres://user:password@host:5432/database)`);
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (!parsed.hostname || !database || !parsed.username) throw new ConfigError(`${setting} must name a user, a host and a database: postgres://user:password@host:5432/database`);
-  const sslmode = parsed.searchParams.get('sslmode') ?? 'prefer';
-  if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new ConfigError(`${setting} has sslmode=${sslmode}; use one of ${SSL_MODES.join(', ')}`);
-  return {
-    host: parsed.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(parsed.port || 5432),
-    database,
-    user: decodeURIComponent(parsed.username),
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    sslmode: sslmode as SslMode,
-    applicationName: 'fivetran-alert-ledger',
-    statementTimeoutMs: 30_000,
-    connectTimeoutMs: 10_000,
-  };
-}
-
 class ChangeFailed extends Error {
   constructor(override readonly cause: unknown) {
     super('the ledger change failed');
@@ -102,7 +76,7 @@ class ChangeFailed extends Error {
 
 /** The ledger as one row of `LEDGER_TABLE` (`name` tells several fleets sharing a database apart). */
 export function postgresLedgerStore(url: string, options: {setting?: string; name?: string} = {}): LedgerStore {
-  const config = postgresConfigFromUrl(url, options.setting ?? 'the ledger URL');
+  const config = postgresConfigFromUrl(url, options.setting ?? 'the ledger URL', {applicationName: 'fivetran-alert-ledger', statementTimeoutMs: 30_000, connectTimeoutMs: 10_000});
   const name = options.name ?? 'default';
   const table = quoteIdent(LEDGER_TABLE);
   return {

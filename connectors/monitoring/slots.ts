@@ -5,7 +5,7 @@
 // PostgreSQL dropped WAL it still needed), or its lag grew at each of the last growth_checks checks (nothing
 // advances it). The readings land in `replication_slots`; the alerts in `alerts` beside the connections'.
 import * as z from 'zod';
-import {withPostgres, type PostgresConfig, SSL_MODES} from '../../sdk/postgres.js';
+import {postgresConfigFromUrl, withPostgres, type PostgresConfig, SSL_MODES} from '../../sdk/postgres.js';
 import {declareTable, redactText, upsert, type Emit, type Logger, type TableSpec} from '../../sdk/index.js';
 
 export const SlotWatch = z.strictObject({
@@ -48,18 +48,15 @@ export interface SlotReading {
 
 /** The connection of a watched source; database_url's parts, with the entry's own fields taking precedence. */
 export function watchConfig(watch: SlotWatch): PostgresConfig {
-  const url = watch.database_url ? new URL(watch.database_url) : null;
-  const sslmode = (url?.searchParams.get('sslmode') as PostgresConfig['sslmode'] | null) ?? watch.sslmode;
+  const base = {sslmode: watch.sslmode, applicationName: 'fivetran-monitoring', statementTimeoutMs: 15_000, connectTimeoutMs: 10_000};
+  const url = watch.database_url ? postgresConfigFromUrl(watch.database_url, `replication_slots entry ${watch.name}: database_url`, base) : undefined;
   return {
-    host: watch.host ?? url?.hostname ?? '',
-    port: watch.host ? watch.port : Number(url?.port || watch.port),
-    database: watch.database ?? decodeURIComponent(url?.pathname.slice(1) ?? ''),
-    user: watch.user ?? decodeURIComponent(url?.username ?? ''),
-    password: watch.password ?? (url?.password ? decodeURIComponent(url.password) : undefined),
-    sslmode,
-    applicationName: 'fivetran-monitoring',
-    statementTimeoutMs: 15_000,
-    connectTimeoutMs: 10_000,
+    ...(url ?? base),
+    host: watch.host ?? url?.host ?? '',
+    port: watch.host ? watch.port : (url?.port ?? watch.port),
+    database: watch.database ?? url?.database ?? '',
+    user: watch.user ?? url?.user ?? '',
+    password: watch.password ?? url?.password,
   };
 }
 
