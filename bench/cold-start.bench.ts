@@ -18,6 +18,7 @@ import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
 import {DEPLOY_DEFAULTS} from '../project/deploy-yaml.js';
 import {listConnectorNames} from '../project/root.js';
 import {firstAnswer, frameworkMain, nodeBinaryFor, startProcess} from '../test/support/bundled-function.js';
+import {median, percentile} from './support/stats.js';
 
 const root = process.cwd();
 const runs = Number(process.env.BENCH_RUNS ?? 15);
@@ -123,17 +124,6 @@ interface Scenario {
   /** the request timed, `request` unless set; it must be answered with one of `statuses` */
   body?: unknown;
   statuses?: number[];
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
 }
 
 /**

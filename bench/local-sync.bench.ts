@@ -19,6 +19,7 @@ import {httpTransport, runSync} from '../emulator/sync-runner.js';
 import {Warehouse} from '../emulator/warehouse.js';
 import {closeDriver, driveSync as driveFunction} from './support/function-driver.js';
 import {startReplicationSource} from './support/replication-source.js';
+import {median} from './support/stats.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const sizes = (process.env.BENCH_ROWS ?? '100000,1000000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
@@ -46,7 +47,6 @@ async function localSync(url: string, secrets: Record<string, unknown>, run: str
   return {rows: summary.rows.public_orders ?? 0, calls: summary.calls, seconds, cpu: (cpu.user + cpu.system) / 1e6};
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const rate = (rows: number, seconds: number) => Math.round(rows / seconds);
 const fmt = (n: number) => n.toLocaleString('en-US');
 

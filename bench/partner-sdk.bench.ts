@@ -22,6 +22,7 @@ import {CHANNEL_OPTIONS, loadPartnerSdk} from '../sdk/partner-sdk/protocol.js';
 import {recordsOf, update} from '../test/fixtures/grpc/client.js';
 import {startProcess} from '../test/support/bundled-function.js';
 import {closeDriver, driveSync} from './support/function-driver.js';
+import {median} from './support/stats.js';
 import {startReplicationSource} from './support/replication-source.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -30,7 +31,6 @@ const sizes = (process.env.BENCH_ROWS ?? '100000').split(',').map(Number).filter
 // timed runs of each side after its warm-up: one sync of 100k rows is under a second, so a single run is at the
 // mercy of whatever else the machine does; the median of several, and their range, are printed
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const UPDATE_PATH = '/fivetran_sdk.v2.SourceConnector/Update';
 
 /** What the reading client keeps of one UpdateResponse: its kind, and for Records the orders records and the batch size. */

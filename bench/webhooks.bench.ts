@@ -15,6 +15,7 @@ import pg from 'pg';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
 import {webhookHandler} from '../functions/fivetran-webhooks/index.js';
 import {createFunctionServer, listen} from '../sdk/server.js';
+import {percentile} from './support/stats.js';
 
 const SEQUENTIAL = Number(process.env.BENCH_DELIVERIES ?? 100);
 const CONCURRENT = 200;
@@ -56,7 +57,6 @@ async function send(url: string, body: string): Promise<void> {
   if (response.status !== 200) throw new Error(`the function answered ${response.status}: ${await response.text()}`);
 }
 
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
 
 async function measure(name: string, ledger: Record<string, string>): Promise<string> {
   const server = createFunctionServer(`bench-${name}`, webhookHandler({env: {...sinkEnv, ...ledger, FIVETRAN_WEBHOOK_SECRET: SECRET}, logSink: () => undefined}));
@@ -76,7 +76,7 @@ async function measure(name: string, ledger: Record<string, string>): Promise<st
     const started = performance.now();
     await Promise.all(bodies.map((body) => limit(() => send(url, body))));
     const seconds = (performance.now() - started) / 1000;
-    return `${name.padEnd(10)} one at a time: p50 ${quantile(times, 0.5).toFixed(1)} ms, p95 ${quantile(times, 0.95).toFixed(1)} ms (${sequentialPosts} of ${SEQUENTIAL} posted); ` +
+    return `${name.padEnd(10)} one at a time: p50 ${percentile(times, 0.5).toFixed(1)} ms, p95 ${percentile(times, 0.95).toFixed(1)} ms (${sequentialPosts} of ${SEQUENTIAL} posted); ` +
       `${CONCURRENT} to ${CONNECTIONS} connections 16 at a time: ${(CONCURRENT / seconds).toFixed(0)} deliveries/s (${posted} posted)`;
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
