@@ -60,7 +60,7 @@ import type {AddressInfo} from 'node:net';
 import {registerConnectRoutes, type ConnectSimulator} from './api-simulator-connect.js';
 import {HttpAnswer, iso, publicView, requireObject, SimulatedConnections, type SimulatedSync} from './api-simulator-connections.js';
 import {registerTransformationRoutes, type TransformationSimulator} from './api-simulator-transformations.js';
-import {API_ROUTES, compileRoute, matchRoute, type CompiledRoute} from './api-simulator-routes.js';
+import {API_ROUTES, compileRoute, matchRoute, type CompiledRoute, type RouteHandler} from './api-simulator-routes.js';
 import {registerWebhookRoutes, type WebhookSimulator} from './api-simulator-webhooks.js';
 import {applyHealth, generateFleet, makeConnection, type Fleet, type FleetConnection} from './fleet.js';
 import type {DemoSimulator} from '../sdk/index.js';
@@ -240,8 +240,10 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
   // the connection wiring endpoints first: where both answer a path (PATCH /connections/{id}, POST .../test),
   // the first route wins
   const routes: CompiledRoute[] = [];
+  const route = (method: string, path: string, handle: RouteHandler) => void routes.push(...compileRoute(method, path, handle));
+  const answer = (status: number, code: string, message: string) => new HttpAnswer(status, code, message);
   const connect = registerConnectRoutes({
-    route: (method, path, handle) => routes.push(...compileRoute(method, path, handle)),
+    route,
     fleet,
     find: (id) => connections.find(id),
     add: (connection) => connections.add(connection),
@@ -250,19 +252,19 @@ export async function startApiSimulator(options: ApiSimulatorOptions = {}): Prom
     triggerSync: (connection, force) => connections.triggerSync(connection, force),
     publicView,
     requireObject,
-    answer: (status, code, message) => new HttpAnswer(status, code, message),
+    answer,
     now,
   });
   const transformations = registerTransformationRoutes(
-    {route: (method, path, handle) => routes.push(...compileRoute(method, path, handle)), fleet, now},
+    {route, fleet, now},
     {durationMs: options.transformationDurationMs ?? 45_000},
   );
   const webhooks = registerWebhookRoutes({
-    route: (method, path, handle) => routes.push(...compileRoute(method, path, handle)),
+    route,
     groupExists: (groupId) => fleet.groups.some((g) => g.id === groupId),
     onSync: (listener) => connections.syncListeners.push(listener),
     requireObject,
-    answer: (status, code, message) => new HttpAnswer(status, code, message),
+    answer,
     now,
   });
   for (const {method, path, handle} of API_ROUTES) routes.push(...compileRoute(method, path, (params, query, body) => handle(connections, params, query, body)));

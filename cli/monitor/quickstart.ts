@@ -14,6 +14,7 @@ import {formatDuration, timestampMs} from '../../connectors/monitoring/public.js
 import {CommandFailed, EXIT_FAILED, UsageError} from '../errors.js';
 import {apiFromEnv, parseDuration, type MonitorCommonOptions} from './common.js';
 import {EXIT_TIMEOUT} from './wait.js';
+import {sleep} from '../../sdk/retry.js';
 
 export interface MonitorQuickstartOptions extends MonitorCommonOptions {
   /** one transformation; or every Quickstart transformation of `connection`; or `all` of the account's */
@@ -63,7 +64,6 @@ interface Watched {
 
 const packageOf = (t: Transformation | undefined) => t?.transformation_config?.package_name ?? null;
 const label = (id: string, t: Transformation | undefined) => (packageOf(t) ? `${id} (${packageOf(t)})` : id);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 // dbt's errors run over several lines; the message stays one
 const detailOf = (t: Transformation) =>
   t.errors?.length ? t.errors.join('; ').replace(/\s+/g, ' ').trim() : 'the API gave no error detail; open the transformation in the Fivetran dashboard (Transformations) for its run log';

@@ -13,6 +13,7 @@ import {projectRoot} from '../../project/root.js';
 import {lockEntry} from '../lock.js';
 import {ProgressLine} from '../output.js';
 import {apiFromEnv, parseDuration, type MonitorCommonOptions} from './common.js';
+import {sleep} from '../../sdk/retry.js';
 
 export const EXIT_SYNC_FAILED = 1;
 export const EXIT_TIMEOUT = 3;
@@ -59,7 +60,6 @@ async function platformConnectorId(api: FivetranApi): Promise<string> {
   throw new UsageError(`the account has ${found.length} Platform Connector connections (${found.map((c) => c.id).join(', ')}); give the one to wait for as the connection id`);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const firstMessage = (c: Connection): string | undefined => c.status?.tasks?.[0]?.message ?? c.status?.warnings?.[0]?.message;
 
 /** The outcome of the rule for one poll. */
