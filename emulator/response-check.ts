@@ -6,7 +6,7 @@ import {MAX_NESTING_DEPTH, nestedDeeperThan} from '../sdk/function-adapter.js';
 import type {Row, State} from '../sdk/types.js';
 import {isUtf8} from 'node:buffer';
 import {ExactNumber, parseExactJson} from './exact-json.js';
-import {RowScanner, trimRowList, type ScannedColumn} from './row-scanner.js';
+import {RESERVED_COLUMN, RowScanner, trimRowList, type ScannedColumn} from './row-scanner.js';
 
 /** Cloud Functions (2nd gen) caps HTTP responses at 32 MiB; Fivetran never sees a bigger body. */
 export const PLATFORM_RESPONSE_CAP_BYTES = 32 * 1024 * 1024;
@@ -42,7 +42,6 @@ export class ProtocolViolation extends Error {
 const KNOWN_KEYS = new Set(['state', 'insert', 'delete', 'schema', 'hasMore', 'softDelete']);
 /** the first problems are enough to fix a response; a broken loop would otherwise print thousands */
 const MAX_PROBLEMS = 5;
-const RESERVED_COLUMN = /^_fivetran_/i;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ExactNumber);

@@ -48,7 +48,8 @@ const MINUS = 0x2d;
 const DOT = 0x2e;
 const ZERO = 0x30;
 const NINE = 0x39;
-const RESERVED_COLUMN = /^_fivetran_/i;
+/** Column names Fivetran keeps for itself (_fivetran_synced, _fivetran_deleted, ...): a response may not send them. */
+export const RESERVED_COLUMN = /^_fivetran_/i;
 /** the characters JSON allows after a backslash, besides u */
 const SIMPLE_ESCAPES = new Set([QUOTE, BACKSLASH, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
 const LITERALS: [number, Uint8Array, boolean | null][] = [
