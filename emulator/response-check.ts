@@ -345,25 +345,31 @@ function readBody(body: string): ParsedBody | undefined {
  * (at most five problems). `status` other than 200 is a failure of the call. `parsed` is the body as a
  * ResponseReader read it while it arrived; without it the body is parsed here.
  */
-export function checkResponse(status: number, body: string, options: {capBytes?: number; parsed?: ParsedBody} = {}): CheckedResponse {
+/**
+ * `body` may be a function giving the text: a parsed answer's text is read only to report a problem, and decoding
+ * 8 MiB of it for nothing was an eighth of a local sync's time.
+ */
+export function checkResponse(status: number, givenBody: string | (() => string), options: {capBytes?: number; parsed?: ParsedBody} = {}): CheckedResponse {
+  let text: string | undefined;
+  const bodyText = () => (text ??= typeof givenBody === 'string' ? givenBody : givenBody());
   const capBytes = options.capBytes ?? PLATFORM_RESPONSE_CAP_BYTES;
-  if (status !== 200) throw new ProtocolViolation([describeErrorAnswer(status, body)]);
-  const bytes = options.parsed?.bytes ?? Buffer.byteLength(body, 'utf8');
+  if (status !== 200) throw new ProtocolViolation([describeErrorAnswer(status, bodyText())]);
+  const bytes = options.parsed?.bytes ?? Buffer.byteLength(bodyText(), 'utf8');
   if (bytes > capBytes) {
     throw new ProtocolViolation([`the response is ${bytes} bytes, over the ${capBytes}-byte cap; checkpoint more often or lower the function's response_cap_bytes`]);
   }
   // a text body (an in-process call) is read as an HTTP body is, so that both take the same path
-  const read = options.parsed ?? readBody(body);
+  const read = options.parsed ?? readBody(bodyText());
   const scanned = read?.scanned ?? {};
   let parsed: unknown;
   const found = {exactNumbers: read?.exactNumbers ?? 0};
   try {
-    parsed = read ? read.value : parseExactJson(body, found);
+    parsed = read ? read.value : parseExactJson(bodyText(), found);
   } catch (error) {
     if (error instanceof RangeError) throw new ProtocolViolation(['the response is nested too deeply to read; keep rows and state to a sensible depth']);
-    const text = body.trim();
+    const trimmed = bodyText().trim();
     throw new ProtocolViolation([
-      text === '' ? 'the response body is empty; answer a JSON object {state, insert, delete, schema, hasMore}' : `the response is not JSON (${(error as Error).message}); answer a JSON object {state, insert, delete, schema, hasMore}`,
+      trimmed === '' ? 'the response body is empty; answer a JSON object {state, insert, delete, schema, hasMore}' : `the response is not JSON (${(error as Error).message}); answer a JSON object {state, insert, delete, schema, hasMore}`,
     ]);
   }
   if (!isObject(parsed)) throw new ProtocolViolation([`the response is ${describe(parsed)}; answer a JSON object {state, insert, delete, schema, hasMore}`]);

@@ -238,7 +238,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
         return fail((error as Error).message, error);
       }
       try {
-        response = checkResponse(answer.status, answer.body, {capBytes: options.capBytes, parsed: answer.parsed});
+        response = checkResponse(answer.status, () => answer.body, {capBytes: options.capBytes, parsed: answer.parsed});
       } catch (error) {
         if (error instanceof ProtocolViolation) return fail(error.message, error);
         throw error;
