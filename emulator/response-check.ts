@@ -6,7 +6,7 @@ import {MAX_NESTING_DEPTH, nestedDeeperThan} from '../sdk/function-adapter.js';
 import type {Row, State} from '../sdk/types.js';
 import {isUtf8} from 'node:buffer';
 import {ExactNumber, parseExactJson} from './exact-json.js';
-import {RESERVED_COLUMN, RowScanner, trimRowList, type ScannedColumn} from './row-scanner.js';
+import {RESERVED_COLUMN, RowScanner, type ScannedColumn} from './row-scanner.js';
 
 /** Cloud Functions (2nd gen) caps HTTP responses at 32 MiB; Fivetran never sees a bigger body. */
 export const PLATFORM_RESPONSE_CAP_BYTES = 32 * 1024 * 1024;
@@ -85,6 +85,8 @@ export interface ParsedBody {
 export interface ScannedRows {
   /** the text of the rows: the inside of the table's JSON list */
   readonly bytes: Buffer;
+  /** the rows from the `from`th (0) on as newline-delimited JSON, in `into` when it is large enough (RowScanner.lines) */
+  lines(from?: number, into?: Buffer): Buffer;
   readonly count: number;
   /** columns in first-seen order with the type their values suggest (inferType and widen over the parsed rows) */
   readonly columns: readonly ScannedColumn[];
@@ -106,11 +108,12 @@ const CLOSE_BRACKET = 0x5d;
 const OPEN_LIST = Buffer.from('[');
 const CLOSE_LIST = Buffer.from(']');
 
-/** The rows a RowScanner read, with their bytes. */
-function scannedRows(scanner: RowScanner, bytes: Buffer): ScannedRows {
+/** The rows a RowScanner read, with their bytes (`bytes`, within `body`). */
+function scannedRows(scanner: RowScanner, body: Buffer, bytes: Buffer): ScannedRows {
   let rows: Row[] | undefined;
   return {
     bytes,
+    lines: (from = 0, into?: Buffer) => scanner.lines(body, from, scanner.count, into),
     count: scanner.count,
     columns: scanner.columns,
     nonNull: (key) => scanner.nonNull(key),
@@ -136,18 +139,42 @@ function scannedRows(scanner: RowScanner, bytes: Buffer): ScannedRows {
  * so every answer and every message stays that of checkResponse on the text.
  */
 /**
- * Told of whole rows of an insert table while the body still streams in: `rows` (without the commas around
- * them) end at `end` in the table's rows text, and `scanner` has read every row up to there.
+ * Told of whole rows of an insert table while the body still streams in: `lines` gives the rows after those of
+ * the last piece, up to the last row `scanner` has read, as newline-delimited JSON (RowScanner.lines), whenever
+ * it is called, written in `into` when that is large enough.
  */
-export type RowsListener = (table: string, scanner: RowScanner, rows: Buffer, end: number) => void;
+export type RowsListener = (table: string, scanner: RowScanner, lines: (into?: Buffer) => Buffer) => void;
 
-/** rows are offered to a RowsListener in pieces of at least this many bytes */
+/**
+ * Rows are offered to a RowsListener in pieces of at least this many bytes, and of at least the bytes the body
+ * is still expected to take (its size hint): each statement that loads a piece costs DuckDB about as much as
+ * 2,000 rows, so a body of the usual size is loaded in three or four pieces that shrink towards its end
+ * (half of what is left each), and what is left when the body has arrived, loaded after it, is small.
+ */
 const PIECE_BYTES = 1024 * 1024;
+/** a body's buffer starts at least this large */
+const MIN_BODY_BYTES = 64 * 1024;
 
 export class ResponseReader {
-  constructor(private readonly onRows?: RowsListener) {}
+  /** `sizeHint`: the bytes the body will likely take (the previous response's), so that it is allocated once */
+  constructor(
+    private readonly onRows?: RowsListener,
+    sizeHint = 0,
+  ) {
+    this.body = Buffer.allocUnsafe(Math.max(MIN_BODY_BYTES, sizeHint));
+    this.sizeHint = sizeHint;
+  }
 
-  private readonly chunks: Buffer[] = [];
+  private readonly sizeHint: number;
+
+  /**
+   * The body so far, in one buffer that grows as it arrives: rows, pieces and tables' rows are views of it,
+   * not copies, and a row split between two chunks is read again where it lies (joining each chunk to the
+   * bytes before it, and copying each piece and table out of a chunk list, was a quarter of a local sync's
+   * allocations, and the garbage collections they caused). A view handed out stays valid when the buffer
+   * grows: written bytes are never written again.
+   */
+  private body: Buffer;
   private total = 0;
   private depth = 0;
   private inString = false;
@@ -160,35 +187,40 @@ export class ResponseReader {
   private insertDepth2 = false;
   private table: string | undefined;
   /** the insert table whose rows are being read; no scanner once they are skipped to their end */
-  private reading: {table: string; start: number; scanner: RowScanner | undefined; offered: number} | undefined;
-  /** the bytes of a row that had not fully arrived, read again with the next chunk, and their offset */
-  private pending: Buffer | undefined;
-  private pendingAt = 0;
+  private reading: {table: string; start: number; scanner: RowScanner | undefined; offered: number; offeredRows: number} | undefined;
+  /** where a row that had not fully arrived starts: it is read again with the next chunk */
+  private pendingAt: number | undefined;
   private readonly regions: {table: string; start: number; end: number; scanner: RowScanner | undefined}[] = [];
   private failed = false;
 
   write(chunk: Buffer): void {
     const base = this.total;
-    this.chunks.push(chunk);
-    this.total += chunk.length;
+    const total = base + chunk.length;
+    if (total > this.body.length) {
+      const grown = Buffer.allocUnsafe(Math.max(total, Math.ceil(this.body.length * 1.5)));
+      this.body.copy(grown, 0, 0, base);
+      this.body = grown;
+    }
+    chunk.copy(this.body, base);
+    this.total = total;
     if (this.failed) return;
     try {
-      if (this.pending) {
-        const at = this.pendingAt;
-        const joined = Buffer.concat([this.pending, chunk]);
-        this.pending = undefined;
-        this.read(joined, at);
-      } else {
-        this.read(chunk, base);
-      }
+      const from = this.pendingAt ?? base;
+      this.pendingAt = undefined;
+      this.read(this.body.subarray(from, total), from);
     } catch {
       this.failed = true;
     }
   }
 
+  /** The body as it arrived, as text. */
+  text(): string {
+    return this.body.toString('utf8', 0, this.total);
+  }
+
   /** The parsed body, or undefined when the caller must parse the text itself. */
   end(): ParsedBody | undefined {
-    if (this.failed || this.pending || this.reading || this.depth !== 0 || this.inString || this.regions.length === 0) return undefined;
+    if (this.failed || this.pendingAt !== undefined || this.reading || this.depth !== 0 || this.inString || this.regions.length === 0) return undefined;
     try {
       let text = '';
       let at = 0;
@@ -208,7 +240,7 @@ export class ResponseReader {
         const bytes = this.bytes(start, end);
         // DuckDB refuses text that is not UTF-8, which decoding the body replaces: such rows take the object path
         if (scanner && isUtf8(bytes)) {
-          scanned[table] = scannedRows(scanner, bytes);
+          scanned[table] = scannedRows(scanner, this.body, bytes);
         } else {
           const more = {exactNumbers: 0};
           value.insert[table] = parseExactJson(`[${bytes.toString('utf8')}]`, more) as unknown[];
@@ -223,14 +255,7 @@ export class ResponseReader {
 
   /** The bytes [start, end) of the body so far. */
   private bytes(start: number, end: number): Buffer {
-    const parts: Buffer[] = [];
-    let base = this.total;
-    for (let i = this.chunks.length - 1; i >= 0 && base > start; i--) {
-      const chunk = this.chunks[i]!;
-      base -= chunk.length;
-      if (base < end) parts.push(chunk.subarray(Math.max(0, start - base), Math.min(chunk.length, end - base)));
-    }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts.reverse());
+    return this.body.subarray(start, end);
   }
 
   /** Reads `buf`, whose first byte is at `base` in the body. */
@@ -242,18 +267,20 @@ export class ResponseReader {
         at = this.scan(buf, base, at);
         continue;
       }
-      const next = scanner.scan(buf, at);
+      const next = scanner.scan(buf, at, base);
       if (scanner.state === 'incomplete') {
         const reading = this.reading!;
         const boundary = base + next;
-        if (this.onRows && boundary - reading.offered >= PIECE_BYTES) {
-          this.onRows(reading.table, scanner, trimRowList(this.bytes(reading.offered, boundary)), boundary - reading.start);
+        if (this.onRows && boundary - reading.offered >= Math.max(PIECE_BYTES, this.sizeHint - boundary) && scanner.count > reading.offeredRows) {
+          // the body as it is now: bytes once written stay as they are, in this buffer too when it grows
+          const body = this.body;
+          const from = reading.offeredRows;
+          const to = scanner.count;
+          this.onRows(reading.table, scanner, (into) => scanner.lines(body, from, to, into));
           reading.offered = boundary;
+          reading.offeredRows = scanner.count;
         }
-        if (next < buf.length) {
-          this.pending = Buffer.from(buf.subarray(next));
-          this.pendingAt = base + next;
-        }
+        if (next < buf.length) this.pendingAt = base + next;
         return;
       }
       if (scanner.state === 'doubt') {
@@ -305,7 +332,7 @@ export class ResponseReader {
         if (depth === 2) this.insertDepth2 = c === OPEN_BRACE && this.topKey === 'insert';
         else if (depth === 3 && this.insertDepth2 && c === OPEN_BRACKET && this.table !== undefined) {
           if (this.regions.some((r) => r.table === this.table)) throw new Error('a table twice');
-          this.reading = {table: this.table, start: base + i + 1, scanner: new RowScanner(), offered: base + i + 1};
+          this.reading = {table: this.table, start: base + i + 1, scanner: new RowScanner(), offered: base + i + 1, offeredRows: 0};
           this.depth = depth;
           this.inString = false;
           this.escaped = false;

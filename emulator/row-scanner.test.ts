@@ -79,4 +79,25 @@ describe('RowScanner', () => {
     scanner.scan(Buffer.from(text), 0);
     expect(scanner.state).toBe('doubt');
   });
+
+  it('gives any run of rows as newline-delimited JSON, the separators between them turned to a newline and spaces, whatever the chunks', () => {
+    const body = Buffer.from('{"rows":[ {"a": 1, "b": "x,y"} ,\n\t{"a": 2, "b": "}{"},{"a":3,"b":null}  ]}');
+    const first = body.indexOf('[') + 1;
+    for (const chunkBytes of [1, 7, body.length]) {
+      // as ResponseReader reads: the scanner is given the body from the start of an unfinished row, with its offset
+      const scanner = new RowScanner();
+      let from = first;
+      for (let end = Math.min(body.length, first + chunkBytes); scanner.state !== 'done'; end = Math.min(body.length, end + chunkBytes)) {
+        from += scanner.scan(body.subarray(from, end), 0, from);
+        if (scanner.state === 'doubt') throw new Error('doubt');
+      }
+      expect(scanner.count).toBe(3);
+      const lines = (at: number, to: number) => scanner.lines(body, at, to).toString().split('\n');
+      expect(lines(0, 3).map((line) => JSON.parse(line) as unknown)).toEqual([{a: 1, b: 'x,y'}, {a: 2, b: '}{'}, {a: 3, b: null}]);
+      expect(lines(0, 3)[1]).toBe('   {"a": 2, "b": "}{"}');
+      expect(lines(1, 3).map((line) => JSON.parse(line) as unknown)).toEqual([{a: 2, b: '}{'}, {a: 3, b: null}]);
+      expect(lines(2, 3)).toEqual(['{"a":3,"b":null}']);
+      expect(scanner.lines(body, 3, 3).length).toBe(0);
+    }
+  });
 });

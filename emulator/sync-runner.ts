@@ -69,10 +69,13 @@ export function inProcessTransport(connector: Connector, options: CallOptions & 
  * in pieces as they arrive (the warehouse inserts them in the response's transaction; see Warehouse.streamResponse).
  */
 export function httpTransport(url: string, options: {idToken?: string; timeoutMs: number}): FunctionTransport {
+  // the size of the last body read: the next one's buffer is allocated that large at once
+  let lastBytes = 0;
   return async (request, callOptions) => {
     const headers: Record<string, string> = {'content-type': 'application/json', accept: 'application/json'};
     if (options.idToken) headers.authorization = `Bearer ${options.idToken}`;
     let status = 0;
+    // an answer other than 200 is kept as chunks; a 200 one by its reader
     const chunks: Buffer[] = [];
     let reader: ResponseReader | undefined;
     try {
@@ -81,11 +84,11 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
         const stream = got.stream.post(url, {body: stringifyExactJson(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false});
         stream.on('response', (response: {statusCode: number}) => {
           status = response.statusCode;
-          if (status === 200) reader = new ResponseReader(callOptions?.onRows);
+          if (status === 200) reader = new ResponseReader(callOptions?.onRows, lastBytes);
         });
         stream.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
-          reader?.write(chunk);
+          if (reader) reader.write(chunk);
+          else chunks.push(chunk);
         });
         stream.on('end', resolve);
         stream.on('error', reject);
@@ -100,15 +103,18 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
     if (status === 401 || status === 403) {
       throw new TransportError(`${url} refused the call (${status}); a private function needs --id-token <token> (or --id-token gcloud to use gcloud auth print-identity-token)`);
     }
-    const parsed = reader?.end();
-    if (!parsed) return {status, body: Buffer.concat(chunks).toString('utf8')};
+    if (!reader) return {status, body: Buffer.concat(chunks).toString('utf8')};
+    const read = reader;
+    const parsed = read.end();
+    if (!parsed) return {status, body: read.text()};
+    lastBytes = parsed.bytes;
     // a parsed answer's text is only read to report a problem: decoding 8 MiB again costs more than the checks
     let text: string | undefined;
     return {
       status,
       parsed,
       get body() {
-        return (text ??= Buffer.concat(chunks).toString('utf8'));
+        return (text ??= read.text());
       },
     };
   };

@@ -9,13 +9,13 @@
 // (streamResponse), in the response's transaction; apply() keeps them only when they are what it would write.
 import {DuckDBInstance, type DuckDBConnection} from '@duckdb/node-api';
 import {randomUUID} from 'node:crypto';
-import {closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync} from 'node:fs';
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import type {Row} from '../sdk/types.js';
 import {ExactNumber, losesDigits, stringifyExactJson} from './exact-json.js';
 import type {CheckedResponse, RowsListener, ScannedRows} from './response-check.js';
-import {trimRowList, type ScannedColumn} from './row-scanner.js';
+import type {ScannedColumn} from './row-scanner.js';
 
 /**
  * Column types. Numbers a double holds exactly are BIGINT (integers) or DOUBLE; numbers it does not (see
@@ -239,8 +239,6 @@ function keyRange(rows: readonly Row[], key: readonly string[], keyColumns: read
   return {min, max};
 }
 
-const OPEN_LIST = Buffer.from('[');
-const CLOSE_LIST = Buffer.from(']');
 
 /** What loadScanned writes: the rows' file and the target's columns as apply() settled them. */
 interface ScannedLoad {
@@ -263,10 +261,9 @@ interface RowsSoFar {
   integerRange(key: string): {min: number; max: number; ascending: boolean} | undefined;
 }
 
-/** The rows of one table loaded while the body streamed in: how many, where they end in its rows text, their largest key. */
+/** The rows of one table loaded while the body streamed in: how many (the first rows of its list), their largest key. */
 interface StreamedTable {
   rows: number;
-  end: number;
   upper: number;
   key: string;
 }
@@ -275,8 +272,6 @@ interface StreamedTable {
 interface ResponseStream {
   schema: string;
   syncedAt: string;
-  scratch: string;
-  files: number;
   /** the transaction is open: pieces were written */
   begun: boolean;
   /** the pieces' loads, one after the other */
@@ -298,6 +293,9 @@ function columnsWithoutChange(info: TableInfo, columns: readonly ScannedColumn[]
   return out;
 }
 
+/** read_json's files are written again after this many others (Warehouse.writeScratch) */
+const SCRATCH_FILES = 64;
+
 export class Warehouse {
   /**
    * Each schema's tables and column types as the last committed apply left them: describing a schema is a
@@ -312,6 +310,10 @@ export class Warehouse {
    * are all past it needs no query to know the table holds none of them.
    */
   private readonly keyBounds = new Map<string, number>();
+  /** where read_json's files are written (writeScratch), and how many were */
+  private readonly scratch = path.join(tmpdir(), `fivetran-warehouse-${process.pid}-${randomUUID()}`);
+  private scratchFiles = 0;
+  private linesBuffer: Buffer = Buffer.alloc(0);
 
   private constructor(
     readonly file: string,
@@ -348,6 +350,7 @@ export class Warehouse {
   async close(): Promise<void> {
     this.connection.closeSync();
     this.instance.closeSync();
+    rmSync(this.scratch, {recursive: true, force: true});
   }
 
   async query(sql: string): Promise<QueryResult> {
@@ -411,14 +414,12 @@ export class Warehouse {
     const stream: ResponseStream = {
       schema,
       syncedAt: `TIMESTAMPTZ ${quoteLiteral(syncedAt.toISOString())}`,
-      scratch: path.join(tmpdir(), `fivetran-warehouse-${process.pid}-${randomUUID()}`),
-      files: 0,
       begun: false,
       work: Promise.resolve(),
       tables: new Map(),
     };
     this.stream = stream;
-    return (table, scanner, rows, end) => {
+    return (table, scanner, lines) => {
       const before = stream.tables.get(table);
       if (before === false || this.stream !== stream) return;
       // decided now: the scanner reads on while the piece waits its turn
@@ -427,7 +428,7 @@ export class Warehouse {
         stream.tables.set(table, false);
         return;
       }
-      stream.tables.set(table, {rows: scanner.count, end, upper: plan.range.max, key: plan.key});
+      stream.tables.set(table, {rows: scanner.count, upper: plan.range.max, key: plan.key});
       stream.work = stream.work
         .then(async () => {
           if (stream.tables.get(table) === false) return;
@@ -435,12 +436,9 @@ export class Warehouse {
           if (!stream.begun) {
             await this.connection.run('BEGIN TRANSACTION');
             stream.begun = true;
-            mkdirSync(stream.scratch, {recursive: true});
           }
           if (!(await this.holdsNoKeys(`${schema}.${table}`, target, plan.keyColumn, before?.upper, plan.range))) throw new Error('the table holds keys of these rows');
-          const file = path.join(stream.scratch, `${stream.files++}.json`);
-          writeRowList(file, rows);
-          await this.insertRows(target, file, plan.columns, stream.syncedAt, plan.deletedColumn);
+          await this.insertRows(target, this.writeScratch(lines), plan.columns, stream.syncedAt, plan.deletedColumn);
         })
         .catch(() => {
           stream.tables.set(table, false);
@@ -455,7 +453,27 @@ export class Warehouse {
     this.stream = undefined;
     await stream.work;
     if (stream.begun) await this.connection.run('ROLLBACK').catch(() => undefined);
-    rmSync(stream.scratch, {recursive: true, force: true});
+  }
+
+  /**
+   * Writes `text` to a file of the warehouse's scratch folder for read_json and returns its path. The folder
+   * lives as long as the warehouse is open and its files are overwritten in turn (statements run one after
+   * the other, and a file is written again only SCRATCH_FILES writes later): creating, and removing, a file
+   * and a folder for each piece cost more than writing it.
+   */
+  private writeScratch(text: Buffer | string | ((into?: Buffer) => Buffer), extension = 'ndjson'): string {
+    if (this.scratchFiles === 0) mkdirSync(this.scratch, {recursive: true});
+    const file = path.join(this.scratch, `${this.scratchFiles++ % SCRATCH_FILES}.${extension}`);
+    if (typeof text === 'function') {
+      // rows' lines are copied into one buffer, kept for the next ones (a new 8 MiB a response made the
+      // garbage collector run a full collection for every few of them)
+      const lines = text(this.linesBuffer);
+      if (lines.length > this.linesBuffer.length) this.linesBuffer = lines;
+      writeFileSync(file, lines);
+    } else {
+      writeFileSync(file, text);
+    }
+    return file;
   }
 
   /** How rows read so far may be loaded while the body streams in, or undefined (see streamResponse). */
@@ -489,10 +507,10 @@ export class Warehouse {
     return held.getRows()[0]![0] !== true;
   }
 
-  /** Inserts the rows of a JSON list file as they are: no key of them is in the table. */
+  /** Inserts the rows of a newline-delimited JSON file as they are: no key of them is in the table. */
   private async insertRows(target: string, file: string, columns: {name: string; type: ColumnSqlType}[], syncedAt: string, deletedColumn: boolean): Promise<void> {
     const columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
-    const source = `read_json(${quoteLiteral(file)}, format = 'array', maximum_object_size = 134217728, columns = {${columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
+    const source = `read_json(${quoteLiteral(file)}, format = 'newline_delimited', maximum_object_size = 134217728, columns = {${columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
     await this.connection.run(
       `INSERT INTO ${target} (${columnList}, _fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}) SELECT ${columnList}, ${syncedAt}${deletedColumn ? ', false' : ''} FROM ${source}`,
     );
@@ -502,9 +520,9 @@ export class Warehouse {
    * The tables of `response` whose streamed pieces stand, with the rest of their rows; undefined when any piece
    * must be rolled back (see streamResponse).
    */
-  private async streamedTables(stream: ResponseStream, response: Parameters<Warehouse['apply']>[1]): Promise<Map<string, {streamed: StreamedTable; rest: Buffer}> | undefined> {
+  private async streamedTables(stream: ResponseStream, response: Parameters<Warehouse['apply']>[1]): Promise<Map<string, {streamed: StreamedTable; rest: number}> | undefined> {
     await stream.work;
-    const out = new Map<string, {streamed: StreamedTable; rest: Buffer}>();
+    const out = new Map<string, {streamed: StreamedTable; rest: number}>();
     for (const [table, streamed] of stream.tables) {
       if (streamed === false) return undefined;
       const scanned = response.scanned?.[table];
@@ -513,8 +531,8 @@ export class Warehouse {
       const plan = this.streamPlan(stream.schema, table, scanned, key);
       const info = this.described.get(stream.schema)?.get(table.toLowerCase());
       if (!plan || (response.softDelete.includes(table) && !info?.columns.has('_fivetran_deleted'))) return undefined;
-      const rest = trimRowList(scanned.bytes.subarray(streamed.end));
-      if (rest.length > 0 && !(await this.holdsNoKeys(`${stream.schema}.${table}`, `${quoteIdent(stream.schema)}.${quoteIdent(table)}`, plan.keyColumn, streamed.upper, plan.range))) return undefined;
+      const rest = scanned.count - streamed.rows;
+      if (rest > 0 && !(await this.holdsNoKeys(`${stream.schema}.${table}`, `${quoteIdent(stream.schema)}.${quoteIdent(table)}`, plan.keyColumn, streamed.upper, plan.range))) return undefined;
       out.set(table, {streamed, rest});
     }
     return out;
@@ -522,14 +540,14 @@ export class Warehouse {
 
   /**
    * Writes rows read from their bytes (emulator/row-scanner.ts) into the target: DuckDB parses and converts the
-   * function's own text with read_json, each row numbered by its position (WITH ORDINALITY) where the order
-   * matters. Returns the rows written (after collapsing repeated keys).
+   * function's own text (as newline-delimited JSON) with read_json, each row numbered by its position (WITH
+   * ORDINALITY) where the order matters. Returns the rows written (after collapsing repeated keys).
    */
   private async loadScanned(scanned: ScannedRows, load: ScannedLoad): Promise<number> {
     const {target, file, dataColumns, key, keyColumns, syncedAt, deletedColumn} = load;
     const run = (sql: string) => this.connection.run(sql);
     const columnList = dataColumns.map((c) => quoteIdent(c.name)).join(', ');
-    const source = `read_json(${quoteLiteral(file)}, format = 'array', maximum_object_size = 134217728, columns = {${dataColumns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
+    const source = `read_json(${quoteLiteral(file)}, format = 'newline_delimited', maximum_object_size = 134217728, columns = {${dataColumns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
     // the position as _fivetran_index, which no data column can be named
     const numbered = `${source} WITH ORDINALITY AS s(${[...dataColumns.map((c) => quoteIdent(c.name)), '_fivetran_index'].join(', ')})`;
     const system = `${syncedAt}${deletedColumn ? ', false' : ''}`;
@@ -600,25 +618,13 @@ export class Warehouse {
     this.stream = undefined;
     // the streamed rows' write time is the response's
     const syncedAt = stream?.syncedAt ?? `TIMESTAMPTZ ${quoteLiteral((options.syncedAt ?? new Date()).toISOString())}`;
-    const scratch = path.join(tmpdir(), `fivetran-warehouse-${process.pid}-${randomUUID()}`);
-    mkdirSync(scratch, {recursive: true});
     const run = (sql: string) => this.connection.run(sql);
     const q = quoteIdent(schema);
-    let fileNumber = 0;
-    const writeNdjson = (lines: string[]) => {
-      const file = path.join(scratch, `${fileNumber++}.ndjson`);
-      writeFileSync(file, lines.join('\n'));
-      return file;
-    };
-    const writeRows = (bytes: Buffer) => {
-      const file = path.join(scratch, `${fileNumber++}.json`);
-      writeRowList(file, bytes);
-      return file;
-    };
+    const writeNdjson = (lines: string[]) => this.writeScratch(lines.join('\n'));
     const readJson = (file: string, columns: [string, ColumnSqlType][]) =>
       `read_json(${quoteLiteral(file)}, format = 'newline_delimited', maximum_object_size = 134217728, columns = {${columns.map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`).join(', ')}})`;
 
-    let streamed = new Map<string, {streamed: StreamedTable; rest: Buffer}>();
+    let streamed = new Map<string, {streamed: StreamedTable; rest: number}>();
     try {
       if (stream) {
         const standing = await this.streamedTables(stream, response).catch(() => undefined);
@@ -717,28 +723,27 @@ export class Warehouse {
         const fromStream = streamed.get(table);
         if (scanned && fromStream) {
           // what did not stream in: its keys are past the table's (streamedTables checked)
-          if (fromStream.rest.length > 0) await this.insertRows(target, writeRows(fromStream.rest), dataColumns, stream!.syncedAt, deletedColumn);
+          if (fromStream.rest > 0) await this.insertRows(target, this.writeScratch((into) => scanned.lines(fromStream.streamed.rows, into)), dataColumns, stream!.syncedAt, deletedColumn);
           result.upserted[table] = scanned.count;
           result.streamed[table] = fromStream.streamed.rows;
           continue;
         }
         if (scanned) {
-          const load = {target, file: writeRows(scanned.bytes), dataColumns, key, keyColumns, syncedAt, deletedColumn, created: result.createdTables.includes(table)};
+          const load = {target, file: this.writeScratch((into) => scanned.lines(0, into)), dataColumns, key, keyColumns, syncedAt, deletedColumn, created: result.createdTables.includes(table)};
           result.upserted[table] = await this.loadScanned(scanned, load);
           continue;
         }
         if (key.length > 0 && !exact && keysDistinct(rows, key, keyColumns.map((c) => c.type))) {
           // the common case, a page of distinct keys: the rows as one JSON array (one JSON.stringify costs a third
           // of one per row), no window to collapse repeated keys, and no delete in a table this response created
-          const file = path.join(scratch, `${fileNumber++}.json`);
-          writeFileSync(file, JSON.stringify(rows));
+          const file = this.writeScratch(JSON.stringify(rows), 'json');
           const source = `read_json(${quoteLiteral(file)}, format = 'array', maximum_object_size = 134217728, columns = {${dataColumns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}})`;
           const insert = (from: string) =>
             run(`INSERT INTO ${target} (${columnList}, _fivetran_synced${deletedColumn ? ', _fivetran_deleted' : ''}) SELECT ${columnList}, ${syncedAt}${deletedColumn ? ', false' : ''} FROM ${from}`);
           if (result.createdTables.includes(table) || !(await this.mayHoldKeys(target, keyRange(rows, key, keyColumns), keyColumns))) {
             await insert(source);
           } else {
-            const stage = `fivetran_stage_${fileNumber}`;
+            const stage = `fivetran_stage_${this.scratchFiles}`;
             await run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${source}`);
             await run(`DELETE FROM ${target} AS t USING ${stage} AS s WHERE ${keyColumns.map((c) => `t.${quoteIdent(c.name)} IS NOT DISTINCT FROM s.${quoteIdent(c.name)}`).join(' AND ')}`);
             await insert(stage);
@@ -768,7 +773,7 @@ export class Warehouse {
           result.upserted[table] = rows.length;
         } else {
           const keyNames = keyColumns.map((c) => c.name);
-          const stage = `fivetran_stage_${fileNumber}`;
+          const stage = `fivetran_stage_${this.scratchFiles}`;
           await run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${readJson(file, loaded)} QUALIFY row_number() OVER (PARTITION BY ${keyNames.map(quoteIdent).join(', ')} ORDER BY _fivetran_index DESC) = 1`);
           await run(`DELETE FROM ${target} AS t USING ${stage} AS s WHERE ${keyNames.map((c) => `t.${quoteIdent(c)} IS NOT DISTINCT FROM s.${quoteIdent(c)}`).join(' AND ')}`);
           await run(
@@ -819,21 +824,7 @@ export class Warehouse {
     } catch (error) {
       await run('ROLLBACK').catch(() => undefined);
       throw new Error(`the warehouse rejected the response: ${(error as Error).message.split('\n')[0]}`, {cause: error});
-    } finally {
-      rmSync(scratch, {recursive: true, force: true});
-      if (stream) rmSync(stream.scratch, {recursive: true, force: true});
     }
   }
 }
 
-/** Writes rows (the inside of a JSON list) as a JSON list file for read_json. */
-function writeRowList(file: string, rows: Buffer): void {
-  const fd = openSync(file, 'w');
-  try {
-    writeSync(fd, OPEN_LIST);
-    writeSync(fd, rows);
-    writeSync(fd, CLOSE_LIST);
-  } finally {
-    closeSync(fd);
-  }
-}
