@@ -156,13 +156,22 @@ const PIECE_BYTES = 1024 * 1024;
 const MIN_BODY_BYTES = 64 * 1024;
 
 export class ResponseReader {
-  /** `sizeHint`: the bytes the body will likely take (the previous response's), so that it is allocated once */
+  /**
+   * `sizeHint`: the bytes the body will likely take (the previous response's), so that it is allocated once;
+   * `buffer`: one to read it into, when large enough (the last body's, which nothing reads any more)
+   */
   constructor(
     private readonly onRows?: RowsListener,
     sizeHint = 0,
+    buffer?: Buffer,
   ) {
-    this.body = Buffer.allocUnsafe(Math.max(MIN_BODY_BYTES, sizeHint));
+    this.body = buffer && buffer.length >= sizeHint && buffer.length >= MIN_BODY_BYTES ? buffer : Buffer.allocUnsafeSlow(Math.max(MIN_BODY_BYTES, sizeHint));
     this.sizeHint = sizeHint;
+  }
+
+  /** The buffer the body is in; after the last use of what the reader gave, it may be given to the next one. */
+  get buffer(): Buffer {
+    return this.body;
   }
 
   private readonly sizeHint: number;
@@ -197,7 +206,7 @@ export class ResponseReader {
     const base = this.total;
     const total = base + chunk.length;
     if (total > this.body.length) {
-      const grown = Buffer.allocUnsafe(Math.max(total, Math.ceil(this.body.length * 1.5)));
+      const grown = Buffer.allocUnsafeSlow(Math.max(total, Math.ceil(this.body.length * 1.5)));
       this.body.copy(grown, 0, 0, base);
       this.body = grown;
     }

@@ -21,6 +21,11 @@ export interface CallAnswer {
   body: string;
   /** the body as it was parsed while it arrived (httpTransport); checkResponse parses `body` without it */
   parsed?: ParsedBody;
+  /**
+   * Called once nothing reads this answer, nor what was made of it, any more: its buffers may hold the next
+   * body (runSync calls it after the state of the response is written).
+   */
+  release?(): void;
 }
 
 /**
@@ -69,8 +74,11 @@ export function inProcessTransport(connector: Connector, options: CallOptions & 
  * in pieces as they arrive (the warehouse inserts them in the response's transaction; see Warehouse.streamResponse).
  */
 export function httpTransport(url: string, options: {idToken?: string; timeoutMs: number}): FunctionTransport {
-  // the size of the last body read: the next one's buffer is allocated that large at once
+  // the size of the last body read: the next one's buffer is allocated that large at once, or is the last
+  // one's when it was released (an 8 MiB buffer a response made the garbage collector run a full collection
+  // for every one or two of them)
   let lastBytes = 0;
+  let spare: Buffer | undefined;
   return async (request, callOptions) => {
     const headers: Record<string, string> = {'content-type': 'application/json', accept: 'application/json'};
     if (options.idToken) headers.authorization = `Bearer ${options.idToken}`;
@@ -84,7 +92,10 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
         const stream = got.stream.post(url, {body: stringifyExactJson(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false});
         stream.on('response', (response: {statusCode: number}) => {
           status = response.statusCode;
-          if (status === 200) reader = new ResponseReader(callOptions?.onRows, lastBytes);
+          if (status === 200) {
+            reader = new ResponseReader(callOptions?.onRows, lastBytes, spare);
+            spare = undefined;
+          }
         });
         stream.on('data', (chunk: Buffer) => {
           if (reader) reader.write(chunk);
@@ -110,11 +121,17 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
     lastBytes = parsed.bytes;
     // a parsed answer's text is only read to report a problem: decoding 8 MiB again costs more than the checks
     let text: string | undefined;
+    let released = false;
     return {
       status,
       parsed,
       get body() {
+        if (released) throw new Error('the answer was released: its body is no longer kept');
         return (text ??= read.text());
+      },
+      release() {
+        released = true;
+        spare = read.buffer;
       },
     };
   };
@@ -280,6 +297,8 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     const rows = rowCount(response);
     totalRows += rows;
     options.onCall?.({call, rows: totalRows, bytes: summary.bytes, elapsedMs: Date.now() - startedAt, hasMore: response.hasMore});
+    // committed and counted (the counts of scanned rows are the scanner's): the next body may take its buffer
+    answer.release?.();
     if (!response.hasMore) break;
     if (canonicalJson(response.state) !== canonicalJson(stateSent)) stuckStreak = 0;
     else if (rows > 0 && stuckStreak++ === 0) stuckSince = call;
