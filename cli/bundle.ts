@@ -7,7 +7,7 @@
 // under chunks/, which Node reads and compiles only when a call first needs them: a cold start pays for
 // index.js alone.
 import {existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs';
-import {createRequire} from 'node:module';
+import {builtinModules, createRequire} from 'node:module';
 import path from 'node:path';
 import {build, type Metafile, type Plugin} from 'esbuild';
 import {DEPLOY_DEFAULTS, type DeployFunction} from '../project/deploy-yaml.js';
@@ -193,25 +193,62 @@ function gotHttp2WrapperOnUse(): Plugin {
   };
 }
 
-/** node:http's exports that load undici when read (Node.js 22+: the WebSocket API), ~28 ms of CPU. */
-const HTTP_UNDICI_GETTERS = new Set(['WebSocket', 'CloseEvent', 'MessageEvent']);
-const HTTP_NAMESPACE = 'fivetran-http';
+/**
+ * @sindresorhus/is (got's argument checks) builds two `Intl.ListFormat`s at load time, which starts ICU: ~13 ms of
+ * CPU at the first request of a function that uses got, for the message of a failed check with several
+ * expected types. Bundles build each on its first use. Left unchanged if the module no longer has those lines.
+ */
+function isListFormatsOnUse(): Plugin {
+  const construct = /new Intl\.ListFormat\(/g;
+  return {
+    name: 'fivetran-is-list-formats-on-use',
+    setup(builder) {
+      builder.onLoad({filter: /[\\/]node_modules[\\/]@sindresorhus[\\/]is[\\/]distribution[\\/]index\.js$/}, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        if ((source.match(construct) ?? []).length !== 2) return {contents: source, loader: 'js'};
+        const onUse = 'const __fivetranListFormatOnUse = (...args) => { let real; return {format: (list) => (real ??= new Intl.ListFormat(...args)).format(list)}; };\n';
+        return {contents: onUse + source.replace(construct, '__fivetranListFormatOnUse('), loader: 'js'};
+      });
+    },
+  };
+}
+
+/** A Node.js built-in module as named in an import: `node:fs`, or a bare built-in name (`fs`, `fs/promises`). */
+const BUILTIN = new RegExp(`^(node:.+|${builtinModules.map((name) => name.replace(/[/.]/g, '\\$&')).join('|')})$`);
+const BUILTIN_NAMESPACE = 'fivetran-builtin';
 
 /**
- * `import http from 'node:http'` in an ES module builds node:http's ESM facade, which reads every export: on
- * Node.js 22+ that includes the lazy WebSocket getters, which load undici, ~28 ms of CPU at the first request
- * of a function whose HTTP client (got) is ESM, for an API no connector uses. A CommonJS require() reads
- * none of them. So bundles take node:http through the banner's require, re-exporting its other properties
- * (as named by the Node.js that builds the bundle); the other built-ins have no getter that costs.
+ * An ES module import of a built-in (`import fs from 'node:fs'`) builds its ESM facade, which reads every export,
+ * lazy ones included: on Node.js 24 `http`'s WebSocket getters load undici (~28 ms of CPU), `fs`'s `promises`
+ * loads fs/promises and readline, `util`'s load parse_args, the diff and worker_threads. A CommonJS require()
+ * reads none of them, but esbuild's CommonJS interop (`__toESM`) would, through their property descriptors.
+ * So bundles take every built-in an ES module imports from a module that requires it and reads, when it
+ * runs, only the exports the bundle imports (the others are tree-shaken: each is a pure read of its own),
+ * as named by the Node.js that builds the bundle.
  */
-function httpWithoutWebSocket(): Plugin {
+function builtinsThroughRequire(): Plugin {
+  const require = createRequire(import.meta.url);
   return {
-    name: 'fivetran-http-without-websocket',
+    name: 'fivetran-builtins-through-require',
     setup(builder) {
-      builder.onResolve({filter: /^(node:)?http$/}, (args) => (args.kind === 'import-statement' ? {path: 'node:http', namespace: HTTP_NAMESPACE} : undefined));
-      builder.onLoad({filter: /.*/, namespace: HTTP_NAMESPACE}, () => {
-        const names = Object.getOwnPropertyNames(createRequire(import.meta.url)('node:http') as object).filter((name) => !HTTP_UNDICI_GETTERS.has(name) && name !== 'default');
-        return {contents: `const http = require('node:http');\nexport default http;\nexport const {${names.join(', ')}} = http;\n`, loader: 'js'};
+      builder.onResolve({filter: BUILTIN}, (args) =>
+        args.kind === 'import-statement' ? {path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, namespace: BUILTIN_NAMESPACE} : undefined,
+      );
+      builder.onLoad({filter: /.*/, namespace: BUILTIN_NAMESPACE}, (args) => {
+        let exported: object = {};
+        try {
+          exported = require(args.path) as object;
+        } catch {
+          // a built-in this Node.js lacks: its default import still works, a named one fails the build, naming it
+        }
+        const names = Object.getOwnPropertyNames(exported).filter((name) => name !== 'default' && /^[A-Za-z_$][\w$]*$/.test(name));
+        const contents = [
+          `const __fivetranBuiltin = require(${JSON.stringify(args.path)});`,
+          'const __fivetranRead = (name) => __fivetranBuiltin[name];',
+          'export default __fivetranBuiltin;',
+          ...names.map((name) => `export const ${name} = /* @__PURE__ */ __fivetranRead(${JSON.stringify(name)});`),
+        ].join('\n');
+        return {contents, loader: 'js'};
       });
     },
   };
@@ -292,7 +329,7 @@ export async function bundleConnector(root: string, connectorOrSource: string | 
       metafile: true,
       legalComments: 'eof',
       logLevel: 'silent',
-      plugins: [nativeModuleGuard(source, root), pgWithoutCloudflareProbe(), zodEnglishOnly(), gotHttp2WrapperOnUse(), httpWithoutWebSocket()],
+      plugins: [nativeModuleGuard(source, root), pgWithoutCloudflareProbe(), zodEnglishOnly(), gotHttp2WrapperOnUse(), isListFormatsOnUse(), builtinsThroughRequire()],
     });
   } catch (error) {
     const errors = (error as {errors?: {text: string; location?: {file: string; line: number} | null}[]}).errors;
