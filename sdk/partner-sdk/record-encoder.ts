@@ -29,6 +29,31 @@ const varintSize = (value: number): number => (value < 0x80 ? 1 : value < 0x4000
 
 const TWO_64 = 1n << 64n;
 
+/**
+ * An int32/int64 varint of a safe integer written at `pos` of `out` (which has room); returns the end (at most
+ * 10 bytes). Negatives are 64-bit two's complement, as ProtoWriter's int64Number writes them.
+ */
+export function writeInt64(out: Buffer, pos: number, value: number): number {
+  if (value >= 0 && value < 0x80000000) {
+    while (value > 0x7f) {
+      out[pos++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    out[pos++] = value;
+    return pos;
+  }
+  let low = value >>> 0;
+  let high = Math.floor(value / 0x100000000) >>> 0;
+  while (high !== 0 || low > 0x7f) {
+    out[pos++] = (low & 0x7f) | 0x80;
+    low = ((low >>> 7) | (high << 25)) >>> 0;
+    high >>>= 7;
+  }
+  out[pos++] = low;
+  return pos;
+}
+
+
 /** A growable byte buffer with the few protobuf primitives a Record needs. */
 export class ProtoWriter {
   buffer: Buffer;
@@ -254,19 +279,7 @@ export class RecordEncoder {
   begin(tableName: string, schemaName: string | undefined, type: RecordTypeName = 'UPSERT'): void {
     let header = this.lastHeader;
     if (tableName !== this.lastTable || schemaName !== this.lastSchema || type !== this.lastType) {
-      const id = `${schemaName === undefined ? '\u0000' : `${schemaName}\u0001`}${tableName}\u0002${type}`;
-      header = this.headers.get(id);
-      if (!header) {
-        const scratch = new ProtoWriter(256);
-        if (schemaName !== undefined) scratch.string(1, schemaName);
-        if (tableName !== '') scratch.string(2, tableName);
-        if (RECORD_TYPES[type] !== 0) {
-          scratch.uint32(tag(3, VARINT));
-          scratch.uint32(RECORD_TYPES[type]);
-        }
-        header = Buffer.from(scratch.buffer.subarray(0, scratch.pos));
-        this.headers.set(id, header);
-      }
+      header = this.headerOf(tableName, schemaName, type);
       this.lastHeader = header;
       this.lastTable = tableName;
       this.lastSchema = schemaName;
@@ -274,6 +287,24 @@ export class RecordEncoder {
     }
     this.writer.pos = 0;
     this.writer.bytes(header!);
+  }
+
+  /** A Record's fields before its data (schema_name, table_name, type), cached. */
+  headerOf(tableName: string, schemaName: string | undefined, type: RecordTypeName): Buffer {
+    const id = `${schemaName === undefined ? '\u0000' : `${schemaName}\u0001`}${tableName}\u0002${type}`;
+    let header = this.headers.get(id);
+    if (!header) {
+      const scratch = new ProtoWriter(256);
+      if (schemaName !== undefined) scratch.string(1, schemaName);
+      if (tableName !== '') scratch.string(2, tableName);
+      if (RECORD_TYPES[type] !== 0) {
+        scratch.uint32(tag(3, VARINT));
+        scratch.uint32(RECORD_TYPES[type]);
+      }
+      header = Buffer.from(scratch.buffer.subarray(0, scratch.pos));
+      this.headers.set(id, header);
+    }
+    return header;
   }
 
   /** The bytes of a map entry's key field (1) for `column`, cached. */
@@ -369,6 +400,16 @@ export class RecordsBatch {
     this.count++;
   }
 
+  /** Adds `count` Records already encoded as Records entries (field 1, length, Record): bytes [from, to) of `entries`. */
+  addEntries(entries: Uint8Array, from: number, to: number, count: number): void {
+    const writer = this.writer;
+    const length = to - from;
+    if (writer.pos + length > writer.buffer.length) this.moveTo(length);
+    writer.buffer.set(entries.subarray(from, to), writer.pos);
+    writer.pos += length;
+    this.count += count;
+  }
+
   /** Carries the batch so far to a new slab with room for `extra` more bytes (the views already taken keep the old one). */
   private moveTo(extra: number): void {
     const writer = this.writer;
@@ -441,6 +482,52 @@ export class RecordBatcher {
     this.batch.add(this.encoder.writer.buffer, this.encoder.length);
     if (this.batch.count >= this.maxRecords || this.batch.bytes >= this.maxBytes) return this.flush();
     return undefined;
+  }
+
+  /**
+   * Adds Records already encoded as Records entries (an `upsertRecords` chunk, record-rows.ts), batched as
+   * `add` batches them, one entry at a time, and copied into the batch a run of entries at a time. Returns the
+   * Records' bytes (the sum of their lengths, as `add` counts `encoder.length`).
+   */
+  async addEntries(entries: Buffer): Promise<number> {
+    const batch = this.batch;
+    const maxRecords = this.maxRecords;
+    const maxBytes = this.maxBytes;
+    let recordBytes = 0;
+    // the run of entries not yet copied into the batch: from `run`, `runCount` of them, `runBytes` long
+    let run = 0;
+    let runCount = 0;
+    let pos = 0;
+    while (pos < entries.length) {
+      if (entries[pos] !== tag(1, LEN)) throw new Error('addEntries: not a Records entry');
+      let at = pos + 1;
+      let length = 0;
+      for (let shift = 0; ; shift += 7) {
+        const byte = entries[at++]!;
+        length += (byte & 0x7f) * 2 ** shift;
+        if (byte < 0x80) break;
+      }
+      const end = at + length;
+      if (end > entries.length) throw new Error('addEntries: a Records entry is cut short');
+      recordBytes += length;
+      const size = end - pos;
+      if (batch.count + runCount > 0 && batch.bytes + (pos - run) + size > maxBytes) {
+        if (runCount) batch.addEntries(entries, run, pos, runCount);
+        run = pos;
+        runCount = 0;
+        await this.flush();
+      }
+      pos = end;
+      runCount++;
+      if (batch.count + runCount >= maxRecords || batch.bytes + (pos - run) >= maxBytes) {
+        batch.addEntries(entries, run, pos, runCount);
+        run = pos;
+        runCount = 0;
+        await this.flush();
+      }
+    }
+    if (runCount) batch.addEntries(entries, run, pos, runCount);
+    return recordBytes;
   }
 
   async flush(): Promise<void> {
