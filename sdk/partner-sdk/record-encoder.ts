@@ -7,6 +7,7 @@
 // common.proto (see protocol.test.ts); record-encoder.test.ts decodes these bytes with the proto-loader
 // decoder and compares them field by field with what protobufjs makes of the same message.
 import type {ValueType} from './generated/fivetran_sdk/v2/ValueType.js';
+import type {RecordsChunk} from './record-rows.js';
 import type {Timestamp} from './generated/google/protobuf/Timestamp.js';
 
 const LEN = 2;
@@ -348,8 +349,11 @@ export class RecordEncoder {
   }
 }
 
-/** Room kept before a batch's records for UpdateResponse's tag and the Records length. */
-const HEADER_ROOM = 6;
+/**
+ * Room kept before a batch's records for UpdateResponse's tag and the Records length (at most 5 bytes for a
+ * message within gRPC's 128 MiB); RecordRows (record-rows.ts) leaves it before each batch it cuts too.
+ */
+export const BATCH_ROOM = 6;
 /**
  * Batches are written one after another into slabs of this size, and each leaves as a view of its slab: one
  * allocation for dozens of batches. A new 128 KiB buffer per batch (~3 KB a row of orders) made the garbage
@@ -368,12 +372,12 @@ export class RecordsBatch {
   count = 0;
 
   constructor() {
-    this.writer.pos = HEADER_ROOM;
+    this.writer.pos = BATCH_ROOM;
   }
 
   /** Serialized size of the Records message so far (what the Python example measures with ByteSize()). */
   get bytes(): number {
-    return this.writer.pos - this.start - HEADER_ROOM;
+    return this.writer.pos - this.start - BATCH_ROOM;
   }
 
   /** Serialized size a Record of `length` bytes adds to the Records message. */
@@ -424,7 +428,7 @@ export class RecordsBatch {
   /** The UpdateResponse bytes: field 6 (records) holding this batch (a view of a slab nothing writes again). */
   take(): Buffer {
     const length = this.bytes;
-    const start = this.start + HEADER_ROOM - 1 - varintSize(length);
+    const start = this.start + BATCH_ROOM - 1 - varintSize(length);
     const writer = this.writer;
     const buffer = writer.buffer;
     buffer[start] = tag(6, LEN);
@@ -442,7 +446,7 @@ export class RecordsBatch {
       writer.buffer = Buffer.allocUnsafe(SLAB_BYTES);
       this.start = 0;
     }
-    writer.pos = this.start + HEADER_ROOM;
+    writer.pos = this.start + BATCH_ROOM;
     this.count = 0;
     return message;
   }
@@ -463,8 +467,8 @@ export class RecordBatcher {
 
   constructor(
     private readonly send: (message: EncodedMessage) => Promise<void>,
-    private readonly maxRecords: number,
-    private readonly maxBytes: number,
+    readonly maxRecords: number,
+    readonly maxBytes: number,
   ) {}
 
   /**
@@ -489,7 +493,7 @@ export class RecordBatcher {
    * `add` batches them, one entry at a time, and copied into the batch a run of entries at a time. Returns the
    * Records' bytes (the sum of their lengths, as `add` counts `encoder.length`).
    */
-  async addEntries(entries: Buffer): Promise<number> {
+  private async addEntries(entries: Buffer): Promise<number> {
     const batch = this.batch;
     const maxRecords = this.maxRecords;
     const maxBytes = this.maxBytes;
@@ -528,6 +532,35 @@ export class RecordBatcher {
     }
     if (runCount) batch.addEntries(entries, run, pos, runCount);
     return recordBytes;
+  }
+
+  /**
+   * Sends the Records of an `upsertRecords` chunk (record-rows.ts), which come cut into batches by this
+   * batcher's rule: each batch that starts with nothing pending leaves as it lies in the chunk, its header
+   * written into the room before it (no copy); one that would join pending records is added entry by entry.
+   */
+  async addChunk(chunk: RecordsChunk): Promise<void> {
+    const {bytes, batches} = chunk;
+    for (let k = 0; k < batches.length; k += 3) {
+      const start = batches[k]!;
+      const end = batches[k + 1]!;
+      if (this.batch.count) {
+        await this.addEntries(bytes.subarray(start + BATCH_ROOM, end));
+        continue;
+      }
+      const length = end - start - BATCH_ROOM;
+      let at = start + BATCH_ROOM - 1 - varintSize(length);
+      const message = bytes.subarray(at, end);
+      bytes[at++] = tag(6, LEN);
+      let value = length;
+      while (value > 0x7f) {
+        bytes[at++] = (value & 0x7f) | 0x80;
+        value >>>= 7;
+      }
+      bytes[at] = value;
+      this.batches++;
+      await this.send(message);
+    }
   }
 
   async flush(): Promise<void> {

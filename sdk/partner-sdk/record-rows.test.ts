@@ -5,20 +5,28 @@
 // 100 records / the byte cap, an oversized record alone), whatever was pending before them.
 import {describe, expect, it} from 'vitest';
 import type {ColumnType} from '../types.js';
-import {RecordBatcher, RecordEncoder} from './record-encoder.js';
-import {RecordRows, type RecordLayout} from './record-rows.js';
+import {BATCH_ROOM, RecordBatcher, RecordEncoder} from './record-encoder.js';
+import {RecordRows, type RecordLayout, type RecordsChunk} from './record-rows.js';
 import {toValueType} from './values.js';
 
 const TABLE = 'items';
 
-function layoutOf(encoder: RecordEncoder, columns: [string, ColumnType | undefined][], options: {excluded?: string[]; schemaName?: string} = {}): RecordLayout {
+function layoutOf(
+  encoder: RecordEncoder, columns: [string, ColumnType | undefined][], options: {excluded?: string[]; schemaName?: string; maxRecords?: number; maxBytes?: number} = {},
+): RecordLayout {
   return {
     table: TABLE,
     header: encoder.headerOf(TABLE, options.schemaName, 'UPSERT'),
     columns: columns.map(([name, type]) => ({name, type, key: (options.excluded ?? []).includes(name) ? null : encoder.keyOf(name)})),
+    maxRecords: options.maxRecords ?? 100,
+    maxBytes: options.maxBytes ?? 100 * 1024,
     declaration: {},
   };
 }
+
+/** A chunk's Records entries, one after another (without the room before each batch). */
+const entriesOf = (chunk: RecordsChunk): Buffer =>
+  Buffer.concat(chunk.batches.flatMap((_, k) => (k % 3 === 0 ? [chunk.bytes.subarray(chunk.batches[k]! + BATCH_ROOM, chunk.batches[k + 1])] : [])));
 
 /** The general path's Records entry (field 1, length, Record) of a row of JavaScript values. */
 function generalEntry(row: [string, ColumnType | undefined, unknown][], options: {excluded?: string[]; schemaName?: string} = {}): Buffer {
@@ -46,7 +54,7 @@ function written(type: ColumnType | undefined, write: (rows: RecordRows) => void
   rows.end();
   const chunk = rows.take();
   expect(chunk.count).toBe(1);
-  return Buffer.from(chunk.bytes);
+  return entriesOf(chunk);
 }
 
 /** Both ways: the same bytes, or the same error. */
@@ -127,7 +135,7 @@ describe('RecordRows writes the bytes of the general path', () => {
             expect(rows.timestamp(0, seconds, nanos)).toBe(false);
             rows.end();
             // nothing written but the Record's own fields
-            expect(rows.take().bytes.toString('hex')).toBe(generalEntry([]).toString('hex'));
+            expect(entriesOf(rows.take()).toString('hex')).toBe(generalEntry([]).toString('hex'));
           }
         }
       });
@@ -147,7 +155,7 @@ describe('RecordRows writes the bytes of the general path', () => {
     expect(rows.timestamp(4, 0, 0)).toBe(true);
     rows.utf8(5, utf8('k'), 2, 3);
     rows.end();
-    expect(rows.take().bytes.toString('hex')).toBe(generalEntry([['id', 'long', 7], ['keep', 'string', 'k']], options).toString('hex'));
+    expect(entriesOf(rows.take()).toString('hex')).toBe(generalEntry([['id', 'long', 7], ['keep', 'string', 'k']], options).toString('hex'));
   });
 
   it('writes rows one after another, their lengths however long they come out', () => {
@@ -165,7 +173,8 @@ describe('RecordRows writes the bytes of the general path', () => {
     }
     const chunk = rows.take();
     expect(chunk.count).toBe(7);
-    expect(chunk.bytes.toString('hex')).toBe(Buffer.concat(expected).toString('hex'));
+    expect(entriesOf(chunk).toString('hex')).toBe(Buffer.concat(expected).toString('hex'));
+    expect(chunk.batches).toEqual([0, chunk.bytes.length, 7]);
     expect(() => rows.begin()).toThrow('after take()');
   });
 
@@ -177,14 +186,15 @@ describe('RecordRows writes the bytes of the general path', () => {
   });
 });
 
-describe('RecordBatcher.addEntries', () => {
-  /** Rows of the given text lengths through RecordRows, and the same Records one by one (`add`). */
-  async function bothWays(lengths: number[], pending: number[] = []): Promise<void> {
+describe('RecordRows batches and RecordBatcher.addChunk', () => {
+  /** Rows of the given text lengths through RecordRows and addChunk, and the same Records one by one (`add`): the same messages. */
+  async function bothWays(lengths: number[], pending: number[] = []): Promise<RecordsChunk> {
     const sendsOf = async (fill: (batcher: RecordBatcher) => Promise<void>) => {
       const sent: string[] = [];
       const batcher = new RecordBatcher(async (message) => void sent.push(Buffer.from(message).toString('hex')), 100, 4096);
       await fill(batcher);
       await batcher.flush();
+      expect(batcher.batches).toBe(sent.length);
       return sent;
     };
     const record = (batcher: RecordBatcher, id: number, length: number) => {
@@ -196,35 +206,40 @@ describe('RecordBatcher.addEntries', () => {
     const expected = await sendsOf(async (batcher) => {
       for (const [id, length] of [...pending, ...lengths].entries()) await record(batcher, id, length);
     });
-    let recordBytes = 0;
+    let chunk: RecordsChunk | undefined;
     const actual = await sendsOf(async (batcher) => {
       for (const [id, length] of pending.entries()) await record(batcher, id, length);
-      const rows = new RecordRows(layoutOf(new RecordEncoder(), [['id', 'long'], ['text', 'string']]));
+      const rows = new RecordRows(layoutOf(new RecordEncoder(), [['id', 'long'], ['text', 'string']], {maxRecords: 100, maxBytes: 4096}), 100);
       for (const [index, length] of lengths.entries()) {
         rows.begin();
         rows.integer(0, pending.length + index);
         rows.utf8(1, Buffer.alloc(length, 'x'), 0, length);
         rows.end();
       }
-      recordBytes = await batcher.addEntries(rows.take().bytes);
+      chunk = rows.take();
+      await batcher.addChunk(chunk);
     });
     expect(actual).toEqual(expected);
     // the Records' own sizes, as `add` counts them for the budget
     const sizes = lengths.map((length, index) => generalEntry([['id', 'long', pending.length + index], ['text', 'string', 'x'.repeat(length)]]));
-    expect(recordBytes).toBe(sizes.reduce((sum, entry) => sum + entry.length - (entry[1]! < 0x80 ? 2 : entry[2]! < 0x80 ? 3 : 4), 0));
-    for (const message of actual) expect(message.length / 2).toBeLessThanOrEqual(4096 + 4 + 10_000);
+    expect(chunk!.recordBytes).toBe(sizes.reduce((sum, entry) => sum + entry.length - (entry[1]! < 0x80 ? 2 : entry[2]! < 0x80 ? 3 : 4), 0));
+    expect(chunk!.count).toBe(lengths.length);
+    return chunk!;
   }
 
-  it('sends batches of at most 100 records', async () => {
-    await bothWays(Array.from({length: 250}, () => 3));
+  it('cuts batches of at most 100 records', async () => {
+    const chunk = await bothWays(Array.from({length: 250}, () => 3));
+    expect(chunk.batches.filter((_, k) => k % 3 === 2)).toEqual([100, 100, 50]);
   });
 
-  it('sends batches of at most the byte cap, a record over it alone', async () => {
-    await bothWays([1000, 1000, 1000, 1000, 1000, 10_000, 50, 4000, 4090, 1, 2000, 2000]);
+  it('cuts batches of at most the byte cap, a record over it alone', async () => {
+    const chunk = await bothWays([1000, 1000, 1000, 1000, 1000, 10_000, 50, 4000, 4090, 1, 2000, 2000, 4070]);
+    expect(chunk.batches.filter((_, k) => k % 3 === 2)).toEqual([3, 2, 1, 1, 1, 1, 2, 1, 1]);
   });
 
   it('adds to the records pending before the chunk, as one add after another would', async () => {
     await bothWays([1000, 1000, 3000, 10], [1500, 1500]);
     await bothWays(Array.from({length: 120}, () => 1), Array.from({length: 99}, () => 1));
+    await bothWays([4000, 4000, 100], [10]);
   });
 });

@@ -18,7 +18,7 @@ import {isUtf8} from 'node:buffer';
 import {ProtocolError} from '../errors.js';
 import type {ColumnType} from '../types.js';
 import {quoteLongNumbers} from './json-rows.js';
-import {ProtoWriter, writeInt64} from './record-encoder.js';
+import {BATCH_ROOM, ProtoWriter, writeInt64} from './record-encoder.js';
 import {isDecimalTextBytes, toValueType} from './values.js';
 
 /** One column of a table's rows, as the adapter resolved it: its declared type and its map-entry key (null: excluded). */
@@ -29,11 +29,14 @@ interface RecordColumn {
   readonly key: Buffer | null;
 }
 
-/** How one table's Records are written: the header (schema_name, table_name, type UPSERT) and the columns in order. */
+/** How one table's Records are written: the header (schema_name, table_name, type UPSERT), the columns in order, the batch limits. */
 export interface RecordLayout {
   readonly table: string;
   readonly header: Buffer;
   readonly columns: readonly RecordColumn[];
+  /** a Records batch's limits (update.ts): at most this many records, and this many bytes unless one record is larger */
+  readonly maxRecords: number;
+  readonly maxBytes: number;
   /** the declaration it was made for (update.ts checks that the rows reach it unchanged) */
   readonly declaration: object;
 }
@@ -47,11 +50,20 @@ export interface RecordsOutput {
   rows(table: string, columns: readonly string[], expectedBytes?: number): RecordRows;
 }
 
-/** A batch of rows written as Records: the entries of a `Records` message (field 1, length, Record) one after another. */
+/**
+ * A batch of rows written as Records, already cut into the Update stream's `Records` messages by the
+ * layout's limits (as RecordBatcher cuts records added one by one): `batches` holds, for each, where it
+ * starts in `bytes`, where its entries end, and how many there are; its entries (field 1, length, Record,
+ * one after another) follow BATCH_ROOM free bytes (record-encoder.ts), where the adapter writes the
+ * UpdateResponse's tag and the Records length to send the batch as it lies.
+ */
 export interface RecordsChunk {
   readonly layout: RecordLayout;
   readonly bytes: Buffer;
   readonly count: number;
+  readonly batches: readonly number[];
+  /** the Records' own sizes, summed (what the stream's budget counts) */
+  readonly recordBytes: number;
 }
 
 // ValueType fields (common.proto) as tags, and the Record and map-entry fields around them.
@@ -93,25 +105,33 @@ const INT32_MAX = 2_147_483_647;
 const varintSize = (value: number): number => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
 const EMPTY = Buffer.alloc(0);
 
-/** Writes one batch of a table's rows as Records entries; see the module comment. Not reused after `take()`. */
+/** Writes one batch of a table's rows as Records; see the module comment. Not reused after `take()`. */
 export class RecordRows {
-  private readonly writer: ProtoWriter;
+  // the bytes written, straight into a buffer of its own (a ProtoWriter only for values written the general way)
+  private out: Buffer;
+  private pos = 0;
+  private readonly general: ProtoWriter = new ProtoWriter(64);
   private readonly keys: (Buffer | null)[];
   private readonly kinds: Kind[];
   private count = 0;
+  private recordBytes = 0;
   /** where the current Record's entry starts, and the bytes reserved for its length */
   private recordAt = 0;
   private lengthBytes = 2;
   /** where the current map entry's length and its value's length are (one byte each, reserved) */
   private entryAt = 0;
   private valueAt = 0;
+  /** the open batch: where its room starts (-1: none open) and how many records it has */
+  private batchAt = -1;
+  private batchCount = 0;
+  private readonly batches: number[] = [];
   private taken = false;
 
   constructor(
     readonly layout: RecordLayout,
     expectedBytes = 0,
   ) {
-    this.writer = new ProtoWriter(Math.min(64 * 1024 * 1024, Math.max(64 * 1024, Math.ceil(expectedBytes))));
+    this.out = Buffer.allocUnsafe(Math.min(64 * 1024 * 1024, Math.max(64 * 1024, Math.ceil(expectedBytes))));
     this.keys = layout.columns.map((column) => column.key);
     this.kinds = layout.columns.map((column) => kindOf(column.type));
   }
@@ -121,37 +141,48 @@ export class RecordRows {
     return this.keys[i] !== null;
   }
 
-  /** Bytes written so far (the Records entries). */
+  /** Bytes written so far. */
   get bytes(): number {
-    return this.writer.pos;
+    return this.pos;
+  }
+
+  private ensure(extra: number): void {
+    if (this.pos + extra <= this.out.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + extra));
+    this.out.copy(grown, 0, 0, this.pos);
+    this.out = grown;
   }
 
   /** Starts a row's Record. */
   begin(): void {
     if (this.taken) throw new Error('RecordRows: written after take()');
-    const writer = this.writer;
     const header = this.layout.header;
-    writer.ensure(header.length + 6);
-    this.recordAt = writer.pos;
-    writer.buffer[writer.pos] = RECORD_TAG;
+    this.ensure(BATCH_ROOM + header.length + 6);
+    if (this.batchAt < 0) {
+      this.batchAt = this.pos;
+      this.pos += BATCH_ROOM;
+    }
+    this.recordAt = this.pos;
+    const out = this.out;
+    out[this.pos] = RECORD_TAG;
     // the length takes as many bytes as the previous row's did (rows of a table are alike); moved if not
-    writer.pos += 1 + this.lengthBytes;
-    writer.bytes(header);
+    let pos = this.pos + 1 + this.lengthBytes;
+    for (let k = 0; k < header.length; k++) out[pos++] = header[k]!;
+    this.pos = pos;
   }
 
-  /** Ends the row's Record. */
+  /** Ends the row's Record, and the batch when it is full. */
   end(): void {
-    const writer = this.writer;
     const start = this.recordAt + 1 + this.lengthBytes;
-    const length = writer.pos - start;
+    const length = this.pos - start;
     const size = varintSize(length);
     if (size !== this.lengthBytes) {
-      writer.ensure(size - this.lengthBytes);
-      writer.buffer.copyWithin(this.recordAt + 1 + size, start, writer.pos);
-      writer.pos += size - this.lengthBytes;
+      this.ensure(size - this.lengthBytes);
+      this.out.copyWithin(this.recordAt + 1 + size, start, this.pos);
+      this.pos += size - this.lengthBytes;
       this.lengthBytes = size;
     }
-    const out = writer.buffer;
+    const out = this.out;
     let at = this.recordAt + 1;
     let value = length;
     while (value > 0x7f) {
@@ -160,62 +191,98 @@ export class RecordRows {
     }
     out[at] = value;
     this.count++;
+    this.recordBytes += length;
+    // RecordBatcher's rule: a record that would take the batch past maxBytes starts the next one (moved over
+    // to leave the next batch's room before it); a batch of maxRecords, or of maxBytes or more, is done
+    const {maxRecords, maxBytes} = this.layout;
+    if (this.batchCount > 0 && this.pos - this.batchAt - BATCH_ROOM > maxBytes) {
+      this.batches.push(this.batchAt, this.recordAt, this.batchCount);
+      this.ensure(BATCH_ROOM);
+      this.out.copyWithin(this.recordAt + BATCH_ROOM, this.recordAt, this.pos);
+      this.batchAt = this.recordAt;
+      this.pos += BATCH_ROOM;
+      this.batchCount = 0;
+    }
+    this.batchCount++;
+    if (this.batchCount >= maxRecords || this.pos - this.batchAt - BATCH_ROOM >= maxBytes) {
+      this.batches.push(this.batchAt, this.pos, this.batchCount);
+      this.batchAt = -1;
+      this.batchCount = 0;
+    }
   }
 
   /** The rows written, for `upsertRecords`; the writer is done. */
   take(): RecordsChunk {
     this.taken = true;
-    const bytes = this.count ? this.writer.buffer.subarray(0, this.writer.pos) : EMPTY;
-    return {layout: this.layout, bytes, count: this.count};
+    if (this.batchCount > 0) this.batches.push(this.batchAt, this.pos, this.batchCount);
+    this.batchAt = -1;
+    this.batchCount = 0;
+    const bytes = this.count ? this.out.subarray(0, this.pos) : EMPTY;
+    return {layout: this.layout, bytes, count: this.count, batches: this.batches, recordBytes: this.recordBytes};
   }
 
   /** Opens column i's map entry with room for `room` bytes of ValueType; false when the column is excluded. */
   private open(i: number, room: number): boolean {
     const key = this.keys[i];
     if (key === null || key === undefined) return false;
-    const writer = this.writer;
-    writer.ensure(key.length + room + 8);
-    const out = writer.buffer;
-    let pos = writer.pos;
+    this.ensure(key.length + room + 8);
+    const out = this.out;
+    let pos = this.pos;
     out[pos++] = ENTRY_TAG;
     this.entryAt = pos++;
     for (let k = 0; k < key.length; k++) out[pos++] = key[k]!;
     out[pos++] = ENTRY_VALUE_TAG;
     this.valueAt = pos++;
-    writer.pos = pos;
+    this.pos = pos;
     return true;
   }
 
   /** Closes the entry: its lengths, one byte each when they fit (moved over when not). */
   private close(): void {
-    const writer = this.writer;
-    const valueLength = writer.pos - this.valueAt - 1;
-    if (valueLength < 128) writer.buffer[this.valueAt] = valueLength;
-    else writer.endLength(this.valueAt, 1);
-    const entryLength = writer.pos - this.entryAt - 1;
-    if (entryLength < 128) writer.buffer[this.entryAt] = entryLength;
-    else writer.endLength(this.entryAt, 1);
+    const valueLength = this.pos - this.valueAt - 1;
+    if (valueLength < 128) this.out[this.valueAt] = valueLength;
+    else this.widen(this.valueAt, valueLength);
+    const entryLength = this.pos - this.entryAt - 1;
+    if (entryLength < 128) this.out[this.entryAt] = entryLength;
+    else this.widen(this.entryAt, entryLength);
+  }
+
+  /** A length of 128 or more at `at`, where one byte was reserved: what follows moves over. */
+  private widen(at: number, length: number): void {
+    const size = varintSize(length);
+    this.ensure(size - 1);
+    const out = this.out;
+    out.copyWithin(at + size, at + 1, this.pos);
+    this.pos += size - 1;
+    while (length > 0x7f) {
+      out[at++] = (length & 0x7f) | 0x80;
+      length >>>= 7;
+    }
+    out[at] = length;
   }
 
   /** A varint ValueType field (short, int, long) of a safe integer, into an open entry. */
   private varint(tag: number, value: number): void {
-    const writer = this.writer;
-    writer.buffer[writer.pos] = tag;
-    writer.pos = writeInt64(writer.buffer, writer.pos + 1, value);
+    this.out[this.pos] = tag;
+    this.pos = writeInt64(this.out, this.pos + 1, value);
   }
 
   /** The general way: toValueType of `value` in the column's declared type, into an open entry. */
-  private general(i: number, value: unknown): void {
+  private generalValue(i: number, value: unknown): void {
     const column = this.layout.columns[i]!;
-    this.writer.valueType(toValueType(value, column.type, column.name));
+    const writer = this.general;
+    writer.buffer = this.out;
+    writer.pos = this.pos;
+    writer.valueType(toValueType(value, column.type, column.name));
+    this.out = writer.buffer;
+    this.pos = writer.pos;
   }
 
   null(i: number): void {
     if (!this.open(i, 2)) return;
-    const writer = this.writer;
-    writer.buffer[writer.pos] = NULL_TAG;
-    writer.buffer[writer.pos + 1] = 1;
-    writer.pos += 2;
+    this.out[this.pos] = NULL_TAG;
+    this.out[this.pos + 1] = 1;
+    this.pos += 2;
     this.close();
   }
 
@@ -223,12 +290,11 @@ export class RecordRows {
     if (!this.open(i, 2)) return;
     const kind = this.kinds[i];
     if (kind === Kind.Bool || kind === Kind.Inferred) {
-      const writer = this.writer;
-      writer.buffer[writer.pos] = BOOL_TAG;
-      writer.buffer[writer.pos + 1] = value ? 1 : 0;
-      writer.pos += 2;
+      this.out[this.pos] = BOOL_TAG;
+      this.out[this.pos + 1] = value ? 1 : 0;
+      this.pos += 2;
     } else {
-      this.general(i, value);
+      this.generalValue(i, value);
     }
     this.close();
   }
@@ -236,34 +302,33 @@ export class RecordRows {
   /** A safe integer (a JSON number without fraction or exponent). */
   integer(i: number, value: number): void {
     if (!this.open(i, 11)) return;
-    const writer = this.writer;
     switch (this.kinds[i]) {
       case Kind.Long:
         this.varint(LONG_TAG, value);
         break;
       case Kind.Int:
         if (value >= INT32_MIN && value <= INT32_MAX) this.varint(INT_TAG, value);
-        else this.general(i, value); // out of range: toValueType says so
+        else this.generalValue(i, value); // out of range: toValueType says so
         break;
       case Kind.Inferred:
         this.varint(value >= INT32_MIN && value <= INT32_MAX ? INT_TAG : LONG_TAG, value);
         break;
       case Kind.Short:
         if (value >= -32_768 && value <= 32_767) this.varint(SHORT_TAG, value);
-        else this.general(i, value);
+        else this.generalValue(i, value);
         break;
       case Kind.Double:
-        writer.buffer[writer.pos] = DOUBLE_TAG;
-        writer.buffer.writeDoubleLE(value, writer.pos + 1);
-        writer.pos += 9;
+        this.out[this.pos] = DOUBLE_TAG;
+        this.out.writeDoubleLE(value, this.pos + 1);
+        this.pos += 9;
         break;
       case Kind.Float:
-        writer.buffer[writer.pos] = FLOAT_TAG;
-        writer.buffer.writeFloatLE(value, writer.pos + 1);
-        writer.pos += 5;
+        this.out[this.pos] = FLOAT_TAG;
+        this.out.writeFloatLE(value, this.pos + 1);
+        this.pos += 5;
         break;
       default:
-        this.general(i, value);
+        this.generalValue(i, value);
     }
     this.close();
   }
@@ -271,18 +336,17 @@ export class RecordRows {
   /** A finite double (a JSON number). */
   double(i: number, value: number): void {
     if (!this.open(i, 9)) return;
-    const writer = this.writer;
     const kind = this.kinds[i];
     if (kind === Kind.Double) {
-      writer.buffer[writer.pos] = DOUBLE_TAG;
-      writer.buffer.writeDoubleLE(value, writer.pos + 1);
-      writer.pos += 9;
+      this.out[this.pos] = DOUBLE_TAG;
+      this.out.writeDoubleLE(value, this.pos + 1);
+      this.pos += 9;
     } else if (kind === Kind.Float) {
-      writer.buffer[writer.pos] = FLOAT_TAG;
-      writer.buffer.writeFloatLE(value, writer.pos + 1);
-      writer.pos += 5;
+      this.out[this.pos] = FLOAT_TAG;
+      this.out.writeFloatLE(value, this.pos + 1);
+      this.pos += 5;
     } else {
-      this.general(i, value);
+      this.generalValue(i, value);
     }
     this.close();
   }
@@ -293,21 +357,33 @@ export class RecordRows {
     if (!this.open(i, length + 6)) return;
     const kind = this.kinds[i];
     const tag = kind === Kind.String ? STRING_TAG : kind === Kind.Xml ? XML_TAG : kind === Kind.Decimal && isDecimalTextBytes(source, start, end) ? DECIMAL_TAG : 0;
-    if (tag !== 0 && isUtf8Range(source, start, end)) {
-      const writer = this.writer;
-      writer.buffer[writer.pos] = tag;
-      let pos = writeInt64(writer.buffer, writer.pos + 1, length);
-      const out = writer.buffer;
-      if (length <= 48) {
-        for (let k = start; k < end; k++) out[pos++] = source[k]!;
+    if (tag !== 0) {
+      const out = this.out;
+      const valueAt = this.pos;
+      out[valueAt] = tag;
+      let pos = valueAt + 1;
+      if (length < 0x80) out[pos++] = length;
+      else pos = writeInt64(out, pos, length);
+      // copied as it is when it is UTF-8 (ASCII seen on the way; the rest checked natively)
+      let high = 0;
+      if (length <= 64) {
+        for (let k = start; k < end; k++) {
+          const byte = source[k]!;
+          high |= byte;
+          out[pos++] = byte;
+        }
       } else {
         out.set(source.subarray(start, end), pos);
         pos += length;
+        high = 0x80;
       }
-      writer.pos = pos;
-    } else {
-      this.general(i, Buffer.from(source.buffer, source.byteOffset + start, length).toString('utf8'));
+      if (high < 0x80 || isUtf8(source.subarray(start, end))) {
+        this.pos = pos;
+        this.close();
+        return;
+      }
     }
+    this.generalValue(i, Buffer.from(source.buffer, source.byteOffset + start, length).toString('utf8'));
     this.close();
   }
 
@@ -324,11 +400,10 @@ export class RecordRows {
       seconds -= ((seconds % 86400) + 86400) % 86400;
       nanos = 0;
     }
-    const writer = this.writer;
-    const out = writer.buffer;
-    out[writer.pos] = kind === Kind.UtcDatetime ? UTC_DATETIME_TAG : kind === Kind.NaiveDate ? NAIVE_DATE_TAG : NAIVE_DATETIME_TAG;
-    const lengthAt = writer.pos + 1;
-    let at = writer.pos + 2;
+    const out = this.out;
+    out[this.pos] = kind === Kind.UtcDatetime ? UTC_DATETIME_TAG : kind === Kind.NaiveDate ? NAIVE_DATE_TAG : NAIVE_DATETIME_TAG;
+    const lengthAt = this.pos + 1;
+    let at = this.pos + 2;
     // proto3 leaves zero scalars off the wire; the Timestamp is at most 22 bytes, its length one byte
     if (seconds !== 0) {
       out[at] = 0x08;
@@ -339,7 +414,7 @@ export class RecordRows {
       at = writeInt64(out, at + 1, nanos);
     }
     out[lengthAt] = at - lengthAt - 1;
-    writer.pos = at;
+    this.pos = at;
     this.close();
     return true;
   }
@@ -354,13 +429,7 @@ export class RecordRows {
     } catch (error) {
       throw new ProtocolError(`column "${this.layout.columns[i]!.name}" of ${this.layout.table} holds text that is not JSON (${(error as Error).message}); fix the connector's value`);
     }
-    this.general(i, value);
+    this.generalValue(i, value);
     this.close();
   }
-}
-
-/** Whether [start, end) is UTF-8: ASCII by a loop, the rest by the native check. */
-function isUtf8Range(source: Uint8Array, start: number, end: number): boolean {
-  for (let k = start; k < end; k++) if (source[k]! >= 0x80) return isUtf8(source.subarray(start, end));
-  return true;
 }

@@ -219,6 +219,8 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
         table: name,
         header: encoder.headerOf(name, table.choice.schemaName, 'UPSERT'),
         columns: columns.map((column) => ({name: column, type: types[column], key: includesColumn(table, column) ? encoder.keyOf(column) : null})),
+        maxRecords: batcher.maxRecords,
+        maxBytes: batcher.maxBytes,
         declaration: table,
       };
       (table.layouts ??= new Map()).set(id, layout);
@@ -293,13 +295,14 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
         }
         case 'upsertRecords': {
           const table = await tableOf(item.table);
-          const {layout, bytes, count} = item.records;
+          const {layout, count} = item.records;
           if (!table.choice.included || count === 0) break;
           if (layout.declaration !== table && !sameLayout(layout, layoutOf(item.table, layout.columns.map((c) => c.name)))) {
             throw new ProtocolError(`${connector.name} wrote rows of "${item.table}" for a declaration of it that has changed since; write them after declareTable()`);
           }
-          // the Records as they are, batched one by one as every other record (record-encoder.ts)
-          budget.addBytes(await batcher.addEntries(bytes));
+          // the Records as they are, in the batches the writer cut by the batcher's rule (record-encoder.ts)
+          await batcher.addChunk(item.records);
+          budget.addBytes(item.records.recordBytes);
           summary.upserts[item.table] = (summary.upserts[item.table] ?? 0) + count;
           break;
         }
