@@ -466,7 +466,7 @@ export class RecordBatcher {
   batches = 0;
 
   constructor(
-    private readonly send: (message: EncodedMessage) => Promise<void>,
+    private readonly send: (message: EncodedMessage, written?: () => void) => Promise<void>,
     readonly maxRecords: number,
     readonly maxBytes: number,
   ) {}
@@ -538,9 +538,14 @@ export class RecordBatcher {
    * Sends the Records of an `upsertRecords` chunk (record-rows.ts), which come cut into batches by this
    * batcher's rule: each batch that starts with nothing pending leaves as it lies in the chunk, its header
    * written into the room before it (no copy); one that would join pending records is added entry by entry.
+   * `done` is called once the chunk's bytes are no longer needed (the transport wrote the last batch sent as
+   * it lies), or not at all when the transport does not say.
    */
-  async addChunk(chunk: RecordsChunk): Promise<void> {
+  async addChunk(chunk: RecordsChunk, done?: () => void): Promise<void> {
     const {bytes, batches} = chunk;
+    // the batches sent as they lie that the transport has not written yet, and this loop
+    let unwritten = 1;
+    const written = done && (() => --unwritten === 0 && done());
     for (let k = 0; k < batches.length; k += 3) {
       const start = batches[k]!;
       const end = batches[k + 1]!;
@@ -559,8 +564,10 @@ export class RecordBatcher {
       }
       bytes[at] = value;
       this.batches++;
-      await this.send(message);
+      unwritten++;
+      await this.send(message, written);
     }
+    written?.();
   }
 
   async flush(): Promise<void> {

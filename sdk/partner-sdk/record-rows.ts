@@ -127,11 +127,13 @@ export class RecordRows {
   private readonly batches: number[] = [];
   private taken = false;
 
+  /** `buffer`: where to write (one whose earlier contents are no longer needed), else one of `expectedBytes` is made */
   constructor(
     readonly layout: RecordLayout,
     expectedBytes = 0,
+    buffer?: Buffer,
   ) {
-    this.out = Buffer.allocUnsafe(Math.min(64 * 1024 * 1024, Math.max(64 * 1024, Math.ceil(expectedBytes))));
+    this.out = buffer ?? Buffer.allocUnsafe(Math.min(64 * 1024 * 1024, Math.max(64 * 1024, Math.ceil(expectedBytes))));
     this.keys = layout.columns.map((column) => column.key);
     this.kinds = layout.columns.map((column) => kindOf(column.type));
   }

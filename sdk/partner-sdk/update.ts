@@ -29,8 +29,12 @@ export const MAX_BATCH_BYTES = 100 * 1024;
 export interface UpdateOptions {
   log: Logger;
   signal: AbortSignal;
-  /** writes one message to the stream (a Records batch comes encoded), resolving when the stream can take more (back-pressure) */
-  send: (message: UpdateResponse | EncodedMessage) => Promise<void>;
+  /**
+   * writes one message to the stream (a Records batch comes encoded), resolving when the stream can take more
+   * (back-pressure); `written`, when given, is called once the transport no longer needs the message's bytes
+   * (server.ts: grpc-js has framed them into its own buffer), so a buffer of Records can be written again
+   */
+  send: (message: UpdateResponse | EncodedMessage, written?: () => void) => Promise<void>;
   maxBatchRecords?: number;
   maxBatchBytes?: number;
   /**
@@ -120,6 +124,28 @@ interface TableState {
   json?: JsonRecords;
   /** the layouts of its upsertRecords rows (record-rows.ts), by their columns */
   layouts?: Map<string, RecordLayout>;
+}
+
+/**
+ * Buffers for RecordRows, used again once the Records written in them have been written out (at most a few
+ * kept: about as many as the connector's batches in flight).
+ */
+class RecordBuffers {
+  private readonly free: ArrayBuffer[] = [];
+
+  /** A buffer of at least `bytes` (64 KiB at least), or undefined: RecordRows makes its own. */
+  take(bytes: number): Buffer | undefined {
+    const index = this.free.findIndex((buffer) => buffer.byteLength >= bytes);
+    if (index < 0) return undefined;
+    return Buffer.from(this.free.splice(index, 1)[0]!);
+  }
+
+  give(buffer: ArrayBufferLike): void {
+    // a pooled Buffer's memory is shared with other Buffers: only buffers of their own come back
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 64 * 1024) return;
+    this.free.push(buffer);
+    if (this.free.length > 4) this.free.splice(this.free.indexOf(this.free.reduce((a, b) => (a.byteLength <= b.byteLength ? a : b))), 1);
+  }
 }
 
 /** Whether two layouts write the same bytes: the same header, and each column of the same type and selection. */
@@ -227,7 +253,10 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
     }
     return layout;
   };
-  const records: RecordsOutput = {rows: (name, columns, expectedBytes) => new RecordRows(layoutOf(name, columns), expectedBytes)};
+  // the buffers of the Records sent (and written out by the transport) are used again for the next rows:
+  // each new buffer of a batch's rows was a third of the external memory that set off the garbage collector
+  const buffers = new RecordBuffers();
+  const records: RecordsOutput = {rows: (name, columns, expectedBytes = 0) => new RecordRows(layoutOf(name, columns), expectedBytes, buffers.take(expectedBytes))};
 
   let budget: StreamingBudget | undefined;
   const upsertRow = async (name: string, table: TableState, row: Row): Promise<void> => {
@@ -301,7 +330,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
             throw new ProtocolError(`${connector.name} wrote rows of "${item.table}" for a declaration of it that has changed since; write them after declareTable()`);
           }
           // the Records as they are, in the batches the writer cut by the batcher's rule (record-encoder.ts)
-          await batcher.addChunk(item.records);
+          await batcher.addChunk(item.records, () => buffers.give(item.records.bytes.buffer));
           budget.addBytes(item.records.recordBytes);
           summary.upserts[item.table] = (summary.upserts[item.table] ?? 0) + count;
           break;

@@ -3,7 +3,8 @@
 // real PostgreSQL, for edge values of every column type: the Update stream sends, byte for byte, the Records
 // the JSON path sends (the same connector without ctx.records: its rows' JSON, read by json-records.ts), in
 // the same batches, with the same checkpoints; with a column excluded by the selection, and for a table
-// without a primary key (its _row_hash) too.
+// without a primary key (its _row_hash) too. Over real gRPC, where the buffers of rows written out are written
+// again, every row of many batches arrives intact.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {connector} from '../../connectors/replication/index.js';
 import {Logger} from '../../sdk/log.js';
@@ -13,6 +14,7 @@ import {runUpdate} from '../../sdk/partner-sdk/update.js';
 import type {Connector} from '../../sdk/connector.js';
 import type {Emit} from '../../sdk/types.js';
 import {createTestDatabase, type TestDatabase} from '../support/postgres.js';
+import {plainValue, recordsOf, startHarness, update} from '../fixtures/grpc/client.js';
 
 let db: TestDatabase;
 let configuration: Record<string, string>;
@@ -51,6 +53,8 @@ beforeAll(async () => {
        'y', 'y', 'y', 'sad', 7, 'v', 4)`);
   await db.query(`CREATE TABLE no_key (label text, n integer, at timestamptz)`);
   await db.query(`INSERT INTO no_key SELECT 'row ' || g, g, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' FROM generate_series(1, 250) g`);
+  await db.query(`CREATE TABLE many (id integer PRIMARY KEY, label text, amount numeric(12,2), at timestamptz)`);
+  await db.query(`INSERT INTO many SELECT g, repeat(chr(97 + g % 26), 1 + g % 90), g * 1.25, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute' FROM generate_series(1, 20000) g`);
   configuration = {
     host: db.host, port: String(db.port), database: db.database, username: db.user, password: db.password, sslmode: 'disable', include_tables: 'edge_types,no_key',
   };
@@ -134,6 +138,28 @@ async function streamed(records: boolean, selection?: UpdateRequest__Output['sel
 }
 
 describe('the replication connector\'s rows as Records', () => {
+  it('streams every row of many batches intact over gRPC, the buffers of rows written out written again', async () => {
+    const harness = await startHarness(connector);
+    try {
+      // batches of 700 rows: dozens of buffers of Records, each used again once grpc-js has written it
+      const streamed = await update(harness.client, {configuration: {...configuration, include_tables: 'many', custom_batch_size: '700'}});
+      expect(streamed.error).toBeUndefined();
+      const rows = recordsOf(streamed.messages).filter((r) => r.table_name === 'public_many');
+      expect(rows).toHaveLength(20000);
+      const seen = new Set<number>();
+      for (const row of rows) {
+        const id = Number(row.data.id!.int);
+        seen.add(id);
+        expect(plainValue(row.data.label)).toBe(`string:${String.fromCharCode(97 + (id % 26)).repeat(1 + (id % 90))}`);
+        expect(plainValue(row.data.amount)).toBe(`decimal:${(id * 1.25).toFixed(2)}`);
+        expect(plainValue(row.data.at)).toBe(`utc_datetime:${new Date(Date.UTC(2024, 0, 1) + id * 60_000).toISOString().slice(0, 19)}.000000000Z`);
+      }
+      expect(seen.size).toBe(20000);
+    } finally {
+      await harness.close();
+    }
+  });
+
   it('sends the bytes, batches and checkpoints of the JSON path for edge values of every column type', async () => {
     const json = await streamed(false);
     const records = await streamed(true);
