@@ -6,7 +6,8 @@
 import {describe, expect, it} from 'vitest';
 import type {ColumnType} from '../types.js';
 import {BATCH_ROOM, RecordBatcher, RecordEncoder} from './record-encoder.js';
-import {RecordRows, type RecordLayout, type RecordsChunk} from './record-rows.js';
+import {isUtf8} from 'node:buffer';
+import {isUtf8Short, RecordRows, type RecordLayout, type RecordsChunk} from './record-rows.js';
 import {toValueType} from './values.js';
 
 const TABLE = 'items';
@@ -183,6 +184,27 @@ describe('RecordRows writes the bytes of the general path', () => {
     expect(() => written('short', (rows) => rows.integer(1, -32_769))).toThrow('column "v" is declared short');
     expect(() => written('binary', (rows) => rows.integer(1, 5))).toThrow('column "v" is declared binary');
     expect(() => written('json', (rows) => rows.json(1, utf8('{"a":'), 2, 7))).toThrow('column "v" of items holds text that is not JSON');
+  });
+});
+
+describe('isUtf8Short', () => {
+  it('says what isUtf8 says of every sequence of up to three bytes and of random short texts', () => {
+    const edges = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff];
+    const check = (bytes: Buffer) => expect(isUtf8Short(Buffer.concat([Buffer.from('ab'), bytes, Buffer.from('cd')]), 2, 2 + bytes.length), bytes.toString('hex')).toBe(isUtf8(bytes));
+    for (const a of edges) {
+      check(Buffer.from([a]));
+      for (const b of edges) {
+        check(Buffer.from([a, b]));
+        for (const c of edges) check(Buffer.from([a, b, c]));
+      }
+    }
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const pieces = [Buffer.from('a'), Buffer.from('é'), Buffer.from('日'), Buffer.from('🎉'), Buffer.from([0x80]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf4, 0x90, 0x80, 0x80]), Buffer.from([0xc3])];
+    for (let n = 0; n < 3000; n++) {
+      const bytes = Buffer.concat(Array.from({length: 1 + Math.floor(random() * 8)}, () => pieces[Math.floor(random() * pieces.length)]!));
+      check(bytes);
+    }
   });
 });
 

@@ -379,7 +379,7 @@ export class RecordRows {
         pos += length;
         high = 0x80;
       }
-      if (high < 0x80 || isUtf8(source.subarray(start, end))) {
+      if (high < 0x80 || (length <= 64 ? isUtf8Short(source, start, end) : isUtf8(source.subarray(start, end)))) {
         this.pos = pos;
         this.close();
         return;
@@ -434,4 +434,42 @@ export class RecordRows {
     this.generalValue(i, value);
     this.close();
   }
+}
+
+/**
+ * Whether bytes [start, end) are UTF-8, as isUtf8 says (well-formed sequences per the Unicode standard's table
+ * 3-7: no overlong forms, surrogates or code points past U+10FFFF), checked here: for a short string (a city
+ * name with an accent) the native call and its view cost more than the check.
+ */
+export function isUtf8Short(bytes: Uint8Array, start: number, end: number): boolean {
+  let at = start;
+  while (at < end) {
+    const lead = bytes[at]!;
+    if (lead < 0x80) {
+      at++;
+      continue;
+    }
+    let count: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) count = 1;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      count = 2;
+      if (lead === 0xe0) low = 0xa0;
+      else if (lead === 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      count = 3;
+      if (lead === 0xf0) low = 0x90;
+      else if (lead === 0xf4) high = 0x8f;
+    } else return false;
+    if (at + count >= end) return false;
+    const second = bytes[at + 1]!;
+    if (second < low || second > high) return false;
+    for (let k = 2; k <= count; k++) {
+      const next = bytes[at + k]!;
+      if (next < 0x80 || next > 0xbf) return false;
+    }
+    at += count + 1;
+  }
+  return true;
 }
