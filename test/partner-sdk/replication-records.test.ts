@@ -138,11 +138,11 @@ async function streamed(records: boolean, selection?: UpdateRequest__Output['sel
 }
 
 describe('the replication connector\'s rows as Records', () => {
-  it('streams every row of many batches intact over gRPC, the buffers of rows written out written again', async () => {
+  it.each([['one stream', {}], ['three streams', {custom_threads: '3'}]])('streams every row of many batches intact over gRPC, the buffers of rows written out written again (%s)', async (_name, settings) => {
     const harness = await startHarness(connector);
     try {
       // batches of 700 rows: dozens of buffers of Records, each used again once grpc-js has written it
-      const streamed = await update(harness.client, {configuration: {...configuration, include_tables: 'many', custom_batch_size: '700'}});
+      const streamed = await update(harness.client, {configuration: {...configuration, include_tables: 'many,no_key', custom_batch_size: '700', ...settings}});
       expect(streamed.error).toBeUndefined();
       const rows = recordsOf(streamed.messages).filter((r) => r.table_name === 'public_many');
       expect(rows).toHaveLength(20000);
