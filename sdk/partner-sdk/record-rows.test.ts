@@ -102,7 +102,7 @@ describe('RecordRows writes the bytes of the general path', () => {
 
       it('strings from UTF-8 bytes', () => {
         const texts = [
-          'plain', '', 'São Paulo 🎉', 'x'.repeat(200), 'é'.repeat(100), '1029.98', '-0.01', '.5', '+1e10', '1e', 'NaN', '-Infinity', ' 1.5 ',
+          'plain', '', 'São Paulo 🎉', 'x'.repeat(200), 'é'.repeat(100), 'y'.repeat(120), 'y'.repeat(121), `${'y'.repeat(118)}é`, `${'y'.repeat(119)}é`, '1029.98', '-0.01', '.5', '+1e10', '1e', 'NaN', '-Infinity', ' 1.5 ',
           '2024-01-15', '2024-01-15T10:30:00.5', '2024-01-15T10:30:00+05:30', 'infinity', '0044-03-15 BC', '{"a":1}', 'true', 't', '12345678901234567890',
           '42', 'AAEC/w==', '\\x00ff', 'line\nbreak\u0001',
         ];

@@ -356,9 +356,35 @@ export class RecordRows {
   /** A string, as its UTF-8 bytes [start, end) of `source` (bytes that are not UTF-8 are decoded with replacements, as a string of them would be). */
   utf8(i: number, source: Uint8Array, start: number, end: number): void {
     const length = end - start;
-    if (!this.open(i, length + 6)) return;
+    const key = this.keys[i];
+    if (key === null || key === undefined) return;
     const kind = this.kinds[i];
     const tag = kind === Kind.String ? STRING_TAG : kind === Kind.Xml ? XML_TAG : kind === Kind.Decimal && isDecimalTextBytes(source, start, end) ? DECIMAL_TAG : 0;
+    // the common case: an entry under 128 bytes, whose lengths are known before it is written (one byte each)
+    const entryLength = key.length + 4 + length;
+    if (tag !== 0 && entryLength < 128) {
+      this.ensure(entryLength + 2);
+      const out = this.out;
+      let pos = this.pos;
+      out[pos++] = ENTRY_TAG;
+      out[pos++] = entryLength;
+      for (let k = 0; k < key.length; k++) out[pos++] = key[k]!;
+      out[pos++] = ENTRY_VALUE_TAG;
+      out[pos++] = length + 2;
+      out[pos++] = tag;
+      out[pos++] = length;
+      let high = 0;
+      for (let k = start; k < end; k++) {
+        const byte = source[k]!;
+        high |= byte;
+        out[pos++] = byte;
+      }
+      if (high < 0x80 || isUtf8Short(source, start, end)) {
+        this.pos = pos;
+        return;
+      }
+    }
+    this.open(i, length + 6);
     if (tag !== 0) {
       const out = this.out;
       const valueAt = this.pos;
