@@ -63,7 +63,8 @@ export type Emit<S = State> =
   | {kind: 'upsertJson'; table: string; json: string | Buffer; count: number}
   /**
    * rows the connector wrote as Partner SDK `Record` bytes with `ctx.records` (sdk/partner-sdk/record-rows.ts),
-   * which only the Partner SDK adapter offers: a connector yields these only when `ctx.records` is set
+   * which only the Partner SDK adapter offers: a connector yields these only when `ctx.records` is set. Once
+   * yielded, the chunk's memory is the adapter's (it writes each batch's header into it, and uses it again)
    */
   | {kind: 'upsertRecords'; table: string; records: RecordsChunk}
   | {kind: 'delete'; table: string; keys: Row}

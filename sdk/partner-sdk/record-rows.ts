@@ -133,7 +133,8 @@ export class RecordRows {
     expectedBytes = 0,
     buffer?: Buffer,
   ) {
-    this.out = buffer ?? Buffer.allocUnsafe(Math.min(64 * 1024 * 1024, Math.max(64 * 1024, Math.ceil(expectedBytes))));
+    // a memory of its own (never a slice of Buffer's shared pool, whatever Buffer.poolSize): it may be used again
+    this.out = buffer ?? Buffer.allocUnsafeSlow(Math.min(64 * 1024 * 1024, Math.max(64 * 1024, Math.ceil(expectedBytes))));
     this.keys = layout.columns.map((column) => column.key);
     this.kinds = layout.columns.map((column) => kindOf(column.type));
   }
@@ -150,7 +151,7 @@ export class RecordRows {
 
   private ensure(extra: number): void {
     if (this.pos + extra <= this.out.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + extra));
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.out.length * 2, this.pos + extra));
     this.out.copy(grown, 0, 0, this.pos);
     this.out = grown;
   }

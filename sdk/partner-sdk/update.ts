@@ -140,8 +140,8 @@ class RecordBuffers {
     return Buffer.from(this.free.splice(index, 1)[0]!);
   }
 
+  /** The memory of a chunk's `bytes`, which RecordRows allocated for itself (record-rows.ts: allocUnsafeSlow). */
   give(buffer: ArrayBufferLike): void {
-    // a pooled Buffer's memory is shared with other Buffers: only buffers of their own come back
     if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 64 * 1024) return;
     this.free.push(buffer);
     if (this.free.length > 4) this.free.splice(this.free.indexOf(this.free.reduce((a, b) => (a.byteLength <= b.byteLength ? a : b))), 1);
