@@ -105,6 +105,15 @@ const INT32_MAX = 2_147_483_647;
 const varintSize = (value: number): number => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
 const EMPTY = Buffer.alloc(0);
 
+/** The bytes writeInt64 writes for a safe integer: 10 for a negative one (64-bit two's complement). */
+function varintLength(value: number): number {
+  if (value < 0) return 10;
+  if (value < 0x10000000) return varintSize(value);
+  let length = 4;
+  for (let rest = Math.floor(value / 0x10000000); rest > 0; rest = Math.floor(rest / 128)) length++;
+  return length;
+}
+
 /** Writes one batch of a table's rows as Records; see the module comment. Not reused after `take()`. */
 export class RecordRows {
   // the bytes written, straight into a buffer of its own (a ProtoWriter only for values written the general way)
@@ -302,8 +311,36 @@ export class RecordRows {
     this.close();
   }
 
+  /**
+   * Opens column i's map entry for a value of `valueLength` bytes when the entry is under 128 bytes (its
+   * lengths one byte each, written now); false, nothing written, otherwise (open and close it).
+   */
+  private openKnown(key: Buffer, valueLength: number): boolean {
+    const entryLength = key.length + 2 + valueLength;
+    if (entryLength >= 128) return false;
+    this.ensure(entryLength + 2);
+    const out = this.out;
+    let pos = this.pos;
+    out[pos++] = ENTRY_TAG;
+    out[pos++] = entryLength;
+    for (let k = 0; k < key.length; k++) out[pos++] = key[k]!;
+    out[pos++] = ENTRY_VALUE_TAG;
+    out[pos++] = valueLength;
+    this.pos = pos;
+    return true;
+  }
+
   /** A safe integer (a JSON number without fraction or exponent). */
   integer(i: number, value: number): void {
+    const key = this.keys[i];
+    if (key === null || key === undefined) return;
+    const kind = this.kinds[i];
+    const int32 = value >= INT32_MIN && value <= INT32_MAX;
+    const tag = kind === Kind.Long ? LONG_TAG : kind === Kind.Int ? (int32 ? INT_TAG : 0) : kind === Kind.Inferred ? (int32 ? INT_TAG : LONG_TAG) : kind === Kind.Short ? (value >= -32_768 && value <= 32_767 ? SHORT_TAG : 0) : 0;
+    if (tag !== 0 && this.openKnown(key, 1 + varintLength(value))) {
+      this.varint(tag, value);
+      return;
+    }
     if (!this.open(i, 11)) return;
     switch (this.kinds[i]) {
       case Kind.Long:
@@ -424,14 +461,19 @@ export class RecordRows {
   timestamp(i: number, seconds: number, nanos: number): boolean {
     const kind = this.kinds[i];
     if (kind !== Kind.UtcDatetime && kind !== Kind.NaiveDatetime && kind !== Kind.NaiveDate) return false;
-    if (!this.open(i, 24)) return true;
+    const key = this.keys[i];
+    if (key === null || key === undefined) return true;
     if (kind === Kind.NaiveDate) {
       seconds -= ((seconds % 86400) + 86400) % 86400;
       nanos = 0;
     }
+    // the Timestamp's length: proto3 leaves zero scalars off the wire; at most 22 bytes, its length one byte
+    const timestampLength = (seconds !== 0 ? 1 + varintLength(seconds) : 0) + (nanos !== 0 ? 1 + varintLength(nanos) : 0);
+    const known = this.openKnown(key, 2 + timestampLength);
+    if (!known) this.open(i, 24);
     const out = this.out;
     out[this.pos] = kind === Kind.UtcDatetime ? UTC_DATETIME_TAG : kind === Kind.NaiveDate ? NAIVE_DATE_TAG : NAIVE_DATETIME_TAG;
-    const lengthAt = this.pos + 1;
+    out[this.pos + 1] = timestampLength;
     let at = this.pos + 2;
     // proto3 leaves zero scalars off the wire; the Timestamp is at most 22 bytes, its length one byte
     if (seconds !== 0) {
@@ -442,9 +484,8 @@ export class RecordRows {
       out[at] = 0x10;
       at = writeInt64(out, at + 1, nanos);
     }
-    out[lengthAt] = at - lengthAt - 1;
     this.pos = at;
-    this.close();
+    if (!known) this.close();
     return true;
   }
 
