@@ -4,6 +4,7 @@
 import type {z} from 'zod';
 import type {BudgetView} from './budget.js';
 import type {Logger} from './log.js';
+import type {RecordsOutput} from './partner-sdk/record-rows.js';
 import type {SecretsSchema} from './secrets.js';
 import {AnyState, type StateSchema} from './state.js';
 import type {Emit, State, TableSpec} from './types.js';
@@ -20,6 +21,11 @@ export interface SyncContext<S, St = State> extends TestContext<S> {
   /** the call's budgets, read-only: when a checkpoint is due, how much a batch may hold (see BudgetView) */
   budget: BudgetView;
   syncId: string | undefined;
+  /**
+   * Set by the Partner SDK adapter only: rows can be written as `Record` bytes (`upsertRecords`) instead of
+   * JSON, for a connector whose values come in a binary form of their own. Undefined on the Function path.
+   */
+  records?: RecordsOutput;
 }
 
 export interface SetupTest {

@@ -4,7 +4,7 @@ import {defineConnector} from './connector.js';
 import {AuthError, ConfigError, SourceError} from './errors.js';
 import {handleFunctionCall} from './function-adapter.js';
 import {field} from './secrets.js';
-import {checkpoint, declareTable, remove, upsert, upsertJson, warning, type Emit, type State} from './types.js';
+import {checkpoint, declareTable, remove, upsert, upsertJson, upsertRecords, warning, type Emit, type State} from './types.js';
 
 const secrets = z.object({
   token: field.secret(),
@@ -269,6 +269,11 @@ describe('records', () => {
   it.each([
     ['a delete without the primary key', [remove('t', {name: 'x'}), checkpoint({})], /without primary key column "id"/],
     ['rows for an undeclared table', [upsert('nope', {id: 1}), checkpoint({})], /undeclared table "nope"/],
+    [
+      'Partner SDK Records (ctx.records is never set here)',
+      [upsertRecords({layout: {table: 't', header: Buffer.alloc(0), columns: [], maxRecords: 100, maxBytes: 1024, declaration: {}}, bytes: Buffer.alloc(0), count: 0, batches: [], recordBytes: 0}), checkpoint({})],
+      /upsertRecords, which only the Partner SDK takes/,
+    ],
   ])('fails with a ProtocolError for %s', async (_name, emits, message) => {
     const {status, body} = await call(connectorOf(emits as Emit[]), {});
     expect(status).toBe(500);

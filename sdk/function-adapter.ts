@@ -288,6 +288,9 @@ async function runSync(
         case 'upsertJson':
           response.upsertJson(item.table, item.json, item.count);
           break;
+        case 'upsertRecords':
+          // ctx.records is the Partner SDK's: a Function call never offers it
+          throw new ProtocolError(`${connector.name} emitted upsertRecords, which only the Partner SDK takes (when ctx.records is set); emit upsertJson or upsert here`);
         case 'delete':
           response.delete(item.table, item.keys);
           break;

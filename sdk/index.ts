@@ -7,6 +7,8 @@ export * from './log.js';
 export * from './secrets.js';
 export * from './budget.js';
 export * from './connector.js';
+// types only: a connector writes Partner SDK Records through ctx.records, which the Function path never loads
+export type {RecordRows, RecordsChunk, RecordsOutput} from './partner-sdk/record-rows.js';
 export {RESET_STATE} from './state.js';
 export * from './function-adapter.js';
 export * from './retry.js';

@@ -1,4 +1,5 @@
 // The Function connector protocol (docs/fivetran.md §1) and the protocol-neutral records a connector emits.
+import type {RecordsChunk} from './partner-sdk/record-rows.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | {[key: string]: JsonValue};
 export type JsonObject = {[key: string]: JsonValue};
@@ -60,6 +61,12 @@ export type Emit<S = State> =
    * as its UTF-8 bytes (bytes go to the response as they are, never decoded into a string)
    */
   | {kind: 'upsertJson'; table: string; json: string | Buffer; count: number}
+  /**
+   * rows the connector wrote as Partner SDK `Record` bytes with `ctx.records` (sdk/partner-sdk/record-rows.ts),
+   * which only the Partner SDK adapter offers: a connector yields these only when `ctx.records` is set. Once
+   * yielded, the chunk's memory is the adapter's (it writes each batch's header into it, and uses it again)
+   */
+  | {kind: 'upsertRecords'; table: string; records: RecordsChunk}
   | {kind: 'delete'; table: string; keys: Row}
   /**
    * `endCall`: a Function call ends at this checkpoint with `hasMore: true` (when it made progress), so what
@@ -76,6 +83,7 @@ export type Emit<S = State> =
 // Records other than checkpoints fit a sync of any state (Emit<never>).
 export const upsert = (table: string, row: Row): Emit<never> => ({kind: 'upsert', table, row});
 export const upsertJson = (table: string, json: string | Buffer, count: number): Emit<never> => ({kind: 'upsertJson', table, json, count});
+export const upsertRecords = (records: RecordsChunk): Emit<never> => ({kind: 'upsertRecords', table: records.layout.table, records});
 export const remove = (table: string, keys: Row): Emit<never> => ({kind: 'delete', table, keys});
 /** the state to resume from, of the type the connector's `state` schema declares; it goes to Fivetran as JSON */
 export const checkpoint = <S extends object = State>(state: S, options: {endCall?: boolean} = {}): Emit<S> =>

@@ -10,18 +10,24 @@
 // spends 0.85 s of CPU sending the binary values against 3.0 s building row_to_json, and binary format also
 // spares it the per-character escaping of the text and CSV formats. The last row's key values are the batch's
 // keyset position. COPY takes no bind parameters: values are literals, escaped as pg's escapeLiteral does.
+// Behind the Partner SDK (ctx.records) the rows are written as its Record bytes instead (row-records.ts):
+// the same values, with no JSON text between the COPY and the gRPC stream.
 import type pg from 'pg';
+import type {RecordsChunk, RecordsOutput} from '../../sdk/index.js';
 import {escapeLiteral, qualifiedName, quoteIdent} from '../../sdk/postgres.js';
 import {jsonValueExpression} from './column-types.js';
 import {copyOut} from './copy-out.js';
 import {ROW_HASH, type PlannedColumn, type TablePlan} from './plan.js';
 import {binaryCast, binaryKind, copyBytes, encodedBound, int16, int32, Kind, writeValue} from './row-encoder.js';
+import {RowRecords} from './row-records.js';
 
 export interface Batch {
-  /** the rows' JSON objects joined with commas, as UTF-8 bytes (empty when there are none) */
+  /** the rows' JSON objects joined with commas, as UTF-8 bytes (empty when there are none, or when `records` holds them) */
   json: Buffer;
+  /** the rows as Partner SDK Records, when the sync runs behind it (ctx.records), or null */
+  records: RecordsChunk | null;
   count: number;
-  /** size of `json` in bytes */
+  /** size of `json`, or of the Records, in bytes */
   bytes: number;
   /** the last row's key values as text (ordered reads), or null */
   lastKey: string[] | null;
@@ -44,6 +50,13 @@ interface RowShape {
   kinds: Kind[];
   /** `{"name":` for the first member, `,"name":` for the others */
   names: Buffer[];
+  /** the members' names */
+  columns: string[];
+  /**
+   * whether the rows may be written as Records (row-records.ts) with the bytes of the JSON path: not when a
+   * name repeats or is an array index ("7"), which JSON.parse would merge or move first
+   */
+  records: boolean;
 }
 
 const shapes = new WeakMap<TablePlan, RowShape>();
@@ -62,10 +75,13 @@ function rowShape(plan: TablePlan): RowShape {
     const kind = binaryKind(c);
     members.push(kind === null ? {value: `to_json(${jsonValueExpression(c)})`, kind: Kind.Json, name: c.dest} : {value: `${col(c)}::${binaryCast(c)}`, kind, name: c.dest});
   }
+  const columns = members.map((m) => m.name);
   shape = {
     values: members.map((m) => m.value),
     kinds: members.map((m) => m.kind),
     names: members.map((m, i) => Buffer.from(`${i ? ',' : '{'}${JSON.stringify(m.name)}:`, 'utf8')),
+    columns,
+    records: new Set(columns).size === columns.length && !columns.some((name) => /^(0|[1-9]\d*)$/.test(name)),
   };
   shapes.set(plan, shape);
   return shape;
@@ -106,48 +122,35 @@ const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const PART_BYTES = 1024 * 1024;
 const MAX_FIRST_PART_BYTES = 64 * 1024 * 1024;
 
+/** Where a batch's rows go: their values are written, the rest of the COPY (header, keys) is BatchCollector's. */
+interface RowSink {
+  /** writes a row's values (fields from `offset`); returns the offset after them */
+  values(row: Buffer, offset: number): number;
+  /** the rows written: JSON text, or Partner SDK Records */
+  finish(count: number): Pick<Batch, 'json' | 'records' | 'bytes'>;
+}
+
 /**
- * Collects a binary COPY's rows: each row's JSON object (row-encoder.ts) and a comma are written into a
- * buffer, PART_BYTES at a time, and the batch is those bytes: nothing becomes a string, the response writes
- * the bytes as they are. The key fields of the latest row are copied aside: a row's bytes are only valid
- * during the callback (CopyOut's contract).
+ * Each row's JSON object (row-encoder.ts) and a comma, written into a buffer PART_BYTES at a time; the batch is
+ * those bytes: nothing becomes a string, the response writes the bytes as they are.
  */
-class BatchCollector {
+class JsonSink implements RowSink {
   private parts: Buffer[] = [];
   private buffer: Buffer;
   private length = 0;
-  count = 0;
-  private key = Buffer.allocUnsafe(256);
-  private keyLength = 0;
-  private started = false;
-  private readonly fields: number;
 
   /** `expectedBytes`: the batch's likely size; the first buffer has room for it, so no concatenation follows */
   constructor(
     private readonly shape: RowShape,
-    private readonly keyCount: number,
-    expectedBytes = 0,
+    expectedBytes: number,
   ) {
     this.buffer = Buffer.allocUnsafe(Math.min(MAX_FIRST_PART_BYTES, Math.max(PART_BYTES, Math.ceil(expectedBytes))));
-    this.fields = shape.kinds.length + keyCount;
   }
 
-  readonly add = (row: Buffer, start: number, end: number): void => {
-    let offset = start;
-    if (!this.started) {
-      // the first message carries the file header before the first row
-      if (end - start < 19 || row.compare(BINARY_SIGNATURE, 0, BINARY_SIGNATURE.length, start, start + BINARY_SIGNATURE.length) !== 0) throw new Error('COPY did not answer in binary format');
-      offset = start + 19 + row.readUInt32BE(start + 15);
-      this.started = true;
-      if (offset >= end) return;
-    }
-    const fields = int16(row, offset);
-    if (fields === -1) return; // the trailer
-    if (fields !== this.fields) throw new Error(`COPY row has ${fields} fields; expected ${this.fields}`);
+  values(row: Buffer, offset: number): number {
     const {kinds, names} = this.shape;
     let out = this.buffer;
     let at = this.length;
-    offset += 2;
     for (let i = 0; i < kinds.length; i++) {
       const size = int32(row, offset);
       offset += 4;
@@ -167,6 +170,91 @@ class BatchCollector {
     out[at++] = CLOSE_BRACE;
     out[at++] = COMMA;
     this.length = at;
+    return offset;
+  }
+
+  private seal(): void {
+    // a mostly empty buffer is copied out, so a small batch does not hold a whole part while it waits
+    if (this.length) this.parts.push(this.length * 2 < this.buffer.length ? Buffer.from(this.buffer.subarray(0, this.length)) : this.buffer.subarray(0, this.length));
+    this.length = 0;
+  }
+
+  finish(count: number): Pick<Batch, 'json' | 'records' | 'bytes'> {
+    if (!count) return {json: Buffer.alloc(0), records: null, bytes: 0};
+    // the last row's comma stays out
+    this.length--;
+    this.seal();
+    const json = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+    this.parts = [];
+    return {json, records: null, bytes: json.length};
+  }
+}
+
+/** Each row as its Partner SDK Record (row-records.ts), behind the Partner SDK (ctx.records). */
+class RecordsSink implements RowSink {
+  private readonly writer: RowRecords;
+
+  constructor(
+    private readonly shape: RowShape,
+    output: RecordsOutput,
+    table: string,
+    expectedBytes: number,
+  ) {
+    this.writer = new RowRecords(output.rows(table, shape.columns, expectedBytes));
+  }
+
+  values(row: Buffer, offset: number): number {
+    const kinds = this.shape.kinds;
+    const writer = this.writer;
+    writer.rows.begin();
+    for (let i = 0; i < kinds.length; i++) {
+      const size = int32(row, offset);
+      offset += 4;
+      writer.field(i, kinds[i]!, row, offset, size);
+      if (size > 0) offset += size;
+    }
+    writer.rows.end();
+    return offset;
+  }
+
+  finish(): Pick<Batch, 'json' | 'records' | 'bytes'> {
+    const records = this.writer.rows.take();
+    return {json: Buffer.alloc(0), records, bytes: records.bytes.length};
+  }
+}
+
+/**
+ * Collects a binary COPY's rows into a RowSink. The key fields of the latest row are copied aside: a row's
+ * bytes are only valid during the callback (CopyOut's contract).
+ */
+class BatchCollector {
+  count = 0;
+  private key = Buffer.allocUnsafe(256);
+  private keyLength = 0;
+  private started = false;
+  private readonly fields: number;
+
+  constructor(
+    private readonly sink: RowSink,
+    shape: RowShape,
+    private readonly keyCount: number,
+  ) {
+    this.fields = shape.kinds.length + keyCount;
+  }
+
+  readonly add = (row: Buffer, start: number, end: number): void => {
+    let offset = start;
+    if (!this.started) {
+      // the first message carries the file header before the first row
+      if (end - start < 19 || row.compare(BINARY_SIGNATURE, 0, BINARY_SIGNATURE.length, start, start + BINARY_SIGNATURE.length) !== 0) throw new Error('COPY did not answer in binary format');
+      offset = start + 19 + row.readUInt32BE(start + 15);
+      this.started = true;
+      if (offset >= end) return;
+    }
+    const fields = int16(row, offset);
+    if (fields === -1) return; // the trailer
+    if (fields !== this.fields) throw new Error(`COPY row has ${fields} fields; expected ${this.fields}`);
+    offset = this.sink.values(row, offset + 2);
     this.count++;
     if (this.keyCount) {
       // the key fields as they are (length-prefixed), decoded only for the batch's last row
@@ -178,19 +266,9 @@ class BatchCollector {
     }
   };
 
-  private seal(): void {
-    // a mostly empty buffer is copied out, so a small batch does not hold a whole part while it waits
-    if (this.length) this.parts.push(this.length * 2 < this.buffer.length ? Buffer.from(this.buffer.subarray(0, this.length)) : this.buffer.subarray(0, this.length));
-    this.length = 0;
-  }
-
   batch(): Batch {
-    if (!this.count) return {json: Buffer.alloc(0), count: 0, bytes: 0, lastKey: null};
-    // the last row's comma stays out
-    this.length--;
-    this.seal();
-    const json = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-    this.parts = [];
+    const written = this.sink.finish(this.count);
+    if (!this.count) return {...written, count: 0, lastKey: null};
     let lastKey: string[] | null = null;
     if (this.keyCount) {
       lastKey = [];
@@ -202,26 +280,31 @@ class BatchCollector {
         offset += 4 + size;
       }
     }
-    return {json, count: this.count, bytes: json.length, lastKey};
+    return {...written, count: this.count, lastKey};
   }
 }
 
-/** Runs a batch query of `plan`'s rows as a binary COPY, collecting their JSON (see BatchCollector). */
-async function runBatch(client: pg.Client, query: string, plan: TablePlan, order: readonly PlannedColumn[], expectedBytes: number): Promise<Batch> {
-  const collector = new BatchCollector(rowShape(plan), order.length, expectedBytes);
+/**
+ * Runs a batch query of `plan`'s rows as a binary COPY, collecting their JSON, or their Records when the
+ * Partner SDK takes them (`records`: ctx.records) and the row's names allow it (see RowShape.records).
+ */
+async function runBatch(client: pg.Client, query: string, plan: TablePlan, order: readonly PlannedColumn[], expectedBytes: number, records: RecordsOutput | undefined): Promise<Batch> {
+  const shape = rowShape(plan);
+  const sink = records && shape.records ? new RecordsSink(shape, records, plan.dest, expectedBytes) : new JsonSink(shape, expectedBytes);
+  const collector = new BatchCollector(sink, shape, order.length);
   await copyOut(client, `COPY (${query}) TO STDOUT (FORMAT binary)`, collector.add);
   return collector.batch();
 }
 
 /** Initial load or re-read: rows after `after` (and up to `until`, a range's end, when given) in primary key order. */
 export function readByKey(
-  client: pg.Client, plan: TablePlan, after: readonly string[] | null, limit: number, expectedBytes = 0, until: readonly string[] | null = null,
+  client: pg.Client, plan: TablePlan, after: readonly string[] | null, limit: number, expectedBytes = 0, until: readonly string[] | null = null, records?: RecordsOutput,
 ): Promise<Batch> {
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
   if (until) conditions.push(keyset(plan.primaryKey, until, '<=', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan, plan.primaryKey, expectedBytes);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan, plan.primaryKey, expectedBytes, records);
 }
 
 /**
@@ -230,7 +313,7 @@ export function readByKey(
  * the saved position, so the scan would not see them. Primary key order, after `after`.
  */
 export function readLateCommits(
-  client: pg.Client, plan: TablePlan, horizon: string, position: readonly string[] | null, after: readonly string[] | null, limit: number, expectedBytes = 0,
+  client: pg.Client, plan: TablePlan, horizon: string, position: readonly string[] | null, after: readonly string[] | null, limit: number, expectedBytes = 0, records?: RecordsOutput,
 ): Promise<Batch> {
   const cursor = plan.cursor!;
   const params = new Literals();
@@ -238,27 +321,27 @@ export function readLateCommits(
   conditions.push(`age(t.xmin) <= age(${params.add(xid32(horizon), 'xid')})`);
   if (position) conditions.push(`(${col(cursor)} IS NULL OR ${keyset([cursor, ...plan.primaryKey], position, '<=', params)})`);
   if (after) conditions.push(keyset(plan.primaryKey, after, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan, plan.primaryKey, expectedBytes);
+  return runBatch(client, orderedBatchQuery(plan, plan.primaryKey, conditions, limit), plan, plan.primaryKey, expectedBytes, records);
 }
 
 /** The incremental scan: rows after `position` in (cursor, primary key) order. */
-export function readByCursor(client: pg.Client, plan: TablePlan, position: readonly string[] | null, limit: number, expectedBytes = 0): Promise<Batch> {
+export function readByCursor(client: pg.Client, plan: TablePlan, position: readonly string[] | null, limit: number, expectedBytes = 0, records?: RecordsOutput): Promise<Batch> {
   const cursor = plan.cursor!;
   const order = [cursor, ...plan.primaryKey];
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   conditions.push(`${col(cursor)} IS NOT NULL`);
   if (position) conditions.push(keyset(order, position, '>', params));
-  return runBatch(client, orderedBatchQuery(plan, order, conditions, limit), plan, order, expectedBytes);
+  return runBatch(client, orderedBatchQuery(plan, order, conditions, limit), plan, order, expectedBytes, records);
 }
 
 /** Rows of heap pages [fromPage, toPage) (a TID range scan), for tables without a primary key. */
-export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, toPage: number, expectedBytes = 0): Promise<Batch> {
+export function readPages(client: pg.Client, plan: TablePlan, fromPage: number, toPage: number, expectedBytes = 0, records?: RecordsOutput): Promise<Batch> {
   const params = new Literals();
   const conditions = filterConditions(plan, params);
   conditions.push(`t.ctid >= ${params.add(`(${fromPage},0)`, 'tid')}`, `t.ctid < ${params.add(`(${toPage},0)`, 'tid')}`);
   const text = `SELECT ${selectList(plan, [])} FROM ${qualifiedName(plan.source.schema, plan.source.name)} t WHERE ${conditions.join(' AND ')}`;
-  return runBatch(client, text, plan, [], expectedBytes);
+  return runBatch(client, text, plan, [], expectedBytes, records);
 }
 
 /**

@@ -1,10 +1,11 @@
 // One call of a sync: discover, plan, then walk the pass's tables from the saved position, one batch at a
-// time. Each batch is one upsertJson (PostgreSQL's JSON text, joined) followed by a checkpoint of the new
+// time. Each batch is one upsertJson (its rows' JSON, joined; behind the Partner SDK an upsertRecords of
+// their Record bytes, read.ts) followed by a checkpoint of the new
 // position, so the Function adapter can end the call at any batch and the next call resumes exactly there.
 // The call's replication_runs row is emitted before the checkpoint at which the call will stop.
 import {createHash} from 'node:crypto';
 import type pg from 'pg';
-import {checkpoint, ConfigError, declareTable, remove, RequestError, RESET_STATE, upsert, upsertJson, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
+import {checkpoint, ConfigError, declareTable, remove, RequestError, RESET_STATE, upsert, upsertJson, upsertRecords, warning, type Emit, type SyncContext, type TableSpec} from '../../sdk/index.js';
 import {decideBatch, estimateBytesPerRow, MEMORY_COST_FACTOR, type BatchDecision} from './batching.js';
 import {candidateNames, discover} from './discovery.js';
 import {columnRows, COLUMNS_TABLE, tableRow, TABLES_TABLE} from './metadata.js';
@@ -128,8 +129,14 @@ function requestAhead(key: string, callId: string, decision: BatchDecision, batc
   return ahead;
 }
 
+/** The bytes of a batch's rows, as the call holds them until it emits them (0 for any other item). */
+function batchBytes(item: StreamItem): number {
+  return item.kind === 'upsertJson' ? item.json.length : item.kind === 'upsertRecords' ? item.records.bytes.length : 0;
+}
+
 export async function* replicate(ctx: SyncContext<ReplicationSecrets, ReplicationState>): AsyncGenerator<Emit<ReplicationState>> {
-  const {secrets, budget, log} = ctx;
+  // behind the Partner SDK, the batches' rows are written as its Records rather than JSON (read.ts)
+  const {secrets, budget, log, records} = ctx;
   const recorder = new RunRecorder(budget, ctx.syncId);
   const statementTimeoutMs = Math.max(30_000, budget.limits.timeoutSeconds * 1000);
   // with several streams, nothing is kept for the next call (their batches read ahead belong to this one)
@@ -461,7 +468,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       let next = 0;
       const counted = async function* (unit: AsyncIterable<StreamItem>): AsyncGenerator<StreamItem> {
         for await (const item of unit) {
-          if (item.kind === 'upsertJson') unemittedBytes += item.json.length;
+          unemittedBytes += batchBytes(item);
           yield item;
         }
       };
@@ -473,7 +480,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           if (!unit) return null;
           return counted(unit.part === null ? tableUnit(unit.plan, sessions[worker]!) : partUnit(unit.plan, unit.part, sessions[worker]!));
         },
-        isBatch: (item) => item.kind === 'upsertJson',
+        isBatch: (item) => item.kind === 'upsertJson' || item.kind === 'upsertRecords',
         isCheckpoint: (item) => item.kind === 'mark',
         // memory holds what waits beside the batches in flight (the same factor as a batch's own cost)
         mayReadAhead: () => recorder.sampleMemory() > MEMORY_COST_FACTOR * unemittedBytes,
@@ -485,7 +492,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           continue;
         }
         if (item.kind !== 'mark') {
-          if (item.kind === 'upsertJson') unemittedBytes -= item.json.length;
+          unemittedBytes -= batchBytes(item);
           yield item;
           continue;
         }
@@ -596,7 +603,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         for (;;) {
           const until = part.until;
           const {batch, limit} = yield* sizedBatch(plan, progress, io, `load ${index + 1}/${count}`, part.after, `loading ${plan.display} (range ${index + 1} of ${count})`, (client, rows, after, bytes) =>
-            readByKey(client, plan, after, rows, bytes, until),
+            readByKey(client, plan, after, rows, bytes, until, records),
           );
           if (batch.count < limit) {
             yield mark({...part, done: true}, 0, true);
@@ -621,7 +628,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           plan, progress, io, 'pages', [String(from)], `reading ${plan.display}`,
           (client, rows, _position, bytes) => {
             span = Math.min(end - from, Math.max(1, Math.floor(rows / progress.rowsPerPage)));
-            return readPages(client, plan, from, from + span, bytes);
+            return readPages(client, plan, from, from + span, bytes, records);
           },
           false,
         );
@@ -692,7 +699,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           save({...table, horizon: start.horizon, start: start.start});
         }
         const {batch, limit} = yield* sizedBatch(plan, progress, io, 'load', table.after, `loading ${plan.display}`, (client, rows, after, bytes) =>
-          readByKey(client, plan, after, rows, bytes),
+          readByKey(client, plan, after, rows, bytes, null, records),
         );
         if (batch.count < limit) {
           save(loadDone(plan, table));
@@ -708,13 +715,13 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         const current = table;
         if (current.step === 'sweep') {
           const {batch, limit} = yield* sizedBatch(plan, progress, io, 'sweep', current.after, `checking ${plan.display} for late commits`, (client, rows, after, bytes) =>
-            readLateCommits(client, plan, current.horizon, current.position, after, rows, bytes),
+            readLateCommits(client, plan, current.horizon, current.position, after, rows, bytes, records),
           );
           save(batch.count < limit ? {...current, step: 'scan', after: null} : {...current, after: batch.lastKey});
           yield* io.commit(progress.bytesPerRow);
         } else {
           const {batch, limit} = yield* sizedBatch(plan, progress, io, 'scan', current.position, `reading changes of ${plan.display}`, (client, rows, position, bytes) =>
-            readByCursor(client, plan, position, rows, bytes),
+            readByCursor(client, plan, position, rows, bytes, records),
           );
           const position = batch.count > 0 ? batch.lastKey : current.position;
           if (batch.count < limit) {
@@ -745,7 +752,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           `reading ${plan.display}`,
           (client, rows, _position, bytes) => {
             span = Math.max(1, Math.floor(rows / progress.rowsPerPage));
-            return readPages(client, plan, current.page, current.page + span, bytes);
+            return readPages(client, plan, current.page, current.page + span, bytes, records);
           },
           false,
         );
@@ -882,7 +889,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         const next = decide(0, false);
         session.carry(nextKey, (client) => requestAhead(nextKey, recorder.callId, next, readSized(client, next.rows, lastKey)));
       }
-      if (batch.count > 0) yield upsertJson(plan.dest, batch.json, batch.count);
+      if (batch.count > 0) yield batch.records ? upsertRecords(batch.records) : upsertJson(plan.dest, batch.json, batch.count);
       return {batch, limit: decision.rows};
     }
   }

@@ -22,8 +22,8 @@ import {isUtf8} from 'node:buffer';
 import {ProtocolError} from '../errors.js';
 import type {ColumnType} from '../types.js';
 import {parseJsonRows, quoteLongNumbers} from './json-rows.js';
-import type {RecordEncoder} from './record-encoder.js';
-import {parseCommonTimestampBytes, parsedTimestamp, toValueType} from './values.js';
+import {writeInt64, type RecordEncoder} from './record-encoder.js';
+import {isDecimalTextBytes, parseCommonTimestampBytes, parsedTimestamp, toValueType} from './values.js';
 
 /** What a table's Records need besides the rows: its names, its declared column types and the selection. */
 export interface JsonTable {
@@ -102,30 +102,6 @@ const isWhitespace = (byte: number | undefined): boolean => byte === 0x20 || byt
 const isDigit = (byte: number | undefined): boolean => byte !== undefined && byte >= 48 && byte <= 57;
 /** A character of a JSON number literal, as json-rows.ts's scan takes them: 0-9 . e E + - */
 const isNumberByte = (byte: number): boolean => (byte >= 48 && byte <= 57) || byte === 46 || byte === 101 || byte === 69 || byte === 43 || byte === 45;
-
-/**
- * An int32/int64 varint of a safe integer at `pos`; returns the end (at most 10 bytes). Negatives are 64-bit
- * two's complement, as record-encoder.ts's int64Number writes them.
- */
-function writeInt64(out: Buffer, pos: number, value: number): number {
-  if (value >= 0 && value < 0x80000000) {
-    while (value > 0x7f) {
-      out[pos++] = (value & 0x7f) | 0x80;
-      value >>>= 7;
-    }
-    out[pos++] = value;
-    return pos;
-  }
-  let low = value >>> 0;
-  let high = Math.floor(value / 0x100000000) >>> 0;
-  while (high !== 0 || low > 0x7f) {
-    out[pos++] = (low & 0x7f) | 0x80;
-    low = ((low >>> 7) | (high << 25)) >>> 0;
-    high >>>= 7;
-  }
-  out[pos++] = low;
-  return pos;
-}
 
 function isIndexLike(name: string): boolean {
   return /^(0|[1-9]\d*)$/.test(name) && Number(name) < 4294967295;
@@ -469,7 +445,7 @@ export class JsonRecords {
             out[pos] = XML_TAG;
             return this.copyString(out, pos + 1, from, to);
           case Kind.Decimal:
-            if (!this.isDecimalText(from, to)) return -1;
+            if (!isDecimalTextBytes(this.bytes, from, to)) return -1;
             out[pos] = DECIMAL_TAG;
             return this.copyString(out, pos + 1, from, to);
           case Kind.UtcDatetime:
@@ -517,33 +493,5 @@ export class JsonRecords {
     }
     bytes.copy(out, pos, from, to);
     return pos + (to - from);
-  }
-
-  /** Whether [from, to) is decimal text as values.ts's decimalText takes it: /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i, nothing to trim. */
-  private isDecimalText(from: number, to: number): boolean {
-    const bytes = this.bytes;
-    let at = from;
-    if (bytes[at] === 0x2b || bytes[at] === MINUS) at++;
-    const integerFrom = at;
-    while (at < to && isDigit(bytes[at])) at++;
-    const integerDigits = at - integerFrom;
-    let fractionDigits = 0;
-    let dot = false;
-    if (at < to && bytes[at] === 0x2e) {
-      dot = true;
-      at++;
-      const fractionFrom = at;
-      while (at < to && isDigit(bytes[at])) at++;
-      fractionDigits = at - fractionFrom;
-    }
-    if (integerDigits === 0 && !(dot && fractionDigits > 0)) return false;
-    if (at < to && (bytes[at] === 0x65 || bytes[at] === 0x45)) {
-      at++;
-      if (at < to && (bytes[at] === 0x2b || bytes[at] === MINUS)) at++;
-      const exponentFrom = at;
-      while (at < to && isDigit(bytes[at])) at++;
-      if (at === exponentFrom) return false;
-    }
-    return at === to;
   }
 }

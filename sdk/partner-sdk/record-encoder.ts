@@ -7,6 +7,7 @@
 // common.proto (see protocol.test.ts); record-encoder.test.ts decodes these bytes with the proto-loader
 // decoder and compares them field by field with what protobufjs makes of the same message.
 import type {ValueType} from './generated/fivetran_sdk/v2/ValueType.js';
+import type {RecordsChunk} from './record-rows.js';
 import type {Timestamp} from './generated/google/protobuf/Timestamp.js';
 
 const LEN = 2;
@@ -28,6 +29,31 @@ export type RecordTypeName = keyof typeof RECORD_TYPES;
 const varintSize = (value: number): number => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
 
 const TWO_64 = 1n << 64n;
+
+/**
+ * An int32/int64 varint of a safe integer written at `pos` of `out` (which has room); returns the end (at most
+ * 10 bytes). Negatives are 64-bit two's complement, as ProtoWriter's int64Number writes them.
+ */
+export function writeInt64(out: Buffer, pos: number, value: number): number {
+  if (value >= 0 && value < 0x80000000) {
+    while (value > 0x7f) {
+      out[pos++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    out[pos++] = value;
+    return pos;
+  }
+  let low = value >>> 0;
+  let high = Math.floor(value / 0x100000000) >>> 0;
+  while (high !== 0 || low > 0x7f) {
+    out[pos++] = (low & 0x7f) | 0x80;
+    low = ((low >>> 7) | (high << 25)) >>> 0;
+    high >>>= 7;
+  }
+  out[pos++] = low;
+  return pos;
+}
+
 
 /** A growable byte buffer with the few protobuf primitives a Record needs. */
 export class ProtoWriter {
@@ -254,19 +280,7 @@ export class RecordEncoder {
   begin(tableName: string, schemaName: string | undefined, type: RecordTypeName = 'UPSERT'): void {
     let header = this.lastHeader;
     if (tableName !== this.lastTable || schemaName !== this.lastSchema || type !== this.lastType) {
-      const id = `${schemaName === undefined ? '\u0000' : `${schemaName}\u0001`}${tableName}\u0002${type}`;
-      header = this.headers.get(id);
-      if (!header) {
-        const scratch = new ProtoWriter(256);
-        if (schemaName !== undefined) scratch.string(1, schemaName);
-        if (tableName !== '') scratch.string(2, tableName);
-        if (RECORD_TYPES[type] !== 0) {
-          scratch.uint32(tag(3, VARINT));
-          scratch.uint32(RECORD_TYPES[type]);
-        }
-        header = Buffer.from(scratch.buffer.subarray(0, scratch.pos));
-        this.headers.set(id, header);
-      }
+      header = this.headerOf(tableName, schemaName, type);
       this.lastHeader = header;
       this.lastTable = tableName;
       this.lastSchema = schemaName;
@@ -274,6 +288,24 @@ export class RecordEncoder {
     }
     this.writer.pos = 0;
     this.writer.bytes(header!);
+  }
+
+  /** A Record's fields before its data (schema_name, table_name, type), cached. */
+  headerOf(tableName: string, schemaName: string | undefined, type: RecordTypeName): Buffer {
+    const id = `${schemaName === undefined ? '\u0000' : `${schemaName}\u0001`}${tableName}\u0002${type}`;
+    let header = this.headers.get(id);
+    if (!header) {
+      const scratch = new ProtoWriter(256);
+      if (schemaName !== undefined) scratch.string(1, schemaName);
+      if (tableName !== '') scratch.string(2, tableName);
+      if (RECORD_TYPES[type] !== 0) {
+        scratch.uint32(tag(3, VARINT));
+        scratch.uint32(RECORD_TYPES[type]);
+      }
+      header = Buffer.from(scratch.buffer.subarray(0, scratch.pos));
+      this.headers.set(id, header);
+    }
+    return header;
   }
 
   /** The bytes of a map entry's key field (1) for `column`, cached. */
@@ -317,8 +349,11 @@ export class RecordEncoder {
   }
 }
 
-/** Room kept before a batch's records for UpdateResponse's tag and the Records length. */
-const HEADER_ROOM = 6;
+/**
+ * Room kept before a batch's records for UpdateResponse's tag and the Records length (at most 5 bytes for a
+ * message within gRPC's 128 MiB); RecordRows (record-rows.ts) leaves it before each batch it cuts too.
+ */
+export const BATCH_ROOM = 6;
 /**
  * Batches are written one after another into slabs of this size, and each leaves as a view of its slab: one
  * allocation for dozens of batches. A new 128 KiB buffer per batch (~3 KB a row of orders) made the garbage
@@ -337,12 +372,12 @@ export class RecordsBatch {
   count = 0;
 
   constructor() {
-    this.writer.pos = HEADER_ROOM;
+    this.writer.pos = BATCH_ROOM;
   }
 
   /** Serialized size of the Records message so far (what the Python example measures with ByteSize()). */
   get bytes(): number {
-    return this.writer.pos - this.start - HEADER_ROOM;
+    return this.writer.pos - this.start - BATCH_ROOM;
   }
 
   /** Serialized size a Record of `length` bytes adds to the Records message. */
@@ -369,6 +404,16 @@ export class RecordsBatch {
     this.count++;
   }
 
+  /** Adds `count` Records already encoded as Records entries (field 1, length, Record): bytes [from, to) of `entries`. */
+  addEntries(entries: Uint8Array, from: number, to: number, count: number): void {
+    const writer = this.writer;
+    const length = to - from;
+    if (writer.pos + length > writer.buffer.length) this.moveTo(length);
+    writer.buffer.set(entries.subarray(from, to), writer.pos);
+    writer.pos += length;
+    this.count += count;
+  }
+
   /** Carries the batch so far to a new slab with room for `extra` more bytes (the views already taken keep the old one). */
   private moveTo(extra: number): void {
     const writer = this.writer;
@@ -383,7 +428,7 @@ export class RecordsBatch {
   /** The UpdateResponse bytes: field 6 (records) holding this batch (a view of a slab nothing writes again). */
   take(): Buffer {
     const length = this.bytes;
-    const start = this.start + HEADER_ROOM - 1 - varintSize(length);
+    const start = this.start + BATCH_ROOM - 1 - varintSize(length);
     const writer = this.writer;
     const buffer = writer.buffer;
     buffer[start] = tag(6, LEN);
@@ -401,7 +446,7 @@ export class RecordsBatch {
       writer.buffer = Buffer.allocUnsafe(SLAB_BYTES);
       this.start = 0;
     }
-    writer.pos = this.start + HEADER_ROOM;
+    writer.pos = this.start + BATCH_ROOM;
     this.count = 0;
     return message;
   }
@@ -421,9 +466,9 @@ export class RecordBatcher {
   batches = 0;
 
   constructor(
-    private readonly send: (message: EncodedMessage) => Promise<void>,
-    private readonly maxRecords: number,
-    private readonly maxBytes: number,
+    private readonly send: (message: EncodedMessage, written?: () => void) => Promise<void>,
+    readonly maxRecords: number,
+    readonly maxBytes: number,
   ) {}
 
   /**
@@ -441,6 +486,88 @@ export class RecordBatcher {
     this.batch.add(this.encoder.writer.buffer, this.encoder.length);
     if (this.batch.count >= this.maxRecords || this.batch.bytes >= this.maxBytes) return this.flush();
     return undefined;
+  }
+
+  /**
+   * Adds Records already encoded as Records entries (an `upsertRecords` chunk, record-rows.ts), batched as
+   * `add` batches them, one entry at a time, and copied into the batch a run of entries at a time. Returns the
+   * Records' bytes (the sum of their lengths, as `add` counts `encoder.length`).
+   */
+  private async addEntries(entries: Buffer): Promise<number> {
+    const batch = this.batch;
+    const maxRecords = this.maxRecords;
+    const maxBytes = this.maxBytes;
+    let recordBytes = 0;
+    // the run of entries not yet copied into the batch: from `run`, `runCount` of them, `runBytes` long
+    let run = 0;
+    let runCount = 0;
+    let pos = 0;
+    while (pos < entries.length) {
+      if (entries[pos] !== tag(1, LEN)) throw new Error('addEntries: not a Records entry');
+      let at = pos + 1;
+      let length = 0;
+      for (let shift = 0; ; shift += 7) {
+        const byte = entries[at++]!;
+        length += (byte & 0x7f) * 2 ** shift;
+        if (byte < 0x80) break;
+      }
+      const end = at + length;
+      if (end > entries.length) throw new Error('addEntries: a Records entry is cut short');
+      recordBytes += length;
+      const size = end - pos;
+      if (batch.count + runCount > 0 && batch.bytes + (pos - run) + size > maxBytes) {
+        if (runCount) batch.addEntries(entries, run, pos, runCount);
+        run = pos;
+        runCount = 0;
+        await this.flush();
+      }
+      pos = end;
+      runCount++;
+      if (batch.count + runCount >= maxRecords || batch.bytes + (pos - run) >= maxBytes) {
+        batch.addEntries(entries, run, pos, runCount);
+        run = pos;
+        runCount = 0;
+        await this.flush();
+      }
+    }
+    if (runCount) batch.addEntries(entries, run, pos, runCount);
+    return recordBytes;
+  }
+
+  /**
+   * Sends the Records of an `upsertRecords` chunk (record-rows.ts), which come cut into batches by this
+   * batcher's rule: each batch that starts with nothing pending leaves as it lies in the chunk, its header
+   * written into the room before it (no copy); one that would join pending records is added entry by entry.
+   * `done` is called once the chunk's bytes are no longer needed (the transport wrote the last batch sent as
+   * it lies), or not at all when the transport does not say.
+   */
+  async addChunk(chunk: RecordsChunk, done?: () => void): Promise<void> {
+    const {bytes, batches} = chunk;
+    // the batches sent as they lie that the transport has not written yet, and this loop
+    let unwritten = 1;
+    const written = done && (() => --unwritten === 0 && done());
+    for (let k = 0; k < batches.length; k += 3) {
+      const start = batches[k]!;
+      const end = batches[k + 1]!;
+      if (this.batch.count) {
+        await this.addEntries(bytes.subarray(start + BATCH_ROOM, end));
+        continue;
+      }
+      const length = end - start - BATCH_ROOM;
+      let at = start + BATCH_ROOM - 1 - varintSize(length);
+      const message = bytes.subarray(at, end);
+      bytes[at++] = tag(6, LEN);
+      let value = length;
+      while (value > 0x7f) {
+        bytes[at++] = (value & 0x7f) | 0x80;
+        value >>>= 7;
+      }
+      bytes[at] = value;
+      this.batches++;
+      unwritten++;
+      await this.send(message, written);
+    }
+    written?.();
   }
 
   async flush(): Promise<void> {

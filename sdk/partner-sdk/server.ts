@@ -114,11 +114,13 @@ export function sourceConnectorHandlers(connector: Connector, options: PartnerSd
     Update(call) {
       const {log, redactions} = loggerFor(call.request.configuration);
       const signal = callSignal(call);
-      const send = async (message: UpdateResponse | EncodedMessage): Promise<void> => {
+      const send = async (message: UpdateResponse | EncodedMessage, written?: () => void): Promise<void> => {
         if (signal.aborted) throw signal.reason;
         // Back-pressure: wait until the client has read enough (or has gone away, which aborts `signal`).
-        // an encoded message passes through the serializer of sourceConnectorService() unchanged
-        if (!call.write(message as UpdateResponse)) await once(call, 'drain', {signal});
+        // an encoded message passes through the serializer of sourceConnectorService() unchanged; grpc-js
+        // frames it into a buffer of its own before it calls back (after the HTTP/2 write), so then its
+        // bytes may be written over
+        if (!call.write(message as UpdateResponse, written)) await once(call, 'drain', {signal});
       };
       void (async () => {
         try {

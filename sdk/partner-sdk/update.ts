@@ -6,7 +6,7 @@ import {randomUUID} from 'node:crypto';
 import {getHeapStatistics} from 'node:v8';
 import {Budget, limitsFromEnv} from '../budget.js';
 import type {Connector} from '../connector.js';
-import {RequestError, needsUserAction, oneLine, toErrorResponse} from '../errors.js';
+import {ProtocolError, RequestError, needsUserAction, oneLine, toErrorResponse} from '../errors.js';
 import type {Logger} from '../log.js';
 import {parseSecrets} from '../secrets.js';
 import {parseState} from '../state.js';
@@ -18,6 +18,7 @@ import {JsonRecords} from './json-records.js';
 import {toTable} from './schema.js';
 import {chooseTable, type TableChoice} from './selection.js';
 import {RecordBatcher, type EncodedMessage} from './record-encoder.js';
+import {RecordRows, type RecordLayout, type RecordsOutput} from './record-rows.js';
 import {toValueType} from './values.js';
 
 /** The guide's hard limit: Fivetran rejects a `Records` message with more than 100 records. */
@@ -28,10 +29,19 @@ export const MAX_BATCH_BYTES = 100 * 1024;
 export interface UpdateOptions {
   log: Logger;
   signal: AbortSignal;
-  /** writes one message to the stream (a Records batch comes encoded), resolving when the stream can take more (back-pressure) */
-  send: (message: UpdateResponse | EncodedMessage) => Promise<void>;
+  /**
+   * writes one message to the stream (a Records batch comes encoded), resolving when the stream can take more
+   * (back-pressure); `written`, when given, is called once the transport no longer needs the message's bytes
+   * (server.ts: grpc-js has framed them into its own buffer), so a buffer of Records can be written again
+   */
+  send: (message: UpdateResponse | EncodedMessage, written?: () => void) => Promise<void>;
   maxBatchRecords?: number;
   maxBatchBytes?: number;
+  /**
+   * Offer the connector `ctx.records` (record-rows.ts), so it may write its rows as Record bytes (default
+   * true); false gives it the Function path's context: the reference the tests and benchmarks compare with.
+   */
+  records?: boolean;
 }
 
 export interface UpdateSummary {
@@ -112,6 +122,38 @@ interface TableState {
   columns: Map<string, boolean>;
   /** its upsertJson rows' reader (json-records.ts), made on the first */
   json?: JsonRecords;
+  /** the layouts of its upsertRecords rows (record-rows.ts), by their columns */
+  layouts?: Map<string, RecordLayout>;
+}
+
+/**
+ * Buffers for RecordRows, used again once the Records written in them have been written out (at most a few
+ * kept: about as many as the connector's batches in flight).
+ */
+class RecordBuffers {
+  private readonly free: ArrayBuffer[] = [];
+
+  /** A buffer of at least `bytes` (64 KiB at least), or undefined: RecordRows makes its own. */
+  take(bytes: number): Buffer | undefined {
+    const index = this.free.findIndex((buffer) => buffer.byteLength >= bytes);
+    if (index < 0) return undefined;
+    return Buffer.from(this.free.splice(index, 1)[0]!);
+  }
+
+  /** The memory of a chunk's `bytes`, which RecordRows allocated for itself (record-rows.ts: allocUnsafeSlow). */
+  give(buffer: ArrayBufferLike): void {
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 64 * 1024) return;
+    this.free.push(buffer);
+    if (this.free.length > 4) this.free.splice(this.free.indexOf(this.free.reduce((a, b) => (a.byteLength <= b.byteLength ? a : b))), 1);
+  }
+}
+
+/** Whether two layouts write the same bytes: the same header, and each column of the same type and selection. */
+function sameLayout(a: RecordLayout, b: RecordLayout): boolean {
+  return a.header.equals(b.header) && a.columns.length === b.columns.length && a.columns.every((column, i) => {
+    const other = b.columns[i]!;
+    return column.name === other.name && JSON.stringify(column.type) === JSON.stringify(other.type) && (column.key === null) === (other.key === null);
+  });
 }
 
 function count(target: Record<string, number>, table: string): void {
@@ -186,6 +228,36 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
     });
   };
 
+  // ctx.records: the connector writes Record bytes itself (record-rows.ts) against the table's declaration
+  // as it stands; a table not declared to the stream yet (its first records) gets a state of its own, which
+  // the emit compares with the declaration it reaches
+  const layoutOf = (name: string, columns: readonly string[]): RecordLayout => {
+    let table = tables.get(name);
+    if (!table) {
+      const spec = registry.specOf(name);
+      table = {spec, choice: chooseTable(selection, name, spec.primaryKey ?? []), columns: new Map()};
+    }
+    const id = columns.join('\u0000');
+    let layout = table.layouts?.get(id);
+    if (!layout) {
+      const types = table.spec.columns ?? {};
+      layout = {
+        table: name,
+        header: encoder.headerOf(name, table.choice.schemaName, 'UPSERT'),
+        columns: columns.map((column) => ({name: column, type: types[column], key: includesColumn(table, column) ? encoder.keyOf(column) : null})),
+        maxRecords: batcher.maxRecords,
+        maxBytes: batcher.maxBytes,
+        declaration: table,
+      };
+      (table.layouts ??= new Map()).set(id, layout);
+    }
+    return layout;
+  };
+  // the buffers of the Records sent (and written out by the transport) are used again for the next rows:
+  // each new buffer of a batch's rows was a third of the external memory that set off the garbage collector
+  const buffers = new RecordBuffers();
+  const records: RecordsOutput = {rows: (name, columns, expectedBytes = 0) => new RecordRows(layoutOf(name, columns), expectedBytes, buffers.take(expectedBytes))};
+
   let budget: StreamingBudget | undefined;
   const upsertRow = async (name: string, table: TableState, row: Row): Promise<void> => {
     budget?.addBytes(encodeRecord(name, table, row, 'UPSERT'));
@@ -204,7 +276,7 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
     const state = parseState(connector.name, connector.state, sent);
     budget = new StreamingBudget();
     // The Partner SDK has no sync id; each Update is one sync, so it gets its own.
-    const sync = connector.sync({secrets: secrets as never, state: state as never, budget, log, syncId: randomUUID(), signal});
+    const sync = connector.sync({secrets: secrets as never, state: state as never, budget, log, syncId: randomUUID(), signal, ...(options.records === false ? {} : {records})});
     const items = sync[Symbol.asyncIterator]();
     iterator = items;
     for (;;) {
@@ -248,6 +320,19 @@ export async function runUpdate(connector: Connector, request: UpdateRequest__Ou
           } finally {
             summary.upserts[item.table] = (summary.upserts[item.table] ?? 0) + written;
           }
+          break;
+        }
+        case 'upsertRecords': {
+          const table = await tableOf(item.table);
+          const {layout, count} = item.records;
+          if (!table.choice.included || count === 0) break;
+          if (layout.declaration !== table && !sameLayout(layout, layoutOf(item.table, layout.columns.map((c) => c.name)))) {
+            throw new ProtocolError(`${connector.name} wrote rows of "${item.table}" for a declaration of it that has changed since; write them after declareTable()`);
+          }
+          // the Records as they are, in the batches the writer cut by the batcher's rule (record-encoder.ts)
+          await batcher.addChunk(item.records, () => buffers.give(item.records.bytes.buffer));
+          budget.addBytes(item.records.recordBytes);
+          summary.upserts[item.table] = (summary.upserts[item.table] ?? 0) + count;
           break;
         }
         case 'delete': {

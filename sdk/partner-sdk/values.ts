@@ -266,6 +266,38 @@ function decimalText(value: unknown): string | null {
   return null;
 }
 
+const isDigitByte = (byte: number | undefined): boolean => byte !== undefined && byte >= 48 && byte <= 57;
+
+/**
+ * Whether the UTF-8 bytes [from, to) are decimal text as decimalText takes it (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i),
+ * with nothing to trim: the text a decimal column's ValueType carries as it is.
+ */
+export function isDecimalTextBytes(bytes: Uint8Array, from: number, to: number): boolean {
+  let at = from;
+  if (bytes[at] === 0x2b || bytes[at] === 0x2d) at++;
+  const integerFrom = at;
+  while (at < to && isDigitByte(bytes[at])) at++;
+  const integerDigits = at - integerFrom;
+  let fractionDigits = 0;
+  let dot = false;
+  if (at < to && bytes[at] === 0x2e) {
+    dot = true;
+    at++;
+    const fractionFrom = at;
+    while (at < to && isDigitByte(bytes[at])) at++;
+    fractionDigits = at - fractionFrom;
+  }
+  if (integerDigits === 0 && !(dot && fractionDigits > 0)) return false;
+  if (at < to && (bytes[at] === 0x65 || bytes[at] === 0x45)) {
+    at++;
+    if (at < to && (bytes[at] === 0x2b || bytes[at] === 0x2d)) at++;
+    const exponentFrom = at;
+    while (at < to && isDigitByte(bytes[at])) at++;
+    if (at === exponentFrom) return false;
+  }
+  return at === to;
+}
+
 function mismatch(column: string, type: string): ProtocolError {
   return new ProtocolError(`column "${column}" is declared ${type} but a row holds a value that is not one; fix the connector's column type or its rows`);
 }
