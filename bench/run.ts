@@ -7,10 +7,10 @@ import {fileURLToPath} from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
-const files = readdirSync(here)
-  .filter((file) => file.endsWith('.bench.ts'))
-  .filter((file) => wanted.length === 0 || wanted.some((w) => file.includes(w)))
-  .sort();
+const all = readdirSync(here).filter((file) => file.endsWith('.bench.ts'));
+// a name is that benchmark's when one has it exactly (partner-sdk is not also partner-sdk-records), else a part of names
+const matching = (w: string) => (all.includes(`${w}.bench.ts`) ? [`${w}.bench.ts`] : all.filter((file) => file.includes(w)));
+const files = (wanted.length === 0 ? all : [...new Set(wanted.flatMap(matching))]).sort();
 if (files.length === 0) {
   console.error(`no benchmarks match ${wanted.join(' ') || '(all)'} in bench/`);
   process.exit(1);
