@@ -183,6 +183,30 @@ describe('runSync', () => {
     expect(landed).toEqual((await warehouse.query(sql('items_fn'))).rows);
   });
 
+  it('reads each body into the buffer of the last one and lands every row as sent, whether the next body is larger or smaller', async () => {
+    // scanned rows (no nested value), keys ascending across responses: the second and third stream in pieces
+    const sizes = [3000, 30_000, 2000];
+    const starts = [0, 3000, 33_000];
+    const rowsOf = (call: number) =>
+      Array.from({length: sizes[call - 1]!}, (_, i) => ({id: starts[call - 1]! + i, name: `call ${call} row ${i} "},{" São Paulo`, placed: `2026-0${call}-01T00:00:00Z`}));
+    const url = await serve((_body, call) => ({
+      status: 200,
+      body: JSON.stringify({state: {call}, insert: {items: rowsOf(call)}, delete: {}, schema: {items: {primary_key: ['id']}}, hasMore: call < 3}),
+    }));
+    const summary = await runSync({...options(), transport: httpTransport(url, {timeoutMs: 20_000})});
+    expect(summary).toMatchObject({calls: 3, rows: {items: 35_000}, state: {call: 3}});
+    const landed = (await warehouse.query(`SELECT id, name, strftime(placed, '%Y-%m-%d') AS placed FROM items_fn.items ORDER BY id`)).rows;
+    expect(landed).toEqual([1, 2, 3].flatMap(rowsOf).map((row) => ({...row, placed: row.placed.slice(0, 10)})));
+  });
+
+  it('refuses to give the body of an answer once it is released', async () => {
+    const url = await serve(() => ({status: 200, body: JSON.stringify(page(1, false))}));
+    const answer = await httpTransport(url, {timeoutMs: 5000})({agent: 'a', state: {}, secrets: {}, sync_id: 's'});
+    expect(JSON.parse(answer.body)).toMatchObject({state: {page: 1}});
+    answer.release?.();
+    expect(() => answer.body).toThrow(/released/);
+  });
+
   it('keeps the committed state and warehouse when a response breaks the protocol after its rows streamed in', async () => {
     const rows = (from: number) => Array.from({length: 10_000}, (_, i) => ({id: from + i, name: `item ${from + i}`, pad: 'p'.repeat(200)}));
     const url = await serve((_body, call) => {
