@@ -23,7 +23,7 @@ import {ProtocolError} from '../errors.js';
 import type {ColumnType} from '../types.js';
 import {parseJsonRows, quoteLongNumbers} from './json-rows.js';
 import {writeInt64, type RecordEncoder} from './record-encoder.js';
-import {isDecimalTextBytes, parseCommonTimestampBytes, parsedTimestamp, toValueType} from './values.js';
+import {isDecimalTextBytes, Kind, kindOf, parseCommonTimestampBytes, parsedTimestamp, toValueType} from './values.js';
 
 /** What a table's Records need besides the rows: its names, its declared column types and the selection. */
 export interface JsonTable {
@@ -31,27 +31,6 @@ export interface JsonTable {
   schemaName: string | undefined;
   columnType(column: string): ColumnType | undefined;
   includesColumn(column: string): boolean;
-}
-
-// How a column's values are written (from its declared type).
-const Kind = {
-  Inferred: 0, String: 1, Xml: 2, Decimal: 3, Long: 4, Int: 5, Short: 6, Double: 7, Float: 8, Bool: 9,
-  UtcDatetime: 10, NaiveDatetime: 11, NaiveDate: 12,
-  /** every value goes the general way (binary, json: values that convert) */
-  General: 13,
-} as const;
-type Kind = (typeof Kind)[keyof typeof Kind];
-
-const KINDS: Readonly<Record<string, Kind>> = {
-  string: Kind.String, xml: Kind.Xml, long: Kind.Long, int: Kind.Int, short: Kind.Short, double: Kind.Double, float: Kind.Float,
-  boolean: Kind.Bool, utc_datetime: Kind.UtcDatetime, naive_datetime: Kind.NaiveDatetime, naive_date: Kind.NaiveDate,
-};
-
-function kindOf(type: ColumnType | undefined): Kind {
-  if (type === undefined) return Kind.Inferred;
-  // toValueType takes any object type as a decimal
-  if (typeof type === 'object') return Kind.Decimal;
-  return (typeof type === 'string' && Object.hasOwn(KINDS, type) ? KINDS[type] : undefined) ?? Kind.General;
 }
 
 interface Column {

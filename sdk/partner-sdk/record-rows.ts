@@ -19,7 +19,7 @@ import {ProtocolError} from '../errors.js';
 import type {ColumnType} from '../types.js';
 import {quoteLongNumbers} from './json-rows.js';
 import {BATCH_ROOM, ProtoWriter, writeInt64} from './record-encoder.js';
-import {isDecimalTextBytes, toValueType} from './values.js';
+import {isDecimalTextBytes, Kind, kindOf, toValueType} from './values.js';
 
 /** One column of a table's rows, as the adapter resolved it: its declared type and its map-entry key (null: excluded). */
 interface RecordColumn {
@@ -83,22 +83,6 @@ const XML_TAG = 0x7a;
 const RECORD_TAG = 0x0a; // Records.records (1)
 const ENTRY_TAG = 0x22; // Record.data (4)
 const ENTRY_VALUE_TAG = 0x12; // the map entry's value (2)
-
-// How a column's natural values are written (from its declared type).
-const Kind = {Inferred: 0, String: 1, Xml: 2, Decimal: 3, Long: 4, Int: 5, Short: 6, Double: 7, Float: 8, Bool: 9, UtcDatetime: 10, NaiveDatetime: 11, NaiveDate: 12, Other: 13} as const;
-type Kind = (typeof Kind)[keyof typeof Kind];
-
-const KINDS: Readonly<Record<string, Kind>> = {
-  string: Kind.String, xml: Kind.Xml, long: Kind.Long, int: Kind.Int, short: Kind.Short, double: Kind.Double, float: Kind.Float,
-  boolean: Kind.Bool, utc_datetime: Kind.UtcDatetime, naive_datetime: Kind.NaiveDatetime, naive_date: Kind.NaiveDate,
-};
-
-function kindOf(type: ColumnType | undefined): Kind {
-  if (type === undefined) return Kind.Inferred;
-  // toValueType takes any object type as a decimal
-  if (typeof type === 'object') return Kind.Decimal;
-  return (Object.hasOwn(KINDS, type) ? KINDS[type] : undefined) ?? Kind.Other;
-}
 
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;

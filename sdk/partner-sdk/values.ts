@@ -399,3 +399,26 @@ export function inferValueType(value: unknown): ValueType {
   if (typeof value === 'object') return {json: jsonText(value)};
   return {string: String(value)};
 }
+
+/**
+ * How the fast paths (json-records.ts, record-rows.ts) write a column's values, from its declared type: each
+ * kind as its ValueType directly; General, every value the general way (toValueType: binary, json, values that convert).
+ */
+export const Kind = {
+  Inferred: 0, String: 1, Xml: 2, Decimal: 3, Long: 4, Int: 5, Short: 6, Double: 7, Float: 8, Bool: 9,
+  UtcDatetime: 10, NaiveDatetime: 11, NaiveDate: 12,
+  General: 13,
+} as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+const KINDS: Readonly<Record<string, Kind>> = {
+  string: Kind.String, xml: Kind.Xml, long: Kind.Long, int: Kind.Int, short: Kind.Short, double: Kind.Double, float: Kind.Float,
+  boolean: Kind.Bool, utc_datetime: Kind.UtcDatetime, naive_datetime: Kind.NaiveDatetime, naive_date: Kind.NaiveDate,
+};
+
+export function kindOf(type: ColumnType | undefined): Kind {
+  if (type === undefined) return Kind.Inferred;
+  // toValueType takes any object type as a decimal
+  if (typeof type === 'object') return Kind.Decimal;
+  return (typeof type === 'string' && Object.hasOwn(KINDS, type) ? KINDS[type] : undefined) ?? Kind.General;
+}
