@@ -22,7 +22,7 @@ import {isUtf8} from 'node:buffer';
 import {ProtocolError} from '../errors.js';
 import type {ColumnType} from '../types.js';
 import {parseJsonRows, quoteLongNumbers} from './json-rows.js';
-import {writeInt64, type RecordEncoder} from './record-encoder.js';
+import {writeInt64, writeTimestampFields, type RecordEncoder} from './record-encoder.js';
 import {isDecimalTextBytes, Kind, kindOf, parseCommonTimestampBytes, parsedTimestamp, toValueType} from './values.js';
 
 /** What a table's Records need besides the rows: its names, its declared column types and the selection. */
@@ -440,16 +440,8 @@ export class JsonRecords {
             }
             out[pos] = kind === Kind.UtcDatetime ? UTC_DATETIME_TAG : kind === Kind.NaiveDate ? NAIVE_DATE_TAG : NAIVE_DATETIME_TAG;
             const lengthAt = pos + 1;
-            let at = pos + 2;
-            // proto3 leaves zero scalars off the wire; the Timestamp is at most 16 bytes, its length one byte
-            if (seconds !== 0) {
-              out[at] = 0x08;
-              at = writeInt64(out, at + 1, seconds);
-            }
-            if (nanos !== 0) {
-              out[at] = 0x10;
-              at = writeInt64(out, at + 1, nanos);
-            }
+            // the Timestamp is at most 16 bytes, its length one byte
+            const at = writeTimestampFields(out, pos + 2, seconds, nanos);
             out[lengthAt] = at - lengthAt - 1;
             return at;
           }

@@ -31,6 +31,22 @@ const varintSize = (value: number): number => (value < 0x80 ? 1 : value < 0x4000
 const TWO_64 = 1n << 64n;
 
 /**
+ * Writes a google.protobuf.Timestamp's fields (seconds 1, nanos 2) at `at` and returns the position after them:
+ * proto3 leaves zero scalars off the wire, so an instant at the epoch has none.
+ */
+export function writeTimestampFields(out: Buffer, at: number, seconds: number, nanos: number): number {
+  if (seconds !== 0) {
+    out[at] = 0x08;
+    at = writeInt64(out, at + 1, seconds);
+  }
+  if (nanos !== 0) {
+    out[at] = 0x10;
+    at = writeInt64(out, at + 1, nanos);
+  }
+  return at;
+}
+
+/**
  * An int32/int64 varint of a safe integer written at `pos` of `out` (which has room); returns the end (at most
  * 10 bytes). Negatives are 64-bit two's complement, as ProtoWriter's int64Number writes them.
  */

@@ -18,7 +18,7 @@ import {isUtf8} from 'node:buffer';
 import {ProtocolError} from '../errors.js';
 import type {ColumnType} from '../types.js';
 import {quoteLongNumbers} from './json-rows.js';
-import {BATCH_ROOM, ProtoWriter, writeInt64} from './record-encoder.js';
+import {BATCH_ROOM, ProtoWriter, writeInt64, writeTimestampFields} from './record-encoder.js';
 import {isDecimalTextBytes, Kind, kindOf, toValueType} from './values.js';
 
 /** One column of a table's rows, as the adapter resolved it: its declared type and its map-entry key (null: excluded). */
@@ -458,17 +458,8 @@ export class RecordRows {
     const out = this.out;
     out[this.pos] = kind === Kind.UtcDatetime ? UTC_DATETIME_TAG : kind === Kind.NaiveDate ? NAIVE_DATE_TAG : NAIVE_DATETIME_TAG;
     out[this.pos + 1] = timestampLength;
-    let at = this.pos + 2;
-    // proto3 leaves zero scalars off the wire; the Timestamp is at most 22 bytes, its length one byte
-    if (seconds !== 0) {
-      out[at] = 0x08;
-      at = writeInt64(out, at + 1, seconds);
-    }
-    if (nanos !== 0) {
-      out[at] = 0x10;
-      at = writeInt64(out, at + 1, nanos);
-    }
-    this.pos = at;
+    // the Timestamp is at most 22 bytes, its length one byte
+    this.pos = writeTimestampFields(out, this.pos + 2, seconds, nanos);
     if (!known) this.close();
     return true;
   }
