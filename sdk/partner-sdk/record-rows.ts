@@ -383,16 +383,10 @@ export class RecordRows {
     const kind = this.kinds[i];
     const tag = kind === Kind.String ? STRING_TAG : kind === Kind.Xml ? XML_TAG : kind === Kind.Decimal && isDecimalTextBytes(source, start, end) ? DECIMAL_TAG : 0;
     // the common case: an entry under 128 bytes, whose lengths are known before it is written (one byte each)
-    const entryLength = key.length + 4 + length;
-    if (tag !== 0 && entryLength < 128) {
-      this.ensure(entryLength + 2);
+    const entryAt = this.pos;
+    if (tag !== 0 && this.openKnown(key, length + 2)) {
       const out = this.out;
       let pos = this.pos;
-      out[pos++] = ENTRY_TAG;
-      out[pos++] = entryLength;
-      for (let k = 0; k < key.length; k++) out[pos++] = key[k]!;
-      out[pos++] = ENTRY_VALUE_TAG;
-      out[pos++] = length + 2;
       out[pos++] = tag;
       out[pos++] = length;
       let high = 0;
@@ -405,6 +399,8 @@ export class RecordRows {
         this.pos = pos;
         return;
       }
+      // not UTF-8: the entry is written again the general way
+      this.pos = entryAt;
     }
     this.open(i, length + 6);
     if (tag !== 0) {
