@@ -26,7 +26,8 @@ const VALUE_FIELDS: Readonly<Record<string, number>> = {
 export const RECORD_TYPES = {UPSERT: 0, UPDATE: 1, DELETE: 2, TRUNCATE: 3} as const;
 export type RecordTypeName = keyof typeof RECORD_TYPES;
 
-const varintSize = (value: number): number => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
+/** The bytes of a non-negative varint below 2^32. */
+export const varintSize = (value: number): number => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
 
 const TWO_64 = 1n << 64n;
 
@@ -573,12 +574,7 @@ export class RecordBatcher {
       let at = start + BATCH_ROOM - 1 - varintSize(length);
       const message = bytes.subarray(at, end);
       bytes[at++] = tag(6, LEN);
-      let value = length;
-      while (value > 0x7f) {
-        bytes[at++] = (value & 0x7f) | 0x80;
-        value >>>= 7;
-      }
-      bytes[at] = value;
+      writeInt64(bytes, at, length);
       this.batches++;
       unwritten++;
       await this.send(message, written);

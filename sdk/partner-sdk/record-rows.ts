@@ -18,7 +18,7 @@ import {isUtf8} from 'node:buffer';
 import {ProtocolError} from '../errors.js';
 import type {ColumnType} from '../types.js';
 import {quoteLongNumbers} from './json-rows.js';
-import {BATCH_ROOM, ProtoWriter, writeInt64, writeTimestampFields} from './record-encoder.js';
+import {BATCH_ROOM, ProtoWriter, varintSize, writeInt64, writeTimestampFields} from './record-encoder.js';
 import {isDecimalTextBytes, Kind, kindOf, toValueType} from './values.js';
 
 /** One column of a table's rows, as the adapter resolved it: its declared type and its map-entry key (null: excluded). */
@@ -86,7 +86,6 @@ const ENTRY_VALUE_TAG = 0x12; // the map entry's value (2)
 
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
-const varintSize = (value: number): number => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
 const EMPTY = Buffer.alloc(0);
 
 /** The bytes writeInt64 writes for a safe integer: 10 for a negative one (64-bit two's complement). */
@@ -178,14 +177,7 @@ export class RecordRows {
       this.pos += size - this.lengthBytes;
       this.lengthBytes = size;
     }
-    const out = this.out;
-    let at = this.recordAt + 1;
-    let value = length;
-    while (value > 0x7f) {
-      out[at++] = (value & 0x7f) | 0x80;
-      value >>>= 7;
-    }
-    out[at] = value;
+    writeInt64(this.out, this.recordAt + 1, length);
     this.count++;
     this.recordBytes += length;
     // RecordBatcher's rule: a record that would take the batch past maxBytes starts the next one (moved over
