@@ -2,14 +2,14 @@
 // fivetran.lock.yaml: `resync` (a historical resync of the connection or of tables), `state get|set` (the
 // function state Fivetran keeps, paused around a write), `status` (the fleet: deployed commit, connection
 // health, code changed since the deploy), and `reset` (the local warehouse schema and state file).
-import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {createInterface} from 'node:readline/promises';
 import {assessHealth, type Health} from '../connectors/monitoring/public.js';
 import {connectorEntries, connectorEntry, loadDeployConfig, type ConnectorFunction} from '../project/deploy-yaml.js';
 import {projectRoot} from '../project/root.js';
 import {FivetranApiError, type FivetranApi} from '../sdk/fivetran-api.js';
-import {defaultStateFile} from '../emulator/state-store.js';
+import {defaultStateFile, removeState} from '../emulator/state-store.js';
 import {DEFAULT_WAREHOUSE_FILE, quoteIdent, schemaNameFor, Warehouse} from '../emulator/warehouse.js';
 import {functionChanged} from './ci-config.js';
 import {CliConfigError, CommandFailed, UsageError} from './errors.js';
@@ -280,7 +280,7 @@ export async function reset(options: ResetOptions = {}): Promise<{function: stri
       await warehouse.close();
     }
   }
-  for (const t of targets) rmSync(t.stateFile, {force: true});
+  for (const t of targets) removeState(t.stateFile);
   out(`reset ${targets.map((t) => t.function).join(', ')}: dropped ${targets.map((t) => t.schema).join(', ')} and deleted the state file${targets.length > 1 ? 's' : ''}; the next sync starts from the beginning\n`);
   return targets;
 }

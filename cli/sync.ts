@@ -188,6 +188,8 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
   // between answers, a long call still shows that time passes
   let done = {rows: 0, bytes: 0};
   let ticker: NodeJS.Timeout | undefined;
+  /** the last call sent */
+  let latestCall = 0;
   const startedAt = Date.now();
   const stopTicker = () => clearInterval(ticker);
   let warehouse: Warehouse;
@@ -208,6 +210,7 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
       maxCalls: options.maxCalls,
       onCallStart: (call) => {
         if (!showProgress) return;
+        latestCall = call;
         stopTicker();
         const callStarted = Date.now();
         const show = () =>
@@ -217,8 +220,10 @@ export async function syncFunction(options: SyncCommandOptions): Promise<SyncSum
         ticker.unref();
       },
       onCall: ({call, rows, bytes, elapsedMs}) => {
-        stopTicker();
         done = {rows, bytes};
+        // the next call is usually in flight already (sent while this one was applied): its ticker goes on
+        if (call < latestCall) return;
+        stopTicker();
         const rate = elapsedMs > 0 ? Math.round((rows / elapsedMs) * 1000) : 0;
         progress.update(`${target.functionName}: call ${call} · ${formatCount(rows)} rows · ${formatBytes(bytes)} · ${formatCount(rate)} rows/s`);
       },

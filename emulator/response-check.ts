@@ -222,6 +222,11 @@ export class ResponseReader {
     }
   }
 
+  /** The body as it arrived, as bytes (a view of the buffer). */
+  raw(): Buffer {
+    return this.body.subarray(0, this.total);
+  }
+
   /** The body as it arrived, as text. */
   text(): string {
     return this.body.toString('utf8', 0, this.total);

@@ -4,12 +4,12 @@ import type {AddressInfo} from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest';
-import {checkpoint, defineConnector, field, upsert, z} from '../sdk/index.js';
+import {checkpoint, defineConnector, field, remove, upsert, z} from '../sdk/index.js';
 import {createMain} from '../sdk/function-adapter.js';
 import {createFunctionServer, listen} from '../sdk/server.js';
 import type {FunctionRequest} from '../sdk/types.js';
 import {httpTransport, inProcessTransport, runSync, SyncFailed, type FunctionTransport} from './sync-runner.js';
-import {readState} from './state-store.js';
+import {pendingFile, readPending, readState, writePending} from './state-store.js';
 import {Warehouse} from './warehouse.js';
 
 let dir: string;
@@ -71,15 +71,22 @@ const options = () => ({functionName: 'items_fn', secrets: {token: 'abc'}, state
 describe('runSync', () => {
   it('sends agent, state, secrets and one sync_id, calls while hasMore, and commits state after each call', async () => {
     writeFileSync(stateFile, JSON.stringify({page: 0}));
-    const states: unknown[] = [];
+    const seen: unknown[] = [];
     const fn = scripted((request, call) => {
-      states.push(readState(stateFile));
+      // each next call is sent once the response before it is kept pending, before the warehouse commits it
+      const pending = readPending(stateFile);
+      seen.push({committed: readState(stateFile), pending: pending && {call: pending.call, stateSent: pending.stateSent, body: JSON.parse(pending.body)}});
       return {body: page(call, call < 3)};
     });
     const summary = await runSync({...options(), transport: fn.transport});
     expect(summary).toMatchObject({calls: 3, rows: {items: 3}, state: {page: 3}, endedBy: 'finished'});
     expect(fn.requests.map((r) => r.state)).toEqual([{page: 0}, {page: 1}, {page: 2}]);
-    expect(states).toEqual([{page: 0}, {page: 1}, {page: 2}]);
+    expect(seen).toEqual([
+      {committed: {page: 0}, pending: undefined},
+      {committed: {page: 0}, pending: {call: 1, stateSent: {page: 0}, body: page(1, true)}},
+      {committed: {page: 1}, pending: {call: 2, stateSent: {page: 1}, body: page(2, true)}},
+    ]);
+    expect(existsSync(pendingFile(stateFile))).toBe(false);
     expect(new Set(fn.requests.map((r) => r.sync_id)).size).toBe(1);
     expect(fn.requests[0]!.sync_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(fn.requests[0]).toMatchObject({agent: expect.stringContaining('items_fn'), secrets: {token: 'abc'}});
@@ -184,7 +191,8 @@ describe('runSync', () => {
   });
 
   it('reads each body into the buffer of the last one and lands every row as sent, whether the next body is larger or smaller', async () => {
-    // scanned rows (no nested value), keys ascending across responses: the second and third stream in pieces
+    // scanned rows (no nested value), keys ascending across responses; each body is read while the response
+    // before it is applied, into the buffer of the one before that once it is released
     const sizes = [3000, 30_000, 2000];
     const starts = [0, 3000, 33_000];
     const rowsOf = (call: number) =>
@@ -210,12 +218,14 @@ describe('runSync', () => {
   it('keeps the committed state and warehouse when a response breaks the protocol after its rows streamed in', async () => {
     const rows = (from: number) => Array.from({length: 10_000}, (_, i) => ({id: from + i, name: `item ${from + i}`, pad: 'p'.repeat(200)}));
     const url = await serve((_body, call) => {
-      const answer = {state: {page: call}, insert: {items: rows(call * 10_000)}, delete: {}, schema: {items: {primary_key: ['id']}}, hasMore: true};
-      // the third answer's rows are fine, its hasMore (after them) is not
+      const answer = {state: {page: call}, insert: {items: rows(call * 10_000)}, delete: {}, schema: {items: {primary_key: ['id']}}, hasMore: call < 2};
+      // the third answer, the first of the second sync (the call whose rows load while its body streams in),
+      // has fine rows and a bad hasMore after them
       return {status: 200, body: JSON.stringify(call === 3 ? {...answer, hasMore: 'yes'} : answer)};
     });
+    await runSync({...options(), transport: httpTransport(url, {timeoutMs: 20_000})});
     const error = await runSync({...options(), transport: httpTransport(url, {timeoutMs: 20_000})}).catch((e: unknown) => e);
-    expect((error as SyncFailed).message).toMatch(/^call 3 failed: "hasMore" is a string/);
+    expect((error as SyncFailed).message).toMatch(/^call 1 failed: "hasMore" is a string/);
     expect(readState(stateFile)).toEqual({page: 2});
     expect((await warehouse.query('SELECT count(*) AS n, min(id) AS min, max(id) AS max FROM items_fn.items')).rows).toEqual([{n: 20_000, min: 10_000, max: 29_999}]);
   });
@@ -241,6 +251,90 @@ describe('runSync', () => {
     const silent = await serve(() => undefined);
     await expect(runSync({...options(), transport: httpTransport(silent, {timeoutMs: 300})})).rejects.toThrow(/^call 1 failed: the function at http:\/\/127\.0\.0\.1:\d+\/? did not answer within/);
     expect(existsSync(stateFile)).toBe(false);
+  });
+});
+
+describe('runSync with the next call in flight', () => {
+  const badDelete = (n: number) => ({...page(n, true), delete: {items: [{id: 'not a number'}]}});
+
+  it('stops the call in flight when the warehouse refuses a response, keeps that response pending, and applies it first once it can', async () => {
+    writeFileSync(stateFile, JSON.stringify({page: 0}));
+    let stopped!: () => void;
+    const inFlightStopped = new Promise<void>((resolve) => (stopped = resolve));
+    const url = await serve((body, call) => {
+      if (call === 1) return {status: 200, body: JSON.stringify(page(1, true))};
+      if (call === 2) return {status: 200, body: JSON.stringify(badDelete(2))};
+      // call 3 is in flight while the warehouse refuses call 2's response: it never answers, and is stopped
+      expect(JSON.parse(body).state).toEqual({page: 2});
+      return undefined;
+    });
+    // the client closes the connection of a call it stops before its answer
+    servers.at(-1)!.on('request', (_req, res) => res.on('close', () => res.writableFinished || stopped()));
+    const error = (await runSync({...options(), transport: httpTransport(url, {timeoutMs: 120_000})}).catch((e: unknown) => e)) as SyncFailed;
+    expect(error.message).toMatch(/^call 2 failed: the warehouse rejected .*\(the response is kept in .*\.state\.json\.pending; the next sync applies it first\)$/);
+    await inFlightStopped;
+    expect(readState(stateFile)).toEqual({page: 1});
+    expect(readPending(stateFile)).toMatchObject({call: 2, stateSent: {page: 1}});
+
+    // the next sync applies it before it calls the function, and fails as long as the warehouse refuses it
+    const again = scripted(() => ({body: page(9, false)}));
+    const refused = (await runSync({...options(), transport: again.transport}).catch((e: unknown) => e)) as SyncFailed;
+    expect(refused.message).toMatch(/^the response to call 2 of the last sync, received but not committed and kept in \S+\.pending, cannot be applied: the warehouse rejected .*; fix that and sync again, or delete \S+\.pending to drop it \(its rows are then lost\)$/);
+    expect(again.requests).toHaveLength(0);
+
+    // once it can be applied (here: the pending response is replaced by a good one), it is, and the sync goes on from its state
+    writePending(stateFile, {stateSent: {page: 1}, call: 2, body: JSON.stringify(page(2, true))});
+    const resumed = scripted((_r, call) => ({body: page(2 + call, call < 2)}));
+    const summary = await runSync({...options(), transport: resumed.transport});
+    expect(resumed.requests.map((r) => r.state)).toEqual([{page: 2}, {page: 3}]);
+    expect(summary).toMatchObject({calls: 2, rows: {items: 3}, state: {page: 4}});
+    expect(summary.warnings).toContain('applied the response to call 2 of the last sync first: that sync ended after it had received it and sent the next call, before it committed it');
+    expect(existsSync(pendingFile(stateFile))).toBe(false);
+    expect((await warehouse.query('SELECT id FROM items_fn.items ORDER BY id')).rows).toEqual([{id: 1}, {id: 2}, {id: 3}, {id: 4}]);
+  });
+
+  it('stops an in-process call in flight through its signal when the warehouse refuses the response before it', async () => {
+    let stoppedWith: unknown;
+    const connector = defineConnector({
+      name: 'pages',
+      secrets: z.object({}),
+      tables: {items: {primaryKey: ['id']}},
+      async test() {},
+      async *sync({state, signal}) {
+        const n = Number(state.page ?? 0) + 1;
+        if (n === 3) {
+          // in flight while the warehouse refuses call 2's response: waits until the runner stops it
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          stoppedWith = signal.reason;
+          return;
+        }
+        yield upsert('items', {id: n, name: `item ${n}`});
+        if (n === 2) yield remove('items', {id: 'not a number'});
+        yield checkpoint({page: n}, {endCall: true});
+      },
+    });
+    const error = (await runSync({...options(), secrets: {}, transport: inProcessTransport(connector, {sink: () => undefined})}).catch((e: unknown) => e)) as SyncFailed;
+    expect(error.message).toMatch(/^call 2 failed: the warehouse rejected .*\(the response is kept in \S+\.pending; the next sync applies it first\)$/);
+    expect(stoppedWith).toBeInstanceOf(Error);
+    expect(readState(stateFile)).toEqual({page: 1});
+  });
+
+  it('drops a pending response that followed another state than the committed one', async () => {
+    writeFileSync(stateFile, JSON.stringify({page: 0}));
+    writePending(stateFile, {stateSent: {page: 6}, call: 7, body: JSON.stringify(page(7, true))});
+    const fn = scripted(() => ({body: page(1, false)}));
+    const summary = await runSync({...options(), transport: fn.transport});
+    expect(fn.requests.map((r) => r.state)).toEqual([{page: 0}]);
+    expect(summary.warnings[0]).toMatch(/^dropped the response to call 7 of the last sync, which it received but did not commit \(\S+\.pending\): it followed another state than the one committed now/);
+    expect((await warehouse.query('SELECT id FROM items_fn.items')).rows).toEqual([{id: 1}]);
+    expect(existsSync(pendingFile(stateFile))).toBe(false);
+  });
+
+  it('refuses a pending file it did not write, in one line saying how to go on', async () => {
+    writeFileSync(pendingFile(stateFile), '{"state": {}}');
+    await expect(runSync({...options(), transport: scripted(() => ({body: page(1, false)})).transport})).rejects.toThrow(
+      /^\S+\.pending is not a response kept by \.\/fivetran sync \(its first line must say which state it followed\); delete it to drop it/,
+    );
   });
 });
 

@@ -2,7 +2,10 @@
 // {agent, state, secrets, sync_id}, checks each answer strictly, applies it to the warehouse in one
 // transaction, and only then commits the returned state, calling again while hasMore is true. A call that
 // fails (an error status, a timeout, a protocol violation, a warehouse error) ends the sync and leaves
-// both the committed state and the warehouse as the previous call left them. The transport is either
+// both the committed state and the warehouse as the previous call left them. Once a response is checked,
+// the next call is sent while the warehouse applies it (the function works while the warehouse loads):
+// that response is first kept beside the state file, so that a sync that ends before committing it loses
+// nothing, and the next sync applies it before it calls the function (see PendingResponse). The transport is either
 // in-process (handleFunctionCall, as tests and the demo use) or HTTP (a `./fivetran serve` or a deployed
 // function).
 import {randomUUID} from 'node:crypto';
@@ -12,15 +15,17 @@ import {handleFunctionCall, type CallOptions} from '../sdk/function-adapter.js';
 import type {Connector} from '../sdk/connector.js';
 import type {FunctionRequest, State} from '../sdk/types.js';
 import {ExactNumber, stringifyExactJson} from './exact-json.js';
-import {checkResponse, insertedRows, ProtocolViolation, ResponseReader, rowCount, type ParsedBody, type RowsListener} from './response-check.js';
-import {readState, writeState} from './state-store.js';
-import type {Warehouse} from './warehouse.js';
+import {checkResponse, insertedRows, ProtocolViolation, ResponseReader, rowCount, type CheckedResponse, type ParsedBody, type RowsListener} from './response-check.js';
+import {pendingFile, readPending, readState, removePending, writePending, writeState} from './state-store.js';
+import type {ApplyResult, Warehouse} from './warehouse.js';
 
 export interface CallAnswer {
   status: number;
   body: string;
   /** the body as it was parsed while it arrived (httpTransport); checkResponse parses `body` without it */
   parsed?: ParsedBody;
+  /** the body's bytes as received, when the transport has them (what is kept while it is pending; `body` decodes them) */
+  raw?(): Buffer;
   /**
    * Called once nothing reads this answer, nor what was made of it, any more: its buffers may hold the next
    * body (runSync calls it after the state of the response is written).
@@ -32,7 +37,14 @@ export interface CallAnswer {
  * Delivers one request to the function and returns its answer; throws TransportError when there is none. A
  * transport that reads the body as it streams in tells `onRows` of whole rows as they arrive.
  */
-export type FunctionTransport = (request: FunctionRequest, options?: {onRows?: RowsListener}) => Promise<CallAnswer>;
+export type FunctionTransport = (request: FunctionRequest, options?: TransportCallOptions) => Promise<CallAnswer>;
+
+export interface TransportCallOptions {
+  /** whole rows as the body streams in (a transport that reads it as it arrives) */
+  onRows?: RowsListener;
+  /** aborts the call: the sync failed while it was in flight, and nothing will read its answer */
+  signal?: AbortSignal;
+}
 
 const seconds = (ms: number) => (ms < 10_000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Math.round(ms / 1000)} s`);
 
@@ -51,9 +63,11 @@ export class TransportError extends Error {
 export function inProcessTransport(connector: Connector, options: CallOptions & {timeoutMs?: number} = {}): FunctionTransport {
   const {timeoutMs: givenTimeoutMs, ...callOptions} = options;
   const timeoutMs = givenTimeoutMs ?? limitsFromEnv(options.limits).timeoutSeconds * 1000 + 5000;
-  return async (request) => {
+  return async (request, transportOptions) => {
+    const given = transportOptions?.signal;
+    const signal = given && callOptions.signal ? AbortSignal.any([given, callOptions.signal]) : (given ?? callOptions.signal);
     // through JSON, as over HTTP, so nothing the function keeps can alias the runner's objects
-    const call = handleFunctionCall(connector, JSON.parse(stringifyExactJson(request)), callOptions);
+    const call = handleFunctionCall(connector, JSON.parse(stringifyExactJson(request)), {...callOptions, signal});
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new TransportError(`${connector.name} did not answer within ${seconds(timeoutMs)} (its timeout plus 5 s)`)), timeoutMs);
@@ -89,7 +103,14 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
     try {
       // got, not fetch: fetch refuses ports on the browser block list (e.g. 6000), which local servers may use
       await new Promise<void>((resolve, reject) => {
-        const stream = got.stream.post(url, {body: stringifyExactJson(request), headers, timeout: {request: options.timeoutMs}, retry: {limit: 0}, throwHttpErrors: false});
+        const stream = got.stream.post(url, {
+          body: stringifyExactJson(request),
+          headers,
+          timeout: {request: options.timeoutMs},
+          retry: {limit: 0},
+          throwHttpErrors: false,
+          signal: callOptions?.signal,
+        });
         stream.on('response', (response: {statusCode: number}) => {
           status = response.statusCode;
           if (status === 200) {
@@ -125,6 +146,7 @@ export function httpTransport(url: string, options: {idToken?: string; timeoutMs
     return {
       status,
       parsed,
+      raw: () => read.raw(),
       get body() {
         if (released) throw new Error('the answer was released: its body is no longer kept');
         return (text ??= read.text());
@@ -191,6 +213,12 @@ export interface RunSyncOptions {
   onCall?: (progress: SyncProgress) => void;
   /** before each call is sent (for a "waiting" display during long calls) */
   onCallStart?: (call: number) => void;
+  /**
+   * false: each call is sent only once the response before it is committed, so that whatever runs before a
+   * call (onCallStart, the transport) sees the warehouse as the committed state left it. Default true: the
+   * next call is in flight while the warehouse applies the response before it (see PendingResponse).
+   */
+  pipeline?: boolean;
 }
 
 /** Fivetran ends a sync after more than this many consecutive responses without rows. */
@@ -213,9 +241,15 @@ function canonicalJson(value: unknown): string {
     .join(',')}}`;
 }
 
+/** A call sent, whose answer is awaited. */
+interface CallInFlight {
+  syncedAt: Date;
+  answer: Promise<CallAnswer>;
+  controller: AbortController;
+}
+
 export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
   const startedAt = Date.now();
-  let state = readState(options.stateFile);
   const summary: SyncSummary = {
     function: options.functionName,
     schema: options.schema,
@@ -224,102 +258,194 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
     rows: {},
     deletes: {},
     bytes: 0,
-    state,
+    state: readState(options.stateFile),
     durationMs: 0,
     endedBy: 'finished',
     createdTables: [],
     addedColumns: [],
     warnings: [],
   };
+  let state = await applyPending(options, summary);
   const agent = options.agent ?? `Fivetran Google Cloud Functions Connector/local_${options.schema}/${options.schema}`;
+  const send = (call: number, sentState: State, stream: boolean): CallInFlight => {
+    options.onCallStart?.(call);
+    // rows may be written (not committed) while the body streams in; apply() commits them with the rest
+    const syncedAt = new Date();
+    const onRows = stream ? options.warehouse.streamResponse(options.schema, syncedAt) : undefined;
+    const controller = new AbortController();
+    const answer = options.transport({agent, state: sentState, secrets: options.secrets, sync_id: summary.syncId}, {onRows, signal: controller.signal});
+    // awaited when its turn comes; a sync that fails before then only waits for it to end
+    answer.catch(() => undefined);
+    return {syncedAt, answer, controller};
+  };
   let totalRows = 0;
   let emptyStreak = 0;
   /** consecutive responses with rows, hasMore true and the state they were sent; since `stuckSince` */
   let stuckStreak = 0;
   let stuckSince = 0;
-  for (;;) {
-    if (options.maxCalls !== undefined && summary.calls >= options.maxCalls) {
-      summary.endedBy = 'max_calls';
-      break;
-    }
-    const call = summary.calls + 1;
-    const fail = (reason: string, cause?: unknown): never => {
-      summary.durationMs = Date.now() - startedAt;
-      throw new SyncFailed(`call ${call} failed: ${reason}`, call, summary, {cause});
-    };
-    let answer: CallAnswer;
-    options.onCallStart?.(call);
-    // rows may be written (not committed) while the body streams in; apply() commits them with the rest
-    const syncedAt = new Date();
-    const onRows = options.warehouse.streamResponse(options.schema, syncedAt);
-    let response;
-    let applied;
-    try {
-      try {
-        answer = await options.transport({agent, state, secrets: options.secrets, sync_id: summary.syncId}, {onRows});
-      } catch (error) {
-        return fail((error as Error).message, error);
+  /** the next call, sent while the warehouse applies the response before it */
+  let next: CallInFlight | undefined;
+  try {
+    for (;;) {
+      if (options.maxCalls !== undefined && summary.calls >= options.maxCalls) {
+        summary.endedBy = 'max_calls';
+        break;
       }
+      const call = summary.calls + 1;
+      const fail = (reason: string, cause?: unknown): never => {
+        summary.durationMs = Date.now() - startedAt;
+        throw new SyncFailed(`call ${call} failed: ${reason}`, call, summary, {cause});
+      };
+      // the first call's rows may load while its body streams in; a call sent while the warehouse applies
+      // the response before it is loaded after it (the warehouse has one transaction at a time)
+      const sent = next ?? send(call, state, true);
+      next = undefined;
+      let answer: CallAnswer;
+      let response;
+      let applied;
+      let rows = 0;
       try {
-        response = checkResponse(answer.status, () => answer.body, {capBytes: options.capBytes, parsed: answer.parsed});
-      } catch (error) {
-        if (error instanceof ProtocolViolation) return fail(error.message, error);
-        throw error;
+        try {
+          answer = await sent.answer;
+        } catch (error) {
+          return fail((error as Error).message, error);
+        }
+        try {
+          response = checkResponse(answer.status, () => answer.body, {capBytes: options.capBytes, parsed: answer.parsed});
+        } catch (error) {
+          if (error instanceof ProtocolViolation) return fail(error.message, error);
+          throw error;
+        }
+        rows = rowCount(response);
+        // whether the sync goes on after this response depends on it alone: decided now, so that the next
+        // call is in flight while the warehouse applies this one
+        if (response.hasMore) {
+          if (canonicalJson(response.state) !== canonicalJson(state)) stuckStreak = 0;
+          else if (rows > 0 && stuckStreak++ === 0) stuckSince = call;
+          emptyStreak = rows === 0 ? emptyStreak + 1 : 0;
+        }
+        const goesOn =
+          response.hasMore && stuckStreak < MAX_RESPONSES_WITHOUT_PROGRESS && emptyStreak <= MAX_CONSECUTIVE_EMPTY_RESPONSES && (options.maxCalls === undefined || call < options.maxCalls);
+        if (goesOn && options.pipeline !== false) {
+          // the next call carries this response's state, which the function may act on: from now on the
+          // response is kept until it is committed
+          try {
+            writePending(options.stateFile, {stateSent: state, call, body: answer.raw?.() ?? answer.body});
+          } catch (error) {
+            return fail((error as Error).message, error);
+          }
+          next = send(call + 1, response.state, false);
+        }
+        try {
+          applied = await options.warehouse.apply(options.schema, response, {syncedAt: sent.syncedAt});
+        } catch (error) {
+          return fail(next ? `${(error as Error).message} (the response is kept in ${pendingFile(options.stateFile)}; the next sync applies it first)` : (error as Error).message, error);
+        }
+      } finally {
+        // a call that failed leaves nothing of its rows (after apply() there is nothing to discard)
+        await options.warehouse.discardStream();
       }
+      // the warehouse has committed this response; now the state that goes with it
       try {
-        applied = await options.warehouse.apply(options.schema, response, {syncedAt});
+        writeState(options.stateFile, response.state);
       } catch (error) {
-        return fail((error as Error).message, error);
+        return fail(`${(error as Error).message} (the warehouse has this call's rows; the next sync repeats them)`, error);
       }
-    } finally {
-      // a call that failed leaves nothing of its rows (after apply() there is nothing to discard)
-      await options.warehouse.discardStream();
+      removePending(options.stateFile);
+      state = response.state;
+      summary.calls = call;
+      count(summary, response, applied);
+      totalRows += rows;
+      options.onCall?.({call, rows: totalRows, bytes: summary.bytes, elapsedMs: Date.now() - startedAt, hasMore: response.hasMore});
+      // committed and counted (the counts of scanned rows are the scanner's): the next body may take its buffer
+      answer.release?.();
+      if (!response.hasMore) break;
+      if (stuckStreak >= MAX_RESPONSES_WITHOUT_PROGRESS) {
+        summary.durationMs = Date.now() - startedAt;
+        throw new SyncFailed(
+          `ended at call ${call}: the sync makes no progress: calls ${stuckSince}–${call} each answered rows and hasMore true with the very state they were sent, so every next call would answer the same; ` +
+            'advance the state with every page (a cursor past the rows sent), or answer hasMore false when there is nothing more',
+          call,
+          summary,
+        );
+      }
+      if (emptyStreak > MAX_CONSECUTIVE_EMPTY_RESPONSES) {
+        summary.endedBy = 'empty_responses';
+        summary.warnings.push(
+          `ended the sync after ${emptyStreak} consecutive responses without rows and hasMore true, as Fivetran does; answer hasMore: false when there is nothing more to send`,
+        );
+        break;
+      }
     }
-    // the warehouse has committed this response; now the state that goes with it
-    try {
-      writeState(options.stateFile, response.state);
-    } catch (error) {
-      return fail(`${(error as Error).message} (the warehouse has this call's rows; the next sync repeats the call)`, error);
-    }
-    const stateSent = state;
-    state = response.state;
-    summary.calls = call;
-    summary.state = state;
-    summary.bytes += response.bytes;
-    for (const table of Object.keys(response.insert)) {
-      const rows = insertedRows(response, table);
-      if (rows) summary.rows[table] = (summary.rows[table] ?? 0) + rows;
-    }
-    for (const [table, rows] of Object.entries(response.delete)) if (rows.length) summary.deletes[table] = (summary.deletes[table] ?? 0) + rows.length;
-    summary.createdTables.push(...applied.createdTables);
-    summary.addedColumns.push(...applied.addedColumns.filter((column) => !applied.createdTables.includes(column.split('.')[0]!)));
-    for (const warning of response.warnings) if (!summary.warnings.includes(warning)) summary.warnings.push(warning);
-    const rows = rowCount(response);
-    totalRows += rows;
-    options.onCall?.({call, rows: totalRows, bytes: summary.bytes, elapsedMs: Date.now() - startedAt, hasMore: response.hasMore});
-    // committed and counted (the counts of scanned rows are the scanner's): the next body may take its buffer
-    answer.release?.();
-    if (!response.hasMore) break;
-    if (canonicalJson(response.state) !== canonicalJson(stateSent)) stuckStreak = 0;
-    else if (rows > 0 && stuckStreak++ === 0) stuckSince = call;
-    if (stuckStreak >= MAX_RESPONSES_WITHOUT_PROGRESS) {
-      summary.durationMs = Date.now() - startedAt;
-      throw new SyncFailed(
-        `ended at call ${call}: the sync makes no progress: calls ${stuckSince}–${call} each answered rows and hasMore true with the very state they were sent, so every next call would answer the same; ` +
-          'advance the state with every page (a cursor past the rows sent), or answer hasMore false when there is nothing more',
-        call,
-        summary,
+  } finally {
+    // the sync failed with a call in flight: stop it, and return once it has ended (its response, if any, is
+    // not applied: the function is called again from the state of the response kept pending)
+    if (next) {
+      next.controller.abort();
+      await next.answer.then(
+        (answer) => answer.release?.(),
+        () => undefined,
       );
-    }
-    emptyStreak = rows === 0 ? emptyStreak + 1 : 0;
-    if (emptyStreak > MAX_CONSECUTIVE_EMPTY_RESPONSES) {
-      summary.endedBy = 'empty_responses';
-      summary.warnings.push(
-        `ended the sync after ${emptyStreak} consecutive responses without rows and hasMore true, as Fivetran does; answer hasMore: false when there is nothing more to send`,
-      );
-      break;
     }
   }
   summary.durationMs = Date.now() - startedAt;
   return summary;
+}
+
+/** Adds a committed response to the sync's summary. */
+function count(summary: SyncSummary, response: CheckedResponse, applied: ApplyResult): void {
+  summary.state = response.state;
+  summary.bytes += response.bytes;
+  for (const table of Object.keys(response.insert)) {
+    const rows = insertedRows(response, table);
+    if (rows) summary.rows[table] = (summary.rows[table] ?? 0) + rows;
+  }
+  for (const [table, rows] of Object.entries(response.delete)) if (rows.length) summary.deletes[table] = (summary.deletes[table] ?? 0) + rows.length;
+  summary.createdTables.push(...applied.createdTables);
+  summary.addedColumns.push(...applied.addedColumns.filter((column) => !applied.createdTables.includes(column.split('.')[0]!)));
+  for (const warning of response.warnings) if (!summary.warnings.includes(warning)) summary.warnings.push(warning);
+}
+
+/**
+ * Applies the response the last sync kept pending (received, the next call sent, not committed: see
+ * PendingResponse) before this sync calls the function, and returns the state to call it with. A pending
+ * response that followed another state than the committed one (the state file was reset or replaced since)
+ * is dropped with a warning.
+ */
+async function applyPending(options: RunSyncOptions, summary: SyncSummary): Promise<State> {
+  const pending = readPending(options.stateFile);
+  if (!pending) return summary.state;
+  const file = pendingFile(options.stateFile);
+  const last = `the response to call ${pending.call} of the last sync`;
+  if (canonicalJson(pending.stateSent) !== canonicalJson(summary.state)) {
+    removePending(options.stateFile);
+    summary.warnings.push(`dropped ${last}, which it received but did not commit (${file}): it followed another state than the one committed now (the state file was reset or replaced)`);
+    return summary.state;
+  }
+  const fail = (reason: string, cause: unknown): never => {
+    throw new SyncFailed(
+      `${last}, received but not committed and kept in ${file}, cannot be applied: ${reason}; fix that and sync again, or delete ${file} to drop it (its rows are then lost)`,
+      0,
+      summary,
+      {cause},
+    );
+  };
+  let response;
+  try {
+    response = checkResponse(200, () => pending.body, {capBytes: options.capBytes});
+  } catch (error) {
+    if (error instanceof ProtocolViolation) return fail(error.message, error);
+    throw error;
+  }
+  let applied;
+  try {
+    applied = await options.warehouse.apply(options.schema, response, {syncedAt: new Date()});
+  } catch (error) {
+    return fail((error as Error).message, error);
+  }
+  writeState(options.stateFile, response.state);
+  removePending(options.stateFile);
+  count(summary, response, applied);
+  summary.warnings.push(`applied ${last} first: that sync ended after it had received it and sent the next call, before it committed it`);
+  return response.state;
 }

@@ -138,7 +138,11 @@ export interface SyncOptions {
   callOptions?: CallOptions;
   /** call a served function at this URL instead of the connector in this process */
   url?: string;
-  /** runs before each call is sent (0-based), e.g. to change the source between calls */
+  /**
+   * runs before each call is sent (0-based), e.g. to change the source between calls; with it, each call is
+   * sent once the response before it is committed, so that the hook sees the warehouse as that call left it
+   * (without it the next call is in flight while the warehouse applies the response before it, as ./fivetran sync does)
+   */
   beforeCall?: (call: number) => Promise<void> | void;
 }
 
@@ -192,12 +196,12 @@ export async function syncAll(connector: Connector | undefined, secrets: Record<
     : inProcessTransport(connector ?? fail('syncAll needs a connector or a url'), {...quiet, ...options.callOptions});
   const calls: SyncCall[] = [];
   const committedStates: State[] = [];
-  const transport: FunctionTransport = async (request) => {
+  const transport: FunctionTransport = async (request, transportOptions) => {
     if (calls.length > 0 && calls[calls.length - 1]!.status === 200) committedStates.push(request.state as State);
     await options.beforeCall?.(calls.length);
     const record: SyncCall = {stateIn: request.state as State, status: 0, text: ''};
     calls.push(record);
-    const result = await inner(request);
+    const result = await inner(request, {signal: transportOptions?.signal});
     record.status = result.status;
     record.text = result.body;
     try {
@@ -218,6 +222,8 @@ export async function syncAll(connector: Connector | undefined, secrets: Record<
         warehouse: warehouse.warehouse,
         schema,
         maxCalls: options.maxCalls ?? 1000,
+        // a hook run before each call sees the warehouse as the call before it committed it
+        pipeline: options.beforeCall === undefined,
         capBytes: options.callOptions?.limits?.responseCapBytes,
       });
     } catch (error) {
