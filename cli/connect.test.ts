@@ -7,7 +7,7 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startApiSimulator, type ApiSimulator} from '../emulator/api-simulator.js';
-import {defaultStateFile} from '../emulator/state-store.js';
+import {defaultStateFile, pendingFile, writePending} from '../emulator/state-store.js';
 import {Warehouse} from '../emulator/warehouse.js';
 import {airflowDags} from './airflow.js';
 import {connect, type ConnectOptions} from './connect.js';
@@ -303,6 +303,8 @@ describe('after connect', () => {
     await warehouse.close();
     mkdirSync(path.dirname(defaultStateFile(project, 'monitoring')), {recursive: true});
     writeFileSync(defaultStateFile(project, 'monitoring'), '{"cursor": 1}');
+    // a response the last sync received and did not commit goes with the state
+    writePending(defaultStateFile(project, 'monitoring'), {stateSent: {cursor: 1}, call: 3, body: '{}'});
 
     expect((await failure(reset({function: 'monitoring', cwd: project, interactive: false}))).message).toMatch(/pass --yes to do it without a terminal$/);
     expect((await failure(reset({function: 'monitoring', cwd: project, interactive: true, ask: () => Promise.resolve('n')}))).message).toBe('reset canceled; nothing deleted');
@@ -310,6 +312,7 @@ describe('after connect', () => {
     await reset({function: 'monitoring', cwd: project, interactive: true, ask: (q) => ((asked = q), Promise.resolve('y')), stdout: () => undefined});
     expect(asked).toBe('delete the schema monitoring of .fivetran/warehouse.duckdb and its state file? [y/N] ');
     expect(existsSync(defaultStateFile(project, 'monitoring'))).toBe(false);
+    expect(existsSync(pendingFile(defaultStateFile(project, 'monitoring')))).toBe(false);
     const after = await Warehouse.open(file, {readOnly: true});
     const {rows} = await after.query("SELECT schema_name FROM duckdb_schemas() WHERE schema_name IN ('monitoring', 'replication') ORDER BY 1");
     await after.close();
