@@ -34,7 +34,7 @@ import pg from 'pg';
 import {bundleConnector, writeFunctionBundle} from '../cli/bundle.js';
 import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
 import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
-import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
+import {DEFAULT_RESPONSE_CAP_BYTES, MALLOC_ENVIRONMENT} from '../sdk/budget.js';
 import {firstAnswer, startBundledFunction, startProcess} from '../test/support/bundled-function.js';
 import {measureCopy} from './support/copy-reference.js';
 import {closeDriver, driveSync} from './support/function-driver.js';
@@ -224,6 +224,7 @@ async function main(): Promise<void> {
       FIVETRAN_RESPONSE_CAP_BYTES: String(cap),
       LOG_LEVEL: process.env.BENCH_DEBUG ? 'DEBUG' : 'WARNING',
       NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+      ...MALLOC_ENVIRONMENT,
     };
     console.log(`response cap ${(cap / 1024 / 1024).toFixed(0)} MiB per call; function memory ${memory} MB${env.NODE_OPTIONS ? `; NODE_OPTIONS=${env.NODE_OPTIONS}` : ''}`);
     // the function as ./fivetran deploy ships it: the esbuild bundle served by functions-framework

@@ -136,7 +136,7 @@ describe('gcloudDeployArgs', () => {
       '--no-allow-unauthenticated',
       '--memory=256Mi',
       '--timeout=540s',
-      '--set-env-vars=FUNCTION_MEMORY_MB=256,FUNCTION_TIMEOUT_SECONDS=540,FIVETRAN_RESPONSE_CAP_BYTES=8388608',
+      '--set-env-vars=FUNCTION_MEMORY_MB=256,FUNCTION_TIMEOUT_SECONDS=540,FIVETRAN_RESPONSE_CAP_BYTES=8388608,MALLOC_MMAP_THRESHOLD_=131072',
       '--project=acme-data',
       '--quiet',
     ]);
@@ -156,7 +156,7 @@ describe('gcloudDeployArgs', () => {
       '--no-allow-unauthenticated',
       '--memory=1Gi',
       '--timeout=300s',
-      '--set-env-vars=FUNCTION_MEMORY_MB=1024,FUNCTION_TIMEOUT_SECONDS=300,FIVETRAN_RESPONSE_CAP_BYTES=4194304',
+      '--set-env-vars=FUNCTION_MEMORY_MB=1024,FUNCTION_TIMEOUT_SECONDS=300,FIVETRAN_RESPONSE_CAP_BYTES=4194304,MALLOC_MMAP_THRESHOLD_=131072',
       '--max-instances=5',
       '--service-account=fivetran-fn@acme-data.iam.gserviceaccount.com',
       '--project=acme-data',
@@ -169,7 +169,7 @@ describe('gcloudDeployArgs', () => {
     const args = gcloudDeployArgs(fn!, 'p');
     expect(args).toContain('--memory=512Mi');
     expect(args).toContain('--timeout=60s');
-    expect(args.find((a) => a.startsWith('--set-env-vars='))).toBe('--set-env-vars=FUNCTION_MEMORY_MB=512,FUNCTION_TIMEOUT_SECONDS=60,FIVETRAN_RESPONSE_CAP_BYTES=8388608');
+    expect(args.find((a) => a.startsWith('--set-env-vars='))).toBe('--set-env-vars=FUNCTION_MEMORY_MB=512,FUNCTION_TIMEOUT_SECONDS=60,FIVETRAN_RESPONSE_CAP_BYTES=8388608,MALLOC_MMAP_THRESHOLD_=131072');
   });
 });
 

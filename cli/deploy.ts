@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import {DEPLOY_DEFAULTS, loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
 import {projectRoot} from '../project/root.js';
 import {deprecationWarning} from '../project/runtimes.js';
-import {DEFAULT_RESPONSE_CAP_BYTES} from '../sdk/budget.js';
+import {DEFAULT_RESPONSE_CAP_BYTES, MALLOC_ENVIRONMENT} from '../sdk/budget.js';
 import {buildFunctionBundles, bundleDir, type FunctionBundle} from './bundle.js';
 import {CliConfigError, CommandFailed, UsageError} from './errors.js';
 import {recordDeploy} from './lock.js';
@@ -65,7 +65,8 @@ export interface DeployResult {
 }
 
 /**
- * The environment variables of a deployed function: a connector's budgets (sdk/budget.ts); a function entry's
+ * The environment variables of a deployed function: a connector's budgets (sdk/budget.ts) and malloc's
+ * settings (MALLOC_ENVIRONMENT); a function entry's
  * `env` values (its secrets come from Secret Manager instead: secretEnvironment).
  */
 export function functionEnvironment(fn: DeployFunction): Record<string, string> {
@@ -76,6 +77,7 @@ export function functionEnvironment(fn: DeployFunction): Record<string, string> 
     FUNCTION_MEMORY_MB: String(memoryMb(fn.memory)),
     FUNCTION_TIMEOUT_SECONDS: String(timeoutSeconds(fn.timeout)),
     FIVETRAN_RESPONSE_CAP_BYTES: String(fn.response_cap_bytes ?? DEFAULT_RESPONSE_CAP_BYTES),
+    ...MALLOC_ENVIRONMENT,
   };
 }
 

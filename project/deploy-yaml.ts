@@ -4,6 +4,7 @@ import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {parseDocument} from 'yaml';
 import {z} from 'zod';
+import {MALLOC_ENVIRONMENT} from '../sdk/budget.js';
 import {ProjectConfigError} from './errors.js';
 import {listConnectorNames, listFunctionNames} from './root.js';
 import {DEFAULT_RUNTIME, runtimeProblem} from './runtimes.js';
@@ -33,7 +34,7 @@ const AirflowSchema = z.strictObject({
 const SECRET_ENV_NAME = /(SECRET|PASSWORD|TOKEN|API_KEY|DATABASE_URL|WEBHOOK_URL)$/;
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 /** Set by the deploy itself (cli/deploy.ts), or reserved by Cloud Functions. */
-const RESERVED_ENV = new Set(['FUNCTION_MEMORY_MB', 'FUNCTION_TIMEOUT_SECONDS', 'FIVETRAN_RESPONSE_CAP_BYTES', 'PORT', 'K_SERVICE', 'K_REVISION', 'K_CONFIGURATION', 'FUNCTION_TARGET', 'FUNCTION_SIGNATURE_TYPE']);
+const RESERVED_ENV = new Set([...Object.keys(MALLOC_ENVIRONMENT), 'FUNCTION_MEMORY_MB', 'FUNCTION_TIMEOUT_SECONDS', 'FIVETRAN_RESPONSE_CAP_BYTES', 'PORT', 'K_SERVICE', 'K_REVISION', 'K_CONFIGURATION', 'FUNCTION_TARGET', 'FUNCTION_SIGNATURE_TYPE']);
 const EnvValueSchema = z.union([z.string(), z.strictObject({secret: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/)})], {
   error: 'must be a value (text) or {secret: <Secret Manager secret name>}',
 });

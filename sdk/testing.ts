@@ -270,3 +270,6 @@ export async function serveConnector(connector: Connector, options: CallOptions 
       }),
   };
 }
+
+/** malloc's settings a connector function is deployed with (see MALLOC_ENVIRONMENT): serve it so to measure its memory */
+export {MALLOC_ENVIRONMENT} from './budget.js';

@@ -10,7 +10,7 @@ import pg from 'pg';
 import {bundleConnector, writeFunctionBundle} from '../../cli/bundle.js';
 import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../../project/deploy-yaml.js';
 import {startEmbeddedPostgres} from '../../emulator/embedded-postgres.js';
-import {DEFAULT_RESPONSE_CAP_BYTES} from '../../sdk/budget.js';
+import {DEFAULT_RESPONSE_CAP_BYTES, MALLOC_ENVIRONMENT} from '../../sdk/budget.js';
 import {firstAnswer, startBundledFunction, type RunningProcess} from '../../test/support/bundled-function.js';
 
 export interface ReplicationSource {
@@ -56,6 +56,7 @@ export async function startReplicationSource(root: string): Promise<ReplicationS
     FUNCTION_TIMEOUT_SECONDS: String(timeoutSeconds(deployed?.timeout)),
     FIVETRAN_RESPONSE_CAP_BYTES: String(capBytes),
     LOG_LEVEL: 'WARNING',
+    ...MALLOC_ENVIRONMENT,
   };
   const fnEntry: DeployFunction = deployed ?? {name: 'replication', connector: 'replication', environment: 'dev'};
   // built on first use: a benchmark that serves the function another way needs no bundle of its own

@@ -3,7 +3,7 @@
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {syncAll} from '../../sdk/testing.js';
+import {MALLOC_ENVIRONMENT, syncAll} from '../../sdk/testing.js';
 import {firstAnswer, startProcess} from '../../test/support/bundled-function.js';
 import {createTestDatabase, type TestDatabase} from '../../test/support/postgres.js';
 import {MEMORY_COST_FACTOR} from './batching.js';
@@ -57,8 +57,8 @@ describe('rows of 5 MB', () => {
     const root = process.cwd();
     const proc = await startProcess(['--import', 'tsx', path.join(root, 'connectors/replication/served-function.ts')], {
       cwd: root,
-      // K_SERVICE: memory is the process's own RSS, as on Cloud Functions
-      env: {K_SERVICE: 'replication-memory-test', FUNCTION_MEMORY_MB: String(MEMORY_MB), FUNCTION_TIMEOUT_SECONDS: '120'},
+      // K_SERVICE: memory is the process's own RSS, as on Cloud Functions; malloc set as the deploy sets it
+      env: {K_SERVICE: 'replication-memory-test', FUNCTION_MEMORY_MB: String(MEMORY_MB), FUNCTION_TIMEOUT_SECONDS: '120', ...MALLOC_ENVIRONMENT},
     });
     try {
       const secrets = sourceSecrets(db, {include_tables: 'documents'});
