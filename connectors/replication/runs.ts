@@ -29,7 +29,7 @@ const MAX_DECISIONS = 40;
  * `key_reinserted`: a change stream call ended early because a key it deleted came back; `truncate_reload`:
  * before reloading a truncated table in a response that holds deletes (see sync.ts)
  */
-export type StopReason = BudgetReason | 'finished' | 'error' | 'key_reinserted' | 'truncate_reload';
+export type StopReason = BudgetReason | 'finished' | 'error' | 'key_reinserted' | 'truncate_reload' | 'peek_memory';
 
 interface DecisionRecord {
   table: string;

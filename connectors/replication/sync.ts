@@ -15,7 +15,7 @@ import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {cdcNames, postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {ChangeMapper} from './cdc/changes.js';
 import {parseLsn} from './cdc/pgoutput.js';
-import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, peekChanges, slotLagBytes} from './cdc/slot.js';
+import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, nextPeek, PEEK_MESSAGE_MEMORY_BYTES, peekChanges, slotLagBytes} from './cdc/slot.js';
 import {SourceSession} from './client.js';
 import {initialTableState, tableState, type ReplicationState, type TableState} from './state.js';
 import {interleave} from './streams.js';
@@ -24,7 +24,7 @@ import {interleave} from './streams.js';
  * Messages asked of the slot by a call's first peek: about what one response holds (a row of ~400 bytes of
  * JSON a change), at least 5,000. Each peek decodes from the slot's position again, so a first peek too small
  * costs a second, larger one, and one too large decodes (and holds in memory) changes the response has no room
- * for; each further peek of the call asks four times more.
+ * for; each further peek of the call asks about what the response still has room for (nextPeek).
  */
 const firstPeek = (responseCapBytes: number) => Math.max(5000, Math.round(responseCapBytes / 400));
 
@@ -182,7 +182,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
    * or when the response is so close to its stopping line that the row would not fit after the next batch
    * (it is then re-emitted, same key, at the real last checkpoint).
    */
-  function* commit(nextBatchBytes = 0, options: {endCall?: 'key_reinserted' | 'truncate_reload'} = {}): Generator<Emit<ReplicationState>> {
+  function* commit(nextBatchBytes = 0, options: {endCall?: 'key_reinserted' | 'truncate_reload' | 'peek_memory'} = {}): Generator<Emit<ReplicationState>> {
     const json = JSON.stringify(state);
     recorder.retries = retries();
     recorder.connectionReused = session.reused;
@@ -322,8 +322,12 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       // a reload a previous call began (or scheduled) comes before any further change
       yield* reloadTruncated();
       if (budget.stopping) return;
-      for (let asked = firstPeek(budget.limits.responseCapBytes); ; asked *= 4) {
+      let previousMessages = 0;
+      for (let asked = firstPeek(budget.limits.responseCapBytes); ; ) {
+        const rssBefore = process.memoryUsage.rss();
         const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
+        const messageMemoryBytes = Math.max(PEEK_MESSAGE_MEMORY_BYTES, (process.memoryUsage.rss() - rssBefore) / Math.max(1, peek.messages));
+        const bytesLeftBefore = budget.bytesLeft();
         for (const transaction of peek.transactions) {
           const at = state.cdc!;
           if (parseLsn(transaction.endLsn) <= parseLsn(at.lsn)) continue;
@@ -401,6 +405,22 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           }
         }
         if (peek.messages < asked) return;
+        const next = nextPeek({
+          asked,
+          messages: peek.messages,
+          previousMessages,
+          deliveredBytes: bytesLeftBefore - budget.bytesLeft(),
+          bytesLeft: budget.bytesLeft(),
+          messageMemoryBytes,
+          memoryHeadroomBytes: budget.memoryHeadroomBytes(),
+        });
+        if (next.end) {
+          yield* commit(0, {endCall: 'peek_memory'});
+          // the Function adapter has ended the call; the Partner SDK streams on, and peeks again
+          if (budget.stopping) return;
+        }
+        previousMessages = peek.messages;
+        asked = next.asked;
       }
     }
 

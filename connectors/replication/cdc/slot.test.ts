@@ -5,7 +5,7 @@ import {randomBytes} from 'node:crypto';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {advanceSlot, type Change, cdcProblems, dropSlot, ensurePublication, ensureSlot, peekTransactions, slotLagBytes} from './slot.js';
+import {advanceSlot, type Change, cdcProblems, dropSlot, ensurePublication, ensureSlot, nextPeek, peekTransactions, slotLagBytes} from './slot.js';
 import {tupleJson} from './values.js';
 
 let db: TestDatabase;
@@ -88,5 +88,30 @@ describe('the CDC slot', () => {
     expect(transaction!.changes.map((c) => c.type)).toEqual(['delete', 'upsert']);
     const removed = transaction!.changes[0] as Extract<Change, {type: 'delete'}>;
     expect(tupleJson(removed.relation, removed.old.tuple, new Set(['id']))).toBe('{"id":1}');
+  });
+});
+
+describe('the next peek of a call', () => {
+  const MiB = 1024 * 1024;
+  // a first peek of 20,971 messages whose changes took 4 MiB of an 8 MiB response (200 bytes a change)
+  const first = {asked: 20_971, messages: 20_971, previousMessages: 0, deliveredBytes: 20_971 * 200, bytesLeft: 4 * MiB, messageMemoryBytes: 2048, memoryHeadroomBytes: 300 * MiB};
+
+  it('asks about what the response still has room for beyond the messages it reads again, not four times more', () => {
+    const next = nextPeek(first);
+    // 20,971 read again + 4 MiB / 200 bytes × 1.25 = 26,215 new
+    expect(next).toEqual({asked: 20_971 + 26_215 + 1, end: false});
+    expect(next.asked).toBeLessThan(first.asked * 4);
+  });
+
+  it('asks at most four times the last peek, and at least one message more', () => {
+    expect(nextPeek({...first, deliveredBytes: 100}).asked).toBe(first.asked * 4);
+    expect(nextPeek({...first, bytesLeft: 0}).asked).toBe(first.messages + 1);
+  });
+
+  it('ends the call when the next peek would not fit the memory left, as measured per message', () => {
+    expect(nextPeek({...first, memoryHeadroomBytes: 60 * MiB}).end).toBe(true);
+    expect(nextPeek({...first, memoryHeadroomBytes: 100 * MiB}).end).toBe(false);
+    // the measured growth per message counts when larger
+    expect(nextPeek({...first, messageMemoryBytes: 6000, memoryHeadroomBytes: 100 * MiB}).end).toBe(true);
   });
 });
