@@ -328,7 +328,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
         const messageMemoryBytes = Math.max(PEEK_MESSAGE_MEMORY_BYTES, (process.memoryUsage.rss() - rssBefore) / Math.max(1, peek.messages));
         const bytesLeftBefore = budget.bytesLeft();
-        for (const transaction of peek.transactions) {
+        for (let t = 0; t < peek.transactions.length; t++) {
+          const transaction = peek.transactions[t]!;
+          // what is delivered need not stay in memory while the rest of the peek is
+          peek.transactions[t] = undefined as never;
           const at = state.cdc!;
           if (parseLsn(transaction.endLsn) <= parseLsn(at.lsn)) continue;
           // The transaction's net changes, one per row, in an order that is the same on every call: a
