@@ -3,7 +3,7 @@
 // it; writes go to a temporary file that is renamed over the old one, so a crash never leaves half a state.
 // Beside it, `<state file>.pending`: a response received and not yet committed while the next call is
 // already in flight (see PendingResponse).
-import {closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync} from 'node:fs';
+import {closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync} from 'node:fs';
 import path from 'node:path';
 import type {State} from '../sdk/types.js';
 import {parseExactJson, stringifyExactJson} from './exact-json.js';
@@ -45,14 +45,27 @@ export function readState(file: string): State {
 
 /** Replaces the committed state atomically (write a temporary file, then rename). */
 export function writeState(file: string, state: State): void {
+  replaceFile(file, [stringifyExactJson(state, 2) + '\n'], `the state file ${file}`);
+}
+
+/** Writes `parts` to a temporary file renamed over `file`, so that a crash never leaves half of it. */
+function replaceFile(file: string, parts: (string | Buffer)[], what: string): void {
   mkdirSync(path.dirname(file), {recursive: true});
   const temporary = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, stringifyExactJson(state, 2) + '\n');
+    const fd = openSync(temporary, 'w');
+    try {
+      for (const part of parts) {
+        const bytes = typeof part === 'string' ? Buffer.from(part) : part;
+        for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+      }
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temporary, file);
   } catch (error) {
     rmSync(temporary, {force: true});
-    throw new StateFileError(`cannot write the state file ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new StateFileError(`cannot write ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }
 
@@ -77,22 +90,7 @@ export function pendingFile(stateFile: string): string {
 /** Keeps `body` as the pending response of `stateFile`, atomically (first line: what it followed; then the body as received). */
 export function writePending(stateFile: string, pending: {stateSent: State; call: number; body: Buffer | string}): void {
   const file = pendingFile(stateFile);
-  mkdirSync(path.dirname(file), {recursive: true});
-  const temporary = `${file}.${process.pid}.tmp`;
-  try {
-    const fd = openSync(temporary, 'w');
-    try {
-      writeSync(fd, stringifyExactJson({state_sent: pending.stateSent, call: pending.call}) + '\n');
-      const body = typeof pending.body === 'string' ? Buffer.from(pending.body) : pending.body;
-      for (let at = 0; at < body.length; ) at += writeSync(fd, body, at);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, file);
-  } catch (error) {
-    rmSync(temporary, {force: true});
-    throw new StateFileError(`cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+  replaceFile(file, [stringifyExactJson({state_sent: pending.stateSent, call: pending.call}) + '\n', pending.body], file);
 }
 
 /** The pending response of `stateFile`, or undefined when there is none. */
