@@ -351,7 +351,8 @@ export async function runSync(options: RunSyncOptions): Promise<SyncSummary> {
       } catch (error) {
         return fail(`${(error as Error).message} (the warehouse has this call's rows; the next sync repeats them)`, error);
       }
-      removePending(options.stateFile);
+      // kept while this call's successor was sent before the commit
+      if (next) removePending(options.stateFile);
       state = response.state;
       summary.calls = call;
       count(summary, response, applied);

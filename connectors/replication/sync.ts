@@ -15,7 +15,7 @@ import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {cdcNames, postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {ChangeMapper} from './cdc/changes.js';
 import {parseLsn} from './cdc/pgoutput.js';
-import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, nextPeek, PEEK_MESSAGE_MEMORY_BYTES, peekChanges, slotLagBytes} from './cdc/slot.js';
+import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, nextPeek, peekChanges, slotLagBytes} from './cdc/slot.js';
 import {SourceSession} from './client.js';
 import {initialTableState, tableState, type ReplicationState, type TableState} from './state.js';
 import {interleave} from './streams.js';
@@ -326,7 +326,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       for (let asked = firstPeek(budget.limits.responseCapBytes); ; ) {
         const rssBefore = process.memoryUsage.rss();
         const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
-        const messageMemoryBytes = Math.max(PEEK_MESSAGE_MEMORY_BYTES, (process.memoryUsage.rss() - rssBefore) / Math.max(1, peek.messages));
+        const messageMemoryBytes = (process.memoryUsage.rss() - rssBefore) / Math.max(1, peek.messages);
         const bytesLeftBefore = budget.bytesLeft();
         for (let t = 0; t < peek.transactions.length; t++) {
           const transaction = peek.transactions[t]!;
@@ -409,7 +409,6 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         }
         if (peek.messages < asked) return;
         const next = nextPeek({
-          asked,
           messages: peek.messages,
           previousMessages,
           deliveredBytes: bytesLeftBefore - budget.bytesLeft(),

@@ -94,24 +94,25 @@ describe('the CDC slot', () => {
 describe('the next peek of a call', () => {
   const MiB = 1024 * 1024;
   // a first peek of 20,971 messages whose changes took 4 MiB of an 8 MiB response (200 bytes a change)
-  const first = {asked: 20_971, messages: 20_971, previousMessages: 0, deliveredBytes: 20_971 * 200, bytesLeft: 4 * MiB, messageMemoryBytes: 2048, memoryHeadroomBytes: 300 * MiB};
+  const first = {messages: 20_971, previousMessages: 0, deliveredBytes: 20_971 * 200, bytesLeft: 4 * MiB, messageMemoryBytes: 2048, memoryHeadroomBytes: 300 * MiB};
 
   it('asks about what the response still has room for beyond the messages it reads again, not four times more', () => {
     const next = nextPeek(first);
     // 20,971 read again + 4 MiB / 200 bytes × 1.25 = 26,215 new
     expect(next).toEqual({asked: 20_971 + 26_215 + 1, end: false});
-    expect(next.asked).toBeLessThan(first.asked * 4);
+    expect(next.asked).toBeLessThan(first.messages * 4);
   });
 
   it('asks at most four times the last peek, and at least one message more', () => {
-    expect(nextPeek({...first, deliveredBytes: 100}).asked).toBe(first.asked * 4);
+    expect(nextPeek({...first, deliveredBytes: 100}).asked).toBe(first.messages * 4);
     expect(nextPeek({...first, bytesLeft: 0}).asked).toBe(first.messages + 1);
   });
 
   it('ends the call when the next peek would not fit the memory left, as measured per message', () => {
     expect(nextPeek({...first, memoryHeadroomBytes: 60 * MiB}).end).toBe(true);
     expect(nextPeek({...first, memoryHeadroomBytes: 100 * MiB}).end).toBe(false);
-    // the measured growth per message counts when larger
+    // the measured growth per message counts when larger than the floor of 2 KiB, and only then
     expect(nextPeek({...first, messageMemoryBytes: 6000, memoryHeadroomBytes: 100 * MiB}).end).toBe(true);
+    expect(nextPeek({...first, messageMemoryBytes: 0, memoryHeadroomBytes: 60 * MiB}).end).toBe(true);
   });
 });

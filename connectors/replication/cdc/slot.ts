@@ -191,13 +191,12 @@ export async function peekChanges(client: pg.ClientBase, names: CdcNames, maxCha
 
 /**
  * Memory a peeked message holds at least until its call ends: its row of PostgreSQL's answer, its decoded
- * tuple and change, the JSON delivered (a peek's measured growth of RSS per message is used when larger).
+ * tuple and change, the JSON delivered (a peek's measured growth of RSS per message counts when larger).
  */
-export const PEEK_MESSAGE_MEMORY_BYTES = 2048;
+const PEEK_MESSAGE_MEMORY_BYTES = 2048;
 
 export interface PeekSoFar {
-  /** messages the last peek asked for, and returned */
-  asked: number;
+  /** messages the last peek returned: all it asked for */
   messages: number;
   /** messages the peek before it returned (a peek reads every one of those again) */
   previousMessages: number;
@@ -205,7 +204,7 @@ export interface PeekSoFar {
   deliveredBytes: number;
   /** response bytes the call still has room for */
   bytesLeft: number;
-  /** memory a peeked message takes (measured, at least PEEK_MESSAGE_MEMORY_BYTES) */
+  /** the growth of RSS per message the last peek measured */
   messageMemoryBytes: number;
   /** memory left below the function's pressure line */
   memoryHeadroomBytes: number;
@@ -224,6 +223,6 @@ export function nextPeek(last: PeekSoFar): {asked: number; end: boolean} {
   const fresh = Math.max(1, last.messages - last.previousMessages);
   const perChange = Math.max(1, last.deliveredBytes / fresh);
   const wanted = last.messages + Math.ceil((last.bytesLeft / perChange) * 1.25) + 1;
-  const asked = Math.min(last.asked * 4, Math.max(last.messages + 1, wanted));
-  return {asked, end: asked * last.messageMemoryBytes > last.memoryHeadroomBytes};
+  const asked = Math.min(last.messages * 4, wanted);
+  return {asked, end: asked * Math.max(PEEK_MESSAGE_MEMORY_BYTES, last.messageMemoryBytes) > last.memoryHeadroomBytes};
 }
