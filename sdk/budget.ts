@@ -91,6 +91,11 @@ export interface BudgetView {
    * work that will be thrown away.
    */
   readonly stopping: boolean;
+  /**
+   * True in a streamed Partner SDK Update: the call never ends at a budget, and a checkpoint is known to be
+   * committed only when the next Update starts with its state. False in a Function call.
+   */
+  readonly streaming: boolean;
   /** response bytes of rows so far (in a streamed Partner SDK sync: since the last checkpoint) */
   readonly bytesUsed: number;
   /** why the adapter would end the call at a checkpoint emitted now, `nextBytes` of rows later; null when it would go on */
@@ -146,6 +151,11 @@ export class Budget implements BudgetView {
 
   get stopping(): boolean {
     return this.stopReason !== null;
+  }
+
+  /** false: a Function call (StreamingBudget, the Partner SDK's, is true) */
+  get streaming(): boolean {
+    return false;
   }
 
   /** Called by the adapter as records are added to the response. */

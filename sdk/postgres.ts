@@ -36,6 +36,11 @@ export interface PostgresConfig {
    * trip; names must exist on every server version the connector supports
    */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * `database`: a logical replication connection (walsender), which takes replication commands such as
+   * START_REPLICATION besides SQL; the role needs the REPLICATION attribute and pg_hba.conf must allow it
+   */
+  replication?: 'database';
 }
 
 // pg returns int8 and numeric as strings already (exact); keep dates/timestamps as the server's text too, so
@@ -115,6 +120,7 @@ export function clientConfig(config: PostgresConfig): pg.ClientConfig {
     statement_timeout: config.statementTimeoutMs ?? 5 * 60_000,
     connectionTimeoutMillis: config.connectTimeoutMs ?? 15_000,
     ...(config.settings ? {options: startupOptions(config.settings)} : {}),
+    ...(config.replication ? {replication: config.replication} : {}),
     types,
   };
 }

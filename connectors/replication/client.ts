@@ -194,6 +194,14 @@ export class SourceSession {
     return client;
   }
 
+  /**
+   * The settings of this session's connections for a logical replication connection (cdc/stream.ts): the same
+   * server, credentials and session settings (so values have the same text), without a statement timeout.
+   */
+  replicationConfig(): PostgresConfig {
+    return {...this.config, replication: 'database', statementTimeoutMs: 0};
+  }
+
   /** Runs `fn` on the connection; on a retriable failure reconnects and runs it again (same arguments). */
   async run<T>(what: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
     const id = ++this.runs;

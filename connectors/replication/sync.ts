@@ -15,7 +15,8 @@ import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {cdcNames, postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {ChangeMapper} from './cdc/changes.js';
 import {parseLsn} from './cdc/pgoutput.js';
-import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, nextPeek, peekChanges, slotLagBytes} from './cdc/slot.js';
+import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, nextPeek, peekChanges, slotLagBytes, type Transaction} from './cdc/slot.js';
+import {SlotStream, streamEnd} from './cdc/stream.js';
 import {SourceSession} from './client.js';
 import {initialTableState, tableState, type ReplicationState, type TableState} from './state.js';
 import {interleave} from './streams.js';
@@ -322,6 +323,110 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       // a reload a previous call began (or scheduled) comes before any further change
       yield* reloadTruncated();
       if (budget.stopping) return;
+      /**
+       * Delivers one transaction of the slot (or what is left of it), with a checkpoint at its end and, for one
+       * larger than a response, at each chunk. True when the call ends here (budget.stopping).
+       */
+      async function* deliver(transaction: Transaction): AsyncGenerator<Emit<ReplicationState>, boolean> {
+        const at = state.cdc!;
+        if (parseLsn(transaction.endLsn) <= parseLsn(at.lsn)) return false;
+        // The transaction's net changes, one per row, in an order that is the same on every call: a
+        // transaction larger than a response is delivered in chunks, `skip` counting those delivered.
+        const changes = mapper.changes(transaction, warn).slice(at.skip);
+        for (const message of warnings.splice(0)) yield warning(message);
+        // A row this response deletes comes back: in one response the delete would win (Fivetran applies
+        // upserts before deletes), so the call ends here, at the last transaction boundary, and the next
+        // call of the same sync delivers this transaction first.
+        if (deleted.size && changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) {
+          yield* commit(0, {endCall: 'key_reinserted'});
+          // the Function adapter has ended the call; the Partner SDK streams records in order and goes on
+          deleted.clear();
+        }
+        const chunkBytes = budget.limits.responseCapBytes / 8;
+        let delivered = at.skip;
+        for (let from = 0; from < changes.length || from === 0; ) {
+          const upserts = new Map<string, string[]>();
+          let bytes = 0;
+          let to = from;
+          for (; to < changes.length && (bytes < chunkBytes || to === from); to++) {
+            const change = changes[to]!;
+            if (change.kind === 'delete') {
+              deleted.add(`${change.table}\u0000${change.key}`);
+              yield remove(change.table, change.keys);
+              recorder.changes(change.table, 1, change.key.length);
+              bytes += change.key.length;
+            } else {
+              const rows = upserts.get(change.table);
+              if (rows) rows.push(change.json);
+              else upserts.set(change.table, [change.json]);
+              bytes += change.json.length + 1;
+            }
+          }
+          for (const [table, rows] of upserts) {
+            const json = rows.join(',');
+            recorder.changes(table, rows.length, json.length);
+            yield upsertJson(table, json, rows.length);
+          }
+          delivered += to - from;
+          from = to;
+          const whole = to >= changes.length;
+          if (!whole) {
+            state.cdc = {lsn: at.lsn, skip: delivered, streaming: true};
+            yield* commit();
+            if (budget.stopping) return true;
+            continue;
+          }
+          state.cdc = {lsn: transaction.endLsn, skip: 0, streaming: true};
+          const truncated = mapper.truncated(transaction);
+          for (const plan of truncated) recorder.truncated.push(`${plan.source.schema}.${plan.source.name}`);
+          if (truncated.length && secrets.truncate === 'resync') {
+            // The reload is scheduled in the transaction's own checkpoint, so a resumed call does it before
+            // any later change. Changes after the TRUNCATE are then replayed over the reload, as over the
+            // first full load. Its upserts must not share a response with this one's deletes (those would win).
+            yield warning(`TRUNCATE of ${truncated.map((p) => p.display).join(', ')} (at ${transaction.endLsn}): reloading from the source (truncate: resync)`);
+            for (const plan of truncated) state.tables[plan.dest] = initialTableState(plan);
+            state.cdc.reload = truncated.map((plan) => plan.dest);
+            yield* commit(0, deleted.size ? {endCall: 'truncate_reload'} : {});
+            if (budget.stopping) return true;
+            deleted.clear();
+            yield* reloadTruncated();
+            if (budget.stopping) return true;
+          } else {
+            if (truncated.length) {
+              yield warning(
+                `TRUNCATE of ${truncated.map((p) => p.display).join(', ')} (at ${transaction.endLsn}) is not applied: the rows it removed stay in the destination; set truncate: resync to reload truncated tables, or resync the table`,
+              );
+            }
+            yield* commit();
+            if (budget.stopping) return true;
+          }
+          break;
+        }
+        return false;
+      }
+      if (budget.streaming) {
+        // A Partner SDK Update: one decoding session over a replication connection (cdc/stream.ts), which
+        // decodes each change once where peeks decode the backlog again each time; peeks when refused.
+        const until = await session.run('reading the WAL position', (client) => streamEnd(client));
+        let slotStream: SlotStream | undefined;
+        try {
+          slotStream = await SlotStream.open(session.replicationConfig(), names, from);
+        } catch (error) {
+          yield warning(
+            `cannot stream the replication slot ${names.slot} over a replication connection (${(error as Error).message}); reading it by peeks, which decode the backlog again at each peek: allow replication connections for ${secrets.username} in pg_hba.conf`,
+          );
+        }
+        if (slotStream) {
+          try {
+            for await (const transaction of slotStream.transactions(parseLsn(until))) {
+              if (yield* deliver(transaction)) return;
+            }
+          } finally {
+            await slotStream.close();
+          }
+          return;
+        }
+      }
       let previousMessages = 0;
       for (let asked = firstPeek(budget.limits.responseCapBytes); ; ) {
         const rssBefore = process.memoryUsage.rss();
@@ -332,80 +437,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           const transaction = peek.transactions[t]!;
           // what is delivered need not stay in memory while the rest of the peek is
           peek.transactions[t] = undefined as never;
-          const at = state.cdc!;
-          if (parseLsn(transaction.endLsn) <= parseLsn(at.lsn)) continue;
-          // The transaction's net changes, one per row, in an order that is the same on every call: a
-          // transaction larger than a response is delivered in chunks, `skip` counting those delivered.
-          const changes = mapper.changes(transaction, warn).slice(at.skip);
-          for (const message of warnings.splice(0)) yield warning(message);
-          // A row this response deletes comes back: in one response the delete would win (Fivetran applies
-          // upserts before deletes), so the call ends here, at the last transaction boundary, and the next
-          // call of the same sync delivers this transaction first.
-          if (deleted.size && changes.some((c) => c.kind === 'upsert' && deleted.has(`${c.table}\u0000${c.key}`))) {
-            yield* commit(0, {endCall: 'key_reinserted'});
-            // the Function adapter has ended the call; the Partner SDK streams records in order and goes on
-            deleted.clear();
-          }
-          const chunkBytes = budget.limits.responseCapBytes / 8;
-          let delivered = at.skip;
-          for (let from = 0; from < changes.length || from === 0; ) {
-            const upserts = new Map<string, string[]>();
-            let bytes = 0;
-            let to = from;
-            for (; to < changes.length && (bytes < chunkBytes || to === from); to++) {
-              const change = changes[to]!;
-              if (change.kind === 'delete') {
-                deleted.add(`${change.table}\u0000${change.key}`);
-                yield remove(change.table, change.keys);
-                recorder.changes(change.table, 1, change.key.length);
-                bytes += change.key.length;
-              } else {
-                const rows = upserts.get(change.table);
-                if (rows) rows.push(change.json);
-                else upserts.set(change.table, [change.json]);
-                bytes += change.json.length + 1;
-              }
-            }
-            for (const [table, rows] of upserts) {
-              const json = rows.join(',');
-              recorder.changes(table, rows.length, json.length);
-              yield upsertJson(table, json, rows.length);
-            }
-            delivered += to - from;
-            from = to;
-            const whole = to >= changes.length;
-            if (!whole) {
-              state.cdc = {lsn: at.lsn, skip: delivered, streaming: true};
-              yield* commit();
-              if (budget.stopping) return;
-              continue;
-            }
-            state.cdc = {lsn: transaction.endLsn, skip: 0, streaming: true};
-            const truncated = mapper.truncated(transaction);
-            for (const plan of truncated) recorder.truncated.push(`${plan.source.schema}.${plan.source.name}`);
-            if (truncated.length && secrets.truncate === 'resync') {
-              // The reload is scheduled in the transaction's own checkpoint, so a resumed call does it before
-              // any later change. Changes after the TRUNCATE are then replayed over the reload, as over the
-              // first full load. Its upserts must not share a response with this one's deletes (those would win).
-              yield warning(`TRUNCATE of ${truncated.map((p) => p.display).join(', ')} (at ${transaction.endLsn}): reloading from the source (truncate: resync)`);
-              for (const plan of truncated) state.tables[plan.dest] = initialTableState(plan);
-              state.cdc.reload = truncated.map((plan) => plan.dest);
-              yield* commit(0, deleted.size ? {endCall: 'truncate_reload'} : {});
-              if (budget.stopping) return;
-              deleted.clear();
-              yield* reloadTruncated();
-              if (budget.stopping) return;
-            } else {
-              if (truncated.length) {
-                yield warning(
-                  `TRUNCATE of ${truncated.map((p) => p.display).join(', ')} (at ${transaction.endLsn}) is not applied: the rows it removed stay in the destination; set truncate: resync to reload truncated tables, or resync the table`,
-                );
-              }
-              yield* commit();
-              if (budget.stopping) return;
-            }
-            break;
-          }
+          if (yield* deliver(transaction)) return;
         }
         if (peek.messages < asked) return;
         const next = nextPeek({
@@ -418,8 +450,10 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         });
         if (next.end) {
           yield* commit(0, {endCall: 'peek_memory'});
-          // the Function adapter has ended the call; the Partner SDK streams on, and peeks again
-          if (budget.stopping) return;
+          // The Function adapter has ended the call. A Partner SDK Update reading by peeks (no replication
+          // connection) ends too: its slot moves only when an Update starts, so each further peek would hold
+          // more; the next Update advances the slot to this checkpoint and goes on from there.
+          if (budget.stopping || budget.streaming) return;
         }
         previousMessages = peek.messages;
         asked = next.asked;

@@ -74,6 +74,10 @@ export class StreamingBudget extends Budget {
     super(limitsFromEnv({timeoutSeconds: 7 * 24 * 3600, ...(process.env.FUNCTION_MEMORY_MB ? {} : {memoryMb: heapMb})}));
   }
 
+  override get streaming(): boolean {
+    return true;
+  }
+
   override addBytes(bytes: number): void {
     this.bytesSinceCheckpoint += bytes;
   }

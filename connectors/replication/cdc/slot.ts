@@ -5,6 +5,8 @@
 // reached goes into the state with the rows; the next call, whose incoming state proves Fivetran committed
 // that response, first advances the slot to that position (pg_replication_slot_advance), then peeks on. A
 // failed or repeated call therefore re-reads the same changes, which the warehouse applies idempotently.
+// A Partner SDK Update, which the slot cannot follow call by call, reads it over a replication connection
+// instead (stream.ts), from the same position and with the same transactions (TransactionAssembler).
 // Positions are commit boundaries (a transaction's end LSN) plus the number of changes of the next
 // transaction already delivered, so a transaction larger than a response spans several calls.
 import type pg from 'pg';
@@ -125,6 +127,63 @@ export interface Transaction {
 }
 
 /**
+ * Builds transactions from the slot's messages in order (a peek's rows, or a replication stream's XLogData):
+ * `add` returns a transaction at its commit. An update whose key changed becomes a delete of the old key and
+ * an upsert of the new row.
+ */
+export class TransactionAssembler {
+  private readonly relations = new Map<number, Relation>();
+  private current: {xid: number; changes: Change[]} | undefined;
+
+  constructor(private readonly slot: string) {}
+
+  /** true between a transaction's begin and its commit */
+  get open(): boolean {
+    return this.current !== undefined;
+  }
+
+  private relationOf(oid: number): Relation {
+    const relation = this.relations.get(oid);
+    if (!relation) throw new SourceError(`the slot ${this.slot} sent a change to relation ${oid} before describing it`);
+    return relation;
+  }
+
+  add(message: PgOutputMessage): Transaction | undefined {
+    const current = this.current;
+    switch (message.type) {
+      case 'begin':
+        this.current = {xid: message.xid, changes: []};
+        break;
+      case 'relation':
+        this.relations.set(message.relation.oid, message.relation);
+        break;
+      case 'insert':
+        current?.changes.push({type: 'upsert', relation: this.relationOf(message.relationOid), tuple: message.tuple});
+        break;
+      case 'update': {
+        const relation = this.relationOf(message.relationOid);
+        if (message.old?.kind === 'key') current?.changes.push({type: 'delete', relation, old: message.old});
+        current?.changes.push({type: 'upsert', relation, tuple: message.tuple, ...(message.old?.kind === 'full' ? {old: message.old} : {})});
+        break;
+      }
+      case 'delete':
+        current?.changes.push({type: 'delete', relation: this.relationOf(message.relationOid), old: message.old});
+        break;
+      case 'truncate':
+        current?.changes.push({type: 'truncate', relations: message.relationOids.map((oid) => this.relationOf(oid))});
+        break;
+      case 'commit':
+        this.current = undefined;
+        if (current) return {xid: current.xid, endLsn: message.endLsn, changes: current.changes};
+        break;
+      default:
+        break; // origin, type and logical messages carry nothing to replicate
+    }
+    return undefined;
+  }
+}
+
+/**
  * The transactions the slot holds after its confirmed position, decoded, at most about `maxChanges` changes
  * (whole transactions: PostgreSQL stops at a transaction's end). An update whose key changed becomes a
  * delete of the old key and an upsert of the new row.
@@ -146,45 +205,11 @@ export async function peekChanges(client: pg.ClientBase, names: CdcNames, maxCha
     if (/does not exist/.test(message)) throw new ConfigError(`cannot read the replication slot ${names.slot}: ${message}; run the setup test to create the slot and publication`, {cause: error});
     throw new SourceError(`cannot read the replication slot ${names.slot}: ${message}`, {cause: error, retriable: true});
   }
-  const relations = new Map<number, Relation>();
+  const assembler = new TransactionAssembler(names.slot);
   const transactions: Transaction[] = [];
-  let current: {xid: number; changes: Change[]} | undefined;
-  const relationOf = (oid: number): Relation => {
-    const relation = relations.get(oid);
-    if (!relation) throw new SourceError(`the slot ${names.slot} sent a change to relation ${oid} before describing it`);
-    return relation;
-  };
   for (const {data} of result.rows) {
-    const message = decodeMessage(data);
-    switch (message.type) {
-      case 'begin':
-        current = {xid: message.xid, changes: []};
-        break;
-      case 'relation':
-        relations.set(message.relation.oid, message.relation);
-        break;
-      case 'insert':
-        current?.changes.push({type: 'upsert', relation: relationOf(message.relationOid), tuple: message.tuple});
-        break;
-      case 'update': {
-        const relation = relationOf(message.relationOid);
-        if (message.old?.kind === 'key') current?.changes.push({type: 'delete', relation, old: message.old});
-        current?.changes.push({type: 'upsert', relation, tuple: message.tuple, ...(message.old?.kind === 'full' ? {old: message.old} : {})});
-        break;
-      }
-      case 'delete':
-        current?.changes.push({type: 'delete', relation: relationOf(message.relationOid), old: message.old});
-        break;
-      case 'truncate':
-        current?.changes.push({type: 'truncate', relations: message.relationOids.map(relationOf)});
-        break;
-      case 'commit':
-        if (current) transactions.push({xid: current.xid, endLsn: message.endLsn, changes: current.changes});
-        current = undefined;
-        break;
-      default:
-        break; // origin, type and logical messages carry nothing to replicate
-    }
+    const transaction = assembler.add(decodeMessage(data));
+    if (transaction) transactions.push(transaction);
   }
   return {transactions, messages: result.rows.length};
 }
@@ -216,8 +241,9 @@ export interface PeekSoFar {
  * more), at most four times the last. `end` when that would not fit the memory left: a Function call then
  * ends at its last checkpoint, and the next one, after advancing the slot, peeks from there (a peek holds all
  * it returns at once; at 100,000 updates in a sync, peeks of up to 84,000 messages took the replication
- * function of 512 MB to 525-619 MB of RSS). A Partner SDK stream, which advances the slot only when an
- * Update starts, peeks `asked` anyway.
+ * function of 512 MB to 525-619 MB of RSS). A Partner SDK Update reads by peeks only when the server refuses
+ * it a replication connection (cdc/stream.ts); it then ends at that checkpoint too, as its slot moves only
+ * when an Update starts.
  */
 export function nextPeek(last: PeekSoFar): {asked: number; end: boolean} {
   const fresh = Math.max(1, last.messages - last.previousMessages);
