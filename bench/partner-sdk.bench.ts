@@ -15,6 +15,7 @@
 // writes a V8 CPU profile of the gRPC server process there (node --cpu-prof; open it in Chrome DevTools). Prints rows/s of
 // each, the ratio grpc / function (target >= 0.8), the number of Records batches and the largest one (<= 100).
 import {readFileSync} from 'node:fs';
+import pg from 'pg';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -23,7 +24,7 @@ import {recordsOf, update} from '../test/fixtures/grpc/client.js';
 import {startProcess} from '../test/support/bundled-function.js';
 import {closeDriver, driveSync} from './support/function-driver.js';
 import {median} from './support/stats.js';
-import {startReplicationSource} from './support/replication-source.js';
+import {startReplicationSource, type ReplicationSource} from './support/replication-source.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
@@ -110,13 +111,13 @@ function readUpdateResponse(bytes: Buffer): ReadMessage {
 }
 
 /** One Update read by a raw @grpc/grpc-js client: the request encoded by proto-loader, the responses walked. */
-function readUpdate(address: string, configuration: Record<string, string>): Promise<{orders: number; batches: number[]; seconds: number}> {
+function readUpdate(address: string, configuration: Record<string, string>, stateJson?: string): Promise<{orders: number; batches: number[]; seconds: number}> {
   const {definition} = loadPartnerSdk();
   const method = (definition['fivetran_sdk.v2.SourceConnector'] as grpc.ServiceDefinition).Update!;
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const stream = client.makeServerStreamRequest(UPDATE_PATH, method.requestSerialize, readUpdateResponse, {configuration});
+    const stream = client.makeServerStreamRequest(UPDATE_PATH, method.requestSerialize, readUpdateResponse, {configuration, ...(stateJson ? {state_json: stateJson} : {})});
     let orders = 0;
     const batches: number[] = [];
     stream.on('data', (message: ReadMessage) => {
@@ -129,7 +130,7 @@ function readUpdate(address: string, configuration: Record<string, string>): Pro
 }
 
 /** The same Update through the tests' client (proto-loader objects for every record). */
-async function decodedUpdate(address: string, configuration: Record<string, string>): Promise<{orders: number; seconds: number}> {
+async function decodedUpdate(address: string, configuration: Record<string, string>): Promise<{orders: number; seconds: number; lastState: string}> {
   const {proto} = loadPartnerSdk();
   const client = new proto.fivetran_sdk.v2.SourceConnector(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   try {
@@ -137,10 +138,94 @@ async function decodedUpdate(address: string, configuration: Record<string, stri
     const streamed = await update(client, {configuration});
     if (streamed.error) throw streamed.error;
     const orders = recordsOf(streamed.messages).filter((r) => r.table_name.endsWith('orders')).length;
-    return {orders, seconds: (performance.now() - started) / 1000};
+    const lastState = streamed.messages.filter((m) => m.checkpoint).at(-1)?.checkpoint?.state_json ?? '';
+    return {orders, seconds: (performance.now() - started) / 1000, lastState};
   } finally {
     client.close();
   }
+}
+
+/** bench/support/partner-sdk-server.ts in a child process, once it listens. */
+async function startGrpcServer(profile: string[] = []): Promise<Awaited<ReturnType<typeof startProcess>> & {address: string}> {
+  const server = await startProcess([...profile, '--import', 'tsx', path.join(here, 'support', 'partner-sdk-server.ts')], {cwd: root, env: {LOG_LEVEL: 'WARNING'}});
+  for (let waited = 0; !server.output().includes('listening'); waited += 20) {
+    if (waited > 30_000 || server.child.exitCode !== null) {
+      await server.stop();
+      throw new Error(`the gRPC server did not start:\n${server.output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return Object.assign(server, {address: `127.0.0.1:${server.port}`});
+}
+
+/** Peak resident memory of a process (VmHWM), bytes. */
+function peakRssBytes(pid: number | undefined): number {
+  const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : NaN;
+}
+
+/**
+ * update_method cdc (BENCH_CDC_UPDATES, 100,000 by default; 0 skips it): a slot of its own for each side, each
+ * created by a full load, then the same updates of orders in transactions of 1,000, then one timed Update
+ * delivering them over gRPC (the slot streamed over a replication connection) and one timed sync of the
+ * function (calls that peek). Each is judged against PostgreSQL decoding the same changes
+ * (pg_logical_slot_peek_binary_changes of all of them, read into this process), and the gRPC server's peak
+ * memory is printed: a stream holds what it has not yet sent, not the backlog.
+ */
+async function benchCdc(source: ReplicationSource, updates: number): Promise<void> {
+  const db = new pg.Client({connectionString: source.url});
+  await db.connect();
+  const grpcSecrets = {...source.secrets, update_method: 'cdc', cdc_slot: 'bench_grpc_slot', cdc_publication: 'bench_grpc_pub'};
+  const fnSecrets = {...source.secrets, update_method: 'cdc', cdc_slot: 'bench_fn_slot', cdc_publication: 'bench_fn_pub'};
+  const grpcServer = await startGrpcServer();
+  const fn = await source.startFunction();
+  try {
+    await source.fillOrders(updates);
+    const grpcLoad = await decodedUpdate(grpcServer.address, grpcSecrets);
+    const fnLoad = await driveSync(fn.url, fnSecrets);
+    await db.query('SET synchronous_commit = on');
+    for (let done = 0; done < updates; done += 1000) {
+      await db.query(`UPDATE orders SET status = CASE WHEN status = 'shipped' THEN 'paid' ELSE 'shipped' END, updated_at = now() WHERE order_id BETWEEN $1 AND $2`, [done + 1, Math.min(updates, done + 1000)]);
+    }
+    const decodeStarted = performance.now();
+    const {rows: messages} = await db.query<{data: Buffer}>(
+      `SELECT data FROM pg_logical_slot_peek_binary_changes('bench_grpc_slot', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_grpc_pub')`,
+    );
+    const decodeSeconds = (performance.now() - decodeStarted) / 1000;
+    const rssBefore = peakRssBytes(grpcServer.child.pid);
+    const cpuBefore = cpuSeconds(grpcServer.child.pid);
+    const grpc = await readUpdate(grpcServer.address, grpcSecrets, grpcLoad.lastState);
+    const grpcCpu = cpuSeconds(grpcServer.child.pid) - cpuBefore;
+    const grpcPeak = peakRssBytes(grpcServer.child.pid);
+    const fnCpuBefore = cpuSeconds(fn.child.pid);
+    const fnSync = await driveSync(fn.url, fnSecrets, undefined, fnLoad.state);
+    const fnCpu = cpuSeconds(fn.child.pid) - fnCpuBefore;
+    if (grpc.orders !== updates) throw new Error(`the gRPC Update delivered ${grpc.orders} order rows for ${updates} updates`);
+    if (fnSync.rows !== updates) throw new Error(`the function delivered ${fnSync.rows} order rows for ${updates} updates`);
+    const rate = (rows: number, seconds: number) => Math.round(rows / seconds).toLocaleString('en-US');
+    console.log(`\ncdc: ${updates.toLocaleString('en-US')} updates in transactions of 1,000 (${messages.length.toLocaleString('en-US')} messages); one run each, after a full load that made each side's slot`);
+    console.log(`  PostgreSQL decoding them (one peek): ${decodeSeconds.toFixed(2)} s, ${rate(updates, decodeSeconds)} rows/s (the reference)`);
+    console.log(
+      `  grpc, the slot streamed:  ${grpc.seconds.toFixed(2)} s, ${rate(updates, grpc.seconds)} rows/s, ${(decodeSeconds / grpc.seconds).toFixed(2)} × decoding; ` +
+        `${grpcCpu.toFixed(2)} CPU s; peak RSS ${(grpcPeak / 1024 / 1024).toFixed(0)} MB (${(rssBefore / 1024 / 1024).toFixed(0)} MB before the Update)`,
+    );
+    console.log(`  function, calls peeking:  ${fnSync.seconds.toFixed(2)} s, ${rate(updates, fnSync.seconds)} rows/s, ${(decodeSeconds / fnSync.seconds).toFixed(2)} × decoding; ${fnCpu.toFixed(2)} CPU s in ${fnSync.calls} calls`);
+  } finally {
+    await grpcServer.stop();
+    await fn.stop();
+    for (const slot of ['bench_grpc_slot', 'bench_fn_slot']) await db.query('SELECT pg_drop_replication_slot($1)', [slot]).catch(() => undefined);
+    await db.end();
+  }
+}
+
+function printResults(): void {
+  const header = ['rows', 'function rows/s', 'grpc rows/s', 'grpc / function', 'decoded rows/s', 'cpu µs/row: function / grpc', 'function calls', 'Records batches', 'max batch'];
+  const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  console.log(`${line(header)}\n${results.map(line).join('\n')}`);
+  console.log(`rows/s: the median of ${RUNS} timed syncs of each side after an untimed one (BENCH_RUNS), their range in brackets`);
+  console.log('grpc / function: the judged ratio of the medians (target >= 0.8), both over loopback in the same run; decoded rows/s is not judged');
+  console.log('cpu µs/row: CPU of the function process and of the gRPC server process per row during the timed sync (steadier than rows/s on a loaded machine)');
 }
 
 const source = await startReplicationSource(root);
@@ -167,15 +252,11 @@ try {
     }
 
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
-    const grpcServer = await startProcess([...profile, '--import', 'tsx', path.join(here, 'support', 'partner-sdk-server.ts')], {cwd: root, env: {LOG_LEVEL: 'WARNING'}});
+    const grpcServer = await startGrpcServer(profile);
     const grpcRuns: Awaited<ReturnType<typeof readUpdate>>[] = [];
     let decoded;
     try {
-      const address = `127.0.0.1:${grpcServer.port}`;
-      for (let waited = 0; !grpcServer.output().includes('listening'); waited += 20) {
-        if (waited > 30_000 || grpcServer.child.exitCode !== null) throw new Error(`the gRPC server did not start:\n${grpcServer.output()}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const {address} = grpcServer;
       await readUpdate(address, secrets); // warm-up, untimed
       const before = cpuSeconds(grpcServer.child.pid);
       for (let run = 0; run < RUNS; run++) grpcRuns.push(await readUpdate(address, secrets));
@@ -206,14 +287,10 @@ try {
       String(Math.max(...grpcRun.batches)),
     ]);
   }
+  printResults();
+  const cdcUpdates = Number(process.env.BENCH_CDC_UPDATES ?? 100_000);
+  if (cdcUpdates > 0) await benchCdc(source, cdcUpdates);
 } finally {
   closeDriver();
   await source.stop();
 }
-const header = ['rows', 'function rows/s', 'grpc rows/s', 'grpc / function', 'decoded rows/s', 'cpu µs/row: function / grpc', 'function calls', 'Records batches', 'max batch'];
-const widths = header.map((h, i) => Math.max(h.length, ...results.map((r) => r[i]!.length)));
-const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
-console.log(`${line(header)}\n${results.map(line).join('\n')}`);
-console.log(`rows/s: the median of ${RUNS} timed syncs of each side after an untimed one (BENCH_RUNS), their range in brackets`);
-console.log('grpc / function: the judged ratio of the medians (target >= 0.8), both over loopback in the same run; decoded rows/s is not judged');
-console.log('cpu µs/row: CPU of the function process and of the gRPC server process per row during the timed sync (steadier than rows/s on a loaded machine)');

@@ -33,8 +33,8 @@ const POSITION_POLL_MS = 100;
  */
 const PAGE_HEADER_BYTES = 24n;
 /** changes queued past which the socket is paused, and below which it reads again */
-const PAUSE_CHANGES = 50_000;
-const RESUME_CHANGES = 10_000;
+const PAUSE_CHANGES = 10_000;
+const RESUME_CHANGES = 2_000;
 
 interface ReplicationConnection {
   stream: NodeJS.ReadableStream & NodeJS.WritableStream & {destroy(): void};
