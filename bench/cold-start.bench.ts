@@ -6,7 +6,8 @@
 // Target: a bundle within 1.5 × of the bare server (and of the framework alone, behind the framework).
 // Bundles load pg and got only when a call first needs them, so each connector is also timed to the answer
 // of a first real request: a setup test against a real PostgreSQL (embedded) and a local stand-in for the
-// Fivetran API, which loads and uses the drivers: what the lazy loading moves, not what it hides.
+// Fivetran API, which loads and uses the drivers: what the lazy loading moves, not what it hides. Beside it,
+// the floor: the bare server doing the same work with the drivers alone (pg, node:http), none of our code.
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {createServer, type Server} from 'node:http';
 import {tmpdir} from 'node:os';
@@ -121,6 +122,43 @@ http.createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
+// The floor of a first real request: the bare server doing the same work with the drivers alone (pg from
+// node_modules, node:http), none of our code: what any connector that connects to PostgreSQL or calls the
+// Fivetran API must spend, before its own code.
+const floorServer = (pgModule: string) => `
+const http = require('node:http');
+async function work(secrets) {
+  const host = secrets.host ?? secrets.postgres_host;
+  if (host) {
+    const pg = require(${JSON.stringify(pgModule)});
+    const client = new pg.Client({host, port: Number(secrets.port ?? secrets.postgres_port), database: secrets.database ?? secrets.postgres_database,
+      user: secrets.username ?? secrets.postgres_user, password: secrets.password ?? secrets.postgres_password});
+    await client.connect();
+    if (secrets.freshness_query) await client.query(secrets.freshness_query);
+    else await client.query("SELECT n.nspname, c.relname, a.attname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid WHERE c.relkind = 'r' AND n.nspname = 'public' AND a.attnum > 0");
+    await client.end();
+  }
+  if (secrets.fivetran_api_url) {
+    const path = secrets.fivetran_connector_id ? '/v1/connections/' + secrets.fivetran_connector_id : '/v1/groups';
+    await new Promise((resolve, reject) => http.get(secrets.fivetran_api_url + path, {auth: secrets.fivetran_api_key + ':' + secrets.fivetran_api_secret}, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+    }).on('error', reject));
+  }
+}
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', async () => {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    await work(body.secrets ?? {});
+    res.writeHead(200, {'content-type': 'application/json'});
+    res.end(JSON.stringify({success: true}));
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
 const emptyFunction = `export const main = (req, res) => res.status(400).type('application/json').send(JSON.stringify({errorMessage: 'Invalid secrets', errorType: 'InvalidSecrets'}));\n`;
 
 interface Scenario {
@@ -165,6 +203,7 @@ async function coldStart(scenario: Scenario): Promise<{wall: number; cpu: number
 async function main(endpoints: Endpoints): Promise<void> {
   writeFileSync(path.join(work, 'bare.mjs'), bareServer);
   writeFileSync(path.join(work, 'launch.mjs'), importLauncher);
+  writeFileSync(path.join(work, 'floor.cjs'), floorServer(path.join(root, 'node_modules', 'pg')));
   const emptyDir = path.join(work, 'empty');
   mkdirSync(emptyDir);
   writeFileSync(path.join(emptyDir, 'index.js'), emptyFunction);
@@ -179,6 +218,8 @@ async function main(endpoints: Endpoints): Promise<void> {
   const bundles: string[] = [];
   const realRequests = new Map<string, string>();
   const realBehindFramework = new Map<string, string>();
+  /** each connector's floor scenario (floorServer) */
+  const floors = new Map<string, string>();
   for (const connector of listConnectorNames(root)) {
     let bundle;
     try {
@@ -197,6 +238,9 @@ async function main(endpoints: Endpoints): Promise<void> {
       const label = `${connector}: bundle, first real request`;
       realRequests.set(connector, label);
       scenarios.push({label, args: launchBundle, cwd: fn.dir, body: {setup_test: true, state: {}, secrets: real.secrets(endpoints)}, statuses: [200]});
+      const floorLabel = `${connector}: the same work by the bare server, drivers alone`;
+      floors.set(connector, floorLabel);
+      scenarios.push({label: floorLabel, args: [path.join(work, 'floor.cjs')], cwd: work, body: {setup_test: true, state: {}, secrets: real.secrets(endpoints)}, statuses: [200]});
     }
     const framework = [frameworkMain(root), '--target=main', `--source=${fn.dir}`, '--port={port}'];
     if (real) {
@@ -257,6 +301,13 @@ async function main(endpoints: Endpoints): Promise<void> {
         console.log(
           `${connector} (${what}): first real request vs bare server ${verdict(m(table, real) / m(table, bareLabel))}, ` +
             `${(m(table, real) - m(table, imported)).toFixed(0)} ms more than ready to serve (loading and using the drivers, the setup test's own work)`,
+        );
+      }
+      const floor = floors.get(connector);
+      if (real && floor) {
+        console.log(
+          `${connector} (${what}): the same work by the bare server with the drivers alone (its floor) is ${(m(table, floor) / m(table, bareLabel)).toFixed(2)}× the bare server; ` +
+            `the bundle's first real request is ${(m(table, real) / m(table, floor)).toFixed(2)}× that floor, ${(m(table, real) - m(table, floor)).toFixed(0)} ms more`,
         );
       }
       const realServed = realBehindFramework.get(connector);
