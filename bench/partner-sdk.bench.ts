@@ -177,7 +177,7 @@ async function benchCdc(source: ReplicationSource, updates: number): Promise<voi
   await db.connect();
   const grpcSecrets = {...source.secrets, update_method: 'cdc', cdc_slot: 'bench_grpc_slot', cdc_publication: 'bench_grpc_pub'};
   const fnSecrets = {...source.secrets, update_method: 'cdc', cdc_slot: 'bench_fn_slot', cdc_publication: 'bench_fn_pub'};
-  const grpcServer = await startGrpcServer();
+  const grpcServer = await startGrpcServer(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, 'cdc')}`] : []);
   const fn = await source.startFunction();
   try {
     await source.fillOrders(updates);

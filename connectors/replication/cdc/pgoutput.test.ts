@@ -5,7 +5,7 @@ import {randomBytes} from 'node:crypto';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
 import {decodeMessage, formatLsn, parseLsn, type PgOutputMessage, type Relation} from './pgoutput.js';
-import {CDC_SESSION_SETTINGS, tupleJson} from './values.js';
+import {CDC_SESSION_SETTINGS, tupleJson, valueJson} from './values.js';
 
 let db: TestDatabase;
 let logical = false;
@@ -95,6 +95,19 @@ describe('pgoutput', () => {
     expect(truncate.relationOids).toEqual([events.oid]);
     const commit = messages[9] as Extract<PgOutputMessage, {type: 'commit'}>;
     expect(parseLsn(commit.endLsn) > parseLsn(commit.lsn)).toBe(true);
+  });
+
+  it('writes int8 and timestamptz edge values as the full load does (numbers beyond 2^53 and to_json\'s timestamps)', async () => {
+    const {rows} = await db.query<{big: string; at: string; json: string}>(
+      `SELECT big::text, at::text, to_json(at)::text AS json FROM unnest(
+         ARRAY[0, 999999999999999, -999999999999999, 9007199254740991, -9007199254740991, 9007199254740992, -9007199254740993, 9999999999999999, -999999999999999999]::int8[],
+         ARRAY['2024-01-15 05:00:00+00', '2024-01-15 05:00:00.123456+00', '2024-01-15 10:00:00+05:30', '0044-03-15 12:00:00+00 BC', 'infinity', '-infinity', '12024-01-01 00:00:00+00', '1900-01-01 00:00:00+00', '2000-02-29 23:59:59.999999+00']::timestamptz[]
+       ) AS t(big, at)`,
+    );
+    for (const {big, at, json} of rows) {
+      expect(valueJson(20, big), big).toBe(BigInt(big) > 9007199254740991n || BigInt(big) < -9007199254740991n ? `"${big}"` : big);
+      expect(valueJson(1184, at), at).toBe(json);
+    }
   });
 
   it('refuses a message it cannot read, saying why', () => {

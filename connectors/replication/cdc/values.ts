@@ -43,6 +43,8 @@ function isoTimestamp(text: string): string {
 
 /** A timestamptz's text in UTC ("2024-01-15 05:00:00+00", "... BC") in to_json's form ("...+00:00"). */
 function isoTimestampTz(text: string): string {
+  // the common form, in the UTC session: "2024-01-15 05:00:00[.ffffff]+00"
+  if (text.length >= 22 && text.charCodeAt(10) === 32 && text.endsWith('+00') && text.charCodeAt(4) === 45) return `${text.slice(0, 10)}T${text.slice(11, -3)}+00:00`;
   if (text === 'infinity' || text === '-infinity') return text;
   const bc = text.endsWith(' BC');
   const body = bc ? text.slice(0, -3) : text;
@@ -66,6 +68,8 @@ export function valueJson(typeOid: number, text: string): string {
     case Oid.int4:
       return text;
     case Oid.int8: {
+      // 15 digits, signed or not, are always within 2^53
+      if (text.length <= 15 || (text.length === 16 && text.charCodeAt(0) === 45)) return text;
       const value = BigInt(text);
       return value > MAX_SAFE || value < -MAX_SAFE ? `"${text}"` : text;
     }
