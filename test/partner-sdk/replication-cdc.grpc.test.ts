@@ -1,11 +1,14 @@
 // Change data capture behind the Partner SDK, over real gRPC against a real PostgreSQL: an Update streams the
 // slot over a replication connection, so a backlog several peeks large is decoded once (PostgreSQL's own
 // count of decoded transactions, pg_stat_replication_slots, says so) and every change lands; resuming from
-// each checkpoint of a stream, with a transaction larger than a checkpoint's worth of rows, gives the same rows.
+// each checkpoint of a stream, with a transaction larger than a checkpoint's worth of rows, gives the same rows;
+// a replication connection lost mid-stream fails the Update in one line, and the next resumes where it stopped.
 import {randomBytes} from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {connector} from '../../connectors/replication/index.js';
 import {createTestDatabase, type TestDatabase} from '../support/postgres.js';
+import type {UpdateResponse__Output} from '../../sdk/partner-sdk/generated/fivetran_sdk/v2/UpdateResponse.js';
 import {applyRecords, recordsOf, snapshot, startHarness, update, type Harness, type UpdateResult} from '../fixtures/grpc/client.js';
 
 let db: TestDatabase;
@@ -128,5 +131,43 @@ describe('replication with update_method cdc over the Partner SDK', () => {
       resumes++;
     }
     expect(resumes).toBeGreaterThan(4);
+    // the last resume advanced the slot to the stream's last checkpoint
+    latest = lastState(stream);
+  }, 120_000);
+
+  it('fails the Update in one line naming the slot when the replication connection is lost, and the next resumes from its last checkpoint', async () => {
+    expect(latest).not.toBe('');
+    for (let t = 0; t < 600; t++) await db.query(`UPDATE events SET n = n + 1 WHERE id > $1 AND id <= $2`, [(t * 10) % 2000, ((t * 10) % 2000) + 10]);
+    const request = {configuration: configuration(), state_json: latest};
+    // the walsender is ended once the first checkpoint of the stream has arrived
+    const broken = await new Promise<UpdateResult>((resolve) => {
+      const messages: UpdateResponse__Output[] = [];
+      const stream = harness.client.Update(request);
+      let ended = false;
+      stream.on('data', (message: UpdateResponse__Output) => {
+        messages.push(message);
+        if (message.checkpoint && !ended) {
+          ended = true;
+          void db.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL', [slot]);
+        }
+      });
+      stream.on('error', (error: grpc.ServiceError) => resolve({messages, error}));
+      stream.on('end', () => resolve({messages}));
+    });
+    // a retriable failure: the stream ends with an error status (Fivetran retries), not a Task
+    expect(broken.messages.some((m) => m.task)).toBe(false);
+    const failure = broken.error?.details ?? '';
+    expect(failure).toMatch(new RegExp(`^reading the replication slot ${slot} over a replication connection: terminating connection`));
+    expect(failure).not.toContain('\n');
+    const checkpoint = broken.messages.filter((m) => m.checkpoint).at(-1)!.checkpoint!.state_json;
+    const landed = applyRecords(new Map(), eventRecords({messages: broken.messages.slice(0, broken.messages.findLastIndex((m) => m.checkpoint))}), keys);
+    const resumed = await update(harness.client, {...request, state_json: checkpoint});
+    expect(resumed.error).toBeUndefined();
+    expect(resumed.messages.some((m) => m.task)).toBe(false);
+    applyRecords(landed, eventRecords(resumed), keys);
+    // every row was updated three times (ids 1-10 were deleted before): what landed is the source's rows 11-2000
+    const rows = snapshot(landed)[eventsTable()]!.map((r) => ({id: r.id, n: r.n, note: r.note}));
+    rows.sort((a, b) => Number(String(a.id).slice(4)) - Number(String(b.id).slice(4)));
+    expect(rows).toEqual((await sourceEvents()).filter((r) => Number(r.id.slice(4)) > 10 && Number(r.id.slice(4)) <= 2000));
   }, 120_000);
 });
