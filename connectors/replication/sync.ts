@@ -413,7 +413,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
           slotStream = await SlotStream.open(session.replicationConfig(), names, from);
         } catch (error) {
           yield warning(
-            `cannot stream the replication slot ${names.slot} over a replication connection (${(error as Error).message}); reading it by peeks, which decode the backlog again at each peek: allow replication connections for ${secrets.username} in pg_hba.conf`,
+            `cannot stream the replication slot ${names.slot} over a replication connection (${(error as Error).message}); reading it by peeks, which decode the backlog again at each peek: connect to the server itself (a pooler such as PgBouncer does not pass replication connections) as a user with the REPLICATION attribute`,
           );
         }
         if (slotStream) {

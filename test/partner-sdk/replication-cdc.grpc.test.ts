@@ -2,8 +2,10 @@
 // slot over a replication connection, so a backlog several peeks large is decoded once (PostgreSQL's own
 // count of decoded transactions, pg_stat_replication_slots, says so) and every change lands; resuming from
 // each checkpoint of a stream, with a transaction larger than a checkpoint's worth of rows, gives the same rows;
-// a replication connection lost mid-stream fails the Update in one line, and the next resumes where it stopped.
+// a replication connection lost mid-stream fails the Update in one line, and the next resumes where it stopped;
+// through a pooler that refuses replication connections it reads by peeks, with one warning.
 import {randomBytes} from 'node:crypto';
+import {connect, createServer, type AddressInfo} from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {connector} from '../../connectors/replication/index.js';
@@ -169,5 +171,48 @@ describe('replication with update_method cdc over the Partner SDK', () => {
     const rows = snapshot(landed)[eventsTable()]!.map((r) => ({id: r.id, n: r.n, note: r.note}));
     rows.sort((a, b) => Number(String(a.id).slice(4)) - Number(String(b.id).slice(4)));
     expect(rows).toEqual((await sourceEvents()).filter((r) => Number(r.id.slice(4)) > 10 && Number(r.id.slice(4)) <= 2000));
+  }, 120_000);
+
+  it('reads the slot by peeks, with one warning, through a pooler that refuses replication connections', async () => {
+    // a stand-in for PgBouncer between the connector and PostgreSQL: it passes every connection but refuses
+    // one whose startup message asks for replication, as PgBouncer does ("unsupported startup parameter")
+    const pooler = createServer((client) => {
+      client.once('data', (first: Buffer) => {
+        if (first.includes(Buffer.from('\0replication\0'))) {
+          const fields = Buffer.from('SFATAL\0C08P01\0Munsupported startup parameter: replication\0\0');
+          const error = Buffer.alloc(5);
+          error.write('E');
+          error.writeInt32BE(4 + fields.length, 1);
+          client.end(Buffer.concat([error, fields]));
+          return;
+        }
+        const server = connect(db.port, db.host, () => server.write(first));
+        client.pipe(server).pipe(client);
+        server.on('error', () => client.destroy());
+        client.on('error', () => server.destroy());
+      });
+    });
+    await new Promise<void>((resolve) => pooler.listen(0, '127.0.0.1', resolve));
+    const refusedSlot = `${slot}_peeked`;
+    const pooled = {...configuration(), host: '127.0.0.1', port: String((pooler.address() as AddressInfo).port), cdc_slot: refusedSlot, cdc_publication: `${slot}_peek_pub`};
+    try {
+      const first = await update(harness.client, {configuration: pooled});
+      expect(first.error).toBeUndefined();
+      expect(first.messages.some((m) => m.task)).toBe(false);
+      await db.query(`UPDATE events SET note = 'peeked' WHERE id <= 500`);
+      const second = await update(harness.client, {configuration: pooled, state_json: lastState(first)});
+      expect(second.error).toBeUndefined();
+      const warnings = second.messages.flatMap((m) => (m.warning ? [m.warning.message] : []));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(
+        new RegExp(`^cannot stream the replication slot ${refusedSlot} over a replication connection \\(.*unsupported startup parameter: replication.*\\); reading it by peeks, .*pooler.*REPLICATION attribute$`),
+      );
+      const peeked = eventRecords(second).filter((r) => r.data.note?.string === 'peeked');
+      // ids 1-10 were deleted by the first test
+      expect(peeked.map((r) => Number(r.data.id?.int)).sort((x, y) => x - y)).toEqual(Array.from({length: 490}, (_, i) => i + 11));
+    } finally {
+      pooler.close();
+      await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [refusedSlot]).catch(() => undefined);
+    }
   }, 120_000);
 });
