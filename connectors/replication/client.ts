@@ -199,7 +199,8 @@ export class SourceSession {
    * server, credentials and session settings (so values have the same text), without a statement timeout.
    */
   replicationConfig(): PostgresConfig {
-    return {...this.config, replication: 'database', statementTimeoutMs: 0};
+    // a stream lasts as long as the Update: no statement_timeout, whatever the role's or database's default
+    return {...this.config, replication: 'database', statementTimeoutMs: 0, settings: {...this.config.settings, statement_timeout: '0'}};
   }
 
   /** Runs `fn` on the connection; on a retriable failure reconnects and runs it again (same arguments). */

@@ -22,7 +22,11 @@ import {TransactionAssembler, type CdcNames, type Transaction} from './slot.js';
 
 /** microseconds from the Unix epoch to PostgreSQL's (2000-01-01), for the status updates' clock */
 const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n;
-/** a status update at least this often: the server ends a connection silent for wal_sender_timeout (60 s by default) */
+/**
+ * A status update at least this often, and at least three times per wal_sender_timeout (60 s by default),
+ * after which the server ends a connection it has not heard from: while the socket is paused, the server's
+ * requests for a reply wait unread.
+ */
 const STATUS_INTERVAL_MS = 10_000;
 /** with nothing queued, a keepalive (the server's position) is asked for at most this often */
 const POSITION_POLL_MS = 100;
@@ -55,7 +59,7 @@ export class SlotStream {
   private received = 0n;
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
   private lastPositionAsk = 0;
   private closed = false;
   /** messages received: each change of the slot is received once (tests compare it with what peeks re-read) */
@@ -64,10 +68,7 @@ export class SlotStream {
   private constructor(
     private readonly client: pg.Client,
     private readonly names: CdcNames,
-  ) {
-    this.timer = setInterval(() => this.sendStatus(false), STATUS_INTERVAL_MS);
-    this.timer.unref();
-  }
+  ) {}
 
   private get connection(): ReplicationConnection {
     return (this.client as unknown as {connection: ReplicationConnection}).connection;
@@ -91,6 +92,11 @@ export class SlotStream {
   }
 
   private async start(from: string): Promise<void> {
+    const {rows} = await this.client.query<{ms: string}>(`SELECT setting AS ms FROM pg_settings WHERE name = 'wal_sender_timeout'`).catch(() => ({rows: []}));
+    const timeoutMs = Number(rows[0]?.ms);
+    const every = timeoutMs > 0 ? Math.max(1_000, Math.min(STATUS_INTERVAL_MS, timeoutMs / 3)) : STATUS_INTERVAL_MS;
+    this.timer = setInterval(() => this.sendStatus(false), every);
+    this.timer.unref();
     const assembler = new TransactionAssembler(this.names.slot);
     const connection = this.connection;
     connection.on('copyData', ({chunk}) => {
