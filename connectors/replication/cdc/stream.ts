@@ -44,7 +44,7 @@ interface ReplicationConnection {
   stream: NodeJS.ReadableStream & NodeJS.WritableStream & {destroy(): void};
   on(event: 'copyData', listener: (message: {chunk: Buffer}) => void): void;
   once(event: 'replicationStart', listener: () => void): void;
-  removeAllListeners(event: string): void;
+  removeListener(event: 'copyData', listener: (message: {chunk: Buffer}) => void): void;
   sendCopyFromChunk(chunk: Buffer): void;
 }
 
@@ -62,6 +62,7 @@ export class SlotStream {
   private timer: NodeJS.Timeout | undefined;
   private lastPositionAsk = 0;
   private closed = false;
+  private onCopyData: ((message: {chunk: Buffer}) => void) | undefined;
   /** messages received: each change of the slot is received once (tests compare it with what peeks re-read) */
   messages = 0;
 
@@ -99,7 +100,7 @@ export class SlotStream {
     this.timer.unref();
     const assembler = new TransactionAssembler(this.names.slot);
     const connection = this.connection;
-    connection.on('copyData', ({chunk}) => {
+    this.onCopyData = ({chunk}) => {
       if (this.closed || this.failure) return;
       try {
         if (chunk[0] === 0x77) {
@@ -127,7 +128,8 @@ export class SlotStream {
         this.fail(error instanceof Error ? error : new Error(String(error)));
       }
       this.notify();
-    });
+    };
+    connection.on('copyData', this.onCopyData);
     const started = new Promise<void>((resolve) => connection.once('replicationStart', resolve));
     const options = `proto_version '1', publication_names '${quoteIdent(this.names.publication).replaceAll("'", "''")}'`;
     // the query settles only when the stream ends: its error (the slot, the connection) fails the stream
@@ -217,7 +219,7 @@ export class SlotStream {
     this.closed = true;
     clearInterval(this.timer);
     const connection = this.connection;
-    connection.removeAllListeners('copyData');
+    if (this.onCopyData) connection.removeListener('copyData', this.onCopyData);
     if (this.paused) connection.stream.resume();
     // Terminate ('X'), which a walsender takes in the middle of a stream; the socket goes if that hangs
     const ended = this.client.end().catch(() => undefined);
