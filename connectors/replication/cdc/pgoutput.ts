@@ -58,6 +58,10 @@ export function parseLsn(text: string): bigint {
   return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
 }
 
+// shared by every tuple: values are never changed once decoded
+const NULL_VALUE: TupleValue = Object.freeze({kind: 'null'});
+const UNCHANGED_VALUE: TupleValue = Object.freeze({kind: 'unchanged'});
+
 class Reader {
   at = 0;
   constructor(private readonly data: Buffer) {}
@@ -119,12 +123,22 @@ class Reader {
   tuple(): TupleValue[] {
     const count = this.int16();
     const values: TupleValue[] = new Array(count);
+    const data = this.data;
     for (let i = 0; i < count; i++) {
-      const kind = this.char();
-      if (kind === 'n') values[i] = {kind: 'null'};
-      else if (kind === 'u') values[i] = {kind: 'unchanged'};
-      else if (kind === 't') values[i] = {kind: 'text', text: this.bytes(this.int32()).toString('utf8')};
-      else throw new PgOutputError(`tuple column ${i} has kind "${kind}"; only text tuple data is read (do not ask pgoutput for binary)`);
+      const kind = this.byte();
+      if (kind === 0x74) {
+        // 't': the text decoded in place (no Buffer view made for it: a tenth of a change's decoding)
+        const length = this.int32();
+        this.need(length);
+        values[i] = {kind: 'text', text: data.toString('utf8', this.at, this.at + length)};
+        this.at += length;
+      } else if (kind === 0x6e) {
+        values[i] = NULL_VALUE;
+      } else if (kind === 0x75) {
+        values[i] = UNCHANGED_VALUE;
+      } else {
+        throw new PgOutputError(`tuple column ${i} has kind "${String.fromCharCode(kind)}"; only text tuple data is read (do not ask pgoutput for binary)`);
+      }
     }
     return values;
   }
