@@ -36,7 +36,8 @@ export function rowHash(tuple: readonly TupleValue[]): string | null {
 }
 
 /** Unchanged (TOASTed) values of a new tuple taken from the old row, when the server sent it. */
-function filled(tuple: readonly TupleValue[], old: readonly TupleValue[] | undefined): TupleValue[] {
+function filled(tuple: readonly TupleValue[], old: readonly TupleValue[] | undefined): readonly TupleValue[] {
+  if (!old || !tuple.some((value) => value.kind === 'unchanged')) return tuple;
   return tuple.map((value, i) => (value.kind === 'unchanged' && old?.[i] && old[i]!.kind !== 'unchanged' ? old[i]! : value));
 }
 
@@ -53,23 +54,42 @@ export class ChangeMapper {
     return this.plans.get(`${relation.schema}\u0000${relation.table}`);
   }
 
-  /** The key of a row: its primary key values (mapped names), or its row hash; null when the tuple lacks them. */
-  private keyOf(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[]): {key: string; keys: Record<string, unknown>} | null {
+  /** Per relation, the position in its tuples of each primary key column of the plan (-1 when absent). */
+  private readonly keyPositions = new WeakMap<Relation, number[]>();
+
+  /**
+   * The key of a row: the JSON list of its primary key values, or its row hash; null when the tuple lacks
+   * them. `keys` (for a delete) also gives the values by mapped name.
+   */
+  private keyOf(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[], keys?: Record<string, unknown>): string | null {
     if (plan.primaryKey.length === 0) {
       const hash = rowHash(tuple);
-      return hash === null ? null : {key: hash, keys: {[ROW_HASH]: hash}};
+      if (hash !== null && keys) keys[ROW_HASH] = hash;
+      return hash;
     }
-    const keys: Record<string, unknown> = {};
-    const parts: string[] = [];
-    for (const column of plan.primaryKey) {
-      const index = relation.columns.findIndex((c) => c.name === column.name);
+    let positions = this.keyPositions.get(relation);
+    if (!positions) {
+      positions = plan.primaryKey.map((column) => relation.columns.findIndex((c) => c.name === column.name));
+      this.keyPositions.set(relation, positions);
+    }
+    let key = '[';
+    for (let k = 0; k < positions.length; k++) {
+      const index = positions[k]!;
       const value = tuple[index];
       if (index < 0 || !value || value.kind !== 'text') return null;
       const json = valueJson(relation.columns[index]!.typeOid, value.text);
-      parts.push(json);
-      keys[column.dest] = JSON.parse(json);
+      if (k > 0) key += ',';
+      key += json;
+      if (keys) keys[plan.primaryKey[k]!.dest] = JSON.parse(json);
     }
-    return {key: `[${parts.join(',')}]`, keys};
+    return `${key}]`;
+  }
+
+  /** A delete of the row `tuple` keys, or null when it lacks its key. */
+  private deleteOf(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[]): RowChange | null {
+    const keys: Record<string, unknown> = {};
+    const key = this.keyOf(plan, relation, tuple, keys);
+    return key === null ? null : {kind: 'delete', table: plan.dest, key, keys};
   }
 
   /** Whether a row passes the table's filters (region, table_filters), as the keyset path's WHERE would. */
@@ -140,8 +160,8 @@ export class ChangeMapper {
       const plan = this.planOf(change.relation);
       if (!plan) continue;
       if (change.type === 'delete') {
-        const key = this.keyOf(plan, change.relation, change.old.tuple);
-        if (key) put({kind: 'delete', table: plan.dest, ...key});
+        const removal = this.deleteOf(plan, change.relation, change.old.tuple);
+        if (removal) put(removal);
         else warn(`a delete from ${plan.display} carried no key (REPLICA IDENTITY FULL needed?); it was not replicated`);
         continue;
       }
@@ -152,10 +172,10 @@ export class ChangeMapper {
         continue;
       }
       if (change.old) {
-        const old = this.keyOf(plan, change.relation, change.old.tuple);
-        if (old && old.key !== key.key) put({kind: 'delete', table: plan.dest, ...old});
+        const removal = this.deleteOf(plan, change.relation, change.old.tuple);
+        if (removal && removal.key !== key) put(removal);
       }
-      if (this.passes(plan, change.relation, tuple)) put({kind: 'upsert', table: plan.dest, key: key.key, json: this.rowJson(plan, change.relation, tuple, key.key)});
+      if (this.passes(plan, change.relation, tuple)) put({kind: 'upsert', table: plan.dest, key, json: this.rowJson(plan, change.relation, tuple, key)});
     }
     return [...net.values()];
   }
