@@ -15,19 +15,17 @@ import {RunRecorder, RUNS_SPEC, RUNS_TABLE} from './runs.js';
 import {cdcNames, postgresConfig, type ReplicationSecrets} from './secrets.js';
 import {ChangeMapper} from './cdc/changes.js';
 import {parseLsn} from './cdc/pgoutput.js';
-import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, nextPeek, peekChanges, slotLagBytes, type Transaction} from './cdc/slot.js';
+import {advanceSlot, cdcProblems, ensurePublication, ensureSlot, firstPeek, nextPeek, peekChanges, slotLagBytes, type Transaction} from './cdc/slot.js';
 import {SlotStream, streamEnd} from './cdc/stream.js';
 import {SourceSession} from './client.js';
 import {initialTableState, tableState, type ReplicationState, type TableState} from './state.js';
 import {interleave} from './streams.js';
 
 /**
- * Messages asked of the slot by a call's first peek: about what one response holds (a row of ~400 bytes of
- * JSON a change), at least 5,000. Each peek decodes from the slot's position again, so a first peek too small
- * costs a second, larger one, and one too large decodes (and holds in memory) changes the response has no room
- * for; each further peek of the call asks about what the response still has room for (nextPeek).
+ * Per slot, the response bytes a peeked message took in the last call on this instance: what the next call's
+ * first peek is sized by (firstPeek). Only a hint: a new instance starts without it.
  */
-const firstPeek = (responseCapBytes: number) => Math.max(5000, Math.round(responseCapBytes / 400));
+const bytesPerPeekedMessage = new Map<string, number>();
 
 /** The tables change data capture reads, as the readiness checks and the publication take them. */
 export function cdcTables(plans: readonly TablePlan[]): {schema: string; table: string; hasKey: boolean}[] {
@@ -320,6 +318,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       }
       /** rows this response deletes: Fivetran applies a response's upserts before its deletes */
       const deleted = new Set<string>();
+      /** response bytes of the changes delivered so far */
+      let deliveredBytes = 0;
       // a reload a previous call began (or scheduled) comes before any further change
       yield* reloadTruncated();
       if (budget.stopping) return;
@@ -362,6 +362,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
               bytes += change.json.length + 1;
             }
           }
+          deliveredBytes += bytes;
           for (const [table, rows] of upserts) {
             const json = rows.join(',');
             recorder.changes(table, rows.length, json.length);
@@ -428,35 +429,49 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         }
       }
       let previousMessages = 0;
-      for (let asked = firstPeek(budget.limits.responseCapBytes); ; ) {
-        const rssBefore = process.memoryUsage.rss();
-        const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
-        const messageMemoryBytes = (process.memoryUsage.rss() - rssBefore) / Math.max(1, peek.messages);
-        const bytesLeftBefore = budget.bytesLeft();
-        for (let t = 0; t < peek.transactions.length; t++) {
-          const transaction = peek.transactions[t]!;
-          // what is delivered need not stay in memory while the rest of the peek is
-          peek.transactions[t] = undefined as never;
-          if (yield* deliver(transaction)) return;
+      /** messages of the transactions this call delivered from peeks, and the response bytes they took */
+      let peekedMessages = 0;
+      const bytesBefore = deliveredBytes;
+      try {
+        yield* peeks();
+      } finally {
+        // the size of a message in the response, for the next call's first peek
+        if (peekedMessages > 0 && deliveredBytes > bytesBefore) bytesPerPeekedMessage.set(names.slot, (deliveredBytes - bytesBefore) / peekedMessages);
+      }
+
+      async function* peeks(): AsyncGenerator<Emit<ReplicationState>> {
+        for (let asked = firstPeek(budget.limits.responseCapBytes, budget.memoryHeadroomBytes(), bytesPerPeekedMessage.get(names.slot)); ; ) {
+          const rssBefore = process.memoryUsage.rss();
+          const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
+          const messageMemoryBytes = (process.memoryUsage.rss() - rssBefore) / Math.max(1, peek.messages);
+          const bytesLeftBefore = budget.bytesLeft();
+          for (let t = 0; t < peek.transactions.length; t++) {
+            const transaction = peek.transactions[t]!;
+            // what is delivered need not stay in memory while the rest of the peek is
+            peek.transactions[t] = undefined as never;
+            // its messages: begin, commit and the changes (what the next call's first peek is sized by)
+            if (parseLsn(transaction.endLsn) > parseLsn(state.cdc!.lsn)) peekedMessages += transaction.changes.length + 2;
+            if (yield* deliver(transaction)) return;
+          }
+          if (peek.messages < asked) return;
+          const next = nextPeek({
+            messages: peek.messages,
+            previousMessages,
+            deliveredBytes: bytesLeftBefore - budget.bytesLeft(),
+            bytesLeft: budget.bytesLeft(),
+            messageMemoryBytes,
+            memoryHeadroomBytes: budget.memoryHeadroomBytes(),
+          });
+          if (next.end) {
+            yield* commit(0, {endCall: 'peek_memory'});
+            // The Function adapter has ended the call. A Partner SDK Update reading by peeks (no replication
+            // connection) ends too: its slot moves only when an Update starts, so each further peek would hold
+            // more; the next Update advances the slot to this checkpoint and goes on from there.
+            if (budget.stopping || budget.streaming) return;
+          }
+          previousMessages = peek.messages;
+          asked = next.asked;
         }
-        if (peek.messages < asked) return;
-        const next = nextPeek({
-          messages: peek.messages,
-          previousMessages,
-          deliveredBytes: bytesLeftBefore - budget.bytesLeft(),
-          bytesLeft: budget.bytesLeft(),
-          messageMemoryBytes,
-          memoryHeadroomBytes: budget.memoryHeadroomBytes(),
-        });
-        if (next.end) {
-          yield* commit(0, {endCall: 'peek_memory'});
-          // The Function adapter has ended the call. A Partner SDK Update reading by peeks (no replication
-          // connection) ends too: its slot moves only when an Update starts, so each further peek would hold
-          // more; the next Update advances the slot to this checkpoint and goes on from there.
-          if (budget.stopping || budget.streaming) return;
-        }
-        previousMessages = peek.messages;
-        asked = next.asked;
       }
     }
 

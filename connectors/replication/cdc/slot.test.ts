@@ -5,7 +5,7 @@ import {randomBytes} from 'node:crypto';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {advanceSlot, type Change, cdcProblems, dropSlot, ensurePublication, ensureSlot, nextPeek, peekTransactions, slotLagBytes} from './slot.js';
+import {advanceSlot, type Change, cdcProblems, dropSlot, ensurePublication, ensureSlot, firstPeek, nextPeek, peekTransactions, slotLagBytes} from './slot.js';
 import {tupleJson} from './values.js';
 
 let db: TestDatabase;
@@ -88,6 +88,26 @@ describe('the CDC slot', () => {
     expect(transaction!.changes.map((c) => c.type)).toEqual(['delete', 'upsert']);
     const removed = transaction!.changes[0] as Extract<Change, {type: 'delete'}>;
     expect(tupleJson(removed.relation, removed.old.tuple, new Set(['id']))).toBe('{"id":1}');
+  });
+});
+
+describe('the first peek of a call', () => {
+  const MiB = 1024 * 1024;
+
+  it('asks for one response of messages at 400 bytes each before it has seen any, at least 5,000', () => {
+    expect(firstPeek(8 * MiB, 300 * MiB)).toBe(20_972);
+    expect(firstPeek(1 * MiB, 300 * MiB)).toBe(5000);
+  });
+
+  it('asks for what a response holds at the size a message took in the last call, a tenth more, so that one peek fills it', () => {
+    // 200-byte changes: 41,943 fill 8 MiB; a first peek of 20,972 would have needed a second reading them again
+    expect(firstPeek(8 * MiB, 300 * MiB, 200)).toBe(46_137);
+    expect(firstPeek(8 * MiB, 300 * MiB, 2000)).toBe(5000);
+  });
+
+  it('asks no more than fits the memory left at 2 KiB a message', () => {
+    expect(firstPeek(8 * MiB, 40 * MiB, 100)).toBe(20_480);
+    expect(firstPeek(8 * MiB, 0, 200)).toBe(5000);
   });
 });
 

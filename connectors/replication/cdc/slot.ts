@@ -220,6 +220,24 @@ export async function peekChanges(client: pg.ClientBase, names: CdcNames, maxCha
  */
 const PEEK_MESSAGE_MEMORY_BYTES = 2048;
 
+/** Response bytes a change takes before any is seen: a row of ~400 bytes of JSON. */
+const FIRST_BYTES_PER_MESSAGE = 400;
+const MIN_FIRST_PEEK = 5000;
+
+/**
+ * A call's first peek: about what one response holds, at the response bytes a message of this slot took in
+ * the last call on this instance (`learned`; ~400 before any, e.g. on a new instance), a tenth more so that
+ * one peek fills the response (one too small costs a second peek, which decodes the first's messages again:
+ * at 200-byte changes, first peeks sized at 400 bytes made PostgreSQL decode each change about 3 times), and
+ * no more than fits the memory left at 2 KiB a message.
+ */
+export function firstPeek(responseCapBytes: number, memoryHeadroomBytes: number, learned?: number): number {
+  const perMessage = learned !== undefined && learned > 0 ? learned : FIRST_BYTES_PER_MESSAGE;
+  const wanted = Math.round((responseCapBytes / perMessage) * (learned === undefined ? 1 : 1.1));
+  const fits = Math.floor(Math.max(0, memoryHeadroomBytes) / PEEK_MESSAGE_MEMORY_BYTES);
+  return Math.max(MIN_FIRST_PEEK, Math.min(wanted, fits));
+}
+
 export interface PeekSoFar {
   /** messages the last peek returned: all it asked for */
   messages: number;
