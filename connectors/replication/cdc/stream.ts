@@ -17,7 +17,7 @@
 import type pg from 'pg';
 import {SourceError} from '../../../sdk/index.js';
 import {connect, quoteIdent, type PostgresConfig} from '../../../sdk/postgres.js';
-import {decodeMessage, formatLsn} from './pgoutput.js';
+import {decodeMessage, formatLsn, parseLsn} from './pgoutput.js';
 import {TransactionAssembler, type CdcNames, type Transaction} from './slot.js';
 
 /** microseconds from the Unix epoch to PostgreSQL's (2000-01-01), for the status updates' clock */
@@ -133,7 +133,8 @@ export class SlotStream {
     const started = new Promise<void>((resolve) => connection.once('replicationStart', resolve));
     const options = `proto_version '1', publication_names '${quoteIdent(this.names.publication).replaceAll("'", "''")}'`;
     // the query settles only when the stream ends: its error (the slot, the connection) fails the stream
-    const query = this.client.query(`START_REPLICATION SLOT ${quoteIdent(this.names.slot)} LOGICAL ${from} (${options})`);
+    // the position as an LSN's own text, whatever the state held (parseLsn refuses anything else)
+    const query = this.client.query(`START_REPLICATION SLOT ${quoteIdent(this.names.slot)} LOGICAL ${formatLsn(parseLsn(from))} (${options})`);
     const ended = query.then(
       () => this.fail(new Error('the server ended the replication stream')),
       (error: Error) => this.fail(error),
