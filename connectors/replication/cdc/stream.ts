@@ -11,9 +11,8 @@
 // peeks, it moves only when an Update starts with the state of a committed checkpoint (advanceSlot).
 //
 // The stream ends once the server has sent everything up to the WAL position read at its start (`until`,
-// streamEnd):
-// the server's keepalives carry the position it has decoded up to, and one is asked for whenever the stream
-// has nothing queued.
+// streamEnd): the server's keepalives carry the position it has decoded up to, and one is asked for whenever
+// the stream has nothing queued.
 import type pg from 'pg';
 import {SourceError} from '../../../sdk/index.js';
 import {connect, quoteIdent, type PostgresConfig} from '../../../sdk/postgres.js';
@@ -63,8 +62,6 @@ export class SlotStream {
   private lastPositionAsk = 0;
   private closed = false;
   private onCopyData: ((message: {chunk: Buffer}) => void) | undefined;
-  /** messages received: each change of the slot is received once (tests compare it with what peeks re-read) */
-  messages = 0;
 
   private constructor(
     private readonly client: pg.Client,
@@ -105,7 +102,6 @@ export class SlotStream {
       try {
         if (chunk[0] === 0x77) {
           // XLogData: 'w', the message's start, the server's WAL end, its clock, then one pgoutput message
-          this.messages++;
           const at = chunk.readBigUInt64BE(1);
           if (at > this.received) this.received = at;
           // decoded at once: pg reuses the buffer the chunk is a view of (the message keeps no view of it)
@@ -207,11 +203,6 @@ export class SlotStream {
         setTimeout(resolve, POSITION_POLL_MS).unref();
       });
     }
-  }
-
-  /** Where the server has decoded up to (its last keepalive), as LSN text. */
-  position(): string {
-    return formatLsn(this.sentUpTo);
   }
 
   /** Ends the stream and closes the connection. */
