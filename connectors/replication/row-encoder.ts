@@ -190,8 +190,8 @@ function writeAscii(out: Buffer, at: number, text: string): number {
   return at + out.write(text, at, 'latin1');
 }
 
-/** A JSON string of UTF-8 bytes, escaped as PostgreSQL's escape_json does. */
-function writeString(out: Buffer, at: number, row: Buffer, start: number, end: number): number {
+/** A JSON string of UTF-8 bytes, escaped as PostgreSQL's escape_json does (and JSON.stringify, for valid UTF-8). */
+export function writeString(out: Buffer, at: number, row: Buffer, start: number, end: number): number {
   out[at++] = QUOTE;
   for (let i = start; i < end; i++) {
     const byte = row[i]!;

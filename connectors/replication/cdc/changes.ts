@@ -6,11 +6,15 @@ import {createHash} from 'node:crypto';
 import {ROW_HASH, type TablePlan} from '../plan.js';
 import type {Relation, TupleValue} from './pgoutput.js';
 import type {Transaction} from './slot.js';
-import {valueJson} from './values.js';
+import {RowJsonWriter, valueJson} from './values.js';
+
+const OPEN = Buffer.from('{');
+const CLOSE = Buffer.from('}');
 
 /** One destination row's net change in a transaction; `key` identifies the row within its table. */
 export type RowChange =
-  | {kind: 'upsert'; table: string; key: string; json: string}
+  /** `json`: the row object's JSON bytes (a view of a RowJsonWriter slab) */
+  | {kind: 'upsert'; table: string; key: string; json: Buffer}
   | {kind: 'delete'; table: string; key: string; keys: Record<string, unknown>};
 
 /** A value as record_out writes it inside a row's text: quoted when empty or holding `"`, `\`, `(`, `)`, `,` or C whitespace. */
@@ -107,27 +111,40 @@ export class ChangeMapper {
   }
 
   /** Per relation (a Relation message describes it once per peek), each column's `"dest":` or null when not replicated. */
-  private readonly members = new WeakMap<Relation, (string | null)[]>();
+  private readonly members = new WeakMap<Relation, (Buffer | null)[]>();
+  private readonly writer = new RowJsonWriter();
 
-  private rowJson(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[], key: string): string {
+  private rowJson(plan: TablePlan, relation: Relation, tuple: readonly TupleValue[], key: string): Buffer {
     let members = this.members.get(relation);
     if (!members) {
       members = relation.columns.map((column) => {
         const planned = plan.columns.find((c) => c.name === column.name);
-        return planned ? `${JSON.stringify(planned.dest)}:` : null;
+        return planned ? Buffer.from(`${JSON.stringify(planned.dest)}:`) : null;
       });
       this.members.set(relation, members);
     }
-    let out = plan.primaryKey.length === 0 ? `{${JSON.stringify(ROW_HASH)}:${JSON.stringify(key)}` : '{';
+    const writer = this.writer;
+    writer.begin();
+    let first = true;
+    if (plan.primaryKey.length === 0) {
+      writer.ascii(`{${JSON.stringify(ROW_HASH)}:"${key}"`);
+      first = false;
+    } else {
+      writer.raw(OPEN);
+    }
     const columns = relation.columns;
     for (let i = 0; i < columns.length; i++) {
       const value = tuple[i];
       const member = members[i];
       if (!member || !value || value.kind === 'unchanged') continue;
-      if (out.length > 1) out += ',';
-      out += member + (value.kind === 'null' ? 'null' : valueJson(columns[i]!.typeOid, value.text));
+      if (!first) writer.comma();
+      writer.raw(member);
+      first = false;
+      if (value.kind === 'null') writer.null();
+      else writer.value(columns[i]!.typeOid, value);
     }
-    return `${out}}`;
+    writer.raw(CLOSE);
+    return writer.end();
   }
 
   /** The replicated tables a TRUNCATE of this transaction emptied, in destination-name order. */

@@ -4,8 +4,8 @@
 import {randomBytes} from 'node:crypto';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from '../../../test/support/postgres.js';
-import {decodeMessage, formatLsn, parseLsn, type PgOutputMessage, type Relation} from './pgoutput.js';
-import {CDC_SESSION_SETTINGS, tupleJson, valueJson} from './values.js';
+import {decodeMessage, formatLsn, parseLsn, TextValue, type PgOutputMessage, type Relation} from './pgoutput.js';
+import {CDC_SESSION_SETTINGS, RowJsonWriter, tupleJson, valueJson} from './values.js';
 
 let db: TestDatabase;
 let logical = false;
@@ -108,6 +108,50 @@ describe('pgoutput', () => {
       expect(valueJson(20, big), big).toBe(BigInt(big) > 9007199254740991n || BigInt(big) < -9007199254740991n ? `"${big}"` : big);
       expect(valueJson(1184, at), at).toBe(json);
     }
+  });
+
+  it('writes the value of every type as bytes exactly as valueJson writes it as text', async () => {
+    // text values of each type as this session (the CDC settings) writes them, and each type's oid
+    const {rows} = await db.query<{oid: number; text: string}>(
+      `SELECT pg_typeof(v)::oid::int AS oid, v::text AS text FROM (
+         SELECT 'plain'::text AS v UNION ALL SELECT 'quote " back \\ slash' UNION ALL SELECT E'tab\tnew\nline\rcr\x01\x1f' UNION ALL SELECT 'ünïcödé ✓ 𝄞' UNION ALL SELECT ''
+       ) t
+       UNION ALL SELECT 'varchar'::regtype::oid::int, 'a "b"'::varchar UNION ALL SELECT 'bpchar'::regtype::oid::int, 'ab  '::char(4)::text
+       UNION ALL SELECT 'name'::regtype::oid::int, 'relname'::name::text
+       UNION ALL SELECT 'bool'::regtype::oid::int, unnest(ARRAY['t', 'f'])  -- boolout's text, which pgoutput sends (bool::text is 'true')
+       UNION ALL SELECT 'int2'::regtype::oid::int, i::text FROM unnest(ARRAY[-32768, 0, 32767]::int2[]) i
+       UNION ALL SELECT 'int4'::regtype::oid::int, i::text FROM unnest(ARRAY[-2147483648, 7, 2147483647]::int4[]) i
+       UNION ALL SELECT 'int8'::regtype::oid::int, i::text FROM unnest(ARRAY[0, 999999999999999, -999999999999999, 9007199254740991, 9007199254740992, -9007199254740993, 9223372036854775807]::int8[]) i
+       UNION ALL SELECT 'float8'::regtype::oid::int, f::text FROM unnest(ARRAY['NaN', 'Infinity', '-Infinity', '0.1', '-1.5e300', '0']::float8[]) f
+       UNION ALL SELECT 'float4'::regtype::oid::int, f::text FROM unnest(ARRAY['NaN', '-Infinity', '3.25']::float4[]) f
+       UNION ALL SELECT 'numeric'::regtype::oid::int, n::text FROM unnest(ARRAY['NaN', '-12345678901234567890.123456789', '0']::numeric[]) n
+       UNION ALL SELECT 'date'::regtype::oid::int, d::text FROM unnest(ARRAY['2024-02-29', '0044-03-15 BC', 'infinity', '-infinity']::date[]) d
+       UNION ALL SELECT 'timestamp'::regtype::oid::int, t::text FROM unnest(ARRAY['2024-01-15 10:30:00.5', '0044-03-15 12:00:00 BC', 'infinity', '12024-01-01 00:00:00']::timestamp[]) t
+       UNION ALL SELECT 'timestamptz'::regtype::oid::int, t::text FROM unnest(ARRAY['2024-01-15 05:00:00+00', '2024-01-15 05:00:00.123456+05:30', '0044-03-15 12:00:00+00 BC', '-infinity', '12024-01-01 00:00:00+00']::timestamptz[]) t
+       UNION ALL SELECT 'uuid'::regtype::oid::int, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid::text
+       UNION ALL SELECT 'json'::regtype::oid::int, '{"a": [1, "x\\"y"]}'::json::text UNION ALL SELECT 'jsonb'::regtype::oid::int, '{"b": null, "a": 1.50}'::jsonb::text
+       UNION ALL SELECT 'interval'::regtype::oid::int, '1 day 02:00:00'::interval::text UNION ALL SELECT 'int4[]'::regtype::oid::int, '{1,2}'::int4[]::text`,
+    );
+    expect(rows.length).toBeGreaterThan(40);
+    for (const {oid, text} of rows) {
+      const writer = new RowJsonWriter();
+      writer.begin();
+      const bytes = Buffer.from(`..${text}.`);
+      writer.value(oid, new TextValue(bytes, 2, bytes.length - 1));
+      expect(writer.end().toString('utf8'), `${oid} ${text}`).toBe(valueJson(oid, text));
+    }
+  });
+
+  it('keeps each row it wrote whole when a row outgrows the slab it started in', () => {
+    const writer = new RowJsonWriter();
+    const rows: Buffer[] = [];
+    const long = Buffer.from('x'.repeat(300_000));
+    for (let i = 0; i < 8; i++) {
+      writer.begin();
+      writer.value(25, new TextValue(long, 0, long.length));
+      rows.push(writer.end());
+    }
+    for (const row of rows) expect(row.toString()).toBe(JSON.stringify(long.toString()));
   });
 
   it('refuses a message it cannot read, saying why', () => {

@@ -27,7 +27,26 @@ export interface Relation {
 }
 
 /** One column of a tuple: null, unchanged (a TOASTed value the change did not touch), or its text. */
-export type TupleValue = {kind: 'null'} | {kind: 'unchanged'} | {kind: 'text'; text: string};
+/**
+ * A value in text form: its UTF-8 bytes in the message (`bytes` [start, end)), decoded to a string only when
+ * read (`text`): rows are written as JSON straight from the bytes (values.ts), keys and filters read strings.
+ */
+export class TextValue {
+  readonly kind = 'text';
+
+  constructor(
+    readonly bytes: Buffer,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  /** decoded on each read: only keys, filters and row hashes read it, each once or so */
+  get text(): string {
+    return this.bytes.toString('utf8', this.start, this.end);
+  }
+}
+
+export type TupleValue = {kind: 'null'} | {kind: 'unchanged'} | TextValue;
 
 export type PgOutputMessage =
   | {type: 'begin'; finalLsn: string; commitTime: Date; xid: number}
@@ -127,10 +146,10 @@ class Reader {
     for (let i = 0; i < count; i++) {
       const kind = this.byte();
       if (kind === 0x74) {
-        // 't': the text decoded in place (no Buffer view made for it: a tenth of a change's decoding)
+        // 't': the value's place in the message (no Buffer view, no string until one is asked for)
         const length = this.int32();
         this.need(length);
-        values[i] = {kind: 'text', text: data.toString('utf8', this.at, this.at + length)};
+        values[i] = new TextValue(data, this.at, this.at + length);
         this.at += length;
       } else if (kind === 0x6e) {
         values[i] = NULL_VALUE;
@@ -144,7 +163,10 @@ class Reader {
   }
 }
 
-/** Decodes one pgoutput message (the `data` of one row of pg_logical_slot_*_binary_changes). */
+/**
+ * Decodes one pgoutput message (the `data` of one row of pg_logical_slot_*_binary_changes). Tuple values keep
+ * their place in `data`, which must therefore not change while they are in use.
+ */
 export function decodeMessage(data: Buffer): PgOutputMessage {
   const reader = new Reader(data);
   const type = reader.char();

@@ -104,8 +104,8 @@ export class SlotStream {
           // XLogData: 'w', the message's start, the server's WAL end, its clock, then one pgoutput message
           const at = chunk.readBigUInt64BE(1);
           if (at > this.received) this.received = at;
-          // decoded at once: pg reuses the buffer the chunk is a view of (the message keeps no view of it)
-          const transaction = assembler.add(decodeMessage(chunk.subarray(25)));
+          // a copy: pg reuses the buffer the chunk is a view of, and tuple values keep their place in the message
+          const transaction = assembler.add(decodeMessage(Buffer.from(chunk.subarray(25))));
           if (transaction) {
             this.queue.push(transaction);
             this.queuedChanges += transaction.changes.length;
