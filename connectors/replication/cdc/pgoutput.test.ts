@@ -130,6 +130,8 @@ describe('pgoutput', () => {
        UNION ALL SELECT 'timestamptz'::regtype::oid::int, t::text FROM unnest(ARRAY['2024-01-15 05:00:00+00', '2024-01-15 05:00:00.123456+05:30', '0044-03-15 12:00:00+00 BC', '-infinity', '12024-01-01 00:00:00+00']::timestamptz[]) t
        UNION ALL SELECT 'uuid'::regtype::oid::int, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid::text
        UNION ALL SELECT 'json'::regtype::oid::int, '{"a": [1, "x\\"y"]}'::json::text UNION ALL SELECT 'jsonb'::regtype::oid::int, '{"b": null, "a": 1.50}'::jsonb::text
+       UNION ALL SELECT 'json'::regtype::oid::int, ('{"long": "' || repeat('x', 40) || '"}')::json::text
+       UNION ALL SELECT 'numeric'::regtype::oid::int, ('1' || repeat('0', 40) || '.5')::numeric::text
        UNION ALL SELECT 'interval'::regtype::oid::int, '1 day 02:00:00'::interval::text UNION ALL SELECT 'int4[]'::regtype::oid::int, '{1,2}'::int4[]::text`,
     );
     expect(rows.length).toBeGreaterThan(40);

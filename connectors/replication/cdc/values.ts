@@ -144,8 +144,7 @@ export class RowJsonWriter {
 
   /** Bytes as they are (member names, punctuation). */
   raw(bytes: Buffer): void {
-    this.room(bytes.length);
-    this.at += bytes.copy(this.slab, this.at);
+    this.copy(bytes, 0, bytes.length);
   }
 
   /** ASCII text as it is (a row hash). */
@@ -208,12 +207,11 @@ export class RowJsonWriter {
         // the common form, in the UTC session: "2024-01-15 05:00:00[.ffffff]+00" → "2024-01-15T05:00:00[.ffffff]+00:00"
         if (length >= 22 && bytes[start + 10] === 0x20 && bytes[start + 4] === 45 && bytes[end - 3] === 0x2b && bytes[end - 2] === 0x30 && bytes[end - 1] === 0x30) {
           this.room(length + 6);
-          const slab = this.slab;
-          slab[this.at++] = QUOTE;
-          this.at += bytes.copy(slab, this.at, start, start + 10);
-          slab[this.at++] = 0x54;
-          this.at += bytes.copy(slab, this.at, start + 11, end - 3);
-          this.at += TIMESTAMPTZ_UTC_END.copy(slab, this.at);
+          this.slab[this.at++] = QUOTE;
+          this.put(bytes, start, start + 10);
+          this.slab[this.at++] = 0x54;
+          this.put(bytes, start + 11, end - 3);
+          this.put(TIMESTAMPTZ_UTC_END, 0, TIMESTAMPTZ_UTC_END.length);
           return;
         }
         break;
@@ -235,15 +233,28 @@ export class RowJsonWriter {
     this.at += this.slab.write(json, this.at, 'utf8');
   }
 
+  /** Bytes [start, end) of `bytes`: short runs (most values, member names) byte by byte, which beats Buffer.copy's call. */
   private copy(bytes: Buffer, start: number, end: number): void {
     this.room(end - start);
-    this.at += bytes.copy(this.slab, this.at, start, end);
+    this.put(bytes, start, end);
+  }
+
+  /** `copy` into room already made */
+  private put(bytes: Buffer, start: number, end: number): void {
+    if (end - start < 32) {
+      const slab = this.slab;
+      let at = this.at;
+      for (let i = start; i < end; i++) slab[at++] = bytes[i]!;
+      this.at = at;
+    } else {
+      this.at += bytes.copy(this.slab, this.at, start, end);
+    }
   }
 
   private quoted(bytes: Buffer, start: number, end: number): void {
     this.room(end - start + 2);
     this.slab[this.at++] = QUOTE;
-    this.at += bytes.copy(this.slab, this.at, start, end);
+    this.put(bytes, start, end);
     this.slab[this.at++] = QUOTE;
   }
 
