@@ -38,7 +38,8 @@ export interface PostgresConfig {
   settings?: Readonly<Record<string, string>>;
   /**
    * `database`: a logical replication connection (walsender), which takes replication commands such as
-   * START_REPLICATION besides SQL; the role needs the REPLICATION attribute and pg_hba.conf must allow it
+   * START_REPLICATION besides SQL; the role needs the REPLICATION attribute (pg_hba.conf matches it by database
+   * name, as any connection), and a pooler such as PgBouncer does not pass it
    */
   replication?: 'database';
 }

@@ -432,7 +432,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         }
         if (slotStream) {
           try {
-            for await (const transaction of slotStream.transactions(parseLsn(until))) {
+            for await (const transaction of slotStream.transactions(until)) {
               if (yield* deliver(transaction)) return;
             }
           } finally {

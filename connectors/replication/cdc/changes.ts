@@ -42,7 +42,7 @@ export function rowHash(tuple: readonly TupleValue[]): string | null {
 /** Unchanged (TOASTed) values of a new tuple taken from the old row, when the server sent it. */
 function filled(tuple: readonly TupleValue[], old: readonly TupleValue[] | undefined): readonly TupleValue[] {
   if (!old || !tuple.some((value) => value.kind === 'unchanged')) return tuple;
-  return tuple.map((value, i) => (value.kind === 'unchanged' && old?.[i] && old[i]!.kind !== 'unchanged' ? old[i]! : value));
+  return tuple.map((value, i) => (value.kind === 'unchanged' && old[i] && old[i]!.kind !== 'unchanged' ? old[i]! : value));
 }
 
 export class ChangeMapper {

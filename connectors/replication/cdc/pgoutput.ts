@@ -7,7 +7,7 @@
 // Reference: PostgreSQL's "Logical Replication Message Formats" (protocol-logicalrep-message-formats).
 
 /** Microseconds between the Unix epoch and PostgreSQL's epoch, 2000-01-01. */
-const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n;
+export const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n;
 
 export interface RelationColumn {
   name: string;
@@ -26,10 +26,10 @@ export interface Relation {
   columns: RelationColumn[];
 }
 
-/** One column of a tuple: null, unchanged (a TOASTed value the change did not touch), or its text. */
 /**
- * A value in text form: its UTF-8 bytes in the message (`bytes` [start, end)), decoded to a string only when
- * read (`text`): rows are written as JSON straight from the bytes (values.ts), keys and filters read strings.
+ * A column of a tuple in text form: its UTF-8 bytes in the message (`bytes` [start, end)), decoded to a
+ * string only when read (`text`): rows are written as JSON straight from the bytes (values.ts), keys and
+ * filters read strings.
  */
 export class TextValue {
   readonly kind = 'text';
@@ -46,6 +46,7 @@ export class TextValue {
   }
 }
 
+/** One column of a tuple: null, unchanged (a TOASTed value the change did not touch), or its text. */
 export type TupleValue = {kind: 'null'} | {kind: 'unchanged'} | TextValue;
 
 export type PgOutputMessage =

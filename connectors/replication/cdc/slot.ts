@@ -232,8 +232,7 @@ const MIN_FIRST_PEEK = 5000;
  * no more than fits the memory left at 2 KiB a message.
  */
 export function firstPeek(responseCapBytes: number, memoryHeadroomBytes: number, learned?: number): number {
-  const perMessage = learned !== undefined && learned > 0 ? learned : FIRST_BYTES_PER_MESSAGE;
-  const wanted = Math.round((responseCapBytes / perMessage) * (learned === undefined ? 1 : 1.1));
+  const wanted = learned ? Math.round((responseCapBytes / learned) * 1.1) : Math.round(responseCapBytes / FIRST_BYTES_PER_MESSAGE);
   const fits = Math.floor(Math.max(0, memoryHeadroomBytes) / PEEK_MESSAGE_MEMORY_BYTES);
   return Math.max(MIN_FIRST_PEEK, Math.min(wanted, fits));
 }

@@ -16,11 +16,9 @@
 import type pg from 'pg';
 import {SourceError} from '../../../sdk/index.js';
 import {connect, quoteIdent, type PostgresConfig} from '../../../sdk/postgres.js';
-import {decodeMessage, formatLsn, parseLsn} from './pgoutput.js';
+import {decodeMessage, formatLsn, parseLsn, POSTGRES_EPOCH_MICROS} from './pgoutput.js';
 import {TransactionAssembler, type CdcNames, type Transaction} from './slot.js';
 
-/** microseconds from the Unix epoch to PostgreSQL's (2000-01-01), for the status updates' clock */
-const POSTGRES_EPOCH_MICROS = 946_684_800_000_000n;
 /**
  * A status update at least this often, and at least three times per wal_sender_timeout (60 s by default),
  * after which the server ends a connection it has not heard from: while the socket is paused, the server's
@@ -74,8 +72,8 @@ export class SlotStream {
 
   /**
    * Opens a replication connection with `config` (SourceSession.replicationConfig) and starts streaming the
-   * slot from `from` (the slot's confirmed position). Fails when the server refuses a replication connection
-   * (pg_hba.conf) or the slot; the caller may read the slot by peeks instead.
+   * slot from `from` (the slot's confirmed position). Fails when the connection is refused (a pooler such as
+   * PgBouncer passes none) or the slot; the caller may read the slot by peeks instead.
    */
   static async open(config: PostgresConfig, names: CdcNames, from: string): Promise<SlotStream> {
     const client = await connect(config);
@@ -128,8 +126,8 @@ export class SlotStream {
     connection.on('copyData', this.onCopyData);
     const started = new Promise<void>((resolve) => connection.once('replicationStart', resolve));
     const options = `proto_version '1', publication_names '${quoteIdent(this.names.publication).replaceAll("'", "''")}'`;
-    // the query settles only when the stream ends: its error (the slot, the connection) fails the stream
-    // the position as an LSN's own text, whatever the state held (parseLsn refuses anything else)
+    // The query settles only when the stream ends: its error (the slot, the connection) fails the stream. The
+    // position goes in as an LSN's own text, whatever the state held (parseLsn refuses anything else).
     const query = this.client.query(`START_REPLICATION SLOT ${quoteIdent(this.names.slot)} LOGICAL ${formatLsn(parseLsn(from))} (${options})`);
     const ended = query.then(
       () => this.fail(new Error('the server ended the replication stream')),
@@ -222,7 +220,7 @@ export class SlotStream {
 }
 
 /** Where a stream started now ends: the WAL flushed so far (a standby: replayed), which the server decodes up to. */
-export async function streamEnd(client: pg.ClientBase): Promise<string> {
+export async function streamEnd(client: pg.ClientBase): Promise<bigint> {
   const {rows} = await client.query<{lsn: string}>('SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_flush_lsn() END)::text AS lsn');
-  return rows[0]!.lsn;
+  return parseLsn(rows[0]!.lsn);
 }

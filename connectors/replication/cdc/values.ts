@@ -7,7 +7,7 @@
 // string), float4/8, numeric (a string), text types, date, timestamp, timestamptz, uuid, json, jsonb. Every
 // other type (arrays, intervals, ranges, bytea, composites) arrives as its text form in a JSON string, where
 // the full load wrote to_json's: documented in the README as a limit of CDC.
-import {writeString} from '../row-encoder.js';
+import {copyBytes, writeString} from '../row-encoder.js';
 import type {Relation, TextValue, TupleValue} from './pgoutput.js';
 
 const Oid = {
@@ -33,6 +33,9 @@ const Oid = {
 
 const MAX_SAFE = 9007199254740991n;
 
+/** An int8's text of `length` characters is within 2^53 whatever its digits: 15 digits, signed or not. */
+const int8Safe = (length: number, negative: boolean) => length <= 15 || (length === 16 && negative);
+
 /** The session settings under which text values have the forms read here. */
 export const CDC_SESSION_SETTINGS = {DateStyle: 'ISO, YMD', TimeZone: 'UTC', IntervalStyle: 'postgres', extra_float_digits: '1'} as const;
 
@@ -44,8 +47,6 @@ function isoTimestamp(text: string): string {
 
 /** A timestamptz's text in UTC ("2024-01-15 05:00:00+00", "... BC") in to_json's form ("...+00:00"). */
 function isoTimestampTz(text: string): string {
-  // the common form, in the UTC session: "2024-01-15 05:00:00[.ffffff]+00"
-  if (text.length >= 22 && text.charCodeAt(10) === 32 && text.endsWith('+00') && text.charCodeAt(4) === 45) return `${text.slice(0, 10)}T${text.slice(11, -3)}+00:00`;
   if (text === 'infinity' || text === '-infinity') return text;
   const bc = text.endsWith(' BC');
   const body = bc ? text.slice(0, -3) : text;
@@ -69,8 +70,7 @@ export function valueJson(typeOid: number, text: string): string {
     case Oid.int4:
       return text;
     case Oid.int8: {
-      // 15 digits, signed or not, are always within 2^53
-      if (text.length <= 15 || (text.length === 16 && text.charCodeAt(0) === 45)) return text;
+      if (int8Safe(text.length, text.charCodeAt(0) === 45)) return text;
       const value = BigInt(text);
       return value > MAX_SAFE || value < -MAX_SAFE ? `"${text}"` : text;
     }
@@ -173,8 +173,7 @@ export class RowJsonWriter {
       case Oid.int4:
         return this.copy(bytes, start, end);
       case Oid.int8:
-        // 15 digits, signed or not, are always within 2^53
-        if (length <= 15 || (length === 16 && bytes[start] === 45)) return this.copy(bytes, start, end);
+        if (int8Safe(length, bytes[start] === 45)) return this.copy(bytes, start, end);
         break;
       case Oid.float4:
       case Oid.float8: {
@@ -233,7 +232,7 @@ export class RowJsonWriter {
     this.at += this.slab.write(json, this.at, 'utf8');
   }
 
-  /** Bytes [start, end) of `bytes`: short runs (most values, member names) byte by byte, which beats Buffer.copy's call. */
+  /** Bytes [start, end) of `bytes` (short runs byte by byte: row-encoder.ts copyBytes). */
   private copy(bytes: Buffer, start: number, end: number): void {
     this.room(end - start);
     this.put(bytes, start, end);
@@ -241,14 +240,7 @@ export class RowJsonWriter {
 
   /** `copy` into room already made */
   private put(bytes: Buffer, start: number, end: number): void {
-    if (end - start < 32) {
-      const slab = this.slab;
-      let at = this.at;
-      for (let i = start; i < end; i++) slab[at++] = bytes[i]!;
-      this.at = at;
-    } else {
-      this.at += bytes.copy(this.slab, this.at, start, end);
-    }
+    this.at = copyBytes(bytes, start, end, this.slab, this.at);
   }
 
   private quoted(bytes: Buffer, start: number, end: number): void {
