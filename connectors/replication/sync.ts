@@ -331,8 +331,9 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       }
       /** rows this response deletes: Fivetran applies a response's upserts before its deletes */
       const deleted = new Set<string>();
-      /** response bytes of the changes delivered so far */
+      /** response bytes and slot messages (begin, commit and changes) of the transactions delivered so far */
       let deliveredBytes = 0;
+      let deliveredMessages = 0;
       // a reload a previous call began (or scheduled) comes before any further change
       yield* reloadTruncated();
       if (budget.stopping) return;
@@ -343,6 +344,7 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
       async function* deliver(transaction: Transaction): AsyncGenerator<Emit<ReplicationState>, boolean> {
         const at = state.cdc!;
         if (parseLsn(transaction.endLsn) <= parseLsn(at.lsn)) return false;
+        deliveredMessages += transaction.changes.length + 2;
         // The transaction's net changes, one per row, in an order that is the same on every call: a
         // transaction larger than a response is delivered in chunks, `skip` counting those delivered.
         const changes = mapper.changes(transaction, warn).slice(at.skip);
@@ -376,6 +378,8 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
             }
           }
           deliveredBytes += bytes;
+          // the size of a message in the response, for the next call's first peek (firstPeek)
+          bytesPerPeekedMessage.set(names.slot, deliveredBytes / deliveredMessages);
           for (const [table, rows] of upserts) {
             const json = joinRows(rows);
             recorder.changes(table, rows.length, json.length);
@@ -442,49 +446,35 @@ export async function* replicate(ctx: SyncContext<ReplicationSecrets, Replicatio
         }
       }
       let previousMessages = 0;
-      /** messages of the transactions this call delivered from peeks, and the response bytes they took */
-      let peekedMessages = 0;
-      const bytesBefore = deliveredBytes;
-      try {
-        yield* peeks();
-      } finally {
-        // the size of a message in the response, for the next call's first peek
-        if (peekedMessages > 0 && deliveredBytes > bytesBefore) bytesPerPeekedMessage.set(names.slot, (deliveredBytes - bytesBefore) / peekedMessages);
-      }
-
-      async function* peeks(): AsyncGenerator<Emit<ReplicationState>> {
-        for (let asked = firstPeek(budget.limits.responseCapBytes, budget.memoryHeadroomBytes(), bytesPerPeekedMessage.get(names.slot)); ; ) {
-          const rssBefore = process.memoryUsage.rss();
-          const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
-          const messageMemoryBytes = (process.memoryUsage.rss() - rssBefore) / Math.max(1, peek.messages);
-          const bytesLeftBefore = budget.bytesLeft();
-          for (let t = 0; t < peek.transactions.length; t++) {
-            const transaction = peek.transactions[t]!;
-            // what is delivered need not stay in memory while the rest of the peek is
-            peek.transactions[t] = undefined as never;
-            // its messages: begin, commit and the changes (what the next call's first peek is sized by)
-            if (parseLsn(transaction.endLsn) > parseLsn(state.cdc!.lsn)) peekedMessages += transaction.changes.length + 2;
-            if (yield* deliver(transaction)) return;
-          }
-          if (peek.messages < asked) return;
-          const next = nextPeek({
-            messages: peek.messages,
-            previousMessages,
-            deliveredBytes: bytesLeftBefore - budget.bytesLeft(),
-            bytesLeft: budget.bytesLeft(),
-            messageMemoryBytes,
-            memoryHeadroomBytes: budget.memoryHeadroomBytes(),
-          });
-          if (next.end) {
-            yield* commit(0, {endCall: 'peek_memory'});
-            // The Function adapter has ended the call. A Partner SDK Update reading by peeks (no replication
-            // connection) ends too: its slot moves only when an Update starts, so each further peek would hold
-            // more; the next Update advances the slot to this checkpoint and goes on from there.
-            if (budget.stopping || budget.streaming) return;
-          }
-          previousMessages = peek.messages;
-          asked = next.asked;
+      for (let asked = firstPeek(budget.limits.responseCapBytes, budget.memoryHeadroomBytes(), bytesPerPeekedMessage.get(names.slot)); ; ) {
+        const rssBefore = process.memoryUsage.rss();
+        const peek = await session.run('reading the replication slot', (client) => peekChanges(client, names, asked));
+        const messageMemoryBytes = (process.memoryUsage.rss() - rssBefore) / Math.max(1, peek.messages);
+        const bytesLeftBefore = budget.bytesLeft();
+        for (let t = 0; t < peek.transactions.length; t++) {
+          const transaction = peek.transactions[t]!;
+          // what is delivered need not stay in memory while the rest of the peek is
+          peek.transactions[t] = undefined as never;
+          if (yield* deliver(transaction)) return;
         }
+        if (peek.messages < asked) return;
+        const next = nextPeek({
+          messages: peek.messages,
+          previousMessages,
+          deliveredBytes: bytesLeftBefore - budget.bytesLeft(),
+          bytesLeft: budget.bytesLeft(),
+          messageMemoryBytes,
+          memoryHeadroomBytes: budget.memoryHeadroomBytes(),
+        });
+        if (next.end) {
+          yield* commit(0, {endCall: 'peek_memory'});
+          // The Function adapter has ended the call. A Partner SDK Update reading by peeks (no replication
+          // connection) ends too: its slot moves only when an Update starts, so each further peek would hold
+          // more; the next Update advances the slot to this checkpoint and goes on from there.
+          if (budget.stopping || budget.streaming) return;
+        }
+        previousMessages = peek.messages;
+        asked = next.asked;
       }
     }
 
