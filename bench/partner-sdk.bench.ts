@@ -15,15 +15,16 @@
 // writes a V8 CPU profile of the gRPC server process there (node --cpu-prof; open it in Chrome DevTools). Prints rows/s of
 // each, the ratio grpc / function (target >= 0.8), the number of Records batches and the largest one (<= 100).
 import {readFileSync} from 'node:fs';
-import pg from 'pg';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import pg from 'pg';
 import {CHANNEL_OPTIONS, loadPartnerSdk} from '../sdk/partner-sdk/protocol.js';
 import {recordsOf, update} from '../test/fixtures/grpc/client.js';
 import {startProcess} from '../test/support/bundled-function.js';
 import {closeDriver, driveSync} from './support/function-driver.js';
 import {median} from './support/stats.js';
+import {commitOrderUpdates, decodeAll, peakRssBytes} from './support/cdc-backlog.js';
 import {startReplicationSource, type ReplicationSource} from './support/replication-source.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -158,12 +159,6 @@ async function startGrpcServer(profile: string[] = []): Promise<Awaited<ReturnTy
   return Object.assign(server, {address: `127.0.0.1:${server.port}`});
 }
 
-/** Peak resident memory of a process (VmHWM), bytes. */
-function peakRssBytes(pid: number | undefined): number {
-  const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) * 1024 : NaN;
-}
-
 /**
  * update_method cdc (BENCH_CDC_UPDATES, 100,000 by default; 0 skips it): a slot of its own for each side, each
  * created by a full load, then the same updates of orders in transactions of 1,000, then one timed Update
@@ -183,15 +178,8 @@ async function benchCdc(source: ReplicationSource, updates: number): Promise<voi
     await source.fillOrders(updates);
     const grpcLoad = await decodedUpdate(grpcServer.address, grpcSecrets);
     const fnLoad = await driveSync(fn.url, fnSecrets);
-    await db.query('SET synchronous_commit = on');
-    for (let done = 0; done < updates; done += 1000) {
-      await db.query(`UPDATE orders SET status = CASE WHEN status = 'shipped' THEN 'paid' ELSE 'shipped' END, updated_at = now() WHERE order_id BETWEEN $1 AND $2`, [done + 1, Math.min(updates, done + 1000)]);
-    }
-    const decodeStarted = performance.now();
-    const {rows: messages} = await db.query<{data: Buffer}>(
-      `SELECT data FROM pg_logical_slot_peek_binary_changes('bench_grpc_slot', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_grpc_pub')`,
-    );
-    const decodeSeconds = (performance.now() - decodeStarted) / 1000;
+    await commitOrderUpdates(db, updates, 1000);
+    const {seconds: decodeSeconds, messages} = await decodeAll(db, grpcSecrets.cdc_slot, grpcSecrets.cdc_publication);
     const rssBefore = peakRssBytes(grpcServer.child.pid);
     const cpuBefore = cpuSeconds(grpcServer.child.pid);
     const grpc = await readUpdate(grpcServer.address, grpcSecrets, grpcLoad.lastState);
@@ -203,7 +191,7 @@ async function benchCdc(source: ReplicationSource, updates: number): Promise<voi
     if (grpc.orders !== updates) throw new Error(`the gRPC Update delivered ${grpc.orders} order rows for ${updates} updates`);
     if (fnSync.rows !== updates) throw new Error(`the function delivered ${fnSync.rows} order rows for ${updates} updates`);
     const rate = (rows: number, seconds: number) => Math.round(rows / seconds).toLocaleString('en-US');
-    console.log(`\ncdc: ${updates.toLocaleString('en-US')} updates in transactions of 1,000 (${messages.length.toLocaleString('en-US')} messages); one run each, after a full load that made each side's slot`);
+    console.log(`\ncdc: ${updates.toLocaleString('en-US')} updates in transactions of 1,000 (${messages.toLocaleString('en-US')} messages); one run each, after a full load that made each side's slot`);
     console.log(`  PostgreSQL decoding them (one peek): ${decodeSeconds.toFixed(2)} s, ${rate(updates, decodeSeconds)} rows/s (the reference)`);
     console.log(
       `  grpc, the slot streamed:  ${grpc.seconds.toFixed(2)} s, ${rate(updates, grpc.seconds)} rows/s, ${(decodeSeconds / grpc.seconds).toFixed(2)} × decoding; ` +

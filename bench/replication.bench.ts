@@ -36,6 +36,7 @@ import {startEmbeddedPostgres} from '../emulator/embedded-postgres.js';
 import {loadDeployConfig, memoryMb, timeoutSeconds, type DeployFunction} from '../project/deploy-yaml.js';
 import {DEFAULT_RESPONSE_CAP_BYTES, MALLOC_ENVIRONMENT} from '../sdk/budget.js';
 import {firstAnswer, startBundledFunction, startProcess} from '../test/support/bundled-function.js';
+import {commitOrderUpdates, decodeAll, peakRssBytes} from './support/cdc-backlog.js';
 import {measureCopy} from './support/copy-reference.js';
 import {closeDriver, driveSync} from './support/function-driver.js';
 
@@ -95,12 +96,6 @@ const COPY_RUNS = Number(process.env.BENCH_COPY_RUNS ?? 3);
 
 const cpuOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1e6;
 
-function peakRssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /VmHWM:\s+(\d+)\s+kB/.exec(status);
-  return match ? Number(match[1]) * 1024 : NaN;
-}
-
 /**
  * bench/support/row-to-json-server.ts: a bare server streaming one `row_to_json` COPY per call, a new
  * connection per call, as many rows per call as the connector's calls held on average. The least a connector
@@ -138,25 +133,11 @@ async function benchCdc(options: {
   try {
     await firstAnswer(fn, {state: {}, secrets: {}});
     const load = await driveSync(fn.url, secrets);
-    // a stream of updates, each transaction committed on its own; the same rows again once the table is done.
-    // Flushed at commit, as production servers do (the embedded server commits asynchronously), so the
-    // reference's peek sees all of them
-    await db.query('SET synchronous_commit = on');
-    const rows = Math.min(size, updates);
-    for (let done = 0; done < updates; done += perTransaction) {
-      const from = (done % rows) + 1;
-      await db.query(`UPDATE orders SET status = CASE WHEN status = 'shipped' THEN 'paid' ELSE 'shipped' END, updated_at = now() WHERE order_id BETWEEN $1 AND $2`, [from, from + Math.min(perTransaction, updates - done) - 1]);
-    }
+    // a stream of updates, each transaction committed on its own; the same rows again once the table is done
+    await commitOrderUpdates(db, updates, perTransaction, Math.min(size, updates));
     // the reference: PostgreSQL decoding these changes, as the connector asks for them
     const peeks: {seconds: number; bytes: number; messages: number}[] = [];
-    for (let run = 0; run < COPY_RUNS; run++) {
-      const started = performance.now();
-      const {rows: messages} = await db.query<{data: Buffer}>(
-        `SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`,
-        [slot, publication],
-      );
-      peeks.push({seconds: (performance.now() - started) / 1000, bytes: messages.reduce((sum, m) => sum + m.data.length, 0), messages: messages.length});
-    }
+    for (let run = 0; run < COPY_RUNS; run++) peeks.push(await decodeAll(db, slot, publication));
     peeks.sort((a, b) => a.seconds - b.seconds);
     const peek = peeks[Math.floor(peeks.length / 2)]!;
     const pgBefore = postgresCpuSeconds(options.dataDir);
